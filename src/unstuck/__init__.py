@@ -1,0 +1,1 @@
+"""unstuck: keep a FastAPI service's event loop unstuck."""

@@ -1,0 +1,1 @@
+"""unstuck.lab"""

@@ -1,0 +1,1 @@
+"""Runtime monitor for the event loop of a FastAPI/Starlette app."""
