@@ -11,14 +11,17 @@ import sys
 from collections.abc import Callable, Sequence
 
 _COMMANDS: dict[str, tuple[str, str, str]] = {
-    "serve": ("unstuck.service.cli", "serve", "run the service (embedded default or real backends)"),
+    "serve": ("unstuck.service.cli", "serve", "run the service"),
     "worker": ("unstuck.service.cli", "worker", "run a Celery worker for the service"),
     "check": ("unstuck.check.cli", "main", "find code that blocks the event loop"),
     "lab": ("unstuck.lab.cli", "main", "measure the article's claims on the running service"),
 }
 
-_USAGE = "usage: unstuck {" + ",".join(_COMMANDS) + "} [options]\n\n" + "\n".join(
-    f"  {name:<8} {help_}" for name, (_, _, help_) in _COMMANDS.items()
+_USAGE = (
+    "usage: unstuck {"
+    + ",".join(_COMMANDS)
+    + "} [options]\n\n"
+    + "\n".join(f"  {name:<8} {help_}" for name, (_, _, help_) in _COMMANDS.items())
 )
 
 
