@@ -1,0 +1,78 @@
+"""Settings of the service, from ``UNSTUCK_*`` environment variables.
+
+Nothing configured means the embedded default: SQLite, an in-process cache and
+Celery on kombu's filesystem transport, all under ``data_dir``. Every limit the
+service enforces (upload size, delays, pool sizes, timeouts) is a setting here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UNSTUCK_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg://... or sqlite+aiosqlite:///...; default: SQLite in data_dir",
+    )
+    redis_url: str | None = Field(default=None, description="cache; default: in-process TTL cache")
+    broker_url: str | None = Field(
+        default=None, description="redis://... or amqp://...; default: filesystem transport"
+    )
+    result_backend: str | None = Field(
+        default=None, description="Celery result backend; default: SQLite in data_dir"
+    )
+    upstream_url: str | None = Field(
+        default=None, description="base URL for /proxy and /safe; default: the built-in upstream"
+    )
+
+    # Connection pool, per engine and per worker process.
+    pool_size: int = Field(default=20, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_timeout: float = Field(default=30.0, gt=0)
+    pool_recycle: int = Field(default=3600, ge=-1)
+    pool_pre_ping: bool = True
+
+    # Processes and threads.
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
+    thread_pool_tokens: int = Field(default=40, ge=1, description="anyio limiter for def routes")
+    compute_threads: int = Field(default=4, ge=1, description="executor behind POST /compute")
+    process_pool_workers: int = Field(default=2, ge=1)
+    process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "spawn"
+
+    # Limits of the routes.
+    max_delay_s: float = Field(default=10.0, gt=0)
+    compute_max_n: int = Field(default=50_000_000, ge=1)
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    upstream_timeout_s: float = Field(default=5.0, gt=0)
+    safe_timeout_s: float = Field(default=2.0, gt=0)
+    cache_ttl_s: float = Field(default=60.0, gt=0)
+
+    antipatterns: bool = Field(default=False, description="mount /bad and /also-bad")
+    asyncio_debug: bool = Field(default=False, description="loop.set_debug(True) in lifespan")
+    watch_token: str | None = None
+
+    @property
+    def async_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'unstuck.db').resolve()}"
+
+    @property
+    def sync_database_url(self) -> str:
+        """The same database through a sync driver (psycopg 3 / sqlite3)."""
+        url = self.async_database_url
+        for async_prefix, sync_prefix in (
+            ("postgresql+asyncpg://", "postgresql+psycopg://"),
+            ("sqlite+aiosqlite://", "sqlite://"),
+        ):
+            if url.startswith(async_prefix):
+                return sync_prefix + url[len(async_prefix) :]
+        return url
