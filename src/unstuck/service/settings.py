@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = Field(
         default=None,
-        description="postgresql+asyncpg://... or sqlite+aiosqlite:///...; default: SQLite in data_dir",
+        description="postgresql+asyncpg://... or sqlite+aiosqlite:///...; default: SQLite",
     )
     redis_url: str | None = Field(default=None, description="cache; default: in-process TTL cache")
     broker_url: str | None = Field(
