@@ -1,19 +1,137 @@
-"""Celery worker processes of the service (interface; being written)."""
+"""Celery worker processes: the ``unstuck worker`` command and the embedded worker.
+
+``unstuck worker`` builds the Celery app from ``UNSTUCK_*`` settings and runs
+it in the foreground (prefork pool by default, which enforces the hard time
+limit by killing the pool process, not the worker). ``unstuck serve`` with no
+broker configured starts one such worker itself with `spawn_embedded_worker`:
+a child process in its own process group, with the settings passed down as
+``UNSTUCK_*`` variables. `stop_worker` asks for a warm shutdown (SIGTERM: the
+running task finishes), then kills the whole group, pool processes included,
+when the timeout passes, so no process outlives the service.
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import os
+import signal
 import subprocess
+import sys
+from pathlib import Path
 
 from unstuck.service.settings import Settings
 
+_POOLS = ("prefork", "solo", "threads")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-def spawn_embedded_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    raise NotImplementedError
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """`settings` as the ``UNSTUCK_*`` variables that rebuild it in a child process."""
+    environment: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        key = f"UNSTUCK_{name.upper()}"
+        if isinstance(value, bool):
+            environment[key] = "true" if value else "false"
+        elif isinstance(value, Path):
+            # The child may run in another working directory.
+            environment[key] = str(value.resolve())
+        else:
+            environment[key] = str(value)
+    return environment
+
+
+def spawn_embedded_worker(
+    settings: Settings,
+    *,
+    concurrency: int = 1,
+    loglevel: str = "INFO",
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``unstuck worker`` for `settings` as a child process in its own process group.
+
+    `extra_env` adds variables (for example ``UNSTUCK_CELERY_QUEUE``) on top of the
+    parent's environment and the settings.
+    """
+    environment = {**os.environ, **settings_environment(settings), **(extra_env or {})}
+    command = [
+        sys.executable,
+        "-m",
+        "unstuck.service.worker",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        loglevel,
+    ]
+    return subprocess.Popen(command, env=environment, start_new_session=True)
 
 
 def stop_worker(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    raise NotImplementedError
+    """Warm shutdown of a worker from `spawn_embedded_worker`, then SIGKILL to its group.
+
+    The group is killed even after a clean exit: a pool process that lost its
+    parent must not linger.
+    """
+    group = process.pid  # start_new_session made the worker its group leader
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
+    process.wait()
 
 
 def worker(argv: list[str]) -> int:
-    raise NotImplementedError
+    """The ``unstuck worker`` command."""
+    parser = argparse.ArgumentParser(
+        prog="unstuck worker",
+        description="Run a Celery worker for the service; settings come from UNSTUCK_* variables.",
+    )
+    parser.add_argument("--concurrency", type=_positive_int, default=1, help="pool processes")
+    parser.add_argument("--loglevel", type=str.upper, choices=_LOG_LEVELS, default="INFO")
+    parser.add_argument("--pool", choices=_POOLS, default="prefork")
+    arguments = parser.parse_args(argv)
+
+    # Imported here so that `--help` and argument errors answer without Celery.
+    from pydantic import ValidationError
+
+    from unstuck.service.queue import QueueSettings, create_celery
+
+    try:
+        settings = Settings()
+        queue_settings = QueueSettings()
+        app = create_celery(settings, queue_settings)
+    except (ValidationError, ValueError) as exc:
+        print(f"unstuck worker: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    celery_argv = [
+        "worker",
+        f"--concurrency={arguments.concurrency}",
+        f"--loglevel={arguments.loglevel}",
+        f"--pool={arguments.pool}",
+        f"--queues={queue_settings.celery_queue}",
+        f"--hostname=unstuck-{os.getpid()}@%h",
+    ]
+    if settings.broker_url is None:
+        # Mingle and gossip need broadcast, which the filesystem transport lacks.
+        celery_argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    try:
+        app.worker_main(celery_argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(worker(sys.argv[1:]))
