@@ -143,7 +143,7 @@ def _broker_conf(settings: Settings, data_dir: Path) -> dict[str, Any]:
         messages.mkdir(parents=True, exist_ok=True)
         processed.mkdir(parents=True, exist_ok=True)
         return {
-            "broker_url": "filesystem://",
+            "broker_url": "filesystem://localhost//",
             "broker_transport_options": {
                 # The same folder both ways: producers write where the worker reads.
                 "data_folder_in": str(messages),

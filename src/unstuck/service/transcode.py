@@ -105,7 +105,13 @@ def transcode(
     """
     partial_video = video_out.with_name(video_out.name + ".part")
     try:
-        with av.open(str(source), mode="r") as container:
+        container = av.open(str(source), mode="r")
+    except (av.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+        raise NotAVideoError(
+            f"the file is not a video container PyAV can read ({_reason(exc)})"
+        ) from exc
+    try:
+        with container:
             _describe(container)
             thumbnail = _encode_h264(container, partial_video, max_width)
         _write_jpeg(thumbnail, thumbnail_out)
