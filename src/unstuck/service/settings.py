@@ -54,10 +54,16 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = Field(default=5.0, gt=0)
     safe_timeout_s: float = Field(default=2.0, gt=0)
     cache_ttl_s: float = Field(default=60.0, gt=0)
+    cache_prefix: str = Field(default="unstuck:", description="prefix of every cache key")
+    cache_max_entries: int = Field(default=10_000, ge=1, description="in-process cache only")
 
     antipatterns: bool = Field(default=False, description="mount /bad and /also-bad")
     asyncio_debug: bool = Field(default=False, description="loop.set_debug(True) in lifespan")
     watch_token: str | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.async_database_url.startswith("postgresql")
 
     @property
     def async_database_url(self) -> str:

@@ -1,0 +1,42 @@
+"""The FastAPI application of the service: ``create_app(settings)``.
+
+uvicorn calls it as a factory in each worker process
+(``uvicorn unstuck.service.app:create_app --factory``); with no argument the
+settings come from ``UNSTUCK_*`` environment variables. Resources live in the
+lifespan (:mod:`unstuck.service.lifespan`), never at import.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from unstuck.service import (
+    antipatterns,
+    concurrency,
+    health,
+    inference,
+    proxy,
+    report,
+    users,
+    videos,
+)
+from unstuck.service.errors import install_error_handlers
+from unstuck.service.lifespan import make_lifespan
+from unstuck.service.settings import Settings
+
+DESCRIPTION = """\
+Every pattern of FastAPI's concurrency model as a working route: what runs on
+the event loop, in the thread pool, in a process pool and in a Celery worker.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings if settings is not None else Settings()
+    app = FastAPI(title="unstuck", description=DESCRIPTION, lifespan=make_lifespan(settings))
+    install_error_handlers(app)
+    for module in (health, concurrency, users, proxy, report, inference):
+        app.include_router(module.router)
+    app.include_router(videos.router)
+    if settings.antipatterns:
+        app.include_router(antipatterns.router)
+    return app

@@ -1,0 +1,94 @@
+"""The article's first lesson, as routes: what runs on the loop, in threads, in an executor.
+
+* ``GET /async`` awaits ``asyncio.sleep`` on the event loop: thousands can wait at once.
+* ``GET /sync`` is a ``def`` route: FastAPI runs it on anyio's worker threads, at
+  most ``thread_pool_tokens`` (40 by default) at a time per process. It is not
+  asyncio's default executor of ``min(32, cpu + 4)`` threads that the article names.
+* ``POST /compute`` runs the article's CPU loop with ``run_in_executor`` on the
+  compute thread pool made in lifespan. The loop stays free to schedule, but
+  the thread holds the GIL while it counts, so other requests still slow down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from unstuck.service.errors import invalid
+from unstuck.service.settings import Settings
+from unstuck.service.state import StateDep
+
+router = APIRouter(tags=["concurrency"])
+
+DelayQuery = Annotated[
+    float,
+    Query(ge=0, description="seconds to wait; at most UNSTUCK_MAX_DELAY_S (10 by default)"),
+]
+
+
+class Slept(BaseModel):
+    message: str
+    delay_s: float
+    runs_on: str
+
+
+class ComputeRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"n": 10_000_000}]})
+
+    n: int = Field(
+        default=10_000_000,
+        ge=1,
+        description="how many integers to add up; at most UNSTUCK_COMPUTE_MAX_N",
+    )
+
+
+class ComputeResult(BaseModel):
+    n: int
+    result: int
+    elapsed_ms: float
+    runs_on: str
+
+
+def _check_delay(delay: float, settings: Settings) -> None:
+    if delay > settings.max_delay_s:
+        message = f"delay must be at most {settings.max_delay_s} s"
+        raise invalid(("query", "delay"), message, delay)
+
+
+@router.get("/async")
+async def async_sleep(state: StateDep, delay: DelayQuery = 1.0) -> Slept:
+    _check_delay(delay, state["settings"])
+    await asyncio.sleep(delay)
+    return Slept(message="async", delay_s=delay, runs_on="event loop")
+
+
+@router.get("/sync")
+def sync_sleep(state: StateDep, delay: DelayQuery = 1.0) -> Slept:
+    _check_delay(delay, state["settings"])
+    time.sleep(delay)
+    return Slept(message="sync", delay_s=delay, runs_on="thread pool")
+
+
+def add_up(n: int) -> tuple[int, float]:
+    """The article's CPU-heavy task: a plain Python loop, on purpose not ``sum(range(n))``."""
+    started = time.perf_counter()
+    result = 0
+    for i in range(n):
+        result += i
+    return result, (time.perf_counter() - started) * 1000
+
+
+@router.post("/compute")
+async def compute(body: ComputeRequest, state: StateDep) -> ComputeResult:
+    limit = state["settings"].compute_max_n
+    if body.n > limit:
+        raise invalid(("body", "n"), f"n must be at most {limit}", body.n)
+    loop = asyncio.get_running_loop()
+    result, elapsed_ms = await loop.run_in_executor(state["compute_pool"], add_up, body.n)
+    return ComputeResult(
+        n=body.n, result=result, elapsed_ms=elapsed_ms, runs_on="compute thread pool"
+    )

@@ -1,0 +1,48 @@
+"""Errors a client can meet, written for them: JSON with a ``detail``, never a 500.
+
+Limits that come from settings are checked in the route and reported in the
+same shape as FastAPI's own 422s. Database trouble (no connection free within
+``pool_timeout``, database unreachable) becomes a 503 that says what to change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+logger = logging.getLogger("unstuck.service")
+
+
+def invalid(location: tuple[str, ...], message: str, value: object) -> RequestValidationError:
+    """A 422 for a value that passed the schema but not a limit from the settings."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": location, "msg": message, "input": value}]
+    )
+
+
+async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database pool exhausted on %s %s", request.method, request.url.path)
+    detail = (
+        "no database connection became free in time: the pool is exhausted. "
+        "Raise UNSTUCK_POOL_SIZE / UNSTUCK_MAX_OVERFLOW or UNSTUCK_POOL_TIMEOUT, "
+        "or find the requests holding connections"
+    )
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    detail = "the database is unavailable or refused the query; try again later"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PoolTimeoutError, _pool_timeout)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(ConnectionError, _database_unavailable)

@@ -1,0 +1,98 @@
+"""Every resource of a worker process is made here at start-up and closed here at exit.
+
+Nothing connects or spawns at import time, so each uvicorn/gunicorn worker
+gets its own engines, pools and clients. Building them touches files (driver
+imports, CA certificates, the built-in upstream's socket), so it happens in
+one hop to a worker thread, and so do the blocking closes; the loop only
+awaits. Closing runs in reverse order of opening, also after a failed start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, ExitStack, asynccontextmanager
+from functools import partial
+
+import anyio.to_thread
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import sessionmaker
+
+from unstuck.service.cache import Cache, MemoryCache, RedisCache
+from unstuck.service.database import create_engines
+from unstuck.service.inference import create_process_pool
+from unstuck.service.queue import create_celery
+from unstuck.service.settings import Settings
+from unstuck.service.state import State
+from unstuck.service.upstream import start_builtin_upstream
+
+
+def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
+    """Sync part of the start-up; returns the state and what closes its sync resources."""
+    with ExitStack() as stack:
+        async_engine, sync_engine = create_engines(settings)
+        stack.callback(sync_engine.dispose)
+
+        if settings.upstream_url:
+            upstream_url = settings.upstream_url
+        else:
+            builtin = start_builtin_upstream()
+            stack.callback(builtin.stop)
+            upstream_url = builtin.url
+
+        compute_pool = ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="compute")
+        stack.callback(partial(compute_pool.shutdown, wait=True, cancel_futures=True))
+        process_pool = create_process_pool(settings)
+        stack.callback(partial(process_pool.shutdown, wait=True, cancel_futures=True))
+
+        celery = create_celery(settings)
+        stack.callback(celery.close)
+
+        cache: Cache = (
+            RedisCache(settings.redis_url)
+            if settings.redis_url
+            else MemoryCache(settings.cache_max_entries)
+        )
+        # No redirects: the upstream is fixed, and a redirect must not take the call elsewhere.
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.upstream_timeout_s),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            follow_redirects=False,
+        )
+        state = State(
+            settings=settings,
+            async_engine=async_engine,
+            sync_engine=sync_engine,
+            sessionmaker=async_sessionmaker(async_engine, expire_on_commit=False),
+            sync_sessionmaker=sessionmaker(sync_engine, expire_on_commit=False),
+            cache=cache,
+            http=http,
+            upstream_url=upstream_url,
+            compute_pool=compute_pool,
+            process_pool=process_pool,
+            celery=celery,
+        )
+        return state, stack.pop_all()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def make_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+        if settings.asyncio_debug:
+            # Here, not at import: only now is the server's own loop the running one.
+            asyncio.get_running_loop().set_debug(True)
+        # The limiter that every def route, sync dependency and run_in_threadpool shares.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_tokens
+        async with AsyncExitStack() as stack:
+            state, sync_resources = await asyncio.to_thread(_open_resources, settings)
+            stack.push_async_callback(asyncio.to_thread, sync_resources.close)
+            stack.push_async_callback(state["async_engine"].dispose)
+            stack.push_async_callback(state["http"].aclose)
+            stack.push_async_callback(state["cache"].aclose)
+            yield state
+
+    return lifespan

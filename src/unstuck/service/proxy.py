@@ -1,0 +1,93 @@
+"""Outbound HTTP done right: ``GET /proxy`` and ``GET /safe``.
+
+Both use the one ``httpx.AsyncClient`` made in lifespan (connection reuse,
+timeouts on connect/read/write/pool) against a fixed upstream: the client
+picks only ``delay``, never the host, so this is no open proxy. ``/safe``
+also puts the whole call under ``asyncio.timeout`` and answers 504 at the
+deadline; the cancelled request frees its connection. Upstream failures are
+502 (unreachable, error status, not JSON) or 504 (no answer in time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+
+from unstuck.service.errors import invalid
+from unstuck.service.state import State, StateDep
+
+router = APIRouter(tags=["upstream"])
+
+UpstreamDelay = Annotated[
+    float,
+    Query(ge=0, description="asks the upstream to wait this long; at most UNSTUCK_MAX_DELAY_S"),
+]
+
+
+class Proxied(BaseModel):
+    upstream: str
+    status: int
+    body: Any
+
+
+def upstream_delay(state: State, delay: float) -> dict[str, str]:
+    """The query string for the upstream; a 422 past the configured bound."""
+    limit = state["settings"].max_delay_s
+    if delay > limit:
+        raise invalid(("query", "delay"), f"delay must be at most {limit} s", delay)
+    return {"delay": repr(delay)} if delay else {}
+
+
+def upstream_error(url: str, status: int) -> HTTPException:
+    return HTTPException(status_code=502, detail=f"the upstream {url} answered HTTP {status}")
+
+
+def upstream_unreachable(url: str, reason: str) -> HTTPException:
+    return HTTPException(status_code=502, detail=f"could not reach the upstream {url}: {reason}")
+
+
+def upstream_timeout(url: str, timeout_s: float) -> HTTPException:
+    detail = f"the upstream {url} did not answer within {timeout_s} s"
+    return HTTPException(status_code=504, detail=detail)
+
+
+async def _fetch(state: State, delay: float) -> Proxied:
+    url = state["upstream_url"]
+    params = upstream_delay(state, delay)
+    try:
+        response = await state["http"].get(url, params=params)
+    except httpx.TimeoutException:
+        raise upstream_timeout(url, state["settings"].upstream_timeout_s) from None
+    except httpx.HTTPError as exc:
+        raise upstream_unreachable(url, str(exc) or type(exc).__name__) from None
+    if response.is_error:
+        raise upstream_error(url, response.status_code)
+    try:
+        body = response.json()
+    except ValueError:
+        raise HTTPException(
+            status_code=502, detail=f"the upstream {url} did not answer JSON"
+        ) from None
+    return Proxied(upstream=url, status=response.status_code, body=body)
+
+
+@router.get("/proxy")
+async def proxy(state: StateDep, delay: UpstreamDelay = 0.0) -> Proxied:
+    return await _fetch(state, delay)
+
+
+@router.get("/safe")
+async def safe(state: StateDep, delay: UpstreamDelay = 0.0) -> Proxied:
+    deadline_s = state["settings"].safe_timeout_s
+    try:
+        async with asyncio.timeout(deadline_s):
+            return await _fetch(state, delay)
+    except TimeoutError:
+        raise HTTPException(
+            status_code=504,
+            detail=f"gave up on the upstream after {deadline_s} s (UNSTUCK_SAFE_TIMEOUT_S)",
+        ) from None

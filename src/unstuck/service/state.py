@@ -1,0 +1,48 @@
+"""The resources of one worker process, as yielded by the lifespan.
+
+Starlette copies the lifespan's dict into every request's scope; :data:`StateDep`
+gives route code the same dict, typed. Nothing here is created at import time.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Annotated, TypedDict, cast
+
+from fastapi import Depends, Request
+
+if TYPE_CHECKING:
+    import httpx
+    from celery import Celery
+    from sqlalchemy import Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from unstuck.service.cache import Cache
+    from unstuck.service.settings import Settings
+
+
+class State(TypedDict):
+    settings: Settings
+    async_engine: AsyncEngine
+    sync_engine: Engine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    sync_sessionmaker: sessionmaker[Session]
+    cache: Cache
+    http: httpx.AsyncClient
+    upstream_url: str
+    compute_pool: ThreadPoolExecutor
+    process_pool: ProcessPoolExecutor
+    celery: Celery
+
+
+def app_state(request: Request) -> State:
+    return cast(State, request.scope["state"])
+
+
+# An ``async def`` dependency, so that reading the state never borrows a thread-pool token.
+async def _state(request: Request) -> State:
+    return app_state(request)
+
+
+StateDep = Annotated[State, Depends(_state)]

@@ -1,0 +1,156 @@
+"""Users, read and written three ways: async engine, sync engine, read-through cache.
+
+* ``/users`` — ``async def`` routes on the async engine (asyncpg / aiosqlite).
+* ``/sync/users`` — ``def`` routes on the sync engine (psycopg / sqlite3); FastAPI
+  runs them in the thread pool, so the blocking driver never touches the loop.
+* ``/cached/users/{id}`` — the user lookup behind a cache (Redis or in-process),
+  ``X-Cache: hit | miss | bypass`` says which path answered.
+
+A duplicate email is a 409 even under a race: the unique index decides, and
+its ``IntegrityError`` is caught. Lists are keyset-paginated (``after`` an id).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+
+from unstuck.service.cache import CacheUnavailable
+from unstuck.service.database import SessionDep, SyncSessionDep
+from unstuck.service.models import User
+from unstuck.service.state import StateDep
+
+logger = logging.getLogger("unstuck.service")
+
+router = APIRouter(tags=["users"])
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="id of the user")]
+Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
+After = Annotated[int, Query(ge=0, le=2**31 - 1, description="return users with a larger id")]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@example.com"}]}
+    )
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str) -> str:
+        if not _EMAIL.fullmatch(value):
+            raise ValueError("not a valid email address (expected name@domain.tld)")
+        return value.lower()
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # SQLite hands back CURRENT_TIMESTAMP as a naive UTC time.
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class UserPage(BaseModel):
+    items: list[UserPublic]
+    next_after: int | None = Field(description="pass as ?after= for the next page; null at the end")
+
+
+def _page_query(limit: int, after: int) -> Select[User]:
+    # One row more than asked tells whether another page exists.
+    return select(User).where(User.id > after).order_by(User.id).limit(limit + 1)
+
+
+def _page(users: list[User], limit: int) -> UserPage:
+    items = [UserPublic.model_validate(user) for user in users[:limit]]
+    return UserPage(items=items, next_after=items[-1].id if len(users) > limit else None)
+
+
+def _not_found(user_id: int) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no user with id {user_id}")
+
+
+@router.post("/users", status_code=201)
+async def create_user(body: UserCreate, session: SessionDep, response: Response) -> UserPublic:
+    user = User(name=body.name, email=body.email)
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise HTTPException(
+            status_code=409, detail=f"a user with email {body.email} already exists"
+        ) from None
+    response.headers["Location"] = f"/users/{user.id}"
+    return UserPublic.model_validate(user)
+
+
+@router.get("/users")
+async def list_users(session: SessionDep, limit: Limit = 20, after: After = 0) -> UserPage:
+    users = list((await session.scalars(_page_query(limit, after))).all())
+    return _page(users, limit)
+
+
+@router.get("/users/{user_id}")
+async def get_user(user_id: UserId, session: SessionDep) -> UserPublic:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise _not_found(user_id)
+    return UserPublic.model_validate(user)
+
+
+@router.get("/sync/users")
+def list_users_sync(session: SyncSessionDep, limit: Limit = 20, after: After = 0) -> UserPage:
+    users = list(session.scalars(_page_query(limit, after)).all())
+    return _page(users, limit)
+
+
+@router.get("/sync/users/{user_id}")
+def get_user_sync(user_id: UserId, session: SyncSessionDep) -> UserPublic:
+    user = session.get(User, user_id)
+    if user is None:
+        raise _not_found(user_id)
+    return UserPublic.model_validate(user)
+
+
+@router.get("/cached/users/{user_id}", response_model=UserPublic)
+async def get_user_cached(user_id: UserId, session: SessionDep, state: StateDep) -> Response:
+    cache, settings = state["cache"], state["settings"]
+    key = f"{settings.cache_prefix}user:{user_id}"
+    status = "miss"
+    try:
+        cached = await cache.get(key)
+    except CacheUnavailable as exc:
+        logger.warning("cache unavailable, reading through: %s", exc)
+        cached, status = None, "bypass"
+    if cached is not None:
+        return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
+    user = await session.get(User, user_id)
+    if user is None:
+        raise _not_found(user_id)
+    payload = UserPublic.model_validate(user).model_dump_json().encode()
+    if status == "miss":
+        try:
+            await cache.set(key, payload, settings.cache_ttl_s)
+        except CacheUnavailable as exc:
+            logger.warning("cache unavailable, not storing: %s", exc)
+            status = "bypass"
+    return Response(payload, media_type="application/json", headers={"X-Cache": status})
