@@ -1,0 +1,140 @@
+"""``unstuck serve`` and ``unstuck worker``.
+
+``serve`` does, in order: read settings (flags override ``UNSTUCK_*``), check
+the PostgreSQL connection budget, apply the migrations, start the embedded
+Celery worker when no broker is configured, then run uvicorn (its own process
+manager with ``--workers N``). Settings reach uvicorn's worker processes as
+``UNSTUCK_*`` environment variables. On SIGINT/SIGTERM uvicorn shuts down
+gracefully (each worker's lifespan closes its pools), then the embedded
+worker and its children are stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from unstuck.service import worker as celery_worker
+from unstuck.service.budget import connection_budget, database_label
+from unstuck.service.migrations import upgrade
+from unstuck.service.settings import Settings
+
+
+class _Stop(Exception):
+    """Raised by the signal handler so that ``finally`` blocks stop the children."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signum)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unstuck serve",
+        description="Run the service: migrations, the embedded Celery worker, then uvicorn.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind (8000)")
+    parser.add_argument(
+        "--workers", type=int, help="uvicorn worker processes (UNSTUCK_WORKERS, default 1)"
+    )
+    parser.add_argument("--data-dir", help="where the embedded default keeps its state (./var)")
+    parser.add_argument(
+        "--antipatterns", action="store_true", help="mount /bad and /also-bad (for the lab)"
+    )
+    embedded = parser.add_mutually_exclusive_group()
+    embedded.add_argument(
+        "--no-worker", action="store_true", help="do not start the embedded Celery worker"
+    )
+    embedded.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="start the embedded Celery worker even though a broker is configured",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level",
+    )
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if args.workers is not None:
+        overrides["workers"] = args.workers
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.antipatterns:
+        overrides["antipatterns"] = True
+    return Settings(**overrides)
+
+
+def _prepare(settings: Settings) -> str | None:
+    """Budget check and migrations; an error message for the user, or ``None``."""
+    label = database_label(settings)
+    try:
+        budget = connection_budget(settings)
+    except SQLAlchemyError as exc:
+        return f"cannot reach the database {label} to check its connection limit: {exc}"
+    if budget is not None and not budget.fits:
+        return f"refusing to start: {budget.explain()}"
+    try:
+        upgrade(settings)
+    except (SQLAlchemyError, OSError) as exc:
+        return f"cannot apply the migrations to {label}: {exc}"
+    return None
+
+
+def serve(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        print(f"unstuck serve: --port must be from 0 to 65535, not {args.port}", file=sys.stderr)
+        return 2
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        print(f"unstuck serve: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    error = _prepare(settings)
+    if error is not None:
+        print(f"unstuck serve: {error}", file=sys.stderr)
+        return 1
+    os.environ.update(celery_worker.settings_environment(settings))
+
+    import uvicorn
+
+    # uvicorn handles the signals while it runs and re-raises them when it is done;
+    # these handlers turn that (and a signal before it starts) into a clean stop.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    embedded = None
+    try:
+        if args.with_worker or (settings.broker_url is None and not args.no_worker):
+            embedded = celery_worker.spawn_embedded_worker(settings)
+        uvicorn.run(
+            "unstuck.service.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=settings.workers,
+            log_level=args.log_level,
+        )
+    except _Stop:
+        pass
+    finally:
+        if embedded is not None:
+            celery_worker.stop_worker(embedded)
+    return 0
+
+
+def worker(argv: list[str]) -> int:
+    return celery_worker.worker(argv)
