@@ -1,0 +1,121 @@
+"""In-flight requests: who is running, for how long, and which route it is.
+
+The ASGI middleware registers each request with the task serving it and keeps a
+reference to its ``scope``; the router later writes ``scope["route"]`` into
+that same dict, so the route template becomes known without any hook. The
+watchdog thread reads the registry to name the route of a stall: first by the
+loop's current task, then, for code running in a child task (``call_next`` of
+``BaseHTTPMiddleware``), by the ``scope`` local of a sampled frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from unstuck.watch._stack import StackFrame, await_stack
+
+Scope = dict[str, Any]
+
+
+def route_of(scope: Scope) -> str | None:
+    """``"GET /items/{item_id}"`` once the router has matched, else ``None``."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return None
+    # A route inside a Mount: its template is relative to the mount's prefix.
+    prefix = str(scope.get("root_path", ""))[len(str(scope.get("app_root_path", ""))) :]
+    if prefix and not template.startswith(prefix):
+        template = prefix + template
+    method = scope.get("method", "WS" if scope.get("type") == "websocket" else "")
+    return f"{method} {template}".strip()
+
+
+@dataclass(slots=True)
+class InflightRequest:
+    id: int
+    scope: Scope
+    task: asyncio.Task[Any] | None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def route(self) -> str | None:
+        return route_of(self.scope)
+
+    @property
+    def label(self) -> str:
+        """The route, or the raw path before routing (never used as a metric label)."""
+        return self.route or f"{self.scope.get('method', '')} {self.scope.get('path', '')}".strip()
+
+
+class RequestRegistry:
+    """Requests being served by this process; written on the loop, read by the watchdog."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._by_id: dict[int, InflightRequest] = {}
+        self._by_task: dict[asyncio.Task[Any], InflightRequest] = {}
+
+    def begin(self, scope: Scope) -> InflightRequest:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        request = InflightRequest(next(self._ids), scope, task)
+        self._by_id[request.id] = request
+        if task is not None:
+            self._by_task[task] = request
+        return request
+
+    def end(self, request: InflightRequest) -> None:
+        self._by_id.pop(request.id, None)
+        if request.task is not None and self._by_task.get(request.task) is request:
+            del self._by_task[request.task]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def requests(self) -> list[InflightRequest]:
+        # A copy: the loop may add or remove entries while another thread iterates.
+        return list(self._by_id.values())
+
+    def for_task(self, task: asyncio.Task[Any] | None) -> InflightRequest | None:
+        return None if task is None else self._by_task.get(task)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every in-flight request with its age and await stack; call on the loop."""
+        now = time.monotonic()
+        rows: list[dict[str, Any]] = []
+        for request in sorted(self.requests(), key=lambda r: r.started):
+            coroutine = request.task.get_coro() if request.task is not None else None
+            stack: list[StackFrame] = await_stack(coroutine) if coroutine is not None else []
+            rows.append(
+                {
+                    "route": request.route,
+                    "method": request.scope.get("method"),
+                    "path": request.scope.get("path"),
+                    "age_ms": round((now - request.started) * 1000, 1),
+                    "stack": stack,
+                }
+            )
+        return rows
+
+
+def route_from_frames(frame: FrameType | None) -> str | None:
+    """The route of the innermost frame that holds a routed ASGI ``scope`` local."""
+    depth = 0
+    while frame is not None and depth < 200:
+        # f_locals of a running frame is a snapshot; reading it needs only the GIL.
+        scope = frame.f_locals.get("scope")
+        if isinstance(scope, dict) and scope.get("type") in {"http", "websocket"}:
+            route = route_of(scope)
+            if route is not None:
+                return route
+        frame = frame.f_back
+        depth += 1
+    return None

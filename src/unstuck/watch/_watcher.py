@@ -1,0 +1,190 @@
+"""The watcher of one app in one process: owns every probe and the diagnostics.
+
+``start`` runs on the app's loop when its lifespan begins: the watchdog thread,
+the heartbeat and a once-a-second sampler task (thread pool, DB pools and
+in-flight requests to the gauges) begin; ``stop`` ends them all when the
+lifespan ends, so no thread outlives the app. Stalls arrive from the watchdog
+thread and go to the log, the metrics and a bounded deque.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from unstuck.watch._config import WatchConfig
+from unstuck.watch._db_pools import WatchedPool
+from unstuck.watch._metrics import NO_ROUTE, WatchMetrics, metrics
+from unstuck.watch._requests import RequestRegistry, route_from_frames
+from unstuck.watch._stall import Stall, log_stall
+from unstuck.watch._watchdog import LoopWatchdog
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+logger = logging.getLogger("unstuck")
+
+_SAMPLE_EVERY_S = 1.0
+
+
+def thread_pool_stats() -> dict[str, int]:
+    """anyio's default limiter (the 40 tokens of ``def`` routes); call on the loop."""
+    import anyio.to_thread
+
+    statistics = anyio.to_thread.current_default_thread_limiter().statistics()
+    return {
+        "borrowed": statistics.borrowed_tokens,
+        "total": int(statistics.total_tokens),
+        "waiting": statistics.tasks_waiting,
+    }
+
+
+class Watcher:
+    def __init__(self, config: WatchConfig) -> None:
+        self.config = config
+        self.requests = RequestRegistry()
+        self.pools: list[WatchedPool] = []
+        self.stalls: deque[Stall] = deque(maxlen=config.history)
+        self.stall_count = 0
+        self.watchdog: LoopWatchdog | None = None
+        self._metrics: WatchMetrics | None = None
+        self._sampler: asyncio.Task[None] | None = None
+        self._started = 0.0
+        self._routes_seen: set[str] = set()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.watchdog is not None and self.watchdog.running
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self._metrics = metrics()
+        lag_metric = self._metrics.loop_lag
+        self.watchdog = LoopWatchdog(
+            threshold_s=self.config.threshold_ms / 1000,
+            heartbeat_s=self.config.heartbeat_s,
+            sample_s=self.config.sample_s,
+            on_stall=self._record_stall,
+            resolve_route=self._resolve_route,
+            on_lag=lag_metric.observe,
+        )
+        self.watchdog.start()
+        self._started = time.monotonic()
+        self._sampler = asyncio.get_running_loop().create_task(
+            self._sample_forever(), name="unstuck-sampler"
+        )
+        logger.info(
+            "watching the event loop of pid %d: stalls over %g ms are reported",
+            os.getpid(),
+            self.config.threshold_ms,
+        )
+
+    async def stop(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+            self._sampler = None
+        if self.watchdog is not None:
+            self.watchdog.stop()
+
+    # -- probes ------------------------------------------------------------
+
+    def add_engine(self, engine: Engine | AsyncEngine, name: str | None = None) -> WatchedPool:
+        target = getattr(engine, "sync_engine", engine)
+        for pool in self.pools:
+            if pool.sync_engine is target:
+                return pool
+        watched = WatchedPool(
+            engine, name, on_wait=self._record_wait, on_timeout=self._record_timeout
+        )
+        self.pools.append(watched)
+        return watched
+
+    def _resolve_route(self, task: asyncio.Task[Any] | None, frame: FrameType | None) -> str | None:
+        request = self.requests.for_task(task)
+        if request is not None and request.route is not None:
+            return request.route
+        return route_from_frames(frame)
+
+    def _record_stall(self, stall: Stall) -> None:
+        self.stalls.append(stall)
+        self.stall_count += 1
+        log_stall(stall)
+        if self._metrics is not None:
+            label = stall.route or NO_ROUTE
+            self._metrics.stalls.labels(route=label).inc()
+            self._metrics.stall_seconds.labels(route=label).inc(stall.duration_ms / 1000)
+
+    def _record_wait(self, engine: str, seconds: float) -> None:
+        if self._metrics is not None:
+            self._metrics.db_pool_wait.labels(engine=engine).observe(seconds)
+
+    def _record_timeout(self, engine: str) -> None:
+        if self._metrics is not None:
+            self._metrics.db_pool_timeouts.labels(engine=engine).inc()
+
+    async def _sample_forever(self) -> None:
+        while True:
+            try:
+                self._sample_gauges()
+            except Exception:
+                logger.exception("unstuck could not sample the gauges")
+            await asyncio.sleep(_SAMPLE_EVERY_S)
+
+    def _sample_gauges(self) -> None:
+        m = self._metrics
+        if m is None or self.watchdog is None:
+            return
+        m.loop_lag_recent.set(self.watchdog.lag.recent_max(_SAMPLE_EVERY_S))
+        pool = thread_pool_stats()
+        m.thread_pool_borrowed.set(pool["borrowed"])
+        m.thread_pool_total.set(pool["total"])
+        m.thread_pool_waiting.set(pool["waiting"])
+        for watched in self.pools:
+            row = watched.snapshot()
+            m.db_pool_size.labels(engine=watched.name).set(row["size"] or 0)
+            m.db_pool_checked_out.labels(engine=watched.name).set(row["checked_out"] or 0)
+            m.db_pool_overflow.labels(engine=watched.name).set(row["overflow"] or 0)
+            m.db_pool_waiting.labels(engine=watched.name).set(row["waiting"])
+        by_route: dict[str, int] = {}
+        for request in self.requests.requests():
+            label = request.route or NO_ROUTE
+            by_route[label] = by_route.get(label, 0) + 1
+        # Routes that emptied are set to 0: in multiprocess mode a label cannot be removed.
+        for label in self._routes_seen - by_route.keys():
+            m.inflight.labels(route=label).set(0)
+        for label, count in by_route.items():
+            m.inflight.labels(route=label).set(count)
+        self._routes_seen |= by_route.keys()
+
+    # -- diagnostics -------------------------------------------------------
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The diagnostics JSON; runs on the loop, the lock query runs off it."""
+        lag = self.watchdog.lag.snapshot() if self.watchdog is not None else {"lag_ms": None}
+        lock_waits = [await pool.lock_waits() for pool in self.pools if pool.is_postgres]
+        return {
+            "pid": os.getpid(),
+            "running": self.running,
+            "threshold_ms": self.config.threshold_ms,
+            "uptime_s": round(time.monotonic() - self._started, 1) if self.running else None,
+            "stall_count": self.stall_count,
+            "stalls": [stall.to_json() for stall in reversed(self.stalls)],
+            "loop": lag,
+            "threadpool": thread_pool_stats(),
+            "db_pools": [pool.snapshot() for pool in self.pools],
+            "lock_waits": lock_waits,
+            "inflight": self.requests.snapshot(),
+        }
