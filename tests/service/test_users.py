@@ -1,0 +1,121 @@
+"""Users through the async engine, the sync engine and the cache, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from blockbuster import blockbuster_ctx
+
+from unstuck.service.settings import Settings
+
+from .conftest import ServeApp
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_create_then_read_through_both_engines(settings: Settings, serve: ServeApp) -> None:
+    async with serve(settings) as client:
+        # asyncpg stats its passfile and certificates when it opens a connection: open one first.
+        assert (await client.get("/users")).status_code == 200
+        with blockbuster_ctx("unstuck"):
+            created = await client.post(
+                "/users", json={"name": "  Ada Lovelace ", "email": "Ada@Example.com"}
+            )
+            assert created.status_code == 201, created.text
+            user = created.json()
+            assert user["name"] == "Ada Lovelace"
+            assert user["email"] == "ada@example.com"
+            assert user["created_at"].endswith(("Z", "+00:00"))
+            assert created.headers["location"] == f"/users/{user['id']}"
+
+            assert (await client.get(f"/users/{user['id']}")).json() == user
+        # The sync routes run in the thread pool, where blocking is allowed.
+        assert (await client.get(f"/sync/users/{user['id']}")).json() == user
+        assert (await client.get("/sync/users")).json() == {"items": [user], "next_after": None}
+
+
+async def test_duplicate_email_is_409_also_under_a_race(
+    settings: Settings, serve: ServeApp
+) -> None:
+    async with serve(settings) as client:
+        first = await client.post("/users", json={"name": "A", "email": "same@example.com"})
+        assert first.status_code == 201
+        again = await client.post("/users", json={"name": "B", "email": "SAME@example.com"})
+        assert again.status_code == 409
+        assert again.json()["detail"] == "a user with email same@example.com already exists"
+
+        racers = [
+            client.post("/users", json={"name": f"r{i}", "email": "race@example.com"})
+            for i in range(8)
+        ]
+        statuses = sorted(response.status_code for response in await asyncio.gather(*racers))
+        assert statuses == [201] + [409] * 7
+        listed = (await client.get("/users", params={"limit": 100})).json()["items"]
+        assert [user["email"] for user in listed] == ["same@example.com", "race@example.com"]
+
+
+async def test_list_is_keyset_paginated(settings: Settings, serve: ServeApp) -> None:
+    async with serve(settings) as client:
+        for i in range(5):
+            response = await client.post("/users", json={"name": f"u{i}", "email": f"u{i}@ex.org"})
+            assert response.status_code == 201
+        pages, after = [], 0
+        while True:
+            page = (await client.get("/users", params={"limit": 2, "after": after})).json()
+            pages.append([user["name"] for user in page["items"]])
+            if page["next_after"] is None:
+                break
+            after = page["next_after"]
+        assert pages == [["u0", "u1"], ["u2", "u3"], ["u4"]]
+        sync_page = (await client.get("/sync/users", params={"limit": 2, "after": 2})).json()
+        assert [user["name"] for user in sync_page["items"]] == ["u2", "u3"]
+        assert sync_page["next_after"] == 4
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "Ada"},
+        {"name": "Ada", "email": "not-an-email"},
+        {"name": "Ada", "email": "ada@localhost"},
+        {"name": "", "email": "ada@example.com"},
+        {"name": "x" * 101, "email": "ada@example.com"},
+        {"name": "Ada", "email": "a" * 250 + "@example.com"},
+        {"name": 3, "email": "ada@example.com"},
+        [],
+    ],
+)
+async def test_invalid_user_is_422(
+    sqlite_settings: Settings, serve: ServeApp, body: object
+) -> None:
+    async with serve(sqlite_settings) as client:
+        response = await client.post("/users", json=body)
+        assert response.status_code == 422
+        assert response.json()["detail"]
+
+
+async def test_malformed_json_is_422(sqlite_settings: Settings, serve: ServeApp) -> None:
+    async with serve(sqlite_settings) as client:
+        response = await client.post(
+            "/users", content=b'{"name": "Ada", ', headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert "JSON" in str(response.json()["detail"])
+
+
+@pytest.mark.parametrize("prefix", ["/users", "/sync/users", "/cached/users"])
+async def test_unknown_and_bad_ids(settings: Settings, serve: ServeApp, prefix: str) -> None:
+    async with serve(settings) as client:
+        missing = await client.get(f"{prefix}/12345")
+        assert missing.status_code == 404
+        assert missing.json() == {"detail": "no user with id 12345"}
+        for bad in ("abc", "0", "-1", str(2**31), "1.5"):
+            assert (await client.get(f"{prefix}/{bad}")).status_code == 422, bad
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=x", "after=-1"])
+async def test_bad_page_is_422(sqlite_settings: Settings, serve: ServeApp, query: str) -> None:
+    async with serve(sqlite_settings) as client:
+        for prefix in ("/users", "/sync/users"):
+            assert (await client.get(f"{prefix}?{query}")).status_code == 422
