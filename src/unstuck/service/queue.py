@@ -89,6 +89,8 @@ def create_celery(settings: Settings, queue_settings: QueueSettings | None = Non
     @app.task(
         name=TRANSCODE_TASK,
         bind=True,
+        # One task per app: a shared task would be registered on every app built later.
+        shared=False,
         soft_time_limit=queue.task_soft_time_limit_s,
         time_limit=queue.task_time_limit_s,
         # Bad uploads are the user's error, not the worker's: no traceback in its log.
@@ -102,6 +104,9 @@ def create_celery(settings: Settings, queue_settings: QueueSettings | None = Non
             store, task_id, upload_name, queue.video_max_width, queue.task_soft_time_limit_s
         )
 
+    # Finalizing loads the configuration and binds the tasks (imports, getcwd): do it
+    # here, at start-up, rather than on the event loop at the first request.
+    app.finalize(auto=True)
     return app
 
 
