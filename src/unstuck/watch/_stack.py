@@ -86,6 +86,8 @@ def await_stack(coroutine: Any) -> list[StackFrame]:
         elif frames:
             # A future, a task or an awaitable object: name what is awaited.
             name = type(link).__qualname__
+            if name == "FutureIter":  # the C Future's __await__ iterator
+                name = "Future"
             frames.append({"path": "<awaitable>", "line": 0, "function": name})
             break
     return frames[-MAX_FRAMES:]

@@ -51,8 +51,9 @@ async def blocking_socket() -> dict[str, bool]:
 
 @app.get("/fifo")
 async def blocking_file(path: str) -> dict[str, int]:
-    with open(path, "rb") as fifo:
-        data = fifo.read()  # BLOCKS: file
+    # Opening a FIFO for reading waits until a writer opens it.
+    with open(path, "rb") as fifo:  # BLOCKS: file
+        data = fifo.read()
     return {"bytes": len(data)}
 
 
