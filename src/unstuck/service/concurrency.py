@@ -26,7 +26,11 @@ router = APIRouter(tags=["concurrency"])
 
 DelayQuery = Annotated[
     float,
-    Query(ge=0, description="seconds to wait; at most UNSTUCK_MAX_DELAY_S (10 by default)"),
+    Query(
+        ge=0,
+        allow_inf_nan=False,
+        description="seconds to wait; at most UNSTUCK_MAX_DELAY_S (10 by default)",
+    ),
 ]
 
 

@@ -8,8 +8,11 @@ same shape as FastAPI's own 422s. Database trouble (no connection free within
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -23,6 +26,22 @@ def invalid(location: tuple[str, ...], message: str, value: object) -> RequestVa
     return RequestValidationError(
         [{"type": "value_error", "loc": location, "msg": message, "input": value}]
     )
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats as text: JSON has no NaN, and the offending input is often one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
 
 
 async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
@@ -42,6 +61,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PoolTimeoutError, _pool_timeout)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_unavailable)

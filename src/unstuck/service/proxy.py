@@ -24,7 +24,11 @@ router = APIRouter(tags=["upstream"])
 
 UpstreamDelay = Annotated[
     float,
-    Query(ge=0, description="asks the upstream to wait this long; at most UNSTUCK_MAX_DELAY_S"),
+    Query(
+        ge=0,
+        allow_inf_nan=False,
+        description="asks the upstream to wait this long; at most UNSTUCK_MAX_DELAY_S",
+    ),
 ]
 
 
