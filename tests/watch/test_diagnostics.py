@@ -62,7 +62,9 @@ async def test_token_is_required() -> None:
         ok = await client.get("/_unstuck", headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200
         assert ok.json()["threadpool"]["total"] == 40
-        metrics = await client.get("/_unstuck/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        metrics = await client.get(
+            "/_unstuck/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         assert metrics.status_code == 200 and "unstuck_stalls" in metrics.text
         post = await client.post("/_unstuck", headers={"Authorization": f"Bearer {TOKEN}"})
         assert post.status_code == 405
@@ -203,7 +205,7 @@ async def test_stall_inside_base_http_middleware_child_task_names_the_route() ->
 
     @app.get("/slow/{name}")
     async def slow(name: str) -> dict[str, str]:
-        time.sleep(0.25)
+        time.sleep(0.25)  # noqa: ASYNC251 (the stall under test)
         return {"name": name}
 
     unstuck.watch(app, token=TOKEN, threshold_ms=100)
@@ -220,7 +222,7 @@ async def test_stall_inside_base_http_middleware_child_task_names_the_route() ->
 
 async def test_plain_starlette_app() -> None:
     async def homepage(request: Any) -> JSONResponse:
-        time.sleep(0.2)
+        time.sleep(0.2)  # noqa: ASYNC251 (the stall under test)
         return JSONResponse({"ok": True})
 
     app = unstuck.watch(Starlette(routes=[Route("/home/{who}", homepage)]), token=TOKEN)

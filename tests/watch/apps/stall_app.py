@@ -24,13 +24,13 @@ app = FastAPI()
 
 @app.get("/sleep")
 async def blocking_sleep() -> dict[str, int]:
-    time.sleep(STALL_S)  # BLOCKS: sleep
+    time.sleep(STALL_S)  # noqa: ASYNC251 (on purpose)  # BLOCKS: sleep
     return {"pid": os.getpid()}
 
 
 @app.get("/items/{item_id}")
 async def read_item(item_id: int) -> dict[str, int]:
-    time.sleep(STALL_S)  # BLOCKS: item
+    time.sleep(STALL_S)  # noqa: ASYNC251 (on purpose)  # BLOCKS: item
     return {"item_id": item_id, "pid": os.getpid()}
 
 
@@ -52,7 +52,7 @@ async def blocking_socket() -> dict[str, bool]:
 @app.get("/fifo")
 async def blocking_file(path: str) -> dict[str, int]:
     # Opening a FIFO for reading waits until a writer opens it.
-    with open(path, "rb") as fifo:  # BLOCKS: file
+    with open(path, "rb") as fifo:  # noqa: ASYNC230 (on purpose)  # BLOCKS: file
         data = fifo.read()
     return {"bytes": len(data)}
 
