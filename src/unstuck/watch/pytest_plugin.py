@@ -98,7 +98,8 @@ def _report(stalls: list[Stall], limit_ms: float) -> str:
         f"the event loop was blocked {len(stalls)} time(s) longer than {limit_ms:g} ms; "
         f"the longest, {worst.duration_ms:.0f} ms, at:"
     ]
-    lines += [f"  {f['path']}:{f['line']} in {f['function']}" for f in worst.stack]
+    stack = [frame for frame in worst.stack if frame["path"] != __file__]
+    lines += [f"  {f['path']}:{f['line']} in {f['function']}" for f in stack]
     if not worst.stack:
         lines.append("  (no stack was sampled)")
     lines.append("Offload it: await asyncio.to_thread(...) or use an async library.")

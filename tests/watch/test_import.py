@@ -1,0 +1,57 @@
+"""``import unstuck`` and the watcher's API need only the standard library and prometheus_client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import importlib
+
+import unstuck
+
+BLOCKED = ["fastapi", "starlette", "sqlalchemy", "anyio", "uvicorn", "httpx", "pydantic", "sniffio"]
+
+
+def test_imports_without_the_service_dependencies() -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {BLOCKED!r}:
+                    raise ImportError(f"{{name}} is blocked for this test")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        import unstuck
+        from unstuck.watch import register_engine, watch
+        import unstuck.watch.pytest_plugin
+        import unstuck.watch._metrics, unstuck.watch._db_pools, unstuck.watch._watchdog
+
+        assert callable(unstuck.watch) and unstuck.watch is watch
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r})
+        assert loaded == [], loaded
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_public_api() -> None:
+    assert unstuck.__all__ == ["watch"]
+    package = importlib.import_module("unstuck.watch")
+    assert sorted(package.__all__) == [
+        "Stall",
+        "WatchConfig",
+        "Watcher",
+        "register_engine",
+        "watch",
+        "watcher_of",
+    ]
+    assert unstuck.watch is package.watch
