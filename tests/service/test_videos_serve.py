@@ -1,0 +1,156 @@
+"""End to end through ``unstuck serve``: uvicorn, the full app, the embedded worker.
+
+Nothing configured but a temporary data dir, so this is the embedded default a
+newcomer gets: filesystem broker, SQLite results, one worker started by serve.
+The upload is streamed over real HTTP in chunks, and ``/health`` is asked in
+the middle of it to show the loop keeps serving while an upload is in flight.
+Stopping serve must leave no process behind, the Celery worker included.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import httpx
+import pytest
+
+from tests.service.video_fixtures import make_clip
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _processes_using(data_dir: Path) -> list[int]:
+    """Live processes whose environment points at `data_dir`: serve and its children."""
+    marker = f"UNSTUCK_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environ:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    data_dir = (tmp_path / "var").resolve()
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("UNSTUCK_")}
+    environment["UNSTUCK_DATA_DIR"] = str(data_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "unstuck", "serve", "--port", str(port), "--log-level", "warning"],
+        env=environment,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "unstuck serve exited during start-up"
+            try:
+                if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "unstuck serve did not answer /health"
+            time.sleep(0.2)
+        yield base_url, data_dir
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+    deadline = time.monotonic() + 10
+    while leftovers := _processes_using(data_dir):
+        assert time.monotonic() < deadline, f"processes left after serve stopped: {leftovers}"
+        time.sleep(0.1)
+
+
+def test_upload_transcode_download_through_unstuck_serve(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    base_url, data_dir = served
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.0).read_bytes()
+    boundary = "unstuck-serve-test"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="clip.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n"
+        ).encode()
+        + clip
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    halfway = threading.Event()
+    health_answered = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        middle = len(body) // 2
+        for start in range(0, middle, 65_536):
+            yield body[start : min(start + 65_536, middle)]
+        halfway.set()
+        # The rest of the upload waits until the service has answered another request.
+        assert health_answered.wait(30)
+        yield body[middle:]
+
+    def ask_health() -> None:
+        assert halfway.wait(30)
+        if httpx.get(f"{base_url}/health", timeout=10).status_code == 200:
+            health_answered.set()
+
+    checker = threading.Thread(target=ask_health)
+    checker.start()
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        response = http.post(
+            "/upload-video",
+            content=chunks(),
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        )
+        checker.join()
+        assert health_answered.is_set()
+        assert response.status_code == 202, response.text
+        task_id = response.json()["task_id"]
+
+        deadline = time.monotonic() + 60
+        while (state := http.get(f"/task/{task_id}").json())["state"] not in {
+            "SUCCESS",
+            "FAILURE",
+        }:
+            assert time.monotonic() < deadline, state
+            time.sleep(0.2)
+        assert state["state"] == "SUCCESS", state
+        video = http.get(state["result"]["video_url"])
+        thumbnail = http.get(state["result"]["thumbnail_url"])
+
+    assert video.status_code == 200
+    assert len(video.content) < len(clip)
+    downloaded = tmp_path / "downloaded.mp4"
+    downloaded.write_bytes(video.content)
+    with av.open(str(downloaded)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.video[0].codec_context.width == 320
+    assert thumbnail.headers["content-type"] == "image/jpeg"
+    assert (data_dir / "videos" / f"{task_id}.mp4").is_file()
