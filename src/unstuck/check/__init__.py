@@ -1,1 +1,29 @@
-"""unstuck.check"""
+"""unstuck.check: a FastAPI-aware static checker for code that blocks the event loop.
+
+Pure standard library: it reads source, never imports the analyzed code. Pipeline:
+``discovery`` (files, module names) -> ``summary`` (one AST pass per file, in a process
+pool) -> ``program`` (names, imports, classes, a small type inference) -> ``blocking``
+(from each coroutine to the blocking calls it reaches) and ``route_map`` (routes,
+dependencies, where each runs) -> ``formats``. One module per rule in ``rules``.
+"""
+
+from unstuck.check.config import Config, ConfigError, load_config
+from unstuck.check.engine import Report, check
+from unstuck.check.model import ChainLink, FileProblem, Finding
+from unstuck.check.route_map import Route
+from unstuck.check.rule import Rule
+from unstuck.check.rules import ALL_RULES
+
+__all__ = [
+    "ALL_RULES",
+    "ChainLink",
+    "Config",
+    "ConfigError",
+    "FileProblem",
+    "Finding",
+    "Report",
+    "Route",
+    "Rule",
+    "check",
+    "load_config",
+]

@@ -1,0 +1,309 @@
+"""From every coroutine to the blocking calls it reaches on the event loop.
+
+Every ``async def`` of the project is an entry: its body runs on the loop. A call
+from it to a sync project function (or class constructor, or ``__call__``) runs that
+function on the loop too, so blocking work found there, transitively, is reported at
+the coroutine's call with the whole chain. What a coroutine only *passes* (to
+``asyncio.to_thread``, ``run_in_executor``, ``BackgroundTasks.add_task``...) is not a call
+and is never followed; a call to an ``async def`` is followed as its own entry. Sync
+functions decorated with an offloader (``sync_to_async``, ``asyncify``...) are not followed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from unstuck.check.model import MODULE_BODY, ChainLink, Expr, Finding
+from unstuck.check.program import EMPTY, Key, Program, last_name
+from unstuck.check.rule import Rule
+from unstuck.check.rules import http_timeout
+
+OFFLOADERS = frozenset(
+    {
+        "asyncio.to_thread",
+        "anyio.to_thread.run_sync",
+        "starlette.concurrency.run_in_threadpool",
+        "fastapi.concurrency.run_in_threadpool",
+        "asgiref.sync.sync_to_async",
+        "asyncer.asyncify",
+        "aiofiles.os.wrap",
+    }
+)
+_MAX_DEPTH = 40
+_TIMEOUT_NAMES = frozenset(
+    [
+        "get",
+        "post",
+        "put",
+        "patch",
+        "delete",
+        "head",
+        "options",
+        "request",
+        "urlopen",
+        "stream",
+        "PoolManager",
+        "HTTPConnection",
+        "HTTPSConnection",
+        "Client",
+        "AsyncClient",
+        "ClientSession",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule: Rule
+    line: int
+    col: int
+    label: str
+    origin: str | None
+
+
+@dataclass(slots=True)
+class _Scan:
+    hits: list[Hit]
+    sync_calls: list[tuple[int, int, Key]]
+    async_calls: list[Key]
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    rule: Rule
+    chain: tuple[ChainLink, ...]
+    label: str
+    origin: str | None
+    through: tuple[str, ...]  # qualnames of the sync functions on the way
+
+
+class BlockingAnalysis:
+    def __init__(
+        self,
+        program: Program,
+        extra_blocking: Mapping[str, Rule],
+        offloaders: frozenset[str],
+    ) -> None:
+        self.program = program
+        self.knowledge = program.knowledge
+        self.extra_blocking = extra_blocking
+        self.offloaders = OFFLOADERS | offloaders
+        self.cpu_rule = self.knowledge.rules["USK113"]
+        self.timeout_rule = self.knowledge.rules["USK203"]
+        self._scans: dict[Key, _Scan] = {}
+        self._blockers: dict[Key, dict[str, Blocker]] = {}
+
+    # -- per function -------------------------------------------------------------
+
+    def scan(self, key: Key) -> _Scan:
+        known = self._scans.get(key)
+        if known is not None:
+            return known
+        result = _Scan([], [], [])
+        self._scans[key] = result
+        function = self.program.function(key)
+        if function is None:
+            return result
+        module = key[0]
+        program = self.program
+        for call, awaited in function.calls:
+            callees = program.eval(call[1], module)
+            if not callees:
+                continue
+            line, col = call[2], call[3]
+            for value in callees:
+                kind = value[0]
+                if kind == "E" or kind == "EM" or kind == "TM":
+                    if awaited:
+                        continue
+                    found = self.library_blocker(value)
+                    if found is not None:
+                        rule, label = found
+                        origin = self.origin(call[1], module)
+                        result.hits.append(Hit(rule, line, col, label, origin))
+                    continue
+                target = self.callee(value)
+                if target is None:
+                    continue
+                callee = program.function(target)
+                if callee is None or self.is_offloaded(callee, target[0]):
+                    continue
+                dotted = _dotted(target)
+                configured = self.extra_blocking.get(dotted)
+                if configured is not None and not awaited:
+                    result.hits.append(Hit(configured, line, col, f"{callee.qualname}()", None))
+                elif callee.is_async:
+                    result.async_calls.append(target)
+                else:
+                    result.sync_calls.append((line, col, target))
+        for line, col, base, name in function.attribute_reads:
+            for value in program.eval(base, module):
+                if value[0] == "EI":
+                    read_rule = self.knowledge.attributes.get((value[1], name))
+                    if read_rule is not None:
+                        label = f"{value[1].rpartition('.')[2]}.{name}"
+                        result.hits.append(Hit(read_rule, line, col, label, None))
+        for line, col, size in function.loops:
+            result.hits.append(
+                Hit(self.cpu_rule, line, col, f"a loop of {size:,} iterations", None)
+            )
+        return result
+
+    def library_blocker(self, value: tuple[object, ...]) -> tuple[Rule, str] | None:
+        knowledge = self.knowledge
+        if value[0] == "E":
+            name = str(value[1])
+            rule = knowledge.functions.get(name) or self.extra_blocking.get(name)
+            return (rule, f"{_short(name)}()") if rule is not None else None
+        if value[0] == "EM":
+            cls, method = str(value[1]), str(value[2])
+            rule = knowledge.method_rule(cls, method) or self.extra_blocking.get(f"{cls}.{method}")
+            label = f"{cls.rpartition('.')[2]}.{method}()"
+            return (rule, label) if rule is not None else None
+        task = self.program.function(value[1])  # type: ignore[arg-type]
+        name = task.qualname if task is not None else "task"
+        return knowledge.rules["USK111"], f"{name}.{value[2]}()"
+
+    def callee(self, value: tuple[object, ...]) -> Key | None:
+        """The project function that calling ``value`` runs."""
+        kind = value[0]
+        if kind == "F":
+            return value[1]  # type: ignore[return-value]
+        if kind == "C":
+            return self.program.method(value[1], "__init__")  # type: ignore[arg-type]
+        if kind == "I":
+            return self.program.method(value[1], "__call__")  # type: ignore[arg-type]
+        return None
+
+    def is_offloaded(self, function: object, module: str) -> bool:
+        decorators: list[Expr] = getattr(function, "decorators", [])
+        for decorator in decorators:
+            for value in self.program.eval(decorator, module):
+                if value[0] == "E" and value[1] in self.offloaders:
+                    return True
+        return False
+
+    def origin(self, expr: Expr, module: str) -> str | None:
+        """Where the receiver of a call comes from, when FastAPI injected it."""
+        root = expr
+        while root[0] in ("a", "c", "enter", "aw"):
+            root = root[1]
+        if root[0] != "p":
+            return None
+        program = self.program
+        annotated = program.eval(root[3], module) if root[3] is not None else EMPTY
+        dependencies = program.dependencies(annotated, root[4], module)
+        if not dependencies:
+            return None
+        names = sorted({str(value[1][1]) for value in dependencies})
+        return f"`{root[2]}` is injected by Depends({', '.join(names)})"
+
+    # -- transitive ---------------------------------------------------------------
+
+    def blockers(self, key: Key, depth: int = 0) -> dict[str, Blocker]:
+        """Blocking work a sync function does when called, by rule code (shortest chain)."""
+        known = self._blockers.get(key)
+        if known is not None:
+            return known
+        self._blockers[key] = {}
+        found: dict[str, Blocker] = {}
+        scan = self.scan(key)
+        path = self.program.modules[key[0]].path
+        name = _dotted(key)
+        for hit in scan.hits:
+            if hit.rule.through_calls and hit.rule.code not in found:
+                link = ChainLink(path, hit.line, name)
+                found[hit.rule.code] = Blocker(hit.rule, (link,), hit.label, hit.origin, ())
+        if depth < _MAX_DEPTH:
+            for line, _col, target in scan.sync_calls:
+                for code, blocker in self.blockers(target, depth + 1).items():
+                    current = found.get(code)
+                    if current is None or len(current.chain) > len(blocker.chain) + 1:
+                        found[code] = Blocker(
+                            blocker.rule,
+                            (ChainLink(path, line, name), *blocker.chain),
+                            blocker.label,
+                            blocker.origin,
+                            (key[1], *blocker.through),
+                        )
+        self._blockers[key] = found
+        return found
+
+    def findings_in(self, key: Key) -> list[Finding]:
+        """Findings of one coroutine (``route`` is filled in later)."""
+        scan = self.scan(key)
+        path = self.program.modules[key[0]].path
+        name = _dotted(key)
+        findings: list[Finding] = []
+        seen: set[tuple[int, int, str]] = set()
+        for hit in scan.hits:
+            if (hit.line, hit.col, hit.rule.code) in seen:
+                continue
+            seen.add((hit.line, hit.col, hit.rule.code))
+            link = ChainLink(path, hit.line, name)
+            message = _message(hit.rule, hit.label, hit.origin, ())
+            findings.append(_finding(hit.rule, path, hit.line, hit.col, message, (link,)))
+        for line, col, target in scan.sync_calls:
+            for code, blocker in self.blockers(target).items():
+                if (line, col, code) in seen:
+                    continue
+                seen.add((line, col, code))
+                chain = (ChainLink(path, line, name), *blocker.chain)
+                through = (target[1], *blocker.through)
+                message = _message(blocker.rule, blocker.label, blocker.origin, through)
+                findings.append(_finding(blocker.rule, path, line, col, message, chain))
+        return findings
+
+    def timeout_findings(self, key: Key) -> list[Finding]:
+        function = self.program.function(key)
+        if function is None:
+            return []
+        path = self.program.modules[key[0]].path
+        findings: list[Finding] = []
+        for call, _awaited in function.calls:
+            if last_name(call[1]) not in _TIMEOUT_NAMES:
+                continue
+            for value in self.program.eval(call[1], key[0]):
+                if value[0] == "E":
+                    name = str(value[1])
+                    relevant = (
+                        name in http_timeout.TIMEOUT_REQUIRED
+                        or name in http_timeout.TIMEOUT_NOT_NONE
+                    )
+                elif value[0] == "EM":
+                    name = f"{value[1]}.{value[2]}"
+                    relevant = (value[1], value[2]) in http_timeout.TIMEOUT_REQUIRED_METHODS
+                else:
+                    continue
+                if relevant and http_timeout.lacks_timeout(name, call):
+                    rule = self.timeout_rule
+                    label = f"{_short(name)}()"
+                    message = f"{label} {rule.summary}; fix: {rule.fix}"
+                    link = ChainLink(path, call[2], _dotted(key))
+                    findings.append(_finding(rule, path, call[2], call[3], message, (link,)))
+                    break
+        return findings
+
+
+def _dotted(key: Key) -> str:
+    return key[0] if key[1] == MODULE_BODY else f"{key[0]}.{key[1]}"
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("builtins.")
+
+
+def _message(rule: Rule, label: str, origin: str | None, through: tuple[str, ...]) -> str:
+    text = f"{label} {rule.summary}"
+    if through:
+        text += ", reached through " + " -> ".join(f"{name}()" for name in through)
+    if origin:
+        text += f" ({origin})"
+    return f"{text}; fix: {rule.fix}"
+
+
+def _finding(
+    rule: Rule, path: str, line: int, col: int, message: str, chain: tuple[ChainLink, ...]
+) -> Finding:
+    return Finding(rule.code, path, line, col + 1, message, rule.severity, None, chain)

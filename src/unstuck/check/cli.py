@@ -1,0 +1,105 @@
+"""``unstuck check``: command line of the checker.
+
+Exit status: 0 when nothing is found, 1 when something is found (or a file cannot be
+parsed), 2 on a usage error (bad option, missing path, bad configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from unstuck.check.config import Config, ConfigError, find_pyproject, load_config
+from unstuck.check.engine import check
+from unstuck.check.formats import FORMATS, render
+from unstuck.check.rules import ALL_RULES
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="unstuck check",
+        description="Find code that blocks the event loop of a FastAPI application.",
+    )
+    parser.add_argument("paths", nargs="*", default=["."], help="files or directories (default: .)")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    parser.add_argument("--routes", action="store_true", help="print the route map (text format)")
+    parser.add_argument(
+        "--select", default=None, help="comma-separated codes or prefixes to report"
+    )
+    parser.add_argument("--ignore", default=None, help="comma-separated codes or prefixes to skip")
+    parser.add_argument("--config", type=Path, default=None, help="pyproject.toml to read")
+    parser.add_argument("--no-config", action="store_true", help="ignore [tool.unstuck]")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="processes for parsing (default: cores)"
+    )
+    parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    return parser
+
+
+def _codes(raw: str | None, option: str) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    codes = tuple(code.strip().upper() for code in raw.split(",") if code.strip())
+    _validate(codes, option)
+    return codes
+
+
+def _validate(codes: tuple[str, ...], where: str) -> None:
+    known = [rule.code for rule in ALL_RULES]
+    for code in codes:
+        if not any(known_code.startswith(code) for known_code in known):
+            raise _UsageError(f"{where}: unknown rule code {code!r} (see --list-rules)")
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.list_rules:
+            for rule in ALL_RULES:
+                print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}")
+            return 0
+        paths = [Path(path) for path in args.paths]
+        missing = [str(path) for path in paths if not path.exists()]
+        if missing:
+            raise _UsageError(f"no such file or directory: {', '.join(missing)}")
+        if args.jobs is not None and args.jobs < 1:
+            raise _UsageError("--jobs must be at least 1")
+        config = Config()
+        if not args.no_config:
+            pyproject = args.config if args.config is not None else find_pyproject(paths)
+            if args.config is not None and not args.config.is_file():
+                raise _UsageError(f"--config: no such file: {args.config}")
+            config = load_config(pyproject)
+            _validate(config.select, "[tool.unstuck] select")
+            _validate(config.ignore, "[tool.unstuck] ignore")
+        select = _codes(args.select, "--select")
+        ignore = _codes(args.ignore, "--ignore")
+        config = Config(
+            select=select if select is not None else config.select,
+            ignore=(*config.ignore, *(ignore or ())),
+            exclude=config.exclude,
+            extra_blocking=config.extra_blocking,
+            extra_offloaders=config.extra_offloaders,
+            source=config.source,
+        )
+    except (_UsageError, ConfigError) as exc:
+        print(f"unstuck check: error: {exc}", file=sys.stderr)
+        print(parser.format_usage(), file=sys.stderr, end="")
+        return 2
+    report = check(paths, config, jobs=args.jobs)
+    rules = {rule.code: rule for rule in ALL_RULES}
+    output = render(report, args.format, rules, args.routes)
+    if output:
+        print(output)
+    return 1 if report.findings or report.not_parsed else 0

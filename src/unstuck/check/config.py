@@ -1,0 +1,77 @@
+"""``[tool.unstuck]`` in pyproject.toml, found upward from the analyzed paths.
+
+[tool.unstuck]
+select = ["USK1"]                         # code prefixes; default: every rule
+ignore = ["USK203"]
+exclude = ["migrations", "scripts/*.py"]
+extra-blocking = ["billing.client.charge", "legacy.Client.fetch"]   # -> USK100
+extra-offloaders = ["app.concurrency.in_thread"]   # decorators that run a def in a thread
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    extra_blocking: tuple[str, ...] = ()
+    extra_offloaders: tuple[str, ...] = ()
+    source: Path | None = None  # the pyproject.toml it came from
+
+    @property
+    def root(self) -> Path | None:
+        return self.source.parent if self.source is not None else None
+
+
+_KEYS = ("select", "ignore", "exclude", "extra-blocking", "extra-offloaders")
+
+
+def find_pyproject(paths: list[Path]) -> Path | None:
+    start = (paths[0] if paths else Path.cwd()).resolve()
+    directory = start if start.is_dir() else start.parent
+    for candidate in (directory, *directory.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "[tool.unstuck" in pyproject.read_text("utf-8", "replace"):
+            return pyproject
+    return None
+
+
+def load_config(pyproject: Path | None) -> Config:
+    if pyproject is None:
+        return Config()
+    try:
+        data = tomllib.loads(pyproject.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: cannot be read as TOML: {exc}") from exc
+    section = data.get("tool", {}).get("unstuck", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{pyproject}: [tool.unstuck] must be a table")
+    values: dict[str, tuple[str, ...]] = {}
+    for raw_key, value in section.items():
+        key = raw_key.replace("_", "-")
+        if key not in _KEYS:
+            raise ConfigError(
+                f"{pyproject}: unknown key {raw_key!r} in [tool.unstuck]; "
+                f"known keys: {', '.join(_KEYS)}"
+            )
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be a list of strings")
+        values[key] = tuple(value)
+    return Config(
+        select=values.get("select", ()),
+        ignore=values.get("ignore", ()),
+        exclude=values.get("exclude", ()),
+        extra_blocking=values.get("extra-blocking", ()),
+        extra_offloaders=values.get("extra-offloaders", ()),
+        source=pyproject,
+    )

@@ -1,0 +1,100 @@
+"""Which files to analyze, and the module name of each.
+
+Every ``.py`` file under the given paths, except in directories that never hold the
+project's own code (virtual environments, VCS and tool caches) and what the
+configuration excludes. A file's module name comes from its enclosing packages
+(directories with ``__init__.py``), so ``src/app/db.py`` is ``app.db``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SKIPPED_DIRECTORIES = frozenset(
+    {
+        ".venv",
+        "node_modules",
+        ".git",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".tox",
+        ".nox",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: Path
+    module: str
+    is_package: bool
+
+
+def discover(paths: list[Path], exclude: tuple[str, ...], root: Path | None) -> list[SourceFile]:
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_file():
+            found[path.resolve()] = None
+            continue
+        for directory, subdirectories, files in os.walk(path):
+            subdirectories[:] = sorted(
+                name
+                for name in subdirectories
+                if name not in SKIPPED_DIRECTORIES
+                and not _excluded(Path(directory, name), exclude, root)
+            )
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    found[Path(directory, name).resolve()] = None
+    return _name_modules([file for file in found if not _excluded(file, exclude, root)])
+
+
+def _excluded(path: Path, patterns: tuple[str, ...], root: Path | None) -> bool:
+    if not patterns:
+        return False
+    try:
+        relative = path.resolve().relative_to(root).as_posix() if root else path.as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    parts = relative.split("/")
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative, pattern + "/*"):
+            return True
+        if "/" not in pattern and any(fnmatch.fnmatch(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def _name_modules(files: list[Path]) -> list[SourceFile]:
+    is_package_dir: dict[Path, bool] = {}
+
+    def package_dir(directory: Path) -> bool:
+        known = is_package_dir.get(directory)
+        if known is None:
+            known = is_package_dir[directory] = (directory / "__init__.py").is_file()
+        return known
+
+    named: list[SourceFile] = []
+    taken: dict[str, int] = {}
+    for file in files:
+        is_package = file.name == "__init__.py"
+        parts = [] if is_package else [file.stem]
+        directory = file.parent
+        while package_dir(directory) and directory.parent != directory:
+            parts.insert(0, directory.name)
+            directory = directory.parent
+        module = ".".join(parts) or file.parent.name
+        # Two unrelated scripts with the same name: both analyzed, the first keeps the name.
+        if module in taken:
+            taken[module] += 1
+            module = f"{module}#{taken[module]}"
+        else:
+            taken[module] = 1
+        named.append(SourceFile(file, module, is_package))
+    return named

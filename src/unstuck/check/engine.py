@@ -1,0 +1,183 @@
+"""Run the checker: discover, summarize (in parallel), analyze globally, filter.
+
+Parsing and summarizing is the expensive part and is independent per file, so it runs
+in a process pool when there are enough files (the summaries are small and cheap to
+send back; the ASTs never leave the worker). The global phase only evaluates the
+expressions it needs, from coroutines outwards, so it stays a fraction of parse time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unstuck.check.blocking import BlockingAnalysis
+from unstuck.check.config import Config
+from unstuck.check.discovery import SourceFile, discover
+from unstuck.check.model import MODULE_BODY, FileProblem, Finding, ModuleSummary
+from unstuck.check.program import Program
+from unstuck.check.route_map import Route, RouteMapper
+from unstuck.check.rule import Knowledge, Rule
+from unstuck.check.rules import ALL_RULES
+from unstuck.check.rules.configured import RULE as CONFIGURED
+from unstuck.check.summary import summarize_file
+
+_PARALLEL_FROM = 48  # files; below this a pool costs more than it saves
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding]
+    routes: list[Route]
+    analyzed: int
+    not_parsed: list[FileProblem]
+    newer_syntax: list[FileProblem] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "findings": [finding.as_json() for finding in self.findings],
+            "routes": [route.as_json() for route in self.routes],
+            "files": {
+                "analyzed": self.analyzed,
+                "not_parsed": [problem.as_json() for problem in self.not_parsed],
+                "newer_syntax": [problem.as_json() for problem in self.newer_syntax],
+            },
+        }
+
+
+def rule_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    if select and not any(code.startswith(prefix) for prefix in select):
+        return False
+    return not any(code.startswith(prefix) for prefix in ignore)
+
+
+def check(
+    paths: Sequence[str | Path],
+    config: Config | None = None,
+    jobs: int | None = None,
+) -> Report:
+    """Analyze the ``.py`` files under ``paths`` and return what blocks the event loop."""
+    config = config or Config()
+    roots = [Path(path) for path in paths]
+    files = discover(roots, config.exclude, config.root)
+    summaries, not_parsed, newer = _summarize(files, jobs)
+    modules = {summary.name: summary for summary in summaries}
+    program = Program(modules, Knowledge(ALL_RULES))
+    extra_blocking: dict[str, Rule] = {name: CONFIGURED for name in config.extra_blocking}
+    analysis = BlockingAnalysis(program, extra_blocking, frozenset(config.extra_offloaders))
+    mapper = RouteMapper(program, analysis)
+    routes = mapper.routes()
+
+    route_of: dict[tuple[str, str], str] = {}
+    for route in routes:
+        for key in sorted(route.loop_functions):
+            route_of.setdefault(key, route.label)
+    findings: list[Finding] = []
+    for key, function in program.functions():
+        found = mapper.findings_in(key) if function.is_async else []
+        if key[1] != MODULE_BODY or function.calls:
+            found = found + analysis.timeout_findings(key)
+        label = route_of.get(key)
+        for finding in found:
+            findings.append(_with_route(finding, label) if label else finding)
+    suppressions = {summary.path: summary.suppressions for summary in summaries}
+    findings = [
+        finding
+        for finding in findings
+        if rule_selected(finding.code, config.select, config.ignore)
+        and not _suppressed(finding, suppressions)
+    ]
+    findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
+    return Report(_unique(findings), routes, len(summaries), not_parsed, newer)
+
+
+def _with_route(finding: Finding, route: str) -> Finding:
+    return Finding(
+        finding.code,
+        finding.path,
+        finding.line,
+        finding.column,
+        finding.message,
+        finding.severity,
+        route,
+        finding.chain,
+    )
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int, int, str]] = set()
+    result: list[Finding] = []
+    for finding in findings:
+        key = (finding.path, finding.line, finding.column, finding.code)
+        if key not in seen:
+            seen.add(key)
+            result.append(finding)
+    return result
+
+
+def _suppressed(
+    finding: Finding, suppressions: dict[str, dict[int, frozenset[str] | None]]
+) -> bool:
+    lines = suppressions.get(finding.path, {})
+    if finding.line not in lines:
+        return False
+    codes = lines[finding.line]
+    return codes is None or finding.code in codes
+
+
+def display_path(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _summarize_batch(batch: list[tuple[str, str, bool]]) -> list[ModuleSummary | str]:
+    return [summarize_file(path, module, is_package) for path, module, is_package in batch]
+
+
+def _summarize(
+    files: list[SourceFile], jobs: int | None
+) -> tuple[list[ModuleSummary], list[FileProblem], list[FileProblem]]:
+    items = [(str(file.path), file.module, file.is_package) for file in files]
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    results: list[ModuleSummary | str]
+    if workers > 1 and len(items) >= _PARALLEL_FROM and _can_fork():
+        # Interleaved batches balance big and small files across workers.
+        count = workers * 4
+        batches = [items[index::count] for index in range(count)]
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            done = list(pool.map(_summarize_batch, batches))
+        by_path: dict[str, ModuleSummary | str] = {}
+        for batch, outcome in zip(batches, done, strict=True):
+            for (path, _, _), result in zip(batch, outcome, strict=True):
+                by_path[path] = result
+        results = [by_path[path] for path, _, _ in items]
+    else:
+        results = _summarize_batch(items)
+    summaries: list[ModuleSummary] = []
+    not_parsed: list[FileProblem] = []
+    newer: list[FileProblem] = []
+    for file, result in zip(files, results, strict=True):
+        shown = display_path(file.path)
+        if isinstance(result, str):
+            not_parsed.append(FileProblem(shown, result))
+            continue
+        result.path = shown
+        if result.syntax_note is not None:
+            problem = FileProblem(shown, result.syntax_note)
+            # partly parsed files are listed as not parsed: some of their lines were not
+            (not_parsed if "not analyzed" in result.syntax_note else newer).append(problem)
+        summaries.append(result)
+    return summaries, not_parsed, newer
+
+
+def _can_fork() -> bool:
+    # fork is only safe from a single-threaded process
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1

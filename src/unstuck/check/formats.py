@@ -1,0 +1,158 @@
+"""Output formats: text (ruff-like), json (the contract), sarif 2.1.0, github annotations."""
+
+from __future__ import annotations
+
+import json
+
+from unstuck.check.engine import Report
+from unstuck.check.route_map import Dependency, Route
+from unstuck.check.rule import Rule
+
+FORMATS = ("text", "json", "sarif", "github")
+
+
+def render(report: Report, fmt: str, rules: dict[str, Rule], routes: bool) -> str:
+    if fmt == "json":
+        return json.dumps(report.as_json(), indent=2)
+    if fmt == "sarif":
+        return json.dumps(sarif(report, rules), indent=2)
+    if fmt == "github":
+        return github(report)
+    return (route_map_text(report.routes) + "\n" if routes else "") + text(report)
+
+
+def text(report: Report) -> str:
+    lines: list[str] = []
+    for finding in report.findings:
+        lines.append(
+            f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}"
+        )
+        if finding.route:
+            lines.append(f"    route: {finding.route}")
+        if len(finding.chain) > 1:
+            for link in finding.chain:
+                lines.append(f"    -> {link.path}:{link.line} in {link.function}")
+    for problem in report.not_parsed:
+        lines.append(f"{problem.path}: not parsed: {problem.reason}")
+    for problem in report.newer_syntax:
+        lines.append(f"{problem.path}: note: {problem.reason}")
+    count = len(report.findings)
+    summary = f"{count} finding{'s' if count != 1 else ''} in {report.analyzed} files"
+    if report.not_parsed:
+        summary += f" ({len(report.not_parsed)} not parsed)"
+    lines.append(summary if count or report.not_parsed else f"All clear: {summary}.")
+    return "\n".join(lines)
+
+
+def route_map_text(routes: list[Route]) -> str:
+    if not routes:
+        return "No routes found."
+    lines: list[str] = []
+    for route in routes:
+        lines.append(f"{route.label}  {route.handler}  ({route.location[0]}:{route.location[1]})")
+        lines.append(f"    runs on: {route.runs}")
+        if route.dependencies:
+            lines.append("    dependencies:")
+            lines.extend(_dependency_lines(route.dependencies, 3))
+        for item in route.blocking:
+            lines.append(
+                f"    blocks ({item.runs}): {item.path}:{item.line} {item.code} {item.message}"
+            )
+        lines.append(f"    advice: {route.advice}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _dependency_lines(dependencies: list[Dependency], depth: int) -> list[str]:
+    lines: list[str] = []
+    pad = "  " * depth
+    for dependency in dependencies:
+        lines.append(
+            f"{pad}{dependency.name} [{dependency.runs}] ({dependency.path}:{dependency.line})"
+        )
+        for item in dependency.blocking:
+            lines.append(
+                f"{pad}  blocks ({item.runs}): {item.path}:{item.line} {item.code} {item.message}"
+            )
+        lines.extend(_dependency_lines(dependency.dependencies, depth + 1))
+    return lines
+
+
+def github(report: Report) -> str:
+    lines = []
+    for finding in report.findings:
+        level = "error" if finding.severity == "error" else "warning"
+        message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        lines.append(
+            f"::{level} file={finding.path},line={finding.line},col={finding.column},"
+            f"title={finding.code}::{message}"
+        )
+    for problem in report.not_parsed:
+        lines.append(f"::warning file={problem.path},title=not parsed::{problem.reason}")
+    return "\n".join(lines)
+
+
+def sarif(report: Report, rules: dict[str, Rule]) -> dict[str, object]:
+    used = sorted({finding.code for finding in report.findings})
+    index = {code: position for position, code in enumerate(used)}
+    results = []
+    for finding in report.findings:
+        result: dict[str, object] = {
+            "ruleId": finding.code,
+            "ruleIndex": index[finding.code],
+            "level": "error" if finding.severity == "error" else "warning",
+            "message": {"text": finding.message},
+            "locations": [_location(finding.path, finding.line, finding.column)],
+        }
+        if len(finding.chain) > 1:
+            result["codeFlows"] = [
+                {
+                    "threadFlows": [
+                        {
+                            "locations": [
+                                {
+                                    "location": {
+                                        **_location(link.path, link.line, None),
+                                        "message": {"text": link.function},
+                                    }
+                                }
+                                for link in finding.chain
+                            ]
+                        }
+                    ]
+                }
+            ]
+        results.append(result)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "unstuck",
+                        "informationUri": "https://pypi.org/project/unstuck/",
+                        "rules": [_sarif_rule(rules[code]) for code in used],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def _location(path: str, line: int, column: int | None) -> dict[str, object]:
+    region: dict[str, int] = {"startLine": line}
+    if column is not None:
+        region["startColumn"] = column
+    return {"physicalLocation": {"artifactLocation": {"uri": path}, "region": region}}
+
+
+def _sarif_rule(rule: Rule) -> dict[str, object]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": f"{rule.name}: {rule.summary}"},
+        "help": {"text": f"Fix: {rule.fix}"},
+        "defaultConfiguration": {"level": "error" if rule.severity == "error" else "warning"},
+    }

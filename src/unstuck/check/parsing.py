@@ -1,0 +1,152 @@
+"""Parse source written for any Python 3, on the interpreter that runs the checker.
+
+A plain ``ast.parse`` first. When that fails, the few constructs newer than the
+running interpreter (``type X = ...`` and PEP 695 generics from 3.12, unparenthesized
+``except A, B:`` and t-strings from 3.14) are rewritten into equivalents this
+interpreter parses, keeping every line number. If it still fails, the top-level
+statements are parsed one block at a time and only the blocks that do not parse are
+left out. Every fallback is reported: nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+_TYPE_ALIAS = re.compile(
+    r"^(?P<indent>[ \t]*)type[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]*(?=[\[=])", re.M
+)
+_GENERIC_DEF = re.compile(
+    r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+[A-Za-z_]\w*[ \t]*(?=\[)", re.M
+)
+_BARE_EXCEPT_TUPLE = re.compile(
+    r"^(?P<head>[ \t]*except\*?[ \t]+)(?P<types>[^\s(][^:#\n]*,[^:#\n]*):", re.M
+)
+_TEMPLATE_STRING = re.compile(r"(?<![\w.'\"])(?P<prefix>[rR]?)[tT](?P<rest>[rR]?['\"])")
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    tree: ast.Module | None
+    note: str | None  # how the fallback got there, or why nothing could be parsed
+
+
+def parse_source(text: str, filename: str) -> Parsed:
+    try:
+        return Parsed(ast.parse(text, filename), None)
+    except SyntaxError as exc:
+        error = exc
+    except ValueError as exc:  # source with NUL bytes
+        return Parsed(None, f"cannot be parsed: {exc}")
+    rewritten, constructs = _rewrite_newer_syntax(text)
+    if constructs:
+        try:
+            tree = ast.parse(rewritten, filename)
+        except SyntaxError:
+            pass
+        else:
+            return Parsed(tree, "newer Python syntax (" + ", ".join(constructs) + ") analyzed")
+    return _parse_blocks(rewritten, filename, error)
+
+
+def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
+    constructs: list[str] = []
+    chars = list(text)
+
+    def blank_brackets(start: int) -> int:
+        """Blank ``[...]`` starting at ``start`` (spaces keep every column); return its end."""
+        depth = 0
+        for index in range(start, len(text)):
+            char = text[index]
+            if char == "[":
+                depth += 1
+            elif char == "]":
+                depth -= 1
+                if depth == 0:
+                    for blank in range(start, index + 1):
+                        if chars[blank] != "\n":
+                            chars[blank] = " "
+                    return index + 1
+        return start
+
+    for match in _TYPE_ALIAS.finditer(text):
+        end = match.end()
+        if end < len(text) and text[end] == "[":
+            end = blank_brackets(end)
+        rest = text[end:]
+        stripped = rest.lstrip(" \t")
+        if not stripped.startswith("="):
+            continue
+        keyword = match.start() + len(match.group("indent"))
+        # "type X = v" -> "X    = v": the statement becomes an assignment in place.
+        name = match.group("name")
+        for offset, char in enumerate(name + " " * 5):
+            chars[keyword + offset] = char
+        constructs.append("type statement")
+    for match in _GENERIC_DEF.finditer(text):
+        blank_brackets(match.end())
+        constructs.append("type parameters")
+    source = "".join(chars)
+    source, count = _BARE_EXCEPT_TUPLE.subn(r"\g<head>(\g<types>):", source)
+    if count:
+        constructs.append("except without parentheses")
+    source, count = _TEMPLATE_STRING.subn(r"\g<prefix>f\g<rest>", source)
+    if count:
+        constructs.append("template strings")
+    return source, sorted(set(constructs))
+
+
+_CONTINUATION = ("else", "elif", "except", "finally", "case", ")", "]", "}", "#")
+
+
+def _block_starts(lines: list[str]) -> list[int]:
+    starts: list[int] = []
+    after_decorator = False
+    for number, line in enumerate(lines):
+        if not line.strip() or line[0] in " \t" or line.startswith(_CONTINUATION):
+            continue
+        if not after_decorator:
+            starts.append(number)
+        after_decorator = line.startswith("@")
+    return starts
+
+
+def _parse_blocks(text: str, filename: str, error: SyntaxError) -> Parsed:
+    lines = text.splitlines(keepends=True)
+    starts = [*_block_starts(lines), len(lines)]
+    last = len(starts) - 1
+    body: list[ast.stmt] = []
+    skipped: list[list[int]] = []
+    index = 0
+    while index < last:
+        parsed_width = 0
+        # A block may hold column-0 lines (long strings): try it with the next few.
+        for width in range(1, min(6, last - index + 1)):
+            chunk = "".join(lines[starts[index] : starts[index + width]])
+            try:
+                tree = ast.parse(chunk, filename)
+            except (SyntaxError, ValueError):
+                continue
+            ast.increment_lineno(tree, starts[index])
+            body.extend(tree.body)
+            parsed_width = width
+            break
+        if parsed_width:
+            index += parsed_width
+            continue
+        first, end = starts[index] + 1, starts[index + 1]
+        if skipped and skipped[-1][1] == first - 1:
+            skipped[-1][1] = end
+        else:
+            skipped.append([first, end])
+        index += 1
+    where = f"line {error.lineno}" if error.lineno else "unknown line"
+    reason = f"SyntaxError: {error.msg} ({where})"
+    if not body:
+        return Parsed(None, reason)
+    ranges = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in skipped)
+    return Parsed(
+        ast.Module(body=body, type_ignores=[]),
+        f"{reason}; lines {ranges} not analyzed, the rest of the file was",
+    )

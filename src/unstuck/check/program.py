@@ -1,0 +1,504 @@
+"""The whole project: name resolution and a small type inference over module summaries.
+
+Expressions from ``summary`` are evaluated to sets of abstract values (tuples):
+
+    ("M", module)            a project module          ("E", "pkg.name")   a library object
+    ("F", (module, qual))    a project function        ("EI", "pkg.Class") a library instance
+    ("C", (module, qual))    a project class           ("EM", cls, name)   a library method
+    ("I", (module, qual))    a project instance        ("EF", values)      a factory (sessionmaker)
+    ("SUP", (module, qual))  ``super()`` in that class ("TM", fn, name)    a Celery task's method
+    ("R", (module, line, col))  a FastAPI app or APIRouter, by the place it is created
+    ("D", callables) ``Depends(...)``   ("AN", types, depends) ``Annotated[...]``   ("K", constant)
+
+Evaluation is flow-insensitive across functions, memoized per expression, and stops
+at cycles: it never guesses. A value it cannot know is simply absent, which is how
+the checker stays quiet on code it does not understand.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from unstuck.check.model import ClassSummary, Expr, FunctionSummary, ModuleSummary
+from unstuck.check.rule import Knowledge
+
+Value = tuple[Any, ...]
+Key = tuple[str, str]
+EMPTY: frozenset[Value] = frozenset()
+_MAX_VALUES = 12
+_BUILTINS = frozenset(dir(builtins))
+_ROUTER_FACTORIES = {"fastapi.FastAPI": "app", "fastapi.APIRouter": "router"}
+_DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
+_ANNOTATED = frozenset({"typing.Annotated"})
+_UNION = frozenset({"typing.Optional", "typing.Union"})
+_FIRST_ARGUMENT = frozenset(
+    f"{module}.{name}"
+    for module in ("typing", "collections.abc")
+    for name in [
+        "Iterator",
+        "Generator",
+        "AsyncIterator",
+        "AsyncGenerator",
+        "Iterable",
+        "AsyncIterable",
+        "Awaitable",
+        "AbstractContextManager",
+        "AbstractAsyncContextManager",
+        "Type",
+    ]
+) | frozenset({"contextlib.AbstractContextManager", "contextlib.AbstractAsyncContextManager"})
+_SESSION_FACTORIES = {
+    "sqlalchemy.orm.sessionmaker": "sqlalchemy.orm.Session",
+    "sqlalchemy.ext.asyncio.async_sessionmaker": "sqlalchemy.ext.asyncio.AsyncSession",
+}
+_GENERIC_ALIASES = {
+    "typing_extensions": "typing",
+    "fastapi.params": "fastapi",
+    "fastapi.param_functions": "fastapi",
+    "fastapi.applications": "fastapi",
+    "fastapi.routing": "fastapi",
+    "sqlalchemy.ext.asyncio.session": "sqlalchemy.ext.asyncio",
+}
+
+
+@dataclass(slots=True)
+class RouterInfo:
+    key: tuple[str, int, int]
+    kind: str  # "app" or "router"
+    prefix: str
+    dependencies: list[Expr] = field(default_factory=list)
+
+
+class Program:
+    def __init__(self, modules: dict[str, ModuleSummary], knowledge: Knowledge) -> None:
+        self.modules = modules
+        self.knowledge = knowledge
+        for alias, target in _GENERIC_ALIASES.items():
+            knowledge.aliases.setdefault(alias, target)
+        self.packages = {
+            ".".join(name.split(".")[:index])
+            for name in modules
+            for index in range(1, name.count(".") + 2)
+        }
+        self.routers: dict[tuple[str, int, int], RouterInfo] = {}
+        self._memo: dict[tuple[str, int], frozenset[Value]] = {}
+        self._active: set[tuple[str, int]] = set()
+        self._dotted: dict[str, frozenset[Value]] = {}
+        self._returns: dict[Key, frozenset[Value]] = {}
+        self._mro: dict[Key, list[Value]] = {}
+
+    # -- lookups ------------------------------------------------------------------
+
+    def function(self, key: Key) -> FunctionSummary | None:
+        module = self.modules.get(key[0])
+        return module.functions.get(key[1]) if module is not None else None
+
+    def klass(self, key: Key) -> ClassSummary | None:
+        module = self.modules.get(key[0])
+        return module.classes.get(key[1]) if module is not None else None
+
+    def functions(self) -> Iterable[tuple[Key, FunctionSummary]]:
+        for name, module in self.modules.items():
+            for qualname, function in module.functions.items():
+                yield (name, qualname), function
+
+    def resolve_dotted(self, dotted: str) -> frozenset[Value]:
+        known = self._dotted.get(dotted)
+        if known is not None:
+            return known
+        self._dotted[dotted] = EMPTY
+        parts = dotted.split(".")
+        result: frozenset[Value] = frozenset({("E", self.knowledge.canonical(dotted))})
+        for index in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:index])
+            if prefix in self.packages:
+                result = frozenset({("M", prefix)})
+                for attribute in parts[index:]:
+                    result = self.attribute(result, attribute)
+                break
+        self._dotted[dotted] = result
+        return result
+
+    def module_attribute(self, module: str, name: str, builtin: bool) -> frozenset[Value]:
+        summary = self.modules.get(module)
+        if summary is not None:
+            exprs = summary.globals.get(name)
+            if exprs:
+                return _union(self.eval(expr, module) for expr in exprs)
+        submodule = f"{module}.{name}" if module else name
+        if submodule in self.packages:
+            return frozenset({("M", submodule)})
+        if summary is not None:
+            for star in summary.star_imports:
+                if star in self.packages:
+                    found = self.module_attribute(star, name, False)
+                else:
+                    found = frozenset({("E", self.knowledge.canonical(f"{star}.{name}"))})
+                if found:
+                    return found
+        if builtin and name in _BUILTINS:
+            return frozenset({("E", f"builtins.{name}")})
+        return EMPTY
+
+    def mro(self, key: Key) -> list[Value]:
+        known = self._mro.get(key)
+        if known is not None:
+            return known
+        self._mro[key] = [("C", key)]
+        order: list[Value] = [("C", key)]
+        klass = self.klass(key)
+        if klass is not None:
+            for base in klass.bases:
+                for value in self.eval(base, key[0]):
+                    if value[0] == "C":
+                        order.extend(v for v in self.mro(value[1]) if v not in order)
+                    elif value[0] == "E" and value not in order:
+                        order.append(value)
+        self._mro[key] = order
+        return order
+
+    def method(self, key: Key, name: str, after: bool = False) -> Key | None:
+        """The project function that ``name`` resolves to on instances of class ``key``."""
+        skipping = after
+        for entry in self.mro(key):
+            if skipping:
+                skipping = entry != ("C", key)
+                continue
+            if entry[0] != "C":
+                continue
+            klass = self.klass(entry[1])
+            if klass is not None and name in klass.methods:
+                return (entry[1][0], klass.methods[name])
+        return None
+
+    def is_property(self, function: FunctionSummary) -> bool:
+        return any(decorator[:2] == ("g", "property") for decorator in function.decorators)
+
+    # -- evaluation ---------------------------------------------------------------
+
+    def eval(self, expr: Expr, module: str) -> frozenset[Value]:
+        kind = expr[0]
+        if kind == "u":
+            return EMPTY
+        if kind == "k":
+            return frozenset({("K", expr[1])}) if isinstance(expr[1], str) else EMPTY
+        key = (module, id(expr))
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        if key in self._active:
+            return EMPTY
+        self._active.add(key)
+        try:
+            result = self._evaluate(kind, expr, module)
+        finally:
+            self._active.discard(key)
+        if len(result) > _MAX_VALUES:
+            result = frozenset(sorted(result, key=repr)[:_MAX_VALUES])
+        self._memo[key] = result
+        return result
+
+    def _evaluate(self, kind: str, expr: Expr, module: str) -> frozenset[Value]:
+        if kind == "g":
+            return self.module_attribute(module, expr[1], True)
+        if kind == "a":
+            return self.attribute(self.eval(expr[1], module), expr[2])
+        if kind == "c":
+            return self.call(self.eval(expr[1], module), expr, module)
+        if kind == "imp":
+            return self.resolve_dotted(expr[1])
+        if kind == "mod":
+            name = expr[1]
+            if name in self.packages:
+                return frozenset({("M", name)})
+            return frozenset({("E", self.knowledge.canonical(name))})
+        if kind in ("aw", "enter"):
+            return (
+                self.entered(self.eval(expr[1], module))
+                if kind == "enter"
+                else self.eval(expr[1], module)
+            )
+        if kind == "p":
+            return self.parameter(expr, module)
+        if kind == "ann":
+            return self.instances(self.eval(expr[1], module))
+        if kind == "self":
+            return frozenset({("I", (module, expr[1]))})
+        if kind == "class":
+            return frozenset({("C", (module, expr[1]))})
+        if kind == "super":
+            return frozenset({("SUP", (module, expr[1]))})
+        if kind == "fn":
+            return frozenset({("F", (module, expr[1]))})
+        if kind == "or":
+            return self.eval(expr[1], module) | self.eval(expr[2], module)
+        if kind == "sub":
+            return self.subscript(expr, module)
+        if kind == "div":
+            return frozenset(
+                value
+                for value in self.eval(expr[1], module)
+                if value == ("EI", "pathlib.Path") or value == ("E", "pathlib.Path")
+            )
+        return EMPTY
+
+    def attribute(self, values: frozenset[Value], name: str) -> frozenset[Value]:
+        result: set[Value] = set()
+        knowledge = self.knowledge
+        for value in values:
+            kind = value[0]
+            if kind == "M":
+                result |= self.module_attribute(value[1], name, False)
+            elif kind == "E":
+                result.add(("E", knowledge.canonical(f"{value[1]}.{name}")))
+            elif kind == "EI":
+                typed = knowledge.attribute_types.get((value[1], name))
+                result.add(("EI", typed) if typed is not None else ("EM", value[1], name))
+            elif kind in ("I", "SUP"):
+                result |= self.instance_attribute(value[1], name, after=kind == "SUP")
+            elif kind == "C":
+                method = self.method(value[1], name)
+                if method is not None:
+                    result.add(("F", method))
+                else:
+                    result |= self.class_attribute(value[1], name)
+            elif kind == "F":
+                if name in ("delay", "apply_async") and self.is_celery_task(value[1]):
+                    result.add(("TM", value[1], name))
+                elif name == "AsyncResult" and self.is_celery_task(value[1]):
+                    result.add(("E", "celery.result.AsyncResult"))
+        return frozenset(result)
+
+    def class_attribute(self, key: Key, name: str) -> frozenset[Value]:
+        for entry in self.mro(key):
+            if entry[0] == "E":
+                return frozenset({("E", self.knowledge.canonical(f"{entry[1]}.{name}"))})
+            klass = self.klass(entry[1])
+            if klass is not None and name in klass.attributes:
+                return _union(self.eval(expr, entry[1][0]) for expr in klass.attributes[name])
+        return EMPTY
+
+    def instance_attribute(self, key: Key, name: str, after: bool = False) -> frozenset[Value]:
+        method = self.method(key, name, after)
+        if method is not None:
+            function = self.function(method)
+            if function is not None and self.is_property(function):
+                return self.returns_of(method)
+            return frozenset({("F", method)})
+        for entry in self.mro(key):
+            if entry[0] == "E":
+                typed = self.knowledge.attribute_types.get((entry[1], name))
+                return frozenset({("EI", typed) if typed else ("EM", entry[1], name)})
+            klass = self.klass(entry[1])
+            if klass is not None and name in klass.attributes:
+                return _union(self.eval(expr, entry[1][0]) for expr in klass.attributes[name])
+        return EMPTY
+
+    def call(self, callees: frozenset[Value], call: Expr, module: str) -> frozenset[Value]:
+        result: set[Value] = set()
+        knowledge = self.knowledge
+        for value in callees:
+            kind = value[0]
+            if kind == "F":
+                result |= self.returns_of(value[1])
+            elif kind == "C":
+                result.add(("I", value[1]))
+            elif kind == "I":
+                method = self.method(value[1], "__call__")
+                if method is not None:
+                    result |= self.returns_of(method)
+            elif kind == "E":
+                result |= self.call_library(value[1], call, module)
+            elif kind == "EM":
+                returned = knowledge.returns.get(f"{value[1]}.{value[2]}")
+                if returned is not None:
+                    result.add(("EI", knowledge.canonical(returned)))
+            elif kind == "EF":
+                result |= value[1]
+            elif kind == "TM":
+                result.add(("EI", "celery.result.AsyncResult"))
+        return frozenset(result)
+
+    def call_library(self, name: str, call: Expr, module: str) -> frozenset[Value]:
+        knowledge = self.knowledge
+        produced = _SESSION_FACTORIES.get(name)
+        if produced is not None:
+            class_ = keyword(call, "class_")
+            made = self.instances(self.eval(class_, module)) if class_ is not None else EMPTY
+            return frozenset({("EF", made or frozenset({("EI", produced)}))})
+        router_kind = _ROUTER_FACTORIES.get(name)
+        if router_kind is not None:
+            key = (module, call[2], call[3])
+            if key not in self.routers:
+                prefix = self.constant(keyword(call, "prefix"), module)
+                dependencies = keyword(call, "dependencies")
+                self.routers[key] = RouterInfo(
+                    key,
+                    router_kind,
+                    prefix if isinstance(prefix, str) else "",
+                    list(dependencies[1]) if dependencies and dependencies[0] == "l" else [],
+                )
+            return frozenset({("R", key)})
+        if name in _DEPENDS:
+            target = call[4][0] if call[4] else keyword(call, "dependency")
+            callables = self.eval(target, module) if target is not None else EMPTY
+            return frozenset({("D", callables)})
+        returned = knowledge.returns.get(name)
+        if returned is not None:
+            return frozenset({("EI", knowledge.canonical(returned))})
+        if self.is_class_name(name):
+            return frozenset({("EI", name)})
+        return EMPTY
+
+    def is_class_name(self, name: str) -> bool:
+        last = name.rpartition(".")[2]
+        return last[:1].isupper() or name in self.knowledge.classes
+
+    def instances(self, values: frozenset[Value]) -> frozenset[Value]:
+        result: set[Value] = set()
+        for value in values:
+            kind = value[0]
+            if kind == "C":
+                result.add(("I", value[1]))
+            elif kind == "E" and self.is_class_name(value[1]) and value[1] != "typing.Any":
+                result.add(("EI", value[1]))
+            elif kind == "AN":
+                result |= self.instances(value[1])
+        return frozenset(result)
+
+    def entered(self, values: frozenset[Value]) -> frozenset[Value]:
+        result: set[Value] = set()
+        for value in values:
+            if value[0] == "I":
+                method = self.method(value[1], "__enter__") or self.method(value[1], "__aenter__")
+                if method is not None:
+                    result |= self.returns_of(method)
+                    continue
+            result.add(value)
+        return frozenset(result)
+
+    def subscript(self, expr: Expr, module: str) -> frozenset[Value]:
+        index = expr[2]
+        items: tuple[Expr, ...] = index[1] if index[0] == "l" else (index,)
+        if not items:
+            return EMPTY
+        result: set[Value] = set()
+        for base in self.eval(expr[1], module):
+            if base[0] != "E":
+                continue
+            if base[1] in _ANNOTATED:
+                depends = frozenset(
+                    value
+                    for item in items[1:]
+                    for value in self.eval(item, module)
+                    if value[0] == "D"
+                )
+                result.add(("AN", self.eval(items[0], module), depends))
+            elif base[1] in _UNION:
+                for item in items:
+                    result |= self.eval(item, module)
+            elif base[1] in _FIRST_ARGUMENT:
+                result |= self.eval(items[0], module)
+        return frozenset(result)
+
+    def parameter(self, expr: Expr, module: str) -> frozenset[Value]:
+        annotation, default = expr[3], expr[4]
+        annotated = self.eval(annotation, module) if annotation is not None else EMPTY
+        types = self.instances(annotated)
+        if types:
+            return types
+        result: set[Value] = set()
+        for dependency in self.dependencies(annotated, default, module):
+            result |= self.dependency_result(dependency)
+        return frozenset(result)
+
+    def dependencies(
+        self, annotated: frozenset[Value], default: Expr | None, module: str
+    ) -> list[Value]:
+        """The callables a parameter depends on (``Depends``/``Annotated``/``Depends()``)."""
+        markers: list[Value] = [
+            marker for value in annotated if value[0] == "AN" for marker in value[2]
+        ]
+        if default is not None:
+            markers.extend(value for value in self.eval(default, module) if value[0] == "D")
+        callables: list[Value] = []
+        for marker in markers:
+            if marker[1]:
+                callables.extend(marker[1])
+            else:  # Depends() with no argument: the annotation is the dependency
+                for value in annotated:
+                    callables.extend(value[1] if value[0] == "AN" else (value,))
+        return [value for value in callables if value[0] in ("F", "C", "I")]
+
+    def dependency_result(self, dependency: Value) -> frozenset[Value]:
+        if dependency[0] == "F":
+            return self.returns_of(dependency[1])
+        if dependency[0] == "C":
+            return frozenset({("I", dependency[1])})
+        method = self.method(dependency[1], "__call__")
+        return self.returns_of(method) if method is not None else EMPTY
+
+    def returns_of(self, key: Key) -> frozenset[Value]:
+        known = self._returns.get(key)
+        if known is not None:
+            return known
+        self._returns[key] = EMPTY
+        function = self.function(key)
+        result: frozenset[Value] = EMPTY
+        if function is not None:
+            if function.return_annotation is not None:
+                result = self.instances(self.eval(function.return_annotation, key[0]))
+            if not result:
+                result = _union(
+                    self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
+                )
+        self._returns[key] = result
+        return result
+
+    def constant(self, expr: Expr | None, module: str) -> object:
+        if expr is None:
+            return None
+        if expr[0] == "k":
+            return expr[1]
+        for value in self.eval(expr, module):
+            if value[0] == "K":
+                return value[1]
+        return None
+
+    def is_celery_task(self, key: Key) -> bool:
+        function = self.function(key)
+        if function is None:
+            return False
+        for decorator in function.decorators:
+            target = decorator[1] if decorator[0] == "c" else decorator
+            if last_name(target) in ("task", "shared_task"):
+                return True
+        return False
+
+
+def keyword(call: Expr, name: str) -> Expr | None:
+    for key, value in call[5]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def last_name(expr: Expr) -> str | None:
+    kind = expr[0]
+    if kind == "a":
+        return expr[2]  # type: ignore[no-any-return]
+    if kind == "g":
+        return expr[1]  # type: ignore[no-any-return]
+    if kind in ("imp", "mod", "fn", "class"):
+        return expr[1].rpartition(".")[2]  # type: ignore[no-any-return]
+    return None
+
+
+def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:
+    result: set[Value] = set()
+    for values in sets:
+        result |= values
+    return frozenset(result)

@@ -1,0 +1,39 @@
+"""USK107 boto3: AWS SDK calls (and client creation) on the event loop.
+
+Incident: ``boto3.client("s3")`` in an ``async def`` upload route: creating the client
+loads JSON service models (tens of milliseconds of CPU) and each ``put_object`` holds
+the loop for the whole transfer.
+
+Fix: create clients once at start-up and call them via ``await asyncio.to_thread(...)``,
+or use an async SDK (aioboto3 / aiobotocore).
+"""
+
+from unstuck.check.rule import ANY_METHOD, Rule
+
+_CLIENT = "botocore.client.BaseClient"
+_RESOURCE = "boto3.resources.base.ServiceResource"
+
+RULE = Rule(
+    code="USK107",
+    name="boto3",
+    summary="is a blocking AWS SDK call on the event loop",
+    fix="`await asyncio.to_thread(...)` around the call, or use aioboto3",
+    advice="await asyncio.to_thread(...) around the SDK call, or use aioboto3",
+    functions=frozenset({"boto3.client", "boto3.resource"}),
+    methods=frozenset(
+        {
+            (_CLIENT, ANY_METHOD),
+            (_RESOURCE, ANY_METHOD),
+            ("boto3.Session", "client"),
+            ("boto3.Session", "resource"),
+        }
+    ),
+    method_exceptions=frozenset({(_CLIENT, "get_paginator"), (_CLIENT, "can_paginate")}),
+    returns={
+        "boto3.client": _CLIENT,
+        "boto3.resource": _RESOURCE,
+        "boto3.Session.client": _CLIENT,
+        "boto3.Session.resource": _RESOURCE,
+    },
+    aliases={"boto3.session.Session": "boto3.Session"},
+)

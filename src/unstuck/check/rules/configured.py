@@ -1,0 +1,17 @@
+"""USK100 configured-blocking: calls the project declared blocking in ``[tool.unstuck]``.
+
+Incident: in-house SDKs are invisible to any list of libraries: a team's own sync
+``billing.charge()`` stalled the loop the same way ``requests`` does.
+
+Fix: offload the call (``await asyncio.to_thread(...)``) or make the route ``def``.
+"""
+
+from unstuck.check.rule import Rule
+
+RULE = Rule(
+    code="USK100",
+    name="configured-blocking",
+    summary="is declared blocking in [tool.unstuck] extra-blocking",
+    fix="`await asyncio.to_thread(...)` around it, or make the route `def`",
+    advice="await asyncio.to_thread(...), or make it def",
+)

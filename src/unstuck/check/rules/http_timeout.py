@@ -1,0 +1,54 @@
+"""USK203 http-timeout: outbound HTTP with no timeout.
+
+Incident: ``requests`` and ``urllib`` wait forever by default. One upstream that accepted
+connections but never answered pinned every thread of the 40-token pool (``def`` routes)
+or every coroutine (async clients with ``timeout=None``), and the service stopped
+answering while its CPU was idle.
+
+Fix: pass ``timeout=`` on every call (or configure it once on the client); the service's
+``/safe`` route shows the 504 pattern with ``asyncio.wait_for``.
+"""
+
+from unstuck.check.model import Expr
+from unstuck.check.rule import Rule, functions, methods
+
+_VERBS = "get post put patch delete head options request"
+
+RULE = Rule(
+    code="USK203",
+    name="http-timeout",
+    summary="has no timeout: a silent upstream hangs it forever",
+    fix="pass `timeout=` (seconds)",
+    advice="always set a timeout on outbound calls",
+    severity="warning",
+)
+
+# Calls that wait forever unless they are given a timeout.
+TIMEOUT_REQUIRED = functions("requests", _VERBS) | frozenset(
+    {
+        "urllib.request.urlopen",
+        "urllib3.request",
+        "urllib3.PoolManager",
+        "http.client.HTTPConnection",
+    }
+)
+TIMEOUT_REQUIRED_METHODS = methods("requests.Session", _VERBS)
+# Clients with a default timeout that an explicit ``timeout=None`` switches off.
+TIMEOUT_NOT_NONE = functions("httpx", _VERBS + " stream Client AsyncClient") | frozenset(
+    {"aiohttp.ClientSession"}
+)
+_POSITIONAL_TIMEOUT = {"urllib.request.urlopen": 2, "http.client.HTTPConnection": 2}
+
+
+def lacks_timeout(callable_name: str, call: Expr) -> bool:
+    """Whether ``call`` (a ``("c", ...)`` expression) of ``callable_name`` has no timeout."""
+    args, kwargs = call[4], call[5]
+    names = {name for name, _ in kwargs}
+    if None in names:  # **options may carry it
+        return False
+    if callable_name in TIMEOUT_NOT_NONE:
+        return any(name == "timeout" and value == ("k", None) for name, value in kwargs)
+    position = _POSITIONAL_TIMEOUT.get(callable_name)
+    if position is not None and len(args) > position:
+        return False
+    return "timeout" not in names

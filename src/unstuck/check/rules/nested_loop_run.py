@@ -1,0 +1,24 @@
+"""USK202 nested-loop-run: ``asyncio.run`` / ``run_until_complete`` under a running loop.
+
+Incident: a sync helper wrapped an async client with ``asyncio.run(...)`` so that "sync
+code can use it"; called from an ``async def`` route it raised ``RuntimeError: asyncio.run()
+cannot be called from a running event loop`` on every request (and with nest_asyncio it
+blocked the loop instead).
+
+Fix: ``await`` the coroutine; keep the sync wrapper for sync callers only.
+"""
+
+from unstuck.check.rule import Rule
+
+RULE = Rule(
+    code="USK202",
+    name="nested-loop-run",
+    summary="starts an event loop inside the running one (RuntimeError or a blocked loop)",
+    fix="`await` the coroutine instead",
+    advice="await the coroutine directly",
+    functions=frozenset({"asyncio.run"}),
+    methods=frozenset(
+        {("asyncio.AbstractEventLoop", "run_until_complete"), ("asyncio.Runner", "run")}
+    ),
+    aliases={"asyncio.runners.run": "asyncio.run"},
+)

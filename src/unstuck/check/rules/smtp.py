@@ -1,0 +1,22 @@
+"""USK108 smtp: ``smtplib`` on the event loop.
+
+Incident: a sign-up route sent the welcome e-mail with ``smtplib.SMTP(...)`` inside
+``async def``; the mail relay's greeting delay (often seconds, on purpose) stalled every
+request of the worker.
+
+Fix: ``aiosmtplib`` with ``await``, or a ``BackgroundTasks``/task-queue job that sends it.
+"""
+
+from unstuck.check.rule import ANY_METHOD, Rule
+
+RULE = Rule(
+    code="USK108",
+    name="smtp",
+    summary="is blocking SMTP I/O on the event loop",
+    fix="use `aiosmtplib` with await, or send it from a background task / task queue",
+    advice="await aiosmtplib, or hand it to BackgroundTasks / a task queue",
+    # the constructor connects when it is given a host
+    functions=frozenset({"smtplib.SMTP", "smtplib.SMTP_SSL", "smtplib.LMTP"}),
+    methods=frozenset({("smtplib.SMTP", ANY_METHOD)}),
+    aliases={"smtplib.SMTP_SSL": "smtplib.SMTP", "smtplib.LMTP": "smtplib.SMTP"},
+)

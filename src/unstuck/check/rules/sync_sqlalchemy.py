@@ -1,0 +1,70 @@
+"""USK105 sync-sqlalchemy: a sync SQLAlchemy ``Session``/``Engine``/``Connection``/``Query``.
+
+Incident: the article's ``/also-bad``: ``db: Session = Depends(get_db)`` injected into an
+``async def`` route. The dependency runs in the thread pool, but the queries run in the
+route, on the loop: every query stalls all requests of the worker, and when the pool is
+exhausted the loop waits up to ``pool_timeout`` seconds for a connection.
+
+Fix: ``AsyncSession`` from ``async_sessionmaker`` and ``await session.execute(...)``; or
+make the route ``def`` so that it and its sync session run in the thread pool.
+"""
+
+from unstuck.check.rule import Rule, methods
+
+_SESSION = "sqlalchemy.orm.Session"
+_ENGINE = "sqlalchemy.Engine"
+_CONNECTION = "sqlalchemy.Connection"
+_QUERY = "sqlalchemy.orm.Query"
+_SESSION_IO = (
+    "execute scalar scalars get get_one query_all commit flush refresh rollback merge "
+    "connection bulk_save_objects bulk_insert_mappings bulk_update_mappings"
+)
+_QUERY_IO = "all first one one_or_none scalar count get delete update"
+_QUERY_BUILDERS = (
+    "filter filter_by where join outerjoin order_by group_by having limit offset options "
+    "distinct select_from with_entities execution_options populate_existing params"
+)
+
+RULE = Rule(
+    code="USK105",
+    name="sync-sqlalchemy",
+    summary="is synchronous SQLAlchemy I/O on the event loop",
+    fix="use `AsyncSession` (async_sessionmaker) and `await session.execute(...)`, "
+    "or make the route `def`",
+    advice="await AsyncSession (async_sessionmaker), or make it def so the sync Session "
+    "runs in the thread pool",
+    methods=methods(_SESSION, _SESSION_IO)
+    | methods("sqlmodel.Session", _SESSION_IO + " exec")
+    | methods("sqlalchemy.orm.scoped_session", _SESSION_IO)
+    | methods(_ENGINE, "connect begin raw_connection execute")
+    | methods(_CONNECTION, "execute exec_driver_sql scalar scalars commit rollback")
+    | methods(_QUERY, _QUERY_IO),
+    returns={
+        "sqlalchemy.create_engine": _ENGINE,
+        "sqlalchemy.engine_from_config": _ENGINE,
+        f"{_ENGINE}.connect": _CONNECTION,
+        f"{_ENGINE}.begin": _CONNECTION,
+        f"{_SESSION}.query": _QUERY,
+        "sqlmodel.Session.query": _QUERY,
+        "sqlalchemy.orm.scoped_session.query": _QUERY,
+        **{f"{_QUERY}.{name}": _QUERY for name in _QUERY_BUILDERS.split()},
+    },
+    aliases={
+        "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
+        "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
+        "sqlalchemy.engine.Engine": _ENGINE,
+        "sqlalchemy.engine.base.Engine": _ENGINE,
+        "sqlalchemy.engine.Connection": _CONNECTION,
+        "sqlalchemy.engine.base.Connection": _CONNECTION,
+        "sqlalchemy.orm.session.Session": _SESSION,
+        "sqlalchemy.orm.session.sessionmaker": "sqlalchemy.orm.sessionmaker",
+        "sqlalchemy.orm.query.Query": _QUERY,
+        "sqlalchemy.orm.scoping.scoped_session": "sqlalchemy.orm.scoped_session",
+        "sqlmodel.orm.session.Session": "sqlmodel.Session",
+        "sqlmodel.create_engine": "sqlalchemy.create_engine",
+        "sqlalchemy.ext.asyncio.session.AsyncSession": "sqlalchemy.ext.asyncio.AsyncSession",
+        "sqlalchemy.ext.asyncio.session.async_sessionmaker": (
+            "sqlalchemy.ext.asyncio.async_sessionmaker"
+        ),
+    },
+)

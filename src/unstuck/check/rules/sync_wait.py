@@ -1,0 +1,46 @@
+"""USK114 sync-wait: waiting on threads, futures, locks or queues on the event loop.
+
+Incident: ``process_pool.submit(fn).result()`` in an ``async def``: the work ran in
+another process, as intended, but the loop sat in ``result()`` until it finished.
+
+Fix: ``await loop.run_in_executor(pool, fn)`` or ``await asyncio.wrap_future(future)``;
+asyncio's own ``Event``/``Lock``/``Queue`` in coroutines.
+"""
+
+from unstuck.check.rule import Rule, functions, methods
+
+_FUTURE = "concurrent.futures.Future"
+_EXECUTOR = "concurrent.futures.Executor"
+
+RULE = Rule(
+    code="USK114",
+    name="sync-wait",
+    summary="waits for a thread, process, lock or queue on the event loop",
+    fix="`await loop.run_in_executor(...)` / `await asyncio.wrap_future(...)`, "
+    "or asyncio's Event/Lock/Queue",
+    advice="await asyncio.wrap_future() / run_in_executor, or use asyncio primitives",
+    functions=functions("concurrent.futures", "wait as_completed"),
+    methods=methods(_FUTURE, "result exception")
+    | methods(_EXECUTOR, "shutdown map")
+    | methods("threading.Event", "wait")
+    | methods("threading.Lock", "acquire")
+    | methods("threading.Thread", "join")
+    | methods("queue.Queue", "get put join")
+    | methods("multiprocessing.pool.Pool", "map starmap apply join"),
+    returns={f"{_EXECUTOR}.submit": _FUTURE},
+    aliases={
+        "concurrent.futures.ThreadPoolExecutor": _EXECUTOR,
+        "concurrent.futures.ProcessPoolExecutor": _EXECUTOR,
+        "concurrent.futures.thread.ThreadPoolExecutor": _EXECUTOR,
+        "concurrent.futures.process.ProcessPoolExecutor": _EXECUTOR,
+        "concurrent.futures._base.Future": _FUTURE,
+        "threading.RLock": "threading.Lock",
+        "threading.Semaphore": "threading.Lock",
+        "threading.BoundedSemaphore": "threading.Lock",
+        "queue.LifoQueue": "queue.Queue",
+        "queue.PriorityQueue": "queue.Queue",
+        "queue.SimpleQueue": "queue.Queue",
+        "multiprocessing.Pool": "multiprocessing.pool.Pool",
+    },
+    classes=frozenset({"threading.Lock"}),
+)
