@@ -226,3 +226,61 @@ def test_bad_configuration_is_a_clear_error(
     assert result.returncode in (1, 2)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+GUNICORN_CONF = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
+
+
+def test_gunicorn_config_runs_uvicorn_workers(tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "gunicorn.log"
+    variables = {
+        "UNSTUCK_DATA_DIR": str(tmp_path),
+        "UNSTUCK_WORKERS": "2",
+        "UNSTUCK_BIND": f"127.0.0.1:{port}",
+    }
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=_environment(**variables),
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert health.status_code == 200
+        # The master applied the migrations before forking the workers.
+        assert (tmp_path / "unstuck.db").exists()
+        stop_and_check_no_orphans(Served(process, "", log), signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_gunicorn_config_refuses_past_the_budget(tmp_path: Path, postgres_url: str) -> None:
+    database = postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    variables = {
+        "UNSTUCK_DATABASE_URL": database,
+        "UNSTUCK_WORKERS": "4",
+        "UNSTUCK_POOL_SIZE": "1000",
+        "UNSTUCK_BIND": f"127.0.0.1:{_free_port()}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+        env=_environment(**variables),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "refusing to start: 4 workers x (pool_size 1000" in result.stderr
