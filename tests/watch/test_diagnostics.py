@@ -131,13 +131,7 @@ async def test_lifespan_starts_and_stops_the_watchdog_and_keeps_the_state() -> N
         yield {"greeting": "hello"}
         events.append("shutdown")
 
-    app = FastAPI(lifespan=lifespan)
-
-    @app.get("/greet")
-    async def greet(request: Request) -> dict[str, str]:
-        return {"greeting": request.state.greeting}
-
-    unstuck.watch(app, token=TOKEN)
+    app = unstuck.watch(FastAPI(lifespan=lifespan), token=TOKEN)
     before = _watchdogs()
     async with app.router.lifespan_context(app) as state:
         assert len(_watchdogs()) == len(before) + 1

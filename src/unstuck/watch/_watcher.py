@@ -181,7 +181,8 @@ class Watcher:
             "threshold_ms": self.config.threshold_ms,
             "uptime_s": round(time.monotonic() - self._started, 1) if self.running else None,
             "stall_count": self.stall_count,
-            "stalls": [stall.to_json() for stall in reversed(self.stalls)],
+            # list() copies in one step; the watchdog thread may append meanwhile.
+            "stalls": [stall.to_json() for stall in reversed(list(self.stalls))],
             "loop": lag,
             "threadpool": thread_pool_stats(),
             "db_pools": [pool.snapshot() for pool in self.pools],
