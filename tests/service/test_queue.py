@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import av
 import numpy as np
 import pytest
@@ -173,3 +178,64 @@ def test_soft_time_limit_fails_the_task_cleanly(tmp_path: Path) -> None:
     assert not store.video_path(task_id).exists()
     assert not list(store.videos.glob("*.part"))
     assert not store.upload_path(task_id).exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    command += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return process
+        except OSError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
+async def test_broker_outage_is_a_quick_503_and_the_service_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=0.2).read_bytes()
+    port = _free_port()
+    settings = Settings(data_dir=tmp_path / "var", broker_url=f"redis://127.0.0.1:{port}/0")
+    files = {"file": ("clip.mp4", clip, "video/mp4")}
+    redis = await anyio.to_thread.run_sync(_start_redis, port, tmp_path)
+    try:
+        async with video_client(settings, create_celery(settings, queue_settings())) as http:
+            before = await http.post("/upload-video", files=files)
+            assert before.status_code == 202
+            task_id = before.json()["task_id"]
+
+            redis.terminate()
+            await anyio.to_thread.run_sync(redis.wait)
+            with anyio.fail_after(20):  # Celery's defaults would retry for much longer
+                during = await http.post("/upload-video", files=files)
+                state = await http.get(f"/task/{task_id}")
+            assert during.status_code == 503
+            assert "task queue is unavailable" in during.json()["detail"]
+            assert state.status_code == 503
+            assert "could not send task" in caplog.text
+
+            redis = await anyio.to_thread.run_sync(_start_redis, port, tmp_path)
+            after = await http.post("/upload-video", files=files)
+            assert after.status_code == 202
+            assert (await http.get(f"/task/{after.json()['task_id']}")).json()["state"] == (
+                "PENDING"
+            )
+    finally:
+        redis.terminate()
+        await anyio.to_thread.run_sync(redis.wait)
+    # Only the two accepted uploads are kept; the refused one left nothing.
+    assert len(list((tmp_path / "var" / "uploads").iterdir())) == 2
+    assert len(list((tmp_path / "var" / "tasks").iterdir())) == 2

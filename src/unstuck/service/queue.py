@@ -32,6 +32,8 @@ from unstuck.service.video_store import VideoStore
 
 TRANSCODE_TASK = "unstuck.transcode_video"
 
+_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.0, "interval_step": 0.5, "interval_max": 1.0}
+
 
 class QueueSettings(BaseSettings):
     """Settings of the task queue, from ``UNSTUCK_*`` variables like `Settings`."""
@@ -81,6 +83,13 @@ def create_celery(settings: Settings, queue_settings: QueueSettings | None = Non
         accept_content=["json"],
         task_default_queue=queue.celery_queue,
         broker_connection_retry_on_startup=True,
+        # A broker or backend that is down must become a quick 503 in the web process,
+        # not a request hanging through Celery's default of 20 reconnect attempts.
+        broker_connection_timeout=3.0,
+        task_publish_retry_policy=_RETRY_POLICY,
+        result_backend_transport_options={"retry_policy": _RETRY_POLICY},
+        redis_socket_connect_timeout=3.0,
+        redis_socket_timeout=10.0,
         # Transcodes are long: a worker takes one at a time, not a prefetched batch.
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,

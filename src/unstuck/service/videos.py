@@ -15,6 +15,7 @@ The handlers find the Celery app and the settings in ``request.state``
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,6 @@ import anyio.to_thread
 from celery.result import AsyncResult
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
-from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 
 from unstuck.service import transcode
@@ -37,8 +37,12 @@ if TYPE_CHECKING:
 
 router = APIRouter(tags=["videos"])
 
-# Connection errors of the brokers and result backends the service supports.
-_QUEUE_ERRORS: tuple[type[Exception], ...] = (OperationalError, ConnectionError, TimeoutError)
+logger = logging.getLogger("unstuck.service")
+
+# Brokers and result backends fail with many types: kombu's OperationalError, redis-py's
+# errors, the Redis backend's RuntimeError once its reconnects are spent, SQLAlchemy's.
+# Whatever the cause, the client gets a 503 and the log gets the traceback.
+_QUEUE_ERRORS = (Exception,)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -112,6 +116,7 @@ async def upload_video(request: Request) -> UploadAccepted:
     try:
         await anyio.to_thread.run_sync(send)
     except _QUEUE_ERRORS as exc:
+        logger.exception("could not send task %s to the broker", task_id)
         await anyio.to_thread.run_sync(store.forget, task_id)
         raise HTTPException(503, "the task queue is unavailable; try again later") from exc
     return UploadAccepted(task_id=task_id)
@@ -174,6 +179,7 @@ async def _read_result(request: Request, task_id: str) -> tuple[str, Any]:
     try:
         return await anyio.to_thread.run_sync(read)
     except _QUEUE_ERRORS as exc:
+        logger.exception("could not read the state of task %s", task_id)
         raise HTTPException(503, "the result backend is unavailable; try again later") from exc
 
 
