@@ -85,7 +85,7 @@ class WatchMiddleware:
             kind = self._paths.get(path)
             if kind is not None and await self._diagnostics(kind, scope, send):
                 return
-        request = self.watcher.requests.begin(scope)  # type: ignore[arg-type]
+        request = self.watcher.requests.begin(scope)
         try:
             await self.app(scope, receive, send)
         finally:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from unstuck.watch._stack import StackFrame, await_stack
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 
 
 def route_of(scope: Scope) -> str | None:
@@ -112,7 +113,7 @@ def route_from_frames(frame: FrameType | None) -> str | None:
     while frame is not None and depth < 200:
         # f_locals of a running frame is a snapshot; reading it needs only the GIL.
         scope = frame.f_locals.get("scope")
-        if isinstance(scope, dict) and scope.get("type") in {"http", "websocket"}:
+        if isinstance(scope, MutableMapping) and scope.get("type") in {"http", "websocket"}:
             route = route_of(scope)
             if route is not None:
                 return route
