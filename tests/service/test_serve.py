@@ -169,6 +169,21 @@ def test_one_worker_serves_concurrently_and_stops_cleanly(tmp_path: Path) -> Non
         stop_and_check_no_orphans(served, signal.SIGTERM)
 
 
+def test_watcher_names_the_route_that_stalled_the_loop(tmp_path: Path) -> None:
+    with serving(tmp_path, "--antipatterns", "--no-worker", UNSTUCK_WATCH_TOKEN="s3cret") as served:
+        assert httpx.get(f"{served.url}/also-bad", params={"delay": 0.5}).status_code == 200
+        assert httpx.get(f"{served.url}/_unstuck").status_code == 401
+        diagnostics = httpx.get(
+            f"{served.url}/_unstuck", headers={"Authorization": "Bearer s3cret"}
+        ).json()
+        stalls = [stall for stall in diagnostics["stalls"] if stall["route"] == "GET /also-bad"]
+        assert stalls, diagnostics["stalls"]
+        assert stalls[0]["duration_ms"] >= 300
+        pools = {pool["name"] for pool in diagnostics["db_pools"]}
+        assert {"async", "sync"} <= pools
+        stop_and_check_no_orphans(served, signal.SIGTERM)
+
+
 def test_several_workers_on_postgres_stop_on_sigint(tmp_path: Path, postgres_url: str) -> None:
     database = postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1)
     with serving(

@@ -3,7 +3,9 @@
 uvicorn calls it as a factory in each worker process
 (``uvicorn unstuck.service.app:create_app --factory``); with no argument the
 settings come from ``UNSTUCK_*`` environment variables. Resources live in the
-lifespan (:mod:`unstuck.service.lifespan`), never at import.
+lifespan (:mod:`unstuck.service.lifespan`), never at import. The service uses
+``unstuck.watch`` as any user would: loop stalls, pool use and lock waits are
+at ``/_unstuck`` when ``UNSTUCK_WATCH_TOKEN`` is set.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from unstuck.service import (
 from unstuck.service.errors import install_error_handlers
 from unstuck.service.lifespan import make_lifespan
 from unstuck.service.settings import Settings
+from unstuck.watch import watch
 
 DESCRIPTION = """\
 Every pattern of FastAPI's concurrency model as a working route: what runs on
@@ -39,4 +42,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router)
     if settings.antipatterns:
         app.include_router(antipatterns.router)
-    return app
+    # Stalls of the loop are logged and counted; diagnostics are served only with a token.
+    return watch(app, token=settings.watch_token)

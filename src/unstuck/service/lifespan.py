@@ -28,6 +28,7 @@ from unstuck.service.queue import create_celery
 from unstuck.service.settings import Settings
 from unstuck.service.state import State
 from unstuck.service.upstream import start_builtin_upstream
+from unstuck.watch import register_engine, watcher_of
 
 
 def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
@@ -91,6 +92,9 @@ def make_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContex
             state, sync_resources = await asyncio.to_thread(_open_resources, settings)
             stack.push_async_callback(asyncio.to_thread, sync_resources.close)
             stack.push_async_callback(state["async_engine"].dispose)
+            if watcher_of(app) is not None:
+                register_engine(app, state["async_engine"], name="async")
+                register_engine(app, state["sync_engine"], name="sync")
             stack.push_async_callback(state["http"].aclose)
             stack.push_async_callback(state["cache"].aclose)
             yield state
