@@ -103,22 +103,29 @@ async def upload_video(request: Request) -> UploadAccepted:
         )
     except UploadError as exc:
         raise HTTPException(exc.status_code, exc.message) from exc
+    enqueued = False
     try:
-        await anyio.to_thread.run_sync(transcode.probe, upload.path)
-    except transcode.NotAVideoError as exc:
-        await anyio.to_thread.run_sync(store.forget, task_id)
-        raise HTTPException(415, f"not a video: {exc}") from exc
-    await anyio.to_thread.run_sync(
-        store.record_issued, task_id, upload.client_filename, upload.size
-    )
-    task = _celery(request).tasks[TRANSCODE_TASK]
-    send = functools.partial(task.apply_async, args=(upload.path.name,), task_id=task_id)
-    try:
-        await anyio.to_thread.run_sync(send)
-    except _QUEUE_ERRORS as exc:
-        logger.exception("could not send task %s to the broker", task_id)
-        await anyio.to_thread.run_sync(store.forget, task_id)
-        raise HTTPException(503, "the task queue is unavailable; try again later") from exc
+        try:
+            await anyio.to_thread.run_sync(transcode.probe, upload.path)
+        except transcode.NotAVideoError as exc:
+            raise HTTPException(415, f"not a video: {exc}") from exc
+        await anyio.to_thread.run_sync(
+            store.record_issued, task_id, upload.client_filename, upload.size
+        )
+        task = _celery(request).tasks[TRANSCODE_TASK]
+        send = functools.partial(task.apply_async, args=(upload.path.name,), task_id=task_id)
+        try:
+            await anyio.to_thread.run_sync(send)
+        except _QUEUE_ERRORS as exc:
+            logger.exception("could not send task %s to the broker", task_id)
+            raise HTTPException(503, "the task queue is unavailable; try again later") from exc
+        enqueued = True
+    finally:
+        if not enqueued:
+            # Whatever stopped the request (refusal, outage, cancellation), no orphan
+            # upload or record stays behind.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(store.forget, task_id)
     return UploadAccepted(task_id=task_id)
 
 
