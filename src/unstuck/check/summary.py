@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
+from sys import intern
 
 from unstuck.check.model import (
     MODULE_BODY,
@@ -26,6 +27,26 @@ from unstuck.check.parsing import parse_source
 BIG_LOOP = 1_000_000
 # Attribute reads that are I/O on some library types (Celery's AsyncResult properties).
 WATCHED_ATTRIBUTES = frozenset({"state", "status", "result", "info", "traceback", "date_done"})
+
+# Calls whose positional arguments the analysis reads (the rest keep only their count).
+ARGUMENT_CALLS = frozenset(
+    {
+        "Depends",
+        "Security",
+        "include_router",
+        "add_api_route",
+        "mount",
+        "api_route",
+        "websocket",
+        *("get", "post", "put", "patch", "delete", "head", "options", "trace"),
+    }
+)
+# Keyword arguments whose values the analysis reads (the rest keep only their name).
+KEYWORDS = frozenset(
+    {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app"}
+    | {"dependency", "timeout"}
+)
+_UNKNOWN_ARGUMENTS = [(UNKNOWN,) * count for count in range(8)]
 
 _SUPPRESSION = re.compile(
     r"#\s*(?:noqa(?::\s*(?P<noqa>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?"
@@ -316,6 +337,13 @@ class _Walker:
     # -- expressions ------------------------------------------------------------
 
     def ex(self, node: ast.expr, awaited: bool = False) -> Expr:
+        if type(node) is ast.Name:  # the most common node, inlined
+            env = self.env
+            if env is not None:
+                value = env.get(node.id)
+                if value is not None:
+                    return value
+            return ("g", intern(node.id))
         handler = self.expression.get(type(node))
         if handler is not None:
             return handler(node, awaited)
@@ -339,13 +367,13 @@ class _Walker:
             value = env.get(node.id)
             if value is not None:
                 return value
-        return ("g", node.id)
+        return ("g", intern(node.id))
 
     def e_Attribute(self, node: ast.Attribute, awaited: bool) -> Expr:
         base = self.ex(node.value)
         if node.attr in WATCHED_ATTRIBUTES:
             self.function.attribute_reads.append((node.lineno, node.col_offset, base, node.attr))
-        return ("a", base, node.attr)
+        return ("a", base, intern(node.attr))
 
     def e_Call(self, node: ast.Call, awaited: bool) -> Expr:
         func = node.func
@@ -357,7 +385,25 @@ class _Walker:
             self.ex(arg) if not isinstance(arg, ast.Starred) else self.starred(arg)
             for arg in node.args
         )
-        kwargs = tuple((keyword.arg, self.ex(keyword.value)) for keyword in node.keywords)
+        # Only a few calls need their arguments later; the rest keep the count (small
+        # summaries are what makes the process pool pay off).
+        kind = callee[0]
+        name = (
+            callee[2]
+            if kind == "a"
+            else callee[1]
+            if kind == "g"
+            else callee[1].rpartition(".")[2]
+            if kind in ("imp", "mod")
+            else ""
+        )
+        if name not in ARGUMENT_CALLS:
+            args = _UNKNOWN_ARGUMENTS[len(args)] if len(args) < 8 else (UNKNOWN,) * len(args)
+        kwargs = tuple(
+            (keyword.arg, value if keyword.arg in KEYWORDS else UNKNOWN)
+            for keyword in node.keywords
+            for value in (self.ex(keyword.value),)
+        )
         call = ("c", callee, node.lineno, node.col_offset, args, kwargs)
         self.function.calls.append((call, awaited))
         return call
