@@ -24,7 +24,7 @@ PACKAGES = ("sqlalchemy", "fastapi", "starlette", "pydantic", "celery", "kombu")
 
 
 def parse_floor(files: list[Path], collect: bool = True) -> float:
-    """Read and parse every file; ``collect=False`` switches the cyclic GC off, as the checker does."""
+    """Read and parse every file; ``collect=False``: cyclic GC off, as in the checker."""
     if not collect:
         gc.disable()
     try:
