@@ -24,8 +24,12 @@ import pytest
 from unstuck.service.app import create_app
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings
+from unstuck.service.state import State
 
 ServeApp = Callable[[Settings], AbstractAsyncContextManager[httpx.AsyncClient]]
+ServeAppWithState = Callable[
+    [Settings], AbstractAsyncContextManager[tuple[httpx.AsyncClient, State]]
+]
 
 
 @pytest.fixture
@@ -83,7 +87,7 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 
 
 @asynccontextmanager
-async def _serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def _serve_with_state(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, State]]:
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:
 
@@ -93,12 +97,24 @@ async def _serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
         transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://unstuck.test") as client:
-            yield client
+            yield client, state
+
+
+@asynccontextmanager
+async def _serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with _serve_with_state(settings) as (client, _):
+        yield client
 
 
 @pytest.fixture
 def serve() -> ServeApp:
     return _serve
+
+
+@pytest.fixture
+def serve_with_state() -> ServeAppWithState:
+    """Like ``serve``, with the lifespan's state too, for tests that hold its resources."""
+    return _serve_with_state
 
 
 def free_port() -> int:

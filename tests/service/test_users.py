@@ -9,7 +9,7 @@ from blockbuster import blockbuster_ctx
 
 from unstuck.service.settings import Settings
 
-from .conftest import ServeApp
+from .conftest import ServeApp, ServeAppWithState
 
 pytestmark = pytest.mark.anyio
 
@@ -119,3 +119,32 @@ async def test_bad_page_is_422(sqlite_settings: Settings, serve: ServeApp, query
     async with serve(sqlite_settings) as client:
         for prefix in ("/users", "/sync/users"):
             assert (await client.get(f"{prefix}?{query}")).status_code == 422
+
+
+async def test_exhausted_pool_is_503_with_advice(
+    settings: Settings, serve_with_state: ServeAppWithState
+) -> None:
+    small = settings.model_copy(update={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2})
+    async with serve_with_state(small) as (client, state):
+        # Hold the only connection of the async engine, as a slow request would.
+        async with state["async_engine"].connect():
+            response = await client.get("/users")
+        assert response.status_code == 503
+        assert "pool is exhausted" in response.json()["detail"]
+        assert "UNSTUCK_POOL_SIZE" in response.json()["detail"]
+        assert (await client.get("/users")).status_code == 200
+
+
+async def test_database_down_is_503(
+    sqlite_settings: Settings, serve: ServeApp, unused_port: int
+) -> None:
+    down = sqlite_settings.model_copy(
+        update={"database_url": f"postgresql+asyncpg://nobody@127.0.0.1:{unused_port}/none"}
+    )
+    async with serve(down) as client:
+        for path in ("/users", "/users/1", "/sync/users", "/cached/users/1"):
+            response = await client.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert "database is unavailable" in response.json()["detail"]
+        health = await client.get("/health")
+        assert health.status_code == 200
