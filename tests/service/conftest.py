@@ -10,7 +10,7 @@ way a server does it.
 
 from __future__ import annotations
 
-import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -117,25 +117,10 @@ def serve_with_state() -> ServeAppWithState:
     return _serve_with_state
 
 
-def free_port() -> int:
-    import socket
-
+@pytest.fixture
+def unused_port() -> int:
+    """A port nothing listens on (bound, read back, released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@pytest.fixture
-def unused_port() -> int:
-    return free_port()
-
-
-def environment(**variables: str) -> dict[str, str]:
-    """The current environment without ``UNSTUCK_*`` settings, plus ``variables``."""
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not (key.startswith("UNSTUCK_") and key[8:].lower() in Settings.model_fields)
-    }
-    return {**base, **variables}
