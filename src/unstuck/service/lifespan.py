@@ -33,7 +33,8 @@ from unstuck.watch import register_engine, watcher_of
 
 def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
     """Sync part of the start-up; returns the state and what closes its sync resources."""
-    with ExitStack() as stack:
+    stack = ExitStack()
+    try:
         async_engine, sync_engine = create_engines(settings)
         stack.callback(sync_engine.dispose)
 
@@ -76,8 +77,10 @@ def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
             process_pool=process_pool,
             celery=celery,
         )
-        return state, stack.pop_all()
-    raise AssertionError("unreachable")  # pragma: no cover
+        return state, stack
+    except BaseException:
+        stack.close()
+        raise
 
 
 def make_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
