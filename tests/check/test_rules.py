@@ -1,0 +1,59 @@
+"""Each rule family against its fixtures: ``# expect: CODE`` marks every line that must be
+reported; every other line of the file must not be (negative files have no marks)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from unstuck.check import ALL_RULES, check
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+CASES = sorted(FIXTURES.glob("*/*.py"))
+_EXPECT = re.compile(r"#\s*expect:\s*(USK\d+)")
+
+
+def expected(path: Path) -> set[tuple[int, str]]:
+    marks = set()
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        marks.update((number, code) for code in _EXPECT.findall(line))
+    return marks
+
+
+@pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+def test_fixture_findings_are_exactly_the_marked_lines(path: Path) -> None:
+    report = check([path], jobs=1)
+    assert report.not_parsed == []
+    found = {(finding.line, finding.code) for finding in report.findings}
+    assert found == expected(path)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+def test_positive_fixtures_mark_something_and_negatives_nothing(path: Path) -> None:
+    assert bool(expected(path)) == (path.stem == "positive")
+
+
+def test_every_rule_has_a_positive_fixture() -> None:
+    covered = {code for path in CASES for _, code in expected(path)}
+    missing = {rule.code for rule in ALL_RULES} - covered - {"USK100"}  # USK100: test_config
+    assert missing == set()
+
+
+def test_every_rule_module_documents_incident_and_fix() -> None:
+    import unstuck.check.rules as rules_package
+
+    for path in Path(rules_package.__file__).parent.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        text = path.read_text()
+        docstring = text.split('"""')[1]
+        assert docstring.startswith("USK"), path.name
+        assert "Incident" in docstring and "Fix" in docstring, path.name
+
+
+def test_codes_are_unique_and_stable() -> None:
+    codes = [rule.code for rule in ALL_RULES]
+    assert len(codes) == len(set(codes))
+    assert all(re.fullmatch(r"USK[12]\d\d", code) for code in codes)
