@@ -159,7 +159,7 @@ def _long_clip(path: Path) -> Path:
     return path
 
 
-def test_soft_time_limit_fails_the_task_cleanly(tmp_path: Path) -> None:
+def test_running_task_is_started_and_the_soft_time_limit_fails_it_cleanly(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     queue = queue_settings(task_soft_time_limit_s=1, task_time_limit_s=20)
     app = create_celery(settings, queue)
@@ -171,6 +171,12 @@ def test_soft_time_limit_fails_the_task_cleanly(tmp_path: Path) -> None:
     with running_worker(settings, queue):
         app.tasks[TRANSCODE_TASK].apply_async(args=(f"{task_id}.upload",), task_id=task_id)
         result: AsyncResult[object] = AsyncResult(task_id, app=app)
+        # task_track_started: while it runs the task reads STARTED, not PENDING.
+        deadline = time.monotonic() + 30
+        while result.state == "PENDING":
+            assert time.monotonic() < deadline, "the task never started"
+            time.sleep(0.05)
+        assert result.state == "STARTED"
         with pytest.raises(TranscodeTimeoutError, match="longer than the limit of 1 s"):
             result.get(timeout=60, propagate=True)
 
