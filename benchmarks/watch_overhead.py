@@ -5,6 +5,10 @@ processes (one per variant, uvicorn's default loop), driven by a load generator
 in a separate process that opens keep-alive HTTP/1.1 connections with raw
 asyncio streams. Rounds alternate between the variants so that drift of the
 shared machine hits all of them alike; medians and ratios to "off" are printed.
+The server's CPU time per request (from /proc) is printed too: on a machine
+shared with other work it is a steadier measure of cost than requests/s, and
+"capacity" (CPU per request of "off" divided by the variant's) is the share of
+requests/s a saturated core keeps.
 
 Variants: off, the watcher, asyncio debug mode (set in the lifespan),
 pyinstrument profiling each request (its documented FastAPI recipe), and
@@ -150,23 +154,34 @@ async def _client(port: int, stop_at: float, counts: list[int]) -> None:
         writer.close()
 
 
-def _load(port: int, seconds: float, connections: int, queue: multiprocessing.Queue[float]) -> None:
-    async def run() -> float:
+def _load(
+    port: int, seconds: float, connections: int, queue: multiprocessing.Queue[tuple[float, int]]
+) -> None:
+    async def run() -> tuple[float, int]:
         counts: list[int] = []
         start = time.monotonic()
         await asyncio.gather(*(_client(port, start + seconds, counts) for _ in range(connections)))
-        return sum(counts) / (time.monotonic() - start)
+        return sum(counts) / (time.monotonic() - start), sum(counts)
 
     queue.put(asyncio.run(run()))
 
 
-def _requests_per_second(port: int, seconds: float, connections: int) -> float:
-    queue: multiprocessing.Queue[float] = multiprocessing.Queue()
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(pid: int, port: int, seconds: float, connections: int) -> tuple[float, float]:
+    """(requests/s, server CPU microseconds per request) of one round."""
+    queue: multiprocessing.Queue[tuple[float, int]] = multiprocessing.Queue()
     process = multiprocessing.Process(target=_load, args=(port, seconds, connections, queue))
+    cpu_before = _cpu_seconds(pid)
     process.start()
-    rate = queue.get(timeout=seconds + 60)
+    rate, requests = queue.get(timeout=seconds + 60)
+    cpu = _cpu_seconds(pid) - cpu_before
     process.join()
-    return rate
+    return rate, cpu / max(requests, 1) * 1e6
 
 
 def _get(port: int, path: str, token: str | None = None) -> dict[str, object]:
@@ -216,40 +231,58 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--stall-repeats", type=int, default=5)
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"comma-separated subset of {','.join(VARIANTS)} (off and watch are always run)",
+    )
     args = parser.parse_args()
+    chosen = {"off", "watch", *args.variants.split(",")}
+    if not chosen <= set(VARIANTS):
+        parser.error(f"unknown variant in {args.variants!r}; choose from {', '.join(VARIANTS)}")
+    variants = tuple(mode for mode in VARIANTS if mode in chosen)
     if args.rounds < 1 or args.seconds <= 0 or args.connections < 1:
         parser.error("--rounds, --seconds and --connections must be positive")
 
     with tempfile.TemporaryDirectory(prefix="unstuck-bench-") as directory:
         app_dir = Path(directory)
         (app_dir / "bench_app.py").write_text(APP)
-        servers = {mode: _start(mode, app_dir) for mode in VARIANTS}
+        servers = {mode: _start(mode, app_dir) for mode in variants}
         try:
-            rates: dict[str, list[float]] = {mode: [] for mode in VARIANTS}
-            for _, port in servers.values():
-                _requests_per_second(port, 1.0, args.connections)  # warm-up
+            rates: dict[str, list[float]] = {mode: [] for mode in variants}
+            cpu: dict[str, list[float]] = {mode: [] for mode in variants}
+            for process, port in servers.values():
+                _measure(process.pid, port, 1.0, args.connections)  # warm-up
             for round_number in range(args.rounds):
                 # Rotate the order each round so no variant always runs first.
-                order = (
-                    VARIANTS[round_number % len(VARIANTS) :]
-                    + VARIANTS[: round_number % len(VARIANTS)]
-                )
-                for mode in order:
-                    rates[mode].append(
-                        _requests_per_second(servers[mode][1], args.seconds, args.connections)
+                shift = round_number % len(variants)
+                for mode in variants[shift:] + variants[:shift]:
+                    process, port = servers[mode]
+                    rate, cpu_per_request = _measure(
+                        process.pid, port, args.seconds, args.connections
                     )
+                    rates[mode].append(rate)
+                    cpu[mode].append(cpu_per_request)
                 print(
                     f"round {round_number + 1}: "
-                    + ", ".join(f"{mode} {rates[mode][-1]:.0f}" for mode in VARIANTS),
+                    + ", ".join(f"{mode} {rates[mode][-1]:.0f}/s" for mode in variants),
                     flush=True,
                 )
-            base = statistics.median(rates["off"])
+            base_rate = statistics.median(rates["off"])
+            base_cpu = statistics.median(cpu["off"])
             print(
-                f"\nrequests/s of GET /ping, median of {args.rounds} rounds of {args.seconds:g} s"
+                f"\nGET /ping, median of {args.rounds} rounds of {args.seconds:g} s "
+                f"with {args.connections} keep-alive connections"
             )
-            for mode in VARIANTS:
-                median = statistics.median(rates[mode])
-                print(f"{mode:>14} {median:>9.0f} req/s  {median / base:>6.1%} of off")
+            print(f"{'variant':>14} {'req/s':>9} {'of off':>8} {'CPU us/req':>11} {'capacity':>9}")
+            for mode in variants:
+                rate = statistics.median(rates[mode])
+                per_request = statistics.median(cpu[mode])
+                # Capacity: requests one fully used core could serve, relative to off.
+                print(
+                    f"{mode:>14} {rate:>9.0f} {rate / base_rate:>8.1%} "
+                    f"{per_request:>11.1f} {base_cpu / per_request:>9.1%}"
+                )
             _stall_accuracy(servers["watch"][1], args.stall_repeats)
         finally:
             for process, _ in servers.values():

@@ -67,6 +67,7 @@ class WatchMiddleware:
         self.watcher = watcher
         config = watcher.config
         self._token = config.token.encode() if config.token else None
+        self._base = config.path
         self._paths = {
             config.path: "json",
             config.path + "/ui": "ui",
@@ -74,22 +75,25 @@ class WatchMiddleware:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in {"http", "websocket"}:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "http":
+        # The substring test keeps the per-request cost to one C call.
+        if kind == "http" and self._base in scope["path"]:
             root = scope.get("root_path", "")
             path: str = scope["path"]
             if root and path.startswith(root):
                 path = path[len(root) :]
-            kind = self._paths.get(path)
-            if kind is not None and await self._diagnostics(kind, scope, send):
+            served = self._paths.get(path)
+            if served is not None and await self._diagnostics(served, scope, send):
                 return
-        request = self.watcher.requests.begin(scope)
+        requests = self.watcher.requests
+        key = requests.begin(scope)
         try:
             await self.app(scope, receive, send)
         finally:
-            self.watcher.requests.end(request)
+            requests.end(key)
 
     async def _diagnostics(self, kind: str, scope: Scope, send: Send) -> bool:
         """Answer a diagnostics URL; ``False`` hands it to the app (as if absent)."""

@@ -11,10 +11,8 @@ loop's current task, then, for code running in a child task (``call_next`` of
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import MutableMapping
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -37,56 +35,50 @@ def route_of(scope: Scope) -> str | None:
     return f"{method} {template}".strip()
 
 
-@dataclass(slots=True)
 class InflightRequest:
-    id: int
-    scope: Scope
-    task: asyncio.Task[Any] | None
-    started: float = field(default_factory=time.monotonic)
+    __slots__ = ("scope", "started", "task")
+
+    def __init__(self, scope: Scope, task: asyncio.Task[Any] | None, started: float) -> None:
+        self.scope = scope
+        self.task = task
+        self.started = started
 
     @property
     def route(self) -> str | None:
         return route_of(self.scope)
 
-    @property
-    def label(self) -> str:
-        """The route, or the raw path before routing (never used as a metric label)."""
-        return self.route or f"{self.scope.get('method', '')} {self.scope.get('path', '')}".strip()
-
 
 class RequestRegistry:
-    """Requests being served by this process; written on the loop, read by the watchdog."""
+    """Requests being served by this process; written on the loop, read by the watchdog.
+
+    One dict keyed by the task serving the request: registering costs a
+    ``current_task()`` and a dict insert, the cost of every request.
+    """
 
     def __init__(self) -> None:
-        self._ids = itertools.count(1)
-        self._by_id: dict[int, InflightRequest] = {}
-        self._by_task: dict[asyncio.Task[Any], InflightRequest] = {}
+        self._active: dict[object, InflightRequest] = {}
 
-    def begin(self, scope: Scope) -> InflightRequest:
-        try:
-            task = asyncio.current_task()
-        except RuntimeError:
-            task = None
-        request = InflightRequest(next(self._ids), scope, task)
-        self._by_id[request.id] = request
-        if task is not None:
-            self._by_task[task] = request
-        return request
+    def begin(self, scope: Scope) -> object:
+        """Register a request; returns the key to give to ``end``."""
+        task = asyncio.current_task()
+        request = InflightRequest(scope, task, time.monotonic())
+        # A task serving a request inside another (a mounted, watched sub-app) keeps the outer.
+        key: object = request if task is None or task in self._active else task
+        self._active[key] = request
+        return key
 
-    def end(self, request: InflightRequest) -> None:
-        self._by_id.pop(request.id, None)
-        if request.task is not None and self._by_task.get(request.task) is request:
-            del self._by_task[request.task]
+    def end(self, key: object) -> None:
+        self._active.pop(key, None)
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self._active)
 
     def requests(self) -> list[InflightRequest]:
-        # A copy: the loop may add or remove entries while another thread iterates.
-        return list(self._by_id.values())
+        # A copy in one C call: the loop may change the dict while another thread reads.
+        return list(self._active.values())
 
     def for_task(self, task: asyncio.Task[Any] | None) -> InflightRequest | None:
-        return None if task is None else self._by_task.get(task)
+        return None if task is None else self._active.get(task)
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every in-flight request with its age and await stack; call on the loop."""
