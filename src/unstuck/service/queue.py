@@ -89,7 +89,6 @@ def create_celery(settings: Settings, queue_settings: QueueSettings | None = Non
         task_publish_retry_policy=_RETRY_POLICY,
         result_backend_transport_options={"retry_policy": _RETRY_POLICY},
         redis_socket_connect_timeout=3.0,
-        redis_socket_timeout=10.0,
         # Transcodes are long: a worker takes one at a time, not a prefetched batch.
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
