@@ -225,7 +225,7 @@ class BlockingAnalysis:
                             (ChainLink(path, line, name), *blocker.chain),
                             blocker.label,
                             blocker.origin,
-                            (key[1], *blocker.through),
+                            (target[1], *blocker.through),
                         )
         self._blockers[key] = found
         return found

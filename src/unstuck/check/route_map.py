@@ -262,6 +262,7 @@ class RouteMapper:
                     for callable_ in value[1]:
                         dependencies.extend(self._dependency(callable_, set(), loop_functions))
         dependencies.extend(self._dependencies_of(key, {key}, loop_functions))
+        dependencies = _distinct(dependencies)
         blocking = self._blocking(key, handler.is_async, loop_functions)
         if handler.is_async:
             self._collect_loop(key, loop_functions)
@@ -366,6 +367,17 @@ class RouteMapper:
         if any(item.code == "USK113" for item in blocking):
             return _THREAD_FINE + _THREAD_CPU
         return _THREAD_FINE
+
+
+def _distinct(dependencies: list[Dependency]) -> list[Dependency]:
+    """FastAPI calls a dependency once per request however often it is declared."""
+    seen: set[str] = set()
+    result: list[Dependency] = []
+    for dependency in dependencies:
+        if dependency.name not in seen:
+            seen.add(dependency.name)
+            result.append(dependency)
+    return result
 
 
 def _nested_blocking(dependencies: list[Dependency]) -> list[Blocking]:

@@ -1,0 +1,118 @@
+"""A multi-module FastAPI project: calls across modules, classes and base classes,
+``Depends`` through ``Annotated`` aliases, routers with prefixes, files that need a
+newer Python, and a file that does not parse."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from unstuck.check import Report, check, engine
+
+PROJECT = Path(__file__).parent / "fixtures" / "project"
+_EXPECT = re.compile(r"#\s*expect:\s*(USK\d+)")
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return check([PROJECT], jobs=1)
+
+
+def _relative(path: str) -> str:
+    return Path(path).resolve().relative_to(PROJECT.resolve()).as_posix()
+
+
+def test_findings_are_exactly_the_marked_lines(report: Report) -> None:
+    expected = {
+        (path.relative_to(PROJECT).as_posix(), number, code)
+        for path in PROJECT.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        for code in _EXPECT.findall(line)
+    }
+    found = {(_relative(f.path), f.line, f.code) for f in report.findings}
+    assert found == expected
+
+
+def test_chain_goes_from_the_route_through_classes_to_the_blocking_call(report: Report) -> None:
+    (finding,) = [f for f in report.findings if f.code == "USK102"]
+    assert finding.route == "POST /api/v1/orders/{order_id}/pay"
+    assert [(_relative(link.path), link.line, link.function) for link in finding.chain] == [
+        ("shop/api/orders.py", 13, "shop.api.orders.pay_order"),
+        ("shop/services/payments.py", 8, "shop.services.payments.PaymentsClient.charge"),
+        ("shop/services/base.py", 10, "shop.services.base.ServiceClient.post"),
+    ]
+    assert "fix:" in finding.message
+
+
+def test_injected_session_names_its_dependency(report: Report) -> None:
+    finding = next(f for f in report.findings if f.code == "USK105" and f.line == 12)
+    assert "Depends(get_db)" in finding.message
+    assert finding.chain[-1].line == 12
+
+
+def test_coroutine_called_from_a_route_carries_the_route(report: Report) -> None:
+    finding = next(f for f in report.findings if _relative(f.path) == "shop/services/audit.py")
+    assert finding.route == "POST /api/v1/orders/{order_id}/pay"
+    lifespan = next(f for f in report.findings if _relative(f.path) == "shop/main.py")
+    assert lifespan.route is None
+
+
+def test_route_map_prefixes_methods_and_where_code_runs(report: Report) -> None:
+    routes = {(tuple(r.methods), r.path): r for r in report.routes}
+    assert set(routes) == {
+        (("POST",), "/api/v1/orders/{order_id}/pay"),
+        (("GET",), "/api/v1/orders/{order_id}"),
+        (("GET",), "/api/v1/users/me"),
+        (("GET", "HEAD"), "/api/v1/users/admin/users"),
+        (("GET",), "/health"),
+    }
+    read = routes[("GET",), "/api/v1/orders/{order_id}"]
+    assert read.runs == "thread pool"
+    assert [(d.name, d.runs) for d in read.dependencies] == [("shop.db.get_db", "thread pool")]
+    assert "thread pool" in read.advice
+    admin = routes[("GET", "HEAD"), "/api/v1/users/admin/users"].as_json()
+    names = [(d["name"], d["runs"]) for d in admin["dependencies"]]  # type: ignore[index]
+    assert names == [
+        ("shop.api.users.current_user", "event loop"),
+        ("shop.api.users.require_admin", "thread pool"),
+        ("shop.db.get_db", "thread pool"),
+    ]
+    nested = admin["dependencies"][1]["dependencies"]  # type: ignore[index]
+    assert [d["name"] for d in nested] == ["shop.api.users.current_user"]
+    pay = routes[("POST",), "/api/v1/orders/{order_id}/pay"]
+    assert pay.runs == "event loop"
+    assert {b.code for b in pay.blocking} == {"USK102", "USK105", "USK110"}
+    assert pay.advice.startswith("blocks the event loop")
+    assert routes[("GET",), "/health"].advice.startswith("async def on the event loop")
+
+
+def test_newer_syntax_is_analyzed_and_reported(report: Report) -> None:
+    notes = {_relative(p.path): p.reason for p in report.newer_syntax}
+    assert "type statement" in notes["newer_syntax.py"]
+    assert "except without parentheses" in notes["newer_syntax.py"]
+
+
+def test_unparsable_part_is_listed_with_the_reason(report: Report) -> None:
+    problems = {_relative(p.path): p.reason for p in report.not_parsed}
+    assert set(problems) == {"broken.py"}
+    assert "SyntaxError" in problems["broken.py"] and "line 8" in problems["broken.py"]
+    assert report.analyzed == len(list(PROJECT.rglob("*.py")))
+
+
+def test_parallel_run_gives_the_same_report(
+    report: Report, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shares: list[int] = []
+    split = engine._summarize_in_parallel
+
+    def spy(items: list[tuple[str, str, bool]], workers: int) -> object:
+        shares.append(workers)
+        return split(items, workers)
+
+    monkeypatch.setattr(engine, "_PARALLEL_FROM", 1)
+    monkeypatch.setattr(engine, "_summarize_in_parallel", spy)
+    parallel = check([PROJECT], jobs=2)
+    assert shares == [2]
+    assert parallel.as_json() == report.as_json()
