@@ -182,6 +182,8 @@ class BlockingAnalysis:
             for value in self.program.eval(decorator, module):
                 if value[0] == "E" and value[1] in self.offloaders:
                     return True
+                if value[0] == "F" and _dotted(value[1]) in self.offloaders:
+                    return True
         return False
 
     def origin(self, expr: Expr, module: str) -> str | None:
