@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from unstuck.check.model import MODULE_BODY, ChainLink, Expr, Finding
-from unstuck.check.program import EMPTY, Key, Program, last_name
+from unstuck.check.program import EMPTY, Key, Program, Value, last_name
 from unstuck.check.rule import Rule
 from unstuck.check.rules import http_timeout
 
@@ -65,7 +65,7 @@ class Hit:
 @dataclass(slots=True)
 class _Scan:
     hits: list[Hit]
-    sync_calls: list[tuple[int, int, Key]]
+    sync_calls: list[tuple[int, int, Key, Expr]]
     async_calls: list[Key]
 
 
@@ -93,6 +93,9 @@ class BlockingAnalysis:
         self.timeout_rule = self.knowledge.rules["USK203"]
         self._scans: dict[Key, _Scan] = {}
         self._blockers: dict[Key, dict[str, Blocker]] = {}
+        self._bound: dict[
+            tuple[Key, frozenset[tuple[str, frozenset[Value]]]], dict[str, Blocker]
+        ] = {}
 
     # -- per function -------------------------------------------------------------
 
@@ -136,7 +139,7 @@ class BlockingAnalysis:
                 elif callee.is_async:
                     result.async_calls.append(target)
                 else:
-                    result.sync_calls.append((line, col, target))
+                    result.sync_calls.append((line, col, target, call))
         for line, col, base, name in function.attribute_reads:
             for value in program.eval(base, module):
                 if value[0] == "EI":
@@ -218,7 +221,7 @@ class BlockingAnalysis:
                 link = ChainLink(path, hit.line, name)
                 found[hit.rule.code] = Blocker(hit.rule, (link,), hit.label, hit.origin, ())
         if depth < _MAX_DEPTH:
-            for line, _col, target in scan.sync_calls:
+            for line, _col, target, _call in scan.sync_calls:
                 for code, blocker in self.blockers(target, depth + 1).items():
                     current = found.get(code)
                     if current is None or len(current.chain) > len(blocker.chain) + 1:
@@ -246,8 +249,13 @@ class BlockingAnalysis:
             link = ChainLink(path, hit.line, name)
             message = _message(hit.rule, hit.label, hit.origin, ())
             findings.append(_finding(hit.rule, path, hit.line, hit.col, message, (link,)))
-        for line, col, target in scan.sync_calls:
-            for code, blocker in self.blockers(target).items():
+        for line, col, target, call in scan.sync_calls:
+            found = dict(self.blockers(target))
+            bindings = self.bindings(call, key[0], target, None, {})
+            if bindings:
+                for code, blocker in self.bound_blockers(target, bindings, 0).items():
+                    found.setdefault(code, blocker)
+            for code, blocker in found.items():
                 if (line, col, code) in seen:
                     continue
                 seen.add((line, col, code))
@@ -256,6 +264,113 @@ class BlockingAnalysis:
                 message = _message(blocker.rule, blocker.label, blocker.origin, through)
                 findings.append(_finding(blocker.rule, path, line, col, message, chain))
         return findings
+
+    # -- values passed to untyped parameters ------------------------------------------------
+
+    def bindings(
+        self,
+        call: Expr,
+        module: str,
+        target: Key,
+        scope: Key | None,
+        bound: Mapping[str, frozenset[Value]],
+    ) -> dict[str, frozenset[Value]]:
+        """What a call passes to the callee's unannotated parameters, when it is known.
+
+        ``def get_user(db, user_id): return db.query(User)...`` has no types; called from
+        a coroutine with a sync ``Session``, it blocks all the same.
+        """
+        callee = self.program.function(target)
+        if callee is None:
+            return {}
+        params = callee.params
+        offset = 0
+        if callee.class_qualname is not None and ("g", "staticmethod") not in callee.decorators:
+            offset = 1
+        result: dict[str, frozenset[Value]] = {}
+        passed: list[tuple[str, Expr]] = []
+        for index, arg in enumerate(call[4]):
+            if index + offset < len(params):
+                passed.append((params[index + offset][0], arg))
+        names = {param[0] for param in params}
+        passed.extend((name, value) for name, value in call[5] if name in names)
+        annotated = {name for name, annotation, _ in params if annotation is not None}
+        for name, arg in passed:
+            if arg[0] == "u" or name in annotated:
+                continue
+            values = frozenset(
+                value
+                for value in self.eval_bound(arg, module, scope, bound)
+                if value[0] in ("EI", "I")
+            )
+            if values:
+                result[name] = values
+        return result
+
+    def eval_bound(
+        self, expr: Expr, module: str, scope: Key | None, bound: Mapping[str, frozenset[Value]]
+    ) -> frozenset[Value]:
+        """Evaluate a receiver chain where some parameters of ``scope`` have known values."""
+        kind = expr[0]
+        if kind == "p" and scope is not None and expr[1] == scope[1] and expr[2] in bound:
+            return bound[expr[2]]
+        if not bound or kind not in ("a", "c", "enter", "aw"):
+            return self.program.eval(expr, module)
+        inner = self.eval_bound(expr[1], module, scope, bound)
+        if kind == "a":
+            return self.program.attribute(inner, expr[2])
+        if kind == "c":
+            return self.program.call(inner, expr, module)
+        return self.program.entered(inner) if kind == "enter" else inner
+
+    def bound_blockers(
+        self, target: Key, bound: Mapping[str, frozenset[Value]], depth: int
+    ) -> dict[str, Blocker]:
+        """Blocking work ``target`` does on the values bound to its parameters."""
+        memo_key = (target, frozenset(bound.items()))
+        known = self._bound.get(memo_key)
+        if known is not None:
+            return known
+        self._bound[memo_key] = {}
+        function = self.program.function(target)
+        found: dict[str, Blocker] = {}
+        if function is None:
+            return found
+        module = target[0]
+        path = self.program.modules[module].path
+        name = _dotted(target)
+        for call, awaited in function.calls:
+            link = ChainLink(path, call[2], name)
+            root = call[1]
+            while root[0] in ("a", "c", "enter", "aw"):
+                root = root[1]
+            if root[0] == "p" and root[1] == target[1] and root[2] in bound:
+                for value in self.eval_bound(call[1], module, target, bound):
+                    if value[0] in ("E", "EM", "TM"):
+                        library = None if awaited else self.library_blocker(value)
+                        if library is not None and library[0].through_calls:
+                            blocker = Blocker(library[0], (link,), library[1], None, ())
+                            found.setdefault(library[0].code, blocker)
+                        continue
+                    callee = self.callee(value)
+                    callee_function = self.program.function(callee) if callee else None
+                    if callee is None or callee_function is None or callee_function.is_async:
+                        continue
+                    for code, blocker in self.blockers(callee).items():
+                        found.setdefault(code, _extend(link, callee, blocker))
+            if depth >= 3:
+                continue
+            for value in self.program.eval(call[1], module):
+                callee = self.callee(value)
+                callee_function = self.program.function(callee) if callee else None
+                if callee is None or callee_function is None or callee_function.is_async:
+                    continue
+                passed = self.bindings(call, module, callee, target, bound)
+                if passed:
+                    for code, blocker in self.bound_blockers(callee, passed, depth + 1).items():
+                        found.setdefault(code, _extend(link, callee, blocker))
+        self._bound[memo_key] = found
+        return found
 
     def timeout_findings(self, key: Key) -> list[Finding]:
         function = self.program.function(key)
@@ -286,6 +401,16 @@ class BlockingAnalysis:
                     findings.append(_finding(rule, path, call[2], call[3], message, (link,)))
                     break
         return findings
+
+
+def _extend(link: ChainLink, callee: Key, blocker: Blocker) -> Blocker:
+    return Blocker(
+        blocker.rule,
+        (link, *blocker.chain),
+        blocker.label,
+        blocker.origin,
+        (callee[1], *blocker.through),
+    )
 
 
 def _dotted(key: Key) -> str:

@@ -10,7 +10,9 @@ passed (typically a thread pool). Nested ``def`` bodies are their own functions.
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from collections.abc import Callable
 from sys import intern
 
@@ -46,7 +48,7 @@ KEYWORDS = frozenset(
     {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app"}
     | {"dependency", "timeout"}
 )
-_UNKNOWN_ARGUMENTS = [(UNKNOWN,) * count for count in range(8)]
+_PASSED_ON = frozenset({"p", "self", "g", "a", "enter", "ann", "imp"})
 
 _SUPPRESSION = re.compile(
     r"#\s*(?:noqa(?::\s*(?P<noqa>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?"
@@ -59,8 +61,10 @@ def summarize_file(path: str, module: str, is_package: bool) -> ModuleSummary | 
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
-        text = raw.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        # PEP 263: a coding cookie may name another encoding than UTF-8
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        text = raw.decode(encoding)
+    except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as exc:
         return f"cannot be read: {exc}"
     parsed = parse_source(text, path)
     if parsed.tree is None:
@@ -398,9 +402,11 @@ class _Walker:
             else ""
         )
         if name not in ARGUMENT_CALLS:
-            args = _UNKNOWN_ARGUMENTS[len(args)] if len(args) < 8 else (UNKNOWN,) * len(args)
+            # Values that may carry a blocking client into a helper are kept: parameters,
+            # names and attributes (already built, so they cost nothing more).
+            args = tuple(arg if arg[0] in _PASSED_ON else UNKNOWN for arg in args)
         kwargs = tuple(
-            (keyword.arg, value if keyword.arg in KEYWORDS else UNKNOWN)
+            (keyword.arg, value if keyword.arg in KEYWORDS or value[0] in _PASSED_ON else UNKNOWN)
             for keyword in node.keywords
             for value in (self.ex(keyword.value),)
         )
