@@ -14,6 +14,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("unstuck.service.cli", "serve", "run the service"),
     "worker": ("unstuck.service.cli", "worker", "run a Celery worker for the service"),
     "check": ("unstuck.check.cli", "main", "find code that blocks the event loop"),
+    "lab": ("unstuck.lab.cli", "main", "measure the article's claims on the running service"),
 }
 
 _USAGE = (
