@@ -15,7 +15,9 @@ import asyncio
 import hmac
 import json
 import secrets
+from asyncio import current_task
 from collections.abc import Awaitable, Callable, MutableMapping
+from time import monotonic
 from typing import Any
 
 from unstuck.watch._metrics import CONTENT_TYPE, exposition
@@ -67,6 +69,7 @@ class WatchMiddleware:
         self.watcher = watcher
         config = watcher.config
         self._token = config.token.encode() if config.token else None
+        self._active = watcher.requests.active
         self._base = config.path
         self._paths = {
             config.path: "json",
@@ -88,12 +91,17 @@ class WatchMiddleware:
             served = self._paths.get(path)
             if served is not None and await self._diagnostics(served, scope, send):
                 return
-        requests = self.watcher.requests
-        key = requests.begin(scope)
+        task = current_task()
+        active = self._active
+        if task is None or task in active:
+            # Not in a task, or a watched app mounted in a watched app: the outer entry stands.
+            await self.app(scope, receive, send)
+            return
+        active[task] = (scope, monotonic())
         try:
             await self.app(scope, receive, send)
         finally:
-            requests.end(key)
+            del active[task]
 
     async def _diagnostics(self, kind: str, scope: Scope, send: Send) -> bool:
         """Answer a diagnostics URL; ``False`` hands it to the app (as if absent)."""

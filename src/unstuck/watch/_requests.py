@@ -51,34 +51,25 @@ class InflightRequest:
 class RequestRegistry:
     """Requests being served by this process; written on the loop, read by the watchdog.
 
-    One dict keyed by the task serving the request: registering costs a
-    ``current_task()`` and a dict insert, the cost of every request.
+    ``active`` maps the task serving a request to ``(scope, start time)``. The
+    middleware writes it inline, since it is the only cost paid by every request;
+    readers build ``InflightRequest`` views.
     """
 
     def __init__(self) -> None:
-        self._active: dict[object, InflightRequest] = {}
-
-    def begin(self, scope: Scope) -> object:
-        """Register a request; returns the key to give to ``end``."""
-        task = asyncio.current_task()
-        request = InflightRequest(scope, task, time.monotonic())
-        # A task serving a request inside another (a mounted, watched sub-app) keeps the outer.
-        key: object = request if task is None or task in self._active else task
-        self._active[key] = request
-        return key
-
-    def end(self, key: object) -> None:
-        self._active.pop(key, None)
+        self.active: dict[asyncio.Task[Any], tuple[Scope, float]] = {}
 
     def __len__(self) -> int:
-        return len(self._active)
+        return len(self.active)
 
     def requests(self) -> list[InflightRequest]:
         # A copy in one C call: the loop may change the dict while another thread reads.
-        return list(self._active.values())
+        items = list(self.active.items())
+        return [InflightRequest(scope, task, started) for task, (scope, started) in items]
 
     def for_task(self, task: asyncio.Task[Any] | None) -> InflightRequest | None:
-        return None if task is None else self._active.get(task)
+        entry = None if task is None else self.active.get(task)
+        return None if entry is None else InflightRequest(entry[0], task, entry[1])
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every in-flight request with its age and await stack; call on the loop."""
