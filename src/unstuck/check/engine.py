@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +29,7 @@ from unstuck.check.rules import ALL_RULES
 from unstuck.check.rules.configured import RULE as CONFIGURED
 from unstuck.check.summary import summarize_file
 
+_RECURSION_LIMIT = 20_000
 _PARALLEL_FROM = 48  # files; below this a pool costs more than it saves
 
 
@@ -67,9 +69,13 @@ def check(
     # them all, and the cyclic collector would only rescan them (over half the time).
     collecting = gc.isenabled()
     gc.disable()
+    # Long method chains and deep expressions are walked recursively.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
     try:
         return _check(paths, config or Config(), jobs)
     finally:
+        sys.setrecursionlimit(limit)
         if collecting:
             gc.enable()
 

@@ -39,6 +39,8 @@ def parse_source(text: str, filename: str) -> Parsed:
         error = exc
     except ValueError as exc:  # source with NUL bytes
         return Parsed(None, f"cannot be parsed: {exc}")
+    except (RecursionError, MemoryError):
+        return Parsed(None, "cannot be parsed: nested too deeply for Python's parser")
     rewritten, constructs = _rewrite_newer_syntax(text)
     if constructs:
         try:

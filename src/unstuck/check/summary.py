@@ -71,7 +71,10 @@ def summarize_file(path: str, module: str, is_package: bool) -> ModuleSummary | 
         return parsed.note or "cannot be parsed"
     summary = ModuleSummary(module, path, is_package)
     summary.syntax_note = parsed.note
-    _Walker(summary).walk_module(parsed.tree)
+    try:
+        _Walker(summary).walk_module(parsed.tree)
+    except RecursionError:
+        return "cannot be analyzed: expressions nested too deeply"
     if "noqa" in text or "unstuck:" in text:
         summary.suppressions = _suppressions(text)
     return summary
