@@ -30,10 +30,10 @@ LOCK_QUERY_TIMEOUT_S = 3.0
 
 _LOCK_WAITS_SQL = """
 SELECT w.pid, w.usename, w.application_name, w.state, w.wait_event_type, w.wait_event,
-       extract(epoch FROM now() - coalesce(w.query_start, now())) AS waiting_s,
+       extract(epoch FROM clock_timestamp() - w.query_start) AS waiting_s,
        left(w.query, 500) AS query,
        b.pid AS blocker_pid, b.state AS blocker_state,
-       extract(epoch FROM now() - coalesce(b.xact_start, now())) AS blocker_xact_s,
+       extract(epoch FROM clock_timestamp() - b.xact_start) AS blocker_xact_s,
        left(b.query, 500) AS blocker_query
 FROM pg_stat_activity AS w
 CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocking(pid)
