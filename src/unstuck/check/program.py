@@ -197,7 +197,7 @@ class Program:
         finally:
             self._active.discard(key)
         if len(result) > _MAX_VALUES:
-            result = frozenset(sorted(result, key=repr)[:_MAX_VALUES])
+            result = frozenset(sorted(result, key=_order)[:_MAX_VALUES])
         self._memo[key] = result
         return result
 
@@ -333,12 +333,11 @@ class Program:
         if router_kind is not None:
             key = (module, call[2], call[3])
             if key not in self.routers:
-                prefix = self.constant(keyword(call, "prefix"), module)
                 dependencies = keyword(call, "dependencies")
                 self.routers[key] = RouterInfo(
                     key,
                     router_kind,
-                    prefix if isinstance(prefix, str) else "",
+                    self.text(keyword(call, "prefix"), module),
                     list(dependencies[1]) if dependencies and dependencies[0] == "l" else [],
                 )
             return frozenset({("R", key)})
@@ -468,6 +467,16 @@ class Program:
                 return value[1]
         return None
 
+    def text(self, expr: Expr | None, module: str) -> str:
+        """A path or prefix: its value when known, else ``{the expression}``."""
+        if expr is None:
+            return ""
+        value = self.constant(expr, module)
+        if isinstance(value, str):
+            return value
+        shown = describe(expr)
+        return f"{{{shown}}}" if shown else ""
+
     def is_celery_task(self, key: Key) -> bool:
         function = self.function(key)
         if function is None:
@@ -486,6 +495,23 @@ def keyword(call: Expr, name: str) -> Expr | None:
     return None
 
 
+def describe(expr: Expr) -> str | None:
+    """Source-like text of a name or attribute chain (``settings.API_V1_STR``)."""
+    kind = expr[0]
+    if kind == "g":
+        return str(expr[1])
+    if kind in ("imp", "mod"):
+        return str(expr[1]).rpartition(".")[2]
+    if kind == "a":
+        base = describe(expr[1])
+        return f"{base}.{expr[2]}" if base else None
+    if kind == "p":
+        return str(expr[2])
+    if kind == "self":
+        return "self"
+    return None
+
+
 def last_name(expr: Expr) -> str | None:
     kind = expr[0]
     if kind == "a":
@@ -495,6 +521,16 @@ def last_name(expr: Expr) -> str | None:
     if kind in ("imp", "mod", "fn", "class"):
         return expr[1].rpartition(".")[2]  # type: ignore[no-any-return]
     return None
+
+
+def _order(value: Value) -> tuple[str, str]:
+    """A cheap, deterministic order of values (names only, never nested sets)."""
+    head = value[1]
+    if isinstance(head, str):
+        return value[0], head
+    if isinstance(head, tuple) and all(isinstance(part, str | int) for part in head):
+        return value[0], ".".join(map(str, head))
+    return value[0], ""
 
 
 def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:

@@ -155,7 +155,7 @@ class RouteMapper:
                 routers = self._routers(decorator[1][1], module)
                 if not routers:
                     continue
-                path = program.constant(
+                path = program.text(
                     decorator[4][0] if decorator[4] else keyword(decorator, "path"), module
                 )
                 methods = self._methods(verb, decorator, module)
@@ -179,7 +179,7 @@ class RouteMapper:
                 args = call[4]
                 if name == "add_api_route":
                     endpoint = args[1] if len(args) > 1 else keyword(call, "endpoint")
-                    path = program.constant(args[0] if args else keyword(call, "path"), module)
+                    path = program.text(args[0] if args else keyword(call, "path"), module)
                     if endpoint is None:
                         continue
                     for value in program.eval(endpoint, module):
@@ -196,7 +196,7 @@ class RouteMapper:
                             )
                 elif name == "include_router":
                     child = args[0] if args else keyword(call, "router")
-                    prefix = program.constant(keyword(call, "prefix"), module)
+                    prefix = program.text(keyword(call, "prefix"), module)
                     dependencies = _list(keyword(call, "dependencies"))
                     for child_key in self._routers(child, module) if child else []:
                         for parent in routers:
@@ -204,7 +204,7 @@ class RouteMapper:
                             self._parents.setdefault(child_key, []).append(entry)
                 else:
                     child = args[1] if len(args) > 1 else keyword(call, "app")
-                    prefix = program.constant(args[0] if args else keyword(call, "path"), module)
+                    prefix = program.text(args[0] if args else keyword(call, "path"), module)
                     for child_key in self._routers(child, module) if child else []:
                         for parent in routers:
                             entry = (parent, str(prefix or ""), [], module)

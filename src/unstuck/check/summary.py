@@ -261,9 +261,10 @@ class _Walker:
         annotation = self.annotation(node.annotation)
         value = self.ex(node.value) if node.value is not None else None
         self.assign(node.target, ("ann", annotation))
-        if value is not None and self.env is None and self.klass is None:
-            # module level: keep the value too, it may be a router or an alias
-            self.summary.globals.setdefault(getattr(node.target, "id", ""), []).append(value)
+        if value is not None and self.env is None and isinstance(node.target, ast.Name):
+            # module and class level: keep the value too, it may be a router, an alias or
+            # a settings default such as ``API_PREFIX: str = "/api/v1"``
+            self.bind(node.target.id, value)
 
     def s_AugAssign(self, node: ast.AugAssign) -> None:
         self.ex(node.value)

@@ -1,0 +1,70 @@
+"""Route map details: unknown prefixes stay visible, mounts, add_api_route, class dependencies."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from unstuck.check import check
+
+APP = """
+import os
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from external_settings import config
+
+api = APIRouter(prefix=config.PREFIX)
+admin = FastAPI()
+
+
+class Pagination:
+    def __init__(self, page: int = 1):
+        self.page = page
+
+
+class Checker:
+    async def __call__(self) -> bool:
+        return True
+
+
+check_token = Checker()
+
+
+@api.get("/items")
+async def items(pages: Pagination = Depends(), ok: bool = Depends(check_token)):
+    return []
+
+
+def stats():
+    return {}
+
+
+@admin.delete("/cache")
+def clear_cache():
+    return None
+
+
+app = FastAPI()
+app.include_router(api)
+app.add_api_route("/stats", stats, methods=["GET", "POST"])
+app.mount("/admin", admin)
+"""
+
+
+def test_route_map_details(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(textwrap.dedent(APP))
+    report = check([tmp_path], jobs=1)
+    routes = {(tuple(r.methods), r.path): r for r in report.routes}
+    assert set(routes) == {
+        (("GET",), "{config.PREFIX}/items"),
+        (("GET", "POST"), "/stats"),
+        (("DELETE",), "/admin/cache"),
+    }
+    items = routes[("GET",), "{config.PREFIX}/items"]
+    assert [(d.name, d.runs) for d in items.dependencies] == [
+        ("main.Pagination.__init__", "thread pool"),
+        ("main.Checker.__call__", "event loop"),
+    ]
+    assert routes[("GET", "POST"), "/stats"].runs == "thread pool"
+    assert report.findings == []
