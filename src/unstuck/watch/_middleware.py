@@ -94,7 +94,7 @@ class WatchMiddleware:
         task = current_task()
         active = self._active
         if task is None or task in active:
-            # Not in a task, or a watched app mounted in a watched app: the outer entry stands.
+            # Not in a task, or re-entered within the same task: the outer entry stands.
             await self.app(scope, receive, send)
             return
         active[task] = (scope, monotonic())
