@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from unstuck.check.discovery import discover
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES = Path(__file__).parent / "fixtures" / "rules"
 
@@ -233,3 +235,19 @@ def test_pre_commit_hook_definition() -> None:
     assert "entry: unstuck check" in text
     assert "language: python" in text
     assert "types: [python]" in text
+
+
+def test_suppression_where_the_blocking_call_is(tmp_path: Path) -> None:
+    source = (
+        "import time\n\n\ndef pause():\n    time.sleep(0.01)  # noqa: USK101\n\n\n"
+        "async def f():\n    pause()\n"
+    )
+    (tmp_path / "mod.py").write_text(source)
+    assert run(str(tmp_path)).returncode == 0
+
+
+def test_directory_that_cannot_be_listed_is_reported(tmp_path: Path) -> None:
+    # os.walk reports the failure of a vanished (or unreadable) directory to onerror
+    unreadable: list[tuple[Path, str]] = []
+    assert discover([tmp_path / "vanished"], (), None, unreadable) == []
+    assert unreadable == [(tmp_path / "vanished", "cannot be read: No such file or directory")]

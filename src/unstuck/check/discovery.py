@@ -35,13 +35,24 @@ class SourceFile:
     is_package: bool
 
 
-def discover(paths: list[Path], exclude: tuple[str, ...], root: Path | None) -> list[SourceFile]:
+def discover(
+    paths: list[Path],
+    exclude: tuple[str, ...],
+    root: Path | None,
+    unreadable: list[tuple[Path, str]] | None = None,
+) -> list[SourceFile]:
+    """The files to analyze; directories that cannot be listed go to ``unreadable``."""
     found: dict[Path, None] = {}
+
+    def report(error: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((Path(error.filename or "."), f"cannot be read: {error.strerror}"))
+
     for path in paths:
         if path.is_file():
             found[path.resolve()] = None
             continue
-        for directory, subdirectories, files in os.walk(path):
+        for directory, subdirectories, files in os.walk(path, onerror=report):
             subdirectories[:] = sorted(
                 name
                 for name in subdirectories

@@ -82,8 +82,10 @@ def check(
 
 def _check(paths: Sequence[str | Path], config: Config, jobs: int | None) -> Report:
     roots = [Path(path) for path in paths]
-    files = discover(roots, config.exclude, config.root)
+    unreadable: list[tuple[Path, str]] = []
+    files = discover(roots, config.exclude, config.root, unreadable)
     summaries, not_parsed, newer = _summarize(files, jobs)
+    not_parsed.extend(FileProblem(display_path(path), reason) for path, reason in unreadable)
     modules = {summary.name: summary for summary in summaries}
     program = Program(modules, Knowledge(ALL_RULES))
     extra_blocking: dict[str, Rule] = {name: CONFIGURED for name in config.extra_blocking}
@@ -141,11 +143,16 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 def _suppressed(
     finding: Finding, suppressions: dict[str, dict[int, frozenset[str] | None]]
 ) -> bool:
-    lines = suppressions.get(finding.path, {})
-    if finding.line not in lines:
-        return False
-    codes = lines[finding.line]
-    return codes is None or finding.code in codes
+    """A suppression on the reported line, or on any line of the chain (an intended
+    ``time.sleep`` in a helper is marked once, where it is, not at every caller)."""
+    places = {(finding.path, finding.line)} | {(link.path, link.line) for link in finding.chain}
+    for path, line in places:
+        lines = suppressions.get(path, {})
+        if line in lines:
+            codes = lines[line]
+            if codes is None or finding.code in codes:
+                return True
+    return False
 
 
 def display_path(path: Path) -> str:

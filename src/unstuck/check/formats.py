@@ -82,14 +82,25 @@ def github(report: Report) -> str:
     lines = []
     for finding in report.findings:
         level = "error" if finding.severity == "error" else "warning"
-        message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         lines.append(
-            f"::{level} file={finding.path},line={finding.line},col={finding.column},"
-            f"title={finding.code}::{message}"
+            f"::{level} file={_property(finding.path)},line={finding.line},"
+            f"col={finding.column},title={finding.code}::{_data(finding.message)}"
         )
     for problem in report.not_parsed:
-        lines.append(f"::warning file={problem.path},title=not parsed::{problem.reason}")
+        lines.append(
+            f"::warning file={_property(problem.path)},title=not parsed::{_data(problem.reason)}"
+        )
     return "\n".join(lines)
+
+
+def _data(text: str) -> str:
+    """Escape a workflow-command message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    """Escape a workflow-command property value."""
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def sarif(report: Report, rules: dict[str, Rule]) -> dict[str, object]:
