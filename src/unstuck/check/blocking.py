@@ -93,6 +93,7 @@ class BlockingAnalysis:
         self.timeout_rule = self.knowledge.rules["USK203"]
         self._scans: dict[Key, _Scan] = {}
         self._blockers: dict[Key, dict[str, Blocker]] = {}
+        self._offloaded: dict[Key, bool] = {}
         self._bound: dict[
             tuple[Key, frozenset[tuple[str, frozenset[Value]]]], dict[str, Blocker]
         ] = {}
@@ -130,7 +131,7 @@ class BlockingAnalysis:
                 if target is None:
                     continue
                 callee = program.function(target)
-                if callee is None or self.is_offloaded(callee, target[0]):
+                if callee is None or self.is_offloaded(target):
                     continue
                 dotted = _dotted(target)
                 configured = self.extra_blocking.get(dotted)
@@ -179,15 +180,20 @@ class BlockingAnalysis:
             return self.program.method(value[1], "__call__")  # type: ignore[arg-type]
         return None
 
-    def is_offloaded(self, function: object, module: str) -> bool:
-        decorators: list[Expr] = getattr(function, "decorators", [])
-        for decorator in decorators:
-            for value in self.program.eval(decorator, module):
-                if value[0] == "E" and value[1] in self.offloaders:
-                    return True
-                if value[0] == "F" and _dotted(value[1]) in self.offloaders:
-                    return True
-        return False
+    def is_offloaded(self, key: Key) -> bool:
+        """Whether a decorator makes calls to this sync function run in a thread."""
+        known = self._offloaded.get(key)
+        if known is not None:
+            return known
+        function = self.program.function(key)
+        offloaded = function is not None and any(
+            (value[0] == "E" and value[1] in self.offloaders)
+            or (value[0] == "F" and _dotted(value[1]) in self.offloaders)
+            for decorator in function.decorators
+            for value in self.program.eval(decorator, key[0])
+        )
+        self._offloaded[key] = offloaded
+        return offloaded
 
     def origin(self, expr: Expr, module: str) -> str | None:
         """Where the receiver of a call comes from, when FastAPI injected it."""

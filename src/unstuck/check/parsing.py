@@ -23,6 +23,7 @@ _GENERIC_DEF = re.compile(
 _BARE_EXCEPT_TUPLE = re.compile(
     r"^(?P<head>[ \t]*except\*?[ \t]+)(?P<types>[^\s(][^:#\n]*,[^:#\n]*):", re.M
 )
+_ASSIGNMENT = re.compile(r"[ \t]*=(?!=)")
 _TEMPLATE_STRING = re.compile(r"(?<![\w.'\"])(?P<prefix>[rR]?)[tT](?P<rest>[rR]?['\"])")
 
 
@@ -76,9 +77,7 @@ def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
         end = match.end()
         if end < len(text) and text[end] == "[":
             end = blank_brackets(end)
-        rest = text[end:]
-        stripped = rest.lstrip(" \t")
-        if not stripped.startswith("="):
+        if _ASSIGNMENT.match(text, end) is None:
             continue
         keyword = match.start() + len(match.group("indent"))
         # "type X = v" -> "X    = v": the statement becomes an assignment in place.
