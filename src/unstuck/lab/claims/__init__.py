@@ -1,0 +1,18 @@
+"""The article's claims, one module each, in the order the report shows them."""
+
+from __future__ import annotations
+
+from unstuck.lab.claim import Claim
+from unstuck.lab.claims import async_sleep, blocking_call, sync_session, thread_pool
+
+ALL: tuple[Claim, ...] = tuple(
+    module.CLAIM
+    for module in (
+        async_sleep,
+        thread_pool,
+        blocking_call,
+        sync_session,
+    )
+)
+
+BY_NAME: dict[str, Claim] = {claim.name: claim for claim in ALL}
