@@ -28,7 +28,18 @@ RULE = Rule(
             ("boto3.Session", "resource"),
         }
     ),
-    method_exceptions=frozenset({(_CLIENT, "get_paginator"), (_CLIENT, "can_paginate")}),
+    # local work only: URL signing, paginator and waiter objects
+    method_exceptions=frozenset(
+        (_CLIENT, name)
+        for name in (
+            "generate_presigned_url",
+            "generate_presigned_post",
+            "get_paginator",
+            "can_paginate",
+            "get_waiter",
+            "close",
+        )
+    ),
     returns={
         "boto3.client": _CLIENT,
         "boto3.resource": _RESOURCE,
