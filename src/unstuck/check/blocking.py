@@ -258,6 +258,7 @@ class BlockingAnalysis:
         for line, col, target, call in scan.sync_calls:
             found = dict(self.blockers(target))
             bindings = self.bindings(call, key[0], target, None, {})
+            bindings.update(self.constructed_with(call, key[0], None, {}))
             if bindings:
                 for code, blocker in self.bound_blockers(target, bindings, 0).items():
                     found.setdefault(code, blocker)
@@ -313,6 +314,34 @@ class BlockingAnalysis:
                 result[name] = values
         return result
 
+    def constructed_with(
+        self,
+        call: Expr,
+        module: str,
+        scope: Key | None,
+        bound: Mapping[str, frozenset[Value]],
+    ) -> dict[str, frozenset[Value]]:
+        """``self.x`` values of the receiver of a method call, when the receiver is built
+        right there (``UserService(db).find(...)``, or through a local variable) and its
+        ``__init__`` stores an untyped parameter: ``self.db = db``."""
+        if call[1][0] != "a" or call[1][1][0] != "c":
+            return {}
+        construction = call[1][1]
+        result: dict[str, frozenset[Value]] = {}
+        for value in self.program.eval(construction[1], module):
+            if value[0] != "C":
+                continue
+            init = self.program.method(value[1], "__init__")
+            klass = self.program.klass(value[1])
+            if init is None or klass is None:
+                continue
+            passed = self.bindings(construction, module, init, scope, bound)
+            for attribute, exprs in klass.attributes.items():
+                for expr in exprs:
+                    if expr[0] == "p" and expr[1] == init[1] and expr[2] in passed:
+                        result[f"self.{attribute}"] = passed[expr[2]]
+        return result
+
     def eval_bound(
         self, expr: Expr, module: str, scope: Key | None, bound: Mapping[str, frozenset[Value]]
     ) -> frozenset[Value]:
@@ -320,6 +349,8 @@ class BlockingAnalysis:
         kind = expr[0]
         if kind == "p" and scope is not None and expr[1] == scope[1] and expr[2] in bound:
             return bound[expr[2]]
+        if kind == "a" and expr[1][0] == "self" and f"self.{expr[2]}" in bound:
+            return bound[f"self.{expr[2]}"]
         if not bound or kind not in ("a", "c", "enter", "aw"):
             return self.program.eval(expr, module)
         inner = self.eval_bound(expr[1], module, scope, bound)
@@ -347,10 +378,7 @@ class BlockingAnalysis:
         name = _dotted(target)
         for call, awaited in function.calls:
             link = ChainLink(path, call[2], name)
-            root = call[1]
-            while root[0] in ("a", "c", "enter", "aw"):
-                root = root[1]
-            if root[0] == "p" and root[1] == target[1] and root[2] in bound:
+            if _uses(call[1], target, bound):
                 for value in self.eval_bound(call[1], module, target, bound):
                     if value[0] in ("E", "EM", "TM"):
                         library = None if awaited else self.library_blocker(value)
@@ -372,6 +400,9 @@ class BlockingAnalysis:
                 if callee is None or callee_function is None or callee_function.is_async:
                     continue
                 passed = self.bindings(call, module, callee, target, bound)
+                passed.update(self.constructed_with(call, module, target, bound))
+                if call[1][0] == "a" and call[1][1][0] == "self":  # a method of the same object
+                    passed.update((k, v) for k, v in bound.items() if k.startswith("self."))
                 if passed:
                     for code, blocker in self.bound_blockers(callee, passed, depth + 1).items():
                         found.setdefault(code, _extend(link, callee, blocker))
@@ -407,6 +438,19 @@ class BlockingAnalysis:
                     findings.append(_finding(rule, path, call[2], call[3], message, (link,)))
                     break
         return findings
+
+
+def _uses(expr: Expr, scope: Key, bound: Mapping[str, frozenset[Value]]) -> bool:
+    """Whether a receiver chain starts at a bound parameter or bound ``self`` attribute."""
+    while True:
+        kind = expr[0]
+        if kind == "p":
+            return bool(expr[1] == scope[1] and expr[2] in bound)
+        if kind == "a" and expr[1][0] == "self" and f"self.{expr[2]}" in bound:
+            return True
+        if kind not in ("a", "c", "enter", "aw"):
+            return False
+        expr = expr[1]
 
 
 def _extend(link: ChainLink, callee: Key, blocker: Blocker) -> Blocker:
