@@ -68,3 +68,36 @@ def test_route_map_details(tmp_path: Path) -> None:
     ]
     assert routes[("GET", "POST"), "/stats"].runs == "thread pool"
     assert report.findings == []
+
+
+def test_library_security_scheme_is_a_dependency_on_the_loop(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(
+        textwrap.dedent(
+            """
+            from typing import Annotated
+            from fastapi import Depends, FastAPI
+            from fastapi.security import OAuth2PasswordBearer
+
+            app = FastAPI()
+            TokenDep = Annotated[str, Depends(OAuth2PasswordBearer(tokenUrl="token"))]
+
+            def current_user(token: TokenDep) -> str:
+                return token
+
+            @app.get("/me")
+            async def me(user: Annotated[str, Depends(current_user)]):
+                return user
+            """
+        )
+    )
+    (route,) = check([tmp_path], jobs=1).routes
+    (user,) = route.as_json()["dependencies"]  # type: ignore[misc]
+    assert (user["name"], user["runs"]) == ("main.current_user", "thread pool")
+    (scheme,) = user["dependencies"]
+    assert scheme == {
+        "name": "fastapi.security.OAuth2PasswordBearer",
+        "location": None,
+        "runs": "event loop",
+        "dependencies": [],
+        "blocking": [],
+    }

@@ -67,9 +67,8 @@ def _dependency_lines(dependencies: list[Dependency], depth: int) -> list[str]:
     lines: list[str] = []
     pad = "  " * depth
     for dependency in dependencies:
-        lines.append(
-            f"{pad}{dependency.name} [{dependency.runs}] ({dependency.path}:{dependency.line})"
-        )
+        where = f" ({dependency.path}:{dependency.line})" if dependency.path else " (library)"
+        lines.append(f"{pad}{dependency.name} [{dependency.runs}]{where}")
         for item in dependency.blocking:
             lines.append(
                 f"{pad}  blocks ({item.runs}): {item.path}:{item.line} {item.code} {item.message}"

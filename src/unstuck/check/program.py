@@ -415,7 +415,11 @@ class Program:
         return frozenset(result)
 
     def dependencies(
-        self, annotated: frozenset[Value], default: Expr | None, module: str
+        self,
+        annotated: frozenset[Value],
+        default: Expr | None,
+        module: str,
+        library: bool = False,
     ) -> list[Value]:
         """The callables a parameter depends on (``Depends``/``Annotated``/``Depends()``)."""
         markers: list[Value] = [
@@ -430,7 +434,8 @@ class Program:
             else:  # Depends() with no argument: the annotation is the dependency
                 for value in annotated:
                     callables.extend(value[1] if value[0] == "AN" else (value,))
-        return [value for value in callables if value[0] in ("F", "C", "I")]
+        kinds = ("F", "C", "I", "EI") if library else ("F", "C", "I")
+        return [value for value in callables if value[0] in kinds]
 
     def dependency_result(self, dependency: Value) -> frozenset[Value]:
         if dependency[0] == "F":

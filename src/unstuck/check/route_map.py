@@ -29,6 +29,8 @@ _THREAD_FINE = (
 _THREAD_CPU = "; CPU-heavy work still holds the GIL: use a process pool or a task queue"
 
 RouterKey = tuple[str, int, int]
+# FastAPI's security schemes are callables with an ``async def __call__``.
+_ASYNC_LIBRARY_DEPENDENCIES = ("fastapi.security.",)
 
 
 @dataclass(slots=True)
@@ -61,7 +63,7 @@ class Dependency:
     def as_json(self) -> dict[str, object]:
         return {
             "name": self.name,
-            "location": {"path": self.path, "line": self.line},
+            "location": {"path": self.path, "line": self.line} if self.path else None,
             "runs": self.runs,
             "dependencies": [dependency.as_json() for dependency in self.dependencies],
             "blocking": [item.as_json() for item in self.blocking],
@@ -289,12 +291,15 @@ class RouteMapper:
         result: list[Dependency] = []
         for _name, annotation, default in function.params:
             annotated = program.eval(annotation, key[0]) if annotation is not None else EMPTY
-            for callable_ in program.dependencies(annotated, default, key[0]):
+            for callable_ in program.dependencies(annotated, default, key[0], library=True):
                 result.extend(self._dependency(callable_, seen, loop))
         return result
 
     def _dependency(self, value: Value, seen: set[Key], loop: set[Key]) -> list[Dependency]:
         program = self.program
+        if value[0] == "EI":  # a library callable, e.g. OAuth2PasswordBearer(...)
+            runs = EVENT_LOOP if value[1].startswith(_ASYNC_LIBRARY_DEPENDENCIES) else "unknown"
+            return [Dependency(value[1], "", 0, runs)]
         if value[0] == "F":
             key = value[1]
         elif value[0] == "C":
