@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from unstuck.lab.claim import Claim
-from unstuck.lab.claims import async_sleep, blocking_call, sync_session, thread_pool
+from unstuck.lab.claims import async_sleep, blocking_call, cpu_work, sync_session, thread_pool
 
 ALL: tuple[Claim, ...] = tuple(
     module.CLAIM
@@ -12,6 +12,7 @@ ALL: tuple[Claim, ...] = tuple(
         thread_pool,
         blocking_call,
         sync_session,
+        cpu_work,
     )
 )
 
