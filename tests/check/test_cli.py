@@ -71,7 +71,7 @@ def test_text_format_and_exit_code_on_findings(app_dir: Path) -> None:
     assert lines[0].startswith("app.py:11:5: USK101 time.sleep() ")
     assert "fix:" in lines[0]
     assert "    route: GET /slow" in lines
-    assert lines[-1] == "2 findings in 1 files"
+    assert lines[-1] == "2 findings in 1 file"
 
 
 def test_clean_code_exits_zero() -> None:

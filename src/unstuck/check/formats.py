@@ -37,11 +37,16 @@ def text(report: Report) -> str:
     for problem in report.newer_syntax:
         lines.append(f"{problem.path}: note: {problem.reason}")
     count = len(report.findings)
-    summary = f"{count} finding{'s' if count != 1 else ''} in {report.analyzed} files"
+    files = report.analyzed
+    summary = f"{_plural(count, 'finding')} in {_plural(files, 'file')}"
     if report.not_parsed:
         summary += f" ({len(report.not_parsed)} not parsed)"
     lines.append(summary if count or report.not_parsed else f"All clear: {summary}.")
     return "\n".join(lines)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def route_map_text(routes: list[Route]) -> str:
