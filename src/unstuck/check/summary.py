@@ -75,6 +75,8 @@ def summarize_file(path: str, module: str, is_package: bool) -> ModuleSummary | 
         _Walker(summary).walk_module(parsed.tree)
     except RecursionError:
         return "cannot be analyzed: expressions nested too deeply"
+    except Exception as exc:  # one odd file must not stop the whole run
+        return f"cannot be analyzed ({type(exc).__name__}: {exc}); please report this file"
     if "noqa" in text or "unstuck:" in text:
         summary.suppressions = _suppressions(text)
     return summary
