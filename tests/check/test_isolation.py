@@ -48,3 +48,21 @@ def test_no_module_of_the_checker_imports_another_part() -> None:
         text = path.read_text()
         for other in ("unstuck.service", "unstuck.watch", "unstuck.lab"):
             assert f"import {other}" not in text and f"from {other}" not in text, path
+
+
+def test_public_api() -> None:
+    assert sorted(unstuck.check.__all__) == [
+        "ALL_RULES",
+        "ChainLink",
+        "Config",
+        "ConfigError",
+        "FileProblem",
+        "Finding",
+        "Report",
+        "Route",
+        "Rule",
+        "check",
+        "load_config",
+    ]
+    for name in unstuck.check.__all__:
+        assert getattr(unstuck.check, name) is not None
