@@ -10,7 +10,8 @@ shared with other work it is a steadier measure of cost than requests/s, and
 "capacity" (CPU per request of "off" divided by the variant's) is the share of
 requests/s a saturated core keeps.
 
-Variants: off, the watcher, asyncio debug mode (set in the lifespan),
+Variants: off, the watcher, the watcher's middleware alone (its per-request
+part, without the heartbeat and the watchdog thread), asyncio debug mode (set in the lifespan),
 pyinstrument profiling each request (its documented FastAPI recipe), and
 blockbuster activated in the lifespan.
 
@@ -40,7 +41,7 @@ import urllib.request
 from pathlib import Path
 
 TOKEN = "bench"
-VARIANTS = ("off", "watch", "asyncio-debug", "pyinstrument", "blockbuster")
+VARIANTS = ("off", "watch", "watch-middleware", "asyncio-debug", "pyinstrument", "blockbuster")
 
 APP = textwrap.dedent(
     """
@@ -96,10 +97,14 @@ APP = textwrap.dedent(
         return {"ms": (ended - started) * 1000, "ended": time.time()}
 
 
-    if MODE == "watch":
+    if MODE.startswith("watch"):
         import unstuck
 
+        lifespan_context = app.router.lifespan_context
         unstuck.watch(app, token="bench")
+        if MODE == "watch-middleware":
+            # Only the per-request part: the watchdog and heartbeat never start.
+            app.router.lifespan_context = lifespan_context
     """
 )
 
