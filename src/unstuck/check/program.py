@@ -255,8 +255,7 @@ class Program:
             elif kind == "E":
                 result.add(("E", knowledge.canonical(f"{value[1]}.{name}")))
             elif kind == "EI":
-                typed = knowledge.attribute_types.get((value[1], name))
-                result.add(("EI", typed) if typed is not None else ("EM", value[1], name))
+                result |= self.library_attribute(value[1], name)
             elif kind in ("I", "SUP"):
                 result |= self.instance_attribute(value[1], name, after=kind == "SUP")
             elif kind == "C":
@@ -271,6 +270,17 @@ class Program:
                 elif name == "AsyncResult" and self.is_celery_task(value[1]):
                     result.add(("E", "celery.result.AsyncResult"))
         return frozenset(result)
+
+    def library_attribute(self, cls: str, name: str) -> frozenset[Value]:
+        """``instance.name`` on a library class: a typed attribute, or a method."""
+        knowledge = self.knowledge
+        exact = knowledge.attribute_types.get((cls, name))
+        if exact is not None:
+            return frozenset({("EI", exact)})
+        typed = knowledge.attribute_type(cls, name)
+        method: Value = ("EM", cls, name)
+        # a wildcard-typed attribute may be a resource (``client.chat``) or a method
+        return frozenset({("EI", typed), method}) if typed is not None else frozenset({method})
 
     def class_attribute(self, key: Key, name: str) -> frozenset[Value]:
         for entry in self.mro(key):
@@ -290,8 +300,7 @@ class Program:
             return frozenset({("F", method)})
         for entry in self.mro(key):
             if entry[0] == "E":
-                typed = self.knowledge.attribute_types.get((entry[1], name))
-                return frozenset({("EI", typed) if typed else ("EM", entry[1], name)})
+                return self.library_attribute(entry[1], name)
             klass = self.klass(entry[1])
             if klass is not None and name in klass.attributes:
                 return _union(self.eval(expr, entry[1][0]) for expr in klass.attributes[name])

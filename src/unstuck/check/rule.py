@@ -92,6 +92,14 @@ class Knowledge:
         self._canonical[dotted] = result
         return result
 
+    def attribute_type(self, cls: str, name: str) -> str | None:
+        """The class of ``instance.name``; ``(cls, ANY_METHOD)`` types every attribute
+        (SDK clients whose resources hang off the client: ``client.chat.completions``)."""
+        typed = self.attribute_types.get((cls, name))
+        if typed is None and (cls, name) not in self.method_exceptions:
+            typed = self.attribute_types.get((cls, ANY_METHOD))
+        return typed
+
     def method_rule(self, cls: str, method: str) -> Rule | None:
         rule = self.methods.get((cls, method))
         if rule is not None:

@@ -21,6 +21,7 @@ from unstuck.check.rules import (
     sync_db_driver,
     sync_http,
     sync_redis,
+    sync_sdk,
     sync_sqlalchemy,
     sync_wait,
 )
@@ -43,6 +44,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(
         console_input,
         cpu_heavy,
         sync_wait,
+        sync_sdk,
         get_event_loop,
         nested_loop_run,
         http_timeout,
