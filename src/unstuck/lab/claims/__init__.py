@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from unstuck.lab.claim import Claim
-from unstuck.lab.claims import async_sleep, blocking_call, cpu_work, sync_session, thread_pool
+from unstuck.lab.claims import (
+    async_sleep,
+    blocking_call,
+    cpu_work,
+    pool_exhaustion,
+    sqlalchemy_throughput,
+    sync_session,
+    thread_pool,
+    timeouts,
+    workers,
+)
 
 ALL: tuple[Claim, ...] = tuple(
     module.CLAIM
@@ -13,6 +23,10 @@ ALL: tuple[Claim, ...] = tuple(
         blocking_call,
         sync_session,
         cpu_work,
+        sqlalchemy_throughput,
+        pool_exhaustion,
+        timeouts,
+        workers,
     )
 )
 

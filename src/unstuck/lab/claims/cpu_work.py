@@ -78,7 +78,7 @@ def _work_ms(outcomes: list[Outcome]) -> list[float]:
 
 async def measure(lab: Lab) -> Finding:
     service = await lab.fleet.service()
-    duration_s = lab.seconds(quick=3.0, full=10.0)
+    duration_s = lab.seconds(quick=2.5, full=10.0)
     compute = Request.post_json("/compute", json.dumps({"n": COMPUTE_N}))
     inference = Request.post_json("/ml-inference", _inference_body(INFERENCE_ROWS))
     # The pool's processes start and train their model on first use: not part of the measure.
