@@ -3,6 +3,8 @@
 The code base is the installed sqlalchemy, fastapi, starlette, pydantic, celery and
 kombu packages (about 700 files). The floor is reading and ``ast.parse``-ing every file
 once, in one process: no checker can be faster than that by much. Target: at most 2x.
+"Default jobs" uses the cores the load average leaves idle, so on a busy machine it
+may run in one process.
 
     uv run python benchmarks/check_speed.py [--runs 5]
 """

@@ -170,7 +170,7 @@ def _summarize(
     files: list[SourceFile], jobs: int | None
 ) -> tuple[list[ModuleSummary], list[FileProblem], list[FileProblem]]:
     items = [(str(file.path), file.module, file.is_package) for file in files]
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    workers = jobs if jobs is not None else _idle_cores()
     results: list[ModuleSummary | str]
     if workers > 1 and len(items) >= _PARALLEL_FROM and _can_fork():
         results = _summarize_in_parallel(items, workers)
@@ -219,6 +219,16 @@ def _summarize_in_parallel(
         for (path, _, _), result in zip(share, outcome, strict=True):
             by_path[path] = result
     return [by_path[path] for path, _, _ in items]
+
+
+def _idle_cores() -> int:
+    """Cores not already busy: a pool on a loaded machine only adds transfer costs."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return cores
+    return max(1, min(cores, round(cores - busy)))
 
 
 def _size(path: str) -> int:
