@@ -16,7 +16,7 @@ RULE = Rule(
     summary="starts an event loop inside the running one (RuntimeError or a blocked loop)",
     fix="`await` the coroutine instead",
     advice="await the coroutine directly",
-    functions=frozenset({"asyncio.run"}),
+    functions=frozenset({"asyncio.run", "anyio.run", "anyio.from_thread.run"}),
     methods=frozenset(
         {("asyncio.AbstractEventLoop", "run_until_complete"), ("asyncio.Runner", "run")}
     ),

@@ -27,7 +27,8 @@ RULE = Rule(
     | methods("threading.Thread", "join")
     | methods("queue.Queue", "get put join")
     | methods("multiprocessing.pool.Pool", "map starmap apply join"),
-    returns={f"{_EXECUTOR}.submit": _FUTURE},
+    # run_coroutine_threadsafe(...).result() on the loop waits for the loop itself: deadlock
+    returns={f"{_EXECUTOR}.submit": _FUTURE, "asyncio.run_coroutine_threadsafe": _FUTURE},
     aliases={
         "concurrent.futures.ThreadPoolExecutor": _EXECUTOR,
         "concurrent.futures.ProcessPoolExecutor": _EXECUTOR,
