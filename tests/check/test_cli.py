@@ -214,6 +214,7 @@ def test_routes_option_prints_the_route_map(app_dir: Path) -> None:
     assert "GET /slow  app.slow" in out
     assert "runs on: event loop" in out
     assert "advice: blocks the event loop: await asyncio.sleep()" in out
+    assert "1 route: 1 on the event loop, 0 in the thread pool; 1 can block the event loop" in out
 
 
 def test_unparsable_file_is_reported_and_fails(tmp_path: Path) -> None:

@@ -65,6 +65,13 @@ def route_map_text(routes: list[Route]) -> str:
             )
         lines.append(f"    advice: {route.advice}")
         lines.append("")
+    on_loop = [route for route in routes if route.runs == "event loop"]
+    stalling = [route for route in routes if route.advice.startswith("blocks the event loop")]
+    lines.append(
+        f"{_plural(len(routes), 'route')}: {len(on_loop)} on the event loop, "
+        f"{len(routes) - len(on_loop)} in the thread pool; "
+        f"{len(stalling)} can block the event loop"
+    )
     return "\n".join(lines)
 
 
