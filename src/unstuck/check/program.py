@@ -269,6 +269,8 @@ class Program:
                     result.add(("TM", value[1], name))
                 elif name == "AsyncResult" and self.is_celery_task(value[1]):
                     result.add(("E", "celery.result.AsyncResult"))
+                elif name in ("s", "si", "signature") and self.is_celery_task(value[1]):
+                    result.add(("E", "celery.canvas.Signature"))
         return frozenset(result)
 
     def library_attribute(self, cls: str, name: str) -> frozenset[Value]:

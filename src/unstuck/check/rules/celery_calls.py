@@ -13,6 +13,7 @@ PENDING also means "unknown id".
 from unstuck.check.rule import Rule, methods
 
 _RESULT = "celery.result.AsyncResult"
+_SIGNATURE = "celery.canvas.Signature"
 
 RULE = Rule(
     code="USK111",
@@ -23,7 +24,8 @@ RULE = Rule(
     advice="offload the broker/backend call with await asyncio.to_thread(...), or make it def",
     methods=methods(_RESULT, "get wait ready successful failed forget revoke collect")
     | methods("celery.Celery", "send_task")
-    | methods("celery.app.task.Task", "delay apply_async"),
+    | methods("celery.app.task.Task", "delay apply_async")
+    | methods(_SIGNATURE, "delay apply_async"),
     attributes=methods(_RESULT, "state status result info traceback date_done"),
     returns={
         "celery.Celery.AsyncResult": _RESULT,
@@ -31,6 +33,8 @@ RULE = Rule(
         "celery.app.task.Task.delay": _RESULT,
         "celery.app.task.Task.apply_async": _RESULT,
         "celery.app.task.Task.AsyncResult": _RESULT,
+        f"{_SIGNATURE}.delay": _RESULT,
+        f"{_SIGNATURE}.apply_async": _RESULT,
     },
     aliases={
         "celery.app.base.Celery": "celery.Celery",
@@ -38,5 +42,13 @@ RULE = Rule(
         "celery.Task": "celery.app.task.Task",
         "celery.AsyncResult": _RESULT,
         "celery.app.shared_task": "celery.shared_task",
+        # canvas: group(...), chain(...), chord(...) and task.s(...) are signatures
+        "celery.group": _SIGNATURE,
+        "celery.chain": _SIGNATURE,
+        "celery.chord": _SIGNATURE,
+        "celery.signature": _SIGNATURE,
+        "celery.canvas.group": _SIGNATURE,
+        "celery.canvas.chain": _SIGNATURE,
+        "celery.canvas.chord": _SIGNATURE,
     },
 )
