@@ -236,3 +236,26 @@ def test_disabled_watcher_changes_nothing() -> None:
     assert app.user_middleware == middleware_before
     watcher = watcher_of(app)
     assert watcher is not None and not watcher.config.enabled
+
+
+async def test_a_long_stall_is_logged_while_it_lasts(caplog: pytest.LogCaptureFixture) -> None:
+    app = FastAPI()
+
+    @app.get("/hang")
+    async def hang() -> dict[str, bool]:
+        time.sleep(1.3)  # noqa: ASYNC251 (the stall under test)
+        return {"ok": True}
+
+    unstuck.watch(app, threshold_ms=50)
+    caplog.set_level("WARNING", logger="unstuck")
+    async with app.router.lifespan_context(app), _client(app) as client:
+        await asyncio.sleep(0.05)
+        assert (await client.get("/hang")).status_code == 200
+        await asyncio.sleep(0.2)
+    records = [r for r in caplog.records if r.name == "unstuck"]
+    events = [getattr(r, "event", None) for r in records]
+    assert events == ["loop_hang", "loop_stall"]
+    hang_record, stall_record = records
+    assert hang_record.getMessage().startswith("event loop still blocked after")
+    assert getattr(hang_record, "route", None) == "GET /hang"
+    assert 1000 <= getattr(hang_record, "duration_ms", 0) < getattr(stall_record, "duration_ms", 0)

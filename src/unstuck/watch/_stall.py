@@ -79,12 +79,16 @@ def make_stall(
     )
 
 
-def log_stall(stall: Stall) -> None:
+def log_stall(stall: Stall, *, ongoing: bool = False) -> None:
+    """One record per stall; ``ongoing`` for a stall that has not ended yet."""
+    message = stall.describe()
+    if ongoing:
+        message = message.replace("event loop blocked for", "event loop still blocked after", 1)
     logger.warning(
         "%s",
-        stall.describe(),
+        message,
         extra={
-            "event": "loop_stall",
+            "event": "loop_hang" if ongoing else "loop_stall",
             "route": stall.route,
             "duration_ms": round(stall.duration_ms, 1),
             "at": stall.at,

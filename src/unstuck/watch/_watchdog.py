@@ -42,6 +42,7 @@ class _Ongoing:
     samples: Counter[tuple[tuple[str, int, str], ...]] = field(default_factory=Counter)
     route: str | None = None
     task: str | None = None
+    hang_reported: bool = False
 
 
 def _task_name(task: asyncio.Task[Any] | None) -> str | None:
@@ -64,6 +65,7 @@ class LoopWatchdog:
         on_stall: Callable[[Stall], None],
         resolve_route: RouteResolver | None = None,
         on_lag: Callable[[float], None] | None = None,
+        on_hang: Callable[[Stall], None] | None = None,
     ) -> None:
         self.threshold_s = threshold_s
         self.heartbeat_s = heartbeat_s
@@ -72,6 +74,9 @@ class LoopWatchdog:
         self._on_stall = on_stall
         self._resolve_route = resolve_route
         self._on_lag = on_lag
+        self._on_hang = on_hang
+        # A stall this long may never end (a deadlock): say so while it lasts.
+        self.hang_after_s = max(1.0, 10 * threshold_s)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._handle: asyncio.TimerHandle | None = None
@@ -150,6 +155,7 @@ class LoopWatchdog:
         if self._beat[0] != seq or frame is None:
             return  # the loop answered in the meantime: this is not the stall's stack
         stack = tuple((f["path"], f["line"], f["function"]) for f in thread_stack(frame))
+        hang: Stall | None = None
         with self._lock:
             ongoing = self._ongoing
             if ongoing is None or ongoing.seq != seq:
@@ -160,7 +166,13 @@ class LoopWatchdog:
                 ongoing.route = self._resolve_route(task, frame)
             if ongoing.task is None:
                 ongoing.task = _task_name(task)
+            now = time.monotonic()
+            if not ongoing.hang_reported and now - due >= self.hang_after_s:
+                ongoing.hang_reported = True
+                hang = self._stall(due, now, ongoing)
         del frame
+        if hang is not None and self._on_hang is not None:
+            self._on_hang(hang)
 
     def _finish_late(self) -> None:
         while self._late:
@@ -177,15 +189,18 @@ class LoopWatchdog:
             self._report(seq, due, ended, ongoing)
 
     def _report(self, seq: int, due: float, ended: float, ongoing: _Ongoing | None) -> None:
+        self._on_stall(self._stall(due, ended, ongoing))
+
+    @staticmethod
+    def _stall(due: float, ended: float, ongoing: _Ongoing | None) -> Stall:
         stack: list[StackFrame] = []
         samples = 0
         if ongoing is not None and ongoing.samples:
             samples = sum(ongoing.samples.values())
             top = max(ongoing.samples.items(), key=lambda item: item[1])[0]
             stack = [{"path": p, "line": line, "function": fn} for p, line, fn in top]
-        duration = ended - due
-        stall = make_stall(
-            duration_s=duration,
+        return make_stall(
+            duration_s=ended - due,
             started_at=time.time() - (time.monotonic() - due),
             route=ongoing.route if ongoing else None,
             stack=stack,
@@ -193,4 +208,3 @@ class LoopWatchdog:
             task=ongoing.task if ongoing else None,
             pid=os.getpid(),
         )
-        self._on_stall(stall)

@@ -78,6 +78,7 @@ class Watcher:
             on_stall=self._record_stall,
             resolve_route=self._resolve_route,
             on_lag=lag_metric.observe,
+            on_hang=lambda stall: log_stall(stall, ongoing=True),
         )
         self.watchdog.start()
         self._started = time.monotonic()
