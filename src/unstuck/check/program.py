@@ -327,6 +327,10 @@ class Program:
                 returned = knowledge.returns.get(f"{value[1]}.{value[2]}")
                 if returned is not None:
                     result.add(("EI", knowledge.canonical(returned)))
+            elif kind == "EI":  # a callable library object, e.g. a scoped_session registry
+                returned = knowledge.returns.get(f"{value[1]}.__call__")
+                if returned is not None:
+                    result.add(("EI", knowledge.canonical(returned)))
             elif kind == "EF":
                 result |= value[1]
             elif kind == "TM":

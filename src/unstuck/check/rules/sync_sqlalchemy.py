@@ -47,8 +47,10 @@ RULE = Rule(
         f"{_SESSION}.query": _QUERY,
         "sqlmodel.Session.query": _QUERY,
         "sqlalchemy.orm.scoped_session.query": _QUERY,
+        "sqlalchemy.orm.scoped_session.__call__": _SESSION,
         **{f"{_QUERY}.{name}": _QUERY for name in _QUERY_BUILDERS.split()},
     },
+    classes=frozenset({"sqlalchemy.orm.scoped_session"}),
     aliases={
         "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
         "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
