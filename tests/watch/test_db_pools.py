@@ -176,3 +176,20 @@ async def test_postgres_pool_wait_and_lock_wait(postgres_url: str) -> None:
         assert "pg_advisory_xact_lock" in wait["query"]
         assert wait["wait_event_type"] == "Lock"
         assert wait["waiting_s"] >= 0
+
+
+async def test_unreachable_postgres_is_an_error_in_the_diagnostics_not_a_500() -> None:
+    port = 1  # nothing listens there: the connection is refused at once
+    sync_engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test")
+    async_engine = create_async_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/test")
+    app = unstuck.watch(FastAPI(), token=TOKEN, engines=[sync_engine, async_engine])
+    async with _client(app) as client:
+        response = await client.get("/_unstuck", headers=AUTH)
+    assert response.status_code == 200
+    groups = response.json()["lock_waits"]
+    assert len(groups) == 2
+    for group in groups:
+        assert group["waits"] == []
+        assert group["error"] and "Error" in group["error"]
+    await async_engine.dispose()
+    sync_engine.dispose()

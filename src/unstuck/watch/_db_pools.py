@@ -163,12 +163,24 @@ class WatchedPool:
             return {"engine": self.name, "error": f"{type(exc).__name__}: {exc}", "waits": []}
         return {"engine": self.name, "error": None, "waits": rows}
 
+    def _connect_timeout(self) -> dict[str, Any]:
+        """Bound the side connection too: its thread must not outlive the request by much."""
+        seconds = int(LOCK_QUERY_TIMEOUT_S)
+        driver = self.sync_engine.dialect.driver
+        if driver == "asyncpg":
+            return {"timeout": seconds}
+        if driver in {"psycopg", "psycopg2", "pg8000"}:
+            return {"connect_timeout": seconds} if driver != "pg8000" else {"timeout": seconds}
+        return {}
+
     async def _lock_waits_async(self) -> list[dict[str, Any]]:
         from sqlalchemy import text
         from sqlalchemy.ext.asyncio import create_async_engine
         from sqlalchemy.pool import NullPool
 
-        side = create_async_engine(self.sync_engine.url, poolclass=NullPool)
+        side = create_async_engine(
+            self.sync_engine.url, poolclass=NullPool, connect_args=self._connect_timeout()
+        )
         try:
             async with side.connect() as connection:
                 result = await connection.execute(text(_LOCK_WAITS_SQL))
@@ -201,7 +213,9 @@ class WatchedPool:
         from sqlalchemy import create_engine, text
         from sqlalchemy.pool import NullPool
 
-        side = create_engine(self.sync_engine.url, poolclass=NullPool)
+        side = create_engine(
+            self.sync_engine.url, poolclass=NullPool, connect_args=self._connect_timeout()
+        )
         try:
             with side.connect() as connection:
                 connection.execute(
