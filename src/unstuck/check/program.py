@@ -264,6 +264,9 @@ class Program:
                     result.add(("F", method))
                 else:
                     result |= self.class_attribute(value[1], name)
+            elif kind == "EF" and name == "begin":
+                # ``with SessionLocal.begin() as session:`` gives a session too
+                result.add(value)
             elif kind == "F":
                 if name in ("delay", "apply_async") and self.is_celery_task(value[1]):
                     result.add(("TM", value[1], name))
