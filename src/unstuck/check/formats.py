@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from unstuck.check.engine import Report
 from unstuck.check.route_map import Dependency, Route
@@ -167,7 +168,9 @@ def _location(path: str, line: int, column: int | None) -> dict[str, object]:
     region: dict[str, int] = {"startLine": line}
     if column is not None:
         region["startColumn"] = column
-    return {"physicalLocation": {"artifactLocation": {"uri": path}, "region": region}}
+    # relative paths are relative to the checkout; anything else needs a file: URI
+    uri = Path(path).as_uri() if Path(path).is_absolute() else path
+    return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}
 
 
 def _sarif_rule(rule: Rule) -> dict[str, object]:
