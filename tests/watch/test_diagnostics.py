@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI, Request
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 import unstuck
 from unstuck.watch import register_engine, watcher_of
@@ -219,14 +219,17 @@ async def test_plain_starlette_app() -> None:
         time.sleep(0.2)  # noqa: ASYNC251 (the stall under test)
         return JSONResponse({"ok": True})
 
-    app = unstuck.watch(Starlette(routes=[Route("/home/{who}", homepage)]), token=TOKEN)
+    routes = [Route("/home/{who}", homepage), Mount("/api", routes=[Route("/v/{n}", homepage)])]
+    app = unstuck.watch(Starlette(routes=routes), token=TOKEN)
     watcher = watcher_of(app)
     assert watcher is not None
     async with app.router.lifespan_context(app), _client(app) as client:
         await asyncio.sleep(0.05)
         assert (await client.get("/home/me")).status_code == 200
         await asyncio.sleep(0.3)
-    assert [stall.route for stall in watcher.stalls] == ["GET /home/{who}"]
+        assert (await client.get("/api/v/1")).status_code == 200
+        await asyncio.sleep(0.3)
+    assert [stall.route for stall in watcher.stalls] == ["GET /home/{who}", "GET /api/v/{n}"]
 
 
 def test_disabled_watcher_changes_nothing() -> None:
