@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from unstuck.check.model import MODULE_BODY, ChainLink, Expr, Finding
+from unstuck.check.model import MODULE_BODY, UNKNOWN, ChainLink, Expr, Finding
 from unstuck.check.program import EMPTY, Key, Program, Value, last_name
 from unstuck.check.rule import Rule
 from unstuck.check.rules import http_timeout
@@ -143,7 +143,18 @@ class BlockingAnalysis:
                     result.sync_calls.append((line, col, target, call))
         for line, col, base, name in function.attribute_reads:
             for value in program.eval(base, module):
-                if value[0] == "EI":
+                if value[0] == "I":
+                    getter = program.method(value[1], name)
+                    getter_function = program.function(getter) if getter else None
+                    if (
+                        getter is not None
+                        and getter_function is not None
+                        and program.is_property(getter_function)
+                        and not getter_function.is_async
+                    ):
+                        read = ("c", UNKNOWN, line, col, (), ())
+                        result.sync_calls.append((line, col, getter, read))
+                elif value[0] == "EI":
                     read_rule = self.knowledge.attributes.get((value[1], name))
                     if read_rule is not None:
                         label = f"{value[1].rpartition('.')[2]}.{name}"

@@ -175,7 +175,11 @@ class Program:
         return None
 
     def is_property(self, function: FunctionSummary) -> bool:
-        return any(decorator[:2] == ("g", "property") for decorator in function.decorators)
+        """``@property`` / ``@cached_property``: reading the attribute gives the return value."""
+        return any(
+            last_name(decorator) in ("property", "cached_property")
+            for decorator in function.decorators
+        )
 
     # -- evaluation ---------------------------------------------------------------
 

@@ -48,6 +48,7 @@ KEYWORDS = frozenset(
     {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app"}
     | {"dependency", "timeout"}
 )
+_PROPERTY_OWNERS = frozenset({"self", "p", "c"})
 _PASSED_ON = frozenset({"p", "self", "g", "a", "enter", "ann", "imp"})
 
 _SUPPRESSION = re.compile(
@@ -381,7 +382,9 @@ class _Walker:
 
     def e_Attribute(self, node: ast.Attribute, awaited: bool) -> Expr:
         base = self.ex(node.value)
-        if node.attr in WATCHED_ATTRIBUTES:
+        # Reads that may run code: library properties (Celery's AsyncResult.state) and
+        # properties of the project's own objects (``self.client``, ``service.data``).
+        if node.attr in WATCHED_ATTRIBUTES or base[0] in _PROPERTY_OWNERS:
             self.function.attribute_reads.append((node.lineno, node.col_offset, base, node.attr))
         return ("a", base, intern(node.attr))
 
@@ -390,7 +393,11 @@ class _Walker:
         if isinstance(func, ast.Name) and func.id == "super" and not node.args:
             owner = self.function.class_qualname
             return ("super", owner) if owner is not None else UNKNOWN
-        callee = self.ex(func)
+        callee: Expr
+        if isinstance(func, ast.Attribute):  # a method, not a read of the attribute
+            callee = ("a", self.ex(func.value), intern(func.attr))
+        else:
+            callee = self.ex(func)
         args = tuple(
             self.ex(arg) if not isinstance(arg, ast.Starred) else self.starred(arg)
             for arg in node.args
