@@ -143,3 +143,19 @@ def test_percentile_interpolates() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
     assert percentile([0.0, 10.0], 95) == pytest.approx(9.5)
     assert math.isnan(percentile([], 50))
+
+
+def test_requests_without_keep_alive_each_get_a_new_connection(tiny_server: TinyServer) -> None:
+    once = Request("GET", "/status?code=200", keep_alive=False)
+    outcomes = asyncio.run(
+        closed_loop(
+            tiny_server.target,
+            lambda _: once,
+            connections=1,
+            duration_s=30,
+            max_requests=4,
+            timeout_s=5,
+        )
+    )
+    assert [o.status for o in outcomes] == [200] * 4
+    assert len(tiny_server.client_ports) == 4

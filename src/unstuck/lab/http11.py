@@ -27,6 +27,9 @@ class Request:
     path: str
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+    # False: a new connection per request, which spreads requests over the worker
+    # processes that share a listening socket (a kept-alive one stays with one worker).
+    keep_alive: bool = True
 
     @classmethod
     def get(cls, path: str, *headers: tuple[str, str]) -> Request:
@@ -83,7 +86,7 @@ class Connection:
         await self._writer.drain()
         self._used = True
         response, keep_alive = await self._read_response(self._reader)
-        if not keep_alive:
+        if not (keep_alive and request.keep_alive):
             self.close()
         return response
 
@@ -91,7 +94,7 @@ class Connection:
         lines = [
             f"{request.method} {request.path} HTTP/1.1",
             f"Host: {self.host}:{self.port}",
-            "Connection: keep-alive",
+            "Connection: keep-alive" if request.keep_alive else "Connection: close",
             "User-Agent: unstuck-lab",
         ]
         if request.body or request.method in {"POST", "PUT", "PATCH"}:

@@ -67,6 +67,8 @@ def run_lab(
     fleet = Fleet(workdir, database_url)
     lab = Lab(quick, report_dir, fleet, database=database, cpus=os.cpu_count() or 1)
     started = datetime.now(UTC)
+    # Other processes on the machine change every number: the report says how busy it was.
+    load_at_start = os.getloadavg()[0]
     try:
         results = asyncio.run(_measure_all(claims, lab, on_result))
     finally:
@@ -77,6 +79,7 @@ def run_lab(
         "mode": "quick" if quick else "full",
         "database": database,
         "cpus": lab.cpus,
+        "load_average_at_start": round(load_at_start, 2),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }

@@ -128,7 +128,7 @@ class RunningService:
 class Fleet:
     """Starts services on demand, reuses them by settings, and stops them all at the end."""
 
-    def __init__(self, workdir: Path, database_url: str | None = None, keep: int = 2) -> None:
+    def __init__(self, workdir: Path, database_url: str | None = None, keep: int = 3) -> None:
         self.workdir, self.database_url, self.keep = workdir, database_url, keep
         self._running: dict[Settings, RunningService] = {}
         self._started = 0

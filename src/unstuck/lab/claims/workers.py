@@ -7,15 +7,20 @@ formula "CPU cores x 2 + 1" (进程数公式, the number-of-processes formula).
 Measured: the throughput of ``POST /compute`` (CPU in the worker's compute
 threads, so one worker is bound to one core by the GIL) under the same
 closed-loop load with 1 worker and with one worker per core
-(``UNSTUCK_WORKERS``); the full run also tries cores x 2 + 1. Ideal: the
-throughput grows with the workers up to the number of cores.
+(``UNSTUCK_WORKERS``); the full run also tries cores x 2 + 1. Each request
+comes on a new connection, as from many clients: the workers share one
+listening socket, and a kept-alive connection would stay with whichever
+worker accepted it. Ideal: the throughput grows with the workers up to the
+number of cores.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
+from dataclasses import replace
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
@@ -49,7 +54,7 @@ async def _rate(lab: Lab, workers: int) -> tuple[float, dict[str, float], int]:
     else:
         service = await lab.fleet.service(workers=workers, **SMALL_POOL)
     seen = await _all_workers_up(service, workers)
-    request = Request.post_json("/compute", json.dumps({"n": COMPUTE_N}))
+    request = replace(Request.post_json("/compute", json.dumps({"n": COMPUTE_N})), keep_alive=False)
     await closed_loop(
         service.target,
         lambda _: request,
@@ -62,7 +67,7 @@ async def _rate(lab: Lab, workers: int) -> tuple[float, dict[str, float], int]:
         service.target,
         lambda _: request,
         connections=CONNECTIONS,
-        duration_s=lab.seconds(quick=2.5, full=10.0),
+        duration_s=lab.seconds(quick=2.0, full=8.0),
         max_requests=100_000,
         timeout_s=60.0,
     )
@@ -72,12 +77,21 @@ async def _rate(lab: Lab, workers: int) -> tuple[float, dict[str, float], int]:
 async def measure(lab: Lab) -> Finding:
     counts = [1, lab.cpus] if lab.quick else [1, lab.cpus, 2 * lab.cpus + 1]
     counts = sorted(set(counts))
-    rates: dict[int, float] = {}
+    load_before = os.getloadavg()[0]
+    rounds: dict[int, list[float]] = {workers: [] for workers in counts}
     details: dict[str, object] = {}
-    for workers in counts:
-        rate, latency, seen = await _rate(lab, workers)
-        rates[workers] = rate
-        details[str(workers)] = {"per_s": rate, "latency": latency, "workers_answering": seen}
+    # Alternating rounds, best of each: other processes on the machine take CPU in
+    # bursts, and the best round is the one they disturbed least.
+    for _ in range(2):
+        for workers in counts:
+            rate, latency, seen = await _rate(lab, workers)
+            rounds[workers].append(rate)
+            details[str(workers)] = {
+                "per_s_rounds": rounds[workers],
+                "latency_last_round": latency,
+                "workers_answering": seen,
+            }
+    rates = {workers: max(values) for workers, values in rounds.items()}
     base = rates[1]
     per_core = lab.cpus
     ideal = float(min(per_core, max(counts)))
@@ -85,13 +99,17 @@ async def measure(lab: Lab) -> Finding:
     article = 2 * lab.cpus + 1
     why = (
         f"{per_core} workers did {ratio:.2f}x the work of one on {lab.cpus} cores "
-        f"({rates[per_core]:.1f} vs {base:.1f} /compute per s)"
+        f"({rates[per_core]:.1f} vs {base:.1f} /compute per s, best of 2 rounds)."
     )
+    if load_before >= 0.5 * lab.cpus:
+        why += (
+            f" The machine's load average was {load_before:.1f} before this claim: other "
+            "processes were taking part of the cores."
+        )
     if per_core == 1:
         verdict, why = Verdict.NOT_MEASURED, "one core: nothing to compare"
     elif ratio >= 0.7 * ideal:
         verdict = Verdict.HOLDS
-        why += "."
         if article in rates:
             gain = rates[article] / rates[per_core]
             why += (
@@ -103,7 +121,7 @@ async def measure(lab: Lab) -> Finding:
                 verdict = Verdict.CORRECTED
     else:
         verdict = Verdict.DOES_NOT_HOLD
-        why += f", short of the ideal {ideal:g}x."
+        why += f" That is short of the ideal {ideal:g}x."
     plot = figures.bars(
         lab.report_dir,
         "workers",
@@ -123,6 +141,7 @@ async def measure(lab: Lab) -> Finding:
             "connections": CONNECTIONS,
             "workers": details,
             "speedup": ratio,
+            "load_average_before": load_before,
             "ideal_speedup": ideal,
         },
         plots=[plot],
