@@ -262,3 +262,21 @@ async def test_a_long_stall_is_logged_while_it_lasts(caplog: pytest.LogCaptureFi
     assert hang_record.getMessage().startswith("event loop still blocked after")
     assert getattr(hang_record, "route", None) == "GET /hang"
     assert 1000 <= getattr(hang_record, "duration_ms", 0) < getattr(stall_record, "duration_ms", 0)
+
+
+async def test_a_stall_during_startup_is_seen_outside_any_request() -> None:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.sleep(0.05)
+        time.sleep(0.25)  # noqa: ASYNC251 (a blocking start-up step, the stall under test)
+        yield
+
+    app = unstuck.watch(FastAPI(lifespan=lifespan), threshold_ms=100)
+    watcher = watcher_of(app)
+    assert watcher is not None
+    async with app.router.lifespan_context(app):
+        await asyncio.sleep(0.2)
+    [stall] = watcher.stalls
+    assert stall.route is None
+    assert stall.blamed is not None and stall.blamed["function"].endswith("lifespan")
+    assert stall.duration_ms >= 150
