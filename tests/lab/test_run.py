@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,61 @@ def test_a_service_that_cannot_start_is_reported_not_measured(tmp_path: Path) ->
     assert claim["verdict"] == "not measured"
     assert "exited with code" in claim["error"]
     assert "not measured" in (report / "report.html").read_text()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_the_lab_and_the_services_it_started(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UNSTUCK_")}
+    lab = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "unstuck",
+            "lab",
+            "--quick",
+            "--only",
+            "thread_pool",
+            "--report",
+            str(tmp_path / "report"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        services: list[int] = []
+        while not services and time.monotonic() < deadline and lab.poll() is None:
+            time.sleep(0.2)
+            services = _children(lab.pid)
+        assert services, "the lab started no service"
+        time.sleep(1)
+        lab.send_signal(signal.SIGTERM)
+        _, errors = lab.communicate(timeout=60)
+        assert lab.returncode == 130, errors
+        assert "interrupted" in errors.decode()
+        assert not any(_alive(pid) for pid in services)
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+        lab.communicate()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
+from types import FrameType
 
 from unstuck.lab import report
 from unstuck.lab.claim import Claim, Result, Verdict
@@ -25,6 +27,18 @@ _WANTED_OPEN_FILES = 65_536
 
 class UsageError(Exception):
     pass
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the lab is so that its ``finally`` blocks stop the services.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: a claim's error handling must
+    not record it as a failed measurement and go on.
+    """
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated(signum)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,6 +133,8 @@ def main(argv: list[str]) -> int:
         print(f"unstuck lab: {exc}", file=sys.stderr)
         return 2
     _raise_open_files_limit()
+    # The services run in sessions of their own: only the lab can stop them.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="unstuck-lab-"))
     mode = "quick" if args.quick else "full"
     print(f"unstuck lab: {len(claims)} claims, {mode} run, report in {report_dir}/\n", flush=True)
@@ -131,10 +147,12 @@ def main(argv: list[str]) -> int:
             database_url=database_url,
             on_result=_print_result,
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated):
         print("unstuck lab: interrupted; the services it started are stopped", file=sys.stderr)
         shutil.rmtree(workdir, ignore_errors=True)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(report.verdict_table(results))
     print(f"\nreport: {report_dir / 'report.html'}  numbers: {report_dir / 'results.json'}")
     failed = [r for r in results if r.finding.verdict is Verdict.NOT_MEASURED]

@@ -144,7 +144,6 @@ class Fleet:
             oldest = next(iter(self._running))
             await asyncio.to_thread(self._running.pop(oldest).stop)
         service = await asyncio.to_thread(self._start, key)
-        self._running[key] = service
         try:
             await service.wait_healthy()
         except BaseException:
@@ -187,7 +186,10 @@ class Fleet:
                 env=_environment(extra + settings),
                 start_new_session=True,
             )
-        return RunningService(settings, process, Target("127.0.0.1", port), data_dir, log, token)
+        service = RunningService(settings, process, Target("127.0.0.1", port), data_dir, log, token)
+        # Known to the fleet as soon as it exists, so that an interruption cannot orphan it.
+        self._running[settings] = service
+        return service
 
     def stop_all(self) -> None:
         while self._running:
