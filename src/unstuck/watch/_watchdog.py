@@ -106,14 +106,26 @@ class LoopWatchdog:
         )
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the thread; a stall still in progress (the caller's own) is reported."""
-        if self._thread is None:
-            return
-        now = time.monotonic()
+    def cancel_heartbeat(self) -> None:
+        """Take the heartbeat off the loop; call on the loop thread before `stop`.
+
+        Split from `stop` so that a coroutine can cancel the heartbeat on the loop
+        and then wait for the thread to end off the loop.
+        """
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+    def stop(self) -> None:
+        """Stop the thread; a stall still in progress (the caller's own) is reported.
+
+        Joins the watchdog thread: from a coroutine, call `cancel_heartbeat` first
+        and run this one with ``asyncio.to_thread``.
+        """
+        if self._thread is None:
+            return
+        now = time.monotonic()
+        self.cancel_heartbeat()
         self._stopping.set()
         self._thread.join()
         self._thread = None

@@ -98,7 +98,8 @@ class Watcher:
                 await self._sampler
             self._sampler = None
         if self.watchdog is not None:
-            self.watchdog.stop()
+            self.watchdog.cancel_heartbeat()
+            await asyncio.to_thread(self.watchdog.stop)
 
     # -- probes ------------------------------------------------------------
 

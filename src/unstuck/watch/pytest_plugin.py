@@ -87,7 +87,8 @@ def _monitored(
         try:
             return await test(*args, **kwargs)
         finally:
-            watchdog.stop()
+            watchdog.cancel_heartbeat()
+            await asyncio.to_thread(watchdog.stop)
 
     return run_watched
 
