@@ -82,6 +82,8 @@ def finish_times(
         if points:
             xs, ys = zip(*points, strict=True)
             axes.plot(xs, ys, color="black", linestyle=style, linewidth=1, label=label)
+    # From zero: the gap between the ideal and the measured times is the point.
+    axes.set_ylim(bottom=0)
     axes.set_xlabel("request (sorted by finish time)")
     axes.set_ylabel("finished after (s)")
     axes.set_title(title)
