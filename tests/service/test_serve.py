@@ -8,6 +8,7 @@ wait for everything in turn.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -182,6 +183,19 @@ def test_watcher_names_the_route_that_stalled_the_loop(tmp_path: Path) -> None:
         pools = {pool["name"] for pool in diagnostics["db_pools"]}
         assert {"async", "sync"} <= pools
         stop_and_check_no_orphans(served, signal.SIGTERM)
+
+
+def test_serve_makes_a_diagnostics_token_when_none_is_set(tmp_path: Path) -> None:
+    with serving(tmp_path, "--no-worker") as served:
+        match = re.search(r"/_unstuck/ui#token=(\S+)", served.output())
+        assert match, served.output()
+        assert httpx.get(f"{served.url}/_unstuck").status_code == 401
+        authorized = httpx.get(
+            f"{served.url}/_unstuck", headers={"Authorization": f"Bearer {match[1]}"}
+        )
+        assert authorized.status_code == 200
+        assert authorized.json()["threadpool"]["total"] == 40
+        stop_and_check_no_orphans(served, signal.SIGINT)
 
 
 def test_several_workers_on_postgres_stop_on_sigint(tmp_path: Path, postgres_url: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import sys
 from types import FrameType
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         help="start the embedded Celery worker even though a broker is configured",
     )
     parser.add_argument(
+        "--asyncio-debug",
+        action="store_true",
+        help="asyncio debug mode, switched on in each worker's lifespan (slow: for diagnosis)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -75,6 +81,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["data_dir"] = args.data_dir
     if args.antipatterns:
         overrides["antipatterns"] = True
+    if args.asyncio_debug:
+        overrides["asyncio_debug"] = True
     return Settings(**overrides)
 
 
@@ -108,7 +116,18 @@ def serve(argv: list[str]) -> int:
     if error is not None:
         print(f"unstuck serve: {error}", file=sys.stderr)
         return 1
+    if settings.watch_token is None:
+        # The diagnostics are served only behind a token: make one for this run so
+        # that the operator at this console, and no one else, can open them.
+        settings = settings.model_copy(update={"watch_token": secrets.token_urlsafe(24)})
     os.environ.update(celery_worker.settings_environment(settings))
+    os.environ["UNSTUCK_WATCH_TOKEN"] = settings.watch_token or ""
+    print(
+        f"unstuck serve: diagnostics at http://{args.host}:{args.port}/_unstuck/ui"
+        f"#token={settings.watch_token}",
+        file=sys.stderr,
+        flush=True,
+    )
 
     import uvicorn
 
