@@ -54,6 +54,22 @@ def test_embedded_default_is_the_filesystem_broker_and_sqlite(tmp_path: Path) ->
         assert (tmp_path / folder).is_dir()
 
 
+def test_embedded_broker_keeps_its_state_in_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    data_dir = tmp_path / "data"
+    app = create_celery(Settings(data_dir=data_dir), queue_settings())
+
+    app.send_task(TRANSCODE_TASK, args=["not-an-upload"])
+
+    assert list(elsewhere.iterdir()) == []
+    assert list((data_dir / "broker" / "control").iterdir())
+    assert list((data_dir / "broker" / "messages").iterdir())
+
+
 def test_redis_broker_keeps_results_in_the_same_redis(tmp_path: Path) -> None:
     redis = "redis://127.0.0.1:6379/2"
     app = create_celery(Settings(data_dir=tmp_path, broker_url=redis), queue_settings())

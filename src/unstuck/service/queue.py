@@ -155,6 +155,10 @@ def _broker_conf(settings: Settings, data_dir: Path) -> dict[str, Any]:
         processed = data_dir / "broker" / "processed"
         messages.mkdir(parents=True, exist_ok=True)
         processed.mkdir(parents=True, exist_ok=True)
+        # Exchange bindings: kombu keeps them in ./control unless told, which would
+        # scatter state into whatever directory the process was started from.
+        control = data_dir / "broker" / "control"
+        control.mkdir(parents=True, exist_ok=True)
         return {
             "broker_url": "filesystem://localhost//",
             "broker_transport_options": {
@@ -162,6 +166,7 @@ def _broker_conf(settings: Settings, data_dir: Path) -> dict[str, Any]:
                 "data_folder_in": str(messages),
                 "data_folder_out": str(messages),
                 "processed_folder": str(processed),
+                "control_folder": str(control),
                 "store_processed": False,
                 "polling_interval": 0.2,
             },
