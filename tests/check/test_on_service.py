@@ -49,3 +49,11 @@ def test_route_map_only_the_anti_patterns_block_the_loop(report: Report) -> None
     assert blocking == ANTI_PATTERNS
     assert labels["GET /sync"].runs == "thread pool"
     assert labels["GET /async"].runs == "event loop"
+
+
+def test_the_rest_of_the_project_does_not_block_its_loop() -> None:
+    # The watcher, the lab and the checker itself hold to the rule they enforce.
+    source = SERVICE.parent
+    parts = [source / name for name in ("check", "watch", "lab")]
+    findings = check([*parts, source / "cli.py", source / "__init__.py"]).findings
+    assert [f"{f.path}:{f.line} {f.code}" for f in findings] == []

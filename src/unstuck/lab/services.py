@@ -96,9 +96,10 @@ class RunningService:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process.poll() is not None:
+                tail = await asyncio.to_thread(self.log_tail)
                 raise ServiceError(
                     f"the service ({self.describe()}) exited with code "
-                    f"{self.process.returncode} before answering /health:\n{self.log_tail()}"
+                    f"{self.process.returncode} before answering /health:\n{tail}"
                 )
             try:
                 status, _ = await self.get("/health", timeout_s=2.0)
@@ -107,9 +108,10 @@ class RunningService:
             except (OSError, TimeoutError, ProtocolError, asyncio.IncompleteReadError):
                 pass
             if time.monotonic() > deadline:
+                tail = await asyncio.to_thread(self.log_tail)
                 raise ServiceError(
                     f"the service ({self.describe()}) did not answer /health within "
-                    f"{timeout_s:g} s:\n{self.log_tail()}"
+                    f"{timeout_s:g} s:\n{tail}"
                 )
             await asyncio.sleep(0.2)
 
