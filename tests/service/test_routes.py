@@ -106,6 +106,9 @@ async def test_ml_inference_in_the_process_pool(sqlite_settings: Settings, serve
             {"features": [5.1, 3.5, 1.4, 0.2]},
             {"features": [["a", "b", "c", "d"]]},
             {"features": [[1.0, 2.0, 3.0, 4.0]] * 1001},
+            # Finite, but past float32 inside the forest: was a 500 from scikit-learn.
+            {"features": [[1e308, 3.5, 1.4, 0.2]]},
+            {"features": [[-1.0, 3.5, 1.4, 0.2]]},
             {"rows": [[5.1, 3.5, 1.4, 0.2]]},
         ]
         for bad in bad_bodies:

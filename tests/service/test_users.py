@@ -95,6 +95,29 @@ async def test_invalid_user_is_422(
         assert response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("raw_body", "message"),
+    [
+        # NUL is refused by PostgreSQL's text type: it was a 503 there, a 201 on SQLite.
+        (b'{"name": "A\\u0000da", "email": "ada@example.com"}', "control characters"),
+        (b'{"name": "Ada", "email": "ada\\u0000@example.com"}', "control characters"),
+        (b'{"name": "A\\u001bda", "email": "ada@example.com"}', "control characters"),
+        # An unpaired surrogate has no UTF-8 form: echoing it back was a 500.
+        (b'{"name": "\\ud800", "email": "ada@example.com"}', "unicode"),
+    ],
+)
+async def test_unprintable_text_is_422_on_every_database(
+    settings: Settings, serve: ServeApp, raw_body: bytes, message: str
+) -> None:
+    async with serve(settings) as client:
+        response = await client.post(
+            "/users", content=raw_body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+        assert message in response.json()["detail"][0]["msg"]
+        assert (await client.get("/users")).json()["items"] == []
+
+
 async def test_malformed_json_is_422(sqlite_settings: Settings, serve: ServeApp) -> None:
     async with serve(sqlite_settings) as client:
         response = await client.post(

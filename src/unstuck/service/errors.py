@@ -29,9 +29,15 @@ def invalid(location: tuple[str, ...], message: str, value: object) -> RequestVa
 
 
 def _json_safe(value: Any) -> Any:
-    """Non-finite floats as text: JSON has no NaN, and the offending input is often one."""
+    """Echoed input made encodable: the offending value is often what JSON cannot carry.
+
+    Non-finite floats become text (JSON has no NaN); an unpaired surrogate (``"\\ud800"``
+    in the request's JSON) has no UTF-8 encoding and is escaped.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
         return {key: _json_safe(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field
 
 from unstuck.service.settings import Settings
 from unstuck.service.state import StateDep
@@ -25,12 +25,16 @@ router = APIRouter(tags=["cpu"])
 
 FEATURES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
 MAX_ROWS = 1_000
+# The forest compares features as float32: a value past its range (about 3.4e38) is an
+# error inside scikit-learn. No flower measures anywhere near this many centimetres.
+MAX_FEATURE_CM = 1_000.0
 
 # Set in each pool process by the initializer; never in the server process.
 _model: Any = None
 _labels: list[str] = []
 
-Row = Annotated[list[FiniteFloat], Field(min_length=len(FEATURES), max_length=len(FEATURES))]
+Feature = Annotated[float, Field(ge=0, le=MAX_FEATURE_CM, allow_inf_nan=False)]
+Row = Annotated[list[Feature], Field(min_length=len(FEATURES), max_length=len(FEATURES))]
 
 
 class InferenceRequest(BaseModel):
@@ -41,7 +45,8 @@ class InferenceRequest(BaseModel):
     features: list[Row] = Field(
         min_length=1,
         max_length=MAX_ROWS,
-        description="one row per flower: " + ", ".join(FEATURES),
+        description=f"one row per flower, each from 0 to {MAX_FEATURE_CM:g}: "
+        + ", ".join(FEATURES),
     )
 
 

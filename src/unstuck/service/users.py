@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -45,6 +46,15 @@ class UserCreate(BaseModel):
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+
+    @field_validator("name", "email")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # PostgreSQL text cannot hold NUL, and control characters in a name or an
+        # address are never intended: refuse them with the same 422 on every database.
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise ValueError("must not contain control characters")
+        return value
 
     @field_validator("email")
     @classmethod
