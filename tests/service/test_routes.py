@@ -232,3 +232,33 @@ async def test_openapi_request_schemas_carry_examples(
         schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
     for name in ("UserCreate", "ComputeRequest", "InferenceRequest"):
         assert schemas[name]["examples"], name
+
+
+async def test_head_is_get_without_a_body(sqlite_settings: Settings, serve: ServeApp) -> None:
+    async with serve(sqlite_settings) as client:
+        for path in ("/health", "/users", "/users?limit=5", "/report"):
+            got = await client.get(path)
+            head = await client.head(path)
+            assert head.status_code == got.status_code == 200, path
+            assert head.content == b""
+            assert head.headers["content-type"] == got.headers["content-type"]
+            assert "content-length" in head.headers
+        assert (await client.head("/users/12345")).status_code == 404
+        assert (await client.head("/users/x")).status_code == 422
+
+
+async def test_405_names_every_method_of_the_path(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    async with serve(sqlite_settings) as client:
+        # Two routes share /users; the 405 used to name only the first one's POST.
+        for method in ("DELETE", "PUT", "OPTIONS"):
+            response = await client.request(method, "/users")
+            assert response.status_code == 405
+            assert response.headers["allow"] == "GET, HEAD, POST"
+        compute = await client.head("/compute")
+        assert compute.status_code == 405
+        assert compute.headers["allow"] == "POST"
+        user = await client.delete("/users/1")
+        assert user.status_code == 405
+        assert user.headers["allow"] == "GET, HEAD"

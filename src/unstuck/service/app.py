@@ -5,7 +5,8 @@ uvicorn calls it as a factory in each worker process
 settings come from ``UNSTUCK_*`` environment variables. Resources live in the
 lifespan (:mod:`unstuck.service.lifespan`), never at import. The service uses
 ``unstuck.watch`` as any user would: loop stalls, pool use and lock waits are
-at ``/_unstuck`` when ``UNSTUCK_WATCH_TOKEN`` is set.
+at ``/_unstuck`` when ``UNSTUCK_WATCH_TOKEN`` is set. HEAD and ``Allow`` follow
+RFC 9110 (:mod:`unstuck.service.methods`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from unstuck.service import (
 )
 from unstuck.service.errors import install_error_handlers
 from unstuck.service.lifespan import make_lifespan
+from unstuck.service.methods import MethodsMiddleware
 from unstuck.service.settings import Settings
 from unstuck.watch import watch
 
@@ -42,5 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router)
     if settings.antipatterns:
         app.include_router(antipatterns.router)
+    app.add_middleware(MethodsMiddleware, schema=app.openapi)
     # Stalls of the loop are logged and counted; diagnostics are served only with a token.
     return watch(app, token=settings.watch_token)
