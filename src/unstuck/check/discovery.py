@@ -3,15 +3,23 @@
 Every ``.py`` file under the given paths, except in directories that never hold the
 project's own code (virtual environments, VCS and tool caches) and what the
 configuration excludes. A file's module name comes from its enclosing packages
-(directories with ``__init__.py``), so ``src/app/db.py`` is ``app.db``.
+(directories with ``__init__.py``), so ``src/app/db.py`` is ``app.db``; a directory
+without one inside a package is a namespace portion of it (PEP 420), so
+``app/routers/items.py`` is ``app.routers.items`` when only ``app/`` has one.
+
+Many applications have no ``__init__.py`` at all and import ``app.routers.items``
+because they run from the directory above ``app/``. Such a file keeps its short name,
+and ``import_aliases`` gives the longer names its directories spell, so the import
+still resolves to it; a name two files could claim resolves to neither.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 SKIPPED_DIRECTORIES = frozenset(
     {
@@ -91,13 +99,25 @@ def _name_modules(files: list[Path]) -> list[SourceFile]:
             known = is_package_dir[directory] = (directory / "__init__.py").is_file()
         return known
 
+    in_package: dict[Path, bool] = {}
+
+    def inside_package(directory: Path) -> bool:
+        """The directory is a package, or a namespace portion of an enclosing one."""
+        known = in_package.get(directory)
+        if known is None:
+            known = package_dir(directory) or (
+                directory.parent != directory and inside_package(directory.parent)
+            )
+            in_package[directory] = known
+        return known
+
     named: list[SourceFile] = []
     taken: dict[str, int] = {}
     for file in files:
         is_package = file.name == "__init__.py"
         parts = [] if is_package else [file.stem]
         directory = file.parent
-        while package_dir(directory) and directory.parent != directory:
+        while inside_package(directory) and directory.parent != directory:
             parts.insert(0, directory.name)
             directory = directory.parent
         module = ".".join(parts) or file.parent.name
@@ -109,3 +129,35 @@ def _name_modules(files: list[Path]) -> list[SourceFile]:
             taken[module] = 1
         named.append(SourceFile(file, module, is_package))
     return named
+
+
+def import_aliases(
+    modules: Iterable[tuple[str, str]], depth: int = 8
+) -> tuple[dict[str, str], set[str]]:
+    """Longer dotted names of modules, from the directories above their import root.
+
+    ``modules`` holds (module name, file path). Returns the aliases that exactly one
+    module claims, mapped to it, and the namespace names above them
+    (``app``, ``app.routers`` for ``app.routers.items``).
+    """
+    claims: dict[str, set[str]] = {}
+    for name, path in modules:
+        short = name.partition("#")[0]
+        pure = PurePath(os.path.abspath(path))
+        directory = pure.parent if pure.name == "__init__.py" else pure
+        for _ in range(short.count(".") + 1):
+            directory = directory.parent
+        alias = short
+        for _ in range(depth):
+            if not directory.name.isidentifier() or directory.parent == directory:
+                break
+            alias = f"{directory.name}.{alias}"
+            claims.setdefault(alias, set()).add(name)
+            directory = directory.parent
+    aliases = {alias: next(iter(names)) for alias, names in claims.items() if len(names) == 1}
+    namespaces = {
+        ".".join(parts[:index])
+        for parts in (alias.split(".") for alias in claims)
+        for index in range(1, len(parts))
+    }
+    return aliases, namespaces

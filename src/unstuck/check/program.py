@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from unstuck.check.discovery import import_aliases
 from unstuck.check.model import ClassSummary, Expr, FunctionSummary, ModuleSummary
 from unstuck.check.rule import Knowledge
 
@@ -83,6 +84,9 @@ class Program:
             for name in modules
             for index in range(1, name.count(".") + 2)
         }
+        self.aliases, self.namespaces = import_aliases(
+            (name, summary.path) for name, summary in modules.items()
+        )
         self.routers: dict[tuple[str, int, int], RouterInfo] = {}
         self._memo: dict[tuple[str, int], frozenset[Value]] = {}
         self._active: set[tuple[str, int]] = set()
@@ -113,14 +117,23 @@ class Program:
         parts = dotted.split(".")
         result: frozenset[Value] = frozenset({("E", self.knowledge.canonical(dotted))})
         for index in range(len(parts), 0, -1):
-            prefix = ".".join(parts[:index])
-            if prefix in self.packages:
-                result = frozenset({("M", prefix)})
+            module = self.project_module(".".join(parts[:index]))
+            if module is not None:
+                result = frozenset({("M", module)})
                 for attribute in parts[index:]:
                     result = self.attribute(result, attribute)
                 break
         self._dotted[dotted] = result
         return result
+
+    def project_module(self, name: str) -> str | None:
+        """The project module or package a dotted name imports, through aliases too."""
+        if name in self.packages:
+            return name
+        alias = self.aliases.get(name)
+        if alias is not None:
+            return alias
+        return name if name in self.namespaces else None
 
     def module_attribute(self, module: str, name: str, builtin: bool) -> frozenset[Value]:
         summary = self.modules.get(module)
@@ -128,13 +141,17 @@ class Program:
             exprs = summary.globals.get(name)
             if exprs:
                 return _union(self.eval(expr, module) for expr in exprs)
-        submodule = f"{module}.{name}" if module else name
-        if submodule in self.packages:
+        submodule = self.project_module(f"{module}.{name}" if module else name)
+        if submodule is not None:
             return frozenset({("M", submodule)})
+        if summary is None and module in self.namespaces:
+            # a directory of the project's that may share its name with a library
+            return frozenset({("E", self.knowledge.canonical(f"{module}.{name}"))})
         if summary is not None:
             for star in summary.star_imports:
-                if star in self.packages:
-                    found = self.module_attribute(star, name, False)
+                project = self.project_module(star)
+                if project is not None:
+                    found = self.module_attribute(project, name, False)
                 else:
                     found = frozenset({("E", self.knowledge.canonical(f"{star}.{name}"))})
                 if found:
@@ -215,10 +232,10 @@ class Program:
         if kind == "imp":
             return self.resolve_dotted(expr[1])
         if kind == "mod":
-            name = expr[1]
-            if name in self.packages:
-                return frozenset({("M", name)})
-            return frozenset({("E", self.knowledge.canonical(name))})
+            project = self.project_module(expr[1])
+            if project is not None:
+                return frozenset({("M", project)})
+            return frozenset({("E", self.knowledge.canonical(expr[1]))})
         if kind in ("aw", "enter"):
             return (
                 self.entered(self.eval(expr[1], module))
