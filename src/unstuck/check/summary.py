@@ -296,10 +296,37 @@ class _Walker:
         for target in node.targets:
             self.ex(target)
 
+    def branches(self, bodies: list[list[ast.stmt]], fallthrough: bool) -> None:
+        """Walk alternative blocks; afterwards a local may hold what any of them bound.
+
+        ``if s3: store = S3() else: store = Local()`` leaves ``store`` as either, and
+        ``fallthrough`` keeps the value from before when no block may run.
+        """
+        before = self.env
+        if before is None:
+            for statements in bodies:
+                self.body(statements)
+            return
+        outcomes: list[dict[str, Expr]] = []
+        for statements in bodies:
+            self.env = dict(before)
+            self.body(statements)
+            outcomes.append(self.env)
+        if fallthrough:
+            outcomes.append(before)
+        merged: dict[str, Expr] = {}
+        for outcome in outcomes:
+            for name, value in outcome.items():
+                known = merged.get(name)
+                if known is None:
+                    merged[name] = value
+                elif known is not value and not _holds(known, value):
+                    merged[name] = ("or", known, value)
+        self.env = merged
+
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
-        self.body(node.body)
-        self.body(node.orelse)
+        self.branches([node.body, node.orelse], False)
 
     def s_While(self, node: ast.While) -> None:
         self.ex(node.test)
@@ -343,7 +370,7 @@ class _Walker:
         for case in node.cases:
             if case.guard is not None:
                 self.ex(case.guard)
-            self.body(case.body)
+        self.branches([case.body for case in node.cases], True)
 
     # -- expressions ------------------------------------------------------------
 
@@ -537,3 +564,12 @@ def _constant_int(node: ast.expr) -> int | None:
             return left**right if 0 <= right <= 64 else None
         return left * right
     return None
+
+
+def _holds(merged: Expr, value: Expr) -> bool:
+    """Whether a merged alternative already includes ``value`` (the same object)."""
+    while merged[0] == "or":
+        if merged[2] is value:
+            return True
+        merged = merged[1]
+    return merged is value
