@@ -58,3 +58,13 @@ def test_app_without_init_files_resolves_imports_spelled_from_above() -> None:
     report = _check("no_init")
     assert set(_routes(report)) == {"GET /items/v1/{item_id}", "GET /users/me"}
     assert {f.route for f in report.findings} == {"GET /items/v1/{item_id}", "GET /users/me"}
+
+
+def test_app_passed_to_an_untyped_parameter_gets_its_routes() -> None:
+    report = _check("app_passed")
+    assert set(_routes(report)) == {
+        "POST /api/{version}/notes",
+        "GET /health",
+    }
+    (finding,) = report.findings
+    assert finding.route == "POST /api/{version}/notes"

@@ -258,6 +258,11 @@ class Program:
             return self.eval(expr[1], module) | self.eval(expr[2], module)
         if kind == "sub":
             return self.subscript(expr, module)
+        if kind == "fs":
+            pieces = [self.constant(part, module) for part in expr[1]]
+            if all(isinstance(piece, str) for piece in pieces):
+                return frozenset({("K", "".join(str(piece) for piece in pieces))})
+            return EMPTY
         if kind == "div":
             return frozenset(
                 value
@@ -518,6 +523,8 @@ class Program:
         value = self.constant(expr, module)
         if isinstance(value, str):
             return value
+        if expr[0] == "fs":
+            return "".join(self.text(part, module) or "{...}" for part in expr[1])
         shown = describe(expr)
         return f"{{{shown}}}" if shown else ""
 

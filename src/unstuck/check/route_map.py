@@ -29,6 +29,8 @@ _THREAD_FINE = (
 _THREAD_CPU = "; CPU-heavy work still holds the GIL: use a process pool or a task queue"
 
 RouterKey = tuple[str, int, int]
+# how many calls deep an app is followed through untyped parameters
+_MAX_PASSING = 4
 # FastAPI's security schemes are callables with an ``async def __call__``.
 _ASYNC_LIBRARY_DEPENDENCIES = ("fastapi.security.",)
 
@@ -116,6 +118,7 @@ class RouteMapper:
         self.analysis = analysis
         self._findings: dict[Key, list[Finding]] = {}
         self._parents: dict[RouterKey, list[tuple[RouterKey, str, list[Expr], str]]] = {}
+        self._calls_by_name: dict[str, list[tuple[str, Expr]]] | None = None
 
     def findings_in(self, key: Key) -> list[Finding]:
         known = self._findings.get(key)
@@ -140,8 +143,44 @@ class RouteMapper:
 
     # -- discovery --------------------------------------------------------------------
 
-    def _routers(self, expr: Expr, module: str) -> list[RouterKey]:
-        return [value[1] for value in self.program.eval(expr, module) if value[0] == "R"]
+    def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
+        found = [value[1] for value in self.program.eval(expr, module) if value[0] == "R"]
+        if found or expr[0] != "p" or depth > _MAX_PASSING:
+            return found
+        return self._routers_passed(expr, module, depth)
+
+    def _routers_passed(self, parameter: Expr, module: str, depth: int) -> list[RouterKey]:
+        """The apps passed to an untyped parameter: ``def configure_routes(app)`` called
+        as ``configure_routes(app)`` with a ``FastAPI()``, from any module."""
+        program = self.program
+        key = (module, parameter[1])
+        function = program.function(key)
+        if function is None:
+            return []
+        names = [name for name, _annotation, _default in function.params]
+        if parameter[2] not in names:
+            return []
+        position = names.index(parameter[2])
+        found: list[RouterKey] = []
+        for caller, call in self._calls_named(key[1].rpartition(".")[2]):
+            if ("F", key) not in program.eval(call[1], caller):
+                continue
+            args = call[4]
+            argument = args[position] if position < len(args) else keyword(call, parameter[2])
+            if argument is not None:
+                found.extend(self._routers(argument, caller, depth + 1))
+        return list(dict.fromkeys(found))
+
+    def _calls_named(self, name: str) -> list[tuple[str, Expr]]:
+        if self._calls_by_name is None:
+            index: dict[str, list[tuple[str, Expr]]] = {}
+            for key, function in self.program.functions():
+                for call, _awaited in function.calls:
+                    called = last_name(call[1])
+                    if called is not None:
+                        index.setdefault(called, []).append((key[0], call))
+            self._calls_by_name = index
+        return self._calls_by_name.get(name, [])
 
     def _registrations(self) -> list[_Registration]:
         program = self.program

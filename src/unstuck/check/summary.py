@@ -461,6 +461,20 @@ class _Walker:
     def e_Await(self, node: ast.Await, awaited: bool) -> Expr:
         return ("aw", self.ex(node.value, True))
 
+    def e_JoinedStr(self, node: ast.JoinedStr, awaited: bool) -> Expr:
+        """An f-string, kept as its parts: route prefixes are often ``f"{API}/users"``."""
+        parts: list[Expr] = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                shown = self.ex(value.value)
+                if value.format_spec is not None:
+                    self.ex(value.format_spec)
+                    shown = UNKNOWN
+                parts.append(shown if value.conversion in (-1, ord("s")) else UNKNOWN)
+            else:
+                parts.append(self.ex(value))
+        return ("fs", tuple(parts))
+
     def e_Constant(self, node: ast.Constant, awaited: bool) -> Expr:
         value = node.value
         if isinstance(value, str | int | bool) or value is None:
