@@ -129,6 +129,8 @@ class RouteMapper:
     def routes(self) -> list[Route]:
         registrations = self._registrations()
         routes: list[Route] = []
+        # ``app = FastAPI(debug=True) if ... else FastAPI()``: two apps, one route each
+        seen: set[tuple[tuple[str, ...], str, Key]] = set()
         for registration in registrations:
             handler = self.program.function(registration.handler)
             if handler is None:
@@ -137,6 +139,10 @@ class RouteMapper:
                 extra = [(expr, registration.module) for expr in registration.dependencies]
                 for prefix, inherited in self._prefixes(router, set()):
                     path = _join(prefix, registration.path)
+                    identity = (tuple(registration.methods), path, registration.handler)
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
                     routes.append(self._route(registration, path, [*inherited, *extra]))
         routes.sort(key=lambda route: (route.path, route.methods))
         return routes
