@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from unstuck.check.model import MODULE_BODY, UNKNOWN, ChainLink, Expr, Finding
-from unstuck.check.program import EMPTY, Key, Program, Value, last_name
+from unstuck.check.program import EMPTY, Key, Program, Value, keyword, last_name
 from unstuck.check.rule import Rule
 from unstuck.check.rules import http_timeout
 
@@ -122,7 +122,7 @@ class BlockingAnalysis:
                     if awaited:
                         continue
                     found = self.library_blocker(value)
-                    if found is not None:
+                    if found is not None and not self.returns_at_once(value, call, module):
                         rule, label = found
                         origin = self.origin(call[1], module)
                         result.hits.append(Hit(rule, line, col, label, origin))
@@ -179,6 +179,21 @@ class BlockingAnalysis:
         task = self.program.function(value[1])  # type: ignore[arg-type]
         name = task.qualname if task is not None else "task"
         return knowledge.rules["USK111"], f"{name}.{value[2]}()"
+
+    def returns_at_once(self, value: Value, call: Expr, module: str) -> bool:
+        """A call whose arguments ask it not to wait: ``shutdown(wait=False)``."""
+        name = f"{value[1]}.{value[2]}" if value[0] == "EM" else str(value[1])
+        condition = self.knowledge.nonblocking.get(name)
+        if condition is None:
+            return False
+        name, position, expected = condition
+        argument = keyword(call, name)
+        if argument is None and 0 <= position < len(call[4]):
+            argument = call[4][position]
+        if argument is None:
+            return False
+        actual = self.program.constant(argument, module)
+        return actual == expected and isinstance(actual, bool) == isinstance(expected, bool)
 
     def callee(self, value: tuple[object, ...]) -> Key | None:
         """The project function that calling ``value`` runs."""

@@ -32,6 +32,9 @@ class Rule:
     aliases: Mapping[str, str] = field(default_factory=dict)
     attribute_types: Mapping[tuple[str, str], str] = field(default_factory=dict)
     classes: frozenset[str] = frozenset()  # lower-case class names
+    # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
+    # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
+    nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
 
 
 def methods(cls: str, names: str) -> frozenset[tuple[str, str]]:
@@ -55,6 +58,7 @@ class Knowledge:
         self.aliases: dict[str, str] = {}
         self.attribute_types: dict[tuple[str, str], str] = {}
         self.classes: set[str] = set()
+        self.nonblocking: dict[str, tuple[str, int, object]] = {}
         for rule in self.rules.values():
             for name in rule.functions:
                 self.functions.setdefault(name, rule)
@@ -67,6 +71,7 @@ class Knowledge:
             self.aliases.update(rule.aliases)
             self.attribute_types.update(rule.attribute_types)
             self.classes.update(rule.classes)
+            self.nonblocking.update(rule.nonblocking)
         self._canonical: dict[str, str] = {}
 
     def canonical(self, dotted: str) -> str:

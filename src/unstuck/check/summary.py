@@ -49,7 +49,8 @@ KEYWORDS = frozenset(
     | {"dependency", "timeout"}
 )
 _PROPERTY_OWNERS = frozenset({"self", "p", "c"})
-_PASSED_ON = frozenset({"p", "self", "g", "a", "enter", "ann", "imp"})
+# constants are kept too: a flag such as ``wait=False`` can make a call return at once
+_PASSED_ON = frozenset({"p", "self", "g", "a", "enter", "ann", "imp", "k"})
 
 _SUPPRESSION = re.compile(
     r"#\s*(?:noqa(?::\s*(?P<noqa>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?"

@@ -44,4 +44,12 @@ RULE = Rule(
         "multiprocessing.Pool": "multiprocessing.pool.Pool",
     },
     classes=frozenset({"threading.Lock"}),
+    nonblocking={
+        f"{_EXECUTOR}.shutdown": ("wait", 0, False),
+        "threading.Lock.acquire": ("blocking", 0, False),
+        "queue.Queue.get": ("block", 0, False),
+        "queue.Queue.put": ("block", 1, False),
+        "threading.Thread.join": ("timeout", 0, 0),
+        "threading.Event.wait": ("timeout", 0, 0),
+    },
 )
