@@ -69,3 +69,8 @@ def test_app_passed_to_an_untyped_parameter_gets_its_routes() -> None:
     }
     (finding,) = report.findings
     assert finding.route == "POST /api/{version}/notes"
+
+
+def test_router_filled_and_returned_by_a_function_keeps_each_prefix() -> None:
+    report = _check("router_factory")
+    assert set(_routes(report)) == {"GET /api/me", "GET /{tenant}/api/me"}

@@ -344,6 +344,7 @@ class Program:
             kind = value[0]
             if kind == "F":
                 result |= self.returns_of(value[1])
+                result |= self.returned_arguments(value[1], call, module)
             elif kind == "C":
                 result.add(("I", value[1]))
             elif kind == "I":
@@ -364,6 +365,27 @@ class Program:
                 result |= value[1]
             elif kind == "TM":
                 result.add(("EI", "celery.result.AsyncResult"))
+        return frozenset(result)
+
+    def returned_arguments(self, key: Key, call: Expr, module: str) -> frozenset[Value]:
+        """What a call passes to a parameter the function returns as is, such as
+        ``def include_routers(router): ...; return router`` called with ``APIRouter()``."""
+        function = self.function(key)
+        if function is None:
+            return EMPTY
+        names = [name for name, _annotation, _default in function.params]
+        result: set[Value] = set()
+        for returned in function.returns:
+            if returned[0] != "p" or returned[1] != key[1] or returned[2] not in names:
+                continue
+            position = names.index(returned[2])
+            if names[:1] in (["self"], ["cls"]) and function.class_qualname is not None:
+                position -= 1
+            argument = keyword(call, returned[2])
+            if argument is None and 0 <= position < len(call[4]):
+                argument = call[4][position]
+            if argument is not None:
+                result |= self.eval(argument, module)
         return frozenset(result)
 
     def call_library(self, name: str, call: Expr, module: str) -> frozenset[Value]:

@@ -49,8 +49,9 @@ KEYWORDS = frozenset(
     | {"dependency", "timeout"}
 )
 _PROPERTY_OWNERS = frozenset({"self", "p", "c"})
-# constants are kept too: a flag such as ``wait=False`` can make a call return at once
-_PASSED_ON = frozenset({"p", "self", "g", "a", "enter", "ann", "imp", "k"})
+# Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
+# and calls: ``include_routers(APIRouter())`` passes a router built in place.
+_PASSED_ON = frozenset({"p", "self", "g", "a", "enter", "ann", "imp", "k", "c"})
 
 _SUPPRESSION = re.compile(
     r"#\s*(?:noqa(?::\s*(?P<noqa>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?"
