@@ -252,3 +252,20 @@ def test_directory_that_cannot_be_listed_is_reported(tmp_path: Path) -> None:
     unreadable: list[tuple[Path, str]] = []
     assert discover([tmp_path / "vanished"], (), None, unreadable) == []
     assert unreadable == [(tmp_path / "vanished", "cannot be read: No such file or directory")]
+
+
+def test_reader_closing_the_pipe_early_is_not_a_crash(app_dir: Path) -> None:
+    """``unstuck check --routes . | head -1``: the report still ends with its status."""
+    for index in range(300):
+        (app_dir / f"extra_{index}.py").write_text(BLOCKING_APP)
+    with subprocess.Popen(
+        [sys.executable, "-m", "unstuck", "check", "--routes", str(app_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.read(10)
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=120) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

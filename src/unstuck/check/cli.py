@@ -7,6 +7,7 @@ parsed), 2 on a usage error (bad option, missing path, bad configuration).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -101,5 +102,10 @@ def main(argv: list[str]) -> int:
     rules = {rule.code: rule for rule in ALL_RULES}
     output = render(report, args.format, rules, args.routes)
     if output:
-        print(output)
+        try:
+            print(output, flush=True)
+        except BrokenPipeError:
+            # the reader (``| head``) stopped early: not an error of the check; point
+            # stdout at devnull so the interpreter's final flush does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if report.findings or report.not_parsed else 0
