@@ -265,6 +265,10 @@ class _Walker:
     def s_AnnAssign(self, node: ast.AnnAssign) -> None:
         annotation = self.annotation(node.annotation)
         value = self.ex(node.value) if node.value is not None else None
+        if value is not None and self.env is not None and value != UNKNOWN:
+            # ``store: object = S3Store()``: a loose annotation must not hide the value
+            self.assign(node.target, ("or", ("ann", annotation), value))
+            return
         self.assign(node.target, ("ann", annotation))
         if value is not None and self.env is None and isinstance(node.target, ast.Name):
             # module and class level: keep the value too, it may be a router, an alias or
