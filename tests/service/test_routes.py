@@ -109,6 +109,9 @@ async def test_ml_inference_in_the_process_pool(sqlite_settings: Settings, serve
             # Finite, but past float32 inside the forest: was a 500 from scikit-learn.
             {"features": [[1e308, 3.5, 1.4, 0.2]]},
             {"features": [[-1.0, 3.5, 1.4, 0.2]]},
+            # Not numbers: pydantic's lax mode read false as 0 and "5.1" as 5.1.
+            {"features": [[False, 3.5, 1.4, 0.2]]},
+            {"features": [["5.1", 3.5, 1.4, 0.2]]},
             {"rows": [[5.1, 3.5, 1.4, 0.2]]},
         ]
         for bad in bad_bodies:
@@ -262,3 +265,23 @@ async def test_405_names_every_method_of_the_path(
         user = await client.delete("/users/1")
         assert user.status_code == 405
         assert user.headers["allow"] == "GET, HEAD"
+
+
+async def test_openapi_tells_the_limits_and_errors_the_routes_answer(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    settings = sqlite_settings.model_copy(update={"max_delay_s": 2.5, "compute_max_n": 1234})
+    async with serve(settings) as client:
+        schema = (await client.get("/openapi.json")).json()
+        too_long = await client.get("/async", params={"delay": 2.6})
+    paths = schema["paths"]
+    for path in ("/async", "/sync", "/proxy", "/safe"):
+        (delay,) = paths[path]["get"]["parameters"]
+        assert delay["schema"]["maximum"] == 2.5, path
+    assert too_long.status_code == 422
+    n = schema["components"]["schemas"]["ComputeRequest"]["properties"]["n"]
+    assert n["maximum"] == 1234
+    assert "x-unstuck-maximum-setting" not in str(schema)
+    assert {"404", "503"} <= set(paths["/cached/users/{user_id}"]["get"]["responses"])
+    assert "409" in paths["/users"]["post"]["responses"]
+    assert {"502", "504"} <= set(paths["/safe"]["get"]["responses"])

@@ -24,8 +24,10 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from unstuck.service.database import SyncSessionDep, slow_query
+from unstuck.service.errors import DATABASE_UNAVAILABLE
 from unstuck.service.models import User
 from unstuck.service.proxy import (
+    UPSTREAM_FAILURES,
     Proxied,
     UpstreamDelay,
     upstream_delay,
@@ -44,7 +46,7 @@ class FirstUser(BaseModel):
     waited_s: float
 
 
-@router.get("/bad")
+@router.get("/bad", responses=UPSTREAM_FAILURES)
 async def bad(state: StateDep, delay: UpstreamDelay = 0.0) -> Proxied:
     url = state["upstream_url"]
     params = upstream_delay(state, delay)
@@ -64,7 +66,7 @@ async def bad(state: StateDep, delay: UpstreamDelay = 0.0) -> Proxied:
     return Proxied(upstream=url, status=status, body=body)
 
 
-@router.get("/also-bad")
+@router.get("/also-bad", responses=DATABASE_UNAVAILABLE)
 async def also_bad(
     session: SyncSessionDep, state: StateDep, delay: UpstreamDelay = 0.0
 ) -> FirstUser:

@@ -11,6 +11,8 @@ RFC 9110 (:mod:`unstuck.service.methods`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from unstuck.service import (
@@ -18,6 +20,7 @@ from unstuck.service import (
     concurrency,
     health,
     inference,
+    limits,
     proxy,
     report,
     users,
@@ -44,6 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router)
     if settings.antipatterns:
         app.include_router(antipatterns.router)
+
+    def openapi() -> dict[str, Any]:
+        schema = FastAPI.openapi(app)
+        limits.document(schema, settings)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(MethodsMiddleware, schema=app.openapi)
     # Stalls of the loop are logged and counted; diagnostics are served only with a token.
     return watch(app, token=settings.watch_token)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from unstuck.service.errors import invalid
+from unstuck.service.limits import maximum_from
 from unstuck.service.settings import Settings
 from unstuck.service.state import StateDep
 
@@ -30,6 +31,7 @@ DelayQuery = Annotated[
         ge=0,
         allow_inf_nan=False,
         description="seconds to wait; at most UNSTUCK_MAX_DELAY_S (10 by default)",
+        json_schema_extra=maximum_from("max_delay_s"),
     ),
 ]
 
@@ -47,6 +49,7 @@ class ComputeRequest(BaseModel):
         default=10_000_000,
         ge=1,
         description="how many integers to add up; at most UNSTUCK_COMPUTE_MAX_N",
+        json_schema_extra=maximum_from("compute_max_n"),
     )
 
 

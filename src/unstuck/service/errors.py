@@ -15,10 +15,29 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 logger = logging.getLogger("unstuck.service")
+
+
+class Problem(BaseModel):
+    """The body of every error but a 422: what went wrong, written for a person."""
+
+    detail: str
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An entry of a route's ``responses=``, so that the OpenAPI lists what it can answer."""
+    return {"model": Problem, "description": description}
+
+
+Responses = dict[int | str, dict[str, Any]]
+
+DATABASE_UNAVAILABLE: Responses = {
+    503: problem("no database connection free in time, or the database is unavailable")
+}
 
 
 def invalid(location: tuple[str, ...], message: str, value: object) -> RequestValidationError:

@@ -33,7 +33,8 @@ MAX_FEATURE_CM = 1_000.0
 _model: Any = None
 _labels: list[str] = []
 
-Feature = Annotated[float, Field(ge=0, le=MAX_FEATURE_CM, allow_inf_nan=False)]
+# Strict: a number, never a string or a boolean that pydantic would otherwise convert.
+Feature = Annotated[float, Field(strict=True, ge=0, le=MAX_FEATURE_CM, allow_inf_nan=False)]
 Row = Annotated[list[Feature], Field(min_length=len(FEATURES), max_length=len(FEATURES))]
 
 

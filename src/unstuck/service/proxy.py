@@ -17,7 +17,8 @@ import httpx
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from unstuck.service.errors import invalid
+from unstuck.service.errors import Responses, invalid, problem
+from unstuck.service.limits import maximum_from
 from unstuck.service.state import State, StateDep
 
 router = APIRouter(tags=["upstream"])
@@ -28,8 +29,15 @@ UpstreamDelay = Annotated[
         ge=0,
         allow_inf_nan=False,
         description="asks the upstream to wait this long; at most UNSTUCK_MAX_DELAY_S",
+        json_schema_extra=maximum_from("max_delay_s"),
     ),
 ]
+
+
+UPSTREAM_FAILURES: Responses = {
+    502: problem("the upstream is unreachable, answered an error or did not answer JSON"),
+    504: problem("the upstream did not answer in time"),
+}
 
 
 class Proxied(BaseModel):
@@ -79,12 +87,12 @@ async def _fetch(state: State, delay: float) -> Proxied:
     return Proxied(upstream=url, status=response.status_code, body=body)
 
 
-@router.get("/proxy")
+@router.get("/proxy", responses=UPSTREAM_FAILURES)
 async def proxy(state: StateDep, delay: UpstreamDelay = 0.0) -> Proxied:
     return await _fetch(state, delay)
 
 
-@router.get("/safe")
+@router.get("/safe", responses=UPSTREAM_FAILURES)
 async def safe(state: StateDep, delay: UpstreamDelay = 0.0) -> Proxied:
     deadline_s = state["settings"].safe_timeout_s
     try:

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import select
 
 from unstuck.service.database import SyncSessionDep
+from unstuck.service.errors import DATABASE_UNAVAILABLE
 from unstuck.service.models import User
 
 router = APIRouter(tags=["report"])
@@ -56,7 +57,10 @@ def draw_report(domains: Counter[str], days: Counter[date]) -> bytes:
 @router.get(
     "/report",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "a PNG chart"}},
+    responses={
+        200: {"content": {"image/png": {}}, "description": "a PNG chart"},
+        **DATABASE_UNAVAILABLE,
+    },
 )
 def report(session: SyncSessionDep) -> Response:
     domains: Counter[str] = Counter()

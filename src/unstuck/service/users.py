@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from unstuck.service.cache import CacheUnavailable
 from unstuck.service.database import SessionDep, SyncSessionDep
+from unstuck.service.errors import DATABASE_UNAVAILABLE, Responses, problem
 from unstuck.service.models import User
 from unstuck.service.state import StateDep
 
@@ -32,7 +33,14 @@ logger = logging.getLogger("unstuck.service")
 
 router = APIRouter(tags=["users"])
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+# No whitespace, "@" or control character in either part; dots separate the domain's labels.
+_LOCAL_CHAR = r"[^@\s\x00-\x1f\x7f-\x9f]"
+_LABEL_CHAR = r"[^@\s.\x00-\x1f\x7f-\x9f]"
+_EMAIL = re.compile(rf"{_LOCAL_CHAR}+@{_LABEL_CHAR}+(\.{_LABEL_CHAR}+)+")
+# The same rules as JSON Schema patterns, so that the OpenAPI says what the validators do
+# (surrounding whitespace is stripped first; a name needs one visible character).
+_EMAIL_PATTERN = rf"^\s*{_EMAIL.pattern}\s*$"
+_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="id of the user")]
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
@@ -44,8 +52,16 @@ class UserCreate(BaseModel):
         json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@example.com"}]}
     )
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+        Field(json_schema_extra={"pattern": _NAME_PATTERN}),
+    ]
+    email: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=254),
+        Field(json_schema_extra={"pattern": _EMAIL_PATTERN}),
+    ]
 
     @field_validator("name", "email")
     @classmethod
@@ -98,7 +114,14 @@ def _not_found(user_id: int) -> HTTPException:
     return HTTPException(status_code=404, detail=f"no user with id {user_id}")
 
 
-@router.post("/users", status_code=201)
+_READ_ONE: Responses = {404: problem("no user with this id"), **DATABASE_UNAVAILABLE}
+
+
+@router.post(
+    "/users",
+    status_code=201,
+    responses={409: problem("a user with this email already exists"), **DATABASE_UNAVAILABLE},
+)
 async def create_user(body: UserCreate, session: SessionDep, response: Response) -> UserPublic:
     user = User(name=body.name, email=body.email)
     session.add(user)
@@ -113,13 +136,13 @@ async def create_user(body: UserCreate, session: SessionDep, response: Response)
     return UserPublic.model_validate(user)
 
 
-@router.get("/users")
+@router.get("/users", responses=DATABASE_UNAVAILABLE)
 async def list_users(session: SessionDep, limit: Limit = 20, after: After = 0) -> UserPage:
     users = list((await session.scalars(_page_query(limit, after))).all())
     return _page(users, limit)
 
 
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", responses=_READ_ONE)
 async def get_user(user_id: UserId, session: SessionDep) -> UserPublic:
     user = await session.get(User, user_id)
     if user is None:
@@ -127,13 +150,13 @@ async def get_user(user_id: UserId, session: SessionDep) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.get("/sync/users")
+@router.get("/sync/users", responses=DATABASE_UNAVAILABLE)
 def list_users_sync(session: SyncSessionDep, limit: Limit = 20, after: After = 0) -> UserPage:
     users = list(session.scalars(_page_query(limit, after)).all())
     return _page(users, limit)
 
 
-@router.get("/sync/users/{user_id}")
+@router.get("/sync/users/{user_id}", responses=_READ_ONE)
 def get_user_sync(user_id: UserId, session: SyncSessionDep) -> UserPublic:
     user = session.get(User, user_id)
     if user is None:
@@ -141,7 +164,7 @@ def get_user_sync(user_id: UserId, session: SyncSessionDep) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.get("/cached/users/{user_id}", response_model=UserPublic)
+@router.get("/cached/users/{user_id}", response_model=UserPublic, responses=_READ_ONE)
 async def get_user_cached(user_id: UserId, session: SessionDep, state: StateDep) -> Response:
     cache, settings = state["cache"], state["settings"]
     key = f"{settings.cache_prefix}user:{user_id}"
