@@ -127,6 +127,35 @@ async def test_malformed_json_is_422(sqlite_settings: Settings, serve: ServeApp)
         assert "JSON" in str(response.json()["detail"])
 
 
+async def test_body_in_another_media_type_is_415(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    body = b'{"name": "Ada", "email": "ada@example.com"}'
+    async with serve(sqlite_settings) as client:
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            response = await client.post(
+                "/users", content=body, headers={"Content-Type": content_type}
+            )
+            assert response.status_code == 415
+            assert "application/json" in response.json()["detail"]
+            assert content_type in response.json()["detail"]
+        untyped = await client.post("/users", content=body)
+        assert untyped.status_code == 415
+        assert "no Content-Type" in untyped.json()["detail"]
+
+
+async def test_body_not_utf8_is_422(sqlite_settings: Settings, serve: ServeApp) -> None:
+    async with serve(sqlite_settings) as client:
+        response = await client.post(
+            "/users", content=b'{"name": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+        )
+        # Was FastAPI's 400 "There was an error parsing the body".
+        assert response.status_code == 422
+        (error,) = response.json()["detail"]
+        assert error["type"] == "json_invalid"
+        assert "not UTF-8" in error["msg"]
+
+
 @pytest.mark.parametrize("prefix", ["/users", "/sync/users", "/cached/users"])
 async def test_unknown_and_bad_ids(settings: Settings, serve: ServeApp, prefix: str) -> None:
     async with serve(settings) as client:

@@ -159,14 +159,16 @@ async def test_failed_task_reports_its_message_and_the_worker_goes_on(
     os.kill(worker_pid, 0)  # raises if the worker process is gone
 
 
-async def test_upload_without_a_file_field_is_422(client: httpx.AsyncClient) -> None:
+async def test_upload_without_a_file_field_is_422_and_without_a_form_415(
+    client: httpx.AsyncClient,
+) -> None:
     form = await client.post("/upload-video", data={"title": "holiday"}, files={"x": b""})
     no_form = await client.post("/upload-video", json={"file": "holiday.mp4"})
     empty = await client.post("/upload-video", files={"file": ("empty.mp4", b"", "video/mp4")})
 
     assert form.status_code == 422
     assert "no file field named 'file'" in form.json()["detail"]
-    assert no_form.status_code == 422
+    assert no_form.status_code == 415
     assert "multipart/form-data" in no_form.json()["detail"]
     assert empty.status_code == 422
 
@@ -181,6 +183,15 @@ async def test_malformed_multipart_is_400(client: httpx.AsyncClient, data_dir: P
     assert response.status_code == 400
     assert "closing boundary" in response.json()["detail"]
     assert _leftovers(data_dir) == []
+
+
+async def test_multipart_without_boundary_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/upload-video", content=b"abc", headers={"content-type": "multipart/form-data"}
+    )
+
+    assert response.status_code == 400
+    assert "no boundary" in response.json()["detail"]
 
 
 def _multipart(data: bytes, boundary: str = "unstuck-test-boundary") -> tuple[bytes, bytes]:

@@ -3,21 +3,25 @@
 Limits that come from settings are checked in the route and reported in the
 same shape as FastAPI's own 422s. Database trouble (no connection free within
 ``pool_timeout``, database unreachable) becomes a 503 that says what to change.
+A body that is not JSON is a 422 however it fails (not UTF-8 included), and a
+body sent with another media type than JSON is a 415 that says so.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
 
 logger = logging.getLogger("unstuck.service")
 
@@ -65,8 +69,32 @@ def _json_safe(value: Any) -> Any:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
+    if not isinstance(exc, RequestValidationError):
+        return JSONResponse({"detail": []}, status_code=422)
+    if isinstance(exc.body, bytes):
+        # FastAPI parses JSON only when the Content-Type says so and passes anything else
+        # on as raw bytes, which then "should be a valid dictionary": the real cause is
+        # the media type.
+        sent = request.headers.get("content-type")
+        detail = "send the body as JSON with Content-Type: application/json, " + (
+            f"not {sent}" if sent else "the request has no Content-Type"
+        )
+        return JSONResponse({"detail": _json_safe(detail)}, status_code=415)
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException) and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's 400 "There was an error parsing the body" for bytes that are not
+        # UTF-8: the same 422 as any other body that is not JSON, saying why.
+        error = {
+            "type": "json_invalid",
+            "loc": ["body"],
+            "msg": f"the body is not UTF-8 encoded JSON: {exc.__cause__}",
+            "input": {},
+        }
+        return JSONResponse({"detail": [error]}, status_code=422)
+    return await http_exception_handler(request, cast(HTTPException, exc))
 
 
 async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
@@ -87,6 +115,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(PoolTimeoutError, _pool_timeout)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_unavailable)

@@ -12,7 +12,7 @@ docs pages) are left to Starlette, which already answers HEAD on them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.routing import compile_path
@@ -43,17 +43,9 @@ class MethodTable:
 
 
 class MethodsMiddleware:
-    def __init__(self, app: ASGIApp, schema: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(self, app: ASGIApp, table: MethodTable) -> None:
         self.app = app
-        self._schema = schema
-        self._table: MethodTable | None = None
-
-    @property
-    def table(self) -> MethodTable:
-        # Built at the first request: the schema needs every router included first.
-        if self._table is None:
-            self._table = MethodTable(self._schema().get("paths", {}))
-        return self._table
+        self.table = table
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

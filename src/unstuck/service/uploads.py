@@ -50,6 +50,10 @@ class MalformedUploadError(UploadError):
     status_code = 400
 
 
+class UnsupportedMediaTypeError(UploadError):
+    status_code = 415
+
+
 @dataclass(frozen=True)
 class ReceivedUpload:
     path: Path
@@ -128,10 +132,12 @@ async def receive_upload(
     overwritten). Raises an `UploadError` subclass for a request that cannot be accepted."""
     content_type, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary:
-        raise MissingFileError(
+    if content_type != b"multipart/form-data":
+        raise UnsupportedMediaTypeError(
             f"send the video as multipart/form-data with a file field named {field!r}"
         )
+    if not boundary:
+        raise MalformedUploadError("the multipart/form-data Content-Type has no boundary")
     declared = request.headers.get("content-length")
     if (
         declared is not None

@@ -52,7 +52,7 @@ _UPLOAD_BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {"file": {"type": "string", "format": "binary", "minLength": 1}},
                 }
             }
         },
@@ -87,8 +87,9 @@ def _celery(request: Request) -> Celery:
     openapi_extra=_UPLOAD_BODY,
     responses={
         413: {"description": "the file is larger than UNSTUCK_MAX_UPLOAD_BYTES"},
-        415: {"description": "the file is not a video"},
-        422: {"description": "no file field"},
+        400: {"description": "the multipart body is malformed"},
+        415: {"description": "the body is not multipart/form-data, or the file is not a video"},
+        422: {"description": "no file field, or an empty file"},
         503: {"description": "the task queue is unavailable"},
     },
 )
