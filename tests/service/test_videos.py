@@ -228,7 +228,14 @@ async def test_too_large_upload_is_413_and_leaves_nothing(
 
 @pytest.mark.parametrize(
     "task_id",
-    [str(uuid.uuid4()), "not-a-task", str(uuid.uuid4()).upper(), "..%2F..%2Fsettings"],
+    [
+        str(uuid.uuid4()),
+        "not-a-task",
+        str(uuid.uuid4()).upper(),
+        "..%2F..%2Fsettings",
+        "%2e%2e",
+        "x" * 5000,
+    ],
 )
 async def test_unknown_task_ids_are_404(client: httpx.AsyncClient, task_id: str) -> None:
     for path in (f"/task/{task_id}", f"/videos/{task_id}", f"/videos/{task_id}/thumbnail"):
@@ -236,6 +243,7 @@ async def test_unknown_task_ids_are_404(client: httpx.AsyncClient, task_id: str)
         assert response.status_code == 404, path
         if "%2F" not in task_id:  # an encoded slash misses the route: a plain 404
             assert "no task" in response.json()["detail"]
+            assert len(response.json()["detail"]) < 200
 
 
 async def test_results_before_the_task_runs_are_404_with_the_state(

@@ -44,6 +44,8 @@ logger = logging.getLogger("unstuck.service")
 # Whatever the cause, the client gets a 503 and the log gets the traceback.
 _QUEUE_ERRORS = (Exception,)
 
+_SHOWN_ID_CHARS = 40
+
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -169,7 +171,9 @@ async def get_thumbnail(task_id: str, request: Request) -> FileResponse:
 async def _issued_id(request: Request, task_id: str) -> str:
     canonical = parse_task_id(task_id)
     if canonical is None or canonical != task_id:
-        raise HTTPException(404, f"no task {task_id!r}: task ids are UUIDs from /upload-video")
+        # Only the start of a malformed id is echoed: the client sent it and may be huge.
+        shown = task_id if len(task_id) <= _SHOWN_ID_CHARS else task_id[:_SHOWN_ID_CHARS] + "…"
+        raise HTTPException(404, f"no task {shown!r}: task ids are UUIDs from /upload-video")
     if not await anyio.to_thread.run_sync(_store(request).was_issued, canonical):
         raise HTTPException(404, f"no task {task_id!r} was issued by this service")
     return canonical
