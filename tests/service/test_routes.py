@@ -142,6 +142,21 @@ async def test_report_is_a_png_chart(settings: Settings, serve: ServeApp) -> Non
     assert response.content != empty.content
 
 
+async def test_report_draws_domains_as_plain_text(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    # "$...$" is matplotlib's math mode, and these are not valid formulas: one such
+    # user used to make every later /report a 500.
+    domains = ["a$b^$.co", "$\\frac$.co", "x" * 60 + ".org"]
+    async with serve(sqlite_settings) as client:
+        for i, domain in enumerate(domains):
+            created = await client.post("/users", json={"name": "n", "email": f"n{i}@{domain}"})
+            assert created.status_code == 201, created.text
+        response = await client.get("/report")
+    assert response.status_code == 200
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
 async def test_proxy_and_safe_reach_the_builtin_upstream(
     sqlite_settings: Settings, serve: ServeApp
 ) -> None:

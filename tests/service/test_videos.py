@@ -17,6 +17,8 @@ import av
 import httpx
 import pytest
 from blockbuster import blockbuster_ctx
+from starlette.requests import Request
+from starlette.types import Message
 
 from tests.service.video_fixtures import (
     make_audio_only,
@@ -28,6 +30,7 @@ from tests.service.video_fixtures import (
 )
 from unstuck.service.queue import TRANSCODE_TASK, QueueSettings, create_celery
 from unstuck.service.settings import Settings
+from unstuck.service.uploads import ClientGoneError, receive_upload
 from unstuck.service.video_store import VideoStore
 
 pytestmark = pytest.mark.anyio
@@ -192,6 +195,29 @@ async def test_multipart_without_boundary_is_400(client: httpx.AsyncClient) -> N
 
     assert response.status_code == 400
     assert "no boundary" in response.json()["detail"]
+
+
+async def test_client_gone_mid_upload_is_a_refusal_and_leaves_nothing(tmp_path: Path) -> None:
+    head = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+    messages: list[Message] = [
+        {"type": "http.request", "body": head + b"a" * 1000, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/upload-video",
+        "headers": [(b"content-type", b"multipart/form-data; boundary=xyz")],
+    }
+    destination = tmp_path / "partial.upload"
+    # Was starlette's ClientDisconnect, an unhandled exception in the server's log.
+    with pytest.raises(ClientGoneError, match="disconnected"):
+        await receive_upload(Request(scope, receive), destination, max_bytes=10_000)
+    assert not destination.exists()
 
 
 def _multipart(data: bytes, boundary: str = "unstuck-test-boundary") -> tuple[bytes, bytes]:

@@ -32,7 +32,12 @@ def draw_report(domains: Counter[str], days: Counter[date]) -> bytes:
     figure.suptitle(f"{total} users")
 
     top = domains.most_common(TOP_DOMAINS)[::-1]
-    by_domain.barh([name for name, _ in top], [count for _, count in top], color="tab:blue")
+    positions = range(len(top))
+    by_domain.barh(positions, [count for _, count in top], color="tab:blue")
+    # Domains are user input: a "$" would start matplotlib's math mode, and a bad
+    # formula fails the whole report. The labels are plain text.
+    labels = [_shortened(name) for name, _ in top]
+    by_domain.set_yticks(positions, labels, parse_math=False)
     by_domain.set_title(f"by email domain (top {TOP_DOMAINS})")
     by_domain.set_xlabel("users")
 
@@ -52,6 +57,10 @@ def draw_report(domains: Counter[str], days: Counter[date]) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @router.get(
