@@ -45,8 +45,10 @@ class Slept(BaseModel):
 class ComputeRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"n": 10_000_000}]})
 
+    # Strict: an integer, not a boolean or a string that pydantic would otherwise convert.
     n: int = Field(
         default=10_000_000,
+        strict=True,
         ge=1,
         description="how many integers to add up; at most UNSTUCK_COMPUTE_MAX_N",
         json_schema_extra=maximum_from("compute_max_n"),
