@@ -74,6 +74,9 @@ async def test_compute_adds_up_in_the_thread_pool(
         assert response.status_code == 200
         assert response.json()["result"] == sum(range(100_000))
         assert response.json()["runs_on"] == "compute thread pool"
+        integral = await client.post("/compute", json={"n": 44.0})
+        assert integral.status_code == 200
+        assert integral.json()["result"] == sum(range(44))
 
         too_big = await client.post("/compute", json={"n": 1_000_001})
         assert too_big.status_code == 422

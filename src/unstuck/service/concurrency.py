@@ -16,7 +16,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from unstuck.service.errors import invalid
 from unstuck.service.limits import maximum_from
@@ -45,14 +45,21 @@ class Slept(BaseModel):
 class ComputeRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"n": 10_000_000}]})
 
-    # Strict: an integer, not a boolean or a string that pydantic would otherwise convert.
     n: int = Field(
         default=10_000_000,
-        strict=True,
         ge=1,
         description="how many integers to add up; at most UNSTUCK_COMPUTE_MAX_N",
         json_schema_extra=maximum_from("compute_max_n"),
     )
+
+    @field_validator("n", mode="before")
+    @classmethod
+    def _json_integer(cls, value: object) -> object:
+        # JSON Schema's integer takes 44.0 (as pydantic does) but not true or "44",
+        # which pydantic's lax mode would turn into 1 and 44.
+        if isinstance(value, bool | str):
+            raise ValueError("n must be a JSON number")
+        return value
 
 
 class ComputeResult(BaseModel):
