@@ -130,6 +130,29 @@ async def test_ml_inference_in_the_process_pool(sqlite_settings: Settings, serve
     assert not os.path.exists(f"/proc/{pool_pid}")  # noqa: ASYNC240
 
 
+async def test_huge_or_deep_bodies_are_422_with_a_short_echo(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    async with serve(sqlite_settings) as client:
+        rows = await client.post(
+            "/ml-inference", json={"features": [[1.0, 2.0, 3.0, 4.0]] * 50_000}
+        )
+        deep = await client.post(
+            "/ml-inference",
+            content=b"[" * 100_000 + b"]" * 100_000,
+            headers={"Content-Type": "application/json"},
+        )
+    assert rows.status_code == 422
+    (error,) = rows.json()["detail"]
+    assert error["type"] == "too_long"
+    # The input is echoed cut short, not the 50 000 rows sent.
+    assert error["input"][-1] == "… 49990 more"
+    assert len(rows.content) < 2_000
+    # Was FastAPI's 400 "There was an error parsing the body" (a RecursionError).
+    assert deep.status_code == 422
+    assert "nested too deeply" in deep.json()["detail"][0]["msg"]
+
+
 async def test_report_is_a_png_chart(settings: Settings, serve: ServeApp) -> None:
     async with serve(settings) as client:
         empty = await client.get("/report")

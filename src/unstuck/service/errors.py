@@ -51,6 +51,27 @@ def invalid(location: tuple[str, ...], message: str, value: object) -> RequestVa
     )
 
 
+_ECHO_ITEMS = 10
+_ECHO_CHARS = 200
+
+
+def _shortened(value: Any) -> Any:
+    """The start of an echoed input: a 2 MB body past a limit must not come back whole."""
+    if isinstance(value, str) and len(value) > _ECHO_CHARS:
+        return value[:_ECHO_CHARS] + "…"
+    if isinstance(value, list):
+        head = [_shortened(item) for item in value[:_ECHO_ITEMS]]
+        rest = len(value) - _ECHO_ITEMS
+        return [*head, f"… {rest} more"] if rest > 0 else head
+    if isinstance(value, dict):
+        items = list(value.items())
+        shown = {key: _shortened(item) for key, item in items[:_ECHO_ITEMS]}
+        if len(items) > _ECHO_ITEMS:
+            shown["…"] = f"{len(items) - _ECHO_ITEMS} more"
+        return shown
+    return value
+
+
 def _json_safe(value: Any) -> Any:
     """Echoed input made encodable: the offending value is often what JSON cannot carry.
 
@@ -80,21 +101,28 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             f"not {sent}" if sent else "the request has no Content-Type"
         )
         return JSONResponse({"detail": _json_safe(detail)}, status_code=415)
-    return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+    errors = [
+        {**error, "input": _shortened(error["input"])} if "input" in error else error
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, HTTPException) and isinstance(exc.__cause__, UnicodeDecodeError):
-        # FastAPI's 400 "There was an error parsing the body" for bytes that are not
-        # UTF-8: the same 422 as any other body that is not JSON, saying why.
-        error = {
-            "type": "json_invalid",
-            "loc": ["body"],
-            "msg": f"the body is not UTF-8 encoded JSON: {exc.__cause__}",
-            "input": {},
-        }
-        return JSONResponse({"detail": [error]}, status_code=422)
+    # FastAPI answers 400 "There was an error parsing the body" when reading the JSON
+    # fails other than by a syntax error: the same 422 as any body that is not JSON,
+    # saying why.
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return _not_json(f"the body is not UTF-8 encoded JSON: {cause}")
+    if isinstance(cause, RecursionError):
+        return _not_json("the body's JSON is nested too deeply")
     return await http_exception_handler(request, cast(HTTPException, exc))
+
+
+def _not_json(message: str) -> JSONResponse:
+    error = {"type": "json_invalid", "loc": ["body"], "msg": message, "input": {}}
+    return JSONResponse({"detail": [error]}, status_code=422)
 
 
 async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
