@@ -2,9 +2,10 @@
 
 Pure standard library: it reads source, never imports the analyzed code. Pipeline:
 ``discovery`` (files, module names) -> ``summary`` (one AST pass per file, in a process
-pool) -> ``program`` (names, imports, classes, a small type inference) -> ``blocking``
-(from each coroutine to the blocking calls it reaches) and ``route_map`` (routes,
-dependencies, where each runs) -> ``formats``. One module per rule in ``rules``.
+pool: ``statements`` walked in order, ``expressions`` read into ``Expr``) -> ``program``
+(names, imports, classes, a small type inference) -> ``blocking`` (from each coroutine
+to the blocking calls it reaches) and ``route_map`` (routes, dependencies, where each
+runs) -> ``formats``. One module per rule in ``rules``.
 """
 
 from unstuck.check.config import Config, ConfigError, load_config

@@ -1,0 +1,273 @@
+"""The walk over a module's statements, in order, that fills its ``ModuleSummary``.
+
+``ModuleWalker`` dispatches each statement to an ``s_<node>`` handler and reads
+expressions through ``ExpressionReader``. ``def`` and ``class`` open their own scope
+(nested ``def`` bodies are their own functions); imports bind names to the modules or
+objects they import; alternative blocks (``if``/``match``) merge what they bind, so a
+local may afterwards hold what any branch assigned.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from unstuck.check.expressions import ExpressionReader
+from unstuck.check.model import UNKNOWN, ClassSummary, Expr, FunctionSummary, ModuleSummary
+
+
+def _module_package(summary: ModuleSummary) -> str:
+    if summary.is_package:
+        return summary.name
+    return summary.name.rpartition(".")[0]
+
+
+class ModuleWalker(ExpressionReader):
+    def __init__(self, summary: ModuleSummary) -> None:
+        super().__init__(summary)
+        self.package = _module_package(summary)
+        self.scope = ""  # qualname prefix
+        self.statement: dict[type[ast.AST], Callable[[ast.AST], None]] = {}
+        for name in dir(self):
+            if not name.startswith("s_"):
+                continue
+            node_type = getattr(ast, name[2:], None)  # None: a node of a newer Python
+            if node_type is not None:
+                self.statement[node_type] = getattr(self, name)
+
+    # -- scopes ---------------------------------------------------------------
+
+    def walk_module(self, tree: ast.Module) -> None:
+        self.body(tree.body)
+
+    def body(self, statements: list[ast.stmt]) -> None:
+        table = self.statement
+        for node in statements:
+            handler = table.get(type(node))
+            if handler is not None:
+                handler(node)
+
+    # -- statements -------------------------------------------------------------
+
+    def s_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.function_def(node, is_async=False)
+
+    def s_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self.function_def(node, is_async=True)
+
+    def function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, is_async: bool) -> None:
+        qualname = self.scope + node.name
+        decorators = [self.ex(decorator) for decorator in node.decorator_list]
+        decorator_names = {
+            d.id if isinstance(d, ast.Name) else d.attr if isinstance(d, ast.Attribute) else ""
+            for d in node.decorator_list
+        }
+        arguments = node.args
+        positional = [*arguments.posonlyargs, *arguments.args]
+        defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults))
+        defaults.extend(arguments.defaults)
+        pairs: list[tuple[ast.arg, ast.expr | None]] = list(zip(positional, defaults, strict=True))
+        if arguments.vararg is not None:
+            pairs.append((arguments.vararg, None))
+        pairs.extend(zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True))
+        if arguments.kwarg is not None:
+            pairs.append((arguments.kwarg, None))
+        params = [
+            (
+                arg.arg,
+                self.annotation(arg.annotation) if arg.annotation is not None else None,
+                self.ex(default) if default is not None else None,
+            )
+            for arg, default in pairs
+        ]
+        function = FunctionSummary(
+            qualname,
+            node.lineno,
+            node.col_offset,
+            is_async,
+            self.klass.qualname if self.klass is not None else None,
+            decorators,
+            params,
+            self.annotation(node.returns) if node.returns is not None else None,
+        )
+        self.summary.functions[qualname] = function
+        if self.klass is not None:
+            self.klass.methods[node.name] = qualname
+        self.bind(node.name, ("fn", qualname))
+
+        env: dict[str, Expr] = dict(self.env) if self.env is not None else {}
+        for index, (name, annotation, default) in enumerate(params):
+            if index == 0 and self.klass is not None and "staticmethod" not in decorator_names:
+                is_class = "classmethod" in decorator_names
+                env[name] = ("class" if is_class else "self", self.klass.qualname)
+            else:
+                env[name] = ("p", qualname, name, annotation, default)
+        saved = (self.function, self.env, self.klass, self.scope)
+        self.function, self.env, self.klass = function, env, None
+        self.scope = qualname + ".<locals>."
+        self.body(node.body)
+        self.function, self.env, self.klass, self.scope = saved
+
+    def s_ClassDef(self, node: ast.ClassDef) -> None:
+        qualname = self.scope + node.name
+        for decorator in node.decorator_list:
+            self.ex(decorator)
+        klass = ClassSummary(qualname, node.lineno, [self.ex(base) for base in node.bases])
+        self.summary.classes[qualname] = klass
+        self.bind(node.name, ("class", qualname))
+        saved = (self.env, self.klass, self.scope)
+        self.env, self.klass, self.scope = None, klass, qualname + "."
+        self.body(node.body)
+        self.env, self.klass, self.scope = saved
+
+    def s_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.bind(alias.asname, ("mod", alias.name))
+            else:
+                top = alias.name.partition(".")[0]
+                self.bind(top, ("mod", top))
+
+    def s_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            parts = self.package.split(".") if self.package else []
+            base = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+            module = ".".join([*base, node.module] if node.module else base)
+        else:
+            module = node.module or ""
+        for alias in node.names:
+            if alias.name == "*":
+                if self.env is None and self.klass is None:
+                    self.summary.star_imports.append(module)
+                continue
+            self.bind(alias.asname or alias.name, ("imp", f"{module}.{alias.name}"))
+
+    def s_Assign(self, node: ast.Assign) -> None:
+        value = self.ex(node.value)
+        for target in node.targets:
+            self.assign(target, value)
+
+    def s_AnnAssign(self, node: ast.AnnAssign) -> None:
+        annotation = self.annotation(node.annotation)
+        value = self.ex(node.value) if node.value is not None else None
+        if value is not None and self.env is not None and value != UNKNOWN:
+            # ``store: object = S3Store()``: a loose annotation must not hide the value
+            self.assign(node.target, ("or", ("ann", annotation), value))
+            return
+        self.assign(node.target, ("ann", annotation))
+        if value is not None and self.env is None and isinstance(node.target, ast.Name):
+            # module and class level: keep the value too, it may be a router, an alias or
+            # a settings default such as ``API_PREFIX: str = "/api/v1"``
+            self.bind(node.target.id, value)
+
+    def s_AugAssign(self, node: ast.AugAssign) -> None:
+        self.ex(node.value)
+
+    def s_TypeAlias(self, node: ast.AST) -> None:  # pragma: no cover - Python 3.12+
+        name = getattr(node, "name", None)
+        value = getattr(node, "value", None)
+        if isinstance(name, ast.Name) and isinstance(value, ast.expr):
+            self.bind(name.id, self.ex(value))
+
+    def s_Expr(self, node: ast.Expr) -> None:
+        self.ex(node.value)
+
+    def s_Return(self, node: ast.Return) -> None:
+        if node.value is not None:
+            self.function.returns.append(self.ex(node.value))
+
+    def s_Raise(self, node: ast.Raise) -> None:
+        if node.exc is not None:
+            self.ex(node.exc)
+
+    def s_Assert(self, node: ast.Assert) -> None:
+        self.ex(node.test)
+
+    def s_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self.ex(target)
+
+    def branches(self, bodies: list[list[ast.stmt]], fallthrough: bool) -> None:
+        """Walk alternative blocks; afterwards a local may hold what any of them bound.
+
+        ``if s3: store = S3() else: store = Local()`` leaves ``store`` as either, and
+        ``fallthrough`` keeps the value from before when no block may run.
+        """
+        before = self.env
+        if before is None:
+            for statements in bodies:
+                self.body(statements)
+            return
+        outcomes: list[dict[str, Expr]] = []
+        for statements in bodies:
+            self.env = dict(before)
+            self.body(statements)
+            outcomes.append(self.env)
+        if fallthrough:
+            outcomes.append(before)
+        merged: dict[str, Expr] = {}
+        for outcome in outcomes:
+            for name, value in outcome.items():
+                known = merged.get(name)
+                if known is None:
+                    merged[name] = value
+                elif known is not value and not _holds(known, value):
+                    merged[name] = ("or", known, value)
+        self.env = merged
+
+    def s_If(self, node: ast.If) -> None:
+        self.ex(node.test)
+        self.branches([node.body, node.orelse], False)
+
+    def s_While(self, node: ast.While) -> None:
+        self.ex(node.test)
+        self.body(node.body)
+        self.body(node.orelse)
+
+    def s_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.ex(node.iter, isinstance(node, ast.AsyncFor))
+        self.loop_size(node.iter, node)
+        self.assign(node.target, UNKNOWN)
+        self.body(node.body)
+        self.body(node.orelse)
+
+    s_AsyncFor = s_For
+
+    def s_With(self, node: ast.With | ast.AsyncWith) -> None:
+        is_async = isinstance(node, ast.AsyncWith)
+        for item in node.items:
+            value = self.ex(item.context_expr, is_async)
+            if item.optional_vars is not None:
+                self.assign(item.optional_vars, ("enter", value))
+        self.body(node.body)
+
+    s_AsyncWith = s_With
+
+    def s_Try(self, node: ast.Try) -> None:
+        self.body(node.body)
+        for handler in node.handlers:
+            if handler.type is not None:
+                self.ex(handler.type)
+            if handler.name and self.env is not None:
+                self.env[handler.name] = UNKNOWN
+            self.body(handler.body)
+        self.body(node.orelse)
+        self.body(node.finalbody)
+
+    s_TryStar = s_Try
+
+    def s_Match(self, node: ast.Match) -> None:
+        self.ex(node.subject)
+        for case in node.cases:
+            if case.guard is not None:
+                self.ex(case.guard)
+        self.branches([case.body for case in node.cases], True)
+
+
+def _holds(merged: Expr, value: Expr) -> bool:
+    """Whether a merged alternative already includes ``value`` (the same object)."""
+    while merged[0] == "or":
+        if merged[2] is value:
+            return True
+        merged = merged[1]
+    return merged is value
