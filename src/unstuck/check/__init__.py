@@ -4,14 +4,15 @@ Pure standard library: it reads source, never imports the analyzed code. Pipelin
 ``discovery`` (files, module names) -> ``summary`` (one AST pass per file, in a process
 pool: ``statements`` walked in order, ``expressions`` read into ``Expr``) -> ``program``
 (names, imports, classes, a small type inference) -> ``blocking`` (from each coroutine
-to the blocking calls it reaches) and ``route_map`` (routes, dependencies, where each
-runs) -> ``formats``. One module per rule in ``rules``.
+to the blocking calls it reaches) and ``route_map`` (where each route and dependency
+runs, from ``registrations`` of routes and prefixes, into ``routes`` records) ->
+``formats``. One module per rule in ``rules``.
 """
 
 from unstuck.check.config import Config, ConfigError, load_config
 from unstuck.check.engine import Report, check
 from unstuck.check.model import ChainLink, FileProblem, Finding
-from unstuck.check.route_map import Route
+from unstuck.check.routes import Route
 from unstuck.check.rule import Rule
 from unstuck.check.rules import ALL_RULES
 

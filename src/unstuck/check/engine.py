@@ -23,7 +23,8 @@ from unstuck.check.config import Config
 from unstuck.check.discovery import SourceFile, discover
 from unstuck.check.model import MODULE_BODY, FileProblem, Finding, ModuleSummary
 from unstuck.check.program import Program
-from unstuck.check.route_map import Route, RouteMapper
+from unstuck.check.route_map import RouteMapper
+from unstuck.check.routes import Route
 from unstuck.check.rule import Knowledge, Rule
 from unstuck.check.rules import ALL_RULES
 from unstuck.check.rules.configured import RULE as CONFIGURED

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from unstuck.check.engine import Report
-from unstuck.check.route_map import Dependency, Route
+from unstuck.check.routes import Dependency, Route
 from unstuck.check.rule import Rule
 
 FORMATS = ("text", "json", "sarif", "github")

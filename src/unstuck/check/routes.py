@@ -1,0 +1,83 @@
+"""What the route map reports: each route, its dependencies, and what blocks them.
+
+Plain records with the JSON shape of ``--format json``: a ``Route`` holds its handler,
+where it runs (``EVENT_LOOP`` or ``THREAD_POOL``, as FastAPI decides from ``async def``
+or ``def``), the tree of ``Dependency`` it declares, and the ``Blocking`` calls found
+in its own code, with the advice that follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from unstuck.check.program import Key
+
+EVENT_LOOP = "event loop"
+THREAD_POOL = "thread pool"
+
+
+@dataclass(slots=True)
+class Blocking:
+    code: str
+    path: str
+    line: int
+    message: str
+    runs: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "path": self.path,
+            "line": self.line,
+            "message": self.message,
+            "runs": self.runs,
+        }
+
+
+@dataclass(slots=True)
+class Dependency:
+    name: str
+    path: str
+    line: int
+    runs: str
+    dependencies: list[Dependency] = field(default_factory=list)
+    blocking: list[Blocking] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "location": {"path": self.path, "line": self.line} if self.path else None,
+            "runs": self.runs,
+            "dependencies": [dependency.as_json() for dependency in self.dependencies],
+            "blocking": [item.as_json() for item in self.blocking],
+        }
+
+
+@dataclass(slots=True)
+class Route:
+    methods: list[str]
+    path: str
+    handler: str
+    handler_key: Key
+    location: tuple[str, int]
+    runs: str
+    dependencies: list[Dependency]
+    blocking: list[Blocking]
+    advice: str
+    loop_functions: set[Key]  # coroutines that serve this route
+
+    @property
+    def label(self) -> str:
+        return f"{','.join(self.methods)} {self.path}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "methods": self.methods,
+            "path": self.path,
+            "handler": self.handler,
+            "location": {"path": self.location[0], "line": self.location[1]},
+            "runs": self.runs,
+            "dependencies": [dependency.as_json() for dependency in self.dependencies],
+            "blocking": [item.as_json() for item in self.blocking],
+            "advice": self.advice,
+        }
