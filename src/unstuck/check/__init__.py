@@ -4,7 +4,8 @@ Pure standard library: it reads source, never imports the analyzed code. Pipelin
 ``discovery`` (files, module names) -> ``summary`` (one AST pass per file, in a process
 pool: ``statements`` walked in order, ``expressions`` read into ``Expr``) -> ``program``
 (names, imports, classes, a small type inference) -> ``blocking`` (from each coroutine
-to the blocking calls it reaches) and ``route_map`` (where each route and dependency
+to the blocking calls it reaches: ``blockers`` records, ``bound_values`` passed to
+untyped parameters, ``timeouts``) and ``route_map`` (where each route and dependency
 runs, from ``registrations`` of routes and prefixes, into ``routes`` records) ->
 ``formats``. One module per rule in ``rules``.
 """

@@ -7,17 +7,20 @@ the coroutine's call with the whole chain. What a coroutine only *passes* (to
 ``asyncio.to_thread``, ``run_in_executor``, ``BackgroundTasks.add_task``...) is not a call
 and is never followed; a call to an ``async def`` is followed as its own entry. Sync
 functions decorated with an offloader (``sync_to_async``, ``asyncify``...) are not followed.
+What a call passes to untyped parameters is followed by ``bound_values``; the records
+are in ``blockers``, and calls without an HTTP timeout (USK203) in ``timeouts``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from unstuck.check.model import MODULE_BODY, UNKNOWN, ChainLink, Expr, Finding
-from unstuck.check.program import EMPTY, Key, Program, Value, keyword, last_name
+from unstuck.check.blockers import Blocker, Hit, Scan, blocker_message, dotted_name, finding, short
+from unstuck.check.bound_values import BoundValues
+from unstuck.check.model import UNKNOWN, ChainLink, Expr, Finding
+from unstuck.check.program import EMPTY, Key, Program, Value, keyword
 from unstuck.check.rule import Rule
-from unstuck.check.rules import http_timeout
+from unstuck.check.timeouts import timeout_findings
 
 OFFLOADERS = frozenset(
     {
@@ -31,51 +34,6 @@ OFFLOADERS = frozenset(
     }
 )
 _MAX_DEPTH = 40
-_TIMEOUT_NAMES = frozenset(
-    [
-        "get",
-        "post",
-        "put",
-        "patch",
-        "delete",
-        "head",
-        "options",
-        "request",
-        "urlopen",
-        "stream",
-        "PoolManager",
-        "HTTPConnection",
-        "HTTPSConnection",
-        "Client",
-        "AsyncClient",
-        "ClientSession",
-    ]
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    rule: Rule
-    line: int
-    col: int
-    label: str
-    origin: str | None
-
-
-@dataclass(slots=True)
-class _Scan:
-    hits: list[Hit]
-    sync_calls: list[tuple[int, int, Key, Expr]]
-    async_calls: list[Key]
-
-
-@dataclass(frozen=True, slots=True)
-class Blocker:
-    rule: Rule
-    chain: tuple[ChainLink, ...]
-    label: str
-    origin: str | None
-    through: tuple[str, ...]  # qualnames of the sync functions on the way
 
 
 class BlockingAnalysis:
@@ -91,20 +49,18 @@ class BlockingAnalysis:
         self.offloaders = OFFLOADERS | offloaders
         self.cpu_rule = self.knowledge.rules["USK113"]
         self.timeout_rule = self.knowledge.rules["USK203"]
-        self._scans: dict[Key, _Scan] = {}
+        self._scans: dict[Key, Scan] = {}
         self._blockers: dict[Key, dict[str, Blocker]] = {}
         self._offloaded: dict[Key, bool] = {}
-        self._bound: dict[
-            tuple[Key, frozenset[tuple[str, frozenset[Value]]]], dict[str, Blocker]
-        ] = {}
+        self._bound_values = BoundValues(self)
 
     # -- per function -------------------------------------------------------------
 
-    def scan(self, key: Key) -> _Scan:
+    def scan(self, key: Key) -> Scan:
         known = self._scans.get(key)
         if known is not None:
             return known
-        result = _Scan([], [], [])
+        result = Scan([], [], [])
         self._scans[key] = result
         function = self.program.function(key)
         if function is None:
@@ -133,7 +89,7 @@ class BlockingAnalysis:
                 callee = program.function(target)
                 if callee is None or self.is_offloaded(target):
                     continue
-                dotted = _dotted(target)
+                dotted = dotted_name(target)
                 configured = self.extra_blocking.get(dotted)
                 if configured is not None and not awaited:
                     result.hits.append(Hit(configured, line, col, f"{callee.qualname}()", None))
@@ -170,7 +126,7 @@ class BlockingAnalysis:
         if value[0] == "E":
             name = str(value[1])
             rule = knowledge.functions.get(name) or self.extra_blocking.get(name)
-            return (rule, f"{_short(name)}()") if rule is not None else None
+            return (rule, f"{short(name)}()") if rule is not None else None
         if value[0] == "EM":
             cls, method = str(value[1]), str(value[2])
             rule = knowledge.method_rule(cls, method) or self.extra_blocking.get(f"{cls}.{method}")
@@ -214,7 +170,7 @@ class BlockingAnalysis:
         function = self.program.function(key)
         offloaded = function is not None and any(
             (value[0] == "E" and value[1] in self.offloaders)
-            or (value[0] == "F" and _dotted(value[1]) in self.offloaders)
+            or (value[0] == "F" and dotted_name(value[1]) in self.offloaders)
             for decorator in function.decorators
             for value in self.program.eval(decorator, key[0])
         )
@@ -247,7 +203,7 @@ class BlockingAnalysis:
         found: dict[str, Blocker] = {}
         scan = self.scan(key)
         path = self.program.modules[key[0]].path
-        name = _dotted(key)
+        name = dotted_name(key)
         for hit in scan.hits:
             if hit.rule.through_calls and hit.rule.code not in found:
                 link = ChainLink(path, hit.line, name)
@@ -271,7 +227,7 @@ class BlockingAnalysis:
         """Findings of one coroutine (``route`` is filled in later)."""
         scan = self.scan(key)
         path = self.program.modules[key[0]].path
-        name = _dotted(key)
+        name = dotted_name(key)
         findings: list[Finding] = []
         seen: set[tuple[int, int, str]] = set()
         for hit in scan.hits:
@@ -279,14 +235,14 @@ class BlockingAnalysis:
                 continue
             seen.add((hit.line, hit.col, hit.rule.code))
             link = ChainLink(path, hit.line, name)
-            message = _message(hit.rule, hit.label, hit.origin, ())
-            findings.append(_finding(hit.rule, path, hit.line, hit.col, message, (link,)))
+            message = blocker_message(hit.rule, hit.label, hit.origin, ())
+            findings.append(finding(hit.rule, path, hit.line, hit.col, message, (link,)))
         for line, col, target, call in scan.sync_calls:
             found = dict(self.blockers(target))
-            bindings = self.bindings(call, key[0], target, None, {})
-            bindings.update(self.constructed_with(call, key[0], None, {}))
+            bindings = self._bound_values.bindings(call, key[0], target, None, {})
+            bindings.update(self._bound_values.constructed_with(call, key[0], None, {}))
             if bindings:
-                for code, blocker in self.bound_blockers(target, bindings, 0).items():
+                for code, blocker in self._bound_values.bound_blockers(target, bindings, 0).items():
                     found.setdefault(code, blocker)
             for code, blocker in found.items():
                 if (line, col, code) in seen:
@@ -294,219 +250,9 @@ class BlockingAnalysis:
                 seen.add((line, col, code))
                 chain = (ChainLink(path, line, name), *blocker.chain)
                 through = (target[1], *blocker.through)
-                message = _message(blocker.rule, blocker.label, blocker.origin, through)
-                findings.append(_finding(blocker.rule, path, line, col, message, chain))
+                message = blocker_message(blocker.rule, blocker.label, blocker.origin, through)
+                findings.append(finding(blocker.rule, path, line, col, message, chain))
         return findings
-
-    # -- values passed to untyped parameters ------------------------------------------------
-
-    def bindings(
-        self,
-        call: Expr,
-        module: str,
-        target: Key,
-        scope: Key | None,
-        bound: Mapping[str, frozenset[Value]],
-    ) -> dict[str, frozenset[Value]]:
-        """What a call passes to the callee's unannotated parameters, when it is known.
-
-        ``def get_user(db, user_id): return db.query(User)...`` has no types; called from
-        a coroutine with a sync ``Session``, it blocks all the same.
-        """
-        callee = self.program.function(target)
-        if callee is None:
-            return {}
-        params = callee.params
-        offset = 0
-        if callee.class_qualname is not None and ("g", "staticmethod") not in callee.decorators:
-            offset = 1
-        result: dict[str, frozenset[Value]] = {}
-        passed: list[tuple[str, Expr]] = []
-        for index, arg in enumerate(call[4]):
-            if index + offset < len(params):
-                passed.append((params[index + offset][0], arg))
-        names = {param[0] for param in params}
-        passed.extend((name, value) for name, value in call[5] if name in names)
-        annotated = {name for name, annotation, _ in params if annotation is not None}
-        for name, arg in passed:
-            if arg[0] == "u" or name in annotated:
-                continue
-            values = frozenset(
-                value
-                for value in self.eval_bound(arg, module, scope, bound)
-                if value[0] in ("EI", "I")
-            )
-            if values:
-                result[name] = values
-        return result
-
-    def constructed_with(
-        self,
-        call: Expr,
-        module: str,
-        scope: Key | None,
-        bound: Mapping[str, frozenset[Value]],
-    ) -> dict[str, frozenset[Value]]:
-        """``self.x`` values of the receiver of a method call, when the receiver is built
-        right there (``UserService(db).find(...)``, or through a local variable) and its
-        ``__init__`` stores an untyped parameter: ``self.db = db``."""
-        if call[1][0] != "a" or call[1][1][0] != "c":
-            return {}
-        construction = call[1][1]
-        result: dict[str, frozenset[Value]] = {}
-        for value in self.program.eval(construction[1], module):
-            if value[0] != "C":
-                continue
-            init = self.program.method(value[1], "__init__")
-            klass = self.program.klass(value[1])
-            if init is None or klass is None:
-                continue
-            passed = self.bindings(construction, module, init, scope, bound)
-            for attribute, exprs in klass.attributes.items():
-                for expr in exprs:
-                    if expr[0] == "p" and expr[1] == init[1] and expr[2] in passed:
-                        result[f"self.{attribute}"] = passed[expr[2]]
-        return result
-
-    def eval_bound(
-        self, expr: Expr, module: str, scope: Key | None, bound: Mapping[str, frozenset[Value]]
-    ) -> frozenset[Value]:
-        """Evaluate a receiver chain where some parameters of ``scope`` have known values."""
-        kind = expr[0]
-        if kind == "p" and scope is not None and expr[1] == scope[1] and expr[2] in bound:
-            return bound[expr[2]]
-        if kind == "a" and expr[1][0] == "self" and f"self.{expr[2]}" in bound:
-            return bound[f"self.{expr[2]}"]
-        if not bound or kind not in ("a", "c", "enter", "aw"):
-            return self.program.eval(expr, module)
-        inner = self.eval_bound(expr[1], module, scope, bound)
-        if kind == "a":
-            return self.program.attribute(inner, expr[2])
-        if kind == "c":
-            return self.program.call(inner, expr, module)
-        return self.program.entered(inner) if kind == "enter" else inner
-
-    def bound_blockers(
-        self, target: Key, bound: Mapping[str, frozenset[Value]], depth: int
-    ) -> dict[str, Blocker]:
-        """Blocking work ``target`` does on the values bound to its parameters."""
-        memo_key = (target, frozenset(bound.items()))
-        known = self._bound.get(memo_key)
-        if known is not None:
-            return known
-        self._bound[memo_key] = {}
-        function = self.program.function(target)
-        found: dict[str, Blocker] = {}
-        if function is None:
-            return found
-        module = target[0]
-        path = self.program.modules[module].path
-        name = _dotted(target)
-        for call, awaited in function.calls:
-            link = ChainLink(path, call[2], name)
-            if _uses(call[1], target, bound):
-                for value in self.eval_bound(call[1], module, target, bound):
-                    if value[0] in ("E", "EM", "TM"):
-                        library = None if awaited else self.library_blocker(value)
-                        if library is not None and library[0].through_calls:
-                            blocker = Blocker(library[0], (link,), library[1], None, ())
-                            found.setdefault(library[0].code, blocker)
-                        continue
-                    callee = self.callee(value)
-                    callee_function = self.program.function(callee) if callee else None
-                    if callee is None or callee_function is None or callee_function.is_async:
-                        continue
-                    for code, blocker in self.blockers(callee).items():
-                        found.setdefault(code, _extend(link, callee, blocker))
-            if depth >= 3:
-                continue
-            for value in self.program.eval(call[1], module):
-                callee = self.callee(value)
-                callee_function = self.program.function(callee) if callee else None
-                if callee is None or callee_function is None or callee_function.is_async:
-                    continue
-                passed = self.bindings(call, module, callee, target, bound)
-                passed.update(self.constructed_with(call, module, target, bound))
-                if call[1][0] == "a" and call[1][1][0] == "self":  # a method of the same object
-                    passed.update((k, v) for k, v in bound.items() if k.startswith("self."))
-                if passed:
-                    for code, blocker in self.bound_blockers(callee, passed, depth + 1).items():
-                        found.setdefault(code, _extend(link, callee, blocker))
-        self._bound[memo_key] = found
-        return found
 
     def timeout_findings(self, key: Key) -> list[Finding]:
-        function = self.program.function(key)
-        if function is None:
-            return []
-        path = self.program.modules[key[0]].path
-        findings: list[Finding] = []
-        for call, _awaited in function.calls:
-            if last_name(call[1]) not in _TIMEOUT_NAMES:
-                continue
-            for value in self.program.eval(call[1], key[0]):
-                if value[0] == "E":
-                    name = str(value[1])
-                    relevant = (
-                        name in http_timeout.TIMEOUT_REQUIRED
-                        or name in http_timeout.TIMEOUT_NOT_NONE
-                    )
-                elif value[0] == "EM":
-                    name = f"{value[1]}.{value[2]}"
-                    relevant = (value[1], value[2]) in http_timeout.TIMEOUT_REQUIRED_METHODS
-                else:
-                    continue
-                if relevant and http_timeout.lacks_timeout(name, call):
-                    rule = self.timeout_rule
-                    label = f"{_short(name)}()"
-                    message = f"{label} {rule.summary}; fix: {rule.fix}"
-                    link = ChainLink(path, call[2], _dotted(key))
-                    findings.append(_finding(rule, path, call[2], call[3], message, (link,)))
-                    break
-        return findings
-
-
-def _uses(expr: Expr, scope: Key, bound: Mapping[str, frozenset[Value]]) -> bool:
-    """Whether a receiver chain starts at a bound parameter or bound ``self`` attribute."""
-    while True:
-        kind = expr[0]
-        if kind == "p":
-            return bool(expr[1] == scope[1] and expr[2] in bound)
-        if kind == "a" and expr[1][0] == "self" and f"self.{expr[2]}" in bound:
-            return True
-        if kind not in ("a", "c", "enter", "aw"):
-            return False
-        expr = expr[1]
-
-
-def _extend(link: ChainLink, callee: Key, blocker: Blocker) -> Blocker:
-    return Blocker(
-        blocker.rule,
-        (link, *blocker.chain),
-        blocker.label,
-        blocker.origin,
-        (callee[1], *blocker.through),
-    )
-
-
-def _dotted(key: Key) -> str:
-    return key[0] if key[1] == MODULE_BODY else f"{key[0]}.{key[1]}"
-
-
-def _short(name: str) -> str:
-    return name.removeprefix("builtins.")
-
-
-def _message(rule: Rule, label: str, origin: str | None, through: tuple[str, ...]) -> str:
-    text = f"{label} {rule.summary}"
-    if through:
-        text += ", reached through " + " -> ".join(f"{name}()" for name in through)
-    if origin:
-        text += f" ({origin})"
-    return f"{text}; fix: {rule.fix}"
-
-
-def _finding(
-    rule: Rule, path: str, line: int, col: int, message: str, chain: tuple[ChainLink, ...]
-) -> Finding:
-    return Finding(rule.code, path, line, col + 1, message, rule.severity, None, chain)
+        return timeout_findings(self.program, self.timeout_rule, key)

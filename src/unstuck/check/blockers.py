@@ -1,0 +1,74 @@
+"""What blocking work was found: a direct ``Hit``, a transitive ``Blocker``, a ``Finding``.
+
+A ``Scan`` holds what one function does itself: blocking calls (hits), calls to sync
+project functions (followed later, with the call kept to bind its arguments) and calls
+to coroutines (their own entries). A ``Blocker`` is blocking work reached through a
+chain of sync calls, with the qualnames on the way; ``finding`` and ``message`` turn
+either into the ``Finding`` a user reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unstuck.check.model import MODULE_BODY, ChainLink, Expr, Finding
+from unstuck.check.program import Key
+from unstuck.check.rule import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule: Rule
+    line: int
+    col: int
+    label: str
+    origin: str | None
+
+
+@dataclass(slots=True)
+class Scan:
+    hits: list[Hit]
+    sync_calls: list[tuple[int, int, Key, Expr]]
+    async_calls: list[Key]
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    rule: Rule
+    chain: tuple[ChainLink, ...]
+    label: str
+    origin: str | None
+    through: tuple[str, ...]  # qualnames of the sync functions on the way
+
+
+def extend(link: ChainLink, callee: Key, blocker: Blocker) -> Blocker:
+    return Blocker(
+        blocker.rule,
+        (link, *blocker.chain),
+        blocker.label,
+        blocker.origin,
+        (callee[1], *blocker.through),
+    )
+
+
+def dotted_name(key: Key) -> str:
+    return key[0] if key[1] == MODULE_BODY else f"{key[0]}.{key[1]}"
+
+
+def short(name: str) -> str:
+    return name.removeprefix("builtins.")
+
+
+def blocker_message(rule: Rule, label: str, origin: str | None, through: tuple[str, ...]) -> str:
+    text = f"{label} {rule.summary}"
+    if through:
+        text += ", reached through " + " -> ".join(f"{name}()" for name in through)
+    if origin:
+        text += f" ({origin})"
+    return f"{text}; fix: {rule.fix}"
+
+
+def finding(
+    rule: Rule, path: str, line: int, col: int, message: str, chain: tuple[ChainLink, ...]
+) -> Finding:
+    return Finding(rule.code, path, line, col + 1, message, rule.severity, None, chain)
