@@ -18,7 +18,7 @@ app = FastAPI()
 
 
 def one_cut() -> None:
-    time.sleep(0.02)  # noqa: ASYNC251 (on purpose)  # BLOCKS: cut
+    time.sleep(0.02)  # BLOCKS: cut
 
 
 @app.get("/cuts")
