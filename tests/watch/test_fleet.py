@@ -78,22 +78,22 @@ def _stall_on_one_worker(server: Server) -> int:
 def _every_worker_shown(server: Server, pids: set[int], stalled: int) -> None:
     """Each answer, whichever worker gives it, lists all workers and the stall."""
 
+    complete_views: set[int] = set()
+
     def all_published() -> bool:
         data = server.json("/_unstuck")
         workers = {worker["pid"]: worker for worker in data["workers"]}
-        # Snapshots are published once a second: wait until another worker, which
-        # reads the stalled worker's published snapshot, shows the stall.
-        return (
-            data["pid"] != stalled
-            and set(workers) == pids
-            and bool(_sleep_stalls(workers[stalled]))
-        )
+        # Snapshots are published once a second (the first a second after start-up):
+        # wait until each worker has shown all of them, the stall included.
+        if set(workers) == pids and _sleep_stalls(workers[stalled]):
+            complete_views.add(data["pid"])
+        return complete_views == pids
 
     _until(all_published, "every worker's snapshot")
     for _ in range(10):
         data = server.json("/_unstuck")
         workers = {worker["pid"]: worker for worker in data["workers"]}
-        assert set(workers) == pids
+        assert set(workers) == pids, server.log()
         (stall,) = _sleep_stalls(workers[stalled])
         assert stall["where"]["function"] == "blocking_sleep"
         assert stall["pid"] == stalled

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 import unstuck
 from unstuck.watch import watcher_of
-from unstuck.watch._loop_time import GARBAGE_COLLECTION, OTHER, START_UP, LoopTime
+from unstuck.watch._loop_time import GARBAGE_COLLECTION, OTHER, LoopTime
 
 from .conftest import APPS, TOKEN, Server, marker_line
 
@@ -115,7 +115,7 @@ async def test_start_up_is_its_own_origin() -> None:
         watcher = watcher_of(app)
         assert watcher is not None
         origins = _origins(watcher.loop_time.snapshot())
-        assert 0.2 <= origins[START_UP]["seconds"] <= 0.4, origins
+        assert 0.2 <= origins["(start-up)"]["seconds"] <= 0.4, origins
         assert origins.get(OTHER, {"seconds": 0.0})["seconds"] < 0.1
 
 

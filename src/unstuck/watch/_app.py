@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from unstuck.watch._config import resolve_config
-from unstuck.watch._loop_time import SHUTDOWN, START_UP
 from unstuck.watch._watcher import Watcher
 
 if TYPE_CHECKING:
@@ -92,16 +91,15 @@ def _with_watcher(
 ) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
     @asynccontextmanager
     async def lifespan_with_watcher(app: Any) -> AsyncIterator[Any]:
-        # The phase names the loop's busy time of the app's start-up and shutdown.
-        watcher.loop_time.phase = START_UP
         await watcher.start()
         try:
             async with lifespan(app) as state:
-                watcher.loop_time.phase = None
-                yield state
-                watcher.loop_time.phase = SHUTDOWN
+                watcher.serving()
+                try:
+                    yield state
+                finally:
+                    watcher.shutting_down()
         finally:
-            watcher.loop_time.phase = SHUTDOWN
             await watcher.stop()
 
     return lifespan_with_watcher

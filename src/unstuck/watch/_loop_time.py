@@ -5,11 +5,12 @@ fall in step with the heartbeat or any periodic task) and looks at the loop
 thread's innermost frame. When that frame is the loop's own machinery (the
 selector's ``select``, or the frame that called into uvloop's C loop, both
 learnt at start), the loop is idle. Otherwise the time since the previous
-sample is added to an origin: ``start-up`` or ``shutdown`` while the lifespan
-runs them, else the origin of the loop's current task (its route), else
-``other`` (protocol callbacks, timers, tasks of no request). Collections of
-the garbage collector on the loop thread are timed exactly by ``gc.callbacks``
-as ``garbage collection``, and taken out of the sampled time.
+sample is added to the origin of the loop's current task, named as in the
+stall counters (``GET /x``, ``spawned by GET /x``, ``(start-up)``,
+``(shutdown)``, ``(before routing)``), or to ``(other)`` (the server's protocol
+callbacks, timers, tasks of no request). Collections of the garbage collector
+on the loop thread are timed exactly by ``gc.callbacks`` as ``(garbage
+collection)``, and taken out of the sampled time.
 
 Each busy sample also counts the stack (code objects and lines, turned into
 names only when asked) under its origin: the flame graph of that origin. Many
@@ -32,12 +33,13 @@ from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Any
 
+from unstuck.watch import _origin
+from unstuck.watch._origin import metric_label
 from unstuck.watch._stack import is_library
 
-START_UP = "start-up"
-SHUTDOWN = "shutdown"
-GARBAGE_COLLECTION = "garbage collection"
-OTHER = "other"
+GARBAGE_COLLECTION = metric_label(_origin.GARBAGE_COLLECTION)
+#: Callbacks of the server's protocol, timers, tasks of no request.
+OTHER = "(other)"
 
 #: Origins kept apart; later ones are added to ``other`` (raw paths could be endless).
 MAX_ORIGINS = 100
@@ -89,8 +91,6 @@ class LoopTime:
         flush_every_s: float = 1.0,
     ) -> None:
         self.interval_s = interval_s
-        self.phase: str | None = None
-        """``start-up`` or ``shutdown`` while the lifespan runs them, else ``None``."""
         self._origin_of = origin_of
         self._on_flush = on_flush
         self._flush_every_s = flush_every_s
@@ -158,7 +158,7 @@ class LoopTime:
         if frame is None or frame.f_code in self._idle:
             return
         task = asyncio.current_task(self._loop) if self._loop is not None else None
-        origin = self.phase or self._origin_of(task) or OTHER
+        origin = self._origin_of(task) or OTHER
         stack: list[tuple[CodeType, int]] = []
         idle = self._idle
         while frame is not None and len(stack) < MAX_DEPTH:

@@ -19,9 +19,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from unstuck.watch._fleet import drop_dead_gauges
+from unstuck.watch._origin import NO_ROUTE
+
+__all__ = ["CONTENT_TYPE", "NO_ROUTE", "WatchMetrics", "exposition", "metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-NO_ROUTE = "(none)"
 
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _WAIT_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0)
@@ -116,7 +118,7 @@ def _create() -> WatchMetrics:
         loop_busy=Counter(
             "unstuck_loop_busy_seconds",
             "Time the event loop spent running code (sampled), by origin: the route, "
-            "start-up, shutdown, garbage collection or other.",
+            "(start-up), (shutdown), (garbage collection), (before routing) or (other).",
             ["origin"],
             registry=registry,
         ),
