@@ -86,6 +86,8 @@ class Origin:
     """The route template, for a request and for the tasks it spawned."""
 
 
+NO_ROUTE = "(none)"
+
 OUTSIDE = Origin("outside", "code outside any request")
 GARBAGE_COLLECTION = Origin("garbage collection", "garbage collection")
 
@@ -104,6 +106,18 @@ def origin_of(activity: RequestActivity | Phase | None) -> Origin:
         case Phase():
             return Origin("spawned", f"spawned during {activity.name}")
     return OUTSIDE
+
+
+def metric_label(origin: Origin) -> str:
+    """The ``route`` or ``origin`` label of the counters: bounded, never a raw path."""
+    match origin.kind:
+        case "request":
+            return origin.route or NO_ROUTE
+        case "spawned" if origin.route is not None:
+            return f"spawned by {origin.route}"
+        case "outside":
+            return NO_ROUTE
+    return f"({origin.kind})"
 
 
 def origin_of_scope(scope: Scope) -> Origin:

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from unstuck.watch._origin import OUTSIDE, Origin
+from unstuck.watch._origin import OUTSIDE, Origin, metric_label
 from unstuck.watch._stack import StackFrame, blamed_frame
 
 Cause = Literal["cpu", "waiting", "starved"]
 
 #: The label of stalls outside any request in the metrics.
-NO_ROUTE = "(none)"
 
 logger = logging.getLogger("unstuck")
 
@@ -58,14 +57,7 @@ class Stall:
     @property
     def metric_label(self) -> str:
         """The ``route`` label of the counters: bounded, never a raw path."""
-        match self.origin.kind:
-            case "request":
-                return self.origin.route or NO_ROUTE
-            case "spawned" if self.origin.route is not None:
-                return f"spawned by {self.origin.route}"
-            case "outside":
-                return NO_ROUTE
-        return f"({self.origin.kind})"
+        return metric_label(self.origin)
 
     @property
     def at(self) -> str:
