@@ -110,6 +110,21 @@ def test_start_up_and_shutdown_are_kinds_of_their_own() -> None:
     assert f"in shutdown at {ORIGIN_APP}:{line} in lifespan" in log
 
 
+def test_a_stall_outside_any_task_does_not_point_at_the_run_line() -> None:
+    run_app = APPS / "run_app.py"
+    server = Server("run_app.py", {"UNSTUCK_WATCH_TOKEN": TOKEN, "STALL_S": "0.3"})
+    try:
+        stalls = [s for s in _stalls_of(server, "/callback") if s["duration_ms"] >= 150]
+    finally:
+        server.stop()
+    assert stalls, "the callback did not stall the loop"
+    stall = stalls[0]
+    assert stall["kind"] == "outside" and stall["route"] is None
+    # Nothing of the app ran: neither its uvicorn.run(...) line nor any other is blamed.
+    assert all(frame["path"] != str(run_app) for frame in stall["stack"]), stall["stack"]
+    assert stall["where"]["path"] != str(run_app)
+
+
 def test_a_fresh_app_reports_no_stall_of_its_own() -> None:
     # At 20 ms, importing anyio's backend on the loop (the first gauge sample) would show.
     env = {"UNSTUCK_WATCH_TOKEN": TOKEN, "UNSTUCK_WATCH_THRESHOLD_MS": "20"}
