@@ -312,14 +312,16 @@ def _uv_run_with(package: str) -> list[str] | None:
     return None
 
 
-def test_pytest_asyncio_0_24(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("version", ["0.23.*", "0.24.*"])
+def test_pytest_asyncio_0_2x(pytester: pytest.Pytester, version: str) -> None:
     # The older major wraps async fixtures as it collects them, out of the plugin's
     # reach: with it, tests are watched and fixtures are not.
-    command = _uv_run_with("pytest-asyncio==0.24.*")
+    command = _uv_run_with(f"pytest-asyncio=={version}")
     if command is None:
+        reason = f"uv could not provide pytest-asyncio {version} (no cache, no index)"
         if os.environ.get("UNSTUCK_REQUIRE_SERVICES") == "1":
-            pytest.fail("uv could not provide pytest-asyncio 0.24 (no cache, no index)")
-        pytest.skip("uv could not provide pytest-asyncio 0.24 (no cache, no index)")
+            pytest.fail(reason)
+        pytest.skip(reason)
     pytester.makepyfile(test_asyncio_suite=ASYNCIO_SUITE)
     result = subprocess.run(
         [*command, "-m", "pytest", "-p", "no:anyio", "-p", "no:cacheprovider",
