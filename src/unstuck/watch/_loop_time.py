@@ -1,8 +1,10 @@
 """Loop time by origin: where the event loop's busy time goes, sampled, always on.
 
 A thread of its own wakes about every 10 ms (with jitter, so that it cannot
-fall in step with the heartbeat or any periodic task) and looks at the loop
-thread's innermost frame. When that frame is the loop's own machinery (the
+fall in step with the heartbeat or any periodic task; every 50 ms after it
+found the loop idle, so that an idle worker costs little) and looks at the
+loop thread's innermost frame. Each sample stands for the time since the one
+before. When that frame is the loop's own machinery (the
 selector's ``select``, or the frame that called into uvloop's C loop, both
 learnt at start), the loop is idle. Otherwise the time since the previous
 sample is added to the origin of the loop's current task, named as in the
@@ -87,10 +89,12 @@ class LoopTime:
         *,
         origin_of: OriginOf,
         interval_s: float = 0.01,
+        idle_interval_s: float = 0.05,
         on_flush: Callable[[dict[str, float]], None] | None = None,
         flush_every_s: float = 1.0,
     ) -> None:
         self.interval_s = interval_s
+        self.idle_interval_s = idle_interval_s
         self._origin_of = origin_of
         self._on_flush = on_flush
         self._flush_every_s = flush_every_s
@@ -142,21 +146,24 @@ class LoopTime:
         last = time.perf_counter()
         gc_seen = self._gc_seconds
         next_flush = last + self._flush_every_s
-        while not self._stopping.wait(self.interval_s * (0.5 + random.random())):
+        interval = self.interval_s
+        while not self._stopping.wait(interval * (0.5 + random.random())):
             now = time.perf_counter()
             gc_total = self._gc_seconds
             # Collections were counted exactly; the rest of the interval is sampled.
             weight = max(0.0, now - last - (gc_total - gc_seen))
             last, gc_seen = now, gc_total
-            self._sample(weight)
+            busy = self._sample(weight)
+            interval = self.interval_s if busy else self.idle_interval_s
             if now >= next_flush:
                 next_flush = now + self._flush_every_s
                 self._flush()
 
-    def _sample(self, weight: float) -> None:
+    def _sample(self, weight: float) -> bool:
+        """Count one sample; ``False`` when the loop was idle."""
         frame = sys._current_frames().get(self._loop_thread)
         if frame is None or frame.f_code in self._idle:
-            return
+            return False
         task = asyncio.current_task(self._loop) if self._loop is not None else None
         origin = self._origin_of(task) or OTHER
         stack: list[tuple[CodeType, int]] = []
@@ -170,6 +177,7 @@ class LoopTime:
         del frame
         stack.reverse()
         self._add(origin, weight, tuple(stack))
+        return True
 
     def _add(self, origin: str, weight: float, stack: StackKey | None) -> None:
         with self._lock:
