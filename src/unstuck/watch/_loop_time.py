@@ -48,6 +48,15 @@ MAX_ORIGINS = 100
 #: Distinct stacks kept per origin; later ones count in the origin's time only.
 MAX_STACKS = 300
 MAX_DEPTH = 80
+#: Origins given a flame graph, the busiest first, and the smallest share of an
+#: origin's samples a frame needs to be drawn: they bound the JSON of each snapshot.
+MAX_FLAMES = 20
+MIN_FLAME_SHARE = 0.002
+#: A flame graph is rebuilt when its origin has 10 % more samples, or after this
+#: long (the seconds are always current): each worker publishes its snapshot every
+#: second, and a tree costs some milliseconds.
+FLAME_EVERY_S = 5.0
+_FLAME_GROWTH = 1.1
 
 OriginOf = Callable[["asyncio.Task[Any] | None"], str | None]
 StackKey = tuple[tuple[CodeType, int], ...]
@@ -66,6 +75,8 @@ _ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 class _Account:
     seconds: float = 0.0
     samples: int = 0
+    stacked: int = 0
+    """Samples whose stack is in the origin's flame graph."""
 
 
 def _entry_codes(frame: FrameType | None) -> frozenset[CodeType]:
@@ -110,6 +121,8 @@ class LoopTime:
         self._started = 0.0
         self._gc_started = 0.0
         self._gc_seconds = 0.0
+        self._flames: dict[str, dict[str, Any]] = {}
+        self._flames_at = -FLAME_EVERY_S
 
     @property
     def running(self) -> bool:
@@ -195,6 +208,7 @@ class LoopTime:
                 stacks = self._stacks.setdefault(origin, Counter())
                 if stack in stacks or len(stacks) < MAX_STACKS:
                     stacks[stack] += 1
+                    account.stacked += 1
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         # Called by the collector, on whichever thread collects; only the loop's counts.
@@ -218,10 +232,23 @@ class LoopTime:
 
     def snapshot(self) -> dict[str, Any]:
         """Seconds and flame graph per origin, busiest first; safe from any thread."""
+        now = time.perf_counter()
+        flames = self._flames
         with self._lock:
             accounts = {origin: (a.seconds, a.samples) for origin, a in self._accounts.items()}
-            stacks = {origin: Counter(counts) for origin, counts in self._stacks.items()}
-        elapsed = time.perf_counter() - self._started if self._started else 0.0
+            busiest = sorted(self._accounts, key=lambda o: self._accounts[o].seconds)[::-1]
+            busiest = busiest[:MAX_FLAMES]
+            stale = now - self._flames_at >= FLAME_EVERY_S or any(
+                self._accounts[origin].stacked
+                > _FLAME_GROWTH * flames.get(origin, {"value": 0})["value"]
+                for origin in busiest
+            )
+            stacks = {o: Counter(self._stacks.get(o, ())) for o in busiest} if stale else {}
+        ranked = sorted(accounts.items(), key=lambda item: item[1][0], reverse=True)
+        if stale:
+            flames = {origin: flame(counts) for origin, counts in stacks.items()}
+            self._flames, self._flames_at = flames, now
+        elapsed = now - self._started if self._started else 0.0
         busy = sum(seconds for seconds, _ in accounts.values())
         rows = [
             {
@@ -229,11 +256,9 @@ class LoopTime:
                 "seconds": round(seconds, 4),
                 "samples": samples,
                 "share_of_busy": round(seconds / busy, 4) if busy else 0.0,
-                "flame": flame(stacks.get(origin, Counter())),
+                "flame": flames.get(origin, flame(Counter())),
             }
-            for origin, (seconds, samples) in sorted(
-                accounts.items(), key=lambda item: item[1][0], reverse=True
-            )
+            for origin, (seconds, samples) in ranked
         ]
         return {
             "interval_ms": self.interval_s * 1000,
