@@ -194,7 +194,11 @@ class SlowMiddleware:
 
 app.add_middleware(SlowMiddleware)
 
-if MODE == "watch":
-    import unstuck
+if MODE.startswith("watch"):
+    from unstuck.watch import watch
 
-    unstuck.watch(app, token="bench")
+    lifespan_context = app.router.lifespan_context
+    watch(app, token="bench", loop_time=MODE != "watch-no-loop-time")
+    if MODE == "watch-middleware":
+        # Only the per-request part: the heartbeat, the watchdog and the sampler never start.
+        app.router.lifespan_context = lifespan_context

@@ -19,6 +19,10 @@ blocks of 20 ms in one second) and what the monitor reports (its log, and for
 the watcher its diagnostics) is searched for the route and for the file:line
 of the blocking line.
 
+Variants of the watcher: ``watch`` (all of it), ``watch-no-loop-time`` (without
+the loop-time sampler), ``watch-middleware`` (only its per-request middleware),
+``watch-fleet`` (publishing its snapshot every second, as with several workers).
+
 Peers are used where they are installed, so run it with them:
 
     uv run --with aiocop --with fastapi-loopguard --with pyleak \\
@@ -58,6 +62,9 @@ VARIANTS: dict[str, str | None] = {
     "off": None,
     "off-again": None,
     "watch": None,
+    "watch-no-loop-time": None,
+    "watch-middleware": None,
+    "watch-fleet": None,
     "asyncio-debug": None,
     "blockbuster": "blockbuster",
     "pyinstrument": "pyinstrument",
@@ -126,6 +133,12 @@ def _start(mode: str, directory: Path, slow_url: str) -> BenchServer:
     ]  # fmt: skip
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_SLOW_URL": slow_url, "PYTHONHASHSEED": "0"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.pop("UNSTUCK_WATCH_FLEET_DIR", None)
+    if mode == "watch-fleet":
+        # The watcher publishing its snapshot every second, as with several workers.
+        fleet = directory / "fleet"
+        fleet.mkdir(exist_ok=True)
+        env["UNSTUCK_WATCH_FLEET_DIR"] = str(fleet)
     with log.open("wb") as output:
         process = subprocess.Popen(
             command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
@@ -157,9 +170,18 @@ def _stop(server: BenchServer) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of a process's threads, in nanoseconds from /proc/<pid>/task/*/schedstat.
+
+    /proc/<pid>/stat counts in clock ticks (10 ms): over a window of a second of CPU
+    that alone is a 1 % step. schedstat's run time is in nanoseconds.
+    """
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
 
 
 def _wrk(port: int, seconds: float, connections: int) -> int:

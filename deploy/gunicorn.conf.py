@@ -15,7 +15,7 @@ from typing import Any
 from unstuck.service.budget import connection_budget
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings
-from unstuck.watch._fleet import mark_worker_dead
+from unstuck.watch import mark_worker_dead
 
 # Async workers: about one per core. Each one's loop keeps its core busy on its own,
 # so the "2 x cores + 1" rule, made for sync workers that sit blocked in I/O, only

@@ -123,7 +123,8 @@ class Watcher:
             on_hang=lambda stall: log_stall(stall, ongoing=True),
         )
         self.watchdog.start()
-        self.loop_time.start()
+        if self.config.loop_time:
+            self.loop_time.start()
         directory = fleet_dir()
         if directory:
             # It reads /proc and creates the directory: off the loop, like _prepare.
