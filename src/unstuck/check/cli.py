@@ -13,6 +13,7 @@ from pathlib import Path
 
 from unstuck.check.config import Config, ConfigError, find_pyproject, load_config
 from unstuck.check.engine import check
+from unstuck.check.explain import explain
 from unstuck.check.formats import FORMATS, render
 from unstuck.check.rules import ALL_RULES
 
@@ -44,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=None, help="processes for parsing (default: cores)"
     )
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    parser.add_argument(
+        "--explain", metavar="CODE", default=None, help="explain a rule (e.g. USK105) and exit"
+    )
     return parser
 
 
@@ -62,10 +66,21 @@ def _validate(codes: tuple[str, ...], where: str) -> None:
             raise _UsageError(f"{where}: unknown rule code {code!r} (see --list-rules)")
 
 
+def _explain(code: str) -> int:
+    rules = {rule.code: rule for rule in ALL_RULES}
+    rule = rules.get(code.strip().upper())
+    if rule is None:
+        raise _UsageError(f"--explain: unknown rule code {code!r} (see --list-rules)")
+    print(explain(rule), end="")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
+        if args.explain is not None:
+            return _explain(args.explain)
         if args.list_rules:
             for rule in ALL_RULES:
                 print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}")

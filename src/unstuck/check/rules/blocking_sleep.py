@@ -14,6 +14,12 @@ RULE = Rule(
     name="blocking-sleep",
     catches="`time.sleep`",
     example="""\
+import time
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
 @app.get("/retry")
 async def retry():
     time.sleep(1)

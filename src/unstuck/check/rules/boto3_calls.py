@@ -18,6 +18,11 @@ RULE = Rule(
     name="boto3",
     catches="creating boto3 clients and calling them",
     example="""\
+import boto3
+from fastapi import FastAPI, UploadFile
+
+app = FastAPI()
+
 @app.post("/upload")
 async def upload(file: UploadFile):
     boto3.client("s3").put_object(Bucket="media", Key=file.filename, Body=file.file)

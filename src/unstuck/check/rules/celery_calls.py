@@ -21,6 +21,15 @@ RULE = Rule(
     catches="`task.delay()`, `task.apply_async()`, `send_task`, `AsyncResult.get()` "
     "and state reads (`.state`, `.status`, `.result`)",
     example="""\
+from celery import shared_task
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@shared_task
+def process_video(path: str) -> None: ...
+
 @app.post("/videos")
 async def upload_video(path: str):
     return {"task": process_video.delay(path).id}

@@ -13,10 +13,15 @@ RULE = Rule(
     name="configured-blocking",
     catches="calls you declared blocking in `extra-blocking`",
     example="""\
-# pyproject.toml: [tool.unstuck] extra-blocking = ["billing.client.charge"]
+from fastapi import FastAPI
+
+from billing import client
+
+app = FastAPI()
+
 @app.post("/orders/{order_id}/pay")
 async def pay(order_id: int):
-    billing.client.charge(order_id)
+    client.charge(order_id)  # extra-blocking = ["billing.client.charge"]
 """,
     doc=__doc__ or "",
     summary="is declared blocking in [tool.unstuck] extra-blocking",

@@ -13,6 +13,10 @@ RULE = Rule(
     name="console-input",
     catches="`input()`",
     example="""\
+from fastapi import FastAPI
+
+app = FastAPI()
+
 @app.post("/confirm")
 async def confirm():
     return input("continue? ")

@@ -31,9 +31,15 @@ RULE = Rule(
     "pyqrcode, segno), PDF (reportlab, WeasyPrint, fpdf2, xhtml2pdf, "
     "pdfkit), `savefig`, loops of a million iterations or more",
     example="""\
+import bcrypt
+from fastapi import FastAPI, HTTPException
+
+app = FastAPI()
+STORED = bcrypt.hashpw(b"secret", bcrypt.gensalt())
+
 @app.post("/login")
-async def login(form: LoginForm):
-    if not bcrypt.checkpw(form.password.encode(), stored_hash(form.user)):
+async def login(password: str):
+    if not bcrypt.checkpw(password.encode(), STORED):
         raise HTTPException(401)
 """,
     doc=__doc__ or "",

@@ -29,6 +29,10 @@ RULE = Rule(
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, `shutil`, "
     "`os` file calls, `UploadFile.file.read()`",
     example="""\
+from fastapi import FastAPI, UploadFile
+
+app = FastAPI()
+
 @app.post("/upload")
 async def upload(file: UploadFile):
     with open(f"var/{file.filename}", "wb") as out:

@@ -22,6 +22,12 @@ RULE = Rule(
     catches="`os.path.exists/isfile/isdir/getsize/getmtime/realpath/...`, `os.stat`, "
     "`os.access`, `pathlib.Path.exists/is_file/is_dir/stat` (warning)",
     example="""\
+import os.path
+
+from fastapi import FastAPI, HTTPException
+
+app = FastAPI()
+
 @app.get("/files/{name}")
 async def download(name: str):
     if not os.path.exists(f"/mnt/share/{name}"):

@@ -15,6 +15,11 @@ RULE = Rule(
     name="get-event-loop",
     catches="`asyncio.get_event_loop()` inside a coroutine (warning)",
     example="""\
+import asyncio
+
+
+def load_model() -> None: ...
+
 async def warm_up():
     loop = asyncio.get_event_loop()
     await loop.run_in_executor(None, load_model)

@@ -22,6 +22,11 @@ RULE = Rule(
     "routes included: a hung upstream eats the 40 thread-pool tokens "
     "(warning)",
     example="""\
+import requests
+from fastapi import FastAPI
+
+app = FastAPI()
+
 @app.get("/rates")
 def rates():
     return requests.get("https://rates.example.com/latest").json()

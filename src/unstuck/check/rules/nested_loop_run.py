@@ -15,6 +15,18 @@ RULE = Rule(
     name="nested-loop-run",
     catches="`asyncio.run` / `loop.run_until_complete` reached from a coroutine",
     example="""\
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+async def fetch(url: str) -> str:
+    async with httpx.AsyncClient(timeout=5) as client:
+        return (await client.get(url)).text
+
 def fetch_sync(url):
     return asyncio.run(fetch(url))
 

@@ -14,6 +14,12 @@ RULE = Rule(
     name="smtp",
     catches="`smtplib`",
     example="""\
+import smtplib
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
 @app.post("/contact")
 async def contact(message: str):
     with smtplib.SMTP("mail.example.com") as smtp:

@@ -14,6 +14,12 @@ RULE = Rule(
     name="blocking-socket",
     catches="`socket` connect/recv/send/accept, DNS lookups",
     example="""\
+import socket
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
 @app.get("/ping/{host}")
 async def ping(host: str):
     socket.create_connection((host, 80), timeout=2).close()

@@ -17,6 +17,12 @@ RULE = Rule(
     catches="`subprocess.run/call/check_*/Popen`, `Popen.wait/communicate`, "
     "`os.system/popen/wait*/spawn*/posix_spawn*`",
     example="""\
+import subprocess
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
 @app.post("/probe")
 async def probe(path: str):
     return subprocess.run(["ffprobe", path], capture_output=True).stdout

@@ -18,6 +18,12 @@ RULE = Rule(
     name="sync-db-driver",
     catches="sqlite3, psycopg2, psycopg 3 sync, pymysql, MySQLdb: connect, execute, fetch, commit",
     example="""\
+import sqlite3
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
 @app.get("/items")
 async def items():
     connection = sqlite3.connect("app.db")

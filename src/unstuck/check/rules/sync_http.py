@@ -36,6 +36,11 @@ RULE = Rule(
     "pools, also typed by annotation), sync httpx (`httpx.get`, "
     "`httpx.Client`), `http.client`, xmlrpc",
     example="""\
+import requests
+from fastapi import FastAPI
+
+app = FastAPI()
+
 @app.get("/bad")
 async def bad():
     return requests.get("https://example.com", timeout=5).json()

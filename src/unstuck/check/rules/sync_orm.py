@@ -10,10 +10,10 @@ Fix: make the route ``def`` so that the ORM runs in the thread pool; or
 ``await asyncio.to_thread(...)`` around the query; or an async ORM (Django's ``aget``,
 ``acreate``, ``async for``; SQLAlchemy's ``AsyncSession``).
 
-A model is the project's class derived from the ORM's ``Model``: its class methods
-(``User.get``, ``User.objects.filter``) and the methods of its instances (``save``)
-reach the base class below, where this rule lists what does I/O. Query builders
-(``select``, ``where``, ``filter``) only build; what runs the query is listed.
+A model is a class of the project derived from the ORM's ``Model``: its class methods
+(``User.get``, ``User.objects.filter``) and the methods of its instances (``save``) are
+the ORM's, which this rule knows. Query builders (``select``, ``where``, ``filter``)
+only build a query; what runs it (``execute``, ``get``, ``first``, ``count``) is reported.
 """
 
 from unstuck.check.rule import Rule, functions, methods
@@ -46,12 +46,17 @@ RULE = Rule(
     catches="peewee models (`Model.get/create/select(...).execute()`, `save`) and databases, "
     "the Django ORM (`objects.get/create/filter(...).first()`, `save`, `delete`)",
     example="""\
+import peewee
+from fastapi import FastAPI
+
+app = FastAPI()
+
 class User(peewee.Model):
     email = peewee.CharField()
 
 @app.get("/users/{email}")
 async def user(email: str):
-    return model_to_dict(User.get(User.email == email))
+    return User.get(User.email == email).email
 """,
     doc=__doc__ or "",
     functions=functions(

@@ -17,6 +17,10 @@ RULE = Rule(
     name="sync-redis",
     catches="commands of `redis.Redis` (not `redis.asyncio`)",
     example="""\
+import redis
+from fastapi import FastAPI
+
+app = FastAPI()
 cache = redis.Redis()
 
 @app.get("/counter")

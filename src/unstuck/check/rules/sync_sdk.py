@@ -11,9 +11,6 @@ Fix: the async client of the same SDK (``AsyncOpenAI``, ``AsyncAnthropic``,
 ``AsyncWebClient``, ``azure.storage.blob.aio``, ``AsyncMongoClient``,
 ``AsyncElasticsearch``, Stripe's ``*_async`` methods) with ``await``; where there is none,
 ``await asyncio.to_thread(...)`` around the call; or make the route ``def``.
-
-Each SDK is one ``Client`` entry below: the class, the methods that stay local, the
-other names it is imported under, and which methods hand out another client.
 """
 
 from unstuck.check.rule import Client, Rule
@@ -33,6 +30,8 @@ _STRIPE_CALLS = (
     "void_invoice list_line_items create_source list_sources attach detach"
 )
 
+# One entry per client class: the methods that stay local, the other names it is
+# imported under, and which methods hand out another client.
 CLIENTS = (
     Client("openai.OpenAI", aliases="openai.Client openai._client.OpenAI", resources=True),
     Client("openai.AzureOpenAI", aliases="openai.lib.azure.AzureOpenAI", resources=True),
@@ -198,7 +197,11 @@ RULE = Rule(
     "Firestore, Stripe, Twilio, SendGrid, websocket-client, `websockets.sync`, paramiko, "
     "pika (their async clients are fine)",
     example="""\
-slack = WebClient(token=settings.slack_token)
+from fastapi import FastAPI
+from slack_sdk import WebClient
+
+app = FastAPI()
+slack = WebClient(token="xoxb-...")
 
 @app.post("/alerts")
 async def alert(text: str):

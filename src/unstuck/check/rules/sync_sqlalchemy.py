@@ -31,6 +31,14 @@ RULE = Rule(
     catches="sync `Session`/`scoped_session`/SQLModel `Session`, `Engine`, "
     "`Connection`, `Query` I/O",
     example="""\
+from fastapi import Depends, FastAPI
+from sqlalchemy.orm import Session
+
+from app.db import get_db
+from app.models import User
+
+app = FastAPI()
+
 @app.get("/users/{user_id}")
 async def user(user_id: int, db: Session = Depends(get_db)):
     return db.get(User, user_id)

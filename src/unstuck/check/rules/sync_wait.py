@@ -17,6 +17,16 @@ RULE = Rule(
     name="sync-wait",
     catches="`Future.result()`, `Executor.shutdown/map`, `threading` waits, `queue.Queue.get/put`",
     example="""\
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI
+
+app = FastAPI()
+pool = ThreadPoolExecutor()
+
+
+def build_report() -> str: ...
+
 @app.get("/report")
 async def report():
     return pool.submit(build_report).result()
