@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from unstuck.check.cache import DIRECTORY_NAME, Cache
 from unstuck.check.config import Config, ConfigError, find_pyproject, load_config
 from unstuck.check.engine import check
 from unstuck.check.explain import explain
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs", type=int, default=None, help="processes for parsing (default: cores)"
     )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"where to keep the cache (default: {DIRECTORY_NAME} next to pyproject.toml, or here)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
     parser.add_argument(
         "--explain", metavar="CODE", default=None, help="explain a rule (e.g. USK105) and exit"
@@ -107,13 +115,20 @@ def main(argv: list[str]) -> int:
             exclude=config.exclude,
             extra_blocking=config.extra_blocking,
             extra_offloaders=config.extra_offloaders,
+            cache_dir=config.cache_dir,
             source=config.source,
         )
     except (_UsageError, ConfigError) as exc:
         print(f"unstuck check: error: {exc}", file=sys.stderr)
         print(parser.format_usage(), file=sys.stderr, end="")
         return 2
-    report = check(paths, config, jobs=args.jobs)
+    cache = None
+    if not args.no_cache:
+        directory = args.cache_dir or config.cache_dir
+        if directory is None:
+            directory = (config.root or Path.cwd()) / DIRECTORY_NAME
+        cache = Cache(directory)
+    report = check(paths, config, jobs=args.jobs, cache=cache)
     rules = {rule.code: rule for rule in ALL_RULES}
     output = render(report, args.format, rules, args.routes)
     if output:

@@ -9,7 +9,6 @@ between their markers, ``--check`` fails when one is out of date (tests run it t
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -26,7 +25,7 @@ class TableMissing(Exception):
 
 
 def explain(rule: Rule) -> str:
-    parts = [inspect.cleandoc(rule.doc) if rule.doc else f"{rule.code} {rule.name}"]
+    parts = [rule.doc.strip() or f"{rule.code} {rule.name}"]
     parts.append(textwrap.fill(f"Severity: {rule.severity}. Reports: {rule.catches}.", 88))
     if rule.example:
         parts.append("Example, reported:\n\n" + textwrap.indent(rule.example.rstrip(), "    "))
