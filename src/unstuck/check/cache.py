@@ -16,14 +16,17 @@ the cache can make a run faster, never wrong and never fail.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
-import pickle
-import shutil
 import sys
-import tempfile
+import threading
 from functools import cache
 from pathlib import Path
+
+try:  # the C module itself: ``hashlib`` loads OpenSSL first, a third of the checker's start
+    from _blake2 import blake2b
+except ImportError:  # an interpreter built without it
+    from hashlib import blake2b
 
 DIRECTORY_NAME = ".unstuck_cache"
 _VERSION_LENGTH = 32
@@ -33,7 +36,7 @@ _VERSION_LENGTH = 32
 def checker_version() -> str:
     """A hash of the source of ``unstuck.check`` and of the running Python."""
     package = Path(__file__).parent
-    digest = hashlib.blake2b(digest_size=_VERSION_LENGTH // 2)
+    digest = blake2b(digest_size=_VERSION_LENGTH // 2)
     digest.update(sys.implementation.cache_tag.encode())
     digest.update(sys.version.encode())
     for path in sorted(package.rglob("*.py")):
@@ -43,11 +46,11 @@ def checker_version() -> str:
 
 
 def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 def scope_hash(*parts: str) -> str:
-    digest = hashlib.blake2b(digest_size=12)
+    digest = blake2b(digest_size=12)
     for part in parts:
         digest.update(part.encode("utf-8", "surrogateescape"))
         digest.update(b"\0")
@@ -63,30 +66,31 @@ class Cache:
 
     def load(self, name: str) -> object | None:
         try:
-            with open(self._entries / name, "rb") as handle:
+            handle = open(self._entries / name, "rb")  # noqa: SIM115 (closed below)
+        except OSError:
+            return None
+        import pickle  # here: a run without a cache entry never pays for it
+
+        with handle:
+            try:
                 value: object = pickle.load(handle)
-                return value
-        except FileNotFoundError:
-            return None
-        except Exception:  # a truncated or foreign file is a miss, whatever it raises
-            return None
+            except Exception:  # a truncated or foreign file is a miss, whatever it raises
+                return None
+        return value
 
     def store(self, name: str, value: object) -> None:
+        import pickle
+
+        # unique per process and thread; renamed into place whole
+        temporary = self._entries / f".{name}.{os.getpid()}.{threading.get_ident()}"
         try:
             self._prepare()
-            with tempfile.NamedTemporaryFile(
-                dir=self._entries, prefix=f".{name}.", delete=False
-            ) as handle:
-                temporary = Path(handle.name)
-                try:
-                    pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                except BaseException:
-                    handle.close()
-                    temporary.unlink(missing_ok=True)
-                    raise
+            with open(temporary, "xb") as handle:
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, self._entries / name)
-        except (OSError, pickle.PicklingError, RecursionError):
-            return  # a read-only or full disk only costs the next run its head start
+        except Exception:  # a read-only or full disk only costs the next run its head start
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
 
     def _prepare(self) -> None:
         fresh = not self.directory.exists()
@@ -103,4 +107,6 @@ class Cache:
                     and len(entry.name) == _VERSION_LENGTH
                     and all(char in "0123456789abcdef" for char in entry.name)
                 ):
+                    import shutil
+
                     shutil.rmtree(entry, ignore_errors=True)

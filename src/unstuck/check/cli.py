@@ -14,7 +14,6 @@ from pathlib import Path
 from unstuck.check.cache import DIRECTORY_NAME, Cache
 from unstuck.check.config import Config, ConfigError, find_pyproject, load_config
 from unstuck.check.engine import check
-from unstuck.check.explain import explain
 from unstuck.check.formats import FORMATS, render
 from unstuck.check.rules import ALL_RULES
 
@@ -79,6 +78,8 @@ def _explain(code: str) -> int:
     rule = rules.get(code.strip().upper())
     if rule is None:
         raise _UsageError(f"--explain: unknown rule code {code!r} (see --list-rules)")
+    from unstuck.check.explain import explain
+
     print(explain(rule), end="")
     return 0
 
