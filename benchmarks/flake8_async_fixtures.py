@@ -10,6 +10,8 @@ fetched with git into a temporary directory (or read from ``--fixtures DIR``) an
 never stored here.
 
     uv run python benchmarks/flake8_async_fixtures.py [--fixtures DIR] [--show-missed]
+
+Figures are in docs/check.md ("Compared with flake8-async's fixtures").
 """
 
 from __future__ import annotations
@@ -51,12 +53,23 @@ class Tally:
 
 
 def fetch_fixtures(into: Path) -> Path:
-    subprocess.run(
-        ["git", "clone", "--quiet", "--depth", "1", REPOSITORY, str(into)],
-        check=True,
-        timeout=300,
-    )
+    try:
+        subprocess.run(
+            ["git", "clone", "--quiet", "--depth", "1", REPOSITORY, str(into)],
+            check=True,
+            timeout=300,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SystemExit(
+            f"cannot clone {REPOSITORY} ({exc}); clone it elsewhere and pass --fixtures DIR"
+        ) from exc
     return into / "tests" / "eval_files"
+
+
+def fixtures_directory(given: Path) -> Path:
+    """``--fixtures`` may name the repository or its ``tests/eval_files``."""
+    nested = given / "tests" / "eval_files"
+    return nested if nested.is_dir() else given
 
 
 def missing_imports(source: str) -> list[str]:
@@ -136,7 +149,9 @@ def tally(marks: dict[str, set[int]], reported: dict[str, set[int]]) -> Tally:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fixtures", type=Path, help="flake8-async's tests/eval_files")
+    parser.add_argument(
+        "--fixtures", type=Path, help="a clone of flake8-async, or its tests/eval_files"
+    )
     parser.add_argument(
         "--show-missed",
         action="store_true",
@@ -144,7 +159,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        fixtures = args.fixtures or fetch_fixtures(Path(scratch, "flake8-async"))
+        if args.fixtures is not None:
+            fixtures = fixtures_directory(args.fixtures)
+        else:
+            fixtures = fetch_fixtures(Path(scratch, "flake8-async"))
+        if not any(fixtures.glob("async2*.py")):
+            raise SystemExit(f"no async2*.py fixtures in {fixtures}")
         work = Path(scratch, "fixtures")
         work.mkdir()
         copies = prepare(fixtures, work)
