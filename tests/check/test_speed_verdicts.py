@@ -30,8 +30,14 @@ def test_start_is_judged_on_medians_against_4x() -> None:
 
 def test_cold_and_warm_runs_are_judged_against_the_parse_floor() -> None:
     speed = load()
-    cold, warm = speed.judge_runs(speed.RunTimes(1000, [1.0, 1.0, 9.0], [1.4, 1.5, 1.6], [0.2] * 3))
+    cold, cold_cpu, warm, warm_cpu = speed.judge_runs(
+        speed.RunTimes(
+            1000, [1.0, 1.0, 9.0], [1.4, 1.5, 1.6], [0.2] * 3, [2.0] * 3, [2.9] * 3, [1.0]
+        )
+    )
     assert cold.met and abs(cold.ratio - 1.5) < 1e-9
+    assert cold_cpu.met and abs(cold_cpu.ratio - 1.45) < 1e-9
     assert warm.met and abs(warm.ratio - 0.2) < 1e-9
-    cold, warm = speed.judge_runs(speed.RunTimes(1000, [1.0] * 3, [1.6] * 3, [0.31] * 3))
-    assert not cold.met and not warm.met
+    assert not warm_cpu.met and abs(warm_cpu.ratio - 0.5) < 1e-9
+    verdicts = speed.judge_runs(speed.RunTimes(1000, [1.0], [1.6], [0.31], [1.0], [1.6], [0.31]))
+    assert not any(verdict.met for verdict in verdicts)
