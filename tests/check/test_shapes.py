@@ -74,3 +74,40 @@ def test_app_passed_to_an_untyped_parameter_gets_its_routes() -> None:
 def test_router_filled_and_returned_by_a_function_keeps_each_prefix() -> None:
     report = _check("router_factory")
     assert set(_routes(report)) == {"GET /api/me", "GET /{tenant}/api/me"}
+
+
+def test_routers_of_classes_derived_from_apirouter_and_fastapi() -> None:
+    report = _check("router_classes")
+    assert _routes(report) == {
+        "GET /api/invoices/": "portal.invoices.list_invoices",
+        "GET /api/invoices/{invoice_id}/pdf": "portal.invoices.invoice_pdf",
+        "GET /api/github/start": "portal.sign_in.provider_router.<locals>.start",
+        "GET /api/github/return": "portal.sign_in.provider_router.<locals>.finish",
+        "GET /api/gitlab/start": "portal.sign_in.provider_router.<locals>.start",
+        "GET /api/gitlab/return": "portal.sign_in.provider_router.<locals>.finish",
+        "GET /staff/reports": "portal.staff.reports",
+    }
+    (finding,) = report.findings
+    assert finding.route == "GET /api/invoices/{invoice_id}/pdf"
+    # the guard a router subclass passes to ``super().__init__`` runs for its routes
+    (staff,) = [route for route in report.routes if route.path == "/staff/reports"]
+    assert [dependency.name for dependency in staff.dependencies] == [
+        "portal.routing.require_staff"
+    ]
+
+
+def test_routers_registered_in_loops_keep_each_prefix() -> None:
+    report = _check("registration_loops")
+    assert _routes(report) == {
+        "GET /api/tickets/": "desk.routers.tickets.list_tickets",
+        "GET /api/agents/": "desk.routers.agents.list_agents",
+        "GET /v1/reports": "desk.routers.reports.old_reports",
+        "GET /v2/reports": "desk.routers.reports.reports",
+        "GET /api/search/": "desk.routers.search.search",
+        "POST /api/exports/csv": "desk.routers.search.export_csv",
+        "POST /api/plugins/mail/inbound": "desk.plugins.inbound_mail",
+        "GET /ping": "desk.main.ping",
+        "WEBSOCKET /feed": "desk.main.feed",
+    }
+    (finding,) = report.findings
+    assert finding.route == "GET /v1/reports"

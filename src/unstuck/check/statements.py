@@ -225,9 +225,10 @@ class ModuleWalker(ExpressionReader):
         self.body(node.orelse)
 
     def s_For(self, node: ast.For | ast.AsyncFor) -> None:
-        self.ex(node.iter, isinstance(node, ast.AsyncFor))
+        iterated = self.ex(node.iter, isinstance(node, ast.AsyncFor))
         self.loop_size(node.iter, node)
-        self.assign(node.target, UNKNOWN)
+        # each item of a known list or dict: routers registered in a loop
+        self.assign(node.target, ("each", iterated) if iterated != UNKNOWN else UNKNOWN)
         self.body(node.body)
         self.body(node.orelse)
 
