@@ -111,3 +111,25 @@ def test_routers_registered_in_loops_keep_each_prefix() -> None:
     }
     (finding,) = report.findings
     assert finding.route == "GET /v1/reports"
+
+
+def test_middleware_and_exception_handlers_wrap_the_routes_of_their_app() -> None:
+    report = _check("middleware")
+    wrapped = {
+        route.path: [(w.kind, w.name.rpartition(".")[2], w.runs) for w in route.wrapped_by]
+        for route in report.routes
+    }
+    outer = [
+        ("middleware", "CORSMiddleware", "event loop"),
+        ("middleware", "dispatch", "event loop"),
+        ("exception handler", "on_value_error", "thread pool"),
+        ("middleware", "add_server_header", "event loop"),
+        ("exception handler", "on_key_error", "event loop"),
+    ]
+    # the mounted app's own middleware runs only for its routes, inside the outer app's
+    inner = [("middleware", "__call__", "event loop"), ("middleware", "slow_down", "event loop")]
+    assert wrapped == {"/products": outer, "/admin/stats": [*outer, *inner]}
+    (products,) = [route for route in report.routes if route.path == "/products"]
+    assert products.advice.startswith("blocks the event loop")
+    (audit,) = [w for w in products.wrapped_by if w.name.endswith("dispatch")]
+    assert [(item.code, item.line) for item in audit.blocking] == [("USK102", 17)]

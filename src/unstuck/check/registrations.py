@@ -15,14 +15,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from unstuck.check.model import Expr
-from unstuck.check.program import Key, Program, keyword, last_name
+from unstuck.check.program import Key, Program, Value, keyword, last_name
 
 RouterKey = tuple[str, int, int]
 # reads a part of a path when it knows better than ``Program.text`` (or ``None``)
 _Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
 _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
-_CALLS = frozenset({"add_api_route", "add_api_websocket_route", "include_router", "mount"})
+_CALLS = frozenset(
+    {
+        "add_api_route",
+        "add_api_websocket_route",
+        "include_router",
+        "mount",
+        "add_middleware",
+        "add_exception_handler",
+    }
+)
+_WRAPPER_DECORATORS = {"middleware": "middleware", "exception_handler": "exception handler"}
+_BASE_HTTP_MIDDLEWARE = frozenset({"starlette.middleware.base.BaseHTTPMiddleware"})
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
 
@@ -55,6 +66,7 @@ class Registrations:
         self._parents: dict[RouterKey, list[Inclusion]] = {}
         self._calls_by_name: dict[str, list[tuple[str, Expr]]] | None = None
         self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
+        self._wrappers: dict[RouterKey, list[Wrapper]] = {}
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
         found = [value[1] for value in self.program.eval(expr, module) if value[0] == "R"]
@@ -125,11 +137,19 @@ class Registrations:
             module = key[0]
             for decorator in function.decorators:
                 if decorator[0] == "c" and decorator[1][0] == "a":
+                    if decorator[1][2] in _WRAPPER_DECORATORS:
+                        routers = self._routers(decorator[1][1], module)
+                        kind = _WRAPPER_DECORATORS[decorator[1][2]]
+                        self._wrap(kind, frozenset({("F", key)}), routers)
                     found.extend(self._decorated(decorator, key, module))
             for call, _awaited in function.calls:
                 callee = call[1]
                 if callee[0] == "c" and callee[1][0] == "a":  # ``app.get("/")(handler)``
                     handler = call[4][0] if call[4] else None
+                    if handler is not None and callee[1][2] in _WRAPPER_DECORATORS:
+                        routers = self._routers(callee[1][1], module)
+                        kind = _WRAPPER_DECORATORS[callee[1][2]]
+                        self._wrap(kind, self.program.eval(handler, module), routers)
                     for value in self.program.eval(handler, module) if handler else ():
                         if value[0] == "F":
                             found.extend(self._decorated(callee, value[1], module))
@@ -140,7 +160,12 @@ class Registrations:
                 routers = self._routers(callee[1], module)
                 if not routers:
                     continue
-                if name in ("add_api_route", "add_api_websocket_route"):
+                if name == "add_middleware" and call[4]:
+                    self._wrap("middleware", self.program.eval(call[4][0], module), routers)
+                elif name == "add_exception_handler" and len(call[4]) > 1:
+                    handler = call[4][1]
+                    self._wrap("exception handler", self.program.eval(handler, module), routers)
+                elif name in ("add_api_route", "add_api_websocket_route"):
                     found.extend(self._added(call, name, routers, module))
                 elif name == "include_router":
                     self._include(call, routers, module)
@@ -308,28 +333,73 @@ class Registrations:
             return sorted(str(method).upper() for method in methods if isinstance(method, str))
         return ["GET"]
 
-    def prefixes(
-        self, router: RouterKey, seen: set[RouterKey]
-    ) -> list[tuple[str, list[tuple[Expr, str]]]]:
-        """Full prefixes of a router, with the dependencies each inclusion adds."""
+    def placements(self, router: RouterKey, seen: set[RouterKey]) -> list[Placement]:
+        """Where a router's routes end up: each full prefix, with the dependencies each
+        inclusion adds and the apps and routers on the way (their middleware runs)."""
         info = self.program.routers.get(router)
         own = info.prefix if info is not None else ""
         own_dependencies = list(info.dependencies) if info is not None else []
         parents = self._parents.get(router, [])
         if not parents or router in seen:
-            return [(own, own_dependencies)]
-        result: list[tuple[str, list[tuple[Expr, str]]]] = []
+            return [Placement(own, own_dependencies, (router,))]
+        result: list[Placement] = []
         for inclusion in parents:
-            for parent_prefix, inherited in self.prefixes(inclusion.parent, seen | {router}):
+            for above in self.placements(inclusion.parent, seen | {router}):
                 added = [(expr, inclusion.module) for expr in inclusion.dependencies]
                 mine = own if inclusion.own is None else inclusion.own
                 result.append(
-                    (
-                        join(join(parent_prefix, inclusion.prefix), mine),
-                        [*inherited, *added, *own_dependencies],
+                    Placement(
+                        join(join(above.prefix, inclusion.prefix), mine),
+                        [*above.dependencies, *added, *own_dependencies],
+                        (*above.routers, router),
                     )
                 )
         return result
+
+    def wrappers(self, router: RouterKey) -> list[Wrapper]:
+        """Middleware and exception handlers added to an app (collected with routes)."""
+        return self._wrappers.get(router, [])
+
+    def _wrap(self, kind: str, values: frozenset[Value], routers: list[RouterKey]) -> None:
+        """``add_middleware(Timing)``, ``@app.middleware("http")``, an exception handler:
+        code that runs on the loop (or, sync, in the thread pool) around the routes."""
+        for value in values:
+            wrapper: Wrapper | None = None
+            if value[0] == "F":
+                wrapper = Wrapper(kind, _dotted(value[1]), value[1])
+            elif value[0] == "C":
+                wrapper = self._middleware_class(kind, value[1])
+            elif value[0] == "E":
+                wrapper = Wrapper(kind, value[1], None)
+            if wrapper is not None:
+                for router in routers:
+                    self._wrappers.setdefault(router, []).append(wrapper)
+
+    def _middleware_class(self, kind: str, klass: Key) -> Wrapper:
+        """A ``BaseHTTPMiddleware`` runs its ``dispatch`` per request; a pure ASGI
+        middleware its ``__call__``."""
+        program = self.program
+        is_base = any(entry[1] in _BASE_HTTP_MIDDLEWARE for entry in program.mro(klass))
+        method = program.method(klass, "dispatch" if is_base else "__call__")
+        return Wrapper(kind, _dotted(method or klass), method)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    prefix: str
+    dependencies: list[tuple[Expr, str]]
+    routers: tuple[RouterKey, ...]  # from the outermost app down to the router itself
+
+
+@dataclass(frozen=True, slots=True)
+class Wrapper:
+    kind: str  # "middleware" or "exception handler"
+    name: str
+    function: Key | None  # None: a library's (CORSMiddleware, ...)
+
+
+def _dotted(key: Key) -> str:
+    return f"{key[0]}.{key[1]}"
 
 
 def _list(expr: Expr | None) -> list[Expr]:
