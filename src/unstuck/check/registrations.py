@@ -161,7 +161,8 @@ class Registrations:
                 if not routers:
                     continue
                 if name == "add_middleware" and call[4]:
-                    self._wrap("middleware", self.program.eval(call[4][0], module), routers)
+                    made = self._middleware_made(self.program.eval(call[4][0], module))
+                    self._wrap("middleware", made, routers)
                 elif name == "add_exception_handler" and len(call[4]) > 1:
                     handler = call[4][1]
                     self._wrap("exception handler", self.program.eval(handler, module), routers)
@@ -374,6 +375,21 @@ class Registrations:
             if wrapper is not None:
                 for router in routers:
                     self._wrappers.setdefault(router, []).append(wrapper)
+
+    def _middleware_made(self, values: frozenset[Value]) -> frozenset[Value]:
+        """``add_middleware`` takes a class or a factory: a function called once with
+        the app, whose result is the middleware that runs per request."""
+        made: set[Value] = set()
+        for value in values:
+            if value[0] != "F":
+                made.add(value)
+                continue
+            for result in self.program.returns_of(value[1]):
+                if result[0] == "I":
+                    made.add(("C", result[1]))
+                elif result[0] == "EI":
+                    made.add(("E", result[1]))
+        return frozenset(made)
 
     def _middleware_class(self, kind: str, klass: Key) -> Wrapper:
         """A ``BaseHTTPMiddleware`` runs its ``dispatch`` per request; a pure ASGI
