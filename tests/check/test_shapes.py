@@ -133,3 +133,17 @@ def test_middleware_and_exception_handlers_wrap_the_routes_of_their_app() -> Non
     assert products.advice.startswith("blocks the event loop")
     (audit,) = [w for w in products.wrapped_by if w.name.endswith("dispatch")]
     assert [(item.code, item.line) for item in audit.blocking] == [("USK102", 17)]
+
+
+def test_app_factory_with_a_long_router_loop_and_handlers_named_alike() -> None:
+    report = _check("app_factory")
+    resources = [
+        *("alerts", "billing", "catalog", "devices", "events", "files", "groups"),
+        *("hooks", "invites", "jobs", "keys", "logs", "metrics"),
+    ]
+    routes = _routes(report)
+    assert set(routes) == {f"GET /api/{name}/" for name in resources} | {"GET /health"}
+    # each ``async def _`` is its own handler, not the last one thirteen times
+    assert len({routes[f"GET /api/{name}/"] for name in resources}) == len(resources)
+    (finding,) = report.findings
+    assert finding.route == "GET /health"

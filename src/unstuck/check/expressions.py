@@ -49,8 +49,11 @@ KEYWORDS = frozenset(
 _PROPERTY_OWNERS = frozenset({"self", "p", "c"})
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
 # and calls: ``include_routers(APIRouter())`` passes a router built in place.
-# Functions and loop items too: ``app.get("/")(handler)``, ``register(router)`` in a loop.
-_PASSED_ON = frozenset({"p", "self", "g", "a", "enter", "ann", "imp", "k", "c", "fn", "each", "at"})
+# Functions and loop items too: ``app.get("/")(handler)``, ``register(router)`` in a loop,
+# and a name that holds one of several values (``app = app or FastAPI()``).
+_PASSED_ON = frozenset(
+    {"p", "self", "g", "a", "enter", "ann", "imp", "k", "c", "fn", "each", "at", "or"}
+)
 
 
 class ExpressionReader:

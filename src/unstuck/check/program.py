@@ -707,6 +707,9 @@ def describe(expr: Expr) -> str | None:
         return str(expr[2])
     if kind == "self":
         return "self"
+    if kind == "c":  # ``mount(settings.base_path(), api)``
+        called = describe(expr[1])
+        return f"{called}()" if called else None
     return None
 
 

@@ -228,6 +228,7 @@ class Registrations:
             prefix_expr = self._loop_part(prefix_expr, module)
         dependencies = _list(keyword(call, "dependencies"))
         pairs: list[tuple[Expr, Expr | None, str]] = [(child, prefix_expr, module)]
+        items = self.program.items
         if (
             child[0] == "at"
             and prefix_expr is not None
@@ -237,8 +238,17 @@ class Registrations:
             # ``for prefix, router in ROUTERS.items()``: each router with its own prefix
             pairs = [
                 (item[1][child[2]], item[1][prefix_expr[2]], where)
-                for item, where in self.program.items(child[1][1], module)
+                for item, where in items(child[1][1], module)
                 if item[0] == "l" and max(child[2], prefix_expr[2]) < len(item[1])
+            ]
+        elif child[0] == "each":
+            # one by one: a long list of routers is more values than one name may hold
+            pairs = [(item, prefix_expr, where) for item, where in items(child[1], module)]
+        elif child[0] == "at":
+            pairs = [
+                (item[1][child[2]], prefix_expr, where)
+                for item, where in items(child[1][1], module)
+                if item[0] == "l" and child[2] < len(item[1])
             ]
         for child_expr, prefix_of, where in pairs:
             for child_key, own, prefix in self._children(child_expr, prefix_of, where):
@@ -260,7 +270,9 @@ class Registrations:
                 (router, None, self._text(prefix, module, _class_reader(program, item, klass)))
                 for router, klass in self._attribute_routers_of(child[2])
             ]
-        added = program.text(prefix, module)
+        # a prefix read from a loop whose items are not paired with the router: unknown
+        looped = prefix is not None and prefix[0] in ("each", "at")
+        added = "{...}" if looped else program.text(prefix, module)
         return [
             (router, self._bound_prefix(router, child, module), added)
             for router in (found or self._routers(child, module))

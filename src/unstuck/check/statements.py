@@ -57,6 +57,10 @@ class ModuleWalker(ExpressionReader):
 
     def function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, is_async: bool) -> None:
         qualname = self.scope + node.name
+        if qualname in self.summary.functions:
+            # defined again in the same scope (``async def _`` for each route, or one
+            # definition per branch): each keeps its own summary
+            qualname = f"{qualname}@{node.lineno}"
         decorators = [self.ex(decorator) for decorator in node.decorator_list]
         decorator_names = {
             d.id if isinstance(d, ast.Name) else d.attr if isinstance(d, ast.Attribute) else ""
