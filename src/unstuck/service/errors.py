@@ -23,6 +23,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
+from unstuck.service.pools import RETRY_AFTER_S, PoolUnavailable
+
 logger = logging.getLogger("unstuck.service")
 
 
@@ -141,6 +143,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
 
+async def _pool_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("%s on %s %s", exc, request.method, request.url.path)
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
@@ -148,3 +156,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
+    app.add_exception_handler(PoolUnavailable, _pool_unavailable)

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     thread_pool_tokens: int = Field(default=40, ge=1, description="anyio limiter for def routes")
     compute_threads: int = Field(default=4, ge=1, description="executor behind POST /compute")
     process_pool_workers: int = Field(default=2, ge=1)
-    process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "spawn"
+    process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "forkserver"
 
     # Limits of the routes.
     max_delay_s: float = Field(default=10.0, gt=0)
