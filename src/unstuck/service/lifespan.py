@@ -71,7 +71,7 @@ def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
         stack.callback(celery.close)
 
         cache: Cache = (
-            RedisCache(settings.redis_url)
+            RedisCache(settings.redis_url, settings.redis_timeout_s)
             if settings.redis_url
             else MemoryCache(settings.cache_max_entries)
         )
