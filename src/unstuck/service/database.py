@@ -19,6 +19,7 @@ from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
+from unstuck.service import db_timeouts
 from unstuck.service.settings import Settings
 from unstuck.service.state import app_state
 
@@ -48,11 +49,23 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engines(settings: Settings) -> tuple[AsyncEngine, Engine]:
+    if settings.is_postgres:
+        async_engine = create_async_engine(
+            settings.async_database_url,
+            connect_args=db_timeouts.asyncpg_connect_args(settings),
+            **_pool_options(settings),
+        )
+        db_timeouts.bound_asyncpg_sockets(async_engine, settings)
+        sync_engine = create_engine(
+            settings.sync_database_url,
+            connect_args=db_timeouts.psycopg_connect_args(settings),
+            **_pool_options(settings),
+        )
+        return async_engine, sync_engine
     async_engine = create_async_engine(settings.async_database_url, **_pool_options(settings))
     sync_engine = create_engine(settings.sync_database_url, **_pool_options(settings))
-    if not settings.is_postgres:
-        event.listen(async_engine.sync_engine, "connect", _configure_sqlite)
-        event.listen(sync_engine, "connect", _configure_sqlite)
+    event.listen(async_engine.sync_engine, "connect", _configure_sqlite)
+    event.listen(sync_engine, "connect", _configure_sqlite)
     return async_engine, sync_engine
 
 
