@@ -1,13 +1,13 @@
 """Loop time by origin: where the event loop's busy time goes, sampled, always on.
 
-A thread of its own wakes about every 10 ms (with jitter, so that it cannot
-fall in step with the heartbeat or any periodic task; every 50 ms after it
+A thread of its own wakes about every 20 ms (with jitter, so that it cannot
+fall in step with the heartbeat or any periodic task; every 100 ms after it
 found the loop idle, so that an idle worker costs little) and looks at the
-loop thread's innermost frame. Each sample stands for the time since the one
-before. When that frame is the loop's own machinery (the
-selector's ``select``, or the frame that called into uvloop's C loop, both
-learnt at start), the loop is idle. Otherwise the time since the previous
-sample is added to the origin of the loop's current task, named as in the
+loop thread's innermost frame. When that frame is the loop's own machinery
+(the selector's ``select``, or the frame that called into uvloop's C loop,
+both learnt at start), the loop is idle. Otherwise the time since the previous
+sample (so a busy stretch counts in full, whatever the rate) is added to the
+origin of the loop's current task, named as in the
 stall counters (``GET /x``, ``spawned by GET /x``, ``(start-up)``,
 ``(shutdown)``, ``(before routing)``), or to ``(other)`` (the server's protocol
 callbacks, timers, tasks of no request). Collections of the garbage collector
@@ -99,8 +99,8 @@ class LoopTime:
         self,
         *,
         origin_of: OriginOf,
-        interval_s: float = 0.01,
-        idle_interval_s: float = 0.05,
+        interval_s: float = 0.02,
+        idle_interval_s: float = 0.1,
         on_flush: Callable[[dict[str, float]], None] | None = None,
         flush_every_s: float = 1.0,
     ) -> None:
