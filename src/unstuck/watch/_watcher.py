@@ -66,6 +66,12 @@ def _prepare() -> WatchMetrics:
     return metrics()
 
 
+def _start_publisher(directory: str) -> Publisher:
+    publisher = Publisher(directory, _encode)
+    publisher.start()
+    return publisher
+
+
 def thread_pool_stats() -> dict[str, int]:
     """anyio's default limiter (the 40 tokens of ``def`` routes); call on the loop."""
     import anyio.to_thread
@@ -121,8 +127,8 @@ class Watcher:
             self.loop_time.start()
         directory = fleet_dir()
         if directory:
-            self._publisher = Publisher(directory, _encode)
-            self._publisher.start()
+            # It reads /proc and creates the directory: off the loop, like _prepare.
+            self._publisher = await loop.run_in_executor(None, _start_publisher, directory)
         self._started = time.monotonic()
         # The watcher's own task belongs to no request and to no phase of the app.
         self._sampler = loop.create_task(
