@@ -21,7 +21,8 @@ of the blocking line.
 
 Variants of the watcher: ``watch`` (all of it), ``watch-no-loop-time`` (without
 the loop-time sampler), ``watch-middleware`` (only its per-request middleware),
-``watch-fleet`` (publishing its snapshot every second, as with several workers).
+``watch-fleet`` (publishing its snapshot every second, as with several workers),
+``watch-heartbeat-25ms`` (a heartbeat every 25 ms instead of 10).
 
 Peers are used where they are installed, so run it with them:
 
@@ -65,6 +66,7 @@ VARIANTS: dict[str, str | None] = {
     "watch-no-loop-time": None,
     "watch-middleware": None,
     "watch-fleet": None,
+    "watch-heartbeat-25ms": None,
     "asyncio-debug": None,
     "blockbuster": "blockbuster",
     "pyinstrument": "pyinstrument",
@@ -134,6 +136,8 @@ def _start(mode: str, directory: Path, slow_url: str) -> BenchServer:
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_SLOW_URL": slow_url, "PYTHONHASHSEED": "0"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.pop("UNSTUCK_WATCH_FLEET_DIR", None)
+    if mode == "watch-heartbeat-25ms":
+        env["UNSTUCK_WATCH_HEARTBEAT_MS"] = "25"
     if mode == "watch-fleet":
         # The watcher publishing its snapshot every second, as with several workers.
         fleet = directory / "fleet"

@@ -1,18 +1,19 @@
 """Loop time by origin: where the event loop's busy time goes, sampled, always on.
 
-A thread of its own wakes about every 10 ms (with jitter, so that it cannot
-fall in step with the heartbeat or any periodic task; every 50 ms after it
+A thread of its own wakes about every 20 ms (with jitter, so that it cannot
+fall in step with the heartbeat or any periodic task; every 100 ms after it
 found the loop idle, so that an idle worker costs little) and looks at the
-loop thread's innermost frame. Each sample stands for the time since the one
-before. When that frame is the loop's own machinery (the
-selector's ``select``, or the frame that called into uvloop's C loop, both
-learnt at start), the loop is idle. Otherwise the time since the previous
-sample is added to the origin of the loop's current task, named as in the
+loop thread's innermost frame. When that frame is the loop's own machinery
+(the selector's ``select``, or the frame that called into uvloop's C loop,
+both learnt at start), the loop is idle. Otherwise the time since the previous
+sample (so a busy stretch counts in full, whatever the rate) is added to the
+origin of the loop's current task, named as in the
 stall counters (``GET /x``, ``spawned by GET /x``, ``(start-up)``,
 ``(shutdown)``, ``(before routing)``), or to ``(other)`` (the server's protocol
 callbacks, timers, tasks of no request). Collections of the garbage collector
-on the loop thread are timed exactly by ``gc.callbacks`` as ``(garbage
-collection)``, and taken out of the sampled time.
+are timed exactly by the watchdog's ``gc.callbacks`` hook (a collection holds
+the GIL: the loop cannot run meanwhile) as ``(garbage collection)``, and taken
+out of the sampled time.
 
 Each busy sample also counts the stack (code objects and lines, turned into
 names only when asked) under its origin: the flame graph of that origin. Many
@@ -22,7 +23,6 @@ short blocks below the stall threshold therefore show as what they add to.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import random
 import selectors
@@ -99,14 +99,16 @@ class LoopTime:
         self,
         *,
         origin_of: OriginOf,
-        interval_s: float = 0.01,
-        idle_interval_s: float = 0.05,
+        interval_s: float = 0.02,
+        idle_interval_s: float = 0.1,
+        gc_seconds: Callable[[], float] = lambda: 0.0,
         on_flush: Callable[[dict[str, float]], None] | None = None,
         flush_every_s: float = 1.0,
     ) -> None:
         self.interval_s = interval_s
         self.idle_interval_s = idle_interval_s
         self._origin_of = origin_of
+        self._gc_total = gc_seconds
         self._on_flush = on_flush
         self._flush_every_s = flush_every_s
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -119,8 +121,6 @@ class LoopTime:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = 0.0
-        self._gc_started = 0.0
-        self._gc_seconds = 0.0
         self._flames: dict[str, dict[str, Any]] = {}
         self._flames_at = -FLAME_EVERY_S
 
@@ -136,7 +136,6 @@ class LoopTime:
         self._idle = _IDLE_CODES | _entry_codes(sys._getframe())
         self._started = time.perf_counter()
         self._stopping.clear()
-        gc.callbacks.append(self._on_gc)
         self._thread = threading.Thread(
             target=self._run, name=f"unstuck-loop-time-{os.getpid()}", daemon=True
         )
@@ -149,22 +148,23 @@ class LoopTime:
         self._stopping.set()
         self._thread.join()
         self._thread = None
-        if self._on_gc in gc.callbacks:
-            gc.callbacks.remove(self._on_gc)
         self._flush()
 
     # -- the sampler thread ----------------------------------------------------
 
     def _run(self) -> None:
         last = time.perf_counter()
-        gc_seen = self._gc_seconds
+        gc_seen = self._gc_total()
         next_flush = last + self._flush_every_s
         interval = self.interval_s
         while not self._stopping.wait(interval * (0.5 + random.random())):
             now = time.perf_counter()
-            gc_total = self._gc_seconds
-            # Collections were counted exactly; the rest of the interval is sampled.
-            weight = max(0.0, now - last - (gc_total - gc_seen))
+            gc_total = self._gc_total()
+            collected = gc_total - gc_seen
+            if collected > 0:
+                self._add(GARBAGE_COLLECTION, collected, None)
+            # Collections were timed exactly; the rest of the interval is sampled.
+            weight = max(0.0, now - last - collected)
             last, gc_seen = now, gc_total
             busy = self._sample(weight)
             interval = self.interval_s if busy else self.idle_interval_s
@@ -209,18 +209,6 @@ class LoopTime:
                 if stack in stacks or len(stacks) < MAX_STACKS:
                     stacks[stack] += 1
                     account.stacked += 1
-
-    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        # Called by the collector, on whichever thread collects; only the loop's counts.
-        if threading.get_ident() != self._loop_thread:
-            return
-        if phase == "start":
-            self._gc_started = time.perf_counter()
-        elif self._gc_started:
-            seconds = time.perf_counter() - self._gc_started
-            self._gc_started = 0.0
-            self._gc_seconds += seconds
-            self._add(GARBAGE_COLLECTION, seconds, None)
 
     def _flush(self) -> None:
         with self._lock:

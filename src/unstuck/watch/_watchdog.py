@@ -123,6 +123,8 @@ class LoopWatchdog:
         self._gc_min_s = threshold_s / 10
         self._gc_started = 0.0
         self._gc_spans: deque[tuple[float, float]] = deque(maxlen=256)
+        #: Seconds of every collection since start (the loop-time account reads it).
+        self.gc_seconds = 0.0
         self._ongoing: _Ongoing | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -187,6 +189,7 @@ class LoopWatchdog:
             self._gc_started = time.monotonic()
             return
         took = time.monotonic() - self._gc_started
+        self.gc_seconds += took
         if took >= self._gc_min_s:
             self._gc_spans.append((self._gc_started, took))
 

@@ -97,7 +97,11 @@ class Watcher:
         self._started = 0.0
         self._routes_seen: set[str] = set()
         self._phase: Phase | None = None
-        self.loop_time = LoopTime(origin_of=self._origin_of_task, on_flush=self._count_busy)
+        self.loop_time = LoopTime(
+            origin_of=self._origin_of_task,
+            gc_seconds=self._gc_seconds,
+            on_flush=self._count_busy,
+        )
         self._publisher: Publisher | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -196,6 +200,9 @@ class Watcher:
         """The loop-time account of a task (a bounded label); called by the sampler thread."""
         activity = activity_of(task)
         return None if activity is None else metric_label(origin_of(activity))
+
+    def _gc_seconds(self) -> float:
+        return self.watchdog.gc_seconds if self.watchdog is not None else 0.0
 
     def _count_busy(self, seconds_by_origin: dict[str, float]) -> None:
         if self._metrics is not None:
