@@ -199,11 +199,15 @@ def _suppressed(
     return False
 
 
-def display_path(path: Path) -> str:
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_posix()
+def display_path(path: Path, cwd: str | None = None) -> str:
+    """``path`` relative to the working directory when it is under it (``cwd``: that
+    directory with a trailing separator, passed by callers that show many paths)."""
+    if cwd is None:
+        cwd = os.path.join(os.getcwd(), "")
+    shown = str(path)
+    if shown.startswith(cwd):
+        return Path(shown[len(cwd) :]).as_posix()
+    return path.as_posix()
 
 
 def _summarize_batch(batch: list[tuple[str, str, bool]]) -> list[ModuleSummary | str]:
@@ -233,12 +237,13 @@ def _summarize(
     not_parsed: list[FileProblem] = []
     newer: list[FileProblem] = []
     results: dict[str, ModuleSummary | str] = {}
+    cwd = os.path.join(os.getcwd(), "")
     for file in files:
         key = keys.get(file.path)
         result = fresh[file.path] if file.path in fresh else known[key or ""]
         if key is not None:
             results[key] = result
-        shown = display_path(file.path)
+        shown = display_path(file.path, cwd)
         if isinstance(result, str):
             not_parsed.append(FileProblem(shown, result))
             continue
