@@ -140,7 +140,8 @@ def _check(
         and not _suppressed(finding, suppressions)
     ]
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
-    report = Report(_unique(findings), routes, len(summaries), not_parsed, newer)
+    findings = _without_subsumed(_unique(findings), program.knowledge.rules)
+    report = Report(findings, routes, len(summaries), not_parsed, newer)
     if cache is not None:
         cache.store(f"report-{scope}", _StoredReport(run_key, report))
     return report
@@ -182,6 +183,19 @@ def _unique(findings: list[Finding]) -> list[Finding]:
             seen.add(key)
             result.append(finding)
     return result
+
+
+def _without_subsumed(findings: list[Finding], rules: dict[str, Rule]) -> list[Finding]:
+    """Drop the findings that another finding on the same line makes redundant."""
+    codes_at: dict[tuple[str, int], set[str]] = {}
+    for finding in findings:
+        codes_at.setdefault((finding.path, finding.line), set()).add(finding.code)
+    kept = []
+    for finding in findings:
+        rule = rules.get(finding.code)
+        if rule is None or not rule.subsumed_by & codes_at[(finding.path, finding.line)]:
+            kept.append(finding)
+    return kept
 
 
 def _suppressed(

@@ -65,6 +65,9 @@ class Rule:
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
     clients: tuple[Client, ...] = ()
+    # Codes whose finding on the same line makes this rule's redundant: one fix covers
+    # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
+    subsumed_by: frozenset[str] = frozenset()
 
 
 def methods(cls: str, names: str) -> frozenset[tuple[str, str]]:

@@ -44,4 +44,5 @@ async def download(name: str):
         "pathlib.Path", "exists is_file is_dir is_symlink is_mount stat lstat samefile owner group"
     ),
     aliases={"posixpath": "os.path", "ntpath": "os.path"},
+    subsumed_by=frozenset({"USK110"}),
 )
