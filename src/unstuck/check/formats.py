@@ -175,10 +175,14 @@ def _location(path: str, line: int, column: int | None) -> dict[str, object]:
 
 
 def _sarif_rule(rule: Rule) -> dict[str, object]:
+    from unstuck.check.explain import explain
+
     return {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": f"{rule.name}: {rule.summary}"},
-        "help": {"text": f"Fix: {rule.fix}"},
+        "fullDescription": {"text": f"Reports {rule.catches}"},
+        # code scanning shows it next to the alert: the whole ``--explain`` text
+        "help": {"text": explain(rule)},
         "defaultConfiguration": {"level": "error" if rule.severity == "error" else "warning"},
     }
