@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from unstuck.check import Report, check, engine
+from unstuck.check import Report, analysis, check, summary
 from unstuck.check.cache import Cache, checker_version
 from unstuck.check.model import ModuleSummary
 
@@ -58,13 +58,13 @@ def codes(report: Report) -> list[tuple[str, int, str]]:
 def summarized(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files summarized from here on (the real summarizer still runs)."""
     calls: list[str] = []
-    real = engine.summarize_file
+    real = summary.summarize_file
 
     def recording(path: str, module: str, is_package: bool) -> ModuleSummary | str:
         calls.append(Path(path).name)
         return real(path, module, is_package)
 
-    monkeypatch.setattr(engine, "summarize_file", recording)
+    monkeypatch.setattr(summary, "summarize_file", recording)
     return calls
 
 
@@ -79,8 +79,8 @@ def test_an_unchanged_tree_is_read_back_without_any_analysis(
     def fail(*args: object) -> None:
         raise AssertionError("the cached report should have been used")
 
-    monkeypatch.setattr(engine, "summarize_file", fail)
-    monkeypatch.setattr(engine, "Program", fail)
+    monkeypatch.setattr(summary, "summarize_file", fail)
+    monkeypatch.setattr(analysis, "analyze", fail)
     again = check([project], jobs=1, cache=Cache(tmp_path / "cache"))
     assert again.as_json() == first.as_json()
 

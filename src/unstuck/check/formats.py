@@ -11,13 +11,15 @@ from unstuck.check.rule import Rule
 FORMATS = ("text", "json", "sarif", "github")
 
 
-def render(report: Report, fmt: str, rules: dict[str, Rule], routes: bool) -> str:
+def render(report: Report, fmt: str, routes: bool) -> str:
     import json  # here: the text format, the default, never needs it
 
     if fmt == "json":
         return json.dumps(report.as_json(), indent=2)
     if fmt == "sarif":
-        return json.dumps(sarif(report, rules), indent=2)
+        from unstuck.check.rules import ALL_RULES
+
+        return json.dumps(sarif(report, {rule.code: rule for rule in ALL_RULES}), indent=2)
     if fmt == "github":
         return github(report)
     return (route_map_text(report.routes) + "\n" if routes else "") + text(report)
