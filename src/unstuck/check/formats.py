@@ -67,6 +67,16 @@ def route_map_text(routes: list[Route]) -> str:
             lines.append(
                 f"    blocks ({item.runs}): {item.path}:{item.line} {item.code} {item.message}"
             )
+        if route.wrapped_by:
+            lines.append("    wrapped by:")
+            for wrapping in route.wrapped_by:
+                where = f" ({wrapping.path}:{wrapping.line})" if wrapping.path else " (library)"
+                lines.append(f"      {wrapping.kind} {wrapping.name} [{wrapping.runs}]{where}")
+                for item in wrapping.blocking:
+                    lines.append(
+                        f"        blocks ({item.runs}): {item.path}:{item.line} {item.code}"
+                        f" {item.message}"
+                    )
         lines.append(f"    advice: {route.advice}")
         lines.append("")
     on_loop = [route for route in routes if route.runs == "event loop"]
