@@ -46,7 +46,7 @@ def analyze(summaries: list[ModuleSummary], config: Config) -> tuple[list[Findin
     findings = [
         finding
         for finding in findings
-        if rule_selected(finding.code, config.select, config.ignore)
+        if rule_selected(program.knowledge.rules[finding.code], config.select, config.ignore)
         and not _suppressed(finding, suppressions)
     ]
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
@@ -54,10 +54,15 @@ def analyze(summaries: list[ModuleSummary], config: Config) -> tuple[list[Findin
     return findings, routes
 
 
-def rule_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
-    if select and not any(code.startswith(prefix) for prefix in select):
-        return False
-    return not any(code.startswith(prefix) for prefix in ignore)
+def rule_selected(rule: Rule, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    code = rule.code
+    if not rule.on_by_default:
+        chosen = code in select
+    elif select:
+        chosen = any(code.startswith(prefix) for prefix in select)
+    else:
+        chosen = True
+    return chosen and not any(code.startswith(prefix) for prefix in ignore)
 
 
 def _with_route(finding: Finding, route: str) -> Finding:

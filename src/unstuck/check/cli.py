@@ -97,7 +97,8 @@ def main(argv: list[str]) -> int:
             from unstuck.check.rules import ALL_RULES
 
             for rule in ALL_RULES:
-                print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}")
+                default = "" if rule.on_by_default else " (off by default)"
+                print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}{default}")
             return 0
         paths = [Path(path) for path in args.paths]
         missing = [str(path) for path in paths if not path.exists()]

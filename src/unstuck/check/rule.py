@@ -48,6 +48,8 @@ class Rule:
     fix: str  # the suggested fix, part of every finding
     advice: str  # the branch of the article's decision tree, for the route map
     severity: str = "error"
+    # False: reported only when ``select`` names the code in full (a prefix is not enough)
+    on_by_default: bool = True
     catches: str = ""  # what it reports, one line of the rule tables
     example: str = ""  # code that it reports
     doc: str = ""  # the rule module's docstring: what, the incident, the fix
