@@ -179,3 +179,15 @@ def test_the_cli_keeps_its_cache_next_to_the_configuration(tmp_path: Path) -> No
     assert result.returncode == 1
     assert (tmp_path / ".unstuck_cache" / checker_version()).is_dir()
     assert not (elsewhere / ".unstuck_cache").exists()
+
+
+def test_the_configuration_can_move_the_cache(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.unstuck]\ncache-dir = "build/check-cache"\n')
+    assert run_cli(str(project), cwd=tmp_path).returncode == 1
+    assert (tmp_path / "build" / "check-cache" / checker_version()).is_dir()
+    assert not (tmp_path / ".unstuck_cache").exists()
+    pyproject.write_text("[tool.unstuck]\ncache-dir = 3\n")
+    result = run_cli(str(project), cwd=tmp_path)
+    assert result.returncode == 2 and "cache-dir must be a path" in result.stderr
