@@ -26,6 +26,7 @@ from unstuck.service import (
     users,
     videos,
 )
+from unstuck.service.body_limit import BodyLimitMiddleware
 from unstuck.service.errors import install_error_handlers
 from unstuck.service.lifespan import make_lifespan
 from unstuck.service.methods import MethodsMiddleware, MethodTable
@@ -56,5 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     # Built here, once all routes are in: building the schema takes the loop ~0.1 s.
     app.add_middleware(MethodsMiddleware, table=MethodTable(app.openapi()["paths"]))
+    # Outermost of the service's own: a body past the limit is refused before any work.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Stalls of the loop are logged and counted; diagnostics are served only with a token.
     return watch(app, token=settings.watch_token)

@@ -12,9 +12,11 @@ worker and its children are stopped.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import signal
+import socket
 import sys
 from types import FrameType
 from typing import Any
@@ -25,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from unstuck.service import worker as celery_worker
 from unstuck.service.budget import connection_budget, database_label
 from unstuck.service.migrations import upgrade
-from unstuck.service.settings import Settings
+from unstuck.service.settings import Settings, environment_name
 
 
 class _Stop(Exception):
@@ -86,9 +88,46 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def settings_error(exc: ValidationError) -> str:
+    """One line naming each bad ``UNSTUCK_*`` variable and what is wrong with it."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = environment_name(field) if field in Settings.model_fields else field
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}={error['input']!r}: {message}" if name else message)
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, found before anything starts."""
+    if port == 0:
+        return None
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot listen on {host}:{port} (--host): {exc.strerror or exc}"
+    for family, kind, proto, _name, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            # As uvicorn binds: SO_REUSEADDR, so that connections closing do not count.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return f"port {port} on {host} is already in use (--port)"
+                return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def _prepare(settings: Settings) -> str | None:
     """Budget check and migrations; an error message for the user, or ``None``."""
     label = database_label(settings)
+    if settings.sqlite_path is not None:
+        try:
+            settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"cannot create the folder of the SQLite database {label}: {exc.strerror}"
     try:
         budget = connection_budget(settings)
     except SQLAlchemyError as exc:
@@ -110,7 +149,11 @@ def serve(argv: list[str]) -> int:
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        print(f"unstuck serve: invalid settings:\n{exc}", file=sys.stderr)
+        print(f"unstuck serve: {settings_error(exc)}", file=sys.stderr)
+        return 2
+    taken = _port_taken(args.host, args.port)
+    if taken is not None:
+        print(f"unstuck serve: {taken}", file=sys.stderr)
         return 2
     error = _prepare(settings)
     if error is not None:
@@ -146,6 +189,7 @@ def serve(argv: list[str]) -> int:
             port=args.port,
             workers=settings.workers,
             log_level=args.log_level,
+            **server_options(settings),
         )
     except _Stop:
         pass
@@ -153,6 +197,18 @@ def serve(argv: list[str]) -> int:
         if embedded is not None:
             celery_worker.stop_worker(embedded)
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for what a client may hold (:mod:`unstuck.service.http_protocol`)."""
+    from unstuck.service.http_protocol import GuardedHttpToolsProtocol
+
+    return {
+        "http": GuardedHttpToolsProtocol,
+        "backlog": settings.backlog,
+        "timeout_keep_alive": settings.keep_alive_s,
+        "h11_max_incomplete_event_size": settings.max_head_bytes,
+    }
 
 
 def worker(argv: list[str]) -> int:
