@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from unstuck.service.cache import Cache, MemoryCache, RedisCache
-from unstuck.service.database import create_engines
+from unstuck.service.database import create_engines, read_only
 from unstuck.service.inference import create_process_pool
 from unstuck.service.pools import ExecutorPool, HttpClient
 from unstuck.service.queue import create_celery
@@ -82,6 +82,8 @@ def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
             sync_engine=sync_engine,
             sessionmaker=async_sessionmaker(async_engine, expire_on_commit=False),
             sync_sessionmaker=sessionmaker(sync_engine, expire_on_commit=False),
+            read_sessionmaker=async_sessionmaker(read_only(async_engine), expire_on_commit=False),
+            sync_read_sessionmaker=sessionmaker(read_only(sync_engine), expire_on_commit=False),
             cache=cache,
             http=http,
             upstream_url=upstream_url,

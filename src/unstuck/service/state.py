@@ -27,6 +27,9 @@ class State(TypedDict):
     sync_engine: Engine
     sessionmaker: async_sessionmaker[AsyncSession]
     sync_sessionmaker: sessionmaker[Session]
+    # Sessions for routes that only read (no transaction round trips).
+    read_sessionmaker: async_sessionmaker[AsyncSession]
+    sync_read_sessionmaker: sessionmaker[Session]
     cache: Cache
     http: HttpClient
     upstream_url: str
