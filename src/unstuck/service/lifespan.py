@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from unstuck.service.cache import Cache, MemoryCache, RedisCache
+from unstuck.service.capacity import set_pipeline_tokens
 from unstuck.service.database import create_engines, read_only
 from unstuck.service.inference import create_process_pool
 from unstuck.service.pools import ExecutorPool, HttpClient
@@ -105,6 +106,8 @@ def make_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContex
             asyncio.get_running_loop().set_debug(True)
         # The limiter that every def route, sync dependency and run_in_threadpool shares.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_tokens
+        # The pipeline's routes have their own, so that the demo routes cannot starve them.
+        set_pipeline_tokens(settings.pipeline_thread_tokens)
         async with AsyncExitStack() as stack:
             state, sync_resources = await asyncio.to_thread(_open_resources, settings)
             stack.push_async_callback(asyncio.to_thread, sync_resources.close)

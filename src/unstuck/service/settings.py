@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Processes and threads.
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
     thread_pool_tokens: int = Field(default=40, ge=1, description="anyio limiter for def routes")
+    pipeline_thread_tokens: int = Field(
+        default=10, ge=1, description="limiter of the video pipeline's blocking calls"
+    )
     compute_threads: int = Field(default=4, ge=1, description="executor behind POST /compute")
     process_pool_workers: int = Field(default=2, ge=1)
     process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "forkserver"
