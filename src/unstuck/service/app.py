@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from unstuck.service import (
     antipatterns,
     concurrency,
+    docs_pages,
     health,
     inference,
     limits,
@@ -41,7 +42,15 @@ the event loop, in the thread pool, in a process pool and in a Celery worker.
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings if settings is not None else Settings()
-    app = FastAPI(title="unstuck", description=DESCRIPTION, lifespan=make_lifespan(settings))
+    app = FastAPI(
+        title="unstuck",
+        description=DESCRIPTION,
+        lifespan=make_lifespan(settings),
+        docs_url=None,
+        redoc_url=None,
+    )
+    # /docs and /redoc with their assets served here, not from a CDN: they work offline.
+    docs_pages.install(app)
     install_error_handlers(app)
     for module in (health, concurrency, users, proxy, report, inference):
         app.include_router(module.router)
