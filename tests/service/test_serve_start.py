@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,17 @@ def test_a_fresh_start_reports_no_stall_and_sigterm_stops_quietly(tmp_path: Path
         stop_and_check_no_orphans(served, signal.SIGTERM)
         output = served.output()
     assert "Traceback" not in output, output
+
+
+def test_a_database_migrated_by_a_newer_version_is_a_clear_refusal(tmp_path: Path) -> None:
+    from unstuck.service.migrations import upgrade
+    from unstuck.service.settings import Settings
+
+    upgrade(Settings(data_dir=tmp_path))
+    with sqlite3.connect(tmp_path / "unstuck.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    result = _serve(tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "at migration revision '9999'" in lines[0]

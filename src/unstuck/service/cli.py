@@ -18,9 +18,12 @@ import secrets
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -120,24 +123,52 @@ def _port_taken(host: str, port: int) -> str | None:
     return None
 
 
-def _prepare(settings: Settings) -> str | None:
-    """Budget check and migrations; an error message for the user, or ``None``."""
+@dataclass(frozen=True)
+class _Refusal:
+    """Why serve will not start, and its exit code (1: the database, 2: the configuration)."""
+
+    message: str
+    exit_code: int = 1
+
+
+def _first_line(exc: Exception) -> str:
+    # SQLAlchemy's messages add the statement and a link on further lines.
+    original = getattr(exc, "orig", None) or exc
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+
+
+def _prepare(settings: Settings) -> _Refusal | None:
+    """Budget check and migrations; why the service cannot start, or ``None``."""
     label = database_label(settings)
     if settings.sqlite_path is not None:
         try:
             settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            return f"cannot create the folder of the SQLite database {label}: {exc.strerror}"
+            return _Refusal(
+                f"cannot create the folder of the SQLite database {label}: {exc.strerror}"
+            )
     try:
         budget = connection_budget(settings)
     except SQLAlchemyError as exc:
-        return f"cannot reach the database {label} to check its connection limit: {exc}"
+        return _Refusal(
+            f"cannot reach the database {label} to check its connection limit: {_first_line(exc)}"
+        )
     if budget is not None and not budget.fits:
-        return f"refusing to start: {budget.explain()}"
+        return _Refusal(f"refusing to start: {budget.explain()}")
     try:
         upgrade(settings)
+    except CommandError as exc:
+        if not isinstance(exc.__cause__, ResolutionError):
+            return _Refusal(f"cannot apply the migrations to {label}: {_first_line(exc)}")
+        return _Refusal(
+            f"the database {label} is at migration revision {exc.__cause__.argument!r}, "
+            "which this version "
+            "of unstuck does not know (a newer version migrated it): give the service a "
+            "database of its own (UNSTUCK_DATABASE_URL) or run the newer version",
+            exit_code=2,
+        )
     except (SQLAlchemyError, OSError) as exc:
-        return f"cannot apply the migrations to {label}: {exc}"
+        return _Refusal(f"cannot apply the migrations to {label}: {_first_line(exc)}")
     return None
 
 
@@ -155,10 +186,10 @@ def serve(argv: list[str]) -> int:
     if taken is not None:
         print(f"unstuck serve: {taken}", file=sys.stderr)
         return 2
-    error = _prepare(settings)
-    if error is not None:
-        print(f"unstuck serve: {error}", file=sys.stderr)
-        return 1
+    refusal = _prepare(settings)
+    if refusal is not None:
+        print(f"unstuck serve: {refusal.message}", file=sys.stderr)
+        return refusal.exit_code
     if settings.watch_token is None:
         # The diagnostics are served only behind a token: make one for this run so
         # that the operator at this console, and no one else, can open them.
