@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_delay_s: float = Field(default=10.0, gt=0)
     compute_max_n: int = Field(default=50_000_000, ge=1)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    max_concurrent_uploads: int = Field(default=8, ge=1, description="per worker process")
+    data_dir_quota_bytes: int = Field(default=20 * 1024**3, ge=1)
+    min_free_disk_bytes: int = Field(default=1024**3, ge=0)
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="request body of every route but the uploads"
     )

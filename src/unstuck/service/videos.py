@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from celery.result import AsyncResult
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from unstuck.service import transcode
 from unstuck.service.capacity import pipeline_thread
 from unstuck.service.queue import TRANSCODE_TASK
+from unstuck.service.upload_limits import upload_slot
 from unstuck.service.uploads import UploadError, receive_upload
 from unstuck.service.video_store import VideoStore, new_task_id, parse_task_id
 
@@ -88,12 +89,15 @@ def _celery(request: Request) -> Celery:
     status_code=202,
     response_model=UploadAccepted,
     openapi_extra=_UPLOAD_BODY,
+    # Before the body is read: a slot of the worker's uploads, and room in the data dir.
+    dependencies=[Depends(upload_slot, scope="function")],
     responses={
+        507: {"description": "the data dir is at its quota, or the disk is nearly full"},
         413: {"description": "the file is larger than UNSTUCK_MAX_UPLOAD_BYTES"},
         400: {"description": "the multipart body is malformed"},
         415: {"description": "the body is not multipart/form-data, or the file is not a video"},
         422: {"description": "no file field, or an empty file"},
-        503: {"description": "the task queue is unavailable"},
+        503: {"description": "the task queue is unavailable, or too many uploads at once"},
     },
 )
 async def upload_video(request: Request) -> UploadAccepted:
