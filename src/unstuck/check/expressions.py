@@ -47,6 +47,8 @@ KEYWORDS = frozenset(
     | {"dependency", "timeout"}
 )
 _PROPERTY_OWNERS = frozenset({"self", "p", "c"})
+# Calls that attach routes: which if/match block each is in tells alternatives apart.
+_REGISTERING = frozenset({"include_router", "mount", "add_api_route", "add_api_websocket_route"})
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
 # and calls: ``include_routers(APIRouter())`` passes a router built in place.
 # Functions and loop items too: ``app.get("/")(handler)``, ``register(router)`` in a loop,
@@ -63,6 +65,8 @@ class ExpressionReader:
         summary.functions[MODULE_BODY] = self.function
         self.env: dict[str, Expr] | None = None
         self.klass: ClassSummary | None = None
+        # the if/match blocks the walk is in: (statement line, block index), outermost first
+        self.branch_path: list[tuple[int, int]] = []
         self.expression: dict[type[ast.AST], Callable[[ast.AST, bool], Expr]] = {}
         for name in dir(self):
             if not name.startswith("e_"):
@@ -182,6 +186,8 @@ class ExpressionReader:
         )
         call = ("c", callee, node.lineno, node.col_offset, args, kwargs)
         self.function.calls.append((call, awaited))
+        if self.branch_path and name in _REGISTERING:
+            self.function.branches[(node.lineno, node.col_offset)] = tuple(self.branch_path)
         return call
 
     def starred(self, node: ast.Starred) -> Expr:

@@ -58,6 +58,18 @@ class Inclusion:
     module: str
     # the child's own prefix when a function made it with arguments of this call
     own: str | None = None
+    # the function that makes the call, and the if/match blocks the call is in
+    caller: Key | None = None
+    branch: tuple[tuple[int, int], ...] = ()
+
+    def excludes(self, other: Inclusion) -> bool:
+        """Made in different blocks of one ``if``/``match``: only one of them happens."""
+        if self.caller != other.caller:
+            return False
+        for mine, theirs in zip(self.branch, other.branch, strict=False):
+            if mine != theirs:
+                return mine[0] == theirs[0]
+        return False
 
 
 class Registrations:
@@ -157,6 +169,7 @@ class Registrations:
                 name = last_name(callee)
                 if callee[0] != "a" or name not in _CALLS:
                     continue
+                branch = function.branches.get((call[2], call[3]), ())
                 routers = self._routers(callee[1], module)
                 if not routers:
                     continue
@@ -169,7 +182,8 @@ class Registrations:
                 elif name in ("add_api_route", "add_api_websocket_route"):
                     found.extend(self._added(call, name, routers, module))
                 elif name == "include_router":
-                    self._include(call, routers, module)
+                    site = Inclusion(routers[0], "", [], module, None, key, branch)
+                    self._include(call, routers, site)
                 else:
                     child = call[4][1] if len(call[4]) > 1 else keyword(call, "app")
                     prefix = self.program.text(
@@ -177,7 +191,7 @@ class Registrations:
                     )
                     for child_key in self._routers(child, module) if child else []:
                         for parent in routers:
-                            inclusion = Inclusion(parent, prefix, [], module)
+                            inclusion = Inclusion(parent, prefix, [], module, None, key, branch)
                             self._parents.setdefault(child_key, []).append(inclusion)
         return found
 
@@ -218,7 +232,9 @@ class Registrations:
             if value[0] == "F"
         ]
 
-    def _include(self, call: Expr, routers: list[RouterKey], module: str) -> None:
+    def _include(self, call: Expr, routers: list[RouterKey], site: Inclusion) -> None:
+        """``include_router``; ``site`` holds the module, caller and blocks of the call."""
+        module = site.module
         child = call[4][0] if call[4] else keyword(call, "router")
         if child is None:
             return
@@ -253,7 +269,9 @@ class Registrations:
         for child_expr, prefix_of, where in pairs:
             for child_key, own, prefix in self._children(child_expr, prefix_of, where):
                 for parent in routers:
-                    inclusion = Inclusion(parent, prefix, dependencies, module, own)
+                    inclusion = Inclusion(
+                        parent, prefix, dependencies, module, own, site.caller, site.branch
+                    )
                     self._parents.setdefault(child_key, []).append(inclusion)
 
     def _children(
@@ -352,7 +370,7 @@ class Registrations:
         info = self.program.routers.get(router)
         own = info.prefix if info is not None else ""
         own_dependencies = list(info.dependencies) if info is not None else []
-        parents = self._parents.get(router, [])
+        parents = _without_alternatives(self._parents.get(router, []))
         if not parents or router in seen:
             return [Placement(own, own_dependencies, (router,))]
         result: list[Placement] = []
@@ -432,6 +450,16 @@ def _dotted(key: Key) -> str:
 
 def _list(expr: Expr | None) -> list[Expr]:
     return list(expr[1]) if expr is not None and expr[0] == "l" else []
+
+
+def _without_alternatives(inclusions: list[Inclusion]) -> list[Inclusion]:
+    """One inclusion of each set of alternatives (``if base: mount(base, api) else:
+    mount("/api", api)``): the first whose prefix is fully known, else the first."""
+    kept: list[Inclusion] = []
+    for inclusion in sorted(inclusions, key=lambda inclusion: "{" in inclusion.prefix):
+        if not any(inclusion.excludes(other) for other in kept):
+            kept.append(inclusion)
+    return kept
 
 
 def _class_reader(program: Program, item: Expr, klass: Key) -> _Reader:
