@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from unstuck.check.engine import Report
@@ -13,6 +12,8 @@ FORMATS = ("text", "json", "sarif", "github")
 
 
 def render(report: Report, fmt: str, rules: dict[str, Rule], routes: bool) -> str:
+    import json  # here: the text format, the default, never needs it
+
     if fmt == "json":
         return json.dumps(report.as_json(), indent=2)
     if fmt == "sarif":
