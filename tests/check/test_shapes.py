@@ -149,3 +149,14 @@ def test_app_factory_with_a_long_router_loop_and_handlers_named_alike() -> None:
     assert len({routes[f"GET /api/{name}/"] for name in resources}) == len(resources)
     (finding,) = report.findings
     assert finding.route == "GET /health"
+
+
+def test_controller_objects_and_the_apps_own_router() -> None:
+    report = _check("controllers")
+    assert _routes(report) == {
+        "GET /ping": "service.ping",
+        "GET /v1/reports/": "service.ReportsController.list_reports",
+        "DELETE,GET /v1/reports/{report_id}": "service.ReportsController.render",
+    }
+    (finding,) = report.findings
+    assert finding.route == "DELETE,GET /v1/reports/{report_id}"

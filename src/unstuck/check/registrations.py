@@ -88,7 +88,13 @@ class Registrations:
             return self._routers_passed(expr, module, depth)
         if expr[0] == "a" and expr[1][0] in ("each", "at", "p"):
             return self._routers_by_attribute(expr[2])
+        if expr[0] == "a" and expr[2] == "router":  # ``app.router.add_api_route(...)``
+            return [key for key in self._routers(expr[1], module, depth + 1) if self._is_app(key)]
         return found
+
+    def _is_app(self, key: RouterKey) -> bool:
+        info = self.program.routers.get(key)
+        return info is not None and info.kind == "app"
 
     def _routers_by_attribute(self, name: str) -> list[RouterKey]:
         return list(dict.fromkeys(router for router, _klass in self._attribute_routers_of(name)))
