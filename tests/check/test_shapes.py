@@ -160,3 +160,15 @@ def test_controller_objects_and_the_apps_own_router() -> None:
     }
     (finding,) = report.findings
     assert finding.route == "DELETE,GET /v1/reports/{report_id}"
+
+
+def test_routers_of_modules_imported_by_name() -> None:
+    report = _check("discovered")
+    assert _routes(report) == {
+        "GET /api/patients/": "clinic.routers.patients.list_patients",
+        "POST /api/visits/": "clinic.routers.visits.book_visit",
+        # included by name elsewhere: not also under the discovery loop's prefix
+        "GET /internal/health": "clinic.internal.health",
+    }
+    (finding,) = report.findings
+    assert finding.route == "POST /api/visits/"

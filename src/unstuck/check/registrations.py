@@ -61,6 +61,8 @@ class Inclusion:
     # the function that makes the call, and the if/match blocks the call is in
     caller: Key | None = None
     branch: tuple[tuple[int, int], ...] = ()
+    # found by discovery (a module imported by name): only if nothing else includes it
+    tentative: bool = False
 
     def excludes(self, other: Inclusion) -> bool:
         """Made in different blocks of one ``if``/``match``: only one of them happens."""
@@ -273,34 +275,59 @@ class Registrations:
                 if item[0] == "l" and child[2] < len(item[1])
             ]
         for child_expr, prefix_of, where in pairs:
-            for child_key, own, prefix in self._children(child_expr, prefix_of, where):
+            for found in self._children(child_expr, prefix_of, where):
                 for parent in routers:
                     inclusion = Inclusion(
-                        parent, prefix, dependencies, module, own, site.caller, site.branch
+                        parent,
+                        found.prefix,
+                        dependencies,
+                        module,
+                        found.own,
+                        site.caller,
+                        site.branch,
+                        found.tentative,
                     )
-                    self._parents.setdefault(child_key, []).append(inclusion)
+                    self._parents.setdefault(found.router, []).append(inclusion)
 
-    def _children(
-        self, child: Expr, prefix: Expr | None, module: str
-    ) -> list[tuple[RouterKey, str | None, str]]:
+    def _children(self, child: Expr, prefix: Expr | None, module: str) -> list[Child]:
         """Each router ``child`` may be, with its own prefix when the inclusion decides
         it, and the prefix the inclusion adds."""
         program = self.program
         found = [value[1] for value in program.eval(child, module) if value[0] == "R"]
-        if not found and child[0] == "a" and child[1][0] in ("each", "at", "p"):
-            # a plugin loop: the prefix may read other attributes of the same plugin
-            item = child[1]
-            return [
-                (router, None, self._text(prefix, module, _class_reader(program, item, klass)))
-                for router, klass in self._attribute_routers_of(child[2])
-            ]
+        if not found and child[0] == "a" and not program.eval(child[1], module):
+            return self._discovered(child, prefix, module)
         # a prefix read from a loop whose items are not paired with the router: unknown
         looped = prefix is not None and prefix[0] in ("each", "at")
         added = "{...}" if looped else program.text(prefix, module)
         return [
-            (router, self._bound_prefix(router, child, module), added)
+            Child(router, self._bound_prefix(router, child, module), added)
             for router in (found or self._routers(child, module))
         ]
+
+    def _discovered(self, child: Expr, prefix: Expr | None, module: str) -> list[Child]:
+        """``include_router(item.router)`` on an object the code finds at run time.
+
+        A plugin loop (``for plugin in registry.all()``) stands for every class of the
+        project whose attribute holds a router (the prefix may read other attributes of
+        the same plugin). Modules imported by name (``importlib.import_module``,
+        ``pkgutil`` discovery) stand for every module whose global of that name is a
+        router, tentatively: a router included anywhere else keeps only that inclusion.
+        """
+        program = self.program
+        item, name = child[1], child[2]
+        found: list[Child] = []
+        if item[0] in ("each", "at", "p"):
+            found = [
+                Child(router, None, self._text(prefix, module, _class_reader(program, item, klass)))
+                for router, klass in self._attribute_routers_of(name)
+            ]
+        added = program.text(prefix, module)
+        for summary in program.modules.values():
+            for expr in summary.globals.get(name, ()):
+                for value in program.eval(expr, summary.name):
+                    if value[0] == "R" and value[1][0] == summary.name:
+                        found.append(Child(value[1], None, added, tentative=True))
+        return found
 
     def _loop_part(self, expr: Expr, module: str) -> Expr:
         """A module-level loop binds its names as globals: ``for prefix, router in ...``
@@ -437,6 +464,16 @@ class Registrations:
 
 
 @dataclass(frozen=True, slots=True)
+class Child:
+    """A router an inclusion attaches, with the prefixes it gets there."""
+
+    router: RouterKey
+    own: str | None  # its own prefix, when a function made it for this inclusion
+    prefix: str  # the prefix the inclusion adds
+    tentative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Placement:
     prefix: str
     dependencies: list[tuple[Expr, str]]
@@ -460,7 +497,10 @@ def _list(expr: Expr | None) -> list[Expr]:
 
 def _without_alternatives(inclusions: list[Inclusion]) -> list[Inclusion]:
     """One inclusion of each set of alternatives (``if base: mount(base, api) else:
-    mount("/api", api)``): the first whose prefix is fully known, else the first."""
+    mount("/api", api)``): the first whose prefix is fully known, else the first.
+    Tentative inclusions only count when there is no other."""
+    if any(not inclusion.tentative for inclusion in inclusions):
+        inclusions = [inclusion for inclusion in inclusions if not inclusion.tentative]
     kept: list[Inclusion] = []
     for inclusion in sorted(inclusions, key=lambda inclusion: "{" in inclusion.prefix):
         if not any(inclusion.excludes(other) for other in kept):
