@@ -236,6 +236,9 @@ class ExpressionReader:
             return ("or", left, right)
         if isinstance(node.op, ast.Div):
             return ("div", left, right)
+        if isinstance(node.op, ast.Add) and "l" in (left[0], right[0]):
+            # ``BASE_ROUTERS + [extra.router]``: a loop over it sees the items of both
+            return ("or", left, right)
         return UNKNOWN
 
     def e_IfExp(self, node: ast.IfExp, awaited: bool) -> Expr:

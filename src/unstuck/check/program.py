@@ -314,6 +314,14 @@ class Program:
                         (("l", pair), where) for pair in zip(shown[1], shown[2], strict=True)
                     )
             return found
+        if kind == "c":  # ``for router in all_routers():``, what the function returns
+            return [
+                item
+                for value in self.eval(expr[1], module)
+                if value[0] == "F" and (function := self.function(value[1])) is not None
+                for returned in function.returns
+                for item in self.items(returned, value[1][0], depth + 1)
+            ]
         return [
             item
             for shown, where in self.displays(expr, module, depth + 1)
