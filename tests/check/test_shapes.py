@@ -133,6 +133,11 @@ def test_middleware_and_exception_handlers_wrap_the_routes_of_their_app() -> Non
     assert products.advice.startswith("blocks the event loop")
     (audit,) = [w for w in products.wrapped_by if w.name.endswith("dispatch")]
     assert [(item.code, item.line) for item in audit.blocking] == [("USK102", 17)]
+    # a finding in middleware names what it runs for
+    assert {(f.code, f.route) for f in report.findings} == {
+        ("USK102", "middleware of 2 routes"),
+        ("USK101", "middleware of 1 route"),
+    }
 
 
 def test_app_factory_with_a_long_router_loop_and_handlers_named_alike() -> None:

@@ -42,6 +42,7 @@ class RouteMapper:
         self._findings: dict[Key, list[Finding]] = {}
         self._registrations = Registrations(program)
         self._wrappings: dict[Wrapper, Wrapping] = {}
+        self._wrapped: dict[Wrapper, int] = {}  # routes each wraps
 
     def findings_in(self, key: Key) -> list[Finding]:
         known = self._findings.get(key)
@@ -72,6 +73,21 @@ class RouteMapper:
         routes.sort(key=lambda route: (route.path, route.methods))
         return routes
 
+    def wrapper_labels(self) -> dict[Key, str]:
+        """For findings in middleware and exception handlers (and the coroutines they
+        await): what they run for, ``middleware of 12 routes``. Call after ``routes``."""
+        labels: dict[Key, str] = {}
+        for wrapper, count in self._wrapped.items():
+            function = self.program.function(wrapper.function) if wrapper.function else None
+            if wrapper.function is None or function is None or not function.is_async:
+                continue
+            label = f"{wrapper.kind} of {count} route{'s' if count != 1 else ''}"
+            reached: set[Key] = set()
+            self._collect_loop(wrapper.function, reached)
+            for key in sorted(reached):
+                labels.setdefault(key, label)
+        return labels
+
     # -- one route --------------------------------------------------------------------
 
     def _wrap(self, route: Route, routers: tuple[RouterKey, ...]) -> None:
@@ -84,6 +100,7 @@ class RouteMapper:
                     continue
                 seen.add(wrapper.name)
                 route.wrapped_by.append(self._wrapping(wrapper))
+                self._wrapped[wrapper] = self._wrapped.get(wrapper, 0) + 1
         blocking = [item for wrapping in route.wrapped_by for item in wrapping.blocking]
         if any(item.runs == EVENT_LOOP for item in blocking):
             route.advice = self._advice(
