@@ -48,7 +48,9 @@ KEYWORDS = frozenset(
 )
 _PROPERTY_OWNERS = frozenset({"self", "p", "c"})
 # Calls that attach routes: which if/match block each is in tells alternatives apart.
-_REGISTERING = frozenset({"include_router", "mount", "add_api_route", "add_api_websocket_route"})
+_REGISTERING = frozenset(
+    {"include_router", "mount", "host", "add_api_route", "add_api_websocket_route"}
+)
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
 # and calls: ``include_routers(APIRouter())`` passes a router built in place.
 # Functions and loop items too: ``app.get("/")(handler)``, ``register(router)`` in a loop,

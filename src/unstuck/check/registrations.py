@@ -30,6 +30,7 @@ _CALLS = frozenset(
         "mount",
         "add_middleware",
         "add_exception_handler",
+        "host",
     }
 )
 _WRAPPER_DECORATORS = {"middleware": "middleware", "exception_handler": "exception handler"}
@@ -192,11 +193,10 @@ class Registrations:
                 elif name == "include_router":
                     site = Inclusion(routers[0], "", [], module, None, key, branch)
                     self._include(call, routers, site)
-                else:
+                else:  # ``mount(path, app)``; ``host(name, app)`` serves it at the root
                     child = call[4][1] if len(call[4]) > 1 else keyword(call, "app")
-                    prefix = self.program.text(
-                        call[4][0] if call[4] else keyword(call, "path"), module
-                    )
+                    at = call[4][0] if call[4] else keyword(call, "path")
+                    prefix = "" if name == "host" else self.program.text(at, module)
                     for child_key in self._routers(child, module) if child else []:
                         for parent in routers:
                             inclusion = Inclusion(parent, prefix, [], module, None, key, branch)
