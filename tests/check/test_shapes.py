@@ -136,7 +136,7 @@ def test_middleware_and_exception_handlers_wrap_the_routes_of_their_app() -> Non
     assert [(item.code, item.line) for item in audit.blocking] == [("USK102", 17)]
     # a finding in middleware names what it runs for
     assert {(f.code, f.route) for f in report.findings} == {
-        ("USK102", "middleware of 2 routes"),
+        ("USK102", "middleware of 3 routes"),
         ("USK101", "middleware of 1 route"),
     }
 
