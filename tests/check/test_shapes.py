@@ -178,3 +178,24 @@ def test_routers_of_modules_imported_by_name() -> None:
     }
     (finding,) = report.findings
     assert finding.route == "POST /api/visits/"
+
+
+def test_routers_that_libraries_build_list_their_routes() -> None:
+    report = _check("library_routers")
+    routes = _routes(report)
+    library = {label for label, handler in routes.items() if handler.endswith("(library)")}
+    assert library == {
+        "POST /auth/jwt/login",
+        "POST /auth/jwt/logout",
+        "POST /auth/register",
+        "GET /users/me",
+        "PATCH /users/me",
+        "GET /users/{id}",
+        "PATCH /users/{id}",
+        "DELETE /users/{id}",
+        "GET /graphql",
+        "POST /graphql",
+        "WEBSOCKET /graphql",
+    }
+    # a library's APIRouter subclass holds the project's own routes
+    assert routes["GET /api/teams/"] == "accounts.users.list_teams"

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from unstuck.check.library_routes import method_routes
 from unstuck.check.model import Expr
-from unstuck.check.program import Key, Program, Value, keyword, last_name
+from unstuck.check.program import Key, Program, RouterInfo, Value, keyword, last_name
 
 RouterKey = tuple[str, int, int]
 # reads a part of a path when it knows better than ``Program.text`` (or ``None``)
@@ -294,6 +295,8 @@ class Registrations:
         it, and the prefix the inclusion adds."""
         program = self.program
         found = [value[1] for value in program.eval(child, module) if value[0] == "R"]
+        if not found and child[0] == "c":
+            found = self._library_made(child, module)
         if not found and child[0] == "a" and not program.eval(child[1], module):
             return self._discovered(child, prefix, module)
         # a prefix read from a loop whose items are not paired with the router: unknown
@@ -303,6 +306,24 @@ class Registrations:
             Child(router, self._bound_prefix(router, child, module), added)
             for router in (found or self._routers(child, module))
         ]
+
+    def _library_made(self, call: Expr, module: str) -> list[RouterKey]:
+        """``include_router(fastapi_users.get_auth_router(backend))``: a router a library
+        builds, with the routes ``library_routes`` knows it has."""
+        for value in self.program.eval(call[1], module):
+            if value[0] != "EM":
+                continue
+            routes = method_routes(value[1], value[2])
+            if routes is None:
+                continue
+            key = (module, call[2], call[3])
+            if key not in self.program.routers:
+                made_by = f"{value[1]}.{value[2]}"
+                self.program.routers[key] = RouterInfo(
+                    key, "router", "", module=module, builtin=routes, made_by=made_by
+                )
+            return [key]
+        return []
 
     def _discovered(self, child: Expr, prefix: Expr | None, module: str) -> list[Child]:
         """``include_router(item.router)`` on an object the code finds at run time.

@@ -70,7 +70,39 @@ class RouteMapper:
                     route = self._route(registration, path, [*placement.dependencies, *extra])
                     self._wrap(route, placement.routers)
                     routes.append(route)
+        routes.extend(self._library_routes(seen))
         routes.sort(key=lambda route: (route.path, route.methods))
+        return routes
+
+    def _library_routes(self, seen: set[tuple[tuple[str, ...], str, Key]]) -> list[Route]:
+        """Routes of routers libraries build (``library_routes``): no code of the
+        project's runs there; the place shown is where the router is made."""
+        routes: list[Route] = []
+        for key, info in list(self.program.routers.items()):
+            if not info.builtin:
+                continue
+            where = (self.program.modules[key[0]].path, key[1])
+            for placement in self._registrations.placements(key, set()):
+                for builtin in info.builtin:
+                    path = join(placement.prefix, join(info.builtin_path, builtin.path))
+                    identity = (builtin.methods, path, ("", info.made_by))
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+                    route = Route(
+                        list(builtin.methods),
+                        path,
+                        f"{info.made_by} (library)",
+                        ("", info.made_by),
+                        where,
+                        EVENT_LOOP,
+                        [],
+                        [],
+                        _LOOP_FINE,
+                        set(),
+                    )
+                    self._wrap(route, placement.routers)
+                    routes.append(route)
         return routes
 
     def wrapper_labels(self) -> dict[Key, str]:
