@@ -83,6 +83,7 @@ class Registrations:
         self._calls_by_name: dict[str, list[tuple[str, Expr]]] | None = None
         self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
         self._wrappers: dict[RouterKey, list[Wrapper]] = {}
+        self._module_routers_by_name: dict[str, list[RouterKey]] = {}
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
         found = [value[1] for value in self.program.eval(expr, module) if value[0] == "R"]
@@ -343,12 +344,22 @@ class Registrations:
                 for router, klass in self._attribute_routers_of(name)
             ]
         added = program.text(prefix, module)
-        for summary in program.modules.values():
-            for expr in summary.globals.get(name, ()):
-                for value in program.eval(expr, summary.name):
-                    if value[0] == "R" and value[1][0] == summary.name:
-                        found.append(Child(value[1], None, added, tentative=True))
+        found.extend(Child(router, None, added, True) for router in self._module_routers(name))
         return found
+
+    def _module_routers(self, name: str) -> list[RouterKey]:
+        """Routers made in a module and kept in its global ``name``."""
+        known = self._module_routers_by_name.get(name)
+        if known is None:
+            program = self.program
+            known = self._module_routers_by_name[name] = [
+                value[1]
+                for summary in program.modules.values()
+                for expr in summary.globals.get(name, ())
+                for value in program.eval(expr, summary.name)
+                if value[0] == "R" and value[1][0] == summary.name
+            ]
+        return known
 
     def _loop_part(self, expr: Expr, module: str) -> Expr:
         """A module-level loop binds its names as globals: ``for prefix, router in ...``
