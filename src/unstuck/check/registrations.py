@@ -1,12 +1,17 @@
 """Where routes are registered, and the prefixes that reach each router.
 
 ``Registrations.collect`` finds route decorators (``@router.get``, ``api_route``,
-``websocket``) and ``add_api_route`` calls on any ``FastAPI()`` app or ``APIRouter()``
-(values from ``program``, wherever they were created), and records each
-``include_router`` and ``mount`` as a parent link. ``prefixes`` then composes the full
-prefixes of a router through those links, with the dependencies each inclusion adds.
-An app passed to an untyped parameter (``def configure_routes(app)``) is followed
-through the calls that pass it, a few levels deep.
+``websocket``, stacked or called as ``app.get(path)(handler)``) and ``add_api_route``
+calls on any app or router (values from ``program``: ``FastAPI``, ``APIRouter``, their
+subclasses, wherever they were created), and records each ``include_router``,
+``mount`` and ``host`` as an ``Inclusion`` of a child in a parent: routers built per
+call of a function (with that call's prefix), items of registration loops, plugins and
+modules found at run time, routers libraries build (``library_routes``). It hands the
+middleware and exception handlers it meets to ``wrappers``. ``placements`` then
+composes the full prefixes of a router through those links, with the dependencies
+each inclusion adds and the apps on the way; of inclusions made in alternative
+``if``/``match`` blocks it keeps one. An app passed to an untyped parameter
+(``def configure_routes(app)``) is followed through the calls that pass it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from dataclasses import dataclass
 
 from unstuck.check.library_routes import method_routes
 from unstuck.check.model import Expr
-from unstuck.check.program import Key, Program, RouterInfo, Value, keyword, last_name
+from unstuck.check.program import Key, Program, RouterInfo, keyword, last_name
+from unstuck.check.wrappers import DECORATORS as WRAPPER_DECORATORS
+from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
 
 RouterKey = tuple[str, int, int]
 # reads a part of a path when it knows better than ``Program.text`` (or ``None``)
@@ -34,8 +41,6 @@ _CALLS = frozenset(
         "host",
     }
 )
-_WRAPPER_DECORATORS = {"middleware": "middleware", "exception_handler": "exception handler"}
-_BASE_HTTP_MIDDLEWARE = frozenset({"starlette.middleware.base.BaseHTTPMiddleware"})
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
 
@@ -82,7 +87,7 @@ class Registrations:
         self._parents: dict[RouterKey, list[Inclusion]] = {}
         self._calls_by_name: dict[str, list[tuple[str, Expr]]] | None = None
         self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
-        self._wrappers: dict[RouterKey, list[Wrapper]] = {}
+        self.wrappers = Wrappers(program)
         self._module_routers_by_name: dict[str, list[RouterKey]] = {}
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
@@ -160,19 +165,19 @@ class Registrations:
             module = key[0]
             for decorator in function.decorators:
                 if decorator[0] == "c" and decorator[1][0] == "a":
-                    if decorator[1][2] in _WRAPPER_DECORATORS:
+                    kind = WRAPPER_DECORATORS.get(decorator[1][2])
+                    if kind is not None:
                         routers = self._routers(decorator[1][1], module)
-                        kind = _WRAPPER_DECORATORS[decorator[1][2]]
-                        self._wrap(kind, frozenset({("F", key)}), routers)
+                        self.wrappers.add(kind, frozenset({("F", key)}), routers)
                     found.extend(self._decorated(decorator, key, module))
             for call, _awaited in function.calls:
                 callee = call[1]
                 if callee[0] == "c" and callee[1][0] == "a":  # ``app.get("/")(handler)``
                     handler = call[4][0] if call[4] else None
-                    if handler is not None and callee[1][2] in _WRAPPER_DECORATORS:
+                    kind = WRAPPER_DECORATORS.get(callee[1][2])
+                    if handler is not None and kind is not None:
                         routers = self._routers(callee[1][1], module)
-                        kind = _WRAPPER_DECORATORS[callee[1][2]]
-                        self._wrap(kind, self.program.eval(handler, module), routers)
+                        self.wrappers.add(kind, self.program.eval(handler, module), routers)
                     for value in self.program.eval(handler, module) if handler else ():
                         if value[0] == "F":
                             found.extend(self._decorated(callee, value[1], module))
@@ -185,11 +190,12 @@ class Registrations:
                 if not routers:
                     continue
                 if name == "add_middleware" and call[4]:
-                    made = self._middleware_made(self.program.eval(call[4][0], module))
-                    self._wrap("middleware", made, routers)
+                    self.wrappers.add_middleware(self.program.eval(call[4][0], module), routers)
                 elif name == "add_exception_handler" and len(call[4]) > 1:
                     handler = call[4][1]
-                    self._wrap("exception handler", self.program.eval(handler, module), routers)
+                    self.wrappers.add(
+                        EXCEPTION_HANDLER, self.program.eval(handler, module), routers
+                    )
                 elif name in ("add_api_route", "add_api_websocket_route"):
                     found.extend(self._added(call, name, routers, module))
                 elif name == "include_router":
@@ -452,48 +458,6 @@ class Registrations:
                 )
         return result
 
-    def wrappers(self, router: RouterKey) -> list[Wrapper]:
-        """Middleware and exception handlers added to an app (collected with routes)."""
-        return self._wrappers.get(router, [])
-
-    def _wrap(self, kind: str, values: frozenset[Value], routers: list[RouterKey]) -> None:
-        """``add_middleware(Timing)``, ``@app.middleware("http")``, an exception handler:
-        code that runs on the loop (or, sync, in the thread pool) around the routes."""
-        for value in values:
-            wrapper: Wrapper | None = None
-            if value[0] == "F":
-                wrapper = Wrapper(kind, _dotted(value[1]), value[1])
-            elif value[0] == "C":
-                wrapper = self._middleware_class(kind, value[1])
-            elif value[0] == "E":
-                wrapper = Wrapper(kind, value[1], None)
-            if wrapper is not None:
-                for router in routers:
-                    self._wrappers.setdefault(router, []).append(wrapper)
-
-    def _middleware_made(self, values: frozenset[Value]) -> frozenset[Value]:
-        """``add_middleware`` takes a class or a factory: a function called once with
-        the app, whose result is the middleware that runs per request."""
-        made: set[Value] = set()
-        for value in values:
-            if value[0] != "F":
-                made.add(value)
-                continue
-            for result in self.program.returns_of(value[1]):
-                if result[0] == "I":
-                    made.add(("C", result[1]))
-                elif result[0] == "EI":
-                    made.add(("E", result[1]))
-        return frozenset(made)
-
-    def _middleware_class(self, kind: str, klass: Key) -> Wrapper:
-        """A ``BaseHTTPMiddleware`` runs its ``dispatch`` per request; a pure ASGI
-        middleware its ``__call__``."""
-        program = self.program
-        is_base = any(entry[1] in _BASE_HTTP_MIDDLEWARE for entry in program.mro(klass))
-        method = program.method(klass, "dispatch" if is_base else "__call__")
-        return Wrapper(kind, _dotted(method or klass), method)
-
 
 @dataclass(frozen=True, slots=True)
 class Child:
@@ -510,17 +474,6 @@ class Placement:
     prefix: str
     dependencies: list[tuple[Expr, str]]
     routers: tuple[RouterKey, ...]  # from the outermost app down to the router itself
-
-
-@dataclass(frozen=True, slots=True)
-class Wrapper:
-    kind: str  # "middleware" or "exception handler"
-    name: str
-    function: Key | None  # None: a library's (CORSMiddleware, ...)
-
-
-def _dotted(key: Key) -> str:
-    return f"{key[0]}.{key[1]}"
 
 
 def _list(expr: Expr | None) -> list[Expr]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.model import Expr, Finding
 from unstuck.check.program import EMPTY, Key, Program, Value
-from unstuck.check.registrations import Registration, Registrations, RouterKey, Wrapper, join
+from unstuck.check.registrations import Registration, Registrations, RouterKey, join
 from unstuck.check.routes import (
     EVENT_LOOP,
     THREAD_POOL,
@@ -24,6 +24,7 @@ from unstuck.check.routes import (
     Route,
     Wrapping,
 )
+from unstuck.check.wrappers import MIDDLEWARE, Wrapper
 
 _LOOP_FINE = "async def on the event loop and nothing blocks it: keep awaiting async I/O only"
 _THREAD_FINE = (
@@ -127,7 +128,7 @@ class RouteMapper:
         the order the code adds them; what blocks in them changes the route's advice."""
         seen: set[str] = set()
         for router in routers:
-            for wrapper in self._registrations.wrappers(router):
+            for wrapper in self._registrations.wrappers.of(router):
                 if wrapper.name in seen:
                     continue
                 seen.add(wrapper.name)
@@ -146,7 +147,7 @@ class RouteMapper:
         function = self.program.function(wrapper.function) if wrapper.function else None
         if wrapper.function is None or function is None:
             # an ASGI middleware is a coroutine: a library's runs on the loop too
-            runs = EVENT_LOOP if wrapper.kind == "middleware" else "unknown"
+            runs = EVENT_LOOP if wrapper.kind == MIDDLEWARE else "unknown"
             made = Wrapping(wrapper.kind, wrapper.name, "", 0, runs)
         else:
             # Starlette runs a sync exception handler in the thread pool
