@@ -163,6 +163,8 @@ def test_controller_objects_and_the_apps_own_router() -> None:
         "GET /ping": "service.ping",
         "GET /v1/reports/": "service.ReportsController.list_reports",
         "DELETE,GET /v1/reports/{report_id}": "service.ReportsController.render",
+        "GET,HEAD /legacy/health": "service.legacy_health",
+        "WEBSOCKET /legacy/feed": "service.legacy_feed",
     }
     (finding,) = report.findings
     assert finding.route == "DELETE,GET /v1/reports/{report_id}"

@@ -35,6 +35,8 @@ ARGUMENT_CALLS = frozenset(
         "include_router",
         "add_api_route",
         "add_api_websocket_route",
+        "add_route",
+        "add_websocket_route",
         "mount",
         "api_route",
         "websocket",
@@ -43,13 +45,16 @@ ARGUMENT_CALLS = frozenset(
 )
 # Keyword arguments whose values the analysis reads (the rest keep only their name).
 KEYWORDS = frozenset(
-    {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app"}
+    {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app", "route"}
     | {"dependency", "timeout"}
 )
 _PROPERTY_OWNERS = frozenset({"self", "p", "c"})
 # Calls that attach routes: which if/match block each is in tells alternatives apart.
 _REGISTERING = frozenset(
-    {"include_router", "mount", "host", "add_api_route", "add_api_websocket_route"}
+    {
+        *("include_router", "mount", "host"),
+        *("add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"),
+    }
 )
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
 # and calls: ``include_routers(APIRouter())`` passes a router built in place.

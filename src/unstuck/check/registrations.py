@@ -30,10 +30,12 @@ RouterKey = tuple[str, int, int]
 _Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
 _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
-_CALLS = frozenset(
+# calls that add one route (FastAPI's and, on the same objects, Starlette's)
+_ADDING = frozenset(
+    {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
+)
+_CALLS = _ADDING | frozenset(
     {
-        "add_api_route",
-        "add_api_websocket_route",
         "include_router",
         "mount",
         "add_middleware",
@@ -196,7 +198,7 @@ class Registrations:
                     self.wrappers.add(
                         EXCEPTION_HANDLER, self.program.eval(handler, module), routers
                     )
-                elif name in ("add_api_route", "add_api_websocket_route"):
+                elif name in _ADDING:
                     found.extend(self._added(call, name, routers, module))
                 elif name == "include_router":
                     site = Inclusion(routers[0], "", [], module, None, key, branch)
@@ -230,11 +232,13 @@ class Registrations:
     ) -> list[Registration]:
         program = self.program
         args = call[4]
+        # Starlette's ``add_route(path, route)`` names the endpoint ``route``
         endpoint = args[1] if len(args) > 1 else keyword(call, "endpoint")
+        endpoint = endpoint or keyword(call, "route")
         path = program.text(args[0] if args else keyword(call, "path"), module)
         if endpoint is None:
             return []
-        verb = "websocket" if name == "add_api_websocket_route" else "api_route"
+        verb = "websocket" if "websocket" in name else "api_route"
         return [
             Registration(
                 routers,
