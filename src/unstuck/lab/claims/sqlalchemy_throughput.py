@@ -130,6 +130,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="sqlalchemy_throughput",
+    ratio_of="async req/s / sync req/s",
     title="sync vs async SQLAlchemy: throughput under the same concurrency",
     article="Sync SQLAlchemy in def routes suits moderate load (< 500 QPS); async SQLAlchemy "
     "suits high concurrency.",
