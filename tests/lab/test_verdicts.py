@@ -6,8 +6,9 @@ import math
 
 import pytest
 
+from unstuck.lab import stalls
 from unstuck.lab.claim import Verdict
-from unstuck.lab.claims import async_sleep, workers
+from unstuck.lab.claims import async_sleep, sqlalchemy_throughput, workers
 from unstuck.lab.claims.async_sleep import Burst
 from unstuck.lab.claims.workers import Rates
 
@@ -60,3 +61,35 @@ def test_workers_nothing_measured_is_no_verdict() -> None:
     assert workers.judge(Rates(cpus=1, by_workers={1: 5.0, 3: 5.0})).verdict is (
         Verdict.NOT_MEASURED
     )
+
+
+@pytest.mark.parametrize(
+    ("async_rate", "sync_rate", "verdict"),
+    [
+        (150.0, 100.0, Verdict.HOLDS),
+        (105.0, 100.0, Verdict.CORRECTED),
+        (95.0, 100.0, Verdict.CORRECTED),
+        (50.0, 100.0, Verdict.DOES_NOT_HOLD),
+        (0.0, 100.0, Verdict.DOES_NOT_HOLD),
+    ],
+)
+def test_sqlalchemy_throughput_async_against_sync(
+    async_rate: float, sync_rate: float, verdict: Verdict
+) -> None:
+    judgement = sqlalchemy_throughput.judge(async_rate, sync_rate, "on sqlite")
+    assert judgement.verdict is verdict
+    assert judgement.ratio == pytest.approx(async_rate / sync_rate)
+
+
+def test_a_blocking_route_holds_when_the_probe_waited_and_the_burst_ran_in_a_row() -> None:
+    blocked = stalls.Stall("/bad?delay=0.5", 4, 0.5, 480.0, 3.0, 2.1)
+    judgement = stalls.judge(blocked)
+    assert judgement.verdict is Verdict.HOLDS
+    assert judgement.ratio == pytest.approx(160.0)
+
+
+def test_a_blocking_route_that_did_not_block_does_not_hold() -> None:
+    overlapped = stalls.Stall("/bad?delay=0.5", 4, 0.5, 12.0, 3.0, 0.6)
+    assert stalls.judge(overlapped).verdict is Verdict.DOES_NOT_HOLD
+    probe_only = stalls.Stall("/bad?delay=0.5", 4, 0.5, 480.0, 3.0, 0.6)
+    assert stalls.judge(probe_only).verdict is Verdict.DOES_NOT_HOLD
