@@ -15,6 +15,7 @@ from typing import Any
 from unstuck.service.budget import connection_budget
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings
+from unstuck.watch._fleet import mark_worker_dead
 
 # Async workers: about one per core. Each one's loop keeps its core busy on its own,
 # so the "2 x cores + 1" rule, made for sync workers that sit blocked in I/O, only
@@ -45,3 +46,9 @@ def on_starting(server: Any) -> None:
         print(f"gunicorn: refusing to start: {budget.explain()}", file=sys.stderr)
         sys.exit(1)
     upgrade(settings)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # A recycled or killed worker: its gauges and its diagnostics snapshot go with it
+    # (with PROMETHEUS_MULTIPROC_DIR set), so no number of a dead process is shown.
+    mark_worker_dead(worker.pid)

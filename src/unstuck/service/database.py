@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from unstuck.service import db_timeouts
 from unstuck.service.settings import Settings
 from unstuck.service.state import app_state
 
@@ -87,15 +88,27 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engines(settings: Settings) -> tuple[AsyncEngine, Engine]:
-    async_engine = create_async_engine(settings.async_database_url, **_pool_options(settings))
-    sync_engine = create_engine(settings.sync_database_url, **_pool_options(settings))
+    if settings.is_postgres:
+        async_engine = create_async_engine(
+            settings.async_database_url,
+            connect_args=db_timeouts.asyncpg_connect_args(settings),
+            **_pool_options(settings),
+        )
+        db_timeouts.bound_asyncpg_sockets(async_engine, settings)
+        sync_engine = create_engine(
+            settings.sync_database_url,
+            connect_args=db_timeouts.psycopg_connect_args(settings),
+            **_pool_options(settings),
+        )
+    else:
+        async_engine = create_async_engine(settings.async_database_url, **_pool_options(settings))
+        sync_engine = create_engine(settings.sync_database_url, **_pool_options(settings))
+        event.listen(async_engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(sync_engine, "connect", _configure_sqlite)
     if settings.pool_pre_ping:
         for engine in (async_engine.sync_engine, sync_engine):
             event.listen(engine, "checkin", _note_checkin)
             event.listen(engine, "checkout", _ping_if_idle(engine))
-    if not settings.is_postgres:
-        event.listen(async_engine.sync_engine, "connect", _configure_sqlite)
-        event.listen(sync_engine, "connect", _configure_sqlite)
     return async_engine, sync_engine
 
 
