@@ -10,6 +10,7 @@ awaits. Closing runs in reverse order of opening, also after a failed start.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -123,6 +124,9 @@ def make_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContex
                 register_engine(app, state["sync_engine"], name="sync")
             stack.push_async_callback(state["http"].aclose)
             stack.push_async_callback(state["cache"].aclose)
+            # Everything made so far (modules, the app, the pools) lives as long as the
+            # process: out of the collector's sight, a full collection no longer walks it.
+            gc.freeze()
             yield state
 
     return lifespan

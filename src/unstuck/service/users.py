@@ -172,7 +172,9 @@ async def list_users(session: ReadSessionDep, limit: Limit = 20, after: After = 
 
 @router.get("/users/{user_id}", response_model=UserPublic, responses=_READ_ONE)
 async def get_user(user_id: UserId, session: ReadSessionDep) -> Response:
-    return _user((await session.execute(_ONE, {"user_id": user_id})).first(), user_id)
+    # Core on the session's connection: the ORM's execution layer has nothing to add to rows.
+    connection = await session.connection()
+    return _user((await connection.execute(_ONE, {"user_id": user_id})).first(), user_id)
 
 
 @router.get("/sync/users", response_model=UserPage, responses=DATABASE_UNAVAILABLE)
