@@ -188,13 +188,21 @@ def cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
-def _wrk(port: int, seconds: float, connections: int) -> int:
-    """Requests completed by one wrk window on the load core."""
-    command = [
+def _wrk_command(port: int, seconds: float, connections: int) -> list[str]:
+    return [
         "taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s",
         f"http://127.0.0.1:{port}/ping",
     ]  # fmt: skip
+
+
+def _wrk(port: int, seconds: float, connections: int) -> int:
+    """Requests completed by one wrk window on the load core."""
+    command = _wrk_command(port, seconds, connections)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return _wrk_requests(output)
+
+
+def _wrk_requests(output: str) -> int:
     match = re.search(r"(\d+) requests in", output)
     if match is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
@@ -206,10 +214,24 @@ class Window:
     requests: int
     cpu_s: float
     seconds: float
+    idle_cpu_per_s: float = 0.0
+    """CPU seconds per second of the same server without load, just before."""
 
     @property
     def cpu_us_per_request(self) -> float:
         return self.cpu_s / max(1, self.requests) * 1e6
+
+    @property
+    def saturated_rate(self) -> float:
+        """Requests/s of a core given to this server alone: its per-second work apart.
+
+        On a shared machine a server gets a fraction of its core, so work that costs
+        the same every second (timers, sampling threads) weighs on each request more
+        than it would on a core of its own; here it is taken out of the window's CPU
+        and charged once, to the second.
+        """
+        per_request = (self.cpu_s - self.idle_cpu_per_s * self.seconds) / max(1, self.requests)
+        return (1.0 - self.idle_cpu_per_s) / per_request if per_request > 0 else 0.0
 
     @property
     def rate(self) -> float:
@@ -224,6 +246,38 @@ def measure_window(server: BenchServer, seconds: float, connections: int) -> Win
     return Window(requests, cpu_seconds(server.process.pid) - before, elapsed)
 
 
+def measure_together(
+    servers: dict[str, BenchServer], seconds: float, connections: int
+) -> dict[str, Window]:
+    """One window in which every server is loaded at once, by a wrk of its own.
+
+    The servers share the core and live through the same moments of the machine's
+    other load, so their CPU per request is compared under the same conditions.
+    """
+    quiet = {name: cpu_seconds(server.process.pid) for name, server in servers.items()}
+    time.sleep(seconds)
+    before = {name: cpu_seconds(server.process.pid) for name, server in servers.items()}
+    idle = {name: (before[name] - quiet[name]) / seconds for name in servers}
+    started = time.monotonic()
+    loads = {
+        name: subprocess.Popen(
+            _wrk_command(server.port, seconds, connections), stdout=subprocess.PIPE, text=True
+        )
+        for name, server in servers.items()
+    }
+    outputs = {name: load.communicate()[0] for name, load in loads.items()}
+    elapsed = time.monotonic() - started
+    return {
+        name: Window(
+            _wrk_requests(outputs[name]),
+            cpu_seconds(server.process.pid) - before[name],
+            elapsed,
+            idle[name],
+        )
+        for name, server in servers.items()
+    }
+
+
 @dataclass(frozen=True)
 class CostRow:
     variant: str
@@ -232,6 +286,8 @@ class CostRow:
     capacity: float
     capacity_low: float
     capacity_high: float
+    saturated: float
+    idle_cpu_ms_per_s: float
 
 
 def cost_table(windows: dict[str, list[Window]]) -> list[CostRow]:
@@ -242,6 +298,7 @@ def cost_table(windows: dict[str, list[Window]]) -> list[CostRow]:
         ratios = sorted(
             b.cpu_us_per_request / w.cpu_us_per_request for b, w in zip(base, own, strict=True)
         )
+        saturated = [w.saturated_rate / b.saturated_rate for b, w in zip(base, own, strict=True)]
         rows.append(
             CostRow(
                 variant=variant,
@@ -250,21 +307,30 @@ def cost_table(windows: dict[str, list[Window]]) -> list[CostRow]:
                 capacity=statistics.median(ratios),
                 capacity_low=ratios[len(ratios) // 4],
                 capacity_high=ratios[(3 * len(ratios)) // 4],
+                saturated=statistics.median(saturated),
+                idle_cpu_ms_per_s=statistics.median(w.idle_cpu_per_s for w in own) * 1000,
             )
         )
     return rows
 
 
 def run_cost(
-    servers: dict[str, BenchServer], rounds: int, seconds: float, connections: int
+    servers: dict[str, BenchServer],
+    rounds: int,
+    seconds: float,
+    connections: int,
+    together: bool = False,
 ) -> dict[str, list[Window]]:
     names = list(servers)
     for server in servers.values():
         measure_window(server, 1.0, connections)  # warm-up
     windows: dict[str, list[Window]] = {name: [] for name in names}
     for number in range(rounds):
+        if together:
+            for name, window in measure_together(servers, seconds, connections).items():
+                windows[name].append(window)
         shift = number % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in [] if together else names[shift:] + names[:shift]:
             windows[name].append(measure_window(servers[name], seconds, connections))
         off = windows["off"][-1].cpu_us_per_request
         print(
@@ -421,6 +487,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--no-detection", action="store_true")
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="load every server at once in each window instead of one after the other",
+    )
     parser.add_argument("--show-reports", action="store_true", help="print what each one reported")
     args = parser.parse_args()
     wanted = [v for v in args.variants.split(",") if v]
@@ -449,18 +520,24 @@ def main() -> int:
             )
             for variant, reason in skipped.items():
                 print(f"{variant}: not run, {reason}")
-            windows = run_cost(servers, args.rounds, args.seconds, args.connections)
+            windows = run_cost(servers, args.rounds, args.seconds, args.connections, args.together)
+            how = "all servers loaded at once" if args.together else "one server at a time"
             print(
-                f"\nGET /ping, {args.rounds} rounds of {args.seconds:g} s windows, "
+                f"\nGET /ping, {args.rounds} rounds of {args.seconds:g} s windows ({how}), "
                 f"{args.connections} connections; capacity = CPU per request of off / variant's "
                 "(median of rounds, quartiles)"
             )
-            print("| variant | requests/s | CPU µs/request | capacity | quartiles |")
-            print("|---|---|---|---|---|")
+            print(
+                "| variant | requests/s | CPU µs/request | capacity | quartiles "
+                "| idle CPU ms/s | capacity of an own core |"
+            )
+            print("|---|---|---|---|---|---|---|")
             for row in cost_table(windows):
+                saturated = f"{row.saturated:.1%}" if args.together else "(with --together)"
                 print(
                     f"| {row.variant} | {row.rate:.0f} | {row.cpu_us:.1f} | {row.capacity:.1%} "
-                    f"| {row.capacity_low:.1%} to {row.capacity_high:.1%} |"
+                    f"| {row.capacity_low:.1%} to {row.capacity_high:.1%} "
+                    f"| {row.idle_cpu_ms_per_s:.2f} | {saturated} |"
                 )
             if not args.no_detection:
                 matrix = run_detection(servers, args.show_reports)

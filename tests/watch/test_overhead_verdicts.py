@@ -57,3 +57,11 @@ def test_capacity_is_the_median_of_per_round_ratios(bench: ModuleType) -> None:
     assert rows["slow"].capacity == pytest.approx(0.5)
     assert rows["slow"].cpu_us == pytest.approx(200.0)
     assert rows["slow"].rate == pytest.approx(500.0)
+
+
+def test_per_second_work_is_charged_to_the_second(bench: ModuleType) -> None:
+    # 100 us per request plus 10 ms of CPU every second, measured at 1000 requests/s:
+    # 0.11 s of CPU per second, yet a core of its own serves (1 - 0.01) / 100 us.
+    window = bench.Window(requests=2000, cpu_s=0.22, seconds=2.0, idle_cpu_per_s=0.01)
+    assert window.cpu_us_per_request == pytest.approx(110.0)
+    assert window.saturated_rate == pytest.approx(9900.0)
