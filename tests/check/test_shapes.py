@@ -201,3 +201,14 @@ def test_routers_that_libraries_build_list_their_routes() -> None:
     }
     # a library's APIRouter subclass holds the project's own routes
     assert routes["GET /api/teams/"] == "accounts.users.list_teams"
+
+
+def test_route_decorators_made_by_helpers() -> None:
+    report = _check("route_helpers")
+    assert _routes(report) == {
+        "GET,HEAD /pages/": "pages.index",
+        "GET,HEAD /pages/archive": "pages.archive",
+        "GET /pages/feed.json": "pages.feed",
+    }
+    (finding,) = report.findings
+    assert finding.route == "GET,HEAD /pages/archive"

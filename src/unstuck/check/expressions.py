@@ -61,7 +61,7 @@ _REGISTERING = frozenset(
 # Functions and loop items too: ``app.get("/")(handler)``, ``register(router)`` in a loop,
 # and a name that holds one of several values (``app = app or FastAPI()``).
 _PASSED_ON = frozenset(
-    {"p", "self", "g", "a", "enter", "ann", "imp", "k", "c", "fn", "each", "at", "or"}
+    {"p", "self", "g", "a", "enter", "ann", "imp", "k", "c", "fn", "each", "at", "or", "fs"}
 )
 
 

@@ -172,6 +172,8 @@ class Registrations:
                         routers = self._routers(decorator[1][1], module)
                         self.wrappers.add(kind, frozenset({("F", key)}), routers)
                     found.extend(self._decorated(decorator, key, module))
+                elif decorator[0] == "c":
+                    found.extend(self._helper_decorated(decorator, key, module))
             for call, _awaited in function.calls:
                 callee = call[1]
                 if callee[0] == "c" and callee[1][0] == "a":  # ``app.get("/")(handler)``
@@ -226,6 +228,42 @@ class Registrations:
         methods = self._methods(verb, decorator, module)
         dependencies = _list(keyword(decorator, "dependencies"))
         return [Registration(routers, path, methods, handler, dependencies, module)]
+
+    def _helper_decorated(self, decorator: Expr, handler: Key, module: str) -> list[Registration]:
+        """``@page_route("/")`` with ``def page_route(path): return router.api_route(path,
+        methods=["GET", "HEAD"])``, or ``@router_get("/")`` with ``router_get =
+        partial(router.get, ...)``: the route decorator the helper stands for, its
+        parameters read from this call."""
+        program = self.program
+        callee = decorator[1]
+        if callee[0] == "g":  # ``router_get = partial(router.get, ...)`` in this module
+            summary = program.modules.get(module)
+            for bound in summary.globals.get(callee[1], []) if summary is not None else []:
+                if bound[0] == "c" and last_name(bound[1]) == "partial" and bound[4]:
+                    target = bound[4][0]
+                    if target[0] == "a" and target[2] in _ROUTE_DECORATORS:
+                        call = ("c", target, *decorator[2:5], (*bound[5], *decorator[5]))
+                        return self._decorated(call, handler, module)
+        found: list[Registration] = []
+        for value in program.eval(callee, module):
+            function = program.function(value[1]) if value[0] == "F" else None
+            if function is None:
+                continue
+            for returned in function.returns:
+                if not (
+                    returned[0] == "c"
+                    and returned[1][0] == "a"
+                    and returned[1][2] in _ROUTE_DECORATORS
+                ):
+                    continue
+                made = self._decorated(returned, handler, value[1][0])
+                written = returned[4][0] if returned[4] else keyword(returned, "path")
+                if written is not None:
+                    path = self._text_with(written, value[1][0], value[1], decorator, module)
+                    for registration in made:
+                        registration.path = path
+                found.extend(made)
+        return found
 
     def _added(
         self, call: Expr, name: str, routers: list[RouterKey], module: str
