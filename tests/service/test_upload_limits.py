@@ -80,3 +80,21 @@ async def test_an_upload_that_would_nearly_fill_the_disk_is_a_507(tmp_path: Path
         response = await client.post("/upload-video", content=_part(b"x"), headers=MULTIPART)
     assert response.status_code == 507
     assert "UNSTUCK_MIN_FREE_DISK_BYTES" in response.json()["detail"]
+
+
+async def test_a_huge_text_field_in_a_chunked_upload_is_a_413_as_it_arrives(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, max_upload_bytes=1024 * 1024)
+    sent: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        yield f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="note"\r\n\r\n'.encode()
+        for index in range(1000):  # 64 MB of text field, never a file
+            sent.append(index)
+            yield b"n" * 65536
+
+    async with video_client(settings, create_celery(settings, queue_settings())) as client:
+        response = await client.post("/upload-video", content=body(), headers=MULTIPART)
+    assert response.status_code == 413
+    assert len(sent) < 40  # stopped after about 1 MB, not at the end
