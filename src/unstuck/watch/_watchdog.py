@@ -139,8 +139,8 @@ class LoopWatchdog:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        schedstat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
-        self._schedstat = schedstat if os.path.exists(schedstat) else None
+        # Read by the watchdog thread only; where it does not exist (not Linux) it reads None.
+        self._schedstat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
         self._stopping.clear()
         self._beat = (0, time.monotonic() + self.heartbeat_s)
         self._beat_cpu = time.thread_time()

@@ -62,6 +62,7 @@ def _prepare() -> WatchMetrics:
     # thread_pool_stats() would import it on the loop at the first sample; with
     # another anyio layout, that first sample imports what it needs.
     with contextlib.suppress(ImportError):
+        importlib.import_module("anyio.to_thread")
         importlib.import_module("anyio._backends._asyncio")
     return metrics()
 
