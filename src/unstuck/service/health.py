@@ -1,16 +1,19 @@
-"""``GET /health``: the worker is up, and which database, cache and broker it uses.
+"""``GET /health``: the worker is up, which backends it uses, and whether videos can be made.
 
-It answers from the loop without touching any backend, so it measures the
-loop itself: a slow ``/health`` means something blocks the loop. Passwords in
-URLs are masked.
+The ``pipeline`` part (database, broker, a video worker seen recently) comes
+from `PipelineMonitor`, whose checks run off the loop and are cached for two
+seconds; when the pipeline cannot work the answer is a 503 with the same body,
+so that a load balancer or an orchestrator sees it. Passwords in URLs are masked.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from unstuck.service.state import State, StateDep
@@ -23,6 +26,15 @@ class Backend(BaseModel):
     url: str | None
 
 
+class Pipeline(BaseModel):
+    database: str
+    broker: str
+    storage: str
+    worker_alive: bool
+    worker_seen_at: datetime | None
+    problem: str | None
+
+
 class Health(BaseModel):
     status: str
     pid: int
@@ -30,6 +42,7 @@ class Health(BaseModel):
     cache: Backend
     broker: Backend
     upstream: str
+    pipeline: Pipeline
 
 
 def masked(url: str) -> str:
@@ -63,14 +76,27 @@ def _backends(state: State) -> tuple[Backend, Backend, Backend]:
     return database, cache, broker
 
 
-@router.get("/health")
-async def health(state: StateDep) -> Health:
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(state: StateDep) -> Health | JSONResponse:
     database, cache, broker = _backends(state)
-    return Health(
-        status="ok",
+    status = await state["pipeline"].status()
+    problem = status.problem()
+    body = Health(
+        status="ok" if problem is None else "unavailable",
         pid=os.getpid(),
         database=database,
         cache=cache,
         broker=broker,
         upstream=state["upstream_url"],
+        pipeline=Pipeline(
+            database=status.database,
+            broker=status.broker,
+            storage=state["storage"].describe(),
+            worker_alive=status.worker_alive,
+            worker_seen_at=status.worker_seen_at,
+            problem=problem,
+        ),
     )
+    if problem is not None:
+        return JSONResponse(body.model_dump(mode="json"), status_code=503)
+    return body

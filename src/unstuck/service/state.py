@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from unstuck.service.cache import Cache
+    from unstuck.service.pipeline_status import PipelineMonitor
     from unstuck.service.settings import Settings
+    from unstuck.service.storage import Storage
 
 
 class State(TypedDict):
@@ -34,6 +36,8 @@ class State(TypedDict):
     compute_pool: ThreadPoolExecutor
     process_pool: ProcessPoolExecutor
     celery: Celery
+    storage: Storage
+    pipeline: PipelineMonitor
 
 
 def app_state(request: Request) -> State:
