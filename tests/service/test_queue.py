@@ -11,8 +11,6 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
-import av
-import numpy as np
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import create_engine, pool
@@ -20,6 +18,7 @@ from sqlalchemy import create_engine, pool
 from tests.service.video_fixtures import (
     issue_job,
     make_clip,
+    make_slow_clip,
     queue_settings,
     running_worker,
     video_client,
@@ -171,26 +170,11 @@ def read_job(settings: Settings, task_id: str) -> Job | None:
         engine.dispose()
 
 
-def _long_clip(path: Path) -> Path:
-    """Many frames that encode fast (the same image) but take seconds to transcode."""
-    width, height = 1280, 720
-    image = np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8)
-    with av.open(str(path), mode="w", format="mp4") as output:
-        stream = output.add_stream("mpeg4", rate=50)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
-        for index in range(1500):
-            frame.pts = index
-            output.mux(stream.encode(frame))
-        output.mux(stream.encode(None))
-    return path
-
-
 def test_running_task_is_started_and_the_soft_time_limit_fails_it_cleanly(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     queue = queue_settings(task_soft_time_limit_s=1, task_time_limit_s=20)
     app = create_celery(settings, queue)
-    task_id = issue_job(settings, _long_clip(tmp_path / "long.mp4").read_bytes())
+    task_id = issue_job(settings, make_slow_clip(tmp_path / "long.mp4").read_bytes())
 
     with running_worker(settings, queue):
         app.tasks[TRANSCODE_TASK].apply_async(task_id=task_id)

@@ -65,6 +65,21 @@ def make_clip(
     return path
 
 
+def make_slow_clip(path: Path, frames: int = 1500) -> Path:
+    """Many frames that encode fast (the same image) but take seconds to transcode."""
+    width, height = 1280, 720
+    image = np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    with av.open(str(path), mode="w", format="mp4") as output:
+        stream = output.add_stream("mpeg4", rate=50)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        for index in range(frames):
+            frame.pts = index
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
+    return path
+
+
 def make_audio_only(path: Path) -> Path:
     """A WAV file: a real media container, but with no video stream."""
     with av.open(str(path), mode="w", format="wav") as output:
