@@ -27,9 +27,23 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Delete, Engine, Insert, Row, Select, delete, func, insert, select, update
+from sqlalchemy import (
+    Delete,
+    Engine,
+    Insert,
+    Row,
+    Select,
+    create_engine,
+    delete,
+    func,
+    insert,
+    pool,
+    select,
+    update,
+)
 
 from unstuck.service.models import VideoJob, VideoWorker
+from unstuck.service.settings import Settings
 
 PENDING = "PENDING"
 STARTED = "STARTED"
@@ -42,6 +56,18 @@ _MAX_BACKOFF_FACTOR = 32
 _BATCH = 100
 
 logger = logging.getLogger("unstuck.service.jobs")
+
+
+def worker_engine(settings: Settings) -> Engine:
+    """The sync engine of a worker process: no pool (a connection now and then, none to
+    go stale across a cut link), and bounded waits when PostgreSQL is out of reach."""
+    connect_args: dict[str, Any] = {}
+    if settings.is_postgres:
+        # libpq: give up a connect after 5 s, and a silent connection after 10 s.
+        connect_args = {"connect_timeout": 5, "tcp_user_timeout": 10_000}
+    return create_engine(
+        settings.sync_database_url, poolclass=pool.NullPool, connect_args=connect_args
+    )
 
 
 def now() -> datetime:

@@ -156,7 +156,17 @@ def _broker_conf(settings: Settings, data_dir: Path) -> dict[str, Any]:
         }
     scheme = broker.split("://", 1)[0].lower()
     if scheme in {"redis", "rediss"}:
-        return {"broker_url": broker}
+        return {
+            "broker_url": broker,
+            # A broken link must become an error the consumer reconnects from, not a
+            # socket read that waits for ever.
+            "broker_transport_options": {
+                "socket_timeout": 10,
+                "socket_connect_timeout": 3,
+                "socket_keepalive": True,
+                "health_check_interval": 5,
+            },
+        }
     if scheme in {"amqp", "amqps", "pyamqp"}:
         return {"broker_url": broker}
     raise ValueError(

@@ -21,7 +21,6 @@ import logging
 import threading
 
 from celery import Celery
-from sqlalchemy import create_engine, pool
 
 from unstuck.service import jobs, storage
 from unstuck.service.queue import TRANSCODE_TASK
@@ -35,7 +34,7 @@ class Recovery:
         self.app = app
         self.settings = settings
         self.worker = worker
-        self.engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
+        self.engine = jobs.worker_engine(settings)
         self.storage = storage.create_storage(settings)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="unstuck-recovery", daemon=True)

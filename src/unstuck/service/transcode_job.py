@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import Engine, create_engine, pool
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from unstuck.service import jobs, storage, transcode
@@ -79,7 +79,7 @@ def context(settings: Settings, queue: QueueSettings) -> JobContext:
             settings=settings,
             queue=queue,
             # No pool: a connection now and then, and nothing to go stale across a cut link.
-            engine=create_engine(settings.sync_database_url, poolclass=pool.NullPool),
+            engine=jobs.worker_engine(settings),
             storage=storage.create_storage(settings),
             worker=worker_name(),
             scratch=scratch,
