@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +115,11 @@ def test_upload_on_a_transcode_on_b_download_from_a_and_a_cut_link(
     subnet = random.randint(1, 250)
     queue = queue_settings()
     clip = make_slow_clip(tmp_path / "slow.mp4", frames=300).read_bytes()
-    with _host("a", subnet, 0) as web_host, _host("b", subnet, 4) as worker_host:
+    with (
+        ExitStack() as stack,
+        _host("a", subnet, 0) as web_host,
+        _host("b", subnet, 4) as worker_host,
+    ):
         web_settings = _host_settings(
             web_host, tmp_path / "a", postgres, database, redis_server, s3_server, bucket
         )
@@ -123,6 +127,8 @@ def test_upload_on_a_transcode_on_b_download_from_a_and_a_cut_link(
             worker_host, tmp_path / "b", postgres, database, redis_server, s3_server, bucket
         )
         port = free_port()
+        web_log = stack.enter_context((tmp_path / "web.log").open("wb"))
+        worker_log = stack.enter_context((tmp_path / "worker.log").open("wb"))
         web = subprocess.Popen(
             [
                 "ip",
@@ -141,7 +147,7 @@ def test_upload_on_a_transcode_on_b_download_from_a_and_a_cut_link(
             ],
             env=_environment(web_settings, **worker_env(queue)),
             stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "web.log").open("wb"),
+            stderr=web_log,
         )
         worker = subprocess.Popen(
             [
@@ -157,7 +163,7 @@ def test_upload_on_a_transcode_on_b_download_from_a_and_a_cut_link(
             ],
             env=_environment(worker_settings, **worker_env(queue)),
             stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "worker.log").open("wb"),
+            stderr=worker_log,
             start_new_session=True,
         )
         try:
