@@ -19,6 +19,7 @@ from unstuck.service.budget import connection_budget
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings
 from unstuck.service.worker import SupervisedWorker
+from unstuck.watch._fleet import mark_worker_dead
 
 # Async workers: about one per core. Each one's loop keeps its core busy on its own,
 # so the "2 x cores + 1" rule, made for sync workers that sit blocked in I/O, only
@@ -60,3 +61,9 @@ _embedded: list[SupervisedWorker] = []
 def on_exit(server: Any) -> None:
     while _embedded:
         _embedded.pop().stop()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # A recycled or killed worker: its gauges and its diagnostics snapshot go with it
+    # (with PROMETHEUS_MULTIPROC_DIR set), so no number of a dead process is shown.
+    mark_worker_dead(worker.pid)

@@ -8,9 +8,7 @@ a recovery is seen in seconds.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.faults.servers import (
-    Postgres,
-    Redis,
-    S3Server,
-    free_port,
-    postgres_binaries,
-    require,
-)
+from tests.own_servers import OwnPostgres, Redis, S3Server, free_port, own_postgres, require
 
 
 @pytest.fixture
@@ -34,30 +25,17 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    binaries = postgres_binaries()
-    require(binaries is not None, "no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
-    assert binaries is not None
-    # Not under pytest's temporary folder: that one is private to root, and the
-    # cluster runs as the postgres user.
-    folder = Path(tempfile.mkdtemp(prefix="unstuck-faults-pg-"))
-    server = Postgres(folder / "cluster", free_port(), binaries)
-    try:
-        server.start()
+def postgres() -> Iterator[OwnPostgres]:
+    # Listening on every address: the two-host test reaches it from other namespaces.
+    with own_postgres(listen_all=True) as server:
         yield server
-    finally:
-        with contextlib.suppress(Exception):
-            server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
-def database(postgres: Postgres) -> str:
+def database(postgres: OwnPostgres) -> str:
     """A fresh database on the suite's cluster; its name."""
     name = f"faults_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(
-        f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres", autocommit=True
-    ) as admin:
+    with psycopg.connect(postgres.libpq_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     return name
 

@@ -16,7 +16,7 @@ from tests.faults.pipeline import (
     start_worker,
     wait_for_state,
 )
-from tests.faults.servers import Postgres, Redis, free_port
+from tests.own_servers import OwnPostgres, Redis, free_port
 from tests.service.video_fixtures import make_slow_clip, queue_settings, video_client
 from unstuck.service.queue import create_celery
 from unstuck.service.worker import stop_worker
@@ -26,12 +26,12 @@ pytestmark = pytest.mark.anyio
 
 @pytest.mark.parametrize("persistent", [False, True], ids=["no-persistence", "aof"])
 async def test_every_task_succeeds_across_a_redis_restart(
-    tmp_path: Path, postgres: Postgres, database: str, persistent: bool
+    tmp_path: Path, postgres: OwnPostgres, database: str, persistent: bool
 ) -> None:
     redis = Redis(tmp_path / "redis", free_port(), persistent=persistent)
     redis.start()
     settings = fault_settings(
-        tmp_path / "var", f"{postgres.url().rsplit('/', 1)[0]}/{database}", broker_url=redis.url()
+        tmp_path / "var", postgres.database_url(database), broker_url=redis.url()
     )
     queue = queue_settings()
     clip = make_slow_clip(tmp_path / "slow.mp4", frames=250).read_bytes()

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.faults.pipeline import HEARTBEAT_S, REQUEUE_AFTER_S, record
-from tests.faults.servers import free_port
+from tests.own_servers import free_port
 from tests.service.video_fixtures import make_slow_clip
 from unstuck.service.settings import Settings
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.servers import S3Server, free_port
+from tests.own_servers import S3Server, free_port
 from unstuck.service.settings import Settings
 from unstuck.service.storage import (
     CHUNK_BYTES,

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from tests.faults.pipeline import fault_settings, record
-from tests.faults.servers import Postgres, Redis, S3Server, free_port, require, wait_for_port
+from tests.own_servers import OwnPostgres, Redis, S3Server, free_port, require, wait_for_port
 from tests.service.video_fixtures import make_slow_clip, queue_settings, worker_env
 from unstuck.service.settings import Settings
 from unstuck.service.worker import settings_environment
@@ -74,7 +74,7 @@ def _environment(settings: Settings, **extra: str) -> dict[str, str]:
 def _host_settings(
     host: Host,
     data_dir: Path,
-    postgres: Postgres,
+    postgres: OwnPostgres,
     database: str,
     redis: Redis,
     s3: S3Server,
@@ -104,7 +104,7 @@ def _wait_json(http: httpx.Client, path: str, done: set[str], within_s: float) -
 
 def test_upload_on_a_transcode_on_b_download_from_a_and_a_cut_link(
     tmp_path: Path,
-    postgres: Postgres,
+    postgres: OwnPostgres,
     database: str,
     redis_server: Redis,
     s3_server: S3Server,

@@ -23,7 +23,7 @@ from tests.faults.pipeline import (
     start_worker,
     wait_for_state,
 )
-from tests.faults.servers import Postgres, Redis
+from tests.own_servers import OwnPostgres, Redis
 from tests.service.video_fixtures import make_slow_clip, queue_settings, video_client
 from unstuck.service.queue import create_celery
 from unstuck.service.worker import stop_worker
@@ -36,11 +36,11 @@ _SLACK_S = 5.0
 
 
 async def test_killed_worker_job_and_the_next_one_succeed(
-    tmp_path: Path, postgres: Postgres, database: str, redis_server: Redis
+    tmp_path: Path, postgres: OwnPostgres, database: str, redis_server: Redis
 ) -> None:
     settings = fault_settings(
         tmp_path / "var",
-        f"{postgres.url().rsplit('/', 1)[0]}/{database}",
+        postgres.database_url(database),
         broker_url=redis_server.url(),
     )
     queue = queue_settings()

@@ -37,23 +37,44 @@ async def test_health_names_the_backends(settings: Settings, serve: ServeApp) ->
     assert body["database"]["kind"] == expected
     assert body["cache"] == {"kind": "memory", "url": None}
     assert body["broker"]["kind"] == "filesystem"
+    # Internal addresses are for the operator: only with the diagnostics token.
+    assert body["database"]["url"] is None
+    assert body["upstream"] is None
+
+
+async def test_health_shows_internal_urls_only_with_the_token(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    with_token = sqlite_settings.model_copy(update={"watch_token": "s3cret"})
+    async with serve(with_token) as client:
+        for wrong in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "s3cret"}):
+            body = (await client.get("/health", headers=wrong)).json()
+            assert body["upstream"] is None
+            assert body["database"]["url"] is None
+        body = (await client.get("/health", headers={"Authorization": "Bearer s3cret"})).json()
     assert body["upstream"].startswith("http://127.0.0.1:")
+    assert body["database"]["url"].startswith("sqlite+aiosqlite:///")
 
 
 async def test_health_is_ok_while_a_worker_answers(
     sqlite_settings: Settings, serve: ServeApp
 ) -> None:
-    with running_worker(sqlite_settings, queue_settings()):
-        async with serve(sqlite_settings) as client:
+    settings = sqlite_settings.model_copy(update={"watch_token": "s3cret"})
+    with running_worker(settings, queue_settings()):
+        async with serve(settings) as client:
             with blockbuster_ctx("unstuck"):
                 response = await client.get("/health")
+                anonymous = await client.get("/health")
+            operator = await client.get("/health", headers={"Authorization": "Bearer s3cret"})
     assert response.status_code == 200, response.text
+    assert anonymous.json()["pipeline"]["storage"] is None
     pipeline = response.json()["pipeline"]
     assert response.json()["status"] == "ok"
     assert pipeline["worker_alive"] is True
     assert pipeline["worker_seen_at"] is not None
     assert pipeline["problem"] is None
-    assert pipeline["storage"] == f"local folder {sqlite_settings.data_dir.resolve()}"
+    storage = operator.json()["pipeline"]["storage"]
+    assert storage == f"local folder {sqlite_settings.data_dir.resolve()}"
 
 
 def test_urls_are_shown_without_password() -> None:

@@ -38,12 +38,15 @@ def marker_line(path: Path, name: str) -> int:
 
 
 class Server:
-    def __init__(self, target: str, env: dict[str, str], workers: int = 1) -> None:
+    def __init__(
+        self, target: str, env: dict[str, str], workers: int = 1, wrapper: list[str] | None = None
+    ) -> None:
+        """``wrapper`` prefixes the command (``taskset``, ``nice``)."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.NamedTemporaryFile(prefix="unstuck-uvicorn-", suffix=".log")  # noqa: SIM115
         command = [
-            sys.executable, "-m", "uvicorn", target, "--app-dir", str(APPS),
+            *(wrapper or []), sys.executable, "-m", "uvicorn", target, "--app-dir", str(APPS),
             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
         ]  # fmt: skip
         if workers > 1:

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from unstuck.check.cache import DIRECTORY_NAME, Cache
 from unstuck.check.config import Config, ConfigError, find_pyproject, load_config
 from unstuck.check.engine import check
 from unstuck.check.formats import FORMATS, render
@@ -43,7 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs", type=int, default=None, help="processes for parsing (default: cores)"
     )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"where to keep the cache (default: {DIRECTORY_NAME} next to pyproject.toml, or here)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    parser.add_argument(
+        "--explain", metavar="CODE", default=None, help="explain a rule (e.g. USK105) and exit"
+    )
     return parser
 
 
@@ -62,10 +73,23 @@ def _validate(codes: tuple[str, ...], where: str) -> None:
             raise _UsageError(f"{where}: unknown rule code {code!r} (see --list-rules)")
 
 
+def _explain(code: str) -> int:
+    rules = {rule.code: rule for rule in ALL_RULES}
+    rule = rules.get(code.strip().upper())
+    if rule is None:
+        raise _UsageError(f"--explain: unknown rule code {code!r} (see --list-rules)")
+    from unstuck.check.explain import explain
+
+    print(explain(rule), end="")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
+        if args.explain is not None:
+            return _explain(args.explain)
         if args.list_rules:
             for rule in ALL_RULES:
                 print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}")
@@ -92,13 +116,20 @@ def main(argv: list[str]) -> int:
             exclude=config.exclude,
             extra_blocking=config.extra_blocking,
             extra_offloaders=config.extra_offloaders,
+            cache_dir=config.cache_dir,
             source=config.source,
         )
     except (_UsageError, ConfigError) as exc:
         print(f"unstuck check: error: {exc}", file=sys.stderr)
         print(parser.format_usage(), file=sys.stderr, end="")
         return 2
-    report = check(paths, config, jobs=args.jobs)
+    cache = None
+    if not args.no_cache:
+        directory = args.cache_dir or config.cache_dir
+        if directory is None:
+            directory = (config.root or Path.cwd()) / DIRECTORY_NAME
+        cache = Cache(directory)
+    report = check(paths, config, jobs=args.jobs, cache=cache)
     rules = {rule.code: rule for rule in ALL_RULES}
     output = render(report, args.format, rules, args.routes)
     if output:

@@ -6,11 +6,11 @@ ignore = ["USK203"]
 exclude = ["migrations", "scripts/*.py"]
 extra-blocking = ["billing.client.charge", "legacy.Client.fetch"]   # -> USK100
 extra-offloaders = ["app.concurrency.in_thread"]   # decorators that run a def in a thread
+cache-dir = ".unstuck_cache"              # default; relative to this pyproject.toml
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     extra_blocking: tuple[str, ...] = ()
     extra_offloaders: tuple[str, ...] = ()
+    cache_dir: Path | None = None
     source: Path | None = None  # the pyproject.toml it came from
 
     @property
@@ -33,7 +34,7 @@ class Config:
         return self.source.parent if self.source is not None else None
 
 
-_KEYS = ("select", "ignore", "exclude", "extra-blocking", "extra-offloaders")
+_KEYS = ("select", "ignore", "exclude", "extra-blocking", "extra-offloaders", "cache-dir")
 
 
 def find_pyproject(paths: list[Path]) -> Path | None:
@@ -49,6 +50,8 @@ def find_pyproject(paths: list[Path]) -> Path | None:
 def load_config(pyproject: Path | None) -> Config:
     if pyproject is None:
         return Config()
+    import tomllib  # only when there is a configuration to read: it is slow to import
+
     try:
         data = tomllib.loads(pyproject.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -57,6 +60,7 @@ def load_config(pyproject: Path | None) -> Config:
     if not isinstance(section, dict):
         raise ConfigError(f"{pyproject}: [tool.unstuck] must be a table")
     values: dict[str, tuple[str, ...]] = {}
+    cache_dir: Path | None = None
     for raw_key, value in section.items():
         key = raw_key.replace("_", "-")
         if key not in _KEYS:
@@ -64,6 +68,11 @@ def load_config(pyproject: Path | None) -> Config:
                 f"{pyproject}: unknown key {raw_key!r} in [tool.unstuck]; "
                 f"known keys: {', '.join(_KEYS)}"
             )
+        if key == "cache-dir":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be a path")
+            cache_dir = pyproject.parent / value
+            continue
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be a list of strings")
         values[key] = tuple(value)
@@ -73,5 +82,6 @@ def load_config(pyproject: Path | None) -> Config:
         exclude=values.get("exclude", ()),
         extra_blocking=values.get("extra-blocking", ()),
         extra_offloaders=values.get("extra-offloaders", ()),
+        cache_dir=cache_dir,
         source=pyproject,
     )

@@ -9,16 +9,15 @@ expressions it needs, from coroutines outwards, so it stays a fraction of parse 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from unstuck.check.blocking import BlockingAnalysis
+from unstuck.check.cache import Cache, content_hash, scope_hash
 from unstuck.check.config import Config
 from unstuck.check.discovery import SourceFile, discover
 from unstuck.check.model import MODULE_BODY, FileProblem, Finding, ModuleSummary
@@ -60,12 +59,22 @@ def rule_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bo
     return not any(code.startswith(prefix) for prefix in ignore)
 
 
+@dataclass(frozen=True, slots=True)
+class _StoredReport:
+    key: str  # the hash of every analyzed file's name and content
+    report: Report
+
+
 def check(
     paths: Sequence[str | Path],
     config: Config | None = None,
     jobs: int | None = None,
+    cache: Cache | None = None,
 ) -> Report:
-    """Analyze the ``.py`` files under ``paths`` and return what blocks the event loop."""
+    """Analyze the ``.py`` files under ``paths`` and return what blocks the event loop.
+
+    With a ``cache``, work done on the same files by the same checker is reused.
+    """
     # The analysis builds millions of small acyclic tuples: reference counting frees
     # them all, and the cyclic collector would only rescan them (over half the time).
     collecting = gc.isenabled()
@@ -74,18 +83,35 @@ def check(
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
     try:
-        return _check(paths, config or Config(), jobs)
+        return _check(paths, config or Config(), jobs, cache)
     finally:
         sys.setrecursionlimit(limit)
         if collecting:
             gc.enable()
 
 
-def _check(paths: Sequence[str | Path], config: Config, jobs: int | None) -> Report:
+def _check(
+    paths: Sequence[str | Path], config: Config, jobs: int | None, cache: Cache | None
+) -> Report:
     roots = [Path(path) for path in paths]
     unreadable: list[tuple[Path, str]] = []
     files = discover(roots, config.exclude, config.root, unreadable)
-    summaries, not_parsed, newer = _summarize(files, jobs)
+    keys: dict[Path, str] = {}
+    known: dict[str, ModuleSummary | str] = {}
+    scope = run_key = ""
+    if cache is not None:
+        keys = _file_keys(files)
+        scope = scope_hash(str(Path.cwd()), repr(config), *(str(root.resolve()) for root in roots))
+        run_key = scope_hash(*keys.values(), *(str(file.path) for file in files), repr(unreadable))
+        stored = cache.load(f"report-{scope}")
+        if isinstance(stored, _StoredReport) and stored.key == run_key:
+            return stored.report
+        loaded = cache.load(f"summaries-{scope}")
+        if isinstance(loaded, dict):
+            known = loaded
+    summaries, not_parsed, newer, results = _summarize(files, jobs, known, keys)
+    if cache is not None:
+        cache.store(f"summaries-{scope}", results)
     not_parsed.extend(FileProblem(display_path(path), reason) for path, reason in unreadable)
     modules = {summary.name: summary for summary in summaries}
     program = Program(modules, Knowledge(ALL_RULES))
@@ -114,7 +140,24 @@ def _check(paths: Sequence[str | Path], config: Config, jobs: int | None) -> Rep
         and not _suppressed(finding, suppressions)
     ]
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
-    return Report(_unique(findings), routes, len(summaries), not_parsed, newer)
+    report = Report(_unique(findings), routes, len(summaries), not_parsed, newer)
+    if cache is not None:
+        cache.store(f"report-{scope}", _StoredReport(run_key, report))
+    return report
+
+
+def _file_keys(files: list[SourceFile]) -> dict[Path, str]:
+    """What a file's summary depends on: its content, path, module name and kind. A file
+    that cannot be read gets no key, so its reason is found again on every run."""
+    keys: dict[Path, str] = {}
+    for file in files:
+        try:
+            data = file.path.read_bytes()
+        except OSError:
+            continue
+        kind = int(file.is_package)
+        keys[file.path] = f"{content_hash(data)}:{file.path}:{file.module}:{kind}"
+    return keys
 
 
 def _with_route(finding: Finding, route: str) -> Finding:
@@ -168,19 +211,33 @@ def _summarize_batch(batch: list[tuple[str, str, bool]]) -> list[ModuleSummary |
 
 
 def _summarize(
-    files: list[SourceFile], jobs: int | None
-) -> tuple[list[ModuleSummary], list[FileProblem], list[FileProblem]]:
-    items = [(str(file.path), file.module, file.is_package) for file in files]
+    files: list[SourceFile],
+    jobs: int | None,
+    known: dict[str, ModuleSummary | str],
+    keys: dict[Path, str],
+) -> tuple[
+    list[ModuleSummary], list[FileProblem], list[FileProblem], dict[str, ModuleSummary | str]
+]:
+    """Summaries of ``files``: from ``known`` (cached, by ``keys``) or made now. The last
+    item returned is every keyed file's result, for the cache."""
+    missing = [file for file in files if keys.get(file.path) not in known]
+    items = [(str(file.path), file.module, file.is_package) for file in missing]
     workers = jobs if jobs is not None else _idle_cores()
-    results: list[ModuleSummary | str]
+    made: list[ModuleSummary | str]
     if workers > 1 and len(items) >= _PARALLEL_FROM and _can_fork():
-        results = _summarize_in_parallel(items, workers)
+        made = _summarize_in_parallel(items, workers)
     else:
-        results = _summarize_batch(items)
+        made = _summarize_batch(items)
+    fresh = dict(zip((file.path for file in missing), made, strict=True))
     summaries: list[ModuleSummary] = []
     not_parsed: list[FileProblem] = []
     newer: list[FileProblem] = []
-    for file, result in zip(files, results, strict=True):
+    results: dict[str, ModuleSummary | str] = {}
+    for file in files:
+        key = keys.get(file.path)
+        result = fresh[file.path] if file.path in fresh else known[key or ""]
+        if key is not None:
+            results[key] = result
         shown = display_path(file.path)
         if isinstance(result, str):
             not_parsed.append(FileProblem(shown, result))
@@ -191,7 +248,7 @@ def _summarize(
             # partly parsed files are listed as not parsed: some of their lines were not
             (not_parsed if "not analyzed" in result.syntax_note else newer).append(problem)
         summaries.append(result)
-    return summaries, not_parsed, newer
+    return summaries, not_parsed, newer, results
 
 
 def _summarize_in_parallel(
@@ -210,6 +267,10 @@ def _summarize_in_parallel(
         lightest = loads.index(min(loads))
         shares[lightest].append(item)
         loads[lightest] += sizes[item[0]]
+    # imported here: a run of a few files (and the checker's start) never pays for them
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
         futures = [pool.submit(_summarize_batch, share) for share in shares[1:]]
@@ -240,5 +301,7 @@ def _size(path: str) -> int:
 
 
 def _can_fork() -> bool:
+    import multiprocessing
+
     # fork is only safe from a single-threaded process
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1

@@ -34,6 +34,7 @@ ARGUMENT_CALLS = frozenset(
         "Security",
         "include_router",
         "add_api_route",
+        "add_api_websocket_route",
         "mount",
         "api_route",
         "websocket",
@@ -48,7 +49,11 @@ KEYWORDS = frozenset(
 _PROPERTY_OWNERS = frozenset({"self", "p", "c"})
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
 # and calls: ``include_routers(APIRouter())`` passes a router built in place.
-_PASSED_ON = frozenset({"p", "self", "g", "a", "enter", "ann", "imp", "k", "c"})
+# Functions and loop items too: ``app.get("/")(handler)``, ``register(router)`` in a loop,
+# and a name that holds one of several values (``app = app or FastAPI()``).
+_PASSED_ON = frozenset(
+    {"p", "self", "g", "a", "enter", "ann", "imp", "k", "c", "fn", "each", "at", "or"}
+)
 
 
 class ExpressionReader:
@@ -88,7 +93,10 @@ class ExpressionReader:
         elif isinstance(target, ast.Tuple | ast.List):
             items = value[1] if value[0] == "l" and len(value[1]) == len(target.elts) else None
             for index, element in enumerate(target.elts):
-                self.assign(element, items[index] if items is not None else UNKNOWN)
+                if value[0] == "each":  # ``for prefix, router in ROUTERS:``
+                    self.assign(element, ("at", value, index))
+                else:
+                    self.assign(element, items[index] if items is not None else UNKNOWN)
         elif isinstance(target, ast.Starred):
             self.assign(target.value, UNKNOWN)
         elif isinstance(target, ast.Subscript):
@@ -210,6 +218,11 @@ class ExpressionReader:
         return ("l", tuple(self.ex(element) for element in node.elts))
 
     e_List = e_Tuple
+
+    def e_Dict(self, node: ast.Dict, awaited: bool) -> Expr:
+        """Kept for loops over it: ``for prefix, router in ROUTERS.items():``."""
+        keys = tuple(self.ex(key) if key is not None else UNKNOWN for key in node.keys)
+        return ("dict", keys, tuple(self.ex(value) for value in node.values))
 
     def e_BinOp(self, node: ast.BinOp, awaited: bool) -> Expr:
         left, right = self.ex(node.left), self.ex(node.right)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from unstuck.check.engine import Report
@@ -13,6 +12,8 @@ FORMATS = ("text", "json", "sarif", "github")
 
 
 def render(report: Report, fmt: str, rules: dict[str, Rule], routes: bool) -> str:
+    import json  # here: the text format, the default, never needs it
+
     if fmt == "json":
         return json.dumps(report.as_json(), indent=2)
     if fmt == "sarif":
@@ -64,6 +65,16 @@ def route_map_text(routes: list[Route]) -> str:
             lines.append(
                 f"    blocks ({item.runs}): {item.path}:{item.line} {item.code} {item.message}"
             )
+        if route.wrapped_by:
+            lines.append("    wrapped by:")
+            for wrapping in route.wrapped_by:
+                where = f" ({wrapping.path}:{wrapping.line})" if wrapping.path else " (library)"
+                lines.append(f"      {wrapping.kind} {wrapping.name} [{wrapping.runs}]{where}")
+                for item in wrapping.blocking:
+                    lines.append(
+                        f"        blocks ({item.runs}): {item.path}:{item.line} {item.code}"
+                        f" {item.message}"
+                    )
         lines.append(f"    advice: {route.advice}")
         lines.append("")
     on_loop = [route for route in routes if route.runs == "event loop"]

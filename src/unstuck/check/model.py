@@ -14,6 +14,8 @@ item says what they are; the global phase evaluates them to values (``program``)
     ("ann", annotation)              a variable of an annotated type
     ("self", class) / ("class", class) / ("super", class) / ("fn", function)
     ("sub", base, index) / ("or", a, b) / ("div", a, b) / ("l", items) / ("k", constant)
+    ("dict", keys, values)           a dict display
+    ("each", iterable) / ("at", each, index)   a loop's item / one part of it unpacked
     ("u",)                           unknown (including lambdas: their body runs elsewhere)
 """
 

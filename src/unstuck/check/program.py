@@ -30,6 +30,7 @@ Value = tuple[Any, ...]
 Key = tuple[str, str]
 EMPTY: frozenset[Value] = frozenset()
 _MAX_VALUES = 12
+_MAX_ITEMS_DEPTH = 6  # names bound to names bound to a list, ...
 _BUILTINS = frozenset(dir(builtins))
 _ROUTER_FACTORIES = {"fastapi.FastAPI": "app", "fastapi.APIRouter": "router"}
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
@@ -70,7 +71,12 @@ class RouterInfo:
     key: tuple[str, int, int]
     kind: str  # "app" or "router"
     prefix: str
-    dependencies: list[Expr] = field(default_factory=list)
+    # each with the module it is written in (a subclass may add its own)
+    dependencies: list[tuple[Expr, str]] = field(default_factory=list)
+    # the prefix as written, and its module: a router made by a function called with
+    # different arguments (``make_router("github")``) has a prefix per call
+    prefix_expr: Expr | None = None
+    module: str = ""
 
 
 class Program:
@@ -263,6 +269,15 @@ class Program:
             if all(isinstance(piece, str) for piece in pieces):
                 return frozenset({("K", "".join(str(piece) for piece in pieces))})
             return EMPTY
+        if kind == "each":
+            return _union(self.eval(item, where) for item, where in self.items(expr[1], module))
+        if kind == "at":
+            index = expr[2]
+            return _union(
+                self.eval(item[1][index], where)
+                for item, where in self.items(expr[1][1], module)
+                if item[0] == "l" and index < len(item[1])
+            )
         if kind == "div":
             return frozenset(
                 value
@@ -270,6 +285,63 @@ class Program:
                 if value == ("EI", "pathlib.Path") or value == ("E", "pathlib.Path")
             )
         return EMPTY
+
+    def items(self, expr: Expr, module: str, depth: int = 0) -> list[tuple[Expr, str]]:
+        """The items of an iterable written as a list, tuple or dict display (directly,
+        through a name or a module attribute, or ``.items()``/``.keys()``/``.values()``),
+        each with its module. A synthesized ``("l", (key, value))`` pair is never
+        evaluated itself (evaluation is memoized by identity), only its parts."""
+        kind = expr[0]
+        if depth > _MAX_ITEMS_DEPTH:
+            return []
+        if kind == "l":
+            return [(item, module) for item in expr[1]]
+        if kind == "dict":
+            return [(key, module) for key in expr[1]]
+        if kind == "or":
+            return self.items(expr[1], module, depth + 1) + self.items(expr[2], module, depth + 1)
+        if kind == "c" and expr[1][0] == "a" and expr[1][2] in ("items", "keys", "values"):
+            found: list[tuple[Expr, str]] = []
+            for shown, where in self.displays(expr[1][1], module, depth + 1):
+                if shown[0] != "dict":
+                    continue
+                if expr[1][2] == "keys":
+                    found.extend((key, where) for key in shown[1])
+                elif expr[1][2] == "values":
+                    found.extend((value, where) for value in shown[2])
+                else:
+                    found.extend(
+                        (("l", pair), where) for pair in zip(shown[1], shown[2], strict=True)
+                    )
+            return found
+        return [
+            item
+            for shown, where in self.displays(expr, module, depth + 1)
+            for item in self.items(shown, where, depth + 1)
+        ]
+
+    def displays(self, expr: Expr, module: str, depth: int) -> list[tuple[Expr, str]]:
+        """The list, tuple or dict displays a name or module attribute is bound to."""
+        kind = expr[0]
+        if kind in ("l", "dict"):
+            return [(expr, module)]
+        bound: list[tuple[Expr, str]] = []
+        if kind == "g":
+            summary = self.modules.get(module)
+            bound = [(e, module) for e in summary.globals.get(expr[1], [])] if summary else []
+        elif kind in ("imp", "a"):
+            owner, name = (
+                (self.resolve_dotted(expr[1].rpartition(".")[0]), expr[1].rpartition(".")[2])
+                if kind == "imp"
+                else (self.eval(expr[1], module), expr[2])
+            )
+            for value in owner:
+                summary = self.modules.get(value[1]) if value[0] == "M" else None
+                if summary is not None:
+                    bound.extend((e, value[1]) for e in summary.globals.get(name, []))
+        if depth > _MAX_ITEMS_DEPTH:
+            return []
+        return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
 
     def attribute(self, values: frozenset[Value], name: str) -> frozenset[Value]:
         result: set[Value] = set()
@@ -346,7 +418,7 @@ class Program:
                 result |= self.returns_of(value[1])
                 result |= self.returned_arguments(value[1], call, module)
             elif kind == "C":
-                result.add(("I", value[1]))
+                result.add(self.router_subclass(value[1], call, module) or ("I", value[1]))
             elif kind == "I":
                 method = self.method(value[1], "__call__")
                 if method is not None:
@@ -397,16 +469,7 @@ class Program:
             return frozenset({("EF", made or frozenset({("EI", produced)}))})
         router_kind = _ROUTER_FACTORIES.get(name)
         if router_kind is not None:
-            key = (module, call[2], call[3])
-            if key not in self.routers:
-                dependencies = keyword(call, "dependencies")
-                self.routers[key] = RouterInfo(
-                    key,
-                    router_kind,
-                    self.text(keyword(call, "prefix"), module),
-                    list(dependencies[1]) if dependencies and dependencies[0] == "l" else [],
-                )
-            return frozenset({("R", key)})
+            return frozenset({self.router(router_kind, call, module)})
         if name in _DEPENDS:
             target = call[4][0] if call[4] else keyword(call, "dependency")
             callables = self.eval(target, module) if target is not None else EMPTY
@@ -417,6 +480,63 @@ class Program:
         if self.is_class_name(name):
             return frozenset({("EI", name)})
         return EMPTY
+
+    def router(
+        self, kind: str, call: Expr, module: str, defaults: tuple[Expr, str] | None = None
+    ) -> Value:
+        """An app or router, by the call that creates it; ``defaults``: the
+        ``super().__init__(...)`` call of a subclass, for a prefix or dependencies it
+        passes itself."""
+        key = (module, call[2], call[3])
+        if key not in self.routers:
+            prefix = keyword(call, "prefix")
+            prefix_module = module
+            if prefix is None and defaults is not None:
+                given = keyword(defaults[0], "prefix")
+                if given is not None and given[0] != "p":
+                    prefix, prefix_module = given, defaults[1]
+            dependencies = [(expr, module) for expr in _list(keyword(call, "dependencies"))]
+            if defaults is not None:
+                given = keyword(defaults[0], "dependencies")
+                if given is not None and given[0] != "p":
+                    dependencies += [(expr, defaults[1]) for expr in _list(given)]
+            self.routers[key] = RouterInfo(
+                key,
+                kind,
+                self.text(prefix, prefix_module),
+                dependencies,
+                prefix,
+                prefix_module if prefix is not None else module,
+            )
+        return ("R", key)
+
+    def is_router_type(self, value: Value) -> bool:
+        if value[0] == "EI":
+            return value[1] in _ROUTER_FACTORIES
+        if value[0] == "I":
+            return any(entry[1] in _ROUTER_FACTORIES for entry in self.mro(value[1]))
+        return False
+
+    def router_subclass(self, key: Key, call: Expr, module: str) -> Value | None:
+        """``UserAPIRouter(prefix=...)``: a class of the project's derived from
+        ``APIRouter`` or ``FastAPI`` (directly, or made and returned by a function)."""
+        for entry in self.mro(key):
+            if entry[0] != "E":
+                continue
+            kind = _ROUTER_FACTORIES.get(entry[1])
+            if kind is None:
+                continue
+            defaults: tuple[Expr, str] | None = None
+            init = self.method(key, "__init__")
+            function = self.function(init) if init is not None else None
+            if init is not None and function is not None:
+                for made, _awaited in function.calls:
+                    callee = made[1]
+                    if callee[0] == "a" and callee[2] == "__init__" and callee[1][0] == "super":
+                        defaults = (made, init[0])
+                        break
+            return self.router(kind, call, module, defaults)
+        return None
 
     def is_class_name(self, name: str) -> bool:
         last = name.rpartition(".")[2]
@@ -521,7 +641,8 @@ class Program:
         if function is not None:
             if function.return_annotation is not None:
                 result = self.instances(self.eval(function.return_annotation, key[0]))
-            if not result:
+            # ``def make_router() -> APIRouter``: the router it returns, not any router
+            if not result or any(self.is_router_type(value) for value in result):
                 result = _union(
                     self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
                 )
@@ -568,6 +689,10 @@ def keyword(call: Expr, name: str) -> Expr | None:
     return None
 
 
+def _list(expr: Expr | None) -> list[Expr]:
+    return list(expr[1]) if expr is not None and expr[0] == "l" else []
+
+
 def describe(expr: Expr) -> str | None:
     """Source-like text of a name or attribute chain (``settings.API_V1_STR``)."""
     kind = expr[0]
@@ -582,6 +707,9 @@ def describe(expr: Expr) -> str | None:
         return str(expr[2])
     if kind == "self":
         return "self"
+    if kind == "c":  # ``mount(settings.base_path(), api)``
+        called = describe(expr[1])
+        return f"{called}()" if called else None
     return None
 
 

@@ -11,14 +11,29 @@ through the calls that pass it, a few levels deep.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from unstuck.check.model import Expr
-from unstuck.check.program import Key, Program, keyword, last_name
+from unstuck.check.program import Key, Program, Value, keyword, last_name
 
 RouterKey = tuple[str, int, int]
+# reads a part of a path when it knows better than ``Program.text`` (or ``None``)
+_Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
 _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
+_CALLS = frozenset(
+    {
+        "add_api_route",
+        "add_api_websocket_route",
+        "include_router",
+        "mount",
+        "add_middleware",
+        "add_exception_handler",
+    }
+)
+_WRAPPER_DECORATORS = {"middleware": "middleware", "exception_handler": "exception handler"}
+_BASE_HTTP_MIDDLEWARE = frozenset({"starlette.middleware.base.BaseHTTPMiddleware"})
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
 
@@ -33,17 +48,55 @@ class Registration:
     module: str
 
 
+@dataclass(slots=True)
+class Inclusion:
+    """A router included in (or an app mounted on) ``parent`` at ``prefix``."""
+
+    parent: RouterKey
+    prefix: str
+    dependencies: list[Expr]
+    module: str
+    # the child's own prefix when a function made it with arguments of this call
+    own: str | None = None
+
+
 class Registrations:
     def __init__(self, program: Program) -> None:
         self.program = program
-        self._parents: dict[RouterKey, list[tuple[RouterKey, str, list[Expr], str]]] = {}
+        self._parents: dict[RouterKey, list[Inclusion]] = {}
         self._calls_by_name: dict[str, list[tuple[str, Expr]]] | None = None
+        self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
+        self._wrappers: dict[RouterKey, list[Wrapper]] = {}
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
         found = [value[1] for value in self.program.eval(expr, module) if value[0] == "R"]
-        if found or expr[0] != "p" or depth > _MAX_PASSING:
+        if found or depth > _MAX_PASSING:
             return found
-        return self._routers_passed(expr, module, depth)
+        if expr[0] == "p":
+            return self._routers_passed(expr, module, depth)
+        if expr[0] == "a" and expr[1][0] in ("each", "at", "p"):
+            return self._routers_by_attribute(expr[2])
+        return found
+
+    def _routers_by_attribute(self, name: str) -> list[RouterKey]:
+        return list(dict.fromkeys(router for router, _klass in self._attribute_routers_of(name)))
+
+    def _attribute_routers_of(self, name: str) -> list[tuple[RouterKey, Key]]:
+        """``for plugin in plugins.all(): app.include_router(plugin.router)``: the items
+        are not known, so every class of the project whose attribute ``name`` holds a
+        router stands for one of them (with the class, for the other attributes read)."""
+        if self._attribute_routers is None:
+            index: dict[str, list[tuple[RouterKey, Key]]] = {}
+            for module, summary in self.program.modules.items():
+                for qualname, klass in summary.classes.items():
+                    for attribute, exprs in klass.attributes.items():
+                        for expr in exprs:
+                            for value in self.program.eval(expr, module):
+                                if value[0] == "R":
+                                    entry = (value[1], (module, qualname))
+                                    index.setdefault(attribute, []).append(entry)
+            self._attribute_routers = index
+        return self._attribute_routers.get(name, [])
 
     def _routers_passed(self, parameter: Expr, module: str, depth: int) -> list[RouterKey]:
         """The apps passed to an untyped parameter: ``def configure_routes(app)`` called
@@ -79,74 +132,204 @@ class Registrations:
         return self._calls_by_name.get(name, [])
 
     def collect(self) -> list[Registration]:
-        program = self.program
         found: list[Registration] = []
-        for key, function in list(program.functions()):
+        for key, function in list(self.program.functions()):
             module = key[0]
             for decorator in function.decorators:
-                if decorator[0] != "c" or decorator[1][0] != "a":
-                    continue
-                verb = decorator[1][2]
-                if verb not in _ROUTE_DECORATORS:
-                    continue
-                routers = self._routers(decorator[1][1], module)
-                if not routers:
-                    continue
-                path = program.text(
-                    decorator[4][0] if decorator[4] else keyword(decorator, "path"), module
-                )
-                methods = self._methods(verb, decorator, module)
-                found.append(
-                    Registration(
-                        routers,
-                        str(path or ""),
-                        methods,
-                        key,
-                        _list(keyword(decorator, "dependencies")),
-                        module,
-                    )
-                )
+                if decorator[0] == "c" and decorator[1][0] == "a":
+                    if decorator[1][2] in _WRAPPER_DECORATORS:
+                        routers = self._routers(decorator[1][1], module)
+                        kind = _WRAPPER_DECORATORS[decorator[1][2]]
+                        self._wrap(kind, frozenset({("F", key)}), routers)
+                    found.extend(self._decorated(decorator, key, module))
             for call, _awaited in function.calls:
-                name = last_name(call[1])
-                if name not in ("add_api_route", "include_router", "mount") or call[1][0] != "a":
+                callee = call[1]
+                if callee[0] == "c" and callee[1][0] == "a":  # ``app.get("/")(handler)``
+                    handler = call[4][0] if call[4] else None
+                    if handler is not None and callee[1][2] in _WRAPPER_DECORATORS:
+                        routers = self._routers(callee[1][1], module)
+                        kind = _WRAPPER_DECORATORS[callee[1][2]]
+                        self._wrap(kind, self.program.eval(handler, module), routers)
+                    for value in self.program.eval(handler, module) if handler else ():
+                        if value[0] == "F":
+                            found.extend(self._decorated(callee, value[1], module))
                     continue
-                routers = self._routers(call[1][1], module)
+                name = last_name(callee)
+                if callee[0] != "a" or name not in _CALLS:
+                    continue
+                routers = self._routers(callee[1], module)
                 if not routers:
                     continue
-                args = call[4]
-                if name == "add_api_route":
-                    endpoint = args[1] if len(args) > 1 else keyword(call, "endpoint")
-                    path = program.text(args[0] if args else keyword(call, "path"), module)
-                    if endpoint is None:
-                        continue
-                    for value in program.eval(endpoint, module):
-                        if value[0] == "F":
-                            found.append(
-                                Registration(
-                                    routers,
-                                    str(path or ""),
-                                    self._methods("api_route", call, module),
-                                    value[1],
-                                    _list(keyword(call, "dependencies")),
-                                    module,
-                                )
-                            )
+                if name == "add_middleware" and call[4]:
+                    made = self._middleware_made(self.program.eval(call[4][0], module))
+                    self._wrap("middleware", made, routers)
+                elif name == "add_exception_handler" and len(call[4]) > 1:
+                    handler = call[4][1]
+                    self._wrap("exception handler", self.program.eval(handler, module), routers)
+                elif name in ("add_api_route", "add_api_websocket_route"):
+                    found.extend(self._added(call, name, routers, module))
                 elif name == "include_router":
-                    child = args[0] if args else keyword(call, "router")
-                    prefix = program.text(keyword(call, "prefix"), module)
-                    dependencies = _list(keyword(call, "dependencies"))
-                    for child_key in self._routers(child, module) if child else []:
-                        for parent in routers:
-                            entry = (parent, str(prefix or ""), dependencies, module)
-                            self._parents.setdefault(child_key, []).append(entry)
+                    self._include(call, routers, module)
                 else:
-                    child = args[1] if len(args) > 1 else keyword(call, "app")
-                    prefix = program.text(args[0] if args else keyword(call, "path"), module)
+                    child = call[4][1] if len(call[4]) > 1 else keyword(call, "app")
+                    prefix = self.program.text(
+                        call[4][0] if call[4] else keyword(call, "path"), module
+                    )
                     for child_key in self._routers(child, module) if child else []:
                         for parent in routers:
-                            entry = (parent, str(prefix or ""), [], module)
-                            self._parents.setdefault(child_key, []).append(entry)
+                            inclusion = Inclusion(parent, prefix, [], module)
+                            self._parents.setdefault(child_key, []).append(inclusion)
         return found
+
+    def _decorated(self, decorator: Expr, handler: Key, module: str) -> list[Registration]:
+        verb = decorator[1][2]
+        if verb not in _ROUTE_DECORATORS:
+            return []
+        routers = self._routers(decorator[1][1], module)
+        if not routers:
+            return []
+        path = self.program.text(
+            decorator[4][0] if decorator[4] else keyword(decorator, "path"), module
+        )
+        methods = self._methods(verb, decorator, module)
+        dependencies = _list(keyword(decorator, "dependencies"))
+        return [Registration(routers, path, methods, handler, dependencies, module)]
+
+    def _added(
+        self, call: Expr, name: str, routers: list[RouterKey], module: str
+    ) -> list[Registration]:
+        program = self.program
+        args = call[4]
+        endpoint = args[1] if len(args) > 1 else keyword(call, "endpoint")
+        path = program.text(args[0] if args else keyword(call, "path"), module)
+        if endpoint is None:
+            return []
+        verb = "websocket" if name == "add_api_websocket_route" else "api_route"
+        return [
+            Registration(
+                routers,
+                path,
+                self._methods(verb, call, module),
+                value[1],
+                _list(keyword(call, "dependencies")),
+                module,
+            )
+            for value in program.eval(endpoint, module)
+            if value[0] == "F"
+        ]
+
+    def _include(self, call: Expr, routers: list[RouterKey], module: str) -> None:
+        child = call[4][0] if call[4] else keyword(call, "router")
+        if child is None:
+            return
+        child = self._loop_part(child, module)
+        prefix_expr = keyword(call, "prefix")
+        if prefix_expr is not None:
+            prefix_expr = self._loop_part(prefix_expr, module)
+        dependencies = _list(keyword(call, "dependencies"))
+        pairs: list[tuple[Expr, Expr | None, str]] = [(child, prefix_expr, module)]
+        items = self.program.items
+        if (
+            child[0] == "at"
+            and prefix_expr is not None
+            and prefix_expr[0] == "at"
+            and prefix_expr[1] == child[1]
+        ):
+            # ``for prefix, router in ROUTERS.items()``: each router with its own prefix
+            pairs = [
+                (item[1][child[2]], item[1][prefix_expr[2]], where)
+                for item, where in items(child[1][1], module)
+                if item[0] == "l" and max(child[2], prefix_expr[2]) < len(item[1])
+            ]
+        elif child[0] == "each":
+            # one by one: a long list of routers is more values than one name may hold
+            pairs = [(item, prefix_expr, where) for item, where in items(child[1], module)]
+        elif child[0] == "at":
+            pairs = [
+                (item[1][child[2]], prefix_expr, where)
+                for item, where in items(child[1][1], module)
+                if item[0] == "l" and child[2] < len(item[1])
+            ]
+        for child_expr, prefix_of, where in pairs:
+            for child_key, own, prefix in self._children(child_expr, prefix_of, where):
+                for parent in routers:
+                    inclusion = Inclusion(parent, prefix, dependencies, module, own)
+                    self._parents.setdefault(child_key, []).append(inclusion)
+
+    def _children(
+        self, child: Expr, prefix: Expr | None, module: str
+    ) -> list[tuple[RouterKey, str | None, str]]:
+        """Each router ``child`` may be, with its own prefix when the inclusion decides
+        it, and the prefix the inclusion adds."""
+        program = self.program
+        found = [value[1] for value in program.eval(child, module) if value[0] == "R"]
+        if not found and child[0] == "a" and child[1][0] in ("each", "at", "p"):
+            # a plugin loop: the prefix may read other attributes of the same plugin
+            item = child[1]
+            return [
+                (router, None, self._text(prefix, module, _class_reader(program, item, klass)))
+                for router, klass in self._attribute_routers_of(child[2])
+            ]
+        # a prefix read from a loop whose items are not paired with the router: unknown
+        looped = prefix is not None and prefix[0] in ("each", "at")
+        added = "{...}" if looped else program.text(prefix, module)
+        return [
+            (router, self._bound_prefix(router, child, module), added)
+            for router in (found or self._routers(child, module))
+        ]
+
+    def _loop_part(self, expr: Expr, module: str) -> Expr:
+        """A module-level loop binds its names as globals: ``for prefix, router in ...``
+        at the top of a module reads them back as the loop's parts."""
+        if expr[0] != "g":
+            return expr
+        summary = self.program.modules.get(module)
+        bound = summary.globals.get(expr[1], []) if summary is not None else []
+        if len(bound) == 1 and bound[0][0] in ("each", "at"):
+            return bound[0]
+        return expr
+
+    def _bound_prefix(self, router: RouterKey, child: Expr, module: str) -> str | None:
+        """``include_router(make_router("github"))`` where ``make_router(name)`` creates
+        ``APIRouter(prefix=f"/{name}")``: this call's prefix, ``/github``."""
+        info = self.program.routers.get(router)
+        if child[0] != "c" or info is None or info.prefix_expr is None:
+            return None
+        for value in self.program.eval(child[1], module):
+            if value[0] != "F" or value[1][0] != info.module:
+                continue
+            function = self.program.function(value[1])
+            if function is not None and _mentions(info.prefix_expr, value[1][1]):
+                return self._text_with(info.prefix_expr, info.module, value[1], child, module)
+        return None
+
+    def _text_with(self, expr: Expr, module: str, function: Key, call: Expr, caller: str) -> str:
+        """A prefix with the parameters of ``function`` read from ``call``."""
+        program = self.program
+        summary = program.function(function)
+        names = [name for name, _annotation, _default in summary.params] if summary else []
+
+        def argument(part: Expr) -> str | None:
+            if part[0] != "p" or part[1] != function[1]:
+                return None
+            position = names.index(part[2]) if part[2] in names else len(call[4])
+            given = call[4][position] if position < len(call[4]) else keyword(call, part[2])
+            if given is not None and given[0] != "u":
+                return program.text(given, caller)
+            return program.text(part[4], module) if part[4] is not None else f"{{{part[2]}}}"
+
+        return self._text(expr, module, argument)
+
+    def _text(self, expr: Expr | None, module: str, reader: _Reader) -> str:
+        """``program.text`` with some parts read by ``reader`` first."""
+        if expr is None:
+            return ""
+        known = reader(expr)
+        if known is not None:
+            return known
+        if expr[0] == "fs":
+            return "".join(self._text(part, module, reader) or "{...}" for part in expr[1])
+        return self.program.text(expr, module)
 
     def _methods(self, verb: str, call: Expr, module: str) -> list[str]:
         if verb in _HTTP_METHODS:
@@ -155,35 +338,121 @@ class Registrations:
             return ["WEBSOCKET"]
         listed = keyword(call, "methods")
         if listed is not None and listed[0] == "l":
-            methods = [self.program.constant(item, module) for item in listed[1]]
+            # ``methods=[method]`` in a router factory: the parameter's default
+            methods = [
+                self.program.constant(item[4] if item[0] == "p" else item, module)
+                for item in listed[1]
+            ]
             return sorted(str(method).upper() for method in methods if isinstance(method, str))
         return ["GET"]
 
-    def prefixes(
-        self, router: RouterKey, seen: set[RouterKey]
-    ) -> list[tuple[str, list[tuple[Expr, str]]]]:
-        """Full prefixes of a router, with the dependencies each inclusion adds."""
+    def placements(self, router: RouterKey, seen: set[RouterKey]) -> list[Placement]:
+        """Where a router's routes end up: each full prefix, with the dependencies each
+        inclusion adds and the apps and routers on the way (their middleware runs)."""
         info = self.program.routers.get(router)
         own = info.prefix if info is not None else ""
-        own_dependencies = [(expr, router[0]) for expr in (info.dependencies if info else [])]
+        own_dependencies = list(info.dependencies) if info is not None else []
         parents = self._parents.get(router, [])
         if not parents or router in seen:
-            return [(own, own_dependencies)]
-        result: list[tuple[str, list[tuple[Expr, str]]]] = []
-        for parent, prefix, dependencies, module in parents:
-            for parent_prefix, inherited in self.prefixes(parent, seen | {router}):
-                added = [(expr, module) for expr in dependencies]
+            return [Placement(own, own_dependencies, (router,))]
+        result: list[Placement] = []
+        for inclusion in parents:
+            for above in self.placements(inclusion.parent, seen | {router}):
+                added = [(expr, inclusion.module) for expr in inclusion.dependencies]
+                mine = own if inclusion.own is None else inclusion.own
                 result.append(
-                    (
-                        join(join(parent_prefix, prefix), own),
-                        [*inherited, *added, *own_dependencies],
+                    Placement(
+                        join(join(above.prefix, inclusion.prefix), mine),
+                        [*above.dependencies, *added, *own_dependencies],
+                        (*above.routers, router),
                     )
                 )
         return result
 
+    def wrappers(self, router: RouterKey) -> list[Wrapper]:
+        """Middleware and exception handlers added to an app (collected with routes)."""
+        return self._wrappers.get(router, [])
+
+    def _wrap(self, kind: str, values: frozenset[Value], routers: list[RouterKey]) -> None:
+        """``add_middleware(Timing)``, ``@app.middleware("http")``, an exception handler:
+        code that runs on the loop (or, sync, in the thread pool) around the routes."""
+        for value in values:
+            wrapper: Wrapper | None = None
+            if value[0] == "F":
+                wrapper = Wrapper(kind, _dotted(value[1]), value[1])
+            elif value[0] == "C":
+                wrapper = self._middleware_class(kind, value[1])
+            elif value[0] == "E":
+                wrapper = Wrapper(kind, value[1], None)
+            if wrapper is not None:
+                for router in routers:
+                    self._wrappers.setdefault(router, []).append(wrapper)
+
+    def _middleware_made(self, values: frozenset[Value]) -> frozenset[Value]:
+        """``add_middleware`` takes a class or a factory: a function called once with
+        the app, whose result is the middleware that runs per request."""
+        made: set[Value] = set()
+        for value in values:
+            if value[0] != "F":
+                made.add(value)
+                continue
+            for result in self.program.returns_of(value[1]):
+                if result[0] == "I":
+                    made.add(("C", result[1]))
+                elif result[0] == "EI":
+                    made.add(("E", result[1]))
+        return frozenset(made)
+
+    def _middleware_class(self, kind: str, klass: Key) -> Wrapper:
+        """A ``BaseHTTPMiddleware`` runs its ``dispatch`` per request; a pure ASGI
+        middleware its ``__call__``."""
+        program = self.program
+        is_base = any(entry[1] in _BASE_HTTP_MIDDLEWARE for entry in program.mro(klass))
+        method = program.method(klass, "dispatch" if is_base else "__call__")
+        return Wrapper(kind, _dotted(method or klass), method)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    prefix: str
+    dependencies: list[tuple[Expr, str]]
+    routers: tuple[RouterKey, ...]  # from the outermost app down to the router itself
+
+
+@dataclass(frozen=True, slots=True)
+class Wrapper:
+    kind: str  # "middleware" or "exception handler"
+    name: str
+    function: Key | None  # None: a library's (CORSMiddleware, ...)
+
+
+def _dotted(key: Key) -> str:
+    return f"{key[0]}.{key[1]}"
+
 
 def _list(expr: Expr | None) -> list[Expr]:
     return list(expr[1]) if expr is not None and expr[0] == "l" else []
+
+
+def _class_reader(program: Program, item: Expr, klass: Key) -> _Reader:
+    """Reads ``plugin.name`` as the constant class attribute of the plugin's class."""
+
+    def read(part: Expr) -> str | None:
+        if part[0] != "a" or part[1] != item:
+            return None
+        for value in program.class_attribute(klass, part[2]):
+            if value[0] == "K":
+                return str(value[1])
+        return None
+
+    return read
+
+
+def _mentions(expr: Expr, function: str) -> bool:
+    """Whether a prefix reads a parameter of ``function``."""
+    if expr[0] == "p":
+        return expr[1] == function  # type: ignore[no-any-return]
+    return expr[0] == "fs" and any(_mentions(part, function) for part in expr[1])
 
 
 def join(prefix: str, path: str) -> str:

@@ -1,8 +1,9 @@
 """The route map: every route, where its code runs, and what blocks it.
 
 Routes and their full prefixes come from ``registrations`` (decorators, ``add_api_route``,
-``include_router`` and ``mount`` on apps and routers, composed across modules); the
-records are in ``routes``. Where code runs follows FastAPI: ``async def`` handlers and
+``include_router`` and ``mount`` on apps and routers, composed across modules), with
+the middleware and exception handlers of every app on the way; the records are in
+``routes``. Where code runs follows FastAPI: ``async def`` handlers and
 dependencies on the event loop, ``def`` ones in the thread pool (anyio, 40 tokens per
 worker). What blocks a route is what ``blocking`` finds in the code it runs on the loop.
 """
@@ -14,8 +15,15 @@ from collections.abc import Iterable
 from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.model import Expr, Finding
 from unstuck.check.program import EMPTY, Key, Program, Value
-from unstuck.check.registrations import Registration, Registrations, join
-from unstuck.check.routes import EVENT_LOOP, THREAD_POOL, Blocking, Dependency, Route
+from unstuck.check.registrations import Registration, Registrations, RouterKey, Wrapper, join
+from unstuck.check.routes import (
+    EVENT_LOOP,
+    THREAD_POOL,
+    Blocking,
+    Dependency,
+    Route,
+    Wrapping,
+)
 
 _LOOP_FINE = "async def on the event loop and nothing blocks it: keep awaiting async I/O only"
 _THREAD_FINE = (
@@ -33,6 +41,7 @@ class RouteMapper:
         self.analysis = analysis
         self._findings: dict[Key, list[Finding]] = {}
         self._registrations = Registrations(program)
+        self._wrappings: dict[Wrapper, Wrapping] = {}
 
     def findings_in(self, key: Key) -> list[Finding]:
         known = self._findings.get(key)
@@ -51,17 +60,58 @@ class RouteMapper:
                 continue
             for router in registration.routers:
                 extra = [(expr, registration.module) for expr in registration.dependencies]
-                for prefix, inherited in self._registrations.prefixes(router, set()):
-                    path = join(prefix, registration.path)
+                for placement in self._registrations.placements(router, set()):
+                    path = join(placement.prefix, registration.path)
                     identity = (tuple(registration.methods), path, registration.handler)
                     if identity in seen:
                         continue
                     seen.add(identity)
-                    routes.append(self._route(registration, path, [*inherited, *extra]))
+                    route = self._route(registration, path, [*placement.dependencies, *extra])
+                    self._wrap(route, placement.routers)
+                    routes.append(route)
         routes.sort(key=lambda route: (route.path, route.methods))
         return routes
 
     # -- one route --------------------------------------------------------------------
+
+    def _wrap(self, route: Route, routers: tuple[RouterKey, ...]) -> None:
+        """The middleware and exception handlers of the apps on the way to the route, in
+        the order the code adds them; what blocks in them changes the route's advice."""
+        seen: set[str] = set()
+        for router in routers:
+            for wrapper in self._registrations.wrappers(router):
+                if wrapper.name in seen:
+                    continue
+                seen.add(wrapper.name)
+                route.wrapped_by.append(self._wrapping(wrapper))
+        blocking = [item for wrapping in route.wrapped_by for item in wrapping.blocking]
+        if any(item.runs == EVENT_LOOP for item in blocking):
+            route.advice = self._advice(
+                route.runs, [*route.blocking, *_nested_blocking(route.dependencies), *blocking]
+            )
+
+    def _wrapping(self, wrapper: Wrapper) -> Wrapping:
+        known = self._wrappings.get(wrapper)
+        if known is not None:
+            return known
+        function = self.program.function(wrapper.function) if wrapper.function else None
+        if wrapper.function is None or function is None:
+            # an ASGI middleware is a coroutine: a library's runs on the loop too
+            runs = EVENT_LOOP if wrapper.kind == "middleware" else "unknown"
+            made = Wrapping(wrapper.kind, wrapper.name, "", 0, runs)
+        else:
+            # Starlette runs a sync exception handler in the thread pool
+            runs = EVENT_LOOP if function.is_async else THREAD_POOL
+            made = Wrapping(
+                wrapper.kind,
+                wrapper.name,
+                self.program.modules[wrapper.function[0]].path,
+                function.line,
+                runs,
+                self._blocking(wrapper.function, function.is_async, set()),
+            )
+        self._wrappings[wrapper] = made
+        return made
 
     def _route(self, registration: Registration, path: str, extra: list[tuple[Expr, str]]) -> Route:
         program = self.program

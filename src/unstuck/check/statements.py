@@ -57,6 +57,10 @@ class ModuleWalker(ExpressionReader):
 
     def function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, is_async: bool) -> None:
         qualname = self.scope + node.name
+        if qualname in self.summary.functions:
+            # defined again in the same scope (``async def _`` for each route, or one
+            # definition per branch): each keeps its own summary
+            qualname = f"{qualname}@{node.lineno}"
         decorators = [self.ex(decorator) for decorator in node.decorator_list]
         decorator_names = {
             d.id if isinstance(d, ast.Name) else d.attr if isinstance(d, ast.Attribute) else ""
@@ -225,9 +229,10 @@ class ModuleWalker(ExpressionReader):
         self.body(node.orelse)
 
     def s_For(self, node: ast.For | ast.AsyncFor) -> None:
-        self.ex(node.iter, isinstance(node, ast.AsyncFor))
+        iterated = self.ex(node.iter, isinstance(node, ast.AsyncFor))
         self.loop_size(node.iter, node)
-        self.assign(node.target, UNKNOWN)
+        # each item of a known list or dict: routers registered in a loop
+        self.assign(node.target, ("each", iterated) if iterated != UNKNOWN else UNKNOWN)
         self.body(node.body)
         self.body(node.orelse)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, Probe, burst, latency_ms, wall_time
 from unstuck.lab.services import RunningService
 

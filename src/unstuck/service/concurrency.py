@@ -103,8 +103,7 @@ async def compute(body: ComputeRequest, state: StateDep) -> ComputeResult:
     limit = state["settings"].compute_max_n
     if body.n > limit:
         raise invalid(("body", "n"), f"n must be at most {limit}", body.n)
-    loop = asyncio.get_running_loop()
-    result, elapsed_ms = await loop.run_in_executor(state["compute_pool"], add_up, body.n)
+    result, elapsed_ms = await state["compute_pool"].run(add_up, body.n)
     return ComputeResult(
         n=body.n, result=result, elapsed_ms=elapsed_ms, runs_on="compute thread pool"
     )

@@ -1,18 +1,23 @@
 """``GET /health``: the worker is up, which backends it uses, and whether videos can be made.
 
-The ``pipeline`` part (database, broker, a video worker seen recently) comes
-from `PipelineMonitor`, whose checks run off the loop and are cached for two
-seconds; when the pipeline cannot work the answer is a 503 with the same body,
-so that a load balancer or an orchestrator sees it. Passwords in URLs are masked.
+It answers from the loop: the ``pipeline`` part (database, broker, a video
+worker seen recently) comes from `PipelineMonitor`, whose checks run in a
+thread and are cached for two seconds; when the pipeline cannot work the
+answer is a 503 with the same body, so that a load balancer or an orchestrator
+sees it. The URLs of the backends, the upstream and the storage are internal:
+they are shown (passwords masked) only to a request with the diagnostics token
+(``Authorization: Bearer <UNSTUCK_WATCH_TOKEN>``). ``pools`` says when a pool
+was replaced after it broke.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -29,10 +34,16 @@ class Backend(BaseModel):
 class Pipeline(BaseModel):
     database: str
     broker: str
-    storage: str
+    storage: str | None
     worker_alive: bool
     worker_seen_at: datetime | None
     problem: str | None
+
+
+class PoolHealth(BaseModel):
+    rebuilds: int
+    last_rebuilt_at: datetime | None
+    last_reason: str | None
 
 
 class Health(BaseModel):
@@ -41,7 +52,8 @@ class Health(BaseModel):
     database: Backend
     cache: Backend
     broker: Backend
-    upstream: str
+    upstream: str | None
+    pools: dict[str, PoolHealth]
     pipeline: Pipeline
 
 
@@ -76,9 +88,40 @@ def _backends(state: State) -> tuple[Backend, Backend, Backend]:
     return database, cache, broker
 
 
+def _pools(state: State) -> dict[str, PoolHealth]:
+    pools = {"process_pool": state["process_pool"], "compute_pool": state["compute_pool"]}
+    healths = {name: pool.rebuilds for name, pool in pools.items()}
+    healths["http_client"] = state["http"].rebuilds
+    return {
+        name: PoolHealth(
+            rebuilds=rebuilds.count,
+            last_rebuilt_at=rebuilds.last_at,
+            last_reason=rebuilds.last_reason,
+        )
+        for name, rebuilds in healths.items()
+    }
+
+
+def _has_token(request: Request, token: str | None) -> bool:
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if token is None or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def _without_url(backend: Backend) -> Backend:
+    return Backend(kind=backend.kind, url=None)
+
+
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-async def health(state: StateDep) -> Health | JSONResponse:
+async def health(state: StateDep, request: Request) -> Health | JSONResponse:
     database, cache, broker = _backends(state)
+    upstream: str | None = state["upstream_url"]
+    storage: str | None = state["storage"].describe()
+    if not _has_token(request, state["settings"].watch_token):
+        database, cache, broker = map(_without_url, (database, cache, broker))
+        upstream = storage = None
     status = await state["pipeline"].status()
     problem = status.problem()
     body = Health(
@@ -87,11 +130,12 @@ async def health(state: StateDep) -> Health | JSONResponse:
         database=database,
         cache=cache,
         broker=broker,
-        upstream=state["upstream_url"],
+        upstream=upstream,
+        pools=_pools(state),
         pipeline=Pipeline(
             database=status.database,
             broker=status.broker,
-            storage=state["storage"].describe(),
+            storage=storage,
             worker_alive=status.worker_alive,
             worker_seen_at=status.worker_seen_at,
             problem=problem,

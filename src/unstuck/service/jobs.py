@@ -42,6 +42,7 @@ from sqlalchemy import (
     update,
 )
 
+from unstuck.service import db_timeouts
 from unstuck.service.models import VideoJob, VideoWorker
 from unstuck.service.settings import Settings
 
@@ -63,8 +64,7 @@ def worker_engine(settings: Settings) -> Engine:
     go stale across a cut link), and bounded waits when PostgreSQL is out of reach."""
     connect_args: dict[str, Any] = {}
     if settings.is_postgres:
-        # libpq: give up a connect after 5 s, and a silent connection after 10 s.
-        connect_args = {"connect_timeout": 5, "tcp_user_timeout": 10_000}
+        connect_args = db_timeouts.psycopg_connect_args(settings)
     return create_engine(
         settings.sync_database_url, poolclass=pool.NullPool, connect_args=connect_args
     )

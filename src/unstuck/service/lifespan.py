@@ -22,15 +22,25 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from unstuck.service.cache import Cache, MemoryCache, RedisCache
-from unstuck.service.database import create_engines
+from unstuck.service.database import create_engines, read_only
 from unstuck.service.inference import create_process_pool
 from unstuck.service.pipeline_status import PipelineMonitor
+from unstuck.service.pools import ExecutorPool, HttpClient
 from unstuck.service.queue import create_celery
 from unstuck.service.settings import Settings
 from unstuck.service.state import State
 from unstuck.service.storage import create_storage
 from unstuck.service.upstream import start_builtin_upstream
 from unstuck.watch import register_engine, watcher_of
+
+
+def _http_client(settings: Settings) -> httpx.AsyncClient:
+    # No redirects: the upstream is fixed, and a redirect must not take the call elsewhere.
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.upstream_timeout_s),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        follow_redirects=False,
+    )
 
 
 def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
@@ -47,31 +57,35 @@ def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
             stack.callback(builtin.stop)
             upstream_url = builtin.url
 
-        compute_pool = ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="compute")
-        stack.callback(partial(compute_pool.shutdown, wait=True, cancel_futures=True))
-        process_pool = create_process_pool(settings)
-        stack.callback(partial(process_pool.shutdown, wait=True, cancel_futures=True))
+        compute_pool = ExecutorPool(
+            "compute thread pool",
+            partial(ThreadPoolExecutor, settings.compute_threads, thread_name_prefix="compute"),
+        )
+        stack.callback(compute_pool.close)
+        process_pool = ExecutorPool(
+            "process pool",
+            partial(create_process_pool, settings),
+            processes=settings.process_pool_workers,
+        )
+        stack.callback(process_pool.close)
 
         celery = create_celery(settings)
         stack.callback(celery.close)
 
         cache: Cache = (
-            RedisCache(settings.redis_url)
+            RedisCache(settings.redis_url, settings.redis_timeout_s)
             if settings.redis_url
             else MemoryCache(settings.cache_max_entries)
         )
-        # No redirects: the upstream is fixed, and a redirect must not take the call elsewhere.
-        http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_s),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            follow_redirects=False,
-        )
+        http = HttpClient(partial(_http_client, settings))
         state = State(
             settings=settings,
             async_engine=async_engine,
             sync_engine=sync_engine,
             sessionmaker=async_sessionmaker(async_engine, expire_on_commit=False),
             sync_sessionmaker=sessionmaker(sync_engine, expire_on_commit=False),
+            read_sessionmaker=async_sessionmaker(read_only(async_engine), expire_on_commit=False),
+            sync_read_sessionmaker=sessionmaker(read_only(sync_engine), expire_on_commit=False),
             cache=cache,
             http=http,
             upstream_url=upstream_url,

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     thread_pool_tokens: int = Field(default=40, ge=1, description="anyio limiter for def routes")
     compute_threads: int = Field(default=4, ge=1, description="executor behind POST /compute")
     process_pool_workers: int = Field(default=2, ge=1)
-    process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "spawn"
+    process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "forkserver"
 
     # Limits of the routes.
     max_delay_s: float = Field(default=10.0, gt=0)
@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     retention_s: float = Field(
         default=7 * 24 * 3600.0, gt=0, description="results and job rows are deleted after"
     )
+    # Bounded waits on the backends (PostgreSQL: unstuck.service.db_timeouts).
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_s: float = Field(
+        default=30.0, gt=0, description="server-side statement_timeout, both engines"
+    )
+    db_tcp_user_timeout_s: float = Field(
+        default=10.0, gt=0, description="a connection whose data stays unacknowledged is dropped"
+    )
+    db_keepalive_idle_s: int = Field(default=10, ge=1)
+    db_keepalive_interval_s: int = Field(default=5, ge=1)
+    db_keepalive_count: int = Field(default=3, ge=1)
+    redis_timeout_s: float = Field(default=2.0, gt=0, description="connect and socket timeout")
 
     antipatterns: bool = Field(default=False, description="mount /bad and /also-bad")
     asyncio_debug: bool = Field(default=False, description="loop.set_debug(True) in lifespan")

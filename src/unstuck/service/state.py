@@ -6,13 +6,11 @@ gives route code the same dict, typed. Nothing here is created at import time.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated, TypedDict, cast
 
 from fastapi import Depends, Request
 
 if TYPE_CHECKING:
-    import httpx
     from celery import Celery
     from sqlalchemy import Engine
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,6 +18,7 @@ if TYPE_CHECKING:
 
     from unstuck.service.cache import Cache
     from unstuck.service.pipeline_status import PipelineMonitor
+    from unstuck.service.pools import ExecutorPool, HttpClient
     from unstuck.service.settings import Settings
     from unstuck.service.storage import Storage
 
@@ -30,11 +29,14 @@ class State(TypedDict):
     sync_engine: Engine
     sessionmaker: async_sessionmaker[AsyncSession]
     sync_sessionmaker: sessionmaker[Session]
+    # Sessions for routes that only read (no transaction round trips).
+    read_sessionmaker: async_sessionmaker[AsyncSession]
+    sync_read_sessionmaker: sessionmaker[Session]
     cache: Cache
-    http: httpx.AsyncClient
+    http: HttpClient
     upstream_url: str
-    compute_pool: ThreadPoolExecutor
-    process_pool: ProcessPoolExecutor
+    compute_pool: ExecutorPool
+    process_pool: ExecutorPool
     celery: Celery
     storage: Storage
     pipeline: PipelineMonitor

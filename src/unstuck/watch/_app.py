@@ -94,7 +94,11 @@ def _with_watcher(
         await watcher.start()
         try:
             async with lifespan(app) as state:
-                yield state
+                watcher.serving()
+                try:
+                    yield state
+                finally:
+                    watcher.shutting_down()
         finally:
             await watcher.stop()
 

@@ -16,6 +16,18 @@ _RESOURCE = "boto3.resources.base.ServiceResource"
 RULE = Rule(
     code="USK107",
     name="boto3",
+    catches="creating boto3 clients and calling them",
+    example="""\
+import boto3
+from fastapi import FastAPI, UploadFile
+
+app = FastAPI()
+
+@app.post("/upload")
+async def upload(file: UploadFile):
+    boto3.client("s3").put_object(Bucket="media", Key=file.filename, Body=file.file)
+""",
+    doc=__doc__ or "",
     summary="is a blocking AWS SDK call on the event loop",
     fix="`await asyncio.to_thread(...)` around the call, or use aioboto3",
     advice="await asyncio.to_thread(...) around the SDK call, or use aioboto3",

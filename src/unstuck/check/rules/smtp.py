@@ -12,6 +12,20 @@ from unstuck.check.rule import ANY_METHOD, Rule
 RULE = Rule(
     code="USK108",
     name="smtp",
+    catches="`smtplib`",
+    example="""\
+import smtplib
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.post("/contact")
+async def contact(message: str):
+    with smtplib.SMTP("mail.example.com") as smtp:
+        smtp.sendmail("app@example.com", ["team@example.com"], message)
+""",
+    doc=__doc__ or "",
     summary="is blocking SMTP I/O on the event loop",
     fix="use `aiosmtplib` with await, or send it from a background task / task queue",
     advice="await aiosmtplib, or hand it to BackgroundTasks / a task queue",

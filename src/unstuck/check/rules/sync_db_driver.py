@@ -16,6 +16,20 @@ _CURSOR_IO = "execute executemany executescript fetchone fetchmany fetchall call
 RULE = Rule(
     code="USK104",
     name="sync-db-driver",
+    catches="sqlite3, psycopg2, psycopg 3 sync, pymysql, MySQLdb: connect, execute, fetch, commit",
+    example="""\
+import sqlite3
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.get("/items")
+async def items():
+    connection = sqlite3.connect("app.db")
+    return connection.execute("select * from items").fetchall()
+""",
+    doc=__doc__ or "",
     summary="is a synchronous database call on the event loop",
     fix="use an async driver (aiosqlite, asyncpg, psycopg AsyncConnection) with await, "
     "or make the route `def`",

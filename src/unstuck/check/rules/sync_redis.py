@@ -15,6 +15,19 @@ _NO_IO = "pipeline pubsub lock register_script get_encoder get_connection_kwargs
 RULE = Rule(
     code="USK106",
     name="sync-redis",
+    catches="commands of `redis.Redis` (not `redis.asyncio`)",
+    example="""\
+import redis
+from fastapi import FastAPI
+
+app = FastAPI()
+cache = redis.Redis()
+
+@app.get("/counter")
+async def counter():
+    return cache.incr("hits")
+""",
+    doc=__doc__ or "",
     summary="is a synchronous Redis command on the event loop",
     fix="use `redis.asyncio` and `await` the command",
     advice="await redis.asyncio, or make it def",

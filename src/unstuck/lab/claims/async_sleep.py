@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import burst, latency_ms, wall_time
 
 DELAY_S = 1.0

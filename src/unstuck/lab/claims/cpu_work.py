@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, Probe, closed_loop, latency_ms, percentile, throughput
 from unstuck.lab.services import RunningService
 

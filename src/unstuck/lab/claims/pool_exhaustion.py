@@ -18,7 +18,7 @@ from typing import Any
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, burst, latency_ms, percentile, wall_time
 
 POOL_SIZE = 2

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, closed_loop, latency_ms, throughput
 from unstuck.lab.services import RunningService
 

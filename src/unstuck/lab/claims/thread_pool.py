@@ -20,7 +20,7 @@ from typing import Any
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, burst, wall_time
 from unstuck.lab.services import RunningService
 

@@ -19,7 +19,7 @@ import time
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import burst, latency_ms, percentile
 from unstuck.lab.services import RunningService
 

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import closed_loop, latency_ms, throughput
 from unstuck.lab.services import RunningService
 
