@@ -289,3 +289,17 @@ async def test_results_before_the_task_runs_are_404_with_the_state(
     for response in (video, thumbnail):
         assert response.status_code == 404
         assert "not ready: the task is PENDING" in response.json()["detail"]
+
+
+async def test_an_upload_retried_with_its_key_is_one_task(
+    client: httpx.AsyncClient, clip: Path, data_dir: Path
+) -> None:
+    headers = {"Idempotency-Key": f"upload-{uuid.uuid4()}"}
+    first = await client.post("/upload-video", files=_files(clip), headers=headers)
+    retry = await client.post("/upload-video", files=_files(clip), headers=headers)
+
+    assert first.status_code == retry.status_code == 202
+    assert retry.json() == first.json()
+    assert (await wait_for_task(client, first.json()["task_id"]))["state"] == "SUCCESS"
+    # The retry's body was never read into a second upload.
+    assert _leftovers(data_dir) == []

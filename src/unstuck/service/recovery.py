@@ -8,7 +8,8 @@ is ready, stopped when it shuts down). Every ``job_heartbeat_s`` it:
 2. sends again the jobs `jobs.requeue` finds: those whose worker went silent
    for ``job_requeue_after_s``, and those whose message was lost;
 3. deletes, past ``retention_s``, the finished jobs' rows and their objects in
-   storage (upload, video, thumbnail).
+   storage (upload, video, thumbnail), and the stored answers of
+   ``Idempotency-Key`` requests older than a day.
 
 Several workers run it side by side: each update is conditional, so each job
 is taken by one of them. A failing round (database or broker unreachable) is
@@ -22,7 +23,7 @@ import threading
 
 from celery import Celery
 
-from unstuck.service import jobs, storage
+from unstuck.service import idempotency, jobs, storage
 from unstuck.service.queue import TRANSCODE_TASK
 from unstuck.service.settings import Settings
 
@@ -81,6 +82,7 @@ class Recovery:
                 storage.thumbnail_key(task_id),
             ):
                 self.storage.delete(key)
+        idempotency.expire(self.engine)
         if expired:
             jobs.delete_jobs(self.engine, expired)
             logger.info("deleted %d jobs past retention, with their files", len(expired))

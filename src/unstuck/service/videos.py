@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from unstuck.service import jobs, storage, transcode
+from unstuck.service import idempotency, jobs, storage, transcode
+from unstuck.service.idempotency import IdempotencyKey
 from unstuck.service.queue import TRANSCODE_TASK
 from unstuck.service.storage import new_task_id, parse_task_id
 from unstuck.service.uploads import UploadError, receive_upload
@@ -105,12 +106,37 @@ def _celery(request: Request) -> Celery:
         413: {"description": "the file is larger than UNSTUCK_MAX_UPLOAD_BYTES"},
         400: {"description": "the multipart body is malformed"},
         415: {"description": "the body is not multipart/form-data, or the file is not a video"},
+        409: {"description": "a request with this Idempotency-Key is still being handled"},
         422: {"description": "no file field, or an empty file"},
         503: {"description": "the pipeline cannot work: database, queue, storage or no worker"},
     },
 )
-async def upload_video(request: Request) -> UploadAccepted:
-    """Stream the upload in, check it is a video, store it, record the job, send the task."""
+async def upload_video(
+    request: Request, idempotency_key: IdempotencyKey = None
+) -> UploadAccepted | JSONResponse:
+    """Stream the upload in, check it is a video, store it, record the job, send the task.
+
+    With an ``Idempotency-Key``, a retry gets the first 202 (the same task id) back.
+    """
+    engine = request.state.async_engine
+    if idempotency_key is None:
+        return await _upload_video(request)
+    # The body streams in and its multipart boundary changes from try to try: the key
+    # alone names the upload.
+    found = await idempotency.claim(engine, "POST /upload-video", idempotency_key, "")
+    if isinstance(found, JSONResponse):
+        return found
+    try:
+        accepted = await _upload_video(request)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await idempotency.release(engine, found)
+        raise
+    await idempotency.remember(engine, found, 202, accepted.model_dump(mode="json"))
+    return accepted
+
+
+async def _upload_video(request: Request) -> UploadAccepted:
     monitor: PipelineMonitor = request.state.pipeline
     problem = (await monitor.status()).problem()
     if problem is not None:
