@@ -162,7 +162,8 @@ class OwnPostgres:
         subprocess.run(command, check=True, capture_output=True, timeout=60)
 
     def start(self) -> None:
-        listen = "*" if self.listen_all else self.host
+        # pg_ctl hands the options to a shell: quoted, '*' is not a glob.
+        listen = "'*'" if self.listen_all else self.host
         options = f"-h {listen} -p {self.port} -k {self.directory} -c fsync=off"
         # A log file of its own: the server must not inherit (and hold open) our pipes.
         log = str(self.directory / "server.log")
