@@ -62,7 +62,9 @@ logger = logging.getLogger("unstuck.service.jobs")
 def worker_engine(settings: Settings) -> Engine:
     """The sync engine of a worker process: no pool (a connection now and then, none to
     go stale across a cut link), and bounded waits when PostgreSQL is out of reach."""
-    connect_args: dict[str, Any] = {}
+    # SQLite (the embedded default, shared with the web process): wait for the write
+    # lock rather than fail at once.
+    connect_args: dict[str, Any] = {"timeout": 5.0}
     if settings.is_postgres:
         connect_args = db_timeouts.psycopg_connect_args(settings)
     return create_engine(

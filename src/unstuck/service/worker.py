@@ -5,9 +5,12 @@ it in the foreground (prefork pool by default, which enforces the hard time
 limit by killing the pool process, not the worker). ``unstuck serve`` with no
 broker configured starts one such worker itself with `spawn_embedded_worker`:
 a child process in its own process group, with the settings passed down as
-``UNSTUCK_*`` variables. `stop_worker` asks for a warm shutdown (SIGTERM: the
-running task finishes), then kills the whole group, pool processes included,
-when the timeout passes, so no process outlives the service.
+``UNSTUCK_*`` variables, and `SupervisedWorker` starts it again when it
+dies. Every worker also runs `unstuck.service.recovery.Recovery` (liveness,
+re-queueing of lost jobs, retention) from the moment it is ready.
+`stop_worker` asks for a warm shutdown (SIGTERM: the running task finishes),
+then kills the whole group, pool processes included, when the timeout passes,
+so no process outlives the service.
 """
 
 from __future__ import annotations
