@@ -89,7 +89,6 @@ def test_serve_restarts_its_killed_worker_and_the_job_completes(tmp_path: Path) 
             os.killpg(worker, signal.SIGKILL)
             killed_at = time.monotonic()
             _wait(lambda: "embedded worker restarted" in log.read_text(), "no restart")
-            _wait(healthy, "the new worker never answered")
             back_s = time.monotonic() - killed_at
 
             def done() -> bool:
@@ -106,7 +105,7 @@ def test_serve_restarts_its_killed_worker_and_the_job_completes(tmp_path: Path) 
     record(
         "embedded worker SIGKILL",
         outcome=body["state"],
-        worker_back_s=round(back_s, 2),
+        restart_logged_s=round(back_s, 2),
         recovered_s=round(recovered_s, 2),
     )
     assert body["state"] == "SUCCESS", body
