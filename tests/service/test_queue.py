@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -262,3 +263,45 @@ async def test_broker_outage_is_a_quick_503_and_the_service_recovers(
     # The refused upload left nothing; the accepted ones were deleted once processed.
     assert list((tmp_path / "var" / "incoming").iterdir()) == []
     assert list((tmp_path / "var" / "uploads").iterdir()) == []
+
+
+def test_embedded_broker_never_hands_out_a_half_written_message(tmp_path: Path) -> None:
+    # kombu's own filesystem transport creates the file, then fills it: a consumer
+    # polling meanwhile read it empty and the worker died on a JSONDecodeError.
+    app = create_celery(Settings(data_dir=tmp_path), queue_settings())
+    payload = {"blob": "x" * 512 * 1024}
+    sent, received, errors = 60, [], []
+    done = threading.Event()
+
+    def consume() -> None:
+        with app.connection_for_read() as connection:
+            queue = connection.SimpleQueue("race")
+            try:
+                while len(received) < sent and not done.is_set():
+                    try:
+                        message = queue.get(block=False)
+                    except queue.Empty:
+                        continue
+                    except Exception as exc:
+                        errors.append(exc)
+                        return
+                    received.append(len(message.payload["blob"]))
+                    message.ack()
+            finally:
+                queue.close()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    try:
+        with app.connection_for_write() as connection:
+            queue = connection.SimpleQueue("race")
+            for _ in range(sent):
+                queue.put(payload)
+            queue.close()
+        consumer.join(60)
+    finally:
+        done.set()
+        consumer.join()
+
+    assert errors == []
+    assert received == [len(payload["blob"])] * sent

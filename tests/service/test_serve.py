@@ -296,7 +296,8 @@ def test_gunicorn_config_runs_uvicorn_workers(tmp_path: Path) -> None:
         # The master applied the migrations before forking the workers.
         assert (tmp_path / "unstuck.db").exists()
         # On the embedded default it runs one Celery worker itself, as serve does.
-        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in descendants(process.pid)]
+        children = _children().get(process.pid, [])
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
         assert sum(b"unstuck.service.worker" in command for command in commands) == 1
         stop_and_check_no_orphans(Served(process, "", log), signal.SIGTERM)
     finally:

@@ -29,7 +29,7 @@ from celery import Celery, Task
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from unstuck.service import transcode
+from unstuck.service import broker_folder, transcode
 from unstuck.service.settings import Settings
 
 TRANSCODE_TASK = "unstuck.transcode_video"
@@ -142,6 +142,8 @@ def _broker_conf(settings: Settings, data_dir: Path) -> dict[str, Any]:
         control.mkdir(parents=True, exist_ok=True)
         return {
             "broker_url": "filesystem://localhost//",
+            # kombu's filesystem transport, with messages written atomically.
+            "broker_transport": broker_folder.TRANSPORT,
             "broker_transport_options": {
                 # The same folder both ways: producers write where the worker reads.
                 "data_folder_in": str(messages),
