@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import anyio.to_thread
-
 from unstuck.service import jobs
+from unstuck.service.capacity import pipeline_thread
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -76,7 +75,7 @@ class PipelineMonitor:
         return self._status
 
     async def _check(self) -> PipelineStatus:
-        return await anyio.to_thread.run_sync(self._check_now)
+        return await pipeline_thread(self._check_now)
 
     def _check_now(self) -> PipelineStatus:
         broker = self._check_broker()

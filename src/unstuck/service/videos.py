@@ -3,7 +3,8 @@
 The article's third CPU option, done right, and across hosts. Every blocking
 step runs in a worker thread, never on the event loop: writing the upload
 (`uploads`), probing it with PyAV, storing it (`storage`: a local folder or
-S3), sending the task, streaming results back. Task ids are generated here,
+S3), sending the task, streaming results back, in threads of the pipeline's
+own limiter (`capacity.pipeline_thread`). Task ids are generated here,
 so every stored name comes from the id, never from the client.
 
 The ``video_jobs`` row (`jobs`) is the truth about a task: inserted here,
@@ -23,15 +24,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.to_thread
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from unstuck.service import idempotency, jobs, storage, transcode
+from unstuck.service.capacity import pipeline_thread
 from unstuck.service.idempotency import IdempotencyKey
 from unstuck.service.queue import TRANSCODE_TASK
 from unstuck.service.storage import new_task_id, parse_task_id
+from unstuck.service.upload_limits import upload_slot
 from unstuck.service.uploads import UploadError, receive_upload
 
 if TYPE_CHECKING:
@@ -102,13 +104,19 @@ def _celery(request: Request) -> Celery:
     status_code=202,
     response_model=UploadAccepted,
     openapi_extra=_UPLOAD_BODY,
+    # Before the body is read: a slot of the worker's uploads, and room in the data dir.
+    dependencies=[Depends(upload_slot, scope="function")],
     responses={
+        507: {"description": "the data dir is at its quota, or the disk is nearly full"},
         413: {"description": "the file is larger than UNSTUCK_MAX_UPLOAD_BYTES"},
         400: {"description": "the multipart body is malformed"},
         415: {"description": "the body is not multipart/form-data, or the file is not a video"},
         409: {"description": "a request with this Idempotency-Key is still being handled"},
         422: {"description": "no file field, or an empty file"},
-        503: {"description": "the pipeline cannot work: database, queue, storage or no worker"},
+        503: {
+            "description": "the pipeline cannot work (database, queue, storage, no worker), "
+            "or too many uploads at once"
+        },
     },
 )
 async def upload_video(
@@ -144,7 +152,7 @@ async def _upload_video(request: Request) -> UploadAccepted:
     settings = _settings(request)
     store = _storage(request)
     task_id = new_task_id()
-    incoming = await anyio.to_thread.run_sync(_incoming_folder, settings)
+    incoming = await pipeline_thread(_incoming_folder, settings)
     try:
         upload = await receive_upload(
             request, incoming / f"{task_id}.upload", settings.max_upload_bytes
@@ -154,12 +162,12 @@ async def _upload_video(request: Request) -> UploadAccepted:
     stored = recorded = enqueued = False
     try:
         try:
-            await anyio.to_thread.run_sync(transcode.probe, upload.path)
+            await pipeline_thread(transcode.probe, upload.path)
         except transcode.NotAVideoError as exc:
             raise HTTPException(415, f"not a video: {exc}") from exc
         key = storage.upload_key(task_id)
         try:
-            await anyio.to_thread.run_sync(store.put_file, key, upload.path)
+            await pipeline_thread(store.put_file, key, upload.path)
         except storage.StorageUnavailableError as exc:
             logger.exception("could not store the upload of task %s", task_id)
             raise HTTPException(503, "the video storage is unavailable; try again later") from exc
@@ -173,7 +181,7 @@ async def _upload_video(request: Request) -> UploadAccepted:
         task = _celery(request).tasks[TRANSCODE_TASK]
         send = functools.partial(task.apply_async, task_id=task_id)
         try:
-            await anyio.to_thread.run_sync(send)
+            await pipeline_thread(send)
         except _QUEUE_ERRORS as exc:
             logger.exception("could not send task %s to the broker", task_id)
             raise HTTPException(503, "the task queue is unavailable; try again later") from exc
@@ -201,7 +209,7 @@ async def _forget(request: Request, task_id: str, local: Any, stored: bool, reco
             async with request.state.async_engine.begin() as connection:
                 await connection.execute(jobs.delete_statement(task_id))
         if stored:
-            await anyio.to_thread.run_sync(_storage(request).delete, storage.upload_key(task_id))
+            await pipeline_thread(_storage(request).delete, storage.upload_key(task_id))
     except Exception:
         # The job row, if left, is PENDING: the workers send it again; nothing is lost.
         logger.exception("could not clean up after the refused upload of task %s", task_id)
@@ -269,7 +277,7 @@ async def _stream_result(
         )
     store = _storage(request)
     try:
-        opened = await anyio.to_thread.run_sync(store.open, key)
+        opened = await pipeline_thread(store.open, key)
     except storage.ObjectMissingError as exc:
         raise HTTPException(404, "the transcoded file is no longer stored") from exc
     except storage.StorageUnavailableError as exc:
@@ -284,11 +292,11 @@ async def _stream_result(
 
 async def _chunks(opened: storage.StoredObject) -> AsyncIterator[bytes]:
     try:
-        while chunk := await anyio.to_thread.run_sync(opened.read):
+        while chunk := await pipeline_thread(opened.read):
             yield chunk
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(opened.close)
+            await pipeline_thread(opened.close)
 
 
 def _public_result(job: jobs.Job) -> dict[str, Any] | None:
