@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from unstuck.watch._fleet import is_alive, process_start, read_workers, snapshot_path
+from unstuck.watch._fleet import (
+    is_alive,
+    manager_dir,
+    process_start,
+    read_workers,
+    snapshot_path,
+)
 
 from .conftest import APPS, TOKEN, Server, free_port
 
@@ -151,6 +158,30 @@ def test_uvicorn_workers_all_shown_and_a_killed_one_dropped(tmp_path: Path) -> N
         _killed_worker_disappears(server, pids, tmp_path, hooked=False)
     finally:
         server.stop()
+
+
+def test_uvicorn_workers_find_each_other_without_configuration() -> None:
+    """No directory configured: the workers of one manager share one of their own."""
+    env = {"UNSTUCK_WATCH_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": ""}
+    server = Server("fleet_app:app", env, workers=2)
+    directory = Path(manager_dir(server.process.pid))
+    try:
+        pids = _serving_workers(server, 2)
+
+        def both_seen() -> bool:
+            data = server.json("/_unstuck")
+            return {worker["pid"] for worker in data["workers"]} == pids
+
+        _until(both_seen, "both workers, through the manager's directory")
+        expected = {snapshot_path(directory, pid).name for pid in pids}
+        _until(
+            lambda: {path.name for path in directory.iterdir()} == expected,
+            "a snapshot file of each worker",
+        )
+        assert directory.stat().st_mode & 0o077 == 0  # private to the user
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class Gunicorn(Server):
