@@ -162,8 +162,9 @@ def test_uvicorn_workers_all_shown_and_a_killed_one_dropped(tmp_path: Path) -> N
 
 def test_uvicorn_workers_find_each_other_without_configuration() -> None:
     """No directory configured: the workers of one manager share one of their own."""
-    env = {"UNSTUCK_WATCH_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": ""}
-    server = Server("fleet_app:app", env, workers=2)
+    # (PROMETHEUS_MULTIPROC_DIR is not set: prometheus_client reads even an empty value.)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    server = Server("fleet_app:app", {"UNSTUCK_WATCH_TOKEN": TOKEN}, workers=2)
     directory = Path(manager_dir(server.process.pid))
     try:
         pids = _serving_workers(server, 2)
