@@ -160,10 +160,12 @@ def test_uvicorn_workers_all_shown_and_a_killed_one_dropped(tmp_path: Path) -> N
         server.stop()
 
 
-def test_uvicorn_workers_find_each_other_without_configuration() -> None:
+def test_uvicorn_workers_find_each_other_without_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """No directory configured: the workers of one manager share one of their own."""
-    # (PROMETHEUS_MULTIPROC_DIR is not set: prometheus_client reads even an empty value.)
-    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    # Unset, not empty: prometheus_client takes even an empty value as a directory.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     server = Server("fleet_app:app", {"UNSTUCK_WATCH_TOKEN": TOKEN}, workers=2)
     directory = Path(manager_dir(server.process.pid))
     try:
