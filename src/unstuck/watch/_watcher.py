@@ -194,14 +194,14 @@ class Watcher:
 
     def _resolve_origin(self, task: asyncio.Task[Any] | None, frame: FrameType | None) -> Origin:
         """On the watchdog thread: the running task's activity, else a ``scope`` local."""
-        activity = activity_of(task)
+        activity = activity_of(task, lambda scope: self.requests.serving(scope, task))
         if activity is not None:
             return origin_of(activity)
         return origin_from_frames(frame) or OUTSIDE
 
     def _origin_of_task(self, task: asyncio.Task[Any] | None) -> str | None:
         """The loop-time account of a task (a bounded label); called by the sampler thread."""
-        activity = activity_of(task)
+        activity = activity_of(task, lambda scope: self.requests.serving(scope, task))
         return None if activity is None else metric_label(origin_of(activity))
 
     def _gc_seconds(self) -> float:
