@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -435,3 +436,86 @@ def test_testclient_tests_are_watched(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*FAILED test_client_suite.py::test_route_blocks*", "*ERROR*test_shutdown_blocks*"]
     )
+
+
+STARVED_SUITE = """
+import asyncio
+import time
+
+import pytest
+import pytest_asyncio
+
+
+@pytest_asyncio.fixture
+async def resource():
+    await asyncio.sleep(0.01)
+    yield "resource"
+    await asyncio.sleep(0.01)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("round", range(6))
+async def test_awaits(resource, round):
+    await asyncio.sleep(0.05)
+
+
+@pytest.mark.asyncio
+async def test_blocks():
+    time.sleep(0.3)  # the blocking line
+"""
+
+# Once collected, the inner run gets a sliver of its CPU: two busy processes beside
+# it (inheriting its affinity), each in a session of its own, then itself at nice 19
+# and its autogroup lowered (with autogroup scheduling, nice weighs only within one).
+STARVING_CONFTEST = """
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HOG = "import time\\nt = time.time() + 30\\nwhile time.time() < t: pass"
+hogs = []
+
+
+def pytest_collection_finish(session):
+    for _ in range(2):
+        hogs.append(subprocess.Popen([sys.executable, "-c", HOG], start_new_session=True))
+    os.nice(19)
+    autogroup = Path("/proc/self/autogroup")
+    if autogroup.exists():
+        autogroup.write_text("19")
+
+
+def pytest_sessionfinish(session):
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
+"""
+
+
+def test_a_busy_machine_fails_no_test_that_only_awaits(pytester: pytest.Pytester) -> None:
+    # Starting the watchdog's thread, or the thread that stops it, waited long on the
+    # test's loop of a starved run, and a loop thread given no CPU looked blocked:
+    # tests and fixtures that only await failed (4 runs of 4 before the fix; this
+    # file failed at random on a loaded machine). A test that blocks must still fail.
+    if shutil.which("taskset") is None:
+        pytest.skip("needs taskset (Linux)")
+    pytester.makepyfile(test_starved=STARVED_SUITE)
+    pytester.makeconftest(STARVING_CONFTEST)
+    cpu = str(sorted(os.sched_getaffinity(0))[-1])
+    command = [
+        "taskset", "-c", cpu, sys.executable, "-m", "pytest", "-p", "no:anyio",
+        "-p", "no:cacheprovider", "--unstuck-max-block-ms=100", "-o", "asyncio_mode=strict",
+        *_LOOP_SCOPE, "-q", "-rA",
+    ]  # fmt: skip
+    inner = subprocess.run(
+        command,
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,  # an autogroup of its own: lowering it spares this run
+    )
+    output = inner.stdout + inner.stderr
+    assert "1 failed, 6 passed in" in output, output
+    assert "test_starved.py::test_blocks - Failed: the event loop was blocked" in output

@@ -13,10 +13,11 @@ while that frame is still on the stack, so the stack is taken then. Durations
 always come from the heartbeat's own timestamps, never from the watchdog's.
 
 What the loop thread did meanwhile: the heartbeat reads its own thread's CPU
-time (one ``clock_gettime``), so the CPU time of a stall is exact; the watchdog
-reads the loop thread's run-queue wait from ``/proc/self/task/<tid>/schedstat``
-when it wakes (never on the loop), so a stall of a thread that was ready but
-had no CPU is told apart. Garbage collections longer than a tenth of the
+time (one ``clock_gettime``), so the CPU time of a stall is exact; the loop
+thread's run-queue wait (``/proc/self/task/<tid>/schedstat``, opened once at
+start, then one ``pread``) is read by the watchdog when it wakes, as the
+baseline, and by a heartbeat that comes late, at the stall's end; so a stall of
+a thread that was ready but had no CPU is told apart. Garbage collections longer than a tenth of the
 threshold are timed by a ``gc.callbacks`` hook: a collection holds the GIL,
 whatever thread runs it, so it stalls the loop without being the loop's code.
 """
@@ -24,6 +25,7 @@ whatever thread runs it, so it stalls the loop without being the loop's code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import sys
@@ -63,10 +65,12 @@ class _Late:
     due: float
     ended: float
     cpu_s: float | None
+    runnable_s: float | None = None
+    """The loop thread's run-queue wait since the baseline, read by that late heartbeat."""
 
 
 class _Schedstat:
-    """The loop thread's ``/proc/self/task/<tid>/schedstat``, opened once by the watchdog.
+    """The loop thread's ``/proc/self/task/<tid>/schedstat``, opened once at start.
 
     ``pread`` of the open file costs about a microsecond; opening it each time
     cost some 50 (a path walk through /proc) at every wake-up of the watchdog.
@@ -75,18 +79,16 @@ class _Schedstat:
     def __init__(self, path: str) -> None:
         self._path = path
         self._fd: int | None = None
-        self._missing = False
+
+    def open(self) -> None:
+        """Where the file does not exist (not Linux), every read is None."""
+        with contextlib.suppress(OSError):
+            self._fd = os.open(self._path, os.O_RDONLY)
 
     def runnable_s(self) -> float | None:
         """Run-queue wait of the thread so far (the second field, in ns)."""
         if self._fd is None:
-            if self._missing:
-                return None
-            try:
-                self._fd = os.open(self._path, os.O_RDONLY)
-            except OSError:
-                self._missing = True  # not Linux, or no /proc: never tried again
-                return None
+            return None
         try:
             return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
         except (OSError, IndexError, ValueError):
@@ -148,6 +150,8 @@ class LoopWatchdog:
         self.gc_seconds = 0.0
         self._ongoing: _Ongoing | None = None
         self._stopping = threading.Event()
+        self._armed = threading.Event()
+        self._cancelled_at = 0.0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -160,18 +164,25 @@ class LoopWatchdog:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        # Opened and read by the watchdog thread only; where it does not exist (not Linux)
-        # it reads None.
         self._schedstat = _Schedstat(f"/proc/self/task/{threading.get_native_id()}/schedstat")
         self._stopping.clear()
+        self._armed.clear()
+        self._thread = threading.Thread(
+            target=self._watch, name=f"unstuck-watchdog-{os.getpid()}", daemon=True
+        )
+        # Thread.start waits until the new thread runs: on a busy machine, a stall
+        # of the watcher's own making. The watch begins after it, so it is not
+        # blamed on the code about to be watched (a test, the app's start-up).
+        self._thread.start()
+        # The baseline of the run-queue wait, so that a watch shorter than the
+        # watchdog's first wake-up (a test) has one too. A file of /proc: no disk.
+        self._schedstat.open()
+        self._runnable_before = self._runnable_s()
         self._beat = (0, time.monotonic() + self.heartbeat_s)
         self._beat_cpu = time.thread_time()
         gc.callbacks.append(self._on_gc)
         self._handle = self._loop.call_later(self.heartbeat_s, self._heartbeat)
-        self._thread = threading.Thread(
-            target=self._watch, name=f"unstuck-watchdog-{os.getpid()}", daemon=True
-        )
-        self._thread.start()
+        self._armed.set()
 
     def cancel_heartbeat(self) -> None:
         """Take the heartbeat off the loop; call on the loop thread before `stop`.
@@ -182,6 +193,10 @@ class LoopWatchdog:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+            # The watch ends here, on the loop: the wait for a thread to run `stop`
+            # (on a busy machine, long) is no stall of the watched code.
+            self._cancelled_at = time.monotonic()
+            self._stopping.set()
 
     def stop(self) -> None:
         """Stop the thread; a stall still in progress (the caller's own) is reported.
@@ -191,9 +206,10 @@ class LoopWatchdog:
         """
         if self._thread is None:
             return
-        now = time.monotonic()
         self.cancel_heartbeat()
+        now = self._cancelled_at
         self._stopping.set()
+        self._armed.set()
         self._thread.join()
         self._thread = None
         self._finish_late()
@@ -230,7 +246,11 @@ class LoopWatchdog:
         lag = now - due if now > due else 0.0
         self.lag.record(lag)
         if lag >= self.threshold_s:
-            self._late.append(_Late(seq, due, now, cpu - self._beat_cpu))
+            # Read here, at the stall's end: read later, by a watchdog that a busy
+            # machine kept waiting, it would count waits of after the stall too.
+            runnable, before = self._runnable_s(), self._runnable_before
+            waited = None if runnable is None or before is None else runnable - before
+            self._late.append(_Late(seq, due, now, cpu - self._beat_cpu, waited))
         self._beat = (seq + 1, now + self.heartbeat_s)
         self._beat_cpu = cpu
         assert self._loop is not None
@@ -239,6 +259,7 @@ class LoopWatchdog:
             self._on_lag(lag)
 
     def _watch(self) -> None:
+        self._armed.wait()
         while not self._stopping.is_set():
             self._finish_late()
             seq, due = self._beat
@@ -295,7 +316,7 @@ class LoopWatchdog:
                     self._ongoing = None
                 else:
                     ongoing = None
-            self._on_stall(self._stall(late.due, late.ended, ongoing, late.cpu_s))
+            self._on_stall(self._stall(late.due, late.ended, ongoing, late.cpu_s, late.runnable_s))
 
     def _runnable_s(self) -> float | None:
         return None if self._schedstat is None else self._schedstat.runnable_s()
@@ -308,8 +329,14 @@ class LoopWatchdog:
         return min(duration_s, max(0.0, now - before))
 
     def _stall(
-        self, due: float, ended: float, ongoing: _Ongoing | None, cpu_s: float | None
+        self,
+        due: float,
+        ended: float,
+        ongoing: _Ongoing | None,
+        cpu_s: float | None,
+        waited_s: float | None = None,
     ) -> Stall:
+        """``waited_s``: the run-queue wait read at the stall's end; else it is read now."""
         stack: list[StackFrame] = []
         samples = 0
         if ongoing is not None and ongoing.samples:
@@ -332,6 +359,10 @@ class LoopWatchdog:
             pid=os.getpid(),
             origin=origin,
             cpu_s=cpu_s,
-            runnable_s=self._runnable_since_baseline(duration),
+            runnable_s=(
+                self._runnable_since_baseline(duration)
+                if waited_s is None
+                else min(duration, max(0.0, waited_s))
+            ),
             gc_s=gc_s,
         )

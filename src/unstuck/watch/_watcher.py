@@ -131,9 +131,11 @@ class Watcher:
             on_lag=lag_metric.observe,
             on_hang=lambda stall: log_stall(stall, ongoing=True),
         )
-        self.watchdog.start()
+        # Starting a thread waits for it to run: the sampler's start comes before the
+        # watch, so that a busy machine does not make it a stall of the app's start-up.
         if self.config.loop_time:
             self.loop_time.start()
+        self.watchdog.start()
         # It reads /proc and creates the directory: off the loop, like _prepare.
         self._publisher = await loop.run_in_executor(None, _start_publisher)
         self._started = time.monotonic()
