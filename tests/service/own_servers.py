@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,8 +156,6 @@ def own_postgres(host: str = "127.0.0.1", wrap: list[str] | None = None) -> Iter
         server.start()
         yield server
     finally:
-        try:
+        with suppress(subprocess.SubprocessError):
             server.stop()
-        except subprocess.SubprocessError:
-            pass
         shutil.rmtree(directory, ignore_errors=True)

@@ -47,6 +47,7 @@ _EMAIL = re.compile(rf"{_LOCAL_CHAR}+@{_LABEL_CHAR}+(\.{_LABEL_CHAR}+)+")
 _EMAIL_PATTERN = rf"^\s*{_EMAIL.pattern}\s*$"
 _NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 
+_MAX_EMAIL = 254
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="id of the user")]
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 After = Annotated[int, Query(ge=0, le=2**31 - 1, description="return users with a larger id")]
@@ -64,7 +65,7 @@ class UserCreate(BaseModel):
     ]
     email: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, max_length=254),
+        StringConstraints(strip_whitespace=True, max_length=_MAX_EMAIL),
         Field(json_schema_extra={"pattern": _EMAIL_PATTERN}),
     ]
 
@@ -82,7 +83,12 @@ class UserCreate(BaseModel):
     def _valid_email(cls, value: str) -> str:
         if not _EMAIL.fullmatch(value):
             raise ValueError("not a valid email address (expected name@domain.tld)")
-        return value.lower()
+        # Lower-casing can lengthen a string ("İ" becomes two characters): the limit
+        # holds for what is stored.
+        lowered = value.lower()
+        if len(lowered) > _MAX_EMAIL:
+            raise ValueError(f"must have at most {_MAX_EMAIL} characters once lower-cased")
+        return lowered
 
 
 class UserPublic(BaseModel):
@@ -166,7 +172,9 @@ async def list_users(session: ReadSessionDep, limit: Limit = 20, after: After = 
 
 @router.get("/users/{user_id}", response_model=UserPublic, responses=_READ_ONE)
 async def get_user(user_id: UserId, session: ReadSessionDep) -> Response:
-    return _user((await session.execute(_ONE, {"user_id": user_id})).first(), user_id)
+    # Core on the session's connection: the ORM's execution layer has nothing to add to rows.
+    connection = await session.connection()
+    return _user((await connection.execute(_ONE, {"user_id": user_id})).first(), user_id)
 
 
 @router.get("/sync/users", response_model=UserPage, responses=DATABASE_UNAVAILABLE)
