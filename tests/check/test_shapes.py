@@ -106,6 +106,10 @@ def test_routers_registered_in_loops_keep_each_prefix() -> None:
         "GET /api/search/": "desk.routers.search.search",
         "POST /api/exports/csv": "desk.routers.search.export_csv",
         "POST /api/plugins/mail/inbound": "desk.plugins.inbound_mail",
+        "GET /areas/billing/summary": "desk.routers.areas.billing_summary",
+        "GET /areas/audit/summary": "desk.routers.areas.audit_summary",
+        "GET /regions/west/status": "desk.routers.areas.west_status",
+        "GET /regions/east/status": "desk.routers.areas.east_status",
         "GET /ping": "desk.main.ping",
         "WEBSOCKET /feed": "desk.main.feed",
     }

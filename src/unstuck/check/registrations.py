@@ -301,31 +301,31 @@ class Registrations:
         if prefix_expr is not None:
             prefix_expr = self._loop_part(prefix_expr, module)
         dependencies = _list(keyword(call, "dependencies"))
-        pairs: list[tuple[Expr, Expr | None, str]] = [(child, prefix_expr, module)]
-        items = self.program.items
-        if (
-            child[0] == "at"
-            and prefix_expr is not None
-            and prefix_expr[0] == "at"
-            and prefix_expr[1] == child[1]
-        ):
-            # ``for prefix, router in ROUTERS.items()``: each router with its own prefix
-            pairs = [
-                (item[1][child[2]], item[1][prefix_expr[2]], where)
-                for item, where in items(child[1][1], module)
-                if item[0] == "l" and max(child[2], prefix_expr[2]) < len(item[1])
-            ]
-        elif child[0] == "each":
-            # one by one: a long list of routers is more values than one name may hold
-            pairs = [(item, prefix_expr, where) for item, where in items(child[1], module)]
-        elif child[0] == "at":
-            pairs = [
-                (item[1][child[2]], prefix_expr, where)
-                for item, where in items(child[1][1], module)
-                if item[0] == "l" and child[2] < len(item[1])
-            ]
-        for child_expr, prefix_of, where in pairs:
-            for found in self._children(child_expr, prefix_of, where):
+        # (router expression, prefix text when the loop item decides it, module)
+        pairs: list[tuple[Expr, str | None, str]] = [(child, None, module)]
+        each = child[1] if child[0] == "at" else child if child[0] == "each" else None
+        if each is not None:
+            # one item at a time: ``for prefix, router in ROUTERS.items()`` or
+            # ``for name, router in ...: include_router(router, prefix=f"/{name}")``; a
+            # long list of routers is also more values than one name may hold
+            # the f-string's names, read as the module-level loop's parts they are
+            # (a new tuple: only ``_text`` reads it, never ``Program.eval``)
+            shown = self._loop_parts(prefix_expr, module) if prefix_expr is not None else None
+            reads_loop = shown is not None and _reads_loop(shown, each)
+            pairs = []
+            for item, where in self.program.items(each[1], module):
+                part = item
+                if child[0] == "at":
+                    if item[0] != "l" or child[2] >= len(item[1]):
+                        continue
+                    part = item[1][child[2]]
+                text = None
+                if reads_loop:
+                    reader = _item_reader(self.program, each, item, where)
+                    text = self._text(shown, module, reader)
+                pairs.append((part, text, where))
+        for child_expr, text, where in pairs:
+            for found in self._children(child_expr, prefix_expr, where, module, text):
                 for parent in routers:
                     inclusion = Inclusion(
                         parent,
@@ -339,18 +339,21 @@ class Registrations:
                     )
                     self._parents.setdefault(found.router, []).append(inclusion)
 
-    def _children(self, child: Expr, prefix: Expr | None, module: str) -> list[Child]:
-        """Each router ``child`` may be, with its own prefix when the inclusion decides
-        it, and the prefix the inclusion adds."""
+    def _children(
+        self, child: Expr, prefix: Expr | None, module: str, site: str, text: str | None
+    ) -> list[Child]:
+        """Each router ``child`` (read in ``module``) may be, with its own prefix when the
+        inclusion decides it, and the prefix the inclusion (in ``site``) adds: ``text``
+        when a loop item decided it."""
         program = self.program
         found = [value[1] for value in program.eval(child, module) if value[0] == "R"]
         if not found and child[0] == "c":
             found = self._library_made(child, module)
         if not found and child[0] == "a" and not program.eval(child[1], module):
-            return self._discovered(child, prefix, module)
+            return self._discovered(child, prefix, site)
         # a prefix read from a loop whose items are not paired with the router: unknown
         looped = prefix is not None and prefix[0] in ("each", "at")
-        added = "{...}" if looped else program.text(prefix, module)
+        added = text if text is not None else "{...}" if looped else program.text(prefix, site)
         return [
             Child(router, self._bound_prefix(router, child, module), added)
             for router in (found or self._routers(child, module))
@@ -408,6 +411,12 @@ class Registrations:
                 if value[0] == "R" and value[1][0] == summary.name
             ]
         return known
+
+    def _loop_parts(self, expr: Expr, module: str) -> Expr:
+        """``_loop_part`` inside an f-string too: ``f"/{name}"`` in a module-level loop."""
+        if expr[0] == "fs":
+            return ("fs", tuple(self._loop_part(part, module) for part in expr[1]))
+        return self._loop_part(expr, module)
 
     def _loop_part(self, expr: Expr, module: str) -> Expr:
         """A module-level loop binds its names as globals: ``for prefix, router in ...``
@@ -544,6 +553,28 @@ def _class_reader(program: Program, item: Expr, klass: Key) -> _Reader:
         for value in program.class_attribute(klass, part[2]):
             if value[0] == "K":
                 return str(value[1])
+        return None
+
+    return read
+
+
+def _reads_loop(expr: Expr, each: Expr) -> bool:
+    """Whether a prefix reads the item of the loop ``each`` (or a part of it)."""
+    if expr == each or (expr[0] == "at" and expr[1] == each):
+        return True
+    return expr[0] == "fs" and any(_reads_loop(part, each) for part in expr[1])
+
+
+def _item_reader(program: Program, each: Expr, item: Expr, where: str) -> _Reader:
+    """Reads the loop's item (or its unpacked parts) as this ``item`` of the iterable."""
+
+    def read(part: Expr) -> str | None:
+        if part == each:
+            return None if item[0] == "l" else program.text(item, where)
+        if part[0] == "at" and part[1] == each:
+            if item[0] == "l" and part[2] < len(item[1]):
+                return program.text(item[1][part[2]], where)
+            return "{...}"
         return None
 
     return read
