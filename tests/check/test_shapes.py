@@ -165,13 +165,13 @@ def test_controller_objects_and_the_apps_own_router() -> None:
     report = _check("controllers")
     assert _routes(report) == {
         "GET /ping": "service.ping",
-        "GET /v1/reports/": "service.ReportsController.list_reports",
-        "DELETE,GET /v1/reports/{report_id}": "service.ReportsController.render",
+        "GET /v1/reporting/reports/": "service.ReportsController.list_reports",
+        "DELETE,GET /v1/reporting/reports/{report_id}": "service.ReportsController.render",
         "GET,HEAD /legacy/health": "service.legacy_health",
         "WEBSOCKET /legacy/feed": "service.legacy_feed",
     }
     (finding,) = report.findings
-    assert finding.route == "DELETE,GET /v1/reports/{report_id}"
+    assert finding.route == "DELETE,GET /v1/reporting/reports/{report_id}"
 
 
 def test_routers_of_modules_imported_by_name() -> None:

@@ -246,6 +246,9 @@ class ExpressionReader:
         if isinstance(node.op, ast.Add) and "l" in (left[0], right[0]):
             # ``BASE_ROUTERS + [extra.router]``: a loop over it sees the items of both
             return ("or", left, right)
+        if isinstance(node.op, ast.Add) and (_is_text(left) or _is_text(right)):
+            # ``API_PREFIX + "/users"``: read as the f-string it could have been
+            return ("fs", (left, right))
         return UNKNOWN
 
     def e_IfExp(self, node: ast.IfExp, awaited: bool) -> Expr:
@@ -316,6 +319,10 @@ class ExpressionReader:
         size = (stop - start) // step
         if size >= BIG_LOOP:
             self.function.loops.append((where.lineno, where.col_offset, size))
+
+
+def _is_text(expr: Expr) -> bool:
+    return expr[0] == "fs" or (expr[0] == "k" and isinstance(expr[1], str))
 
 
 def _constant_int(node: ast.expr) -> int | None:
