@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unstuck.check.model import Expr
-from unstuck.check.program import Key, Program, keyword, last_name
+from unstuck.check.model import Attribute, Call, Expr, Items, Param
+from unstuck.check.program import Program, last_name
+from unstuck.check.values import Function, Key, Router, RouterKey
 
-RouterKey = tuple[str, int, int]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
 _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
 # how many calls deep an app is followed through untyped parameters
@@ -37,42 +37,43 @@ class Registrations:
     def __init__(self, program: Program) -> None:
         self.program = program
         self._parents: dict[RouterKey, list[tuple[RouterKey, str, list[Expr], str]]] = {}
-        self._calls_by_name: dict[str, list[tuple[str, Expr]]] | None = None
+        self._calls_by_name: dict[str, list[tuple[str, Call]]] | None = None
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
-        found = [value[1] for value in self.program.eval(expr, module) if value[0] == "R"]
-        if found or expr[0] != "p" or depth > _MAX_PASSING:
+        values = self.program.eval(expr, module)
+        found = [value.key for value in values if isinstance(value, Router)]
+        if found or not isinstance(expr, Param) or depth > _MAX_PASSING:
             return found
         return self._routers_passed(expr, module, depth)
 
-    def _routers_passed(self, parameter: Expr, module: str, depth: int) -> list[RouterKey]:
+    def _routers_passed(self, parameter: Param, module: str, depth: int) -> list[RouterKey]:
         """The apps passed to an untyped parameter: ``def configure_routes(app)`` called
         as ``configure_routes(app)`` with a ``FastAPI()``, from any module."""
         program = self.program
-        key = (module, parameter[1])
+        key = (module, parameter.function)
         function = program.function(key)
         if function is None:
             return []
-        names = [name for name, _annotation, _default in function.params]
-        if parameter[2] not in names:
+        names = [param.name for param in function.params]
+        if parameter.name not in names:
             return []
-        position = names.index(parameter[2])
+        position = names.index(parameter.name)
         found: list[RouterKey] = []
         for caller, call in self._calls_named(key[1].rpartition(".")[2]):
-            if ("F", key) not in program.eval(call[1], caller):
+            if Function(key) not in program.eval(call.func, caller):
                 continue
-            args = call[4]
-            argument = args[position] if position < len(args) else keyword(call, parameter[2])
+            args = call.args
+            argument = args[position] if position < len(args) else call.keyword(parameter.name)
             if argument is not None:
                 found.extend(self._routers(argument, caller, depth + 1))
         return list(dict.fromkeys(found))
 
-    def _calls_named(self, name: str) -> list[tuple[str, Expr]]:
+    def _calls_named(self, name: str) -> list[tuple[str, Call]]:
         if self._calls_by_name is None:
-            index: dict[str, list[tuple[str, Expr]]] = {}
+            index: dict[str, list[tuple[str, Call]]] = {}
             for key, function in self.program.functions():
-                for call, _awaited in function.calls:
-                    called = last_name(call[1])
+                for call in function.calls:
+                    called = last_name(call.func)
                     if called is not None:
                         index.setdefault(called, []).append((key[0], call))
             self._calls_by_name = index
@@ -84,16 +85,16 @@ class Registrations:
         for key, function in list(program.functions()):
             module = key[0]
             for decorator in function.decorators:
-                if decorator[0] != "c" or decorator[1][0] != "a":
+                if not isinstance(decorator, Call) or not isinstance(decorator.func, Attribute):
                     continue
-                verb = decorator[1][2]
+                verb = decorator.func.name
                 if verb not in _ROUTE_DECORATORS:
                     continue
-                routers = self._routers(decorator[1][1], module)
+                routers = self._routers(decorator.func.base, module)
                 if not routers:
                     continue
                 path = program.text(
-                    decorator[4][0] if decorator[4] else keyword(decorator, "path"), module
+                    decorator.args[0] if decorator.args else decorator.keyword("path"), module
                 )
                 methods = self._methods(verb, decorator, module)
                 found.append(
@@ -102,60 +103,62 @@ class Registrations:
                         str(path or ""),
                         methods,
                         key,
-                        _list(keyword(decorator, "dependencies")),
+                        _list(decorator.keyword("dependencies")),
                         module,
                     )
                 )
-            for call, _awaited in function.calls:
-                name = last_name(call[1])
-                if name not in ("add_api_route", "include_router", "mount") or call[1][0] != "a":
+            for call in function.calls:
+                name = last_name(call.func)
+                if name not in ("add_api_route", "include_router", "mount") or not isinstance(
+                    call.func, Attribute
+                ):
                     continue
-                routers = self._routers(call[1][1], module)
+                routers = self._routers(call.func.base, module)
                 if not routers:
                     continue
-                args = call[4]
+                args = call.args
                 if name == "add_api_route":
-                    endpoint = args[1] if len(args) > 1 else keyword(call, "endpoint")
-                    path = program.text(args[0] if args else keyword(call, "path"), module)
+                    endpoint = args[1] if len(args) > 1 else call.keyword("endpoint")
+                    path = program.text(args[0] if args else call.keyword("path"), module)
                     if endpoint is None:
                         continue
                     for value in program.eval(endpoint, module):
-                        if value[0] == "F":
+                        if isinstance(value, Function):
                             found.append(
                                 Registration(
                                     routers,
                                     str(path or ""),
                                     self._methods("api_route", call, module),
-                                    value[1],
-                                    _list(keyword(call, "dependencies")),
+                                    value.key,
+                                    _list(call.keyword("dependencies")),
                                     module,
                                 )
                             )
                 elif name == "include_router":
-                    child = args[0] if args else keyword(call, "router")
-                    prefix = program.text(keyword(call, "prefix"), module)
-                    dependencies = _list(keyword(call, "dependencies"))
+                    child = args[0] if args else call.keyword("router")
+                    prefix = program.text(call.keyword("prefix"), module)
+                    dependencies = _list(call.keyword("dependencies"))
                     for child_key in self._routers(child, module) if child else []:
                         for parent in routers:
                             entry = (parent, str(prefix or ""), dependencies, module)
                             self._parents.setdefault(child_key, []).append(entry)
                 else:
-                    child = args[1] if len(args) > 1 else keyword(call, "app")
-                    prefix = program.text(args[0] if args else keyword(call, "path"), module)
+                    child = args[1] if len(args) > 1 else call.keyword("app")
+                    prefix = program.text(args[0] if args else call.keyword("path"), module)
                     for child_key in self._routers(child, module) if child else []:
                         for parent in routers:
                             entry = (parent, str(prefix or ""), [], module)
                             self._parents.setdefault(child_key, []).append(entry)
         return found
 
-    def _methods(self, verb: str, call: Expr, module: str) -> list[str]:
+    def _methods(self, verb: str, call: Call, module: str) -> list[str]:
         if verb in _HTTP_METHODS:
             return [verb.upper()]
         if verb == "websocket":
             return ["WEBSOCKET"]
-        listed = keyword(call, "methods")
-        if listed is not None and listed[0] == "l":
-            methods = [self.program.constant(item, module) for item in listed[1]]
+        listed = call.keyword("methods")
+        if isinstance(listed, Items):
+            methods = [self.program.constant(item, module) for item in listed.items]
             return sorted(str(method).upper() for method in methods if isinstance(method, str))
         return ["GET"]
 
@@ -183,7 +186,7 @@ class Registrations:
 
 
 def _list(expr: Expr | None) -> list[Expr]:
-    return list(expr[1]) if expr is not None and expr[0] == "l" else []
+    return list(expr.items) if isinstance(expr, Items) else []
 
 
 def join(prefix: str, path: str) -> str:
