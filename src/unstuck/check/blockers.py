@@ -1,19 +1,19 @@
 """What blocking work was found: a direct ``Hit``, a transitive ``Blocker``, a ``Finding``.
 
 A ``Scan`` holds what one function does itself: blocking calls (hits), calls to sync
-project functions (followed later, with the call kept to bind its arguments) and calls
-to coroutines (their own entries). A ``Blocker`` is blocking work reached through a
-chain of sync calls, with the qualnames on the way; ``finding`` and ``message`` turn
-either into the ``Finding`` a user reads.
+project functions (``SyncCall``, followed later, with the call kept to bind its
+arguments) and calls to coroutines (their own entries). A ``Blocker`` is blocking work
+reached through a chain of sync calls, with the qualnames on the way; ``finding`` and
+``blocker_message`` turn either into the ``Finding`` a user reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unstuck.check.model import MODULE_BODY, ChainLink, Expr, Finding
-from unstuck.check.program import Key
+from unstuck.check.model import MODULE_BODY, Call, ChainLink, Finding
 from unstuck.check.rule import Rule
+from unstuck.check.values import Key
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +25,20 @@ class Hit:
     origin: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SyncCall:
+    """A call that runs the sync project function ``target`` (or a property read)."""
+
+    line: int
+    col: int
+    target: Key
+    call: Call
+
+
 @dataclass(slots=True)
 class Scan:
     hits: list[Hit]
-    sync_calls: list[tuple[int, int, Key, Expr]]
+    sync_calls: list[SyncCall]
     async_calls: list[Key]
 
 
