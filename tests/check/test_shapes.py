@@ -110,6 +110,8 @@ def test_routers_registered_in_loops_keep_each_prefix() -> None:
         "GET /areas/audit/summary": "desk.routers.areas.audit_summary",
         "GET /regions/west/status": "desk.routers.areas.west_status",
         "GET /regions/east/status": "desk.routers.areas.east_status",
+        "GET /api/v1/health": "desk.routers.areas.health_check",
+        "GET /api/v2/health": "desk.routers.areas.health_check",
         "GET /ping": "desk.main.ping",
         "WEBSOCKET /feed": "desk.main.feed",
     }

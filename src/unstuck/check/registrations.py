@@ -339,6 +339,20 @@ class Registrations:
                     reader = _item_reader(self.program, each, item, where)
                     text = self._text(shown, module, reader)
                 pairs.append((part, text, where))
+        if each is None and prefix_expr is not None:
+            # ``for version in ("v1", "v2"): include_router(api, prefix=f"/{version}")``:
+            # one router, once per item
+            shown = self._loop_parts(prefix_expr, module)
+            looped = _loop_in(shown)
+            if looped is not None:
+                pairs = [
+                    (
+                        child,
+                        self._text(shown, module, _item_reader(self.program, looped, item, where)),
+                        module,
+                    )
+                    for item, where in self.program.items(looped.iterable, module)
+                ] or pairs
         for child_expr, text, where in pairs:
             for found in self._children(child_expr, prefix_expr, where, module, text):
                 for parent in routers:
@@ -440,9 +454,8 @@ class Registrations:
             return expr
         summary = self.program.modules.get(module)
         bound = summary.globals.get(expr.name, []) if summary is not None else []
-        if len(bound) == 1 and isinstance(bound[0], Each | At):
-            return bound[0]
-        return expr
+        loops = [value for value in bound if isinstance(value, Each | At)]
+        return loops[0] if len(loops) == 1 else expr
 
     def _bound_prefix(self, router: RouterKey, child: Expr, module: str) -> str | None:
         """``include_router(make_router("github"))`` where ``make_router(name)`` creates
@@ -584,6 +597,21 @@ def _reads_loop(expr: Expr, each: Each) -> bool:
     if expr == each or (isinstance(expr, At) and expr.each == each):
         return True
     return isinstance(expr, FString) and any(_reads_loop(part, each) for part in expr.parts)
+
+
+def _loop_in(expr: Expr) -> Each | None:
+    """The loop a prefix reads the item of, if any."""
+    match expr:
+        case Each():
+            return expr
+        case At():
+            return expr.each
+        case FString():
+            for part in expr.parts:
+                found = _loop_in(part)
+                if found is not None:
+                    return found
+    return None
 
 
 def _item_reader(program: Program, each: Each, item: Expr, where: str) -> _Reader:
