@@ -47,8 +47,9 @@ def test_findings_are_exactly_the_marked_lines(name: str) -> None:
 def test_namespace_portion_inside_a_package_keeps_its_full_name() -> None:
     report = _check("namespace_portion")
     assert _routes(report) == {"POST /api/orders/{order_id}/confirm": "shop.routers.orders.confirm"}
-    (finding,) = report.findings
-    assert [step.function for step in finding.chain] == [
+    connect, send = report.findings
+    assert (connect.line, send.line) == (5, 6)
+    assert [step.function for step in send.chain] == [
         "shop.routers.orders.confirm",
         "shop.mail.sender.send_confirmation",
     ]

@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs", type=int, default=None, help="processes for parsing (default: cores)"
     )
+    parser.add_argument(
+        "--once-per-process",
+        action="store_true",
+        help="also report blocking that runs once per process (startup, import time, "
+        "CLI commands, memoised functions), apart from the per-request findings",
+    )
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
     return parser
 
@@ -92,6 +98,7 @@ def main(argv: list[str]) -> int:
             exclude=config.exclude,
             extra_blocking=config.extra_blocking,
             extra_offloaders=config.extra_offloaders,
+            once_per_process=args.once_per_process or config.once_per_process,
             source=config.source,
         )
     except (_UsageError, ConfigError) as exc:

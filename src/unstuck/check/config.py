@@ -6,6 +6,8 @@ ignore = ["USK203"]
 exclude = ["migrations", "scripts/*.py"]
 extra-blocking = ["billing.client.charge", "legacy.Client.fetch"]   # -> USK100
 extra-offloaders = ["app.concurrency.in_thread"]   # decorators that run a def in a thread
+once-per-process = true                   # also report blocking at startup, import
+                                          # time, in CLI commands and memoised code
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     extra_blocking: tuple[str, ...] = ()
     extra_offloaders: tuple[str, ...] = ()
+    once_per_process: bool = False
     source: Path | None = None  # the pyproject.toml it came from
 
     @property
@@ -33,7 +36,8 @@ class Config:
         return self.source.parent if self.source is not None else None
 
 
-_KEYS = ("select", "ignore", "exclude", "extra-blocking", "extra-offloaders")
+_KEYS = ("select", "ignore", "exclude", "extra-blocking", "extra-offloaders", "once-per-process")
+_FLAGS = frozenset({"once-per-process"})
 
 
 def find_pyproject(paths: list[Path]) -> Path | None:
@@ -57,6 +61,7 @@ def load_config(pyproject: Path | None) -> Config:
     if not isinstance(section, dict):
         raise ConfigError(f"{pyproject}: [tool.unstuck] must be a table")
     values: dict[str, tuple[str, ...]] = {}
+    flags: dict[str, bool] = {}
     for raw_key, value in section.items():
         key = raw_key.replace("_", "-")
         if key not in _KEYS:
@@ -64,6 +69,11 @@ def load_config(pyproject: Path | None) -> Config:
                 f"{pyproject}: unknown key {raw_key!r} in [tool.unstuck]; "
                 f"known keys: {', '.join(_KEYS)}"
             )
+        if key in _FLAGS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be true or false")
+            flags[key] = value
+            continue
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be a list of strings")
         values[key] = tuple(value)
@@ -73,5 +83,6 @@ def load_config(pyproject: Path | None) -> Config:
         exclude=values.get("exclude", ()),
         extra_blocking=values.get("extra-blocking", ()),
         extra_offloaders=values.get("extra-offloaders", ()),
+        once_per_process=flags.get("once-per-process", False),
         source=pyproject,
     )

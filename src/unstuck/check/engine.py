@@ -8,6 +8,7 @@ expressions it needs, from coroutines outwards, so it stays a fraction of parse 
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -28,6 +29,7 @@ from unstuck.check.routes import Route
 from unstuck.check.rule import Knowledge, Rule
 from unstuck.check.rules import ALL_RULES
 from unstuck.check.rules.configured import RULE as CONFIGURED
+from unstuck.check.sites import site_findings
 from unstuck.check.summary import summarize_file
 
 _RECURSION_LIMIT = 20_000
@@ -41,10 +43,13 @@ class Report:
     analyzed: int
     not_parsed: list[FileProblem]
     newer_syntax: list[FileProblem] = field(default_factory=list)
+    # blocking work that runs once per process (only with ``once_per_process``)
+    once_per_process: list[Finding] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {
             "findings": [finding.as_json() for finding in self.findings],
+            "once_per_process": [finding.as_json() for finding in self.once_per_process],
             "routes": [route.as_json() for route in self.routes],
             "files": {
                 "analyzed": self.analyzed,
@@ -94,40 +99,40 @@ def _check(paths: Sequence[str | Path], config: Config, jobs: int | None) -> Rep
     mapper = RouteMapper(program, analysis)
     routes = mapper.routes()
 
+    suppressions = {summary.path: summary.suppressions for summary in summaries}
+
+    def suppressed(path: str, line: int, code: str) -> bool:
+        codes = suppressions.get(path, {}).get(line, frozenset())
+        return codes is None or code in codes
+
+    sites = site_findings(analysis, routes, suppressed)
     route_of: dict[tuple[str, str], str] = {}
     for route in routes:
         for key in sorted(route.loop_functions):
             route_of.setdefault(key, route.label)
-    findings: list[Finding] = []
+    findings: list[Finding] = list(sites.per_request)
     for key, function in program.functions():
-        found = mapper.findings_in(key) if function.is_async else []
         if key[1] != MODULE_BODY or function.calls:
-            found = found + analysis.timeout_findings(key)
-        label = route_of.get(key)
-        for finding in found:
-            findings.append(_with_route(finding, label) if label else finding)
-    suppressions = {summary.path: summary.suppressions for summary in summaries}
-    findings = [
-        finding
-        for finding in findings
-        if rule_selected(finding.code, config.select, config.ignore)
-        and not _suppressed(finding, suppressions)
-    ]
-    findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
-    return Report(_unique(findings), routes, len(summaries), not_parsed, newer)
+            label = route_of.get(key)
+            for finding in analysis.timeout_findings(key):
+                findings.append(_with_route(finding, label) if label else finding)
+
+    def selected(findings: list[Finding]) -> list[Finding]:
+        kept = [
+            finding
+            for finding in findings
+            if rule_selected(finding.code, config.select, config.ignore)
+            and not _suppressed(finding, suppressions)
+        ]
+        kept.sort(key=lambda f: (f.path, f.line, f.column, f.code))
+        return _unique(kept)
+
+    once = selected(sites.once_per_process) if config.once_per_process else []
+    return Report(selected(findings), routes, len(summaries), not_parsed, newer, once)
 
 
 def _with_route(finding: Finding, route: str) -> Finding:
-    return Finding(
-        finding.code,
-        finding.path,
-        finding.line,
-        finding.column,
-        finding.message,
-        finding.severity,
-        route,
-        finding.chain,
-    )
+    return dataclasses.replace(finding, route=route, routes=(route,))
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -262,6 +262,16 @@ class BigLoop(_Record):
     size: int
 
 
+@_record
+@dataclass(frozen=True, slots=True)
+class OnceBlock(_Record):
+    """Lines that run once per process: the body of ``if _client is None: _client = ...``
+    on a module global (or what follows ``if _client is not None: return _client``)."""
+
+    first: int
+    last: int
+
+
 @dataclass(slots=True)
 class FunctionSummary:
     qualname: str
@@ -277,6 +287,10 @@ class FunctionSummary:
     returns: list[Expr] = field(default_factory=list)
     yields: list[Expr] = field(default_factory=list)
     loops: list[BigLoop] = field(default_factory=list)
+    once_blocks: list[OnceBlock] = field(default_factory=list)
+
+    def runs_once_at(self, line: int) -> bool:
+        return any(block.first <= line <= block.last for block in self.once_blocks)
 
 
 @dataclass(slots=True)
@@ -323,11 +337,17 @@ class Finding:
     column: int
     message: str
     severity: str
-    route: str | None
-    chain: tuple[ChainLink, ...]
+    route: str | None  # the first of ``routes``
+    chain: tuple[ChainLink, ...]  # the shortest, from where the event loop runs it
+    # every route whose request reaches this blocking call
+    routes: tuple[str, ...] = ()
+    # every line where the event loop enters the (sync) code that reaches it
+    entries: tuple[ChainLink, ...] = ()
+    # why it runs once per process rather than per request (None: per request)
+    once: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "code": self.code,
             "path": self.path,
             "line": self.line,
@@ -335,8 +355,13 @@ class Finding:
             "message": self.message,
             "severity": self.severity,
             "route": self.route,
+            "routes": list(self.routes),
+            "entries": [link.as_json() for link in self.entries],
             "chain": [link.as_json() for link in self.chain],
         }
+        if self.once is not None:
+            found["once"] = self.once
+        return found
 
 
 @dataclass(frozen=True, slots=True)
