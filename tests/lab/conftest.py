@@ -52,6 +52,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, b"no such path")
 
+    def do_HEAD(self) -> None:
+        # The headers of a GET, Content-Length included, and no body: as RFC 9110 has it.
+        self.server.record(self.client_address[1])
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+
     def do_POST(self) -> None:
         self.server.record(self.client_address[1])
         length = int(self.headers.get("Content-Length", "0"))
@@ -59,6 +66,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, body: bytes) -> None:
         self.send_response(status)
+        if status in {204, 304}:
+            # No body and no length: the answer ends with its headers.
+            self.end_headers()
+            return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from unstuck.lab.http11 import Connection, Request
+from unstuck.lab.client import Connection, ProtocolError, Request
 from unstuck.lab.load import (
     LoadError,
     Probe,
@@ -80,6 +80,61 @@ def test_bodies_chunked_until_close_and_posted(tiny_server: TinyServer) -> None:
         return [chunked.body, posted.body, to_close.body]
 
     assert asyncio.run(exchange()) == [b"hello chunked world", b'{"n": 1}', b"read me to the end"]
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_an_answer_without_a_body_ends_with_its_headers(
+    tiny_server: TinyServer, status: int
+) -> None:
+    async def twice() -> list[tuple[int, bytes]]:
+        connection = Connection(tiny_server.target.host, tiny_server.target.port)
+        try:
+            async with asyncio.timeout(5):
+                empty = await connection.send(Request.get(f"/status?code={status}"))
+                after = await connection.send(Request.get("/status?code=200"))
+        finally:
+            connection.close()
+        return [(empty.status, empty.body), (after.status, after.body)]
+
+    # The same connection carries the next request: the empty answer was not read to its end.
+    assert asyncio.run(twice()) == [(status, b""), (200, b"as asked")]
+    assert len(tiny_server.client_ports) == 1
+
+
+def test_head_reads_no_body_although_a_length_is_given(tiny_server: TinyServer) -> None:
+    async def head_then_get() -> list[tuple[int, bytes]]:
+        connection = Connection(tiny_server.target.host, tiny_server.target.port)
+        try:
+            async with asyncio.timeout(5):
+                head = await connection.send(Request.head("/anything"))
+                after = await connection.send(Request.get("/status?code=200"))
+        finally:
+            connection.close()
+        return [(head.status, head.body), (after.status, after.body)]
+
+    assert asyncio.run(head_then_get()) == [(200, b""), (200, b"as asked")]
+
+
+def test_something_that_is_not_http_is_a_protocol_error() -> None:
+    async def garbage() -> None:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        connection = Connection("127.0.0.1", port)
+        try:
+            async with asyncio.timeout(5):
+                await connection.send(Request.get("/"))
+        finally:
+            connection.close()
+            server.close()
+
+    with pytest.raises(ProtocolError, match=r"not HTTP/1\.1"):
+        asyncio.run(garbage())
 
 
 def test_a_connection_closed_by_the_server_is_reopened_for_the_next_get(

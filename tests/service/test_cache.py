@@ -42,7 +42,12 @@ async def test_in_process_cache(sqlite_settings: Settings, serve: ServeApp) -> N
 async def test_redis_cache(settings: Settings, serve: ServeApp, redis_url: str) -> None:
     prefix = f"unstuck-test:{uuid.uuid4().hex}:"
     with_redis = settings.model_copy(
-        update={"redis_url": redis_url, "cache_prefix": prefix, "cache_ttl_s": 0.3}
+        update={
+            "redis_url": redis_url,
+            "cache_prefix": prefix,
+            "cache_ttl_s": 0.3,
+            "watch_token": "t0ken",
+        }
     )
     await _read_through(with_redis, serve)
     client = redis.Redis.from_url(redis_url)
@@ -52,7 +57,8 @@ async def test_redis_cache(settings: Settings, serve: ServeApp, redis_url: str) 
             await app_client.get("/cached/users/1")
             ttl_ms = await client.pttl(f"{prefix}user:1")
             assert 0 < ttl_ms <= 300
-            health = (await app_client.get("/health")).json()
+            token = {"Authorization": "Bearer t0ken"}
+            health = (await app_client.get("/health", headers=token)).json()
             assert health["cache"] == {"kind": "redis", "url": redis_url}
     finally:
         keys = [key async for key in client.scan_iter(f"{prefix}*")]

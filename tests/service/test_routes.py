@@ -32,7 +32,23 @@ async def test_health_names_the_backends(settings: Settings, serve: ServeApp) ->
     assert body["database"]["kind"] == expected
     assert body["cache"] == {"kind": "memory", "url": None}
     assert body["broker"]["kind"] == "filesystem"
+    # Internal addresses are for the operator: only with the diagnostics token.
+    assert body["database"]["url"] is None
+    assert body["upstream"] is None
+
+
+async def test_health_shows_internal_urls_only_with_the_token(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    with_token = sqlite_settings.model_copy(update={"watch_token": "s3cret"})
+    async with serve(with_token) as client:
+        for wrong in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "s3cret"}):
+            body = (await client.get("/health", headers=wrong)).json()
+            assert body["upstream"] is None
+            assert body["database"]["url"] is None
+        body = (await client.get("/health", headers={"Authorization": "Bearer s3cret"})).json()
     assert body["upstream"].startswith("http://127.0.0.1:")
+    assert body["database"]["url"].startswith("sqlite+aiosqlite:///")
 
 
 def test_urls_are_shown_without_password() -> None:
@@ -220,9 +236,10 @@ async def test_upstream_failures_are_502_and_504(
     async with serve(down) as client:
         response = await client.get(path)
         assert response.status_code == 502
-        assert response.json()["detail"].startswith(
-            f"could not reach the upstream http://127.0.0.1:{unused_port}/data"
-        )
+        detail = response.json()["detail"]
+        assert detail.startswith("could not reach the upstream (UNSTUCK_UPSTREAM_URL): ")
+        # The upstream's address is internal.
+        assert str(unused_port) not in detail
 
     upstream = start_builtin_upstream()
     try:

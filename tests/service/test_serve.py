@@ -198,8 +198,9 @@ def test_serve_makes_a_diagnostics_token_when_none_is_set(tmp_path: Path) -> Non
         stop_and_check_no_orphans(served, signal.SIGINT)
 
 
-def test_several_workers_on_postgres_stop_on_sigint(tmp_path: Path, postgres_url: str) -> None:
-    database = postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+def test_several_workers_on_postgres_stop_on_sigint(tmp_path: Path, postgres_database: str) -> None:
+    # A database of this test session's own: serve migrates it.
+    database = postgres_database
     with serving(
         tmp_path,
         "--workers",

@@ -79,7 +79,7 @@ async def test_sqlite_sync_and_async_pools_show_checkout_waits(tmp_path: Path) -
             await async_gate.wait()
         return {"value": value}
 
-    unstuck.watch(app, token=TOKEN, engines=[sync_engine])
+    unstuck.watch.watch(app, token=TOKEN, engines=[sync_engine])
     async with app.router.lifespan_context(app), _client(app) as client:
         calls = [asyncio.create_task(client.get(f"/{kind}/hold")) for kind in ("sync", "async")]
         calls += [asyncio.create_task(client.get(f"/{kind}/hold")) for kind in ("sync", "async")]
@@ -122,7 +122,7 @@ async def test_pool_timeouts_are_counted(tmp_path: Path) -> None:
         except exc.TimeoutError:
             raise HTTPException(503, "no database connection free") from None
 
-    unstuck.watch(app, token=TOKEN, engines=[engine])
+    unstuck.watch.watch(app, token=TOKEN, engines=[engine])
     async with _client(app) as client:
         held = asyncio.create_task(client.get("/hold"))
         await _until(client, lambda d: d["db_pools"][0]["checked_out"] == 1)
@@ -147,7 +147,7 @@ async def test_postgres_pool_wait_and_lock_wait(postgres_url: str) -> None:
             await connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": key})
         return {"ok": True}
 
-    unstuck.watch(app, token=TOKEN, engines=[engine, sync_engine])
+    unstuck.watch.watch(app, token=TOKEN, engines=[engine, sync_engine])
     holder = await psycopg.AsyncConnection.connect(postgres_url)
     try:
         await holder.execute("select pg_advisory_xact_lock(%s)", (key,))
@@ -182,7 +182,7 @@ async def test_unreachable_postgres_is_an_error_in_the_diagnostics_not_a_500() -
     port = 1  # nothing listens there: the connection is refused at once
     sync_engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test")
     async_engine = create_async_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/test")
-    app = unstuck.watch(FastAPI(), token=TOKEN, engines=[sync_engine, async_engine])
+    app = unstuck.watch.watch(FastAPI(), token=TOKEN, engines=[sync_engine, async_engine])
     async with _client(app) as client:
         response = await client.get("/_unstuck", headers=AUTH)
     assert response.status_code == 200

@@ -34,7 +34,7 @@ def _watchdogs() -> list[str]:
 
 async def test_without_token_the_diagnostics_do_not_exist(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("UNSTUCK_WATCH_TOKEN", raising=False)
-    app = unstuck.watch(FastAPI())
+    app = unstuck.watch.watch(FastAPI())
     async with _client(app) as client:
         for path in ("/_unstuck", "/_unstuck/ui", "/_unstuck/metrics"):
             response = await client.get(path, headers={"Authorization": "Bearer anything"})
@@ -42,7 +42,7 @@ async def test_without_token_the_diagnostics_do_not_exist(monkeypatch: pytest.Mo
 
 
 async def test_public_metrics_without_token() -> None:
-    app = unstuck.watch(FastAPI(), metrics_public=True)
+    app = unstuck.watch.watch(FastAPI(), metrics_public=True)
     async with _client(app) as client:
         response = await client.get("/_unstuck/metrics")
         assert response.status_code == 200
@@ -51,7 +51,7 @@ async def test_public_metrics_without_token() -> None:
 
 
 async def test_token_is_required() -> None:
-    app = unstuck.watch(FastAPI(), token=TOKEN)
+    app = unstuck.watch.watch(FastAPI(), token=TOKEN)
     async with _client(app) as client:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
             for path in ("/_unstuck", "/_unstuck/metrics"):
@@ -71,7 +71,7 @@ async def test_token_is_required() -> None:
 
 
 async def test_page_holds_no_data_and_forbids_foreign_scripts() -> None:
-    app = unstuck.watch(FastAPI(), token=TOKEN, path="/ops/loop")
+    app = unstuck.watch.watch(FastAPI(), token=TOKEN, path="/ops/loop")
     async with _client(app) as client:
         response = await client.get("/ops/loop/ui")
         assert response.status_code == 200
@@ -87,7 +87,7 @@ async def test_options_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("UNSTUCK_WATCH_TOKEN", "from-env")
     monkeypatch.setenv("UNSTUCK_WATCH_THRESHOLD_MS", "250")
     monkeypatch.setenv("UNSTUCK_WATCH_PATH", "/diag")
-    app = unstuck.watch(FastAPI(), threshold_ms=50)
+    app = unstuck.watch.watch(FastAPI(), threshold_ms=50)
     watcher = watcher_of(app)
     assert watcher is not None
     assert watcher.config.token == "from-env"
@@ -114,10 +114,10 @@ def test_bad_configuration_is_a_clear_error(variable: str, value: str, message: 
 
 def test_wiring_errors_are_clear() -> None:
     with pytest.raises(TypeError, match="Starlette or FastAPI"):
-        unstuck.watch(object())
-    app = unstuck.watch(FastAPI())
+        unstuck.watch.watch(object())
+    app = unstuck.watch.watch(FastAPI())
     with pytest.raises(RuntimeError, match="already called"):
-        unstuck.watch(app)
+        unstuck.watch.watch(app)
     with pytest.raises(RuntimeError, match=r"unstuck.watch\(app\) to be called first"):
         register_engine(FastAPI(), object())  # type: ignore[arg-type]
 
@@ -131,7 +131,7 @@ async def test_lifespan_starts_and_stops_the_watchdog_and_keeps_the_state() -> N
         yield {"greeting": "hello"}
         events.append("shutdown")
 
-    app = unstuck.watch(FastAPI(lifespan=lifespan), token=TOKEN)
+    app = unstuck.watch.watch(FastAPI(lifespan=lifespan), token=TOKEN)
     before = _watchdogs()
     async with app.router.lifespan_context(app) as state:
         assert len(_watchdogs()) == len(before) + 1
@@ -152,7 +152,7 @@ async def test_inflight_requests_show_route_age_and_await_stack() -> None:
         await release.wait()
         return {"order_id": order_id}
 
-    unstuck.watch(app, token=TOKEN)
+    unstuck.watch.watch(app, token=TOKEN)
     async with _client(app) as client:
         pending = asyncio.create_task(client.get("/orders/5"))
         await asyncio.sleep(0.2)
@@ -175,7 +175,7 @@ async def test_thread_pool_tokens_in_use() -> None:
     def blocking() -> dict[str, bool]:
         return {"released": gate.wait(10)}
 
-    unstuck.watch(app, token=TOKEN)
+    unstuck.watch.watch(app, token=TOKEN)
     async with _client(app) as client:
         calls = [asyncio.create_task(client.get("/blocking")) for _ in range(3)]
         deadline = time.monotonic() + 5
@@ -202,7 +202,7 @@ async def test_stall_inside_base_http_middleware_child_task_names_the_route() ->
         time.sleep(0.25)  # noqa: ASYNC251 (the stall under test)
         return {"name": name}
 
-    unstuck.watch(app, token=TOKEN, threshold_ms=100)
+    unstuck.watch.watch(app, token=TOKEN, threshold_ms=100)
     watcher = watcher_of(app)
     assert watcher is not None
     async with app.router.lifespan_context(app), _client(app) as client:
@@ -220,7 +220,7 @@ async def test_plain_starlette_app() -> None:
         return JSONResponse({"ok": True})
 
     routes = [Route("/home/{who}", homepage), Mount("/api", routes=[Route("/v/{n}", homepage)])]
-    app = unstuck.watch(Starlette(routes=routes), token=TOKEN)
+    app = unstuck.watch.watch(Starlette(routes=routes), token=TOKEN)
     watcher = watcher_of(app)
     assert watcher is not None
     async with app.router.lifespan_context(app), _client(app) as client:
@@ -235,7 +235,7 @@ async def test_plain_starlette_app() -> None:
 def test_disabled_watcher_changes_nothing() -> None:
     app = FastAPI()
     middleware_before = list(app.user_middleware)
-    unstuck.watch(app, enabled=False)
+    unstuck.watch.watch(app, enabled=False)
     assert app.user_middleware == middleware_before
     watcher = watcher_of(app)
     assert watcher is not None and not watcher.config.enabled
@@ -249,7 +249,7 @@ async def test_a_long_stall_is_logged_while_it_lasts(caplog: pytest.LogCaptureFi
         time.sleep(1.3)  # noqa: ASYNC251 (the stall under test)
         return {"ok": True}
 
-    unstuck.watch(app, threshold_ms=50)
+    unstuck.watch.watch(app, threshold_ms=50)
     caplog.set_level("WARNING", logger="unstuck")
     async with app.router.lifespan_context(app), _client(app) as client:
         await asyncio.sleep(0.05)
@@ -271,7 +271,7 @@ async def test_a_stall_during_startup_is_seen_outside_any_request() -> None:
         time.sleep(0.25)  # noqa: ASYNC251 (a blocking start-up step, the stall under test)
         yield
 
-    app = unstuck.watch(FastAPI(lifespan=lifespan), threshold_ms=100)
+    app = unstuck.watch.watch(FastAPI(lifespan=lifespan), threshold_ms=100)
     watcher = watcher_of(app)
     assert watcher is not None
     async with app.router.lifespan_context(app):

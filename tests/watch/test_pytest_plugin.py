@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -67,6 +72,11 @@ def test_option_fails_blocking_tests_with_the_stack(suite: pytest.Pytester) -> N
     source = (suite.path / "test_suite.py").read_text()
     line = _line_of(source, "# the blocking line")
     assert f"test_suite.py:{line} in test_blocks\n" in output
+    # The report leads with the line to fix.
+    assert (
+        "the longest, " in output
+        and f"ms, at {suite.path}/test_suite.py:{line} in test_blocks" in output
+    )
     end_line = _line_of(source, "async def test_blocks_at_the_end") + 1
     assert f"test_suite.py:{end_line} in test_blocks_at_the_end" in output
     assert "run_watched" not in output  # the plugin's own frame is left out
@@ -103,10 +113,295 @@ def test_marker_overrides_the_option(pytester: pytest.Pytester) -> None:
     assert "longer than 50 ms" in result.stdout.str()
 
 
-def test_bad_limit_is_a_usage_error(suite: pytest.Pytester) -> None:
-    suite.makeini("[pytest]\nunstuck_max_block_ms = soon\n")
-    result = suite.runpytest_subprocess("-p", "anyio")
-    assert (
-        "unstuck_max_block_ms='soon' is not a number" in result.stdout.str() + result.stderr.str()
+@pytest.mark.parametrize(
+    ("args", "ini", "message"),
+    [
+        ((), "unstuck_max_block_ms = soon", "unstuck_max_block_ms='soon' is not a number"),
+        (("--unstuck-max-block-ms=-5",), "", "--unstuck-max-block-ms='-5' must be a positive"),
+    ],
+)
+def test_bad_limit_is_one_usage_error_of_the_run(
+    suite: pytest.Pytester, args: tuple[str, ...], ini: str, message: str
+) -> None:
+    suite.makeini(f"[pytest]\n{ini}\n")
+    result = suite.runpytest_subprocess("-p", "anyio", *args)
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count(message) == 1, output
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "passed" not in output and "failed" not in output
+
+
+def test_bad_marker_is_one_usage_error_of_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.unstuck(max_block_ms=0)
+        async def test_one(): ...
+
+        @pytest.mark.unstuck(max_block_ms=0)
+        async def test_two(): ...
+        """
     )
-    assert result.ret != 0
+    result = pytester.runpytest_subprocess()
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("max_block_ms=...)=0 must be a positive") == 1, output
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+ASYNCIO_SUITE = """
+import asyncio
+import time
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/blocks")
+async def blocks():
+    time.sleep(0.3)  # the route's blocking line
+    return {"ok": True}
+
+
+@pytest_asyncio.fixture
+async def client():
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def slow_resource():
+    time.sleep(0.3)  # the fixture's blocking line
+    yield "resource"
+    time.sleep(0.3)  # the fixture teardown's blocking line
+
+
+@pytest.mark.asyncio
+async def test_blocks():
+    await asyncio.sleep(0.01)
+    time.sleep(0.3)  # the blocking line
+
+
+@pytest.mark.asyncio
+async def test_blocks_and_fails():
+    time.sleep(0.3)  # the line that blocks before the assertion
+    assert 1 + 1 == 3, "arithmetic is broken"
+
+
+@pytest.mark.asyncio
+async def test_route_blocks(client):
+    response = await client.get("/blocks")
+    assert response.status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_fixture_blocks(slow_resource):
+    assert slow_resource == "resource"
+
+
+@pytest.mark.asyncio
+async def test_awaits(client):
+    await asyncio.sleep(0.3)
+    await asyncio.to_thread(time.sleep, 0.3)
+"""
+
+
+_LOOP_SCOPE = ("-o", "asyncio_default_fixture_loop_scope=function")
+
+
+def _check_asyncio_suite(pytester: pytest.Pytester, result: pytest.RunResult) -> None:
+    source = (pytester.path / "test_asyncio_suite.py").read_text()
+    output = result.stdout.str()
+    path = pytester.path / "test_asyncio_suite.py"
+    # Three tests fail, one has an error at the set-up of its fixture.
+    result.assert_outcomes(passed=1, failed=3, errors=1)
+    line = _line_of(source, "# the blocking line")
+    assert f"ms, at {path}:{line} in test_blocks\n" in output
+    route_line = _line_of(source, "# the route's blocking line")
+    assert f"ms, at {path}:{route_line} in blocks\n" in output
+    # A test that blocked and failed shows both.
+    assert "arithmetic is broken" in output
+    both = _line_of(source, "# the line that blocks before the assertion")
+    assert f"ms, at {path}:{both} in test_blocks_and_fails" in output
+    assert "Captured unstuck call" in output
+    setup_line = _line_of(source, "# the fixture's blocking line")
+    assert "fixture 'slow_resource', set-up: the event loop was blocked" in output
+    assert f"ms, at {path}:{setup_line} in slow_resource" in output
+    assert "run_watched" not in output and "watched_generator" not in output
+    # The fixture's teardown ran (and blocked too) although its set-up failed.
+    teardown_line = _line_of(source, "# the fixture teardown's blocking line")
+    assert "fixture 'slow_resource', teardown: the event loop was blocked" in output
+    assert f"ms, at {path}:{teardown_line} in slow_resource" in output
+
+
+def test_pytest_asyncio_strict_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_asyncio_suite=ASYNCIO_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:anyio", "--unstuck-max-block-ms=100", "-o", "asyncio_mode=strict", *_LOOP_SCOPE
+    )
+    _check_asyncio_suite(pytester, result)
+
+
+def test_pytest_asyncio_auto_mode(pytester: pytest.Pytester) -> None:
+    # Auto mode: no marker, plain fixtures.
+    source = ASYNCIO_SUITE.replace("@pytest.mark.asyncio\n", "").replace(
+        "@pytest_asyncio.fixture", "@pytest.fixture"
+    )
+    pytester.makepyfile(test_asyncio_suite=source)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:anyio", "--unstuck-max-block-ms=100", "-o", "asyncio_mode=auto", *_LOOP_SCOPE
+    )
+    _check_asyncio_suite(pytester, result)
+
+
+def test_fixtures_can_be_left_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_asyncio_suite=ASYNCIO_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:anyio", "--unstuck-max-block-ms=100", "--unstuck-no-fixtures", *_LOOP_SCOPE
+    )
+    result.assert_outcomes(passed=2, failed=3)
+
+
+def test_anyio_fixtures_are_watched(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+
+        pytestmark = pytest.mark.anyio
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        @pytest.fixture
+        async def slow():
+            time.sleep(0.3)  # the fixture's blocking line
+            return 1
+
+        async def test_uses_it(slow):
+            assert slow == 1
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "anyio", "--unstuck-max-block-ms=100")
+    result.assert_outcomes(errors=1)
+    assert "fixture 'slow', set-up: the event loop was blocked" in result.stdout.str()
+
+
+def _uv_run_with(package: str) -> list[str] | None:
+    """``uv run --with package`` of this project: from uv's cache, else from the index."""
+    uv = shutil.which("uv")
+    if uv is None:
+        return None
+    root = str(Path(__file__).parents[2])
+    for network in ("--offline", "--no-offline"):
+        command = [uv, "run", "--project", root, network, "--with", package, "python"]
+        probe = subprocess.run(
+            [*command, "-c", "import pytest_asyncio; print(pytest_asyncio.__version__)"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+@pytest.mark.parametrize("version", ["0.23.*", "0.24.*"])
+def test_pytest_asyncio_0_2x(pytester: pytest.Pytester, version: str) -> None:
+    # The older major wraps async fixtures as it collects them, out of the plugin's
+    # reach: with it, tests are watched and fixtures are not.
+    command = _uv_run_with(f"pytest-asyncio=={version}")
+    if command is None:
+        reason = f"uv could not provide pytest-asyncio {version} (no cache, no index)"
+        if os.environ.get("UNSTUCK_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    pytester.makepyfile(test_asyncio_suite=ASYNCIO_SUITE)
+    result = subprocess.run(
+        [*command, "-m", "pytest", "-p", "no:anyio", "-p", "no:cacheprovider",
+         "--unstuck-max-block-ms=100", "-o", "asyncio_mode=strict", *_LOOP_SCOPE],
+        cwd=pytester.path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = result.stdout
+    assert "3 failed, 2 passed" in output, output + result.stderr
+    source = (pytester.path / "test_asyncio_suite.py").read_text()
+    line = _line_of(source, "# the blocking line")
+    assert f"ms, at {pytester.path / 'test_asyncio_suite.py'}:{line} in test_blocks\n" in output
+    assert "arithmetic is broken" in output and "Captured unstuck call" in output
+
+
+TESTCLIENT_SUITE = """
+import time
+from contextlib import asynccontextmanager
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+
+@asynccontextmanager
+async def lifespan(app):
+    yield
+    time.sleep(0.3)  # the shutdown's blocking line
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/blocks")
+async def blocks():
+    time.sleep(0.3)  # the route's blocking line
+    return {"ok": True}
+
+
+@app.get("/awaits")
+async def awaits():
+    return {"ok": True}
+
+
+@pytest.fixture
+def client_with_lifespan():
+    with TestClient(app) as client:
+        yield client
+
+
+def test_route_blocks():
+    response = TestClient(app).get("/blocks")
+    assert response.status_code == 200
+
+
+def test_route_awaits():
+    assert TestClient(app).get("/awaits").status_code == 200
+
+
+def test_shutdown_blocks(client_with_lifespan):
+    assert client_with_lifespan.get("/awaits").status_code == 200
+
+
+def test_sync_code_is_not_watched():
+    time.sleep(0.3)
+"""
+
+
+def test_testclient_tests_are_watched(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_client_suite=TESTCLIENT_SUITE)
+    result = pytester.runpytest_subprocess("--unstuck-max-block-ms=100", *_LOOP_SCOPE)
+    # The shutdown's stall is an error of the teardown of the test that passed.
+    result.assert_outcomes(passed=3, failed=1, errors=1)
+    output = result.stdout.str()
+    source = (pytester.path / "test_client_suite.py").read_text()
+    path = pytester.path / "test_client_suite.py"
+    route_line = _line_of(source, "# the route's blocking line")
+    assert f"ms, at {path}:{route_line} in blocks\n" in output
+    shutdown_line = _line_of(source, "# the shutdown's blocking line")
+    assert "teardown: the event loop was blocked" in output
+    assert f"ms, at {path}:{shutdown_line} in lifespan\n" in output
+    result.stdout.fnmatch_lines(
+        ["*FAILED test_client_suite.py::test_route_blocks*", "*ERROR*test_shutdown_blocks*"]
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from .conftest import TOKEN, Server
@@ -41,14 +42,18 @@ def test_two_workers_metrics_aggregate_both(tmp_path: Path) -> None:
         assert len(stalls_by_pid) == 2, f"one worker served everything: {stalls_by_pid}"
         total = sum(stalls_by_pid.values())
         text = ""
-        for _ in range(50):  # the watchdog reports a stall just after it ends
+        # The watchdog reports a stall just after it ends; gauges are sampled once a
+        # second, the first time a second after start.
+        for _ in range(50):
             status, _, raw = server.request("/_unstuck/metrics", TOKEN)
             assert status == 200
             text = raw.decode()
             counted = _samples(text, "unstuck_stalls_total").get('{route="GET /sleep"}', 0)
-            if counted >= total:
+            sampled = _samples(text, "unstuck_thread_pool_total").values()
+            if counted >= total and sorted(sampled) == [40.0, 40.0]:
                 break
             server.request("/pid")
+            time.sleep(0.05)
         assert counted == total
         seconds = _samples(text, "unstuck_stall_seconds_total")['{route="GET /sleep"}']
         assert 0.1 * total <= seconds <= 2 * total

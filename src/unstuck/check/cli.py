@@ -11,10 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+from unstuck.check.cache import DIRECTORY_NAME, Cache
 from unstuck.check.config import Config, ConfigError, find_pyproject, load_config
 from unstuck.check.engine import check
 from unstuck.check.formats import FORMATS, render
-from unstuck.check.rules import ALL_RULES
 
 
 class _UsageError(Exception):
@@ -44,12 +44,22 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=None, help="processes for parsing (default: cores)"
     )
     parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"where to keep the cache (default: {DIRECTORY_NAME} next to pyproject.toml, or here)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument(
         "--once-per-process",
         action="store_true",
         help="also report blocking that runs once per process (startup, import time, "
         "CLI commands, memoised functions), apart from the per-request findings",
     )
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    parser.add_argument(
+        "--explain", metavar="CODE", default=None, help="explain a rule (e.g. USK105) and exit"
+    )
     return parser
 
 
@@ -62,19 +72,39 @@ def _codes(raw: str | None, option: str) -> tuple[str, ...] | None:
 
 
 def _validate(codes: tuple[str, ...], where: str) -> None:
+    from unstuck.check.rules import ALL_RULES
+
     known = [rule.code for rule in ALL_RULES]
     for code in codes:
         if not any(known_code.startswith(code) for known_code in known):
             raise _UsageError(f"{where}: unknown rule code {code!r} (see --list-rules)")
 
 
+def _explain(code: str) -> int:
+    from unstuck.check.rules import ALL_RULES
+
+    rules = {rule.code: rule for rule in ALL_RULES}
+    rule = rules.get(code.strip().upper())
+    if rule is None:
+        raise _UsageError(f"--explain: unknown rule code {code!r} (see --list-rules)")
+    from unstuck.check.explain import explain
+
+    print(explain(rule), end="")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
+        if args.explain is not None:
+            return _explain(args.explain)
         if args.list_rules:
+            from unstuck.check.rules import ALL_RULES
+
             for rule in ALL_RULES:
-                print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}")
+                default = "" if rule.on_by_default else " (off by default)"
+                print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}{default}")
             return 0
         paths = [Path(path) for path in args.paths]
         missing = [str(path) for path in paths if not path.exists()]
@@ -98,6 +128,7 @@ def main(argv: list[str]) -> int:
             exclude=config.exclude,
             extra_blocking=config.extra_blocking,
             extra_offloaders=config.extra_offloaders,
+            cache_dir=config.cache_dir,
             once_per_process=args.once_per_process or config.once_per_process,
             source=config.source,
         )
@@ -105,9 +136,14 @@ def main(argv: list[str]) -> int:
         print(f"unstuck check: error: {exc}", file=sys.stderr)
         print(parser.format_usage(), file=sys.stderr, end="")
         return 2
-    report = check(paths, config, jobs=args.jobs)
-    rules = {rule.code: rule for rule in ALL_RULES}
-    output = render(report, args.format, rules, args.routes)
+    cache = None
+    if not args.no_cache:
+        directory = args.cache_dir or config.cache_dir
+        if directory is None:
+            directory = (config.root or Path.cwd()) / DIRECTORY_NAME
+        cache = Cache(directory)
+    report = check(paths, config, jobs=args.jobs, cache=cache)
+    output = render(report, args.format, args.routes)
     if output:
         try:
             print(output, flush=True)

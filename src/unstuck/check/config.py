@@ -6,13 +6,13 @@ ignore = ["USK203"]
 exclude = ["migrations", "scripts/*.py"]
 extra-blocking = ["billing.client.charge", "legacy.Client.fetch"]   # -> USK100
 extra-offloaders = ["app.concurrency.in_thread"]   # decorators that run a def in a thread
+cache-dir = ".unstuck_cache"              # default; relative to this pyproject.toml
 once-per-process = true                   # also report blocking at startup, import
                                           # time, in CLI commands and memoised code
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     extra_blocking: tuple[str, ...] = ()
     extra_offloaders: tuple[str, ...] = ()
+    cache_dir: Path | None = None
     once_per_process: bool = False
     source: Path | None = None  # the pyproject.toml it came from
 
@@ -36,7 +37,15 @@ class Config:
         return self.source.parent if self.source is not None else None
 
 
-_KEYS = ("select", "ignore", "exclude", "extra-blocking", "extra-offloaders", "once-per-process")
+_KEYS = (
+    "select",
+    "ignore",
+    "exclude",
+    "extra-blocking",
+    "extra-offloaders",
+    "cache-dir",
+    "once-per-process",
+)
 _FLAGS = frozenset({"once-per-process"})
 
 
@@ -53,6 +62,8 @@ def find_pyproject(paths: list[Path]) -> Path | None:
 def load_config(pyproject: Path | None) -> Config:
     if pyproject is None:
         return Config()
+    import tomllib  # only when there is a configuration to read: it is slow to import
+
     try:
         data = tomllib.loads(pyproject.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -61,6 +72,7 @@ def load_config(pyproject: Path | None) -> Config:
     if not isinstance(section, dict):
         raise ConfigError(f"{pyproject}: [tool.unstuck] must be a table")
     values: dict[str, tuple[str, ...]] = {}
+    cache_dir: Path | None = None
     flags: dict[str, bool] = {}
     for raw_key, value in section.items():
         key = raw_key.replace("_", "-")
@@ -69,6 +81,11 @@ def load_config(pyproject: Path | None) -> Config:
                 f"{pyproject}: unknown key {raw_key!r} in [tool.unstuck]; "
                 f"known keys: {', '.join(_KEYS)}"
             )
+        if key == "cache-dir":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be a path")
+            cache_dir = pyproject.parent / value
+            continue
         if key in _FLAGS:
             if not isinstance(value, bool):
                 raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be true or false")
@@ -83,6 +100,7 @@ def load_config(pyproject: Path | None) -> Config:
         exclude=values.get("exclude", ()),
         extra_blocking=values.get("extra-blocking", ()),
         extra_offloaders=values.get("extra-offloaders", ()),
+        cache_dir=cache_dir,
         once_per_process=flags.get("once-per-process", False),
         source=pyproject,
     )

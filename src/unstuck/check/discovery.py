@@ -30,6 +30,7 @@ SKIPPED_DIRECTORIES = frozenset(
         ".mypy_cache",
         ".ruff_cache",
         ".pytest_cache",
+        ".unstuck_cache",
         ".tox",
         ".nox",
     }

@@ -1,36 +1,33 @@
-"""Run the checker: discover, summarize (in parallel), analyze globally, filter.
+"""Run the checker: discover, summarize (in parallel), analyze globally (``analysis``).
 
 Parsing and summarizing is the expensive part and is independent per file, so it runs
 in a process pool when there are enough files (the summaries are small and cheap to
 send back; the ASTs never leave the worker). The global phase only evaluates the
 expressions it needs, from coroutines outwards, so it stays a fraction of parse time.
+With a cache, an unchanged tree's report is read back, and only the files that changed
+are summarized again. The parser and the analysis are imported when there is work for
+them, so that a run served from the cache starts fast.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
-import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unstuck.check.blocking import BlockingAnalysis
+from unstuck.check.cache import Cache, content_hash, scope_hash
 from unstuck.check.config import Config
 from unstuck.check.discovery import SourceFile, discover
-from unstuck.check.model import MODULE_BODY, FileProblem, Finding, ModuleSummary
-from unstuck.check.program import Program
-from unstuck.check.route_map import RouteMapper
-from unstuck.check.routes import Route
-from unstuck.check.rule import Knowledge, Rule
-from unstuck.check.rules import ALL_RULES
-from unstuck.check.rules.configured import RULE as CONFIGURED
-from unstuck.check.sites import site_findings
-from unstuck.check.summary import summarize_file
+from unstuck.check.model import FileProblem, Finding, ModuleSummary
+
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from unstuck.check.routes import Route
 
 _RECURSION_LIMIT = 20_000
 _PARALLEL_FROM = 48  # files; below this a pool costs more than it saves
@@ -59,18 +56,22 @@ class Report:
         }
 
 
-def rule_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
-    if select and not any(code.startswith(prefix) for prefix in select):
-        return False
-    return not any(code.startswith(prefix) for prefix in ignore)
+@dataclass(frozen=True, slots=True)
+class _StoredReport:
+    key: str  # the hash of every analyzed file's name and content
+    report: Report
 
 
 def check(
     paths: Sequence[str | Path],
     config: Config | None = None,
     jobs: int | None = None,
+    cache: Cache | None = None,
 ) -> Report:
-    """Analyze the ``.py`` files under ``paths`` and return what blocks the event loop."""
+    """Analyze the ``.py`` files under ``paths`` and return what blocks the event loop.
+
+    With a ``cache``, work done on the same files by the same checker is reused.
+    """
     # The analysis builds millions of small acyclic tuples: reference counting frees
     # them all, and the cyclic collector would only rescan them (over half the time).
     collecting = gc.isenabled()
@@ -79,114 +80,112 @@ def check(
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
     try:
-        return _check(paths, config or Config(), jobs)
+        return _check(paths, config or Config(), jobs, cache)
     finally:
         sys.setrecursionlimit(limit)
         if collecting:
             gc.enable()
 
 
-def _check(paths: Sequence[str | Path], config: Config, jobs: int | None) -> Report:
+def _check(
+    paths: Sequence[str | Path], config: Config, jobs: int | None, cache: Cache | None
+) -> Report:
     roots = [Path(path) for path in paths]
     unreadable: list[tuple[Path, str]] = []
     files = discover(roots, config.exclude, config.root, unreadable)
-    summaries, not_parsed, newer = _summarize(files, jobs)
+    keys: dict[Path, str] = {}
+    known: dict[str, ModuleSummary | str] = {}
+    scope = run_key = ""
+    if cache is not None:
+        keys = _file_keys(files)
+        scope = scope_hash(str(Path.cwd()), repr(config), *(str(root.resolve()) for root in roots))
+        run_key = scope_hash(*keys.values(), *(str(file.path) for file in files), repr(unreadable))
+        stored = cache.load(f"report-{scope}")
+        if isinstance(stored, _StoredReport) and stored.key == run_key:
+            return stored.report
+        loaded = cache.load(f"summaries-{scope}")
+        if isinstance(loaded, dict):
+            known = loaded
+    summaries, not_parsed, newer, results = _summarize(files, jobs, known, keys)
+    if cache is not None:
+        cache.store(f"summaries-{scope}", results)
     not_parsed.extend(FileProblem(display_path(path), reason) for path, reason in unreadable)
-    modules = {summary.name: summary for summary in summaries}
-    program = Program(modules, Knowledge(ALL_RULES))
-    extra_blocking: dict[str, Rule] = {name: CONFIGURED for name in config.extra_blocking}
-    analysis = BlockingAnalysis(program, extra_blocking, frozenset(config.extra_offloaders))
-    mapper = RouteMapper(program, analysis)
-    routes = mapper.routes()
+    findings: list[Finding] = []
+    once: list[Finding] = []
+    routes: list[Route] = []
+    if summaries:  # imported here: a run with nothing to analyze never loads the analysis
+        from unstuck.check.analysis import analyze
 
-    suppressions = {summary.path: summary.suppressions for summary in summaries}
-
-    def suppressed(path: str, line: int, code: str) -> bool:
-        codes = suppressions.get(path, {}).get(line, frozenset())
-        return codes is None or code in codes
-
-    sites = site_findings(analysis, routes, suppressed)
-    route_of: dict[tuple[str, str], str] = {}
-    for route in routes:
-        for key in sorted(route.loop_functions):
-            route_of.setdefault(key, route.label)
-    findings: list[Finding] = list(sites.per_request)
-    for key, function in program.functions():
-        if key[1] != MODULE_BODY or function.calls:
-            label = route_of.get(key)
-            for finding in analysis.timeout_findings(key):
-                findings.append(_with_route(finding, label) if label else finding)
-
-    def selected(findings: list[Finding]) -> list[Finding]:
-        kept = [
-            finding
-            for finding in findings
-            if rule_selected(finding.code, config.select, config.ignore)
-            and not _suppressed(finding, suppressions)
-        ]
-        kept.sort(key=lambda f: (f.path, f.line, f.column, f.code))
-        return _unique(kept)
-
-    once = selected(sites.once_per_process) if config.once_per_process else []
-    return Report(selected(findings), routes, len(summaries), not_parsed, newer, once)
+        findings, routes, once = analyze(summaries, config)
+    report = Report(findings, routes, len(summaries), not_parsed, newer, once)
+    if cache is not None:
+        cache.store(f"report-{scope}", _StoredReport(run_key, report))
+    return report
 
 
-def _with_route(finding: Finding, route: str) -> Finding:
-    return dataclasses.replace(finding, route=route, routes=(route,))
+def _file_keys(files: list[SourceFile]) -> dict[Path, str]:
+    """What a file's summary depends on: its content, path, module name and kind. A file
+    that cannot be read gets no key, so its reason is found again on every run."""
+    keys: dict[Path, str] = {}
+    for file in files:
+        try:
+            data = file.path.read_bytes()
+        except OSError:
+            continue
+        kind = int(file.is_package)
+        keys[file.path] = f"{content_hash(data)}:{file.path}:{file.module}:{kind}"
+    return keys
 
 
-def _unique(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, int, int, str]] = set()
-    result: list[Finding] = []
-    for finding in findings:
-        key = (finding.path, finding.line, finding.column, finding.code)
-        if key not in seen:
-            seen.add(key)
-            result.append(finding)
-    return result
-
-
-def _suppressed(
-    finding: Finding, suppressions: dict[str, dict[int, frozenset[str] | None]]
-) -> bool:
-    """A suppression on the reported line, or on any line of the chain (an intended
-    ``time.sleep`` in a helper is marked once, where it is, not at every caller)."""
-    places = {(finding.path, finding.line)} | {(link.path, link.line) for link in finding.chain}
-    for path, line in places:
-        lines = suppressions.get(path, {})
-        if line in lines:
-            codes = lines[line]
-            if codes is None or finding.code in codes:
-                return True
-    return False
-
-
-def display_path(path: Path) -> str:
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_posix()
+def display_path(path: Path, cwd: str | None = None) -> str:
+    """``path`` relative to the working directory when it is under it (``cwd``: that
+    directory with a trailing separator, passed by callers that show many paths)."""
+    if cwd is None:
+        cwd = os.path.join(os.getcwd(), "")
+    shown = str(path)
+    if shown.startswith(cwd):
+        return Path(shown[len(cwd) :]).as_posix()
+    return path.as_posix()
 
 
 def _summarize_batch(batch: list[tuple[str, str, bool]]) -> list[ModuleSummary | str]:
-    return [summarize_file(path, module, is_package) for path, module, is_package in batch]
+    if not batch:
+        return []
+    from unstuck.check import summary  # the parser's machinery, only when there are files
+
+    return [summary.summarize_file(path, module, is_package) for path, module, is_package in batch]
 
 
 def _summarize(
-    files: list[SourceFile], jobs: int | None
-) -> tuple[list[ModuleSummary], list[FileProblem], list[FileProblem]]:
-    items = [(str(file.path), file.module, file.is_package) for file in files]
+    files: list[SourceFile],
+    jobs: int | None,
+    known: dict[str, ModuleSummary | str],
+    keys: dict[Path, str],
+) -> tuple[
+    list[ModuleSummary], list[FileProblem], list[FileProblem], dict[str, ModuleSummary | str]
+]:
+    """Summaries of ``files``: from ``known`` (cached, by ``keys``) or made now. The last
+    item returned is every keyed file's result, for the cache."""
+    missing = [file for file in files if keys.get(file.path) not in known]
+    items = [(str(file.path), file.module, file.is_package) for file in missing]
     workers = jobs if jobs is not None else _idle_cores()
-    results: list[ModuleSummary | str]
+    made: list[ModuleSummary | str]
     if workers > 1 and len(items) >= _PARALLEL_FROM and _can_fork():
-        results = _summarize_in_parallel(items, workers)
+        made = _summarize_in_parallel(items, workers)
     else:
-        results = _summarize_batch(items)
+        made = _summarize_batch(items)
+    fresh = dict(zip((file.path for file in missing), made, strict=True))
     summaries: list[ModuleSummary] = []
     not_parsed: list[FileProblem] = []
     newer: list[FileProblem] = []
-    for file, result in zip(files, results, strict=True):
-        shown = display_path(file.path)
+    results: dict[str, ModuleSummary | str] = {}
+    cwd = os.path.join(os.getcwd(), "")
+    for file in files:
+        key = keys.get(file.path)
+        result = fresh[file.path] if file.path in fresh else known[key or ""]
+        if key is not None:
+            results[key] = result
+        shown = display_path(file.path, cwd)
         if isinstance(result, str):
             not_parsed.append(FileProblem(shown, result))
             continue
@@ -196,7 +195,7 @@ def _summarize(
             # partly parsed files are listed as not parsed: some of their lines were not
             (not_parsed if "not analyzed" in result.syntax_note else newer).append(problem)
         summaries.append(result)
-    return summaries, not_parsed, newer
+    return summaries, not_parsed, newer, results
 
 
 def _summarize_in_parallel(
@@ -215,6 +214,10 @@ def _summarize_in_parallel(
         lightest = loads.index(min(loads))
         shares[lightest].append(item)
         loads[lightest] += sizes[item[0]]
+    # imported here: a run of a few files (and the checker's start) never pays for them
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
         futures = [pool.submit(_summarize_batch, share) for share in shares[1:]]
@@ -245,5 +248,7 @@ def _size(path: str) -> int:
 
 
 def _can_fork() -> bool:
+    import multiprocessing
+
     # fork is only safe from a single-threaded process
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from unstuck.check.model import (
     MODULE_BODY,
     UNKNOWN,
+    At,
     Attribute,
     AttributeRead,
     Await,
@@ -27,11 +28,14 @@ from unstuck.check.model import (
     Call,
     ClassSummary,
     Constant,
+    DictDisplay,
     Divide,
+    Each,
     Either,
     Entered,
     Expr,
     FString,
+    FunctionRef,
     FunctionSummary,
     Global,
     Imported,
@@ -58,6 +62,9 @@ ARGUMENT_CALLS = frozenset(
         "Security",
         "include_router",
         "add_api_route",
+        "add_api_websocket_route",
+        "add_route",
+        "add_websocket_route",
         "mount",
         "api_route",
         "websocket",
@@ -68,13 +75,25 @@ ARGUMENT_CALLS = frozenset(
 )
 # Keyword arguments whose values the analysis reads (the rest keep only their name).
 KEYWORDS = frozenset(
-    {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app"}
+    {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app", "route"}
     | {"dependency", "timeout", "lifespan", "on_startup", "on_shutdown"}
 )
 _PROPERTY_OWNERS = (SelfRef, Param, Call)
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
-# and calls: ``include_routers(APIRouter())`` passes a router built in place.
-_PASSED_ON = (Param, SelfRef, Global, Attribute, Entered, Typed, Imported, Constant, Call)
+# and calls: ``include_routers(APIRouter())`` passes a router built in place; functions
+# and loop items (``app.get("/")(handler)``, ``register(router)`` in a loop), a name that
+# holds one of several values (``app or FastAPI()``) and f-strings (a path).
+_PASSED_ON = (
+    *(Param, SelfRef, Global, Attribute, Entered, Typed, Imported, Constant, Call),
+    *(FunctionRef, Each, At, Either, FString),
+)
+# Calls that attach routes: which if/match block each is in tells alternatives apart.
+_REGISTERING = frozenset(
+    {
+        *("include_router", "mount", "host"),
+        *("add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"),
+    }
+)
 # Records made once per module (``ExpressionReader.name``, ``constant``), so that a
 # keyword passing one can be shared too.
 _SHARED = (Global, Constant, Unknown)
@@ -111,6 +130,8 @@ class ExpressionReader:
         self._constants: dict[tuple[type, object], Constant] = {}
         self._attributes: dict[tuple[int, str], Attribute] = {}
         self._keywords: dict[tuple[str | None, int], Keyword] = {}
+        # the if/match blocks the walk is in: (statement line, block index), outermost first
+        self.branch_path: list[tuple[int, int]] = []
 
     # -- bindings -------------------------------------------------------------
 
@@ -140,7 +161,10 @@ class ExpressionReader:
                 else None
             )
             for index, element in enumerate(target.elts):
-                self.assign(element, items[index] if items is not None else UNKNOWN)
+                if isinstance(value, Each):  # ``for prefix, router in ROUTERS:``
+                    self.assign(element, At(value, index))
+                else:
+                    self.assign(element, items[index] if items is not None else UNKNOWN)
         elif isinstance(target, ast.Starred):
             self.assign(target.value, UNKNOWN)
         elif isinstance(target, ast.Subscript):
@@ -226,7 +250,8 @@ class ExpressionReader:
         # summaries are what makes the process pool pay off). Values that may carry a
         # blocking client into a helper are kept: parameters, names and attributes
         # (already built, so they cost nothing more).
-        every_argument = _called_name(callee) in ARGUMENT_CALLS
+        called = _called_name(callee)
+        every_argument = called in ARGUMENT_CALLS
         ex = self.ex
         args: list[Expr] = []
         for arg in node.args:
@@ -244,6 +269,8 @@ class ExpressionReader:
             keywords.append(self.keyword(keyword.arg, value))
         call = Call(callee, node.lineno, node.col_offset, tuple(args), tuple(keywords), awaited)
         self.function.calls.append(call)
+        if self.branch_path and called in _REGISTERING:
+            self.function.branches[(node.lineno, node.col_offset)] = tuple(self.branch_path)
         return call
 
     # Nodes whose value is unknown but whose parts may call something; each reads its
@@ -260,12 +287,9 @@ class ExpressionReader:
         return UNKNOWN
 
     def e_Dict(self, node: ast.Dict, awaited: bool) -> Expr:
-        for key in node.keys:
-            if key is not None:
-                self.ex(key)
-        for value in node.values:
-            self.ex(value)
-        return UNKNOWN
+        """Kept for loops over it: ``for prefix, router in ROUTERS.items():``."""
+        keys = tuple(self.ex(key) if key is not None else UNKNOWN for key in node.keys)
+        return DictDisplay(keys, tuple(self.ex(value) for value in node.values))
 
     def e_Set(self, node: ast.Set, awaited: bool) -> Expr:
         for element in node.elts:
@@ -323,6 +347,13 @@ class ExpressionReader:
             return Either(left, right)
         if isinstance(node.op, ast.Div):
             return Divide(left, right)
+        if isinstance(node.op, ast.Add):
+            if isinstance(left, Items) or isinstance(right, Items):
+                # ``BASE_ROUTERS + [extra.router]``: a loop over it sees the items of both
+                return Either(left, right)
+            if _is_text(left) or _is_text(right):
+                # ``API_PREFIX + "/users"``: read as the f-string it could have been
+                return FString((left, right))
         return UNKNOWN
 
     def e_IfExp(self, node: ast.IfExp, awaited: bool) -> Expr:
@@ -406,6 +437,10 @@ def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[s
     while isinstance(root, ast.Subscript | ast.Attribute):
         root = root.value
     return isinstance(root, ast.Name) and (root.id in declared or root.id not in env)
+
+
+def _is_text(expr: Expr) -> bool:
+    return isinstance(expr, FString) or (isinstance(expr, Constant) and isinstance(expr.value, str))
 
 
 def _called_name(callee: Expr) -> str:

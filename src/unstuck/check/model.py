@@ -15,7 +15,8 @@ per kind (the union ``Expr``); the global phase evaluates them to abstract value
     Typed(annotation)                a variable of an annotated type
     SelfRef(class) / ClassRef(class) / SuperRef(class) / FunctionRef(function)
     Subscript(base, index) / Either(left, right) / Divide(left, right)
-    Items(items) / Constant(value) / FString(parts)
+    Items(items) / DictDisplay(keys, values) / Constant(value) / FString(parts)
+    Each(iterable) / At(each, index) a loop's item / one part of it unpacked
     UNKNOWN                          unknown (including lambdas: their body runs elsewhere)
 
 Summaries cross process boundaries, so every record pickles as its class and fields
@@ -201,6 +202,32 @@ class Items(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class DictDisplay(_Record):
+    """A dict display, kept for loops over it: ``for prefix, router in ROUTERS.items()``."""
+
+    keys: tuple[Expr, ...]
+    values: tuple[Expr, ...]
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Each(_Record):
+    """The item of a ``for`` loop over ``iterable``."""
+
+    iterable: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class At(_Record):
+    """One part of a loop's item unpacked: ``for prefix, router in ...``."""
+
+    each: Each
+    index: int
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Constant(_Record):
     value: str | int | bool | None
 
@@ -236,6 +263,9 @@ Expr: TypeAlias = (
     | Either
     | Divide
     | Items
+    | DictDisplay
+    | Each
+    | At
     | Constant
     | FString
     | Unknown
@@ -287,6 +317,9 @@ class FunctionSummary:
     returns: list[Expr] = field(default_factory=list)
     yields: list[Expr] = field(default_factory=list)
     loops: list[BigLoop] = field(default_factory=list)
+    # (line, col) of a call that attaches routes -> the if/match blocks it is in,
+    # (statement line, block index) from the outermost: alternatives tell apart by it
+    branches: dict[tuple[int, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
     once_blocks: list[OnceBlock] = field(default_factory=list)
 
     def runs_once_at(self, line: int) -> bool:

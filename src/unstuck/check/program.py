@@ -16,14 +16,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from unstuck.check.discovery import import_aliases
+from unstuck.check.library_routes import ROUTER_CLASSES, LibraryRoute, is_generic_owner
 from unstuck.check.model import (
+    At,
     Attribute,
     Await,
     Call,
     ClassRef,
     ClassSummary,
     Constant,
+    DictDisplay,
     Divide,
+    Each,
     Either,
     Entered,
     Expr,
@@ -68,6 +72,8 @@ from unstuck.check.values import (
 __all__ = ["EMPTY", "Key", "Program", "RouterInfo", "Value", "describe", "keyword", "last_name"]
 
 _MAX_VALUES = 12
+_MAX_ITEMS_DEPTH = 6  # names bound to names bound to a list, ...
+_DICT_VIEWS = frozenset({"items", "keys", "values"})
 _BUILTINS = frozenset(dir(builtins))
 _ROUTER_FACTORIES = {"fastapi.FastAPI": "app", "fastapi.APIRouter": "router"}
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
@@ -110,7 +116,17 @@ class RouterInfo:
     key: RouterKey
     kind: str  # "app" or "router"
     prefix: str
-    dependencies: list[Expr] = field(default_factory=list)
+    # each with the module it is written in (a subclass may add its own)
+    dependencies: list[tuple[Expr, str]] = field(default_factory=list)
+    # the prefix as written, and its module: a router made by a function called with
+    # different arguments (``make_router("github")``) has a prefix per call
+    prefix_expr: Expr | None = None
+    module: str = ""
+    # routes a library's router comes with (``library_routes``), under ``builtin_path``,
+    # and the library callable that made it
+    builtin: tuple[LibraryRoute, ...] = ()
+    builtin_path: str = ""
+    made_by: str = ""
 
 
 class Program:
@@ -320,6 +336,17 @@ class Program:
                 if all(isinstance(piece, str) for piece in pieces):
                     return frozenset({Text("".join(str(piece) for piece in pieces))})
                 return EMPTY
+            case Each():
+                return _union(
+                    self.eval(item, where) for item, where in self.items(expr.iterable, module)
+                )
+            case At():
+                index = expr.index
+                return _union(
+                    self.eval(item.items[index], where)
+                    for item, where in self.items(expr.each.iterable, module)
+                    if isinstance(item, Items) and index < len(item.items)
+                )
             case Divide():
                 path = (LibraryInstance(_PATH), LibraryObject(_PATH))
                 return frozenset(value for value in self.eval(expr.left, module) if value in path)
@@ -404,7 +431,7 @@ class Program:
                     result |= self.returns_of(value.key)
                     result |= self.returned_arguments(value.key, call, module)
                 case Class():
-                    result.add(Instance(value.key))
+                    result.add(self.router_subclass(value.key, call, module) or Instance(value.key))
                 case Instance():
                     method = self.method(value.key, "__call__")
                     if method is not None:
@@ -457,16 +484,15 @@ class Program:
             return frozenset({SessionFactory(made or frozenset({LibraryInstance(produced)}))})
         router_kind = _ROUTER_FACTORIES.get(name)
         if router_kind is not None:
-            key = (module, call.line, call.col)
-            if key not in self.routers:
-                dependencies = call.keyword("dependencies")
-                self.routers[key] = RouterInfo(
-                    key,
-                    router_kind,
-                    self.text(call.keyword("prefix"), module),
-                    list(dependencies.items) if isinstance(dependencies, Items) else [],
-                )
-            return frozenset({Router(key)})
+            return frozenset({self.router(router_kind, call, module)})
+        builtin = ROUTER_CLASSES.get(name)
+        if builtin is not None:  # a library's APIRouter subclass
+            library_router = self.router("router", call, module)
+            info = self.routers[library_router.key]
+            if builtin and not info.made_by:
+                info.builtin, info.made_by = builtin, name
+                info.builtin_path = self.text(call.keyword("path"), module)
+            return frozenset({library_router})
         if name in _DEPENDS:
             target = call.args[0] if call.args else call.keyword("dependency")
             callables = self.eval(target, module) if target is not None else EMPTY
@@ -477,6 +503,141 @@ class Program:
         if self.is_class_name(name):
             return frozenset({LibraryInstance(name)})
         return EMPTY
+
+    def router(
+        self, kind: str, call: Call, module: str, defaults: tuple[Call, str] | None = None
+    ) -> Router:
+        """An app or router, by the call that creates it; ``defaults``: the
+        ``super().__init__(...)`` call of a subclass, for a prefix or dependencies it
+        passes itself."""
+        key = (module, call.line, call.col)
+        if key not in self.routers:
+            prefix = call.keyword("prefix")
+            prefix_module = module
+            if prefix is None and defaults is not None:
+                given = defaults[0].keyword("prefix")
+                if given is not None and not isinstance(given, Param):
+                    prefix, prefix_module = given, defaults[1]
+            dependencies = [(expr, module) for expr in _list(call.keyword("dependencies"))]
+            if defaults is not None:
+                given = defaults[0].keyword("dependencies")
+                if given is not None and not isinstance(given, Param):
+                    dependencies += [(expr, defaults[1]) for expr in _list(given)]
+            self.routers[key] = RouterInfo(
+                key,
+                kind,
+                self.text(prefix, prefix_module),
+                dependencies,
+                prefix,
+                prefix_module if prefix is not None else module,
+            )
+        return Router(key)
+
+    def is_router_type(self, value: Value) -> bool:
+        match value:
+            case LibraryInstance():
+                return _router_kind(value.cls) is not None
+            case Instance():
+                return any(
+                    isinstance(entry, LibraryObject) and _router_kind(entry.name)
+                    for entry in self.mro(value.key)
+                )
+            case _:
+                return False
+
+    def router_subclass(self, key: Key, call: Call, module: str) -> Router | None:
+        """``UserAPIRouter(prefix=...)``: a class of the project's derived from
+        ``APIRouter`` or ``FastAPI`` (directly, or made and returned by a function)."""
+        for entry in self.mro(key):
+            kind = _router_kind(entry.name) if isinstance(entry, LibraryObject) else None
+            if kind is None:
+                continue
+            defaults: tuple[Call, str] | None = None
+            init = self.method(key, "__init__")
+            function = self.function(init) if init is not None else None
+            if init is not None and function is not None:
+                for made in function.calls:
+                    callee = made.func
+                    if (
+                        isinstance(callee, Attribute)
+                        and callee.name == "__init__"
+                        and isinstance(callee.base, SuperRef)
+                    ):
+                        defaults = (made, init[0])
+                        break
+            return self.router(kind, call, module, defaults)
+        return None
+
+    def items(self, expr: Expr, module: str, depth: int = 0) -> list[tuple[Expr, str]]:
+        """The items of an iterable written as a list, tuple or dict display (directly,
+        through a name or a module attribute, ``.items()``/``.keys()``/``.values()``,
+        what a function returns), each with its module. A ``.items()`` pair is a new
+        ``Items`` record: never evaluated itself (evaluation is memoized by identity),
+        only its parts are."""
+        if depth > _MAX_ITEMS_DEPTH:
+            return []
+        match expr:
+            case Items():
+                return [(item, module) for item in expr.items]
+            case DictDisplay():
+                return [(key, module) for key in expr.keys]
+            case Either():
+                left = self.items(expr.left, module, depth + 1)
+                return left + self.items(expr.right, module, depth + 1)
+            case Call() if isinstance(expr.func, Attribute) and expr.func.name in _DICT_VIEWS:
+                found: list[tuple[Expr, str]] = []
+                for shown, where in self.displays(expr.func.base, module, depth + 1):
+                    if not isinstance(shown, DictDisplay):
+                        continue
+                    if expr.func.name == "keys":
+                        found.extend((key, where) for key in shown.keys)
+                    elif expr.func.name == "values":
+                        found.extend((value, where) for value in shown.values)
+                    else:
+                        found.extend(
+                            (Items(pair), where)
+                            for pair in zip(shown.keys, shown.values, strict=True)
+                        )
+                return found
+            case Call():  # ``for router in all_routers():``, what the function returns
+                return [
+                    item
+                    for value in self.eval(expr.func, module)
+                    if isinstance(value, Function)
+                    and (function := self.function(value.key)) is not None
+                    for returned in function.returns
+                    for item in self.items(returned, value.key[0], depth + 1)
+                ]
+            case _:
+                return [
+                    item
+                    for shown, where in self.displays(expr, module, depth + 1)
+                    for item in self.items(shown, where, depth + 1)
+                ]
+
+    def displays(self, expr: Expr, module: str, depth: int) -> list[tuple[Expr, str]]:
+        """The list, tuple or dict displays a name or module attribute is bound to."""
+        if isinstance(expr, Items | DictDisplay):
+            return [(expr, module)]
+        if depth > _MAX_ITEMS_DEPTH:
+            return []
+        bound: list[tuple[Expr, str]] = []
+        match expr:
+            case Global():
+                summary = self.modules.get(module)
+                if summary is not None:
+                    bound = [(e, module) for e in summary.globals.get(expr.name, [])]
+            case Imported() | Attribute():
+                if isinstance(expr, Imported):
+                    owner_name, _, name = expr.dotted.rpartition(".")
+                    owners = self.resolve_dotted(owner_name)
+                else:
+                    owners, name = self.eval(expr.base, module), expr.name
+                for value in owners:
+                    summary = self.modules.get(value.name) if isinstance(value, Module) else None
+                    if summary is not None:
+                        bound.extend((e, summary.name) for e in summary.globals.get(name, []))
+        return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
 
     def is_class_name(self, name: str) -> bool:
         last = name.rpartition(".")[2]
@@ -527,6 +688,8 @@ class Program:
                     result |= self.eval(item, module)
             elif base.name in _FIRST_ARGUMENT:
                 result |= self.eval(items[0], module)
+            elif is_generic_owner(base.name):  # ``FastAPIUsers[User, UUID]``: the class
+                result.add(base)
         return frozenset(result)
 
     def parameter(self, expr: Param, module: str) -> frozenset[Value]:
@@ -591,7 +754,8 @@ class Program:
         if function is not None:
             if function.return_annotation is not None:
                 result = self.instances(self.eval(function.return_annotation, key[0]))
-            if not result:
+            # ``def make_router() -> APIRouter``: the router it returns, not any router
+            if not result or any(self.is_router_type(value) for value in result):
                 result = _union(
                     self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
                 )
@@ -649,6 +813,9 @@ def describe(expr: Expr) -> str | None:
             return name
         case SelfRef():
             return "self"
+        case Call():  # ``mount(settings.base_path(), api)``
+            called = describe(expr.func)
+            return f"{called}()" if called else None
         case _:
             return None
 
@@ -665,6 +832,15 @@ def last_name(expr: Expr) -> str | None:
             return expr.klass.rpartition(".")[2]
         case _:
             return None
+
+
+def _router_kind(name: str) -> str | None:
+    """``app`` or ``router`` for FastAPI's classes and libraries' router classes."""
+    return _ROUTER_FACTORIES.get(name) or ("router" if name in ROUTER_CLASSES else None)
+
+
+def _list(expr: Expr | None) -> list[Expr]:
+    return list(expr.items) if isinstance(expr, Items) else []
 
 
 def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:

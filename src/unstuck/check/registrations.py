@@ -1,24 +1,59 @@
 """Where routes are registered, and the prefixes that reach each router.
 
 ``Registrations.collect`` finds route decorators (``@router.get``, ``api_route``,
-``websocket``) and ``add_api_route`` calls on any ``FastAPI()`` app or ``APIRouter()``
-(values from ``program``, wherever they were created), and records each
-``include_router`` and ``mount`` as a parent link. ``prefixes`` then composes the full
-prefixes of a router through those links, with the dependencies each inclusion adds.
-An app passed to an untyped parameter (``def configure_routes(app)``) is followed
-through the calls that pass it, a few levels deep.
+``websocket``, stacked or called as ``app.get(path)(handler)``) and ``add_api_route``
+calls on any app or router (values from ``program``: ``FastAPI``, ``APIRouter``, their
+subclasses, wherever they were created), and records each ``include_router``,
+``mount`` and ``host`` as an ``Inclusion`` of a child in a parent: routers built per
+call of a function (with that call's prefix), items of registration loops, plugins and
+modules found at run time, routers libraries build (``library_routes``). It hands the
+middleware and exception handlers it meets to ``wrappers``. ``placements`` then
+composes the full prefixes of a router through those links, with the dependencies
+each inclusion adds and the apps on the way; of inclusions made in alternative
+``if``/``match`` blocks it keeps one. An app passed to an untyped parameter
+(``def configure_routes(app)``) is followed through the calls that pass it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from unstuck.check.model import Attribute, Call, Expr, Items, Param
-from unstuck.check.program import Program, last_name
-from unstuck.check.values import Function, Key, Router, RouterKey
+from unstuck.check.library_routes import method_routes
+from unstuck.check.model import (
+    At,
+    Attribute,
+    Call,
+    Each,
+    Expr,
+    FString,
+    Global,
+    Items,
+    Param,
+    Unknown,
+)
+from unstuck.check.program import Program, RouterInfo, last_name
+from unstuck.check.values import Function, Key, LibraryMethod, Router, RouterKey, Text
+from unstuck.check.wrappers import DECORATORS as WRAPPER_DECORATORS
+from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
 
+# reads a part of a path when it knows better than ``Program.text`` (or ``None``)
+_Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
 _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
+# calls that add one route (FastAPI's and, on the same objects, Starlette's)
+_ADDING = frozenset(
+    {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
+)
+_CALLS = _ADDING | frozenset(
+    {
+        "include_router",
+        "mount",
+        "add_middleware",
+        "add_exception_handler",
+        "host",
+    }
+)
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
 
@@ -33,18 +68,76 @@ class Registration:
     module: str
 
 
+@dataclass(slots=True)
+class Inclusion:
+    """A router included in (or an app mounted on) ``parent`` at ``prefix``."""
+
+    parent: RouterKey
+    prefix: str
+    dependencies: list[Expr]
+    module: str
+    # the child's own prefix when a function made it with arguments of this call
+    own: str | None = None
+    # the function that makes the call, and the if/match blocks the call is in
+    caller: Key | None = None
+    branch: tuple[tuple[int, int], ...] = ()
+    # found by discovery (a module imported by name): only if nothing else includes it
+    tentative: bool = False
+
+    def excludes(self, other: Inclusion) -> bool:
+        """Made in different blocks of one ``if``/``match``: only one of them happens."""
+        if self.caller != other.caller:
+            return False
+        for mine, theirs in zip(self.branch, other.branch, strict=False):
+            if mine != theirs:
+                return mine[0] == theirs[0]
+        return False
+
+
 class Registrations:
     def __init__(self, program: Program) -> None:
         self.program = program
-        self._parents: dict[RouterKey, list[tuple[RouterKey, str, list[Expr], str]]] = {}
+        self._parents: dict[RouterKey, list[Inclusion]] = {}
         self._calls_by_name: dict[str, list[tuple[str, Call]]] | None = None
+        self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
+        self.wrappers = Wrappers(program)
+        self._module_routers_by_name: dict[str, list[RouterKey]] = {}
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
-        values = self.program.eval(expr, module)
-        found = [value.key for value in values if isinstance(value, Router)]
-        if found or not isinstance(expr, Param) or depth > _MAX_PASSING:
+        found = _router_keys(self.program.eval(expr, module))
+        if found or depth > _MAX_PASSING:
             return found
-        return self._routers_passed(expr, module, depth)
+        if isinstance(expr, Param):
+            return self._routers_passed(expr, module, depth)
+        if isinstance(expr, Attribute) and isinstance(expr.base, Each | At | Param):
+            return self._routers_by_attribute(expr.name)
+        if isinstance(expr, Attribute) and expr.name == "router":  # ``app.router.add_...``
+            within = self._routers(expr.base, module, depth + 1)
+            return [key for key in within if self._is_app(key)]
+        return found
+
+    def _is_app(self, key: RouterKey) -> bool:
+        info = self.program.routers.get(key)
+        return info is not None and info.kind == "app"
+
+    def _routers_by_attribute(self, name: str) -> list[RouterKey]:
+        return list(dict.fromkeys(router for router, _klass in self._attribute_routers_of(name)))
+
+    def _attribute_routers_of(self, name: str) -> list[tuple[RouterKey, Key]]:
+        """``for plugin in plugins.all(): app.include_router(plugin.router)``: the items
+        are not known, so every class of the project whose attribute ``name`` holds a
+        router stands for one of them (with the class, for the other attributes read)."""
+        if self._attribute_routers is None:
+            index: dict[str, list[tuple[RouterKey, Key]]] = {}
+            for module, summary in self.program.modules.items():
+                for qualname, klass in summary.classes.items():
+                    for attribute, exprs in klass.attributes.items():
+                        for expr in exprs:
+                            for router in _router_keys(self.program.eval(expr, module)):
+                                entry = (router, (module, qualname))
+                                index.setdefault(attribute, []).append(entry)
+            self._attribute_routers = index
+        return self._attribute_routers.get(name, [])
 
     def _routers_passed(self, parameter: Param, module: str, depth: int) -> list[RouterKey]:
         """The apps passed to an untyped parameter: ``def configure_routes(app)`` called
@@ -62,8 +155,7 @@ class Registrations:
         for caller, call in self._calls_named(key[1].rpartition(".")[2]):
             if Function(key) not in program.eval(call.func, caller):
                 continue
-            args = call.args
-            argument = args[position] if position < len(args) else call.keyword(parameter.name)
+            argument = call.argument(parameter.name, position)
             if argument is not None:
                 found.extend(self._routers(argument, caller, depth + 1))
         return list(dict.fromkeys(found))
@@ -80,76 +172,321 @@ class Registrations:
         return self._calls_by_name.get(name, [])
 
     def collect(self) -> list[Registration]:
-        program = self.program
         found: list[Registration] = []
+        program = self.program
         for key, function in list(program.functions()):
             module = key[0]
             for decorator in function.decorators:
-                if not isinstance(decorator, Call) or not isinstance(decorator.func, Attribute):
+                if not isinstance(decorator, Call):
                     continue
-                verb = decorator.func.name
-                if verb not in _ROUTE_DECORATORS:
+                if isinstance(decorator.func, Attribute):
+                    kind = WRAPPER_DECORATORS.get(decorator.func.name)
+                    if kind is not None:
+                        routers = self._routers(decorator.func.base, module)
+                        self.wrappers.add(kind, frozenset({Function(key)}), routers)
+                    found.extend(self._decorated(decorator, key, module))
+                else:
+                    found.extend(self._helper_decorated(decorator, key, module))
+            for call in function.calls:
+                callee = call.func
+                if isinstance(callee, Call) and isinstance(callee.func, Attribute):
+                    # ``app.get("/")(handler)``, ``app.middleware("http")(handler)``
+                    handler = call.args[0] if call.args else None
+                    handled = program.eval(handler, module) if handler is not None else ()
+                    kind = WRAPPER_DECORATORS.get(callee.func.name)
+                    if handler is not None and kind is not None:
+                        routers = self._routers(callee.func.base, module)
+                        self.wrappers.add(kind, frozenset(handled), routers)
+                    for value in handled:
+                        if isinstance(value, Function):
+                            found.extend(self._decorated(callee, value.key, module))
                     continue
-                routers = self._routers(decorator.func.base, module)
+                if not isinstance(callee, Attribute) or callee.name not in _CALLS:
+                    continue
+                name = callee.name
+                branch = function.branches.get((call.line, call.col), ())
+                routers = self._routers(callee.base, module)
                 if not routers:
                     continue
-                path = program.text(
-                    decorator.args[0] if decorator.args else decorator.keyword("path"), module
-                )
-                methods = self._methods(verb, decorator, module)
-                found.append(
-                    Registration(
-                        routers,
-                        str(path or ""),
-                        methods,
-                        key,
-                        _list(decorator.keyword("dependencies")),
-                        module,
-                    )
-                )
-            for call in function.calls:
-                name = last_name(call.func)
-                if name not in ("add_api_route", "include_router", "mount") or not isinstance(
-                    call.func, Attribute
+                if name == "add_middleware" and call.args:
+                    self.wrappers.add_middleware(program.eval(call.args[0], module), routers)
+                elif name == "add_exception_handler" and len(call.args) > 1:
+                    handled = program.eval(call.args[1], module)
+                    self.wrappers.add(EXCEPTION_HANDLER, handled, routers)
+                elif name in _ADDING:
+                    found.extend(self._added(call, name, routers, module))
+                elif name == "include_router":
+                    site = Inclusion(routers[0], "", [], module, None, key, branch)
+                    self._include(call, routers, site)
+                else:  # ``mount(path, app)``; ``host(name, app)`` serves it at the root
+                    child = call.argument("app", 1)
+                    at = call.argument("path", 0)
+                    prefix = "" if name == "host" else program.text(at, module)
+                    for child_key in self._routers(child, module) if child is not None else []:
+                        for parent in routers:
+                            inclusion = Inclusion(parent, prefix, [], module, None, key, branch)
+                            self._parents.setdefault(child_key, []).append(inclusion)
+        return found
+
+    def _decorated(self, decorator: Call, handler: Key, module: str) -> list[Registration]:
+        """``@router.get(path)``: ``decorator`` is the call, its callee an attribute."""
+        if not isinstance(decorator.func, Attribute):
+            return []
+        verb = decorator.func.name
+        if verb not in _ROUTE_DECORATORS:
+            return []
+        routers = self._routers(decorator.func.base, module)
+        if not routers:
+            return []
+        path = self.program.text(decorator.argument("path", 0), module)
+        methods = self._methods(verb, decorator, module)
+        dependencies = _list(decorator.keyword("dependencies"))
+        return [Registration(routers, path, methods, handler, dependencies, module)]
+
+    def _helper_decorated(self, decorator: Call, handler: Key, module: str) -> list[Registration]:
+        """``@page_route("/")`` with ``def page_route(path): return router.api_route(path,
+        methods=["GET", "HEAD"])``, or ``@router_get("/")`` with ``router_get =
+        partial(router.get, ...)``: the route decorator the helper stands for, its
+        parameters read from this call."""
+        program = self.program
+        callee = decorator.func
+        if isinstance(callee, Global):  # ``router_get = partial(router.get, ...)`` here
+            summary = program.modules.get(module)
+            for bound in summary.globals.get(callee.name, []) if summary is not None else []:
+                if isinstance(bound, Call) and last_name(bound.func) == "partial" and bound.args:
+                    target = bound.args[0]
+                    if isinstance(target, Attribute) and target.name in _ROUTE_DECORATORS:
+                        keywords = (*bound.keywords, *decorator.keywords)
+                        call = Call(
+                            target, decorator.line, decorator.col, decorator.args, keywords, False
+                        )
+                        return self._decorated(call, handler, module)
+        found: list[Registration] = []
+        for value in program.eval(callee, module):
+            function = program.function(value.key) if isinstance(value, Function) else None
+            if not isinstance(value, Function) or function is None:
+                continue
+            for returned in function.returns:
+                if not (
+                    isinstance(returned, Call)
+                    and isinstance(returned.func, Attribute)
+                    and returned.func.name in _ROUTE_DECORATORS
                 ):
                     continue
-                routers = self._routers(call.func.base, module)
-                if not routers:
-                    continue
-                args = call.args
-                if name == "add_api_route":
-                    endpoint = args[1] if len(args) > 1 else call.keyword("endpoint")
-                    path = program.text(args[0] if args else call.keyword("path"), module)
-                    if endpoint is None:
-                        continue
-                    for value in program.eval(endpoint, module):
-                        if isinstance(value, Function):
-                            found.append(
-                                Registration(
-                                    routers,
-                                    str(path or ""),
-                                    self._methods("api_route", call, module),
-                                    value.key,
-                                    _list(call.keyword("dependencies")),
-                                    module,
-                                )
-                            )
-                elif name == "include_router":
-                    child = args[0] if args else call.keyword("router")
-                    prefix = program.text(call.keyword("prefix"), module)
-                    dependencies = _list(call.keyword("dependencies"))
-                    for child_key in self._routers(child, module) if child else []:
-                        for parent in routers:
-                            entry = (parent, str(prefix or ""), dependencies, module)
-                            self._parents.setdefault(child_key, []).append(entry)
-                else:
-                    child = args[1] if len(args) > 1 else call.keyword("app")
-                    prefix = program.text(args[0] if args else call.keyword("path"), module)
-                    for child_key in self._routers(child, module) if child else []:
-                        for parent in routers:
-                            entry = (parent, str(prefix or ""), [], module)
-                            self._parents.setdefault(child_key, []).append(entry)
+                made = self._decorated(returned, handler, value.key[0])
+                written = returned.argument("path", 0)
+                if written is not None:
+                    path = self._text_with(written, value.key[0], value.key, decorator, module)
+                    for registration in made:
+                        registration.path = path
+                found.extend(made)
         return found
+
+    def _added(
+        self, call: Call, name: str, routers: list[RouterKey], module: str
+    ) -> list[Registration]:
+        program = self.program
+        # Starlette's ``add_route(path, route)`` names the endpoint ``route``
+        endpoint = call.argument("endpoint", 1) or call.keyword("route")
+        path = program.text(call.argument("path", 0), module)
+        if endpoint is None:
+            return []
+        verb = "websocket" if "websocket" in name else "api_route"
+        return [
+            Registration(
+                routers,
+                path,
+                self._methods(verb, call, module),
+                value.key,
+                _list(call.keyword("dependencies")),
+                module,
+            )
+            for value in program.eval(endpoint, module)
+            if isinstance(value, Function)
+        ]
+
+    def _include(self, call: Call, routers: list[RouterKey], site: Inclusion) -> None:
+        """``include_router``; ``site`` holds the module, caller and blocks of the call."""
+        module = site.module
+        child = call.argument("router", 0)
+        if child is None:
+            return
+        child = self._loop_part(child, module)
+        prefix_expr = call.keyword("prefix")
+        if prefix_expr is not None:
+            prefix_expr = self._loop_part(prefix_expr, module)
+        dependencies = _list(call.keyword("dependencies"))
+        # (router expression, prefix text when the loop item decides it, module)
+        pairs: list[tuple[Expr, str | None, str]] = [(child, None, module)]
+        each = child.each if isinstance(child, At) else child if isinstance(child, Each) else None
+        if each is not None:
+            # one item at a time: ``for prefix, router in ROUTERS.items()`` or
+            # ``for name, router in ...: include_router(router, prefix=f"/{name}")``; a
+            # long list of routers is also more values than one name may hold. The
+            # f-string's names are read as the module-level loop's parts they are (a
+            # new record: only ``_text`` reads it, never ``Program.eval``).
+            shown = self._loop_parts(prefix_expr, module) if prefix_expr is not None else None
+            reads_loop = shown is not None and _reads_loop(shown, each)
+            pairs = []
+            for item, where in self.program.items(each.iterable, module):
+                part = item
+                if isinstance(child, At):
+                    if not isinstance(item, Items) or child.index >= len(item.items):
+                        continue
+                    part = item.items[child.index]
+                text = None
+                if reads_loop and shown is not None:
+                    reader = _item_reader(self.program, each, item, where)
+                    text = self._text(shown, module, reader)
+                pairs.append((part, text, where))
+        for child_expr, text, where in pairs:
+            for found in self._children(child_expr, prefix_expr, where, module, text):
+                for parent in routers:
+                    inclusion = Inclusion(
+                        parent,
+                        found.prefix,
+                        dependencies,
+                        module,
+                        found.own,
+                        site.caller,
+                        site.branch,
+                        found.tentative,
+                    )
+                    self._parents.setdefault(found.router, []).append(inclusion)
+
+    def _children(
+        self, child: Expr, prefix: Expr | None, module: str, site: str, text: str | None
+    ) -> list[Child]:
+        """Each router ``child`` (read in ``module``) may be, with its own prefix when the
+        inclusion decides it, and the prefix the inclusion (in ``site``) adds: ``text``
+        when a loop item decided it."""
+        program = self.program
+        found = _router_keys(program.eval(child, module))
+        if not found and isinstance(child, Call):
+            found = self._library_made(child, module)
+        if not found and isinstance(child, Attribute) and not program.eval(child.base, module):
+            return self._discovered(child, prefix, site)
+        # a prefix read from a loop whose items are not paired with the router: unknown
+        looped = isinstance(prefix, Each | At)
+        added = text if text is not None else "{...}" if looped else program.text(prefix, site)
+        return [
+            Child(router, self._bound_prefix(router, child, module), added)
+            for router in (found or self._routers(child, module))
+        ]
+
+    def _library_made(self, call: Call, module: str) -> list[RouterKey]:
+        """``include_router(fastapi_users.get_auth_router(backend))``: a router a library
+        builds, with the routes ``library_routes`` knows it has."""
+        for value in self.program.eval(call.func, module):
+            if not isinstance(value, LibraryMethod):
+                continue
+            routes = method_routes(value.cls, value.name)
+            if routes is None:
+                continue
+            key = (module, call.line, call.col)
+            if key not in self.program.routers:
+                made_by = f"{value.cls}.{value.name}"
+                self.program.routers[key] = RouterInfo(
+                    key, "router", "", module=module, builtin=routes, made_by=made_by
+                )
+            return [key]
+        return []
+
+    def _discovered(self, child: Attribute, prefix: Expr | None, module: str) -> list[Child]:
+        """``include_router(item.router)`` on an object the code finds at run time.
+
+        A plugin loop (``for plugin in registry.all()``) stands for every class of the
+        project whose attribute holds a router (the prefix may read other attributes of
+        the same plugin). Modules imported by name (``importlib.import_module``,
+        ``pkgutil`` discovery) stand for every module whose global of that name is a
+        router, tentatively: a router included anywhere else keeps only that inclusion.
+        """
+        program = self.program
+        item, name = child.base, child.name
+        found: list[Child] = []
+        if isinstance(item, Each | At | Param):
+            found = [
+                Child(router, None, self._text(prefix, module, _class_reader(program, item, klass)))
+                for router, klass in self._attribute_routers_of(name)
+            ]
+        added = program.text(prefix, module)
+        found.extend(Child(router, None, added, True) for router in self._module_routers(name))
+        return found
+
+    def _module_routers(self, name: str) -> list[RouterKey]:
+        """Routers made in a module and kept in its global ``name``."""
+        known = self._module_routers_by_name.get(name)
+        if known is None:
+            program = self.program
+            known = self._module_routers_by_name[name] = [
+                router
+                for summary in program.modules.values()
+                for expr in summary.globals.get(name, ())
+                for router in _router_keys(program.eval(expr, summary.name))
+                if router[0] == summary.name
+            ]
+        return known
+
+    def _loop_parts(self, expr: Expr, module: str) -> Expr:
+        """``_loop_part`` inside an f-string too: ``f"/{name}"`` in a module-level loop."""
+        if isinstance(expr, FString):
+            return FString(tuple(self._loop_part(part, module) for part in expr.parts))
+        return self._loop_part(expr, module)
+
+    def _loop_part(self, expr: Expr, module: str) -> Expr:
+        """A module-level loop binds its names as globals: ``for prefix, router in ...``
+        at the top of a module reads them back as the loop's parts."""
+        if not isinstance(expr, Global):
+            return expr
+        summary = self.program.modules.get(module)
+        bound = summary.globals.get(expr.name, []) if summary is not None else []
+        if len(bound) == 1 and isinstance(bound[0], Each | At):
+            return bound[0]
+        return expr
+
+    def _bound_prefix(self, router: RouterKey, child: Expr, module: str) -> str | None:
+        """``include_router(make_router("github"))`` where ``make_router(name)`` creates
+        ``APIRouter(prefix=f"/{name}")``: this call's prefix, ``/github``."""
+        info = self.program.routers.get(router)
+        if not isinstance(child, Call) or info is None or info.prefix_expr is None:
+            return None
+        for value in self.program.eval(child.func, module):
+            if not isinstance(value, Function) or value.key[0] != info.module:
+                continue
+            function = self.program.function(value.key)
+            if function is not None and _mentions(info.prefix_expr, value.key[1]):
+                return self._text_with(info.prefix_expr, info.module, value.key, child, module)
+        return None
+
+    def _text_with(self, expr: Expr, module: str, function: Key, call: Call, caller: str) -> str:
+        """A prefix with the parameters of ``function`` read from ``call``."""
+        program = self.program
+        summary = program.function(function)
+        names = [param.name for param in summary.params] if summary else []
+
+        def argument(part: Expr) -> str | None:
+            if not isinstance(part, Param) or part.function != function[1]:
+                return None
+            position = names.index(part.name) if part.name in names else -1
+            given = call.argument(part.name, position)
+            if given is not None and not isinstance(given, Unknown):
+                return program.text(given, caller)
+            if part.default is not None:
+                return program.text(part.default, module)
+            return f"{{{part.name}}}"
+
+        return self._text(expr, module, argument)
+
+    def _text(self, expr: Expr | None, module: str, reader: _Reader) -> str:
+        """``program.text`` with some parts read by ``reader`` first."""
+        if expr is None:
+            return ""
+        known = reader(expr)
+        if known is not None:
+            return known
+        if isinstance(expr, FString):
+            return "".join(self._text(part, module, reader) or "{...}" for part in expr.parts)
+        return self.program.text(expr, module)
 
     def _methods(self, verb: str, call: Call, module: str) -> list[str]:
         if verb in _HTTP_METHODS:
@@ -158,35 +495,117 @@ class Registrations:
             return ["WEBSOCKET"]
         listed = call.keyword("methods")
         if isinstance(listed, Items):
-            methods = [self.program.constant(item, module) for item in listed.items]
+            # ``methods=[method]`` in a router factory: the parameter's default
+            methods = [
+                self.program.constant(item.default if isinstance(item, Param) else item, module)
+                for item in listed.items
+            ]
             return sorted(str(method).upper() for method in methods if isinstance(method, str))
         return ["GET"]
 
-    def prefixes(
-        self, router: RouterKey, seen: set[RouterKey]
-    ) -> list[tuple[str, list[tuple[Expr, str]]]]:
-        """Full prefixes of a router, with the dependencies each inclusion adds."""
+    def placements(self, router: RouterKey, seen: set[RouterKey]) -> list[Placement]:
+        """Where a router's routes end up: each full prefix, with the dependencies each
+        inclusion adds and the apps and routers on the way (their middleware runs)."""
         info = self.program.routers.get(router)
         own = info.prefix if info is not None else ""
-        own_dependencies = [(expr, router[0]) for expr in (info.dependencies if info else [])]
-        parents = self._parents.get(router, [])
+        own_dependencies = list(info.dependencies) if info is not None else []
+        parents = _without_alternatives(self._parents.get(router, []))
         if not parents or router in seen:
-            return [(own, own_dependencies)]
-        result: list[tuple[str, list[tuple[Expr, str]]]] = []
-        for parent, prefix, dependencies, module in parents:
-            for parent_prefix, inherited in self.prefixes(parent, seen | {router}):
-                added = [(expr, module) for expr in dependencies]
+            return [Placement(own, own_dependencies, (router,))]
+        result: list[Placement] = []
+        for inclusion in parents:
+            for above in self.placements(inclusion.parent, seen | {router}):
+                added = [(expr, inclusion.module) for expr in inclusion.dependencies]
+                mine = own if inclusion.own is None else inclusion.own
                 result.append(
-                    (
-                        join(join(parent_prefix, prefix), own),
-                        [*inherited, *added, *own_dependencies],
+                    Placement(
+                        join(join(above.prefix, inclusion.prefix), mine),
+                        [*above.dependencies, *added, *own_dependencies],
+                        (*above.routers, router),
                     )
                 )
         return result
 
 
+@dataclass(frozen=True, slots=True)
+class Child:
+    """A router an inclusion attaches, with the prefixes it gets there."""
+
+    router: RouterKey
+    own: str | None  # its own prefix, when a function made it for this inclusion
+    prefix: str  # the prefix the inclusion adds
+    tentative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    prefix: str
+    dependencies: list[tuple[Expr, str]]
+    routers: tuple[RouterKey, ...]  # from the outermost app down to the router itself
+
+
 def _list(expr: Expr | None) -> list[Expr]:
     return list(expr.items) if isinstance(expr, Items) else []
+
+
+def _router_keys(values: frozenset[object] | tuple[()]) -> list[RouterKey]:
+    return [value.key for value in values if isinstance(value, Router)]
+
+
+def _without_alternatives(inclusions: list[Inclusion]) -> list[Inclusion]:
+    """One inclusion of each set of alternatives (``if base: mount(base, api) else:
+    mount("/api", api)``): the first whose prefix is fully known, else the first.
+    Tentative inclusions only count when there is no other."""
+    if any(not inclusion.tentative for inclusion in inclusions):
+        inclusions = [inclusion for inclusion in inclusions if not inclusion.tentative]
+    kept: list[Inclusion] = []
+    for inclusion in sorted(inclusions, key=lambda inclusion: "{" in inclusion.prefix):
+        if not any(inclusion.excludes(other) for other in kept):
+            kept.append(inclusion)
+    return kept
+
+
+def _class_reader(program: Program, item: Expr, klass: Key) -> _Reader:
+    """Reads ``plugin.name`` as the constant class attribute of the plugin's class."""
+
+    def read(part: Expr) -> str | None:
+        if not isinstance(part, Attribute) or part.base != item:
+            return None
+        for value in program.class_attribute(klass, part.name):
+            if isinstance(value, Text):
+                return value.value
+        return None
+
+    return read
+
+
+def _reads_loop(expr: Expr, each: Each) -> bool:
+    """Whether a prefix reads the item of the loop ``each`` (or a part of it)."""
+    if expr == each or (isinstance(expr, At) and expr.each == each):
+        return True
+    return isinstance(expr, FString) and any(_reads_loop(part, each) for part in expr.parts)
+
+
+def _item_reader(program: Program, each: Each, item: Expr, where: str) -> _Reader:
+    """Reads the loop's item (or its unpacked parts) as this ``item`` of the iterable."""
+
+    def read(part: Expr) -> str | None:
+        if part == each:
+            return None if isinstance(item, Items) else program.text(item, where)
+        if isinstance(part, At) and part.each == each:
+            if isinstance(item, Items) and part.index < len(item.items):
+                return program.text(item.items[part.index], where)
+            return "{...}"
+        return None
+
+    return read
+
+
+def _mentions(expr: Expr, function: str) -> bool:
+    """Whether a prefix reads a parameter of ``function``."""
+    if isinstance(expr, Param):
+        return expr.function == function
+    return isinstance(expr, FString) and any(_mentions(part, function) for part in expr.parts)
 
 
 def join(prefix: str, path: str) -> str:

@@ -1,8 +1,9 @@
 """The route map: every route, where its code runs, and what blocks it.
 
 Routes and their full prefixes come from ``registrations`` (decorators, ``add_api_route``,
-``include_router`` and ``mount`` on apps and routers, composed across modules); the
-records are in ``routes``. Where code runs follows FastAPI: ``async def`` handlers and
+``include_router`` and ``mount`` on apps and routers, composed across modules), with
+the middleware and exception handlers of every app on the way; the records are in
+``routes``. Where code runs follows FastAPI: ``async def`` handlers and
 dependencies on the event loop, ``def`` ones in the thread pool (anyio, 40 tokens per
 worker). What blocks a route is what ``blocking`` finds in the code it runs on the loop.
 """
@@ -16,7 +17,14 @@ from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.model import Expr, Finding
 from unstuck.check.program import Program
 from unstuck.check.registrations import Registration, Registrations, join
-from unstuck.check.routes import EVENT_LOOP, THREAD_POOL, Blocking, Dependency, Route
+from unstuck.check.routes import (
+    EVENT_LOOP,
+    THREAD_POOL,
+    Blocking,
+    Dependency,
+    Route,
+    Wrapping,
+)
 from unstuck.check.values import (
     EMPTY,
     Class,
@@ -25,8 +33,10 @@ from unstuck.check.values import (
     Instance,
     Key,
     LibraryInstance,
+    RouterKey,
     Value,
 )
+from unstuck.check.wrappers import MIDDLEWARE, Wrapper
 
 _LOOP_FINE = "async def on the event loop and nothing blocks it: keep awaiting async I/O only"
 _THREAD_FINE = (
@@ -44,6 +54,8 @@ class RouteMapper:
         self.analysis = analysis
         self._findings: dict[Key, list[Finding]] = {}
         self._registrations = Registrations(program)
+        self._wrappings: dict[Wrapper, Wrapping] = {}
+        self._wrapped: dict[Wrapper, int] = {}  # routes each wraps
 
     def findings_in(self, key: Key) -> list[Finding]:
         known = self._findings.get(key)
@@ -62,17 +74,106 @@ class RouteMapper:
                 continue
             for router in registration.routers:
                 extra = [(expr, registration.module) for expr in registration.dependencies]
-                for prefix, inherited in self._registrations.prefixes(router, set()):
-                    path = join(prefix, registration.path)
+                for placement in self._registrations.placements(router, set()):
+                    path = join(placement.prefix, registration.path)
                     identity = (tuple(registration.methods), path, registration.handler)
                     if identity in seen:
                         continue
                     seen.add(identity)
-                    routes.append(self._route(registration, path, [*inherited, *extra]))
+                    route = self._route(registration, path, [*placement.dependencies, *extra])
+                    self._wrap(route, placement.routers)
+                    routes.append(route)
+        routes.extend(self._library_routes(seen))
         routes.sort(key=lambda route: (route.path, route.methods))
         return routes
 
+    def _library_routes(self, seen: set[tuple[tuple[str, ...], str, Key]]) -> list[Route]:
+        """Routes of routers libraries build (``library_routes``): no code of the
+        project's runs there; the place shown is where the router is made."""
+        routes: list[Route] = []
+        for key, info in list(self.program.routers.items()):
+            if not info.builtin:
+                continue
+            where = (self.program.modules[key[0]].path, key[1])
+            for placement in self._registrations.placements(key, set()):
+                for builtin in info.builtin:
+                    path = join(placement.prefix, join(info.builtin_path, builtin.path))
+                    identity = (builtin.methods, path, ("", info.made_by))
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+                    route = Route(
+                        list(builtin.methods),
+                        path,
+                        f"{info.made_by} (library)",
+                        ("", info.made_by),
+                        where,
+                        EVENT_LOOP,
+                        [],
+                        [],
+                        _LOOP_FINE,
+                        set(),
+                    )
+                    self._wrap(route, placement.routers)
+                    routes.append(route)
+        return routes
+
+    def wrapper_labels(self) -> dict[Key, str]:
+        """For findings in middleware and exception handlers (and the coroutines they
+        await): what they run for, ``middleware of 12 routes``. Call after ``routes``."""
+        labels: dict[Key, str] = {}
+        for wrapper, count in self._wrapped.items():
+            function = self.program.function(wrapper.function) if wrapper.function else None
+            if wrapper.function is None or function is None or not function.is_async:
+                continue
+            label = f"{wrapper.kind} of {count} route{'s' if count != 1 else ''}"
+            reached: set[Key] = set()
+            self._collect_loop(wrapper.function, reached)
+            for key in sorted(reached):
+                labels.setdefault(key, label)
+        return labels
+
     # -- one route --------------------------------------------------------------------
+
+    def _wrap(self, route: Route, routers: tuple[RouterKey, ...]) -> None:
+        """The middleware and exception handlers of the apps on the way to the route, in
+        the order the code adds them; what blocks in them changes the route's advice."""
+        seen: set[str] = set()
+        for router in routers:
+            for wrapper in self._registrations.wrappers.of(router):
+                if wrapper.name in seen:
+                    continue
+                seen.add(wrapper.name)
+                route.wrapped_by.append(self._wrapping(wrapper))
+                self._wrapped[wrapper] = self._wrapped.get(wrapper, 0) + 1
+        blocking = [item for wrapping in route.wrapped_by for item in wrapping.blocking]
+        if any(item.runs == EVENT_LOOP for item in blocking):
+            route.advice = self._advice(
+                route.runs, [*route.blocking, *_nested_blocking(route.dependencies), *blocking]
+            )
+
+    def _wrapping(self, wrapper: Wrapper) -> Wrapping:
+        known = self._wrappings.get(wrapper)
+        if known is not None:
+            return known
+        function = self.program.function(wrapper.function) if wrapper.function else None
+        if wrapper.function is None or function is None:
+            # an ASGI middleware is a coroutine: a library's runs on the loop too
+            runs = EVENT_LOOP if wrapper.kind == MIDDLEWARE else "unknown"
+            made = Wrapping(wrapper.kind, wrapper.name, "", 0, runs)
+        else:
+            # Starlette runs a sync exception handler in the thread pool
+            runs = EVENT_LOOP if function.is_async else THREAD_POOL
+            made = Wrapping(
+                wrapper.kind,
+                wrapper.name,
+                self.program.modules[wrapper.function[0]].path,
+                function.line,
+                runs,
+                self._blocking(wrapper.function, function.is_async, set()),
+            )
+        self._wrappings[wrapper] = made
+        return made
 
     def _route(self, registration: Registration, path: str, extra: list[tuple[Expr, str]]) -> Route:
         program = self.program

@@ -2,8 +2,9 @@
 
 Plain records with the JSON shape of ``--format json``: a ``Route`` holds its handler,
 where it runs (``EVENT_LOOP`` or ``THREAD_POOL``, as FastAPI decides from ``async def``
-or ``def``), the tree of ``Dependency`` it declares, and the ``Blocking`` calls found
-in its own code, with the advice that follows.
+or ``def``), the tree of ``Dependency`` it declares, the ``Blocking`` calls found
+in its own code, the middleware and exception handlers it runs through (``Wrapping``),
+and the advice that follows.
 """
 
 from __future__ import annotations
@@ -54,6 +55,29 @@ class Dependency:
 
 
 @dataclass(slots=True)
+class Wrapping:
+    """Middleware or an exception handler of an app the route is served by: it runs
+    around the route (an exception handler when the route raises), so what blocks in
+    it blocks the route too."""
+
+    kind: str  # "middleware" or "exception handler"
+    name: str
+    path: str  # "" for a library's
+    line: int
+    runs: str
+    blocking: list[Blocking] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "location": {"path": self.path, "line": self.line} if self.path else None,
+            "runs": self.runs,
+            "blocking": [item.as_json() for item in self.blocking],
+        }
+
+
+@dataclass(slots=True)
 class Route:
     methods: list[str]
     path: str
@@ -65,6 +89,7 @@ class Route:
     blocking: list[Blocking]
     advice: str
     loop_functions: set[Key]  # coroutines that serve this route
+    wrapped_by: list[Wrapping] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -79,5 +104,6 @@ class Route:
             "runs": self.runs,
             "dependencies": [dependency.as_json() for dependency in self.dependencies],
             "blocking": [item.as_json() for item in self.blocking],
+            "wrapped_by": [item.as_json() for item in self.wrapped_by],
             "advice": self.advice,
         }

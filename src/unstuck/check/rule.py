@@ -4,6 +4,9 @@ A rule is data: the library callables and methods it knows to block, and what th
 libraries return (``create_engine()`` gives an ``Engine``, ``Engine.connect()`` a
 ``Connection``), so that the type inference can follow values from a constructor to
 the blocking method. ``Knowledge`` merges every rule into the tables the analysis reads.
+The rule also carries its own documentation: ``catches`` (one line, for the rule
+tables), ``example`` (code it reports) and ``doc`` (its module's docstring: the
+incident and the fix), which ``unstuck check --explain CODE`` prints.
 """
 
 from __future__ import annotations
@@ -12,6 +15,29 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 ANY_METHOD = "*"
+# Methods of plain values (strings, dicts) that an SDK client's attributes can hold:
+# ``client.api_key.startswith(...)`` is not a request.
+_PLAIN_VALUE_METHODS = " ".join(
+    ["startswith endswith lower upper strip split format", "encode decode get items keys values"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A synchronous client class every public method of which does I/O.
+
+    ``local``: methods that stay in the process (handles on sub-resources, option
+    copies), and ``aliases``: the other names the class is imported under, both
+    separated by spaces. ``returns``: method -> the class of what it returns (a client of its own,
+    listed apart, or a class some rule knows). ``resources``: the client's attributes
+    are resource groups that share its methods (``client.chat.completions.create``).
+    """
+
+    name: str
+    local: str = ""
+    aliases: str = ""
+    returns: Mapping[str, str] = field(default_factory=dict)
+    resources: bool = False
 
 
 @dataclass(frozen=True)
@@ -22,6 +48,11 @@ class Rule:
     fix: str  # the suggested fix, part of every finding
     advice: str  # the branch of the article's decision tree, for the route map
     severity: str = "error"
+    # False: reported only when ``select`` names the code in full (a prefix is not enough)
+    on_by_default: bool = True
+    catches: str = ""  # what it reports, one line of the rule tables
+    example: str = ""  # code that it reports
+    doc: str = ""  # the rule module's docstring: what, the incident, the fix
     # False: only direct use in a coroutine matters (not through sync helpers).
     through_calls: bool = True
     functions: frozenset[str] = frozenset()
@@ -35,6 +66,10 @@ class Rule:
     # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
+    clients: tuple[Client, ...] = ()
+    # Codes whose finding on the same line makes this rule's redundant: one fix covers
+    # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
+    subsumed_by: frozenset[str] = frozenset()
 
 
 def methods(cls: str, names: str) -> frozenset[tuple[str, str]]:
@@ -72,7 +107,22 @@ class Knowledge:
             self.attribute_types.update(rule.attribute_types)
             self.classes.update(rule.classes)
             self.nonblocking.update(rule.nonblocking)
+            for client in rule.clients:
+                self._add_client(rule, client)
         self._canonical: dict[str, str] = {}
+
+    def _add_client(self, rule: Rule, client: Client) -> None:
+        name = client.name
+        self.methods.setdefault((name, ANY_METHOD), rule)
+        local = set(client.local.split())
+        if client.resources:
+            self.attribute_types[(name, ANY_METHOD)] = name
+            local.update(_PLAIN_VALUE_METHODS.split())
+        self.method_exceptions.update((name, method) for method in local)
+        for alias in client.aliases.split():
+            self.aliases[alias] = name
+        for method, returned in client.returns.items():
+            self.returns[f"{name}.{method}"] = returned
 
     def canonical(self, dotted: str) -> str:
         """One spelling per library name: ``requests.sessions.Session`` -> ``requests.Session``."""

@@ -11,7 +11,7 @@ apart, and only when asked for.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from unstuck.check.blockers import Blocker, Site
 from unstuck.check.blocking import BlockingAnalysis, as_finding
@@ -31,13 +31,20 @@ class SiteFindings:
 
 
 def site_findings(
-    analysis: BlockingAnalysis, routes: list[Route], suppressed: Suppressed
+    analysis: BlockingAnalysis,
+    routes: list[Route],
+    suppressed: Suppressed,
+    wrapped: Mapping[Key, str],
 ) -> SiteFindings:
+    """``wrapped``: the label of middleware and exception handlers (``middleware of 12
+    routes``), which serve requests too."""
     program = analysis.program
     routes_of: dict[Key, set[str]] = {}
     for route in routes:
         for key in route.loop_functions:
             routes_of.setdefault(key, set()).add(route.label)
+    for key, label in wrapped.items():
+        routes_of.setdefault(key, {label})
     entries: dict[Key, str] = started_once(program)
     entries.update(life_handlers(program))
     callers: dict[Key, list[Key]] = {}

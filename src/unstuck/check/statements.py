@@ -18,6 +18,7 @@ from unstuck.check.model import (
     UNKNOWN,
     ClassRef,
     ClassSummary,
+    Each,
     Either,
     Entered,
     Expr,
@@ -70,6 +71,10 @@ class ModuleWalker(ExpressionReader):
 
     def function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, is_async: bool) -> None:
         qualname = self.scope + node.name
+        if qualname in self.summary.functions:
+            # defined again in the same scope (``async def _`` for each route, or one
+            # definition per branch): each keeps its own summary
+            qualname = f"{qualname}@{node.lineno}"
         decorators = [self.ex(decorator) for decorator in node.decorator_list]
         decorator_names = {
             d.id if isinstance(d, ast.Name) else d.attr if isinstance(d, ast.Attribute) else ""
@@ -117,15 +122,15 @@ class ModuleWalker(ExpressionReader):
                 env[param.name] = ClassRef(owner) if is_class else SelfRef(owner)
             else:
                 env[param.name] = param
-        saved = (self.function, self.env, self.klass, self.scope)
+        saved = (self.function, self.env, self.klass, self.scope, self.branch_path)
         saved_globals = (self.declared_globals, self.global_stores)
         self.function, self.env, self.klass = function, env, None
         self.declared_globals, self.global_stores = set(), []
-        self.scope = qualname + ".<locals>."
+        self.scope, self.branch_path = qualname + ".<locals>.", []
         self.body(node.body)
         if self.global_stores:
             self.once_after_early_return(node.body)
-        self.function, self.env, self.klass, self.scope = saved
+        self.function, self.env, self.klass, self.scope, self.branch_path = saved
         self.declared_globals, self.global_stores = saved_globals
 
     def once_after_early_return(self, statements: list[ast.stmt]) -> None:
@@ -224,7 +229,7 @@ class ModuleWalker(ExpressionReader):
         for target in node.targets:
             self.ex(target)
 
-    def branches(self, bodies: list[list[ast.stmt]], fallthrough: bool) -> None:
+    def branches(self, bodies: list[list[ast.stmt]], fallthrough: bool, where: int) -> None:
         """Walk alternative blocks; afterwards a local may hold what any of them bound.
 
         ``if s3: store = S3() else: store = Local()`` leaves ``store`` as either, and
@@ -232,13 +237,13 @@ class ModuleWalker(ExpressionReader):
         """
         before = self.env
         if before is None:
-            for statements in bodies:
-                self.body(statements)
+            for index, statements in enumerate(bodies):
+                self.alternative(statements, where, index)
             return
         outcomes: list[dict[str, Expr]] = []
-        for statements in bodies:
+        for index, statements in enumerate(bodies):
             self.env = dict(before)
-            self.body(statements)
+            self.alternative(statements, where, index)
             outcomes.append(self.env)
         if fallthrough:
             outcomes.append(before)
@@ -252,10 +257,20 @@ class ModuleWalker(ExpressionReader):
                     merged[name] = Either(known, value)
         self.env = merged
 
+    def alternative(self, statements: list[ast.stmt], where: int, index: int) -> None:
+        """One of the blocks of the statement at line ``where``: route registrations in
+        it are alternatives to those in its other blocks (``mount("/api", api)`` in the
+        ``else`` of ``mount(settings.base, api)``)."""
+        self.branch_path.append((where, index))
+        try:
+            self.body(statements)
+        finally:
+            self.branch_path.pop()
+
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
         stores = len(self.global_stores)
-        self.branches([node.body, node.orelse], False)
+        self.branches([node.body, node.orelse], False, node.lineno)
         if len(self.global_stores) > stores and _tests_unset(node.test):
             # ``if _client is None: _client = make()``: the body runs once per process
             first, last = node.body[0].lineno, _last_line(node.body[-1])
@@ -272,9 +287,10 @@ class ModuleWalker(ExpressionReader):
         self.body(node.orelse)
 
     def s_For(self, node: ast.For | ast.AsyncFor) -> None:
-        self.ex(node.iter, isinstance(node, ast.AsyncFor))
+        iterated = self.ex(node.iter, isinstance(node, ast.AsyncFor))
         self.loop_size(node.iter, node)
-        self.assign(node.target, UNKNOWN)
+        # each item of a known list or dict: routers registered in a loop
+        self.assign(node.target, Each(iterated) if iterated is not UNKNOWN else UNKNOWN)
         self.body(node.body)
         self.body(node.orelse)
 
@@ -308,7 +324,7 @@ class ModuleWalker(ExpressionReader):
         for case in node.cases:
             if case.guard is not None:
                 self.ex(case.guard)
-        self.branches([case.body for case in node.cases], True)
+        self.branches([case.body for case in node.cases], True, node.lineno)
 
 
 def _tests_unset(test: ast.expr) -> bool:

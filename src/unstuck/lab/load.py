@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from unstuck.lab.http11 import Connection, ProtocolError, Request
+from unstuck.lab.client import Connection, ProtocolError, Request
 
 MAX_CONNECTIONS = 5_000
 CONNECT_TIMEOUT_S = 10.0

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unstuck.lab.http11 import Connection, ProtocolError, Request
+from unstuck.lab.client import Connection, ProtocolError, Request
 from unstuck.lab.load import Target
 
 STARTUP_TIMEOUT_S = 90.0

@@ -10,10 +10,12 @@ the sum before it starts any worker and refuses to start when it cannot fit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
 
+from unstuck.service.db_timeouts import psycopg_connect_args
 from unstuck.service.settings import Settings
 
 ENGINES_PER_WORKER = 2
@@ -61,9 +63,13 @@ class ConnectionBudget:
         return "\n".join(lines)
 
 
-def read_connection_limits(sync_database_url: str) -> tuple[int, int]:
+def read_connection_limits(
+    sync_database_url: str, connect_args: dict[str, Any] | None = None
+) -> tuple[int, int]:
     """``max_connections`` and the slots reserved for superusers (and, on 16+, for roles)."""
-    engine = create_engine(sync_database_url, poolclass=pool.NullPool)
+    engine = create_engine(
+        sync_database_url, poolclass=pool.NullPool, connect_args=connect_args or {}
+    )
     try:
         with engine.connect() as connection:
             max_connections = int(connection.execute(text("SHOW max_connections")).scalar_one())
@@ -85,7 +91,9 @@ def connection_budget(settings: Settings) -> ConnectionBudget | None:
     """The budget of ``settings`` on its PostgreSQL; ``None`` for SQLite (no server limit)."""
     if not settings.is_postgres:
         return None
-    max_connections, reserved = read_connection_limits(settings.sync_database_url)
+    max_connections, reserved = read_connection_limits(
+        settings.sync_database_url, psycopg_connect_args(settings)
+    )
     return ConnectionBudget(
         workers=settings.workers,
         pool_size=settings.pool_size,

@@ -68,7 +68,11 @@ class RedisCache:
     def __init__(self, url: str, timeout_s: float = 2.0) -> None:
         # Timeouts bound how long a dead Redis can hold a request before it reads through.
         self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            socket_keepalive=True,
+            health_check_interval=30,
         )
 
     async def get(self, key: str) -> bytes | None:

@@ -9,6 +9,7 @@ body sent with another media type than JSON is a 415 that says so.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from typing import Any, cast
@@ -22,6 +23,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
+
+from unstuck.service.pools import RETRY_AFTER_S, PoolUnavailable
 
 logger = logging.getLogger("unstuck.service")
 
@@ -117,6 +120,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _not_json(f"the body is not UTF-8 encoded JSON: {cause}")
     if isinstance(cause, RecursionError):
         return _not_json("the body's JSON is nested too deeply")
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        # Python refuses to convert integers of more than 4300 digits (CVE-2020-10735).
+        return _not_json("a number in the body has too many digits")
     return await http_exception_handler(request, cast(HTTPException, exc))
 
 
@@ -135,9 +141,45 @@ async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
 
+def _without_parameters(exc: Exception) -> str:
+    """What went wrong, without the statement's parameters: they hold users' names and emails."""
+    original = getattr(exc, "orig", None) or exc
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return type(original).__name__ + (f" (SQLSTATE {code})" if code else "")
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    reason = _without_parameters(exc)
+    logger.error("database error on %s %s: %s", request.method, request.url.path, reason)
     detail = "the database is unavailable or refused the query; try again later"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+
+async def _pool_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("%s on %s %s", exc, request.method, request.url.path)
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+
+
+async def _backend_timeout(request: Request, exc: Exception) -> JSONResponse:
+    # asyncpg's connect and command timeouts raise the builtin TimeoutError, unwrapped.
+    logger.error("a backend did not answer in time on %s %s", request.method, request.url.path)
+    detail = (
+        "the database did not answer within the configured bounds "
+        "(UNSTUCK_DB_CONNECT_TIMEOUT_S, UNSTUCK_DB_STATEMENT_TIMEOUT_S); try again later"
+    )
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OSError)
+    reason = exc.strerror or type(exc).__name__
+    logger.error("%s on %s %s", reason, request.method, request.url.path)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        detail = "the service's disk is full; try again later"
+        return JSONResponse({"detail": detail}, status_code=507)
+    # A driver that lost its server mid-call raises plain OSErrors (no route to host).
+    detail = f"a backend of the service is unreachable ({reason}); try again later"
     return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
 
@@ -148,3 +190,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
+    app.add_exception_handler(TimeoutError, _backend_timeout)
+    app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(PoolUnavailable, _pool_unavailable)

@@ -1,16 +1,20 @@
 """``GET /health``: the worker is up, and which database, cache and broker it uses.
 
 It answers from the loop without touching any backend, so it measures the
-loop itself: a slow ``/health`` means something blocks the loop. Passwords in
-URLs are masked.
+loop itself: a slow ``/health`` means something blocks the loop. The URLs of
+the backends and the upstream are internal: they are shown (passwords masked)
+only to a request with the diagnostics token (``Authorization: Bearer
+<UNSTUCK_WATCH_TOKEN>``). ``pools`` says when a pool was replaced after it broke.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from unstuck.service.state import State, StateDep
@@ -23,13 +27,20 @@ class Backend(BaseModel):
     url: str | None
 
 
+class PoolHealth(BaseModel):
+    rebuilds: int
+    last_rebuilt_at: datetime | None
+    last_reason: str | None
+
+
 class Health(BaseModel):
     status: str
     pid: int
     database: Backend
     cache: Backend
     broker: Backend
-    upstream: str
+    upstream: str | None
+    pools: dict[str, PoolHealth]
 
 
 def masked(url: str) -> str:
@@ -63,14 +74,45 @@ def _backends(state: State) -> tuple[Backend, Backend, Backend]:
     return database, cache, broker
 
 
+def _pools(state: State) -> dict[str, PoolHealth]:
+    pools = {"process_pool": state["process_pool"], "compute_pool": state["compute_pool"]}
+    healths = {name: pool.rebuilds for name, pool in pools.items()}
+    healths["http_client"] = state["http"].rebuilds
+    return {
+        name: PoolHealth(
+            rebuilds=rebuilds.count,
+            last_rebuilt_at=rebuilds.last_at,
+            last_reason=rebuilds.last_reason,
+        )
+        for name, rebuilds in healths.items()
+    }
+
+
+def _has_token(request: Request, token: str | None) -> bool:
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if token is None or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def _without_url(backend: Backend) -> Backend:
+    return Backend(kind=backend.kind, url=None)
+
+
 @router.get("/health")
-async def health(state: StateDep) -> Health:
+async def health(state: StateDep, request: Request) -> Health:
     database, cache, broker = _backends(state)
+    upstream: str | None = state["upstream_url"]
+    if not _has_token(request, state["settings"].watch_token):
+        database, cache, broker = map(_without_url, (database, cache, broker))
+        upstream = None
     return Health(
         status="ok",
         pid=os.getpid(),
         database=database,
         cache=cache,
         broker=broker,
-        upstream=state["upstream_url"],
+        upstream=upstream,
+        pools=_pools(state),
     )

@@ -4,14 +4,16 @@ The model (a random forest on scikit-learn's bundled iris data set, no
 download) is trained once in each pool process by :func:`load_model`, the
 pool's initializer, and kept there; a request sends only its feature rows.
 The pool is created per worker process in lifespan with an explicit start
-method (``fork`` from a threaded server is unsafe) and shut down on exit.
+method (``fork`` from a threaded server is unsafe; ``forkserver``, the default,
+forks from a server that has scikit-learn imported already) and shut down on
+exit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, Any
 
@@ -65,6 +67,11 @@ class InferenceResult(BaseModel):
 def load_model() -> None:
     """Pool initializer: train the classifier in this process, once."""
     global _model, _labels
+    # Ctrl-C reaches the whole process group: the server stops its pool itself, a pool
+    # process that took SIGINT would only print a traceback and break the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _model is not None:
+        return  # forked from the fork server, which trained it (inference_preload)
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
 
@@ -86,17 +93,19 @@ def predict(rows: list[list[float]]) -> tuple[list[tuple[str, dict[str, float]]]
 
 
 def create_process_pool(settings: Settings) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context(settings.process_pool_start_method)
+    if isinstance(context, multiprocessing.context.ForkServerContext):
+        # The fork server trains the model once; every pool process, a replacement
+        # pool's included, is forked from it with the model ready.
+        context.set_forkserver_preload(["unstuck.service.inference_preload"])
     return ProcessPoolExecutor(
-        max_workers=settings.process_pool_workers,
-        mp_context=multiprocessing.get_context(settings.process_pool_start_method),
-        initializer=load_model,
+        max_workers=settings.process_pool_workers, mp_context=context, initializer=load_model
     )
 
 
 @router.post("/ml-inference")
 async def ml_inference(body: InferenceRequest, state: StateDep) -> InferenceResult:
-    loop = asyncio.get_running_loop()
-    results, pid = await loop.run_in_executor(state["process_pool"], predict, body.features)
+    results, pid = await state["process_pool"].run(predict, body.features)
     return InferenceResult(
         model="random forest (50 trees) trained on the iris data set",
         predictions=[Prediction(label=label, probabilities=p) for label, p in results],

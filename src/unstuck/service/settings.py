@@ -10,8 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SCHEMES: dict[str, tuple[str, ...]] = {
+    "database_url": ("postgresql+asyncpg", "sqlite+aiosqlite"),
+    "redis_url": ("redis", "rediss", "unix"),
+    "broker_url": ("redis", "rediss", "amqp", "amqps", "pyamqp"),
+    "upstream_url": ("http", "https"),
+}
+
+
+def environment_name(field: str) -> str:
+    return f"UNSTUCK_{field.upper()}"
 
 
 class Settings(BaseSettings):
@@ -43,23 +54,78 @@ class Settings(BaseSettings):
     # Processes and threads.
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
     thread_pool_tokens: int = Field(default=40, ge=1, description="anyio limiter for def routes")
+    pipeline_thread_tokens: int = Field(
+        default=10, ge=1, description="limiter of the video pipeline's blocking calls"
+    )
     compute_threads: int = Field(default=4, ge=1, description="executor behind POST /compute")
     process_pool_workers: int = Field(default=2, ge=1)
-    process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "spawn"
+    process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "forkserver"
 
     # Limits of the routes.
     max_delay_s: float = Field(default=10.0, gt=0)
     compute_max_n: int = Field(default=50_000_000, ge=1)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    max_concurrent_uploads: int = Field(default=8, ge=1, description="per worker process")
+    data_dir_quota_bytes: int = Field(default=20 * 1024**3, ge=1)
+    min_free_disk_bytes: int = Field(default=1024**3, ge=0)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="request body of every route but the uploads"
+    )
     upstream_timeout_s: float = Field(default=5.0, gt=0)
     safe_timeout_s: float = Field(default=2.0, gt=0)
     cache_ttl_s: float = Field(default=60.0, gt=0)
     cache_prefix: str = Field(default="unstuck:", description="prefix of every cache key")
     cache_max_entries: int = Field(default=10_000, ge=1, description="in-process cache only")
 
+    # What a client may hold (unstuck.service.http_protocol, uvicorn's options).
+    max_connections: int = Field(
+        default=10_000, ge=1, description="per worker; idle ones are closed first past it"
+    )
+    head_timeout_s: float = Field(default=10.0, gt=0, description="to send a request's head")
+    max_head_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=1)
+    keep_alive_s: int = Field(default=5, ge=1, description="idle time between requests")
+    backlog: int = Field(default=2048, ge=1, description="connections queued by the kernel")
+
+    # Bounded waits on the backends (PostgreSQL: unstuck.service.db_timeouts).
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_s: float = Field(
+        default=30.0, gt=0, description="server-side statement_timeout, both engines"
+    )
+    db_tcp_user_timeout_s: float = Field(
+        default=10.0, gt=0, description="a connection whose data stays unacknowledged is dropped"
+    )
+    db_keepalive_idle_s: int = Field(default=10, ge=1)
+    db_keepalive_interval_s: int = Field(default=5, ge=1)
+    db_keepalive_count: int = Field(default=3, ge=1)
+    redis_timeout_s: float = Field(default=2.0, gt=0, description="connect and socket timeout")
+
     antipatterns: bool = Field(default=False, description="mount /bad and /also-bad")
     asyncio_debug: bool = Field(default=False, description="loop.set_debug(True) in lifespan")
     watch_token: str | None = None
+
+    @field_validator("database_url", "redis_url", "broker_url", "upstream_url")
+    @classmethod
+    def _supported_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Found here, at start, rather than as a traceback from a driver later on.
+        if value is None:
+            return None
+        schemes = _SCHEMES[info.field_name or ""]
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        if scheme not in schemes:
+            accepted = ", ".join(f"{name}://" for name in schemes)
+            shown = f"{scheme}://" if scheme else "a URL with no scheme"
+            raise ValueError(f"{shown} is not supported; use {accepted}")
+        return value
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, ``None`` on PostgreSQL."""
+        url = self.async_database_url
+        prefix = "sqlite+aiosqlite:///"
+        if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+            return None
+        return Path(url[len(prefix) :].split("?", 1)[0])
 
     @property
     def is_postgres(self) -> bool:

@@ -6,19 +6,18 @@ gives route code the same dict, typed. Nothing here is created at import time.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated, TypedDict, cast
 
 from fastapi import Depends, Request
 
 if TYPE_CHECKING:
-    import httpx
     from celery import Celery
     from sqlalchemy import Engine
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from sqlalchemy.orm import Session, sessionmaker
 
     from unstuck.service.cache import Cache
+    from unstuck.service.pools import ExecutorPool, HttpClient
     from unstuck.service.settings import Settings
 
 
@@ -28,11 +27,14 @@ class State(TypedDict):
     sync_engine: Engine
     sessionmaker: async_sessionmaker[AsyncSession]
     sync_sessionmaker: sessionmaker[Session]
+    # Sessions for routes that only read (no transaction round trips).
+    read_sessionmaker: async_sessionmaker[AsyncSession]
+    sync_read_sessionmaker: sessionmaker[Session]
     cache: Cache
-    http: httpx.AsyncClient
+    http: HttpClient
     upstream_url: str
-    compute_pool: ThreadPoolExecutor
-    process_pool: ProcessPoolExecutor
+    compute_pool: ExecutorPool
+    process_pool: ExecutorPool
     celery: Celery
 
 

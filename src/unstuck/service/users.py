@@ -6,6 +6,10 @@
 * ``/cached/users/{id}`` — the user lookup behind a cache (Redis or in-process),
   ``X-Cache: hit | miss | bypass`` says which path answered.
 
+Reads take a read session (no transaction round trips), select Core rows
+rather than ORM objects, and serialise the response model once, themselves:
+a returned model would be validated again by FastAPI.
+
 A duplicate email is a 409 even under a race: the unique index decides, and
 its ``IntegrityError`` is caught. Lists are keyset-paginated (``after`` an id).
 """
@@ -15,16 +19,17 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from unstuck.service.cache import CacheUnavailable
-from unstuck.service.database import SessionDep, SyncSessionDep
+from unstuck.service.database import ReadSessionDep, SessionDep, SyncReadSessionDep
 from unstuck.service.errors import DATABASE_UNAVAILABLE, Responses, problem
 from unstuck.service.models import User
 from unstuck.service.state import StateDep
@@ -42,6 +47,7 @@ _EMAIL = re.compile(rf"{_LOCAL_CHAR}+@{_LABEL_CHAR}+(\.{_LABEL_CHAR}+)+")
 _EMAIL_PATTERN = rf"^\s*{_EMAIL.pattern}\s*$"
 _NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 
+_MAX_EMAIL = 254
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="id of the user")]
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 After = Annotated[int, Query(ge=0, le=2**31 - 1, description="return users with a larger id")]
@@ -59,7 +65,7 @@ class UserCreate(BaseModel):
     ]
     email: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, max_length=254),
+        StringConstraints(strip_whitespace=True, max_length=_MAX_EMAIL),
         Field(json_schema_extra={"pattern": _EMAIL_PATTERN}),
     ]
 
@@ -77,7 +83,12 @@ class UserCreate(BaseModel):
     def _valid_email(cls, value: str) -> str:
         if not _EMAIL.fullmatch(value):
             raise ValueError("not a valid email address (expected name@domain.tld)")
-        return value.lower()
+        # Lower-casing can lengthen a string ("İ" becomes two characters): the limit
+        # holds for what is stored.
+        lowered = value.lower()
+        if len(lowered) > _MAX_EMAIL:
+            raise ValueError(f"must have at most {_MAX_EMAIL} characters once lower-cased")
+        return lowered
 
 
 class UserPublic(BaseModel):
@@ -100,14 +111,32 @@ class UserPage(BaseModel):
     next_after: int | None = Field(description="pass as ?after= for the next page; null at the end")
 
 
-def _page_query(limit: int, after: int) -> Select[User]:
+_COLUMNS = (User.id, User.name, User.email, User.created_at)
+_UserRow = Row[int, str, str, datetime]
+
+
+# Built once: building a statement costs more than running it from the compiled cache.
+_ONE = select(*_COLUMNS).where(User.id == bindparam("user_id"))
+
+
+def _page_query(limit: int, after: int) -> Select[int, str, str, datetime]:
     # One row more than asked tells whether another page exists.
-    return select(User).where(User.id > after).order_by(User.id).limit(limit + 1)
+    return select(*_COLUMNS).where(User.id > after).order_by(User.id).limit(limit + 1)
 
 
-def _page(users: list[User], limit: int) -> UserPage:
-    items = [UserPublic.model_validate(user) for user in users[:limit]]
-    return UserPage(items=items, next_after=items[-1].id if len(users) > limit else None)
+def _page(rows: Sequence[_UserRow], limit: int) -> Response:
+    items = [UserPublic.model_validate(row) for row in rows[:limit]]
+    return _json(UserPage(items=items, next_after=items[-1].id if len(rows) > limit else None))
+
+
+def _json(model: BaseModel) -> Response:
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+def _user(row: _UserRow | None, user_id: int) -> Response:
+    if row is None:
+        raise _not_found(user_id)
+    return _json(UserPublic.model_validate(row))
 
 
 def _not_found(user_id: int) -> HTTPException:
@@ -136,36 +165,30 @@ async def create_user(body: UserCreate, session: SessionDep, response: Response)
     return UserPublic.model_validate(user)
 
 
-@router.get("/users", responses=DATABASE_UNAVAILABLE)
-async def list_users(session: SessionDep, limit: Limit = 20, after: After = 0) -> UserPage:
-    users = list((await session.scalars(_page_query(limit, after))).all())
-    return _page(users, limit)
+@router.get("/users", response_model=UserPage, responses=DATABASE_UNAVAILABLE)
+async def list_users(session: ReadSessionDep, limit: Limit = 20, after: After = 0) -> Response:
+    return _page((await session.execute(_page_query(limit, after))).all(), limit)
 
 
-@router.get("/users/{user_id}", responses=_READ_ONE)
-async def get_user(user_id: UserId, session: SessionDep) -> UserPublic:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise _not_found(user_id)
-    return UserPublic.model_validate(user)
+@router.get("/users/{user_id}", response_model=UserPublic, responses=_READ_ONE)
+async def get_user(user_id: UserId, session: ReadSessionDep) -> Response:
+    # Core on the session's connection: the ORM's execution layer has nothing to add to rows.
+    connection = await session.connection()
+    return _user((await connection.execute(_ONE, {"user_id": user_id})).first(), user_id)
 
 
-@router.get("/sync/users", responses=DATABASE_UNAVAILABLE)
-def list_users_sync(session: SyncSessionDep, limit: Limit = 20, after: After = 0) -> UserPage:
-    users = list(session.scalars(_page_query(limit, after)).all())
-    return _page(users, limit)
+@router.get("/sync/users", response_model=UserPage, responses=DATABASE_UNAVAILABLE)
+def list_users_sync(session: SyncReadSessionDep, limit: Limit = 20, after: After = 0) -> Response:
+    return _page(session.execute(_page_query(limit, after)).all(), limit)
 
 
-@router.get("/sync/users/{user_id}", responses=_READ_ONE)
-def get_user_sync(user_id: UserId, session: SyncSessionDep) -> UserPublic:
-    user = session.get(User, user_id)
-    if user is None:
-        raise _not_found(user_id)
-    return UserPublic.model_validate(user)
+@router.get("/sync/users/{user_id}", response_model=UserPublic, responses=_READ_ONE)
+def get_user_sync(user_id: UserId, session: SyncReadSessionDep) -> Response:
+    return _user(session.execute(_ONE, {"user_id": user_id}).first(), user_id)
 
 
 @router.get("/cached/users/{user_id}", response_model=UserPublic, responses=_READ_ONE)
-async def get_user_cached(user_id: UserId, session: SessionDep, state: StateDep) -> Response:
+async def get_user_cached(user_id: UserId, session: ReadSessionDep, state: StateDep) -> Response:
     cache, settings = state["cache"], state["settings"]
     key = f"{settings.cache_prefix}user:{user_id}"
     status = "miss"
@@ -176,10 +199,10 @@ async def get_user_cached(user_id: UserId, session: SessionDep, state: StateDep)
         cached, status = None, "bypass"
     if cached is not None:
         return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
-    user = await session.get(User, user_id)
-    if user is None:
+    row = (await session.execute(_ONE, {"user_id": user_id})).first()
+    if row is None:
         raise _not_found(user_id)
-    payload = UserPublic.model_validate(user).model_dump_json().encode()
+    payload = UserPublic.model_validate(row).model_dump_json().encode()
     if status == "miss":
         try:
             await cache.set(key, payload, settings.cache_ttl_s)

@@ -19,14 +19,16 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
+import anyio
 from celery.result import AsyncResult
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from unstuck.service import transcode
+from unstuck.service.capacity import pipeline_thread
 from unstuck.service.queue import TRANSCODE_TASK
+from unstuck.service.upload_limits import upload_slot
 from unstuck.service.uploads import UploadError, receive_upload
 from unstuck.service.video_store import VideoStore, new_task_id, parse_task_id
 
@@ -87,12 +89,15 @@ def _celery(request: Request) -> Celery:
     status_code=202,
     response_model=UploadAccepted,
     openapi_extra=_UPLOAD_BODY,
+    # Before the body is read: a slot of the worker's uploads, and room in the data dir.
+    dependencies=[Depends(upload_slot, scope="function")],
     responses={
+        507: {"description": "the data dir is at its quota, or the disk is nearly full"},
         413: {"description": "the file is larger than UNSTUCK_MAX_UPLOAD_BYTES"},
         400: {"description": "the multipart body is malformed"},
         415: {"description": "the body is not multipart/form-data, or the file is not a video"},
         422: {"description": "no file field, or an empty file"},
-        503: {"description": "the task queue is unavailable"},
+        503: {"description": "the task queue is unavailable, or too many uploads at once"},
     },
 )
 async def upload_video(request: Request) -> UploadAccepted:
@@ -109,16 +114,14 @@ async def upload_video(request: Request) -> UploadAccepted:
     enqueued = False
     try:
         try:
-            await anyio.to_thread.run_sync(transcode.probe, upload.path)
+            await pipeline_thread(transcode.probe, upload.path)
         except transcode.NotAVideoError as exc:
             raise HTTPException(415, f"not a video: {exc}") from exc
-        await anyio.to_thread.run_sync(
-            store.record_issued, task_id, upload.client_filename, upload.size
-        )
+        await pipeline_thread(store.record_issued, task_id, upload.client_filename, upload.size)
         task = _celery(request).tasks[TRANSCODE_TASK]
         send = functools.partial(task.apply_async, args=(upload.path.name,), task_id=task_id)
         try:
-            await anyio.to_thread.run_sync(send)
+            await pipeline_thread(send)
         except _QUEUE_ERRORS as exc:
             logger.exception("could not send task %s to the broker", task_id)
             raise HTTPException(503, "the task queue is unavailable; try again later") from exc
@@ -128,7 +131,7 @@ async def upload_video(request: Request) -> UploadAccepted:
             # Whatever stopped the request (refusal, outage, cancellation), no orphan
             # upload or record stays behind.
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(store.forget, task_id)
+                await pipeline_thread(store.forget, task_id)
     return UploadAccepted(task_id=task_id)
 
 
@@ -170,11 +173,12 @@ async def get_thumbnail(task_id: str, request: Request) -> FileResponse:
 
 async def _issued_id(request: Request, task_id: str) -> str:
     canonical = parse_task_id(task_id)
-    if canonical is None or canonical != task_id:
+    # Any case (RFC 9562 UUIDs compare case-insensitively), but only the hyphenated form.
+    if canonical is None or canonical != task_id.lower():
         # Only the start of a malformed id is echoed: the client sent it and may be huge.
         shown = task_id if len(task_id) <= _SHOWN_ID_CHARS else task_id[:_SHOWN_ID_CHARS] + "…"
         raise HTTPException(404, f"no task {shown!r}: task ids are UUIDs from /upload-video")
-    if not await anyio.to_thread.run_sync(_store(request).was_issued, canonical):
+    if not await pipeline_thread(_store(request).was_issued, canonical):
         raise HTTPException(404, f"no task {task_id!r} was issued by this service")
     return canonical
 
@@ -189,7 +193,7 @@ async def _read_result(request: Request, task_id: str) -> tuple[str, Any]:
         return state, async_result.result if async_result.ready() else None
 
     try:
-        return await anyio.to_thread.run_sync(read)
+        return await pipeline_thread(read)
     except _QUEUE_ERRORS as exc:
         logger.exception("could not read the state of task %s", task_id)
         raise HTTPException(503, "the result backend is unavailable; try again later") from exc

@@ -5,8 +5,9 @@ watched apps in one process share them). With ``PROMETHEUS_MULTIPROC_DIR`` set
 before the workers start, prometheus_client keeps every value in a file per
 process; ``{path}/metrics`` then aggregates all of them: counters and the lag
 histogram are summed, gauges are reported per live worker (a ``pid`` label).
-Run ``prometheus_client.multiprocess.mark_process_dead(pid)`` when a worker
-exits (gunicorn's ``child_exit`` hook) so that its gauges disappear.
+Run ``unstuck.watch.mark_worker_dead(pid)`` when a worker exits (gunicorn's
+``child_exit`` hook) so that its gauges disappear at once; without a hook
+(``uvicorn --workers``) the gauges of dead workers are dropped when read.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from unstuck.watch._fleet import drop_dead_gauges
+from unstuck.watch._origin import NO_ROUTE
+
+__all__ = ["CONTENT_TYPE", "NO_ROUTE", "WatchMetrics", "exposition", "metrics"]
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-NO_ROUTE = "(none)"
 
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _WAIT_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0)
@@ -41,6 +46,7 @@ class WatchMetrics:
     db_pool_wait: Histogram
     db_pool_timeouts: Counter
     inflight: Gauge
+    loop_busy: Counter
 
 
 def multiprocess_dir() -> str | None:
@@ -109,6 +115,13 @@ def _create() -> WatchMetrics:
             registry=registry,
         ),
         inflight=gauge("unstuck_inflight_requests", "Requests being served.", ("route",)),
+        loop_busy=Counter(
+            "unstuck_loop_busy_seconds",
+            "Time the event loop spent running code (sampled), by origin: the route, "
+            "(start-up), (shutdown), (garbage collection), (before routing) or (other).",
+            ["origin"],
+            registry=registry,
+        ),
     )
 
 
@@ -127,6 +140,8 @@ def exposition() -> bytes:
     """The text format; in multiprocess mode the sum over every worker's files."""
     directory = multiprocess_dir()
     if directory:
+        # uvicorn --workers has no hook for a worker's exit: drop dead workers' gauges here.
+        drop_dead_gauges(directory)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
         return generate_latest(registry)

@@ -2,12 +2,18 @@
 
 Two sources: a thread's running frames (sampled by the watchdog while the loop
 is stalled) and a suspended coroutine's ``cr_await`` chain (where an in-flight
-request is waiting). The frames of the event loop itself (``asyncio``,
-``uvloop``, the task step) are cut off: they are the same for every stall.
+request is waiting). A running stack ends at the running task's coroutine (or,
+outside a task, just inside the loop's dispatch frame): what lies below is the
+event loop and the server that started it, the same for every stall, and
+naming it would point at the user's ``uvicorn.run(...)`` line. Every frame
+between the loop and the culprit is kept, wherever it lives: only the loop's
+own files in the standard library are recognized as the loop, so packages with
+``asyncio`` in their path (``sqlalchemy/ext/asyncio``) keep their frames.
 """
 
 from __future__ import annotations
 
+import os
 import sysconfig
 from collections.abc import Iterator
 from types import CodeType, FrameType
@@ -20,13 +26,21 @@ class StackFrame(TypedDict):
     function: str
 
 
-#: Innermost frames kept; the deepest middleware stacks fit comfortably.
-MAX_FRAMES = 60
+#: Innermost frames kept: only runaway recursion is longer.
+MAX_FRAMES = 256
 
 _LIBRARY_DIRS = tuple(
     {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
 )
-_LOOP_MACHINERY = ("/asyncio/", "/uvloop/")
+_ASYNCIO_DIR = os.path.join(sysconfig.get_paths()["stdlib"], "asyncio")
+#: The files whose frames run the loop itself and dispatch its callbacks.
+_LOOP_FILES = frozenset(
+    os.path.join(_ASYNCIO_DIR, name)
+    for name in ("events.py", "base_events.py", "runners.py", "selector_events.py")
+)
+#: The watcher's own frames (the pytest plugin's wrapper) are not the application's.
+_WATCH_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_UVLOOP_PART = os.sep + "uvloop" + os.sep
 
 
 def _frame(code: CodeType, line: int | None) -> StackFrame:
@@ -37,20 +51,37 @@ def _frame(code: CodeType, line: int | None) -> StackFrame:
     }
 
 
-def thread_stack(frame: FrameType | None) -> list[StackFrame]:
-    """The frames of a running thread from ``frame`` outwards, innermost last."""
+def is_loop_dispatch(path: str) -> bool:
+    """A file of the event loop itself (asyncio's loop and runner, uvloop)."""
+    return path in _LOOP_FILES or (_UVLOOP_PART in path and path.startswith(_LIBRARY_DIRS))
+
+
+def thread_stack(frame: FrameType | None, outermost: FrameType | None = None) -> list[StackFrame]:
+    """The frames of a running thread from ``frame`` outwards, innermost last.
+
+    ``outermost`` is the running task's coroutine frame: the stack ends there.
+    Without it (no task, or the frame is not on this stack) it ends just inside
+    the first frame of the loop's dispatch; a stall in the loop's own code keeps
+    that one frame.
+    """
     frames: list[StackFrame] = []
-    in_task = False
-    while frame is not None:
-        machinery = any(part in frame.f_code.co_filename for part in _LOOP_MACHINERY)
-        if machinery and in_task:
-            # Below the task's own frames everything is the event loop's machinery.
+    walked = frame
+    while walked is not None and len(frames) < MAX_FRAMES:
+        frames.append(_frame(walked.f_code, walked.f_lineno))
+        if walked is outermost:
+            frames.reverse()
+            return frames
+        walked = walked.f_back
+    frames = []
+    while frame is not None and len(frames) < MAX_FRAMES:
+        if is_loop_dispatch(frame.f_code.co_filename):
+            if not frames:
+                frames.append(_frame(frame.f_code, frame.f_lineno))
             break
-        in_task = in_task or not machinery
         frames.append(_frame(frame.f_code, frame.f_lineno))
         frame = frame.f_back
     frames.reverse()
-    return frames[-MAX_FRAMES:]
+    return frames
 
 
 def _awaited(obj: Any) -> Any:
@@ -93,13 +124,29 @@ def await_stack(coroutine: Any) -> list[StackFrame]:
     return frames[-MAX_FRAMES:]
 
 
+_PACKAGE_DIRS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
 def is_library(path: str) -> bool:
-    return path.startswith(_LIBRARY_DIRS) or path.startswith("<")
+    """Not the application's code: the standard library, installed packages
+    (in this environment or another one on the path, as ``uv run --with``
+    layers them), the watcher itself, or code without a file
+    (``<frozen importlib._bootstrap>``)."""
+    return (
+        path.startswith(_LIBRARY_DIRS)
+        or path.startswith(_WATCH_DIR)
+        or path.startswith("<")
+        or any(part in path for part in _PACKAGE_DIRS)
+    )
 
 
 def blamed_frame(stack: list[StackFrame]) -> StackFrame | None:
-    """The innermost frame of the application's own code, else the innermost frame."""
+    """The innermost frame of the application's own code, else the innermost
+    frame that has a file, else the innermost frame."""
     for frame in reversed(stack):
         if not is_library(frame["path"]):
+            return frame
+    for frame in reversed(stack):
+        if not frame["path"].startswith("<"):
             return frame
     return stack[-1] if stack else None

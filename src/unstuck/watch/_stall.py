@@ -1,9 +1,12 @@
 """A stall: the event loop ran one piece of code for longer than the threshold.
 
-It carries what an operator needs to fix it: how long, which route's code was
-running, and the blocking stack (the most frequent sample taken while it
-lasted, innermost frame last). It is logged as one record on logger
-``unstuck`` whose ``extra`` fields hold the same data as the JSON.
+It carries what an operator needs to fix it: how long, on whose behalf the
+code ran (its ``Origin``: a route, a task a route spawned, the start-up, a
+garbage collection...), the blocking stack (the most frequent sample taken
+while it lasted, innermost frame last), and what the loop thread did
+meanwhile: computing (``cpu``), blocked in a call (``waiting``), or ready but
+given no CPU by a busy machine (``starved``). It is logged as one record on
+logger ``unstuck`` whose ``extra`` fields hold the same data as the JSON.
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from unstuck.watch._origin import OUTSIDE, Origin, metric_label
 from unstuck.watch._stack import StackFrame, blamed_frame
+
+Cause = Literal["cpu", "waiting", "starved"]
+
+#: The label of stalls outside any request in the metrics.
 
 logger = logging.getLogger("unstuck")
 
@@ -29,6 +37,27 @@ class Stall:
     task: str | None = None
     pid: int = 0
     blamed: StackFrame | None = field(default=None)
+    origin: Origin = OUTSIDE
+    cpu_ms: float | None = None
+    """CPU time of the loop thread over the stall (and up to one heartbeat before)."""
+    runnable_ms: float | None = None
+    """Time the loop thread was ready to run but had no CPU (Linux schedstat)."""
+    gc_ms: float = 0.0
+    """Time spent in garbage collection during the stall (any thread: it holds the GIL)."""
+
+    @property
+    def cause(self) -> Cause | None:
+        """What the loop thread did: its CPU time and run-queue wait against the duration."""
+        if self.runnable_ms is not None and self.runnable_ms >= self.duration_ms / 2:
+            return "starved"
+        if self.cpu_ms is None:
+            return None
+        return "cpu" if self.cpu_ms >= self.duration_ms / 2 else "waiting"
+
+    @property
+    def metric_label(self) -> str:
+        """The ``route`` label of the counters: bounded, never a raw path."""
+        return metric_label(self.origin)
 
     @property
     def at(self) -> str:
@@ -44,6 +73,12 @@ class Stall:
             "samples": self.samples,
             "task": self.task,
             "pid": self.pid,
+            "kind": self.origin.kind,
+            "origin": self.origin.label,
+            "cause": self.cause,
+            "cpu_ms": _ms(self.cpu_ms),
+            "runnable_ms": _ms(self.runnable_ms),
+            "gc_ms": round(self.gc_ms, 1),
         }
 
     def describe(self) -> str:
@@ -53,8 +88,25 @@ class Stall:
             where = f" at {frame['path']}:{frame['line']} in {frame['function']}"
         return (
             f"event loop blocked for {self.duration_ms:.0f} ms "
-            f"in {self.route or 'code outside any request'}{where}"
+            f"in {self.origin.label}{where}{self._cause_text()}"
         )
+
+    def _cause_text(self) -> str:
+        match self.cause:
+            case "starved":
+                return (
+                    f" (the machine was busy: the loop thread waited {self.runnable_ms:.0f} ms "
+                    "for a CPU)"
+                )
+            case "cpu":
+                return f" (computing: {self.cpu_ms:.0f} ms of CPU)"
+            case "waiting":
+                return f" (waiting in a blocking call: {self.cpu_ms:.0f} ms of CPU)"
+        return ""
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def make_stall(
@@ -66,6 +118,10 @@ def make_stall(
     samples: int,
     task: str | None,
     pid: int,
+    origin: Origin = OUTSIDE,
+    cpu_s: float | None = None,
+    runnable_s: float | None = None,
+    gc_s: float = 0.0,
 ) -> Stall:
     return Stall(
         duration_ms=duration_s * 1000,
@@ -76,6 +132,10 @@ def make_stall(
         task=task,
         pid=pid,
         blamed=blamed_frame(stack),
+        origin=origin,
+        cpu_ms=None if cpu_s is None else cpu_s * 1000,
+        runnable_ms=None if runnable_s is None else runnable_s * 1000,
+        gc_ms=gc_s * 1000,
     )
 
 
@@ -95,5 +155,10 @@ def log_stall(stall: Stall, *, ongoing: bool = False) -> None:
             "stack": stall.stack,
             "where": stall.blamed,
             "pid": stall.pid,
+            "kind": stall.origin.kind,
+            "origin": stall.origin.label,
+            "cause": stall.cause,
+            "cpu_ms": _ms(stall.cpu_ms),
+            "runnable_ms": _ms(stall.runnable_ms),
         },
     )

@@ -11,11 +11,20 @@ C code that holds the GIL (a catastrophic regex) keeps the watchdog from
 running at all; it gets the GIL back at the first bytecode after the C call,
 while that frame is still on the stack, so the stack is taken then. Durations
 always come from the heartbeat's own timestamps, never from the watchdog's.
+
+What the loop thread did meanwhile: the heartbeat reads its own thread's CPU
+time (one ``clock_gettime``), so the CPU time of a stall is exact; the watchdog
+reads the loop thread's run-queue wait from ``/proc/self/task/<tid>/schedstat``
+when it wakes (never on the loop), so a stall of a thread that was ready but
+had no CPU is told apart. Garbage collections longer than a tenth of the
+threshold are timed by a ``gc.callbacks`` hook: a collection holds the GIL,
+whatever thread runs it, so it stalls the loop without being the loop's code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import threading
@@ -27,10 +36,11 @@ from types import FrameType
 from typing import Any
 
 from unstuck.watch._loop_lag import LoopLag
+from unstuck.watch._origin import GARBAGE_COLLECTION, OUTSIDE, Origin
 from unstuck.watch._stack import StackFrame, thread_stack
 from unstuck.watch._stall import Stall, make_stall
 
-RouteResolver = Callable[["asyncio.Task[Any] | None", FrameType | None], str | None]
+OriginResolver = Callable[["asyncio.Task[Any] | None", FrameType | None], Origin]
 
 _MAX_DISTINCT_STACKS = 64
 
@@ -40,9 +50,31 @@ class _Ongoing:
     seq: int
     due: float
     samples: Counter[tuple[tuple[str, int, str], ...]] = field(default_factory=Counter)
-    route: str | None = None
+    origin: Origin | None = None
     task: str | None = None
     hang_reported: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Late:
+    """A heartbeat that ran late by at least the threshold: a stall that ended."""
+
+    seq: int
+    due: float
+    ended: float
+    cpu_s: float | None
+
+
+def _read_runnable_s(path: str | None) -> float | None:
+    """Run-queue wait of a thread so far (schedstat's second field, in ns)."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as stat:
+            fields = stat.read().split()
+        return int(fields[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _task_name(task: asyncio.Task[Any] | None) -> str | None:
@@ -63,7 +95,7 @@ class LoopWatchdog:
         heartbeat_s: float,
         sample_s: float,
         on_stall: Callable[[Stall], None],
-        resolve_route: RouteResolver | None = None,
+        resolve_origin: OriginResolver | None = None,
         on_lag: Callable[[float], None] | None = None,
         on_hang: Callable[[Stall], None] | None = None,
     ) -> None:
@@ -72,7 +104,7 @@ class LoopWatchdog:
         self.sample_s = sample_s
         self.lag = LoopLag(heartbeat_s)
         self._on_stall = on_stall
-        self._resolve_route = resolve_route
+        self._resolve_origin = resolve_origin
         self._on_lag = on_lag
         self._on_hang = on_hang
         # A stall this long may never end (a deadlock): say so while it lasts.
@@ -83,7 +115,16 @@ class LoopWatchdog:
         # (sequence number, monotonic time the next heartbeat is due): one
         # attribute, so that the watchdog thread always reads a consistent pair.
         self._beat: tuple[int, float] = (0, 0.0)
-        self._late: deque[tuple[int, float, float]] = deque()
+        self._beat_cpu = 0.0
+        self._late: deque[_Late] = deque()
+        self._schedstat: str | None = None
+        # The loop thread's run-queue wait so far, read while the loop answered.
+        self._runnable_before: float | None = None
+        self._gc_min_s = threshold_s / 10
+        self._gc_started = 0.0
+        self._gc_spans: deque[tuple[float, float]] = deque(maxlen=256)
+        #: Seconds of every collection since start (the loop-time account reads it).
+        self.gc_seconds = 0.0
         self._ongoing: _Ongoing | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,8 +139,12 @@ class LoopWatchdog:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        # Read by the watchdog thread only; where it does not exist (not Linux) it reads None.
+        self._schedstat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
         self._stopping.clear()
         self._beat = (0, time.monotonic() + self.heartbeat_s)
+        self._beat_cpu = time.thread_time()
+        gc.callbacks.append(self._on_gc)
         self._handle = self._loop.call_later(self.heartbeat_s, self._heartbeat)
         self._thread = threading.Thread(
             target=self._watch, name=f"unstuck-watchdog-{os.getpid()}", daemon=True
@@ -132,18 +177,38 @@ class LoopWatchdog:
         self._finish_late()
         seq, due = self._beat
         if now - due >= self.threshold_s:
-            self._late.append((seq, due, now))
+            self._late.append(_Late(seq, due, now, None))
             self._finish_late()
         self._ongoing = None
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        # Runs in whatever thread collects, inside the collection: keep it short.
+        if phase == "start":
+            self._gc_started = time.monotonic()
+            return
+        took = time.monotonic() - self._gc_started
+        self.gc_seconds += took
+        if took >= self._gc_min_s:
+            self._gc_spans.append((self._gc_started, took))
+
+    def _gc_seconds(self, start: float, end: float) -> float:
+        total = 0.0
+        for began, took in list(self._gc_spans):
+            total += max(0.0, min(end, began + took) - max(start, began))
+        return total
 
     def _heartbeat(self) -> None:
         now = time.monotonic()
+        cpu = time.thread_time()
         seq, due = self._beat
         lag = now - due if now > due else 0.0
         self.lag.record(lag)
         if lag >= self.threshold_s:
-            self._late.append((seq, due, now))
+            self._late.append(_Late(seq, due, now, cpu - self._beat_cpu))
         self._beat = (seq + 1, now + self.heartbeat_s)
+        self._beat_cpu = cpu
         assert self._loop is not None
         self._handle = self._loop.call_later(self.heartbeat_s, self._heartbeat)
         if self._on_lag is not None:
@@ -153,11 +218,16 @@ class LoopWatchdog:
         while not self._stopping.is_set():
             self._finish_late()
             seq, due = self._beat
-            overdue = time.monotonic() - due
+            now = time.monotonic()
+            overdue = now - due
             if overdue >= self.threshold_s:
                 self._sample(seq, due)
                 wait = self.sample_s
             else:
+                # The baseline of the loop thread's run-queue wait, taken while it answers.
+                runnable = _read_runnable_s(self._schedstat)
+                if runnable is not None and overdue < self.heartbeat_s:
+                    self._runnable_before = runnable
                 wait = min(1.0, self.threshold_s - overdue)
             self._stopping.wait(wait)
 
@@ -166,7 +236,10 @@ class LoopWatchdog:
         task = asyncio.current_task(self._loop) if self._loop is not None else None
         if self._beat[0] != seq or frame is None:
             return  # the loop answered in the meantime: this is not the stall's stack
-        stack = tuple((f["path"], f["line"], f["function"]) for f in thread_stack(frame))
+        coroutine = task.get_coro() if task is not None else None
+        task_frame = getattr(coroutine, "cr_frame", None)
+        frames = thread_stack(frame, task_frame)
+        stack = tuple((f["path"], f["line"], f["function"]) for f in frames)
         hang: Stall | None = None
         with self._lock:
             ongoing = self._ongoing
@@ -174,49 +247,64 @@ class LoopWatchdog:
                 ongoing = self._ongoing = _Ongoing(seq, due)
             if stack in ongoing.samples or len(ongoing.samples) < _MAX_DISTINCT_STACKS:
                 ongoing.samples[stack] += 1
-            if ongoing.route is None and self._resolve_route is not None:
-                ongoing.route = self._resolve_route(task, frame)
+            if ongoing.origin is None and self._resolve_origin is not None:
+                ongoing.origin = self._resolve_origin(task, frame)
             if ongoing.task is None:
                 ongoing.task = _task_name(task)
             now = time.monotonic()
             if not ongoing.hang_reported and now - due >= self.hang_after_s:
                 ongoing.hang_reported = True
-                hang = self._stall(due, now, ongoing)
-        del frame
+                hang = self._stall(due, now, ongoing, None)
+        del frame, task_frame
         if hang is not None and self._on_hang is not None:
             self._on_hang(hang)
 
     def _finish_late(self) -> None:
         while self._late:
             try:
-                seq, due, ended = self._late.popleft()
+                late = self._late.popleft()
             except IndexError:
                 return
             with self._lock:
                 ongoing = self._ongoing
-                if ongoing is not None and ongoing.seq == seq:
+                if ongoing is not None and ongoing.seq == late.seq:
                     self._ongoing = None
                 else:
                     ongoing = None
-            self._report(seq, due, ended, ongoing)
+            self._on_stall(self._stall(late.due, late.ended, ongoing, late.cpu_s))
 
-    def _report(self, seq: int, due: float, ended: float, ongoing: _Ongoing | None) -> None:
-        self._on_stall(self._stall(due, ended, ongoing))
+    def _runnable_since_baseline(self, duration_s: float) -> float | None:
+        before = self._runnable_before
+        now = _read_runnable_s(self._schedstat)
+        if before is None or now is None:
+            return None
+        return min(duration_s, max(0.0, now - before))
 
-    @staticmethod
-    def _stall(due: float, ended: float, ongoing: _Ongoing | None) -> Stall:
+    def _stall(
+        self, due: float, ended: float, ongoing: _Ongoing | None, cpu_s: float | None
+    ) -> Stall:
         stack: list[StackFrame] = []
         samples = 0
         if ongoing is not None and ongoing.samples:
             samples = sum(ongoing.samples.values())
             top = max(ongoing.samples.items(), key=lambda item: item[1])[0]
             stack = [{"path": p, "line": line, "function": fn} for p, line, fn in top]
+        duration = ended - due
+        gc_s = self._gc_seconds(due - self.heartbeat_s, ended)
+        origin = (ongoing.origin if ongoing else None) or OUTSIDE
+        if gc_s >= duration / 2:
+            # The collector ran, not the code it interrupted: blame neither.
+            origin = GARBAGE_COLLECTION
         return make_stall(
-            duration_s=ended - due,
+            duration_s=duration,
             started_at=time.time() - (time.monotonic() - due),
-            route=ongoing.route if ongoing else None,
+            route=origin.route if origin.kind == "request" else None,
             stack=stack,
             samples=samples,
             task=ongoing.task if ongoing else None,
             pid=os.getpid(),
+            origin=origin,
+            cpu_s=cpu_s,
+            runnable_s=self._runnable_since_baseline(duration),
+            gc_s=gc_s,
         )

@@ -5,12 +5,21 @@ the heartbeat and a once-a-second sampler task (thread pool, DB pools and
 in-flight requests to the gauges) begin; ``stop`` ends them all when the
 lifespan ends, so no thread outlives the app. Stalls arrive from the watchdog
 thread and go to the log, the metrics and a bounded deque.
+
+Starting costs the loop nothing it would notice: what is slow to do the first
+time (creating the metrics, importing anyio's asyncio backend, which the
+thread-pool gauge needs) is done in a thread, and the first sample waits one
+period. Between ``start`` and ``serving`` the code the loop runs is the app's
+start-up; after ``shutting_down``, its shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import importlib
+import json
 import logging
 import os
 import time
@@ -19,8 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 from unstuck.watch._config import WatchConfig
 from unstuck.watch._db_pools import WatchedPool
+from unstuck.watch._fleet import PUBLISH_EVERY_S, Publisher, fleet_dir, read_workers
+from unstuck.watch._loop_time import LoopTime
 from unstuck.watch._metrics import NO_ROUTE, WatchMetrics, metrics
-from unstuck.watch._requests import RequestRegistry, route_from_frames
+from unstuck.watch._origin import (
+    ACTIVITY,
+    OUTSIDE,
+    Origin,
+    Phase,
+    activity_of,
+    metric_label,
+    origin_of,
+)
+from unstuck.watch._requests import RequestRegistry, origin_from_frames
 from unstuck.watch._stall import Stall, log_stall
 from unstuck.watch._watchdog import LoopWatchdog
 
@@ -32,7 +52,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("unstuck")
 
-_SAMPLE_EVERY_S = 1.0
+_SAMPLE_EVERY_S = PUBLISH_EVERY_S
+#: Stalls and in-flight requests in a published snapshot: the newest, enough for the page.
+_PUBLISHED_ROWS = 50
+
+
+def _prepare() -> WatchMetrics:
+    """What is slow the first time; run in a thread, off the loop."""
+    # thread_pool_stats() would import it on the loop at the first sample; with
+    # another anyio layout, that first sample imports what it needs.
+    with contextlib.suppress(ImportError):
+        importlib.import_module("anyio.to_thread")
+        importlib.import_module("anyio._backends._asyncio")
+    return metrics()
+
+
+def _start_publisher(directory: str) -> Publisher:
+    publisher = Publisher(directory, _encode)
+    publisher.start()
+    return publisher
 
 
 def thread_pool_stats() -> dict[str, int]:
@@ -59,6 +97,13 @@ class Watcher:
         self._sampler: asyncio.Task[None] | None = None
         self._started = 0.0
         self._routes_seen: set[str] = set()
+        self._phase: Phase | None = None
+        self.loop_time = LoopTime(
+            origin_of=self._origin_of_task,
+            gc_seconds=self._gc_seconds,
+            on_flush=self._count_busy,
+        )
+        self._publisher: Publisher | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -67,31 +112,58 @@ class Watcher:
         return self.watchdog is not None and self.watchdog.running
 
     async def start(self) -> None:
+        """Start watching; the caller's context (the lifespan's) is in start-up from here."""
         if self.running:
             return
-        self._metrics = metrics()
+        loop = asyncio.get_running_loop()
+        self._metrics = await loop.run_in_executor(None, _prepare)
         lag_metric = self._metrics.loop_lag
         self.watchdog = LoopWatchdog(
             threshold_s=self.config.threshold_ms / 1000,
             heartbeat_s=self.config.heartbeat_s,
             sample_s=self.config.sample_s,
             on_stall=self._record_stall,
-            resolve_route=self._resolve_route,
+            resolve_origin=self._resolve_origin,
             on_lag=lag_metric.observe,
             on_hang=lambda stall: log_stall(stall, ongoing=True),
         )
         self.watchdog.start()
+        if self.config.loop_time:
+            self.loop_time.start()
+        directory = fleet_dir()
+        if directory:
+            # It reads /proc and creates the directory: off the loop, like _prepare.
+            self._publisher = await loop.run_in_executor(None, _start_publisher, directory)
         self._started = time.monotonic()
-        self._sampler = asyncio.get_running_loop().create_task(
-            self._sample_forever(), name="unstuck-sampler"
+        # The watcher's own task belongs to no request and to no phase of the app.
+        self._sampler = loop.create_task(
+            self._sample_forever(), name="unstuck-sampler", context=contextvars.Context()
         )
+        self._enter_phase(Phase("start-up"))
         logger.info(
             "watching the event loop of pid %d: stalls over %g ms are reported",
             os.getpid(),
             self.config.threshold_ms,
         )
 
+    def _enter_phase(self, phase: Phase | None) -> None:
+        if self._phase is not None:
+            self._phase.finished = True
+        self._phase = phase
+        ACTIVITY.set(phase)
+
+    def serving(self) -> None:
+        """The app's start-up is over; call in the lifespan's context."""
+        self._enter_phase(None)
+
+    def shutting_down(self) -> None:
+        """The app's shutdown begins; call in the lifespan's context."""
+        self._enter_phase(Phase("shutdown"))
+
     async def stop(self) -> None:
+        if self._phase is not None:
+            self._phase.finished = True
+            self._phase = None
         if self._sampler is not None:
             self._sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -100,6 +172,10 @@ class Watcher:
         if self.watchdog is not None:
             self.watchdog.cancel_heartbeat()
             await asyncio.to_thread(self.watchdog.stop)
+        await asyncio.to_thread(self.loop_time.stop)
+        if self._publisher is not None:
+            await asyncio.to_thread(self._publisher.stop)
+            self._publisher = None
 
     # -- probes ------------------------------------------------------------
 
@@ -114,18 +190,32 @@ class Watcher:
         self.pools.append(watched)
         return watched
 
-    def _resolve_route(self, task: asyncio.Task[Any] | None, frame: FrameType | None) -> str | None:
-        request = self.requests.for_task(task)
-        if request is not None and request.route is not None:
-            return request.route
-        return route_from_frames(frame)
+    def _resolve_origin(self, task: asyncio.Task[Any] | None, frame: FrameType | None) -> Origin:
+        """On the watchdog thread: the running task's activity, else a ``scope`` local."""
+        activity = activity_of(task)
+        if activity is not None:
+            return origin_of(activity)
+        return origin_from_frames(frame) or OUTSIDE
+
+    def _origin_of_task(self, task: asyncio.Task[Any] | None) -> str | None:
+        """The loop-time account of a task (a bounded label); called by the sampler thread."""
+        activity = activity_of(task)
+        return None if activity is None else metric_label(origin_of(activity))
+
+    def _gc_seconds(self) -> float:
+        return self.watchdog.gc_seconds if self.watchdog is not None else 0.0
+
+    def _count_busy(self, seconds_by_origin: dict[str, float]) -> None:
+        if self._metrics is not None:
+            for origin, seconds in seconds_by_origin.items():
+                self._metrics.loop_busy.labels(origin=origin).inc(seconds)
 
     def _record_stall(self, stall: Stall) -> None:
         self.stalls.append(stall)
         self.stall_count += 1
         log_stall(stall)
         if self._metrics is not None:
-            label = stall.route or NO_ROUTE
+            label = stall.metric_label
             self._metrics.stalls.labels(route=label).inc()
             self._metrics.stall_seconds.labels(route=label).inc(stall.duration_ms / 1000)
 
@@ -139,11 +229,14 @@ class Watcher:
 
     async def _sample_forever(self) -> None:
         while True:
+            # Sleep first: nothing of the watcher's runs on the loop as the app starts.
+            await asyncio.sleep(_SAMPLE_EVERY_S)
             try:
                 self._sample_gauges()
+                if self._publisher is not None:
+                    self._publisher.publish(self.worker_snapshot(rows=_PUBLISHED_ROWS))
             except Exception:
                 logger.exception("unstuck could not sample the gauges")
-            await asyncio.sleep(_SAMPLE_EVERY_S)
 
     def _sample_gauges(self) -> None:
         m = self._metrics
@@ -173,21 +266,57 @@ class Watcher:
 
     # -- diagnostics -------------------------------------------------------
 
-    async def snapshot(self) -> dict[str, Any]:
-        """The diagnostics JSON; runs on the loop, the lock query runs off it."""
-        lag = self.watchdog.lag.snapshot() if self.watchdog is not None else {"lag_ms": None}
-        lock_waits = [await pool.lock_waits() for pool in self.pools if pool.is_postgres]
+    def worker_snapshot(self, rows: int | None = None) -> dict[str, Any]:
+        """This worker's diagnostics, without the lock-wait query; call on the loop.
+
+        The values are computed when read, so the loop-time and lag parts, safe from
+        any thread, are left as callables for whoever encodes the result.
+        """
+        stalls = list(self.stalls)  # one C call: the watchdog thread may append meanwhile
+        inflight = self.requests.snapshot()
+        if rows is not None:
+            stalls = stalls[-rows:]
+            inflight = inflight[:rows]
         return {
             "pid": os.getpid(),
             "running": self.running,
             "threshold_ms": self.config.threshold_ms,
             "uptime_s": round(time.monotonic() - self._started, 1) if self.running else None,
             "stall_count": self.stall_count,
-            # list() copies in one step; the watchdog thread may append meanwhile.
-            "stalls": [stall.to_json() for stall in reversed(list(self.stalls))],
-            "loop": lag,
+            "stalls": [stall.to_json() for stall in reversed(stalls)],
+            "loop": self.watchdog.lag.snapshot if self.watchdog is not None else _no_lag,
+            "loop_time": self.loop_time.snapshot,
             "threadpool": thread_pool_stats(),
             "db_pools": [pool.snapshot() for pool in self.pools],
-            "lock_waits": lock_waits,
-            "inflight": self.requests.snapshot(),
+            "inflight": inflight,
         }
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The diagnostics JSON; runs on the loop, the lock query and the fleet read off it."""
+        data = _resolved(self.worker_snapshot())
+        data["lock_waits"] = [await pool.lock_waits() for pool in self.pools if pool.is_postgres]
+        workers = [_worker_view(data, published_s_ago=0.0, stale=False)]
+        directory = self._publisher.directory if self._publisher is not None else None
+        if directory is not None:
+            others = await asyncio.to_thread(read_workers, directory, skip_pid=os.getpid())
+            workers += others
+        data["workers"] = sorted(workers, key=lambda worker: int(worker["pid"]))
+        return data
+
+
+def _no_lag() -> dict[str, Any]:
+    return {"lag_ms": None}
+
+
+def _resolved(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {key: value() if callable(value) else value for key, value in snapshot.items()}
+
+
+def _encode(snapshot: dict[str, Any]) -> bytes:
+    return json.dumps(_resolved(snapshot), separators=(",", ":"), default=str).encode()
+
+
+def _worker_view(data: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    view = {key: value for key, value in data.items() if key not in {"workers", "lock_waits"}}
+    view.update(extra)
+    return view

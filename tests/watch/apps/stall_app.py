@@ -88,4 +88,4 @@ async def pid() -> dict[str, int]:
     return {"pid": os.getpid()}
 
 
-unstuck.watch(app)
+unstuck.watch.watch(app)

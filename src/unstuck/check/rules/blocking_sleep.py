@@ -12,6 +12,19 @@ from unstuck.check.rule import Rule
 RULE = Rule(
     code="USK101",
     name="blocking-sleep",
+    catches="`time.sleep`",
+    example="""\
+import time
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.get("/retry")
+async def retry():
+    time.sleep(1)
+""",
+    doc=__doc__ or "",
     summary="sleeps on the event loop: no other request runs meanwhile",
     fix="use `await asyncio.sleep(...)`",
     advice="await asyncio.sleep() instead of time.sleep()",

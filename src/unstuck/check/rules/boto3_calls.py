@@ -8,7 +8,7 @@ Fix: create clients once at start-up and call them via ``await asyncio.to_thread
 or use an async SDK (aioboto3 / aiobotocore).
 """
 
-from unstuck.check.rule import ANY_METHOD, Rule
+from unstuck.check.rule import Client, Rule, methods
 
 _CLIENT = "botocore.client.BaseClient"
 _RESOURCE = "boto3.resources.base.ServiceResource"
@@ -16,29 +16,31 @@ _RESOURCE = "boto3.resources.base.ServiceResource"
 RULE = Rule(
     code="USK107",
     name="boto3",
+    catches="creating boto3 clients and calling them",
+    example="""\
+import boto3
+from fastapi import FastAPI, UploadFile
+
+app = FastAPI()
+
+@app.post("/upload")
+async def upload(file: UploadFile):
+    boto3.client("s3").put_object(Bucket="media", Key=file.filename, Body=file.file)
+""",
+    doc=__doc__ or "",
     summary="is a blocking AWS SDK call on the event loop",
     fix="`await asyncio.to_thread(...)` around the call, or use aioboto3",
     advice="await asyncio.to_thread(...) around the SDK call, or use aioboto3",
     functions=frozenset({"boto3.client", "boto3.resource"}),
-    methods=frozenset(
-        {
-            (_CLIENT, ANY_METHOD),
-            (_RESOURCE, ANY_METHOD),
-            ("boto3.Session", "client"),
-            ("boto3.Session", "resource"),
-        }
-    ),
-    # local work only: URL signing, paginator and waiter objects
-    method_exceptions=frozenset(
-        (_CLIENT, name)
-        for name in (
-            "generate_presigned_url",
-            "generate_presigned_post",
-            "get_paginator",
-            "can_paginate",
-            "get_waiter",
-            "close",
-        )
+    methods=methods("boto3.Session", "client resource"),
+    clients=(
+        # local work only: URL signing, paginator and waiter objects
+        Client(
+            _CLIENT,
+            local="generate_presigned_url generate_presigned_post get_paginator "
+            "can_paginate get_waiter close",
+        ),
+        Client(_RESOURCE),
     ),
     returns={
         "boto3.client": _CLIENT,

@@ -18,6 +18,23 @@ _SIGNATURE = "celery.canvas.Signature"
 RULE = Rule(
     code="USK111",
     name="celery-blocking",
+    catches="`task.delay()`, `task.apply_async()`, `send_task`, `AsyncResult.get()` "
+    "and state reads (`.state`, `.status`, `.result`)",
+    example="""\
+from celery import shared_task
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@shared_task
+def process_video(path: str) -> None: ...
+
+@app.post("/videos")
+async def upload_video(path: str):
+    return {"task": process_video.delay(path).id}
+""",
+    doc=__doc__ or "",
     summary="is synchronous Celery broker/backend I/O on the event loop",
     fix="`await run_in_threadpool(...)` / `await asyncio.to_thread(...)` around it, "
     "or make the route `def`",

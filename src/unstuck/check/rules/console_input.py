@@ -11,6 +11,17 @@ from unstuck.check.rule import Rule
 RULE = Rule(
     code="USK112",
     name="console-input",
+    catches="`input()`",
+    example="""\
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.post("/confirm")
+async def confirm():
+    return input("continue? ")
+""",
+    doc=__doc__ or "",
     summary="waits for console input on the event loop",
     fix="remove it: take the value from settings or the request",
     advice="never read stdin in a server",

@@ -2,7 +2,9 @@
 
 Incident: password hashing (bcrypt, ~250 ms by design) in an ``async def`` login route:
 at 20 logins per second the loop was busy all the time and every endpoint's latency
-went to seconds. Same story with PIL resizes, pandas CSV parsing and big Python loops.
+went to seconds. Same story with PIL resizes, pandas CSV parsing, big Python loops,
+QR codes (``pyqrcode`` in pure Python: about 150 ms a code) and PDF rendering
+(reportlab, WeasyPrint, fpdf2: from tens of milliseconds to seconds a document).
 
 Fix (the article's decision tree): under ~1 s, ``def`` or ``await loop.run_in_executor(
 thread_pool, ...)`` (hashlib and PIL release the GIL); heavier, a process pool created in
@@ -13,10 +15,34 @@ from unstuck.check.rule import Rule, functions, methods
 
 _IMAGE = "PIL.Image.Image"
 _FRAME = "pandas.DataFrame"
+_QRCODE = "qrcode.QRCode"
+_PYQRCODE = "pyqrcode.QRCode"
+_SEGNO = "segno.QRCode"
+_WEASYPRINT = "weasyprint.HTML"
+_PLATYPUS = "reportlab.platypus.SimpleDocTemplate"
+_CANVAS = "reportlab.pdfgen.canvas.Canvas"
+_FPDF = "fpdf.FPDF"
 
 RULE = Rule(
     code="USK113",
     name="cpu-heavy",
+    catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
+    "`hashlib.pbkdf2_hmac/scrypt`), PIL, pandas I/O, QR codes (qrcode, "
+    "pyqrcode, segno), PDF (reportlab, WeasyPrint, fpdf2, xhtml2pdf, "
+    "pdfkit), `savefig`, loops of a million iterations or more",
+    example="""\
+import bcrypt
+from fastapi import FastAPI, HTTPException
+
+app = FastAPI()
+STORED = bcrypt.hashpw(b"secret", bcrypt.gensalt())
+
+@app.post("/login")
+async def login(password: str):
+    if not bcrypt.checkpw(password.encode(), STORED):
+        raise HTTPException(401)
+""",
+    doc=__doc__ or "",
     summary="is CPU-heavy work on the event loop",
     fix="run it in a process pool (`await loop.run_in_executor(process_pool, ...)`), "
     "or a thread for short work, or a task queue",
@@ -33,15 +59,37 @@ RULE = Rule(
     | functions("passlib.hash.bcrypt", "hash verify")
     | functions("passlib.hash.argon2", "hash verify")
     | functions("passlib.hash.pbkdf2_sha256", "hash verify")
-    | functions("passlib.hash.sha512_crypt", "hash verify"),
+    | functions("passlib.hash.sha512_crypt", "hash verify")
+    | functions("PIL.ImageOps", "exif_transpose fit contain cover pad grayscale equalize")
+    | functions("qrcode", "make")
+    | functions("pyqrcode", "create")
+    | functions("segno", "make make_qr make_micro")
+    | functions("xhtml2pdf.pisa", "CreatePDF")
+    | functions("pdfkit", "from_string from_url from_file")
+    | functions("matplotlib.pyplot", "savefig"),
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("argon2.PasswordHasher", "hash verify")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
     | methods(_IMAGE, "resize thumbnail save convert rotate transform filter load reduce quantize")
-    | methods(_FRAME, "to_csv to_excel to_parquet to_json to_sql to_feather"),
+    | methods(_FRAME, "to_csv to_excel to_parquet to_json to_sql to_feather")
+    | methods(_QRCODE, "make make_image print_ascii print_tty get_matrix")
+    | methods(_PYQRCODE, "png svg eps xbm text terminal png_as_base64_str get_png_size")
+    | methods(_SEGNO, "save png_data_uri svg_data_uri svg_inline terminal matrix_iter")
+    | methods(_WEASYPRINT, "write_pdf render")
+    | methods("weasyprint.Document", "write_pdf")
+    | methods(_PLATYPUS, "build multiBuild")
+    | methods(_CANVAS, "save getpdfdata")
+    | methods(_FPDF, "output"),
     returns={
         "PIL.Image.open": _IMAGE,
         "PIL.Image.new": _IMAGE,
+        "qrcode.make": _IMAGE,
+        "pyqrcode.create": _PYQRCODE,
+        "segno.make": _SEGNO,
+        "segno.make_qr": _SEGNO,
+        "segno.make_micro": _SEGNO,
+        f"{_WEASYPRINT}.render": "weasyprint.Document",
+        **{f"{_IMAGE}.{name}": _IMAGE for name in ["resize", "convert", "rotate", "copy", "crop"]},
         **{
             f"pandas.{name}": _FRAME
             for name in [
@@ -58,5 +106,11 @@ RULE = Rule(
         "passlib.CryptContext": "passlib.context.CryptContext",
         "argon2._password_hasher.PasswordHasher": "argon2.PasswordHasher",
         "pandas.core.frame.DataFrame": _FRAME,
+        "qrcode.main.QRCode": _QRCODE,
+        "pyqrcode.builder.QRCode": _PYQRCODE,
+        "reportlab.platypus.doctemplate.SimpleDocTemplate": _PLATYPUS,
+        "fpdf.fpdf.FPDF": _FPDF,
+        "weasyprint.document.Document": "weasyprint.Document",
+        "weasyprint.document.HTML": _WEASYPRINT,
     },
 )

@@ -8,10 +8,16 @@ Fix: stream in chunks with ``await upload.read(chunk)`` and write through ``aiof
 ``anyio.Path`` or ``await asyncio.to_thread(...)``; or make the route ``def``.
 """
 
-from unstuck.check.rule import Rule, functions, methods
+from unstuck.check.rule import ANY_METHOD, Rule, functions, methods
 
 _PATH = "pathlib.Path"
 _SPOOLED = "tempfile.SpooledTemporaryFile"
+# What ``open()`` returns, by mode; a parameter annotated with one of them is a file too.
+_TEXT_FILE = "io.TextIOWrapper"
+_BINARY_READER = "io.BufferedReader"
+_FILE_OBJECTS = (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRandom", "io.FileIO")
+# Methods of an open file that never touch the disk.
+_FILE_LOCAL = "fileno isatty readable writable seekable detach"
 
 RULE = Rule(
     code="USK110",
@@ -19,36 +25,70 @@ RULE = Rule(
     summary="is blocking file I/O on the event loop",
     fix="use `aiofiles` / `anyio.Path`, or `await asyncio.to_thread(...)`",
     advice="await aiofiles / anyio.Path (or asyncio.to_thread), or make it def",
-    functions=frozenset({"builtins.open", "io.open"})
+    catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
+    "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, `shutil`, "
+    "`os` file calls, `UploadFile.file.read()`",
+    example="""\
+from fastapi import FastAPI, UploadFile
+
+app = FastAPI()
+
+@app.post("/upload")
+async def upload(file: UploadFile):
+    with open(f"var/{file.filename}", "wb") as out:
+        out.write(file.file.read())
+""",
+    doc=__doc__ or "",
+    functions=frozenset({"builtins.open", "io.open", "io.open_code"})
     | functions(
         "shutil",
         "copy copy2 copyfile copyfileobj copytree rmtree move make_archive unpack_archive",
     )
     | functions(
-        "os", "listdir scandir walk remove unlink rename renames replace makedirs removedirs fsync"
+        "os",
+        "listdir scandir walk remove unlink rename renames replace makedirs removedirs fsync "
+        "fdopen mkdir rmdir truncate",
     ),
     methods=methods(
-        _PATH, "open read_text read_bytes write_text write_bytes iterdir glob rglob walk"
+        _PATH,
+        "open read_text read_bytes write_text write_bytes iterdir glob rglob walk "
+        "mkdir unlink rmdir touch rename replace",
     )
-    | methods(_SPOOLED, "read write readline readlines"),
+    | methods(_SPOOLED, "read write readline readlines")
+    | frozenset((cls, ANY_METHOD) for cls in _FILE_OBJECTS),
+    method_exceptions=frozenset(
+        (cls, name) for cls in _FILE_OBJECTS for name in _FILE_LOCAL.split()
+    ),
     aliases={
         "pathlib.PosixPath": _PATH,
         "pathlib.WindowsPath": _PATH,
         "pathlib.PurePath": _PATH,
         "starlette.datastructures.UploadFile": "fastapi.UploadFile",
         "fastapi.datastructures.UploadFile": "fastapi.UploadFile",
+        "_io.TextIOWrapper": _TEXT_FILE,
+        "_io.BufferedReader": _BINARY_READER,
+        "_io.BufferedWriter": "io.BufferedWriter",
+        "_io.BufferedRandom": "io.BufferedRandom",
+        "_io.FileIO": "io.FileIO",
     },
     returns={
-        f"{_PATH}.{name}": _PATH
-        for name in [
-            "resolve",
-            "absolute",
-            "with_name",
-            "with_suffix",
-            "joinpath",
-            "expanduser",
-            "parent",
-        ]
+        **{
+            f"{_PATH}.{name}": _PATH
+            for name in [
+                "resolve",
+                "absolute",
+                "with_name",
+                "with_suffix",
+                "joinpath",
+                "expanduser",
+                "parent",
+            ]
+        },
+        "builtins.open": _TEXT_FILE,
+        "io.open": _TEXT_FILE,
+        "os.fdopen": _TEXT_FILE,
+        "io.open_code": _BINARY_READER,
+        f"{_PATH}.open": _TEXT_FILE,
     },
     attribute_types={
         ("fastapi.UploadFile", "file"): _SPOOLED,

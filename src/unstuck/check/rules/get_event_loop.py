@@ -13,6 +13,18 @@ from unstuck.check.rule import Rule
 RULE = Rule(
     code="USK201",
     name="get-event-loop",
+    catches="`asyncio.get_event_loop()` inside a coroutine (warning)",
+    example="""\
+import asyncio
+
+
+def load_model() -> None: ...
+
+async def warm_up():
+    loop = asyncio.get_event_loop()
+    await loop.run_in_executor(None, load_model)
+""",
+    doc=__doc__ or "",
     summary="in a coroutine: use the running loop",
     fix="use `asyncio.get_running_loop()`",
     advice="use asyncio.get_running_loop()",

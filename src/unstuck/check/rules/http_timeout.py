@@ -17,6 +17,21 @@ _VERBS = "get post put patch delete head options request"
 RULE = Rule(
     code="USK203",
     name="http-timeout",
+    catches="outbound HTTP with no timeout (requests, urlopen, urllib3, "
+    "`http.client`; `timeout=None` on httpx/aiohttp), anywhere, `def` "
+    "routes included: a hung upstream eats the 40 thread-pool tokens "
+    "(warning)",
+    example="""\
+import requests
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.get("/rates")
+def rates():
+    return requests.get("https://rates.example.com/latest").json()
+""",
+    doc=__doc__ or "",
     summary="has no timeout: a silent upstream hangs it forever",
     fix="pass `timeout=` (seconds)",
     advice="always set a timeout on outbound calls",

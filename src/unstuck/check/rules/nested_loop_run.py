@@ -13,6 +13,28 @@ from unstuck.check.rule import Rule
 RULE = Rule(
     code="USK202",
     name="nested-loop-run",
+    catches="`asyncio.run` / `loop.run_until_complete` reached from a coroutine",
+    example="""\
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+async def fetch(url: str) -> str:
+    async with httpx.AsyncClient(timeout=5) as client:
+        return (await client.get(url)).text
+
+def fetch_sync(url):
+    return asyncio.run(fetch(url))
+
+@app.get("/proxy")
+async def proxy(url: str):
+    return fetch_sync(url)
+""",
+    doc=__doc__ or "",
     summary="starts an event loop inside the running one (RuntimeError or a blocked loop)",
     fix="`await` the coroutine instead",
     advice="await the coroutine directly",

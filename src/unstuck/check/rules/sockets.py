@@ -12,6 +12,19 @@ from unstuck.check.rule import Rule, functions, methods
 RULE = Rule(
     code="USK103",
     name="blocking-socket",
+    catches="`socket` connect/recv/send/accept, DNS lookups",
+    example="""\
+import socket
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.get("/ping/{host}")
+async def ping(host: str):
+    socket.create_connection((host, 80), timeout=2).close()
+""",
+    doc=__doc__ or "",
     summary="is blocking socket I/O on the event loop",
     fix="use asyncio streams (`await asyncio.open_connection(...)`) or `loop.getaddrinfo`",
     advice="await asyncio streams / loop.getaddrinfo, or run it in a thread",

@@ -8,13 +8,44 @@ Fix: one shared ``httpx.AsyncClient`` (created in lifespan) and ``await client.g
 or make the route ``def`` so that it runs in the thread pool.
 """
 
-from unstuck.check.rule import ANY_METHOD, Rule, functions, methods
+from unstuck.check.rule import ANY_METHOD, Client, Rule, functions, methods
 
 _VERBS = "get post put patch delete head options request"
+_URLLIB3 = "urllib3.connectionpool.HTTPConnectionPool"
+_URLLIB3_POOLS = (
+    Client(
+        "urllib3.PoolManager",
+        local="connection_from_host connection_from_url connection_from_context "
+        "connection_from_pool_key",
+        aliases="urllib3.poolmanager.PoolManager urllib3.poolmanager.ProxyManager "
+        "urllib3.ProxyManager urllib3.request.RequestMethods "
+        "urllib3._request_methods.RequestMethods",
+    ),
+    Client(
+        _URLLIB3,
+        local="is_same_host",
+        aliases="urllib3.HTTPConnectionPool urllib3.HTTPSConnectionPool "
+        "urllib3.connectionpool.HTTPSConnectionPool urllib3.connectionpool.ConnectionPool",
+    ),
+)
 
 RULE = Rule(
     code="USK102",
     name="sync-http",
+    catches="requests (functions and `Session`), urllib, urllib3 (functions and "
+    "pools, also typed by annotation), sync httpx (`httpx.get`, "
+    "`httpx.Client`), `http.client`, xmlrpc",
+    example="""\
+import requests
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.get("/bad")
+async def bad():
+    return requests.get("https://example.com", timeout=5).json()
+""",
+    doc=__doc__ or "",
     summary="is a synchronous HTTP request on the event loop",
     fix="await an async client (`httpx.AsyncClient`), or make the route `def`",
     advice="await an async HTTP client (httpx.AsyncClient), or make it def (thread pool)",
@@ -23,21 +54,24 @@ RULE = Rule(
     | functions("urllib.request", "urlopen urlretrieve")
     | functions("urllib3", "request"),
     methods=methods("requests.Session", _VERBS + " send")
-    | methods("httpx.Client", _VERBS + " send stream")
-    | methods("urllib3.PoolManager", "request request_encode_url request_encode_body urlopen")
+    | methods("httpx.Client", _VERBS + " send stream close")
     | methods("urllib.request.OpenerDirector", "open")
     | methods("http.client.HTTPConnection", "request getresponse connect")
     | frozenset({("xmlrpc.client.ServerProxy", ANY_METHOD)}),
     returns={
         "requests.session": "requests.Session",
         "urllib.request.build_opener": "urllib.request.OpenerDirector",
+        "urllib3.connection_from_url": _URLLIB3,
+        "urllib3.proxy_from_url": "urllib3.PoolManager",
     },
+    clients=_URLLIB3_POOLS,
     aliases={
         "requests.sessions.Session": "requests.Session",
         "requests.api": "requests",
         "httpx._client.Client": "httpx.Client",
         "httpx._api": "httpx",
-        "urllib3.poolmanager.PoolManager": "urllib3.PoolManager",
+        # httpx2 continues httpx under a new name, with the same API
+        "httpx2": "httpx",
         "http.client.HTTPSConnection": "http.client.HTTPConnection",
     },
 )

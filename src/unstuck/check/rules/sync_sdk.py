@@ -2,44 +2,321 @@
 
 Incident: an ``async def`` chat route called ``OpenAI().chat.completions.create(...)``, the
 sync client: each completion held the loop for seconds, so the worker served one user
-at a time while its health checks timed out. Same with ``pymongo``, ``Elasticsearch``
-and ``Anthropic`` sync clients.
+at a time while its health checks timed out. The same happens with every SDK whose
+client speaks HTTP or a wire protocol synchronously: Slack's ``WebClient``, Azure Blob
+Storage, Google Cloud Storage and BigQuery, Stripe, Twilio, SendGrid, pymongo,
+Elasticsearch, websocket-client, paramiko, pika.
 
-Fix: the async client of the same SDK (``AsyncOpenAI``, ``AsyncAnthropic``, motor /
-``AsyncMongoClient``, ``AsyncElasticsearch``) with ``await``; or make the route ``def``.
+Fix: the async client of the same SDK (``AsyncOpenAI``, ``AsyncAnthropic``,
+``AsyncWebClient``, ``azure.storage.blob.aio``, ``AsyncMongoClient``,
+``AsyncElasticsearch``, Stripe's ``*_async`` methods) with ``await``; where there is none,
+``await asyncio.to_thread(...)`` around the call; or make the route ``def``.
 """
 
-from unstuck.check.rule import ANY_METHOD, Rule
+from unstuck.check.rule import Client, Rule, functions
 
-_CLIENTS = (
-    "openai.OpenAI",
-    "openai.AzureOpenAI",
-    "anthropic.Anthropic",
-    "pymongo.MongoClient",
-    "elasticsearch.Elasticsearch",
+_AZURE_BLOB = "azure.storage.blob"
+_GCS = "google.cloud.storage"
+_BIGQUERY = "google.cloud.bigquery"
+_FIRESTORE = "google.cloud.firestore"
+_STRIPE_RESOURCES = (
+    "Account AccountLink Balance BalanceTransaction Charge Coupon Customer Dispute Event File "
+    "Invoice InvoiceItem PaymentIntent PaymentLink PaymentMethod Payout Price Product "
+    "PromotionCode Refund SetupIntent Source Subscription SubscriptionItem TaxRate Token "
+    "Transfer WebhookEndpoint checkout.Session billing_portal.Session"
 )
-# Calls that stay in the process: option copies, handles on sub-resources, and the
-# methods of plain values (``client.api_key.startswith(...)``).
-_LOCAL = (
-    "with_options copy get_database get_collection get_default_database start_session "
-    "startswith endswith lower upper strip split format encode decode get items keys values"
+_STRIPE_CALLS = (
+    "create retrieve modify list delete search confirm capture cancel pay finalize_invoice "
+    "void_invoice list_line_items create_source list_sources attach detach"
+)
+
+# One entry per client class: the methods that stay local, the other names it is
+# imported under, and which methods hand out another client.
+CLIENTS = (
+    Client("openai.OpenAI", aliases="openai.Client openai._client.OpenAI", resources=True),
+    Client("openai.AzureOpenAI", aliases="openai.lib.azure.AzureOpenAI", resources=True),
+    Client(
+        "anthropic.Anthropic",
+        aliases="anthropic.Client anthropic._client.Anthropic",
+        resources=True,
+    ),
+    Client(
+        "pymongo.MongoClient",
+        local="with_options copy get_database get_collection get_default_database start_session",
+        aliases="pymongo.mongo_client.MongoClient",
+        resources=True,
+    ),
+    Client("elasticsearch.Elasticsearch", local="options", resources=True),
+    # Slack
+    Client(
+        "slack_sdk.WebClient",
+        aliases="slack_sdk.web.WebClient slack_sdk.web.client.WebClient slack.WebClient",
+    ),
+    Client("slack_sdk.webhook.WebhookClient", aliases="slack_sdk.webhook.client.WebhookClient"),
+    # Azure
+    Client(
+        f"{_AZURE_BLOB}.BlobServiceClient",
+        local="get_container_client get_blob_client close",
+        aliases=f"{_AZURE_BLOB}._blob_service_client.BlobServiceClient",
+        returns={
+            "from_connection_string": f"{_AZURE_BLOB}.BlobServiceClient",
+            "get_container_client": f"{_AZURE_BLOB}.ContainerClient",
+            "get_blob_client": f"{_AZURE_BLOB}.BlobClient",
+        },
+    ),
+    Client(
+        f"{_AZURE_BLOB}.ContainerClient",
+        local="get_blob_client close",
+        aliases=f"{_AZURE_BLOB}._container_client.ContainerClient",
+        returns={
+            "from_connection_string": f"{_AZURE_BLOB}.ContainerClient",
+            "from_container_url": f"{_AZURE_BLOB}.ContainerClient",
+            "get_blob_client": f"{_AZURE_BLOB}.BlobClient",
+            "download_blob": f"{_AZURE_BLOB}.StorageStreamDownloader",
+        },
+    ),
+    Client(
+        f"{_AZURE_BLOB}.BlobClient",
+        local="close",
+        aliases=f"{_AZURE_BLOB}._blob_client.BlobClient",
+        returns={
+            "from_connection_string": f"{_AZURE_BLOB}.BlobClient",
+            "from_blob_url": f"{_AZURE_BLOB}.BlobClient",
+            "download_blob": f"{_AZURE_BLOB}.StorageStreamDownloader",
+        },
+    ),
+    Client(f"{_AZURE_BLOB}.StorageStreamDownloader"),
+    Client(
+        "azure.storage.queue.QueueClient",
+        local="close",
+        returns={"from_connection_string": "azure.storage.queue.QueueClient"},
+    ),
+    Client(
+        "azure.cosmos.CosmosClient",
+        local="get_database_client",
+        returns={"get_database_client": "azure.cosmos.DatabaseProxy"},
+    ),
+    Client(
+        "azure.cosmos.DatabaseProxy",
+        local="get_container_client",
+        returns={"get_container_client": "azure.cosmos.ContainerProxy"},
+    ),
+    Client("azure.cosmos.ContainerProxy"),
+    Client("azure.keyvault.secrets.SecretClient", local="close"),
+    # Google Cloud
+    Client(
+        f"{_GCS}.Client",
+        local="bucket batch",
+        aliases=f"{_GCS}.client.Client",
+        returns={"bucket": f"{_GCS}.Bucket", "get_bucket": f"{_GCS}.Bucket"},
+    ),
+    Client(
+        f"{_GCS}.Bucket",
+        local="blob",
+        aliases=f"{_GCS}.bucket.Bucket",
+        returns={"blob": f"{_GCS}.Blob", "get_blob": f"{_GCS}.Blob"},
+    ),
+    Client(f"{_GCS}.Blob", local="generate_signed_url", aliases=f"{_GCS}.blob.Blob"),
+    Client(
+        f"{_BIGQUERY}.Client",
+        local="dataset",
+        aliases=f"{_BIGQUERY}.client.Client",
+        returns={"query": f"{_BIGQUERY}.QueryJob", "get_job": f"{_BIGQUERY}.QueryJob"},
+    ),
+    Client(
+        f"{_BIGQUERY}.QueryJob",
+        aliases=f"{_BIGQUERY}.job.QueryJob",
+        returns={"result": f"{_BIGQUERY}.table.RowIterator"},
+    ),
+    Client(f"{_BIGQUERY}.table.RowIterator"),
+    Client(
+        f"{_FIRESTORE}.Client",
+        local="collection document collection_group batch transaction",
+        aliases=f"{_FIRESTORE}.client.Client google.cloud.firestore_v1.client.Client",
+        returns={
+            "collection": f"{_FIRESTORE}.CollectionReference",
+            "document": f"{_FIRESTORE}.DocumentReference",
+        },
+    ),
+    Client(
+        f"{_FIRESTORE}.CollectionReference",
+        local="document where order_by limit offset start_at start_after end_at end_before",
+        returns={"document": f"{_FIRESTORE}.DocumentReference"},
+    ),
+    Client(
+        f"{_FIRESTORE}.DocumentReference",
+        local="collection",
+        returns={"collection": f"{_FIRESTORE}.CollectionReference"},
+    ),
+    # Payments, messages, mail
+    Client(
+        "stripe.StripeClient",
+        local="construct_event parse_thin_event",
+        aliases="stripe._stripe_client.StripeClient",
+        resources=True,
+    ),
+    Client("twilio.rest.Client", resources=True),
+    Client(
+        "sendgrid.SendGridAPIClient",
+        aliases="sendgrid.sendgrid.SendGridAPIClient",
+        resources=True,
+    ),
+    # Wire protocols: WebSocket, SSH, AMQP
+    Client(
+        "websocket.WebSocket",
+        local="settimeout gettimeout fileno getsubprotocol getstatus getheaders is_ssl",
+        aliases="websocket._core.WebSocket",
+    ),
+    Client("websocket.WebSocketApp", aliases="websocket._app.WebSocketApp"),
+    Client("websockets.sync.client.ClientConnection", local="fileno"),
+    Client(
+        "paramiko.SSHClient",
+        local="set_missing_host_key_policy get_transport set_log_channel",
+        aliases="paramiko.client.SSHClient",
+        returns={"open_sftp": "paramiko.SFTPClient"},
+    ),
+    Client("paramiko.SFTPClient", aliases="paramiko.sftp_client.SFTPClient"),
+    Client(
+        "pika.BlockingConnection",
+        aliases="pika.adapters.blocking_connection.BlockingConnection",
+        returns={"channel": "pika.adapters.blocking_connection.BlockingChannel"},
+    ),
+    Client("pika.adapters.blocking_connection.BlockingChannel"),
+    Client("kafka.KafkaProducer", aliases="kafka.producer.kafka.KafkaProducer"),
+    Client("kafka.KafkaConsumer", aliases="kafka.consumer.group.KafkaConsumer"),
+    Client("ftplib.FTP", local="set_pasv set_debuglevel", aliases="ftplib.FTP_TLS"),
+    Client("imaplib.IMAP4", aliases="imaplib.IMAP4_SSL"),
+    Client("poplib.POP3", aliases="poplib.POP3_SSL"),
+    Client("ldap3.Connection", aliases="ldap3.core.connection.Connection"),
+    # Caches and databases with their own protocol
+    Client(
+        "pymemcache.client.base.Client",
+        aliases="pymemcache.Client pymemcache.client.Client pymemcache.client.base.PooledClient "
+        "pymemcache.client.hash.HashClient pymemcache.HashClient",
+    ),
+    Client(
+        "neo4j.Driver",
+        local="session",
+        aliases="neo4j._sync.driver.Driver",
+        returns={"session": "neo4j.Session"},
+    ),
+    Client("neo4j.Session", local="close", aliases="neo4j._sync.work.session.Session"),
+    Client(
+        "cassandra.cluster.Cluster",
+        local="add_execution_profile",
+        returns={"connect": "cassandra.cluster.Session"},
+    ),
+    Client("cassandra.cluster.Session", local="execute_async"),
+    # Infrastructure and SaaS APIs
+    Client("hvac.Client", aliases="hvac.v1.Client", resources=True),
+    Client(
+        "minio.Minio",
+        local="presigned_get_object presigned_put_object get_presigned_url",
+        aliases="minio.api.Minio",
+    ),
+    Client("docker.DockerClient", aliases="docker.client.DockerClient", resources=True),
+    *(
+        Client(f"kubernetes.client.{api}", aliases=f"kubernetes.client.api.{module}.{api}")
+        for api, module in [
+            ("CoreV1Api", "core_v1_api"),
+            ("AppsV1Api", "apps_v1_api"),
+            ("BatchV1Api", "batch_v1_api"),
+            ("CustomObjectsApi", "custom_objects_api"),
+        ]
+    ),
+    Client("dropbox.Dropbox", aliases="dropbox.dropbox_client.Dropbox"),
+    Client(
+        "github.Github",
+        aliases="github.MainClass.Github",
+        returns={
+            "get_repo": "github.Repository.Repository",
+            "get_user": "github.NamedUser.NamedUser",
+            "get_organization": "github.Organization.Organization",
+        },
+    ),
+    Client("github.Repository.Repository"),
+    Client("github.NamedUser.NamedUser"),
+    Client("github.Organization.Organization"),
+    Client("tweepy.Client", aliases="tweepy.client.Client"),
+    Client("jira.JIRA", aliases="jira.client.JIRA"),
+    # SOAP: ``client.service.Operation(...)`` is a request
+    Client("zeep.Client", aliases="zeep.client.Client", resources=True),
+    *(
+        Client(f"geopy.geocoders.{geocoder}")
+        for geocoder in ("Nominatim", "GoogleV3", "ArcGIS", "Bing", "Photon", "OpenCage")
+    ),
 )
 
 RULE = Rule(
     code="USK115",
     name="sync-sdk",
     summary="is a synchronous SDK request on the event loop",
-    fix="use the SDK's async client (AsyncOpenAI, AsyncAnthropic, AsyncMongoClient, "
-    "AsyncElasticsearch) with await, or make the route `def`",
-    advice="await the SDK's async client, or make it def",
-    methods=frozenset((client, ANY_METHOD) for client in _CLIENTS),
-    method_exceptions=frozenset((client, name) for client in _CLIENTS for name in _LOCAL.split()),
-    attribute_types={(client, ANY_METHOD): client for client in _CLIENTS},
+    fix="use the SDK's async client (AsyncOpenAI, AsyncWebClient, azure ...aio, "
+    "AsyncMongoClient, ...) with await, or `await asyncio.to_thread(...)`, "
+    "or make the route `def`",
+    advice="await the SDK's async client (or asyncio.to_thread), or make it def",
+    catches="sync SDK clients of network services: OpenAI, Anthropic, pymongo, Elasticsearch, "
+    "Slack `WebClient`, Azure Blob/Queue/Cosmos/Key Vault, Google Cloud Storage/BigQuery/"
+    "Firestore, Firebase Admin, Stripe, Twilio, SendGrid, websocket-client, `websockets.sync`, "
+    "paramiko, pika, kafka-python, ftplib/imaplib/poplib, ldap3, pymemcache, neo4j, "
+    "Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, PyGithub, tweepy, JIRA, zeep, "
+    "geopy geocoders (their async clients are fine)",
+    example="""\
+from fastapi import FastAPI
+from slack_sdk import WebClient
+
+app = FastAPI()
+slack = WebClient(token="xoxb-...")
+
+@app.post("/alerts")
+async def alert(text: str):
+    slack.chat_postMessage(channel="#ops", text=text)
+""",
+    doc=__doc__ or "",
+    clients=CLIENTS,
+    functions=frozenset(
+        {
+            "websocket.create_connection",
+            "websockets.sync.client.connect",
+            # constructors that connect (or fetch a WSDL, or server info) at once
+            "pika.BlockingConnection",
+            "kafka.KafkaProducer",
+            "kafka.KafkaConsumer",
+            "imaplib.IMAP4",
+            "imaplib.IMAP4_SSL",
+            "poplib.POP3",
+            "poplib.POP3_SSL",
+            "zeep.Client",
+            "jira.JIRA",
+            "neo4j.GraphDatabase.driver",
+        }
+    )
+    | functions(
+        "firebase_admin.messaging",
+        "send send_each send_each_for_multicast send_all send_multicast subscribe_to_topic "
+        "unsubscribe_from_topic",
+    )
+    | functions(
+        "firebase_admin.auth",
+        "get_user get_user_by_email get_user_by_phone_number get_users create_user update_user "
+        "delete_user list_users set_custom_user_claims revoke_refresh_tokens "
+        "generate_password_reset_link generate_email_verification_link",
+    )
+    | frozenset(
+        f"stripe.{resource}.{call}"
+        for resource in _STRIPE_RESOURCES.split()
+        for call in _STRIPE_CALLS.split()
+    ),
+    returns={
+        "websocket.create_connection": "websocket.WebSocket",
+        "websockets.sync.client.connect": "websockets.sync.client.ClientConnection",
+        "neo4j.GraphDatabase.driver": "neo4j.Driver",
+        "docker.from_env": "docker.DockerClient",
+        "firebase_admin.firestore.client": "google.cloud.firestore.Client",
+    },
     aliases={
-        "openai.Client": "openai.OpenAI",
-        "openai._client.OpenAI": "openai.OpenAI",
-        "anthropic.Client": "anthropic.Anthropic",
-        "anthropic._client.Anthropic": "anthropic.Anthropic",
-        "pymongo.mongo_client.MongoClient": "pymongo.MongoClient",
+        "websocket._core.create_connection": "websocket.create_connection",
+        "websockets.sync.connect": "websockets.sync.client.connect",
+        "docker.client.from_env": "docker.from_env",
     },
 )

@@ -28,6 +28,22 @@ _QUERY_BUILDERS = (
 RULE = Rule(
     code="USK105",
     name="sync-sqlalchemy",
+    catches="sync `Session`/`scoped_session`/SQLModel `Session`, `Engine`, "
+    "`Connection`, `Query` I/O",
+    example="""\
+from fastapi import Depends, FastAPI
+from sqlalchemy.orm import Session
+
+from app.db import get_db
+from app.models import User
+
+app = FastAPI()
+
+@app.get("/users/{user_id}")
+async def user(user_id: int, db: Session = Depends(get_db)):
+    return db.get(User, user_id)
+""",
+    doc=__doc__ or "",
     summary="is synchronous SQLAlchemy I/O on the event loop",
     fix="use `AsyncSession` (async_sessionmaker) and `await session.execute(...)`, "
     "or make the route `def`",

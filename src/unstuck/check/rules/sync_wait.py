@@ -15,6 +15,23 @@ _EXECUTOR = "concurrent.futures.Executor"
 RULE = Rule(
     code="USK114",
     name="sync-wait",
+    catches="`Future.result()`, `Executor.shutdown/map`, `threading` waits, `queue.Queue.get/put`",
+    example="""\
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI
+
+app = FastAPI()
+pool = ThreadPoolExecutor()
+
+
+def build_report() -> str: ...
+
+@app.get("/report")
+async def report():
+    return pool.submit(build_report).result()
+""",
+    doc=__doc__ or "",
     summary="waits for a thread, process, lock or queue on the event loop",
     fix="`await loop.run_in_executor(...)` / `await asyncio.wrap_future(...)`, "
     "or asyncio's Event/Lock/Queue",

@@ -19,7 +19,7 @@ import time
 
 from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Lab, Verdict
-from unstuck.lab.http11 import Request
+from unstuck.lab.client import Request
 from unstuck.lab.load import burst, latency_ms, percentile
 from unstuck.lab.services import RunningService
 
@@ -120,6 +120,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="timeouts",
+    ratio_of="time to the 504 / the deadline",
     title="timeouts answer 504 on time, but do not stop work in threads",
     article="Put a timeout on every operation (asyncio.wait_for(..., timeout=10.0)) and "
     "answer 504 when it expires, to avoid waiting forever.",

@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, pool
 
+from unstuck.service.db_timeouts import psycopg_connect_args
 from unstuck.service.settings import Settings
 
 _SCRIPT_LOCATION = Path(__file__).resolve().parent
@@ -34,7 +35,11 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     config = alembic_config(settings)
-    engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
+    # Bounded like the service's own connections: a silent database fails the start in time.
+    connect_args = psycopg_connect_args(settings) if settings.is_postgres else {}
+    engine = create_engine(
+        settings.sync_database_url, poolclass=pool.NullPool, connect_args=connect_args
+    )
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
