@@ -217,3 +217,15 @@ def test_route_decorators_made_by_helpers() -> None:
     }
     (finding,) = report.findings
     assert finding.route == "GET,HEAD /pages/archive"
+
+
+def test_a_generic_base_query_is_one_finding_for_both_repositories() -> None:
+    (finding,) = _check("generic_repository").findings
+    assert finding.routes == ("GET /groups/{name}", "GET /users/{user_id}")
+    assert len(finding.entries) == 2
+
+
+def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
+    findings = {f.line: f for f in _check("app_state").findings}
+    assert findings[41].route == "GET /cached/{key}"  # app.state.cache, set in lifespan
+    assert findings[46].route == "GET /users/{user_id}"  # request.state.db, set in middleware

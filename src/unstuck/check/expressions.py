@@ -149,6 +149,9 @@ class ExpressionReader:
         if isinstance(target, ast.Name):
             self.bind(target.id, value)
         elif isinstance(target, ast.Attribute):
+            if isinstance(target.value, ast.Attribute) and target.value.attr == "state":
+                # Starlette's state objects: set in lifespan or middleware, read in routes
+                self.summary.state_attributes.setdefault(target.attr, []).append(value)
             owner = self.ex(target.value)
             if isinstance(owner, SelfRef) and self.env is not None:
                 klass = self.summary.classes.get(owner.klass)
@@ -169,6 +172,9 @@ class ExpressionReader:
             self.assign(target.value, UNKNOWN)
         elif isinstance(target, ast.Subscript):
             self.ex(target)
+            held = target.value
+            if isinstance(held, ast.Name) and (self.env is None or held.id not in self.env):
+                self.summary.item_stores.setdefault(held.id, []).append(value)
 
     # -- expressions ------------------------------------------------------------
 

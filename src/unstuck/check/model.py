@@ -344,6 +344,10 @@ class ModuleSummary:
     star_imports: list[str] = field(default_factory=list)
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     classes: dict[str, ClassSummary] = field(default_factory=dict)
+    # ``request.state.db = ...`` / ``app.state.redis = ...``: name -> values, anywhere
+    state_attributes: dict[str, list[Expr]] = field(default_factory=dict)
+    # ``CLIENTS[name] = make()`` on a module-level name: name -> values stored in it
+    item_stores: dict[str, list[Expr]] = field(default_factory=dict)
     # line -> codes suppressed there (None: every code)
     suppressions: dict[int, frozenset[str] | None] = field(default_factory=dict)
     syntax_note: str | None = None
