@@ -229,3 +229,8 @@ def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
     findings = {f.line: f for f in _check("app_state").findings}
     assert findings[41].route == "GET /cached/{key}"  # app.state.cache, set in lifespan
     assert findings[46].route == "GET /users/{user_id}"  # request.state.db, set in middleware
+
+
+def test_a_coroutine_given_to_background_tasks_blocks_the_loop_of_its_route() -> None:
+    (finding,) = _check("background_tasks").findings
+    assert finding.routes == ("POST /users/{user_id}",)

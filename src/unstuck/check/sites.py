@@ -11,14 +11,15 @@ apart, and only when asked for.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from unstuck.check.blockers import Blocker, Site
 from unstuck.check.blocking import BlockingAnalysis, as_finding
 from unstuck.check.model import ChainLink, Finding
 from unstuck.check.once import life_handlers, once_only, started_once
+from unstuck.check.program import last_name
 from unstuck.check.routes import Route
-from unstuck.check.values import Key
+from unstuck.check.values import Function, Key
 
 # (path, line, code) -> whether a comment there suppresses that code
 Suppressed = Callable[[str, int, str], bool]
@@ -42,6 +43,10 @@ def site_findings(
     routes_of: dict[Key, set[str]] = {}
     for route in routes:
         for key in route.loop_functions:
+            routes_of.setdefault(key, set()).add(route.label)
+        # a coroutine given to ``BackgroundTasks.add_task`` runs on the loop after the
+        # response; a sync function given to it runs in the thread pool (not followed)
+        for key in _background_coroutines(analysis, route.loop_functions):
             routes_of.setdefault(key, set()).add(route.label)
     for key, label in wrapped.items():
         routes_of.setdefault(key, {label})
@@ -80,6 +85,29 @@ def site_findings(
             entries=tuple(entries_at),
         )
         (found.per_request if per_request else found.once_per_process).append(finding)
+    return found
+
+
+def _background_coroutines(analysis: BlockingAnalysis, serving: Iterable[Key]) -> set[Key]:
+    program = analysis.program
+    found: set[Key] = set()
+    pending: list[Key] = []
+    for key in serving:
+        function = program.function(key)
+        for call in function.calls if function is not None else ():
+            if last_name(call.func) != "add_task" or not call.args:
+                continue
+            for value in program.eval(call.args[0], key[0]):
+                if not isinstance(value, Function):
+                    continue
+                task = program.function(value.key)
+                if task is not None and task.is_async:
+                    pending.append(value.key)
+    while pending:  # and the coroutines they await
+        key = pending.pop()
+        if key not in found:
+            found.add(key)
+            pending.extend(analysis.scan(key).async_calls)
     return found
 
 
