@@ -47,8 +47,9 @@ def test_findings_are_exactly_the_marked_lines(name: str) -> None:
 def test_namespace_portion_inside_a_package_keeps_its_full_name() -> None:
     report = _check("namespace_portion")
     assert _routes(report) == {"POST /api/orders/{order_id}/confirm": "shop.routers.orders.confirm"}
-    (finding,) = report.findings
-    assert [step.function for step in finding.chain] == [
+    connect, send = report.findings
+    assert (connect.line, send.line) == (5, 6)
+    assert [step.function for step in send.chain] == [
         "shop.routers.orders.confirm",
         "shop.mail.sender.send_confirmation",
     ]
@@ -218,3 +219,20 @@ def test_route_decorators_made_by_helpers() -> None:
     }
     (finding,) = report.findings
     assert finding.route == "GET,HEAD /pages/archive"
+
+
+def test_a_generic_base_query_is_one_finding_for_both_repositories() -> None:
+    (finding,) = _check("generic_repository").findings
+    assert finding.routes == ("GET /groups/{name}", "GET /users/{user_id}")
+    assert len(finding.entries) == 2
+
+
+def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
+    findings = {f.line: f for f in _check("app_state").findings}
+    assert findings[41].route == "GET /cached/{key}"  # app.state.cache, set in lifespan
+    assert findings[46].route == "GET /users/{user_id}"  # request.state.db, set in middleware
+
+
+def test_a_coroutine_given_to_background_tasks_blocks_the_loop_of_its_route() -> None:
+    (finding,) = _check("background_tasks").findings
+    assert finding.routes == ("POST /users/{user_id}",)

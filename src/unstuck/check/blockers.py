@@ -23,6 +23,7 @@ class Hit:
     col: int
     label: str
     origin: str | None
+    once: bool  # in a block that runs once per process (``FunctionSummary.once_blocks``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class SyncCall:
     col: int
     target: Key
     call: Call
+    once: bool
 
 
 @dataclass(slots=True)
@@ -42,6 +44,16 @@ class Scan:
     async_calls: list[Key]
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Site:
+    """Where blocking work is done: one site is one finding, however it is reached."""
+
+    path: str
+    line: int
+    column: int  # 1-based, as reported
+    code: str
+
+
 @dataclass(frozen=True, slots=True)
 class Blocker:
     rule: Rule
@@ -49,16 +61,30 @@ class Blocker:
     label: str
     origin: str | None
     through: tuple[str, ...]  # qualnames of the sync functions on the way
+    site: Site
+    once: str | None  # why it runs once per process (None: every time it is reached)
 
 
-def extend(link: ChainLink, callee: Key, blocker: Blocker) -> Blocker:
+def extend(link: ChainLink, callee: Key, blocker: Blocker, once: str | None = None) -> Blocker:
+    """``blocker`` reached one call further out, at ``link``."""
     return Blocker(
         blocker.rule,
         (link, *blocker.chain),
         blocker.label,
         blocker.origin,
         (callee[1], *blocker.through),
+        blocker.site,
+        once or blocker.once,
     )
+
+
+def better(current: Blocker | None, candidate: Blocker) -> Blocker:
+    """Of two ways to reach a site: per request over once, then the shorter chain."""
+    if current is None:
+        return candidate
+    if (candidate.once is None) != (current.once is None):
+        return candidate if candidate.once is None else current
+    return candidate if len(candidate.chain) < len(current.chain) else current
 
 
 def dotted_name(key: Key) -> str:

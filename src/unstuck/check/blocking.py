@@ -19,10 +19,12 @@ from unstuck.check.blockers import (
     Blocker,
     Hit,
     Scan,
+    Site,
     SyncCall,
+    better,
     blocker_message,
     dotted_name,
-    finding,
+    extend,
     short,
 )
 from unstuck.check.bound_values import BoundValues, LibraryCallee
@@ -37,6 +39,7 @@ from unstuck.check.model import (
     Finding,
     Param,
 )
+from unstuck.check.once import ONCE_BLOCK, memoised_by
 from unstuck.check.program import Program
 from unstuck.check.rule import Rule
 from unstuck.check.timeouts import timeout_findings
@@ -80,9 +83,12 @@ class BlockingAnalysis:
         self.cpu_rule = self.knowledge.rules["USK113"]
         self.timeout_rule = self.knowledge.rules["USK203"]
         self._scans: dict[Key, Scan] = {}
-        self._blockers: dict[Key, dict[str, Blocker]] = {}
+        self._blockers: dict[Key, dict[Site, Blocker]] = {}
+        self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
-        self._bound_values = BoundValues(program, self.library_blocker, self.blockers)
+        self._bound_values = BoundValues(
+            program, self.library_blocker, self.blockers, self.once_reason
+        )
 
     # -- per function -------------------------------------------------------------
 
@@ -110,7 +116,8 @@ class BlockingAnalysis:
                     if found is not None and not self.returns_at_once(value, call, module):
                         rule, label = found
                         origin = self.origin(call.func, module)
-                        result.hits.append(Hit(rule, line, col, label, origin))
+                        once = function.runs_once_at(line)
+                        result.hits.append(Hit(rule, line, col, label, origin, once))
                     continue
                 target = program.callee(value)
                 if target is None:
@@ -121,11 +128,14 @@ class BlockingAnalysis:
                 dotted = dotted_name(target)
                 configured = self.extra_blocking.get(dotted)
                 if configured is not None and not call.awaited:
-                    result.hits.append(Hit(configured, line, col, f"{callee.qualname}()", None))
+                    label = f"{callee.qualname}()"
+                    once = function.runs_once_at(line)
+                    result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
                     result.async_calls.append(target)
                 else:
-                    result.sync_calls.append(SyncCall(line, col, target, call))
+                    once = function.runs_once_at(line)
+                    result.sync_calls.append(SyncCall(line, col, target, call, once))
         for read in function.attribute_reads:
             line, col, name = read.line, read.col, read.name
             for value in program.eval(read.base, module):
@@ -140,15 +150,18 @@ class BlockingAnalysis:
                     ):
                         # a property read is a call without arguments
                         call = Call(UNKNOWN, line, col, (), (), False)
-                        result.sync_calls.append(SyncCall(line, col, getter, call))
+                        once = function.runs_once_at(line)
+                        result.sync_calls.append(SyncCall(line, col, getter, call, once))
                 elif isinstance(value, LibraryInstance):
                     read_rule = self.knowledge.attributes.get((value.cls, name))
                     if read_rule is not None:
                         label = f"{value.cls.rpartition('.')[2]}.{name}"
-                        result.hits.append(Hit(read_rule, line, col, label, None))
+                        once = function.runs_once_at(line)
+                        result.hits.append(Hit(read_rule, line, col, label, None, once))
         for loop in function.loops:
             label = f"a loop of {loop.size:,} iterations"
-            result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None))
+            once = function.runs_once_at(loop.line)
+            result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
 
     def library_blocker(self, value: LibraryCallee) -> tuple[Rule, str] | None:
@@ -224,72 +237,99 @@ class BlockingAnalysis:
 
     # -- transitive ---------------------------------------------------------------
 
-    def blockers(self, key: Key, depth: int = 0) -> dict[str, Blocker]:
-        """Blocking work a sync function does when called, by rule code (shortest chain)."""
+    def once_reason(self, key: Key) -> str | None:
+        """Why every call of this function after the first does no work (memoised)."""
+        if key not in self._memoised:
+            function = self.program.function(key)
+            self._memoised[key] = (
+                memoised_by(self.program, key, function) if function is not None else None
+            )
+        return self._memoised[key]
+
+    def blockers(self, key: Key, depth: int = 0) -> dict[Site, Blocker]:
+        """Blocking work a sync function does when called, by site (the best chain)."""
         known = self._blockers.get(key)
         if known is not None:
             return known
         self._blockers[key] = {}
-        found: dict[str, Blocker] = {}
+        found: dict[Site, Blocker] = {}
         scan = self.scan(key)
         path = self.program.modules[key[0]].path
         name = dotted_name(key)
+        memoised = self.once_reason(key)
         for hit in scan.hits:
-            if hit.rule.through_calls and hit.rule.code not in found:
-                link = ChainLink(path, hit.line, name)
-                found[hit.rule.code] = Blocker(hit.rule, (link,), hit.label, hit.origin, ())
+            if hit.rule.through_calls:
+                blocker = self._hit_blocker(hit, path, name, memoised)
+                found[blocker.site] = better(found.get(blocker.site), blocker)
         if depth < _MAX_DEPTH:
             for sync_call in scan.sync_calls:
-                line, target = sync_call.line, sync_call.target
-                for code, blocker in self.blockers(target, depth + 1).items():
-                    current = found.get(code)
-                    if current is None or len(current.chain) > len(blocker.chain) + 1:
-                        found[code] = Blocker(
-                            blocker.rule,
-                            (ChainLink(path, line, name), *blocker.chain),
-                            blocker.label,
-                            blocker.origin,
-                            (target[1], *blocker.through),
-                        )
+                link = ChainLink(path, sync_call.line, name)
+                once = memoised or (ONCE_BLOCK if sync_call.once else None)
+                for site, blocker in self.blockers(sync_call.target, depth + 1).items():
+                    reached = extend(link, sync_call.target, blocker, once)
+                    found[site] = better(found.get(site), reached)
         self._blockers[key] = found
         return found
 
-    def findings_in(self, key: Key) -> list[Finding]:
-        """Findings of one coroutine (``route`` is filled in later)."""
+    def _hit_blocker(self, hit: Hit, path: str, name: str, memoised: str | None) -> Blocker:
+        return Blocker(
+            hit.rule,
+            (ChainLink(path, hit.line, name),),
+            hit.label,
+            hit.origin,
+            (),
+            Site(path, hit.line, hit.col + 1, hit.rule.code),
+            memoised or (ONCE_BLOCK if hit.once else None),
+        )
+
+    def reaches(self, key: Key) -> list[Blocker]:
+        """The blocking sites a coroutine runs on the event loop, each with its best chain
+        (from the coroutine's own line), sorted by site."""
         scan = self.scan(key)
         path = self.program.modules[key[0]].path
         name = dotted_name(key)
-        findings: list[Finding] = []
-        seen: set[tuple[int, int, str]] = set()
+        memoised = self.once_reason(key)
+        found: dict[Site, Blocker] = {}
         for hit in scan.hits:
-            if (hit.line, hit.col, hit.rule.code) in seen:
-                continue
-            seen.add((hit.line, hit.col, hit.rule.code))
-            link = ChainLink(path, hit.line, name)
-            message = blocker_message(hit.rule, hit.label, hit.origin, ())
-            findings.append(finding(hit.rule, path, hit.line, hit.col, message, (link,)))
+            blocker = self._hit_blocker(hit, path, name, memoised)
+            found[blocker.site] = better(found.get(blocker.site), blocker)
         for sync_call in scan.sync_calls:
-            line, col, target, call = (
-                sync_call.line,
-                sync_call.col,
-                sync_call.target,
-                sync_call.call,
-            )
-            found = dict(self.blockers(target))
-            bindings = self._bound_values.bindings(call, key[0], target, None, {})
-            bindings.update(self._bound_values.constructed_with(call, key[0], None, {}))
+            target, call = sync_call.target, sync_call.call
+            reached = dict(self.blockers(target))
+            bound = self._bound_values
+            bindings = bound.bindings(call, key[0], target, None, {})
+            bindings.update(bound.constructed_with(call, key[0], None, {}))
             if bindings:
-                for code, blocker in self._bound_values.bound_blockers(target, bindings, 0).items():
-                    found.setdefault(code, blocker)
-            for code, blocker in found.items():
-                if (line, col, code) in seen:
-                    continue
-                seen.add((line, col, code))
-                chain = (ChainLink(path, line, name), *blocker.chain)
-                through = (target[1], *blocker.through)
-                message = blocker_message(blocker.rule, blocker.label, blocker.origin, through)
-                findings.append(finding(blocker.rule, path, line, col, message, chain))
-        return findings
+                for site, blocker in bound.bound_blockers(target, bindings, 0).items():
+                    reached.setdefault(site, blocker)
+            link = ChainLink(path, sync_call.line, name)
+            once = memoised or (ONCE_BLOCK if sync_call.once else None)
+            for site, blocker in reached.items():
+                found[site] = better(found.get(site), extend(link, target, blocker, once))
+        return [found[site] for site in sorted(found)]
+
+    def findings_in(self, key: Key) -> list[Finding]:
+        """What a coroutine blocks per request, one finding per site (no routes yet)."""
+        return [as_finding(blocker) for blocker in self.reaches(key) if blocker.once is None]
 
     def timeout_findings(self, key: Key) -> list[Finding]:
         return timeout_findings(self.program, self.timeout_rule, key)
+
+
+def as_finding(blocker: Blocker) -> Finding:
+    """The finding at a blocking site, reached as ``blocker`` says (through the sync
+    functions after the first link of its chain)."""
+    through = blocker.through
+    message = blocker_message(blocker.rule, blocker.label, blocker.origin, through)
+    site = blocker.site
+    return Finding(
+        site.code,
+        site.path,
+        site.line,
+        site.column,
+        message,
+        blocker.rule.severity,
+        None,
+        blocker.chain,
+        once=blocker.once,
+    )

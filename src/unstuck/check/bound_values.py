@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
-from unstuck.check.blockers import Blocker, dotted_name, extend
+from unstuck.check.blockers import Blocker, Site, better, dotted_name, extend
 from unstuck.check.model import (
     Attribute,
     Await,
@@ -26,6 +26,7 @@ from unstuck.check.model import (
     SelfRef,
     Unknown,
 )
+from unstuck.check.once import ONCE_BLOCK
 from unstuck.check.program import Program
 from unstuck.check.rule import Rule
 from unstuck.check.values import (
@@ -50,12 +51,14 @@ class BoundValues:
         self,
         program: Program,
         library_blocker: Callable[[LibraryCallee], tuple[Rule, str] | None],
-        blockers: Callable[[Key], dict[str, Blocker]],
+        blockers: Callable[[Key], dict[Site, Blocker]],
+        once_reason: Callable[[Key], str | None],
     ) -> None:
         self.program = program
         self.library_blocker = library_blocker
         self.blockers = blockers
-        self._bound: dict[tuple[Key, frozenset[tuple[str, frozenset[Value]]]], dict[str, Blocker]]
+        self.once_reason = once_reason
+        self._bound: dict[tuple[Key, frozenset[tuple[str, frozenset[Value]]]], dict[Site, Blocker]]
         self._bound = {}
 
     def bindings(
@@ -156,7 +159,7 @@ class BoundValues:
             case _:
                 return self.program.eval(expr, module)
 
-    def bound_blockers(self, target: Key, bound: Bindings, depth: int) -> dict[str, Blocker]:
+    def bound_blockers(self, target: Key, bound: Bindings, depth: int) -> dict[Site, Blocker]:
         """Blocking work ``target`` does on the values bound to its parameters."""
         memo_key = (target, frozenset(bound.items()))
         known = self._bound.get(memo_key)
@@ -164,28 +167,32 @@ class BoundValues:
             return known
         self._bound[memo_key] = {}
         function = self.program.function(target)
-        found: dict[str, Blocker] = {}
+        found: dict[Site, Blocker] = {}
         if function is None:
             return found
         module = target[0]
         path = self.program.modules[module].path
         name = dotted_name(target)
+        memoised = self.once_reason(target)
         for call in function.calls:
             link = ChainLink(path, call.line, name)
+            once = memoised or (ONCE_BLOCK if function.runs_once_at(call.line) else None)
             if _uses(call.func, target, bound):
                 for value in self.eval_bound(call.func, module, target, bound):
                     if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
                         library = None if call.awaited else self.library_blocker(value)
                         if library is not None and library[0].through_calls:
-                            blocker = Blocker(library[0], (link,), library[1], None, ())
-                            found.setdefault(library[0].code, blocker)
+                            rule, label = library
+                            site = Site(path, call.line, call.col + 1, rule.code)
+                            blocker = Blocker(rule, (link,), label, None, (), site, once)
+                            found[site] = better(found.get(site), blocker)
                         continue
                     callee = self.program.callee(value)
                     callee_function = self.program.function(callee) if callee else None
                     if callee is None or callee_function is None or callee_function.is_async:
                         continue
-                    for code, blocker in self.blockers(callee).items():
-                        found.setdefault(code, extend(link, callee, blocker))
+                    for site, blocker in self.blockers(callee).items():
+                        found[site] = better(found.get(site), extend(link, callee, blocker, once))
             if depth >= 3:
                 continue
             for value in self.program.eval(call.func, module):
@@ -199,8 +206,8 @@ class BoundValues:
                     # a method of the same object sees the same ``self`` attributes
                     passed.update((k, v) for k, v in bound.items() if k.startswith("self."))
                 if passed:
-                    for code, blocker in self.bound_blockers(callee, passed, depth + 1).items():
-                        found.setdefault(code, extend(link, callee, blocker))
+                    for site, blocker in self.bound_blockers(callee, passed, depth + 1).items():
+                        found[site] = better(found.get(site), extend(link, callee, blocker, once))
         self._bound[memo_key] = found
         return found
 

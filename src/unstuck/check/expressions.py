@@ -68,13 +68,15 @@ ARGUMENT_CALLS = frozenset(
         "mount",
         "api_route",
         "websocket",
+        "add_event_handler",
+        "on_event",
         *("get", "post", "put", "patch", "delete", "head", "options", "trace"),
     }
 )
 # Keyword arguments whose values the analysis reads (the rest keep only their name).
 KEYWORDS = frozenset(
     {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app", "route"}
-    | {"dependency", "timeout"}
+    | {"dependency", "timeout", "lifespan", "on_startup", "on_shutdown"}
 )
 _PROPERTY_OWNERS = (SelfRef, Param, Call)
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
@@ -118,6 +120,10 @@ class ExpressionReader:
         summary.functions[MODULE_BODY] = self.function
         self.env: dict[str, Expr] | None = None
         self.klass: ClassSummary | None = None
+        # names the current function declares ``global``, and the lines where it stores
+        # into module state (those globals, or items and attributes of module names)
+        self.declared_globals: set[str] = set()
+        self.global_stores: list[int] = []
         # Records shared within the module: names, constants, attribute reads of a
         # shared base, and keywords with shared values (most of what a module holds).
         self._globals: dict[str, Global] = {}
@@ -130,7 +136,7 @@ class ExpressionReader:
     # -- bindings -------------------------------------------------------------
 
     def bind(self, name: str, value: Expr) -> None:
-        if self.env is not None:
+        if self.env is not None and name not in self.declared_globals:
             self.env[name] = value
         elif self.klass is not None:
             self.klass.attributes.setdefault(name, []).append(value)
@@ -138,9 +144,14 @@ class ExpressionReader:
             self.summary.globals.setdefault(name, []).append(value)
 
     def assign(self, target: ast.expr, value: Expr) -> None:
+        if self.env is not None and _stores_module_state(target, self.env, self.declared_globals):
+            self.global_stores.append(target.lineno)
         if isinstance(target, ast.Name):
             self.bind(target.id, value)
         elif isinstance(target, ast.Attribute):
+            if isinstance(target.value, ast.Attribute) and target.value.attr == "state":
+                # Starlette's state objects: set in lifespan or middleware, read in routes
+                self.summary.state_attributes.setdefault(target.attr, []).append(value)
             owner = self.ex(target.value)
             if isinstance(owner, SelfRef) and self.env is not None:
                 klass = self.summary.classes.get(owner.klass)
@@ -161,6 +172,9 @@ class ExpressionReader:
             self.assign(target.value, UNKNOWN)
         elif isinstance(target, ast.Subscript):
             self.ex(target)
+            held = target.value
+            if isinstance(held, ast.Name) and (self.env is None or held.id not in self.env):
+                self.summary.item_stores.setdefault(held.id, []).append(value)
 
     # -- expressions ------------------------------------------------------------
 
@@ -416,6 +430,19 @@ class ExpressionReader:
         size = (stop - start) // step
         if size >= BIG_LOOP:
             self.function.loops.append(BigLoop(where.lineno, where.col_offset, size))
+
+
+def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[str]) -> bool:
+    """``_client = ...`` after ``global _client``, or ``_CACHE[key] = ...`` and
+    ``settings.value = ...`` on a name that is not local."""
+    if isinstance(target, ast.Name):
+        return target.id in declared
+    if not isinstance(target, ast.Subscript | ast.Attribute):
+        return False
+    root = target.value
+    while isinstance(root, ast.Subscript | ast.Attribute):
+        root = root.value
+    return isinstance(root, ast.Name) and (root.id in declared or root.id not in env)
 
 
 def _is_text(expr: Expr) -> bool:

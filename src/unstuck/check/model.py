@@ -292,6 +292,16 @@ class BigLoop(_Record):
     size: int
 
 
+@_record
+@dataclass(frozen=True, slots=True)
+class OnceBlock(_Record):
+    """Lines that run once per process: the body of ``if _client is None: _client = ...``
+    on a module global (or what follows ``if _client is not None: return _client``)."""
+
+    first: int
+    last: int
+
+
 @dataclass(slots=True)
 class FunctionSummary:
     qualname: str
@@ -310,6 +320,10 @@ class FunctionSummary:
     # (line, col) of a call that attaches routes -> the if/match blocks it is in,
     # (statement line, block index) from the outermost: alternatives tell apart by it
     branches: dict[tuple[int, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    once_blocks: list[OnceBlock] = field(default_factory=list)
+
+    def runs_once_at(self, line: int) -> bool:
+        return any(block.first <= line <= block.last for block in self.once_blocks)
 
 
 @dataclass(slots=True)
@@ -330,6 +344,10 @@ class ModuleSummary:
     star_imports: list[str] = field(default_factory=list)
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     classes: dict[str, ClassSummary] = field(default_factory=dict)
+    # ``request.state.db = ...`` / ``app.state.redis = ...``: name -> values, anywhere
+    state_attributes: dict[str, list[Expr]] = field(default_factory=dict)
+    # ``CLIENTS[name] = make()`` on a module-level name: name -> values stored in it
+    item_stores: dict[str, list[Expr]] = field(default_factory=dict)
     # line -> codes suppressed there (None: every code)
     suppressions: dict[int, frozenset[str] | None] = field(default_factory=dict)
     syntax_note: str | None = None
@@ -356,11 +374,17 @@ class Finding:
     column: int
     message: str
     severity: str
-    route: str | None
-    chain: tuple[ChainLink, ...]
+    route: str | None  # the first of ``routes``
+    chain: tuple[ChainLink, ...]  # the shortest, from where the event loop runs it
+    # every route whose request reaches this blocking call
+    routes: tuple[str, ...] = ()
+    # every line where the event loop enters the (sync) code that reaches it
+    entries: tuple[ChainLink, ...] = ()
+    # why it runs once per process rather than per request (None: per request)
+    once: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "code": self.code,
             "path": self.path,
             "line": self.line,
@@ -368,8 +392,13 @@ class Finding:
             "message": self.message,
             "severity": self.severity,
             "route": self.route,
+            "routes": list(self.routes),
+            "entries": [link.as_json() for link in self.entries],
             "chain": [link.as_json() for link in self.chain],
         }
+        if self.once is not None:
+            found["once"] = self.once
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,7 @@ class Program:
         self._dotted: dict[str, frozenset[Value]] = {}
         self._returns: dict[Key, frozenset[Value]] = {}
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
+        self._state: dict[str, frozenset[Value]] = {}
 
     # -- lookups ------------------------------------------------------------------
 
@@ -301,7 +302,11 @@ class Program:
             case Global():
                 return self.module_attribute(module, expr.name, True)
             case Attribute():
-                return self.attribute(self.eval(expr.base, module), expr.name)
+                found = self.attribute(self.eval(expr.base, module), expr.name)
+                base = expr.base
+                if isinstance(base, Attribute) and base.name == "state":
+                    found |= self.state_attribute(expr.name)
+                return found
             case Call():
                 return self.call(self.eval(expr.func, module), expr, module)
             case Imported():
@@ -666,13 +671,45 @@ class Program:
             result.add(value)
         return frozenset(result)
 
+    def state_attribute(self, name: str) -> frozenset[Value]:
+        """What the project stores as ``<app or request>.state.<name>``, anywhere."""
+        known = self._state.get(name)
+        if known is None:
+            self._state[name] = EMPTY
+            known = _union(
+                self.eval(expr, module)
+                for module, summary in self.modules.items()
+                for expr in summary.state_attributes.get(name, ())
+            )
+            self._state[name] = known
+        return known
+
+    def stored_items(self, expr: Subscript, module: str) -> frozenset[Value]:
+        """``CLIENTS["s3"]``: the values of a module-level dict display (the one under a
+        constant key when there is one) and what the project stores into it."""
+        key = expr.index.value if isinstance(expr.index, Constant) else None
+        result: set[Value] = set()
+        for shown, where in self.displays(expr.base, module, 0):
+            if isinstance(shown, DictDisplay):
+                for item_key, value in zip(shown.keys, shown.values, strict=True):
+                    if key is None or not isinstance(item_key, Constant) or item_key.value == key:
+                        result |= self.eval(value, where)
+        if isinstance(expr.base, Global):
+            summary = self.modules.get(module)
+            for stored in summary.item_stores.get(expr.base.name, ()) if summary else ():
+                result |= self.eval(stored, module)
+        return frozenset(result)
+
     def subscript(self, expr: Subscript, module: str) -> frozenset[Value]:
         index = expr.index
         items: tuple[Expr, ...] = index.items if isinstance(index, Items) else (index,)
         if not items:
             return EMPTY
-        result: set[Value] = set()
+        result: set[Value] = set(self.stored_items(expr, module))
         for base in self.eval(expr.base, module):
+            if isinstance(base, Class):  # ``Repository[User]``: the class, as a base too
+                result.add(base)
+                continue
             if not isinstance(base, LibraryObject):
                 continue
             if base.name in _ANNOTATED:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from unstuck.check.blockers import Blocker
 from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.model import Expr, Finding
 from unstuck.check.program import Program
@@ -277,6 +278,11 @@ class RouteMapper:
                 for f in self.findings_in(current)
             ]
         path = self.program.modules[key[0]].path
+        shortest: dict[str, Blocker] = {}  # one per rule: it is fine in def anyway
+        for site, blocker in sorted(self.analysis.blockers(key).items()):
+            known = shortest.get(site.code)
+            if known is None or len(blocker.chain) < len(known.chain):
+                shortest[site.code] = blocker
         return [
             Blocking(
                 code,
@@ -285,7 +291,7 @@ class RouteMapper:
                 f"{blocker.label} blocks a worker thread (fine in def)",
                 THREAD_POOL,
             )
-            for code, blocker in sorted(self.analysis.blockers(key).items())
+            for code, blocker in sorted(shortest.items())
             if path and blocker.rule.code.startswith("USK1")
         ]
 

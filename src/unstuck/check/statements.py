@@ -27,6 +27,7 @@ from unstuck.check.model import (
     Imported,
     ImportedModule,
     ModuleSummary,
+    OnceBlock,
     Param,
     SelfRef,
     Typed,
@@ -122,10 +123,31 @@ class ModuleWalker(ExpressionReader):
             else:
                 env[param.name] = param
         saved = (self.function, self.env, self.klass, self.scope, self.branch_path)
+        saved_globals = (self.declared_globals, self.global_stores)
         self.function, self.env, self.klass = function, env, None
+        self.declared_globals, self.global_stores = set(), []
         self.scope, self.branch_path = qualname + ".<locals>.", []
         self.body(node.body)
+        if self.global_stores:
+            self.once_after_early_return(node.body)
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
+        self.declared_globals, self.global_stores = saved_globals
+
+    def once_after_early_return(self, statements: list[ast.stmt]) -> None:
+        """``if _client is not None: return _client`` then ``_client = make()``: what
+        follows the early return runs once, when it stores into module state."""
+        for index, node in enumerate(statements[:-1]):
+            if not (
+                isinstance(node, ast.If)
+                and not node.orelse
+                and isinstance(node.body[-1], ast.Return)
+                and _tests_set(node.test)
+            ):
+                continue
+            first, last = statements[index + 1].lineno, _last_line(statements[-1])
+            if any(first <= line <= last for line in self.global_stores):
+                self.function.once_blocks.append(OnceBlock(first, last))
+            return
 
     def s_ClassDef(self, node: ast.ClassDef) -> None:
         qualname = self.scope + node.name
@@ -247,7 +269,17 @@ class ModuleWalker(ExpressionReader):
 
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
+        stores = len(self.global_stores)
         self.branches([node.body, node.orelse], False, node.lineno)
+        if len(self.global_stores) > stores and _tests_unset(node.test):
+            # ``if _client is None: _client = make()``: the body runs once per process
+            first, last = node.body[0].lineno, _last_line(node.body[-1])
+            if any(first <= line <= last for line in self.global_stores[stores:]):
+                self.function.once_blocks.append(OnceBlock(first, last))
+
+    def s_Global(self, node: ast.Global) -> None:
+        if self.env is not None:
+            self.declared_globals.update(node.names)
 
     def s_While(self, node: ast.While) -> None:
         self.ex(node.test)
@@ -293,6 +325,38 @@ class ModuleWalker(ExpressionReader):
             if case.guard is not None:
                 self.ex(case.guard)
         self.branches([case.body for case in node.cases], True, node.lineno)
+
+
+def _tests_unset(test: ast.expr) -> bool:
+    """``x is None``, ``not x``, ``key not in CACHE`` (or any of them in an ``or``)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+        return any(_tests_unset(value) for value in test.values)
+    if isinstance(test, ast.UnaryOp):
+        return isinstance(test.op, ast.Not)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        op, right = test.ops[0], test.comparators[0]
+        if isinstance(op, ast.NotIn):
+            return True
+        return isinstance(op, ast.Is) and isinstance(right, ast.Constant) and right.value is None
+    return False
+
+
+def _tests_set(test: ast.expr) -> bool:
+    """``x is not None``, ``x``, ``key in CACHE`` (or all of them in an ``and``)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return all(_tests_set(value) for value in test.values)
+    if isinstance(test, ast.Name | ast.Attribute | ast.Subscript):
+        return True
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        op, right = test.ops[0], test.comparators[0]
+        if isinstance(op, ast.In):
+            return True
+        return isinstance(op, ast.IsNot) and isinstance(right, ast.Constant) and right.value is None
+    return False
+
+
+def _last_line(node: ast.stmt) -> int:
+    return node.end_lineno if node.end_lineno is not None else node.lineno
 
 
 def _holds(merged: Expr, value: Expr) -> bool:

@@ -1,8 +1,10 @@
 """A limit on request bodies, enforced before the body is read: ``413 Content Too Large``.
 
-Every route but the uploads takes small JSON: ``UNSTUCK_MAX_BODY_BYTES`` (1 MiB
-by default) is far more than any of them needs, and small enough that parsing
-a body under it never holds the loop near the watcher's threshold. A body
+Every route but the uploads takes small JSON: ``UNSTUCK_MAX_BODY_BYTES`` (64 KiB
+by default) is more than any of them needs (``/ml-inference``'s 1,000 rows take
+about 25 kB), and small enough that parsing and validating a body under it, on
+the loop, stays far below the watcher's threshold (about 10 ms). Raising it
+raises that cost. A body
 whose ``Content-Length`` says it is larger is refused before the app runs; a
 body without one (chunked) is counted as it arrives, and the 413 goes out the
 moment the count passes the limit: the app then sees the client as gone, and

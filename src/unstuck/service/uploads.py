@@ -172,7 +172,13 @@ async def receive_upload(
     output: BinaryIO = await pipeline_thread(destination.open, "xb")
     completed = False
     try:
+        received = 0
         async for chunk in request.stream():
+            # The whole body, text fields included, not only the file: a body without
+            # Content-Length (chunked) is bounded as it arrives.
+            received += len(chunk)
+            if received > max_bytes + _FRAMING_ALLOWANCE:
+                raise UploadTooLargeError(_too_large(max_bytes))
             try:
                 parser.write(chunk)
             except FormParserError as exc:
