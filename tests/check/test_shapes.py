@@ -236,3 +236,23 @@ def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
 def test_a_coroutine_given_to_background_tasks_blocks_the_loop_of_its_route() -> None:
     (finding,) = _check("background_tasks").findings
     assert finding.routes == ("POST /users/{user_id}",)
+
+
+def test_server_helpers_settings_defaults_and_library_apps() -> None:
+    report = _check("server_helpers")
+    assert set(_routes(report)) == {
+        # a helper that passes its parameters to add_api_route, once per call
+        "GET /topics",
+        "POST /topics",
+        # add_api_route in a loop over paths
+        "POST /v1/messages",
+        "POST /compat/v1/messages",
+        # a path read from the environment with a written default
+        "GET /policy-data",
+        # the two definitions of one method and path in an if/else: one route
+        "GET /limit",
+        # routes added in a method given the app (self is not an argument)
+        "GET /healthcheck",
+        # a library's app class and its own include method, mounted
+        "GET /execution/health/ping",
+    }
