@@ -255,4 +255,7 @@ def test_server_helpers_settings_defaults_and_library_apps() -> None:
         "GET /healthcheck",
         # a library's app class and its own include method, mounted
         "GET /execution/health/ping",
+        # a router included through helpers that pass it and its prefix on
+        "POST /auth/refresh",
+        "POST /auth/mobile/refresh",
     }

@@ -400,6 +400,15 @@ class Registrations:
                     reader = _item_reader(self.program, each, item, where)
                     text = self._text(shown, module, reader)
                 pairs.append((part, text, where))
+        if each is None and isinstance(child, Param) and site.caller is not None:
+            # ``def include_with_prefix(app, router, prefix): app.include_router(router,
+            # prefix=prefix)`` (or ``**kwargs``): each call of the helper includes the
+            # router it passes, at the prefix it passes
+            spread = any(keyword.name is None for keyword in call.keywords)
+            through = self._through_helper(child, prefix_expr, spread, site.caller, 0)
+            if through:
+                pairs = through
+                prefix_expr = None
         if each is None and prefix_expr is not None:
             # ``for version in ("v1", "v2"): include_router(api, prefix=f"/{version}")``:
             # one router, once per item
@@ -428,6 +437,46 @@ class Registrations:
                         found.tentative,
                     )
                     self._parents.setdefault(found.router, []).append(inclusion)
+
+    def _through_helper(
+        self, child: Param, prefix: Expr | None, spread: bool, within: Key, depth: int
+    ) -> list[tuple[Expr, str | None, str]]:
+        """The routers (and prefixes) the calls of helper ``within`` pass to its parameter
+        ``child``, through helpers that call helpers (a few levels)."""
+        program = self.program
+        function = program.function(within)
+        if function is None or child.function != within[1] or depth > _MAX_PASSING:
+            return []
+        names = [param.name for param in function.params]
+        if child.name not in names:
+            return []
+        offset = 1 if names[:1] in (["self"], ["cls"]) and function.class_qualname else 0
+
+        def passed(param: Param, site: Call) -> Expr | None:
+            if param.function != within[1] or param.name not in names:
+                return None
+            return site.argument(param.name, names.index(param.name) - offset)
+
+        found: list[tuple[Expr, str | None, str]] = []
+        for caller, site in self._calls_named(within[1].rpartition(".")[2]):
+            if Function(within) not in program.eval(site.func, caller):
+                continue
+            router = passed(child, site)
+            if router is None:
+                continue
+            given: Expr | None = prefix
+            if isinstance(prefix, Param):
+                given = passed(prefix, site)
+            elif prefix is None and spread:
+                given = site.keyword("prefix")
+            if isinstance(router, Param):
+                outer = (caller, router.function)
+                more = any(keyword.name is None for keyword in site.keywords)
+                found.extend(self._through_helper(router, given, more, outer, depth + 1))
+            else:
+                text = program.text(given, caller) if given is not None else ""
+                found.append((router, text, caller))
+        return found
 
     def _children(
         self, child: Expr, prefix: Expr | None, module: str, site: str, text: str | None
