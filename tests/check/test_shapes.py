@@ -234,3 +234,11 @@ def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
 def test_a_coroutine_given_to_background_tasks_blocks_the_loop_of_its_route() -> None:
     (finding,) = _check("background_tasks").findings
     assert finding.routes == ("POST /users/{user_id}",)
+
+
+def test_validators_of_a_def_routes_model_run_on_the_loop() -> None:
+    findings = _check("validators").findings
+    assert {(f.line, f.routes) for f in findings} == {
+        (21, ("POST /signup",)),
+        (29, ("POST /signup",)),
+    }
