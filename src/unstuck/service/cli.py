@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from unstuck.service import worker as celery_worker
 from unstuck.service.budget import connection_budget, database_label
 from unstuck.service.migrations import upgrade
-from unstuck.service.settings import Settings, environment_name
+from unstuck.service.settings import Settings, settings_error
 
 
 class _Stop(Exception):
@@ -89,17 +89,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if args.asyncio_debug:
         overrides["asyncio_debug"] = True
     return Settings(**overrides)
-
-
-def settings_error(exc: ValidationError) -> str:
-    """One line naming each bad ``UNSTUCK_*`` variable and what is wrong with it."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        field = str(error["loc"][0]) if error["loc"] else ""
-        name = environment_name(field) if field in Settings.model_fields else field
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{name}={error['input']!r}: {message}" if name else message)
-    return "invalid settings: " + "; ".join(problems)
 
 
 def _port_taken(host: str, port: int) -> str | None:

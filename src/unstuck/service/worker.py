@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from unstuck.service.settings import Settings
+from unstuck.service.settings import Settings, settings_error
 
 _POOLS = ("prefork", "solo", "threads")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -106,7 +106,8 @@ def worker(argv: list[str]) -> int:
         queue_settings = QueueSettings()
         app = create_celery(settings, queue_settings)
     except (ValidationError, ValueError) as exc:
-        print(f"unstuck worker: invalid settings: {exc}", file=sys.stderr)
+        reason = settings_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        print(f"unstuck worker: {reason}", file=sys.stderr)
         return 2
     celery_argv = [
         "worker",
