@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from unstuck.check import Config, check
+from unstuck.check import ALL_RULES, Config, check
 
 REPOSITORY = "https://github.com/python-trio/flake8-async"
 _MARK = re.compile(r"#\s*ASYNC\d{3}(_asyncio)?:")
@@ -118,8 +118,11 @@ def marked_lines(path: Path) -> set[int]:
     return {number for number, line in enumerate(lines, start=1) if _MARK.search(line)}
 
 
-def unstuck_lines(directory: Path) -> dict[str, set[int]]:
-    report = check([directory], Config(), jobs=1)
+def unstuck_lines(directory: Path, every_rule: bool) -> dict[str, set[int]]:
+    """What unstuck reports, with its default rules or with every rule (as ``--select
+    ASYNC`` does for ruff): USK117, file metadata, is off by default."""
+    select = tuple(rule.code for rule in ALL_RULES) if every_rule else ()
+    report = check([directory], Config(select=select), jobs=1)
     found: dict[str, set[int]] = {}
     for finding in report.findings:
         found.setdefault(Path(finding.path).name, set()).add(finding.line)
@@ -169,9 +172,10 @@ def main() -> None:
         work.mkdir()
         copies = prepare(fixtures, work)
         marks = {copy.name: marked_lines(copy) for copy in copies}
-        ours = unstuck_lines(work)
+        ours = unstuck_lines(work, every_rule=True)
+        default = unstuck_lines(work, every_rule=False)
         ruff = ruff_lines(work)
-        print(f"{'file':<28} {'marked':>6} {'unstuck':>7} {'ruff':>5}")
+        print(f"{'file':<28} {'marked':>6} {'unstuck':>7} {'ruff':>5}  (unstuck: every rule)")
         for copy in copies:
             lines = marks[copy.name]
             print(
@@ -179,10 +183,15 @@ def main() -> None:
                 f"{len(lines & ours.get(copy.name, set())):>7} "
                 f"{len(lines & ruff.get(copy.name, set())):>5}"
             )
-        for label, reported in (("unstuck", ours), ("ruff ASYNC", ruff)):
+        results = (
+            ("unstuck, every rule", ours),
+            ("unstuck, default", default),
+            ("ruff ASYNC", ruff),
+        )
+        for label, reported in results:
             result = tally(marks, reported)
             print(
-                f"{label:<11} {result.found}/{result.marked} marked lines "
+                f"{label:<20} {result.found}/{result.marked} marked lines "
                 f"({result.found / result.marked:.0%}), "
                 f"{result.unmarked_reported} unmarked lines reported"
             )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from unstuck.check import Report, check, engine
+from unstuck.check import Report, analysis, check, summary
 from unstuck.check.cache import Cache, checker_version
 from unstuck.check.model import ModuleSummary
 
@@ -58,13 +58,13 @@ def codes(report: Report) -> list[tuple[str, int, str]]:
 def summarized(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files summarized from here on (the real summarizer still runs)."""
     calls: list[str] = []
-    real = engine.summarize_file
+    real = summary.summarize_file
 
     def recording(path: str, module: str, is_package: bool) -> ModuleSummary | str:
         calls.append(Path(path).name)
         return real(path, module, is_package)
 
-    monkeypatch.setattr(engine, "summarize_file", recording)
+    monkeypatch.setattr(summary, "summarize_file", recording)
     return calls
 
 
@@ -79,8 +79,8 @@ def test_an_unchanged_tree_is_read_back_without_any_analysis(
     def fail(*args: object) -> None:
         raise AssertionError("the cached report should have been used")
 
-    monkeypatch.setattr(engine, "summarize_file", fail)
-    monkeypatch.setattr(engine, "Program", fail)
+    monkeypatch.setattr(summary, "summarize_file", fail)
+    monkeypatch.setattr(analysis, "analyze", fail)
     again = check([project], jobs=1, cache=Cache(tmp_path / "cache"))
     assert again.as_json() == first.as_json()
 
@@ -179,3 +179,15 @@ def test_the_cli_keeps_its_cache_next_to_the_configuration(tmp_path: Path) -> No
     assert result.returncode == 1
     assert (tmp_path / ".unstuck_cache" / checker_version()).is_dir()
     assert not (elsewhere / ".unstuck_cache").exists()
+
+
+def test_the_configuration_can_move_the_cache(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.unstuck]\ncache-dir = "build/check-cache"\n')
+    assert run_cli(str(project), cwd=tmp_path).returncode == 1
+    assert (tmp_path / "build" / "check-cache" / checker_version()).is_dir()
+    assert not (tmp_path / ".unstuck_cache").exists()
+    pyproject.write_text("[tool.unstuck]\ncache-dir = 3\n")
+    result = run_cli(str(project), cwd=tmp_path)
+    assert result.returncode == 2 and "cache-dir must be a path" in result.stderr

@@ -103,6 +103,9 @@ def test_sarif(app_dir: Path) -> None:
     assert data["version"] == "2.1.0"
     (sarif_run,) = data["runs"]
     assert [rule["id"] for rule in sarif_run["tool"]["driver"]["rules"]] == ["USK101", "USK102"]
+    sleep_rule = sarif_run["tool"]["driver"]["rules"][0]
+    assert "Incident" in sleep_rule["help"]["text"]  # the --explain text
+    assert "Fix: use `await asyncio.sleep(...)`" in sleep_rule["help"]["text"]
     result = sarif_run["results"][0]
     assert result["ruleId"] == "USK101" and result["level"] == "error"
     region = result["locations"][0]["physicalLocation"]["region"]

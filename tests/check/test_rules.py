@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from unstuck.check import ALL_RULES, check
+from unstuck.check import ALL_RULES, Config, check
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
 CASES = sorted(FIXTURES.glob("*/*.py"))
 _EXPECT = re.compile(r"#\s*expect:\s*(USK\d+)")
+# every rule, those off by default too
+EVERY_RULE = Config(select=tuple(rule.code for rule in ALL_RULES))
 
 
 def expected(path: Path) -> set[tuple[int, str]]:
@@ -24,7 +26,7 @@ def expected(path: Path) -> set[tuple[int, str]]:
 
 @pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
 def test_fixture_findings_are_exactly_the_marked_lines(path: Path) -> None:
-    report = check([path], jobs=1)
+    report = check([path], EVERY_RULE, jobs=1)
     assert report.not_parsed == []
     found = {(finding.line, finding.code) for finding in report.findings}
     assert found == expected(path)
@@ -57,3 +59,15 @@ def test_codes_are_unique_and_stable() -> None:
     codes = [rule.code for rule in ALL_RULES]
     assert len(codes) == len(set(codes))
     assert all(re.fullmatch(r"USK[12]\d\d", code) for code in codes)
+
+
+def test_a_rule_off_by_default_needs_its_full_code_in_select() -> None:
+    path = FIXTURES / "file_metadata" / "positive.py"
+
+    def codes(config: Config) -> set[str]:
+        return {finding.code for finding in check([path], config, jobs=1).findings}
+
+    assert codes(Config()) == {"USK110"}
+    assert codes(Config(select=("USK1",))) == {"USK110"}
+    assert codes(Config(select=("USK117",))) == {"USK117"}
+    assert codes(Config(select=("USK110", "USK117"), ignore=("USK11",))) == set()

@@ -81,8 +81,9 @@ class Cache:
     def store(self, name: str, value: object) -> None:
         import pickle
 
-        # unique per process and thread; renamed into place whole
-        temporary = self._entries / f".{name}.{os.getpid()}.{threading.get_ident()}"
+        # unique per process, thread and write; renamed into place whole
+        unique = f"{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}"
+        temporary = self._entries / f".{name}.{unique}"
         try:
             self._prepare()
             with open(temporary, "xb") as handle:

@@ -15,7 +15,6 @@ from unstuck.check.cache import DIRECTORY_NAME, Cache
 from unstuck.check.config import Config, ConfigError, find_pyproject, load_config
 from unstuck.check.engine import check
 from unstuck.check.formats import FORMATS, render
-from unstuck.check.rules import ALL_RULES
 
 
 class _UsageError(Exception):
@@ -67,6 +66,8 @@ def _codes(raw: str | None, option: str) -> tuple[str, ...] | None:
 
 
 def _validate(codes: tuple[str, ...], where: str) -> None:
+    from unstuck.check.rules import ALL_RULES
+
     known = [rule.code for rule in ALL_RULES]
     for code in codes:
         if not any(known_code.startswith(code) for known_code in known):
@@ -74,6 +75,8 @@ def _validate(codes: tuple[str, ...], where: str) -> None:
 
 
 def _explain(code: str) -> int:
+    from unstuck.check.rules import ALL_RULES
+
     rules = {rule.code: rule for rule in ALL_RULES}
     rule = rules.get(code.strip().upper())
     if rule is None:
@@ -91,8 +94,11 @@ def main(argv: list[str]) -> int:
         if args.explain is not None:
             return _explain(args.explain)
         if args.list_rules:
+            from unstuck.check.rules import ALL_RULES
+
             for rule in ALL_RULES:
-                print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}")
+                default = "" if rule.on_by_default else " (off by default)"
+                print(f"{rule.code}  {rule.name:<20} {rule.severity:<8} fix: {rule.fix}{default}")
             return 0
         paths = [Path(path) for path in args.paths]
         missing = [str(path) for path in paths if not path.exists()]
@@ -130,8 +136,7 @@ def main(argv: list[str]) -> int:
             directory = (config.root or Path.cwd()) / DIRECTORY_NAME
         cache = Cache(directory)
     report = check(paths, config, jobs=args.jobs, cache=cache)
-    rules = {rule.code: rule for rule in ALL_RULES}
-    output = render(report, args.format, rules, args.routes)
+    output = render(report, args.format, args.routes)
     if output:
         try:
             print(output, flush=True)

@@ -1,9 +1,12 @@
-"""Run the checker: discover, summarize (in parallel), analyze globally, filter.
+"""Run the checker: discover, summarize (in parallel), analyze globally (``analysis``).
 
 Parsing and summarizing is the expensive part and is independent per file, so it runs
 in a process pool when there are enough files (the summaries are small and cheap to
 send back; the ASTs never leave the worker). The global phase only evaluates the
 expressions it needs, from coroutines outwards, so it stays a fraction of parse time.
+With a cache, an unchanged tree's report is read back, and only the files that changed
+are summarized again. The parser and the analysis are imported when there is work for
+them, so that a run served from the cache starts fast.
 """
 
 from __future__ import annotations
@@ -16,18 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.cache import Cache, content_hash, scope_hash
 from unstuck.check.config import Config
 from unstuck.check.discovery import SourceFile, discover
-from unstuck.check.model import MODULE_BODY, FileProblem, Finding, ModuleSummary
-from unstuck.check.program import Program
-from unstuck.check.route_map import RouteMapper
-from unstuck.check.routes import Route
-from unstuck.check.rule import Knowledge, Rule
-from unstuck.check.rules import ALL_RULES
-from unstuck.check.rules.configured import RULE as CONFIGURED
-from unstuck.check.summary import summarize_file
+from unstuck.check.model import FileProblem, Finding, ModuleSummary
+
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from unstuck.check.routes import Route
 
 _RECURSION_LIMIT = 20_000
 _PARALLEL_FROM = 48  # files; below this a pool costs more than it saves
@@ -51,12 +51,6 @@ class Report:
                 "newer_syntax": [problem.as_json() for problem in self.newer_syntax],
             },
         }
-
-
-def rule_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
-    if select and not any(code.startswith(prefix) for prefix in select):
-        return False
-    return not any(code.startswith(prefix) for prefix in ignore)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,34 +107,13 @@ def _check(
     if cache is not None:
         cache.store(f"summaries-{scope}", results)
     not_parsed.extend(FileProblem(display_path(path), reason) for path, reason in unreadable)
-    modules = {summary.name: summary for summary in summaries}
-    program = Program(modules, Knowledge(ALL_RULES))
-    extra_blocking: dict[str, Rule] = {name: CONFIGURED for name in config.extra_blocking}
-    analysis = BlockingAnalysis(program, extra_blocking, frozenset(config.extra_offloaders))
-    mapper = RouteMapper(program, analysis)
-    routes = mapper.routes()
-
-    route_of: dict[tuple[str, str], str] = {}
-    for route in routes:
-        for key in sorted(route.loop_functions):
-            route_of.setdefault(key, route.label)
     findings: list[Finding] = []
-    for key, function in program.functions():
-        found = mapper.findings_in(key) if function.is_async else []
-        if key[1] != MODULE_BODY or function.calls:
-            found = found + analysis.timeout_findings(key)
-        label = route_of.get(key)
-        for finding in found:
-            findings.append(_with_route(finding, label) if label else finding)
-    suppressions = {summary.path: summary.suppressions for summary in summaries}
-    findings = [
-        finding
-        for finding in findings
-        if rule_selected(finding.code, config.select, config.ignore)
-        and not _suppressed(finding, suppressions)
-    ]
-    findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
-    report = Report(_unique(findings), routes, len(summaries), not_parsed, newer)
+    routes: list[Route] = []
+    if summaries:  # imported here: a run with nothing to analyze never loads the analysis
+        from unstuck.check.analysis import analyze
+
+        findings, routes = analyze(summaries, config)
+    report = Report(findings, routes, len(summaries), not_parsed, newer)
     if cache is not None:
         cache.store(f"report-{scope}", _StoredReport(run_key, report))
     return report
@@ -160,54 +133,23 @@ def _file_keys(files: list[SourceFile]) -> dict[Path, str]:
     return keys
 
 
-def _with_route(finding: Finding, route: str) -> Finding:
-    return Finding(
-        finding.code,
-        finding.path,
-        finding.line,
-        finding.column,
-        finding.message,
-        finding.severity,
-        route,
-        finding.chain,
-    )
-
-
-def _unique(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, int, int, str]] = set()
-    result: list[Finding] = []
-    for finding in findings:
-        key = (finding.path, finding.line, finding.column, finding.code)
-        if key not in seen:
-            seen.add(key)
-            result.append(finding)
-    return result
-
-
-def _suppressed(
-    finding: Finding, suppressions: dict[str, dict[int, frozenset[str] | None]]
-) -> bool:
-    """A suppression on the reported line, or on any line of the chain (an intended
-    ``time.sleep`` in a helper is marked once, where it is, not at every caller)."""
-    places = {(finding.path, finding.line)} | {(link.path, link.line) for link in finding.chain}
-    for path, line in places:
-        lines = suppressions.get(path, {})
-        if line in lines:
-            codes = lines[line]
-            if codes is None or finding.code in codes:
-                return True
-    return False
-
-
-def display_path(path: Path) -> str:
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_posix()
+def display_path(path: Path, cwd: str | None = None) -> str:
+    """``path`` relative to the working directory when it is under it (``cwd``: that
+    directory with a trailing separator, passed by callers that show many paths)."""
+    if cwd is None:
+        cwd = os.path.join(os.getcwd(), "")
+    shown = str(path)
+    if shown.startswith(cwd):
+        return Path(shown[len(cwd) :]).as_posix()
+    return path.as_posix()
 
 
 def _summarize_batch(batch: list[tuple[str, str, bool]]) -> list[ModuleSummary | str]:
-    return [summarize_file(path, module, is_package) for path, module, is_package in batch]
+    if not batch:
+        return []
+    from unstuck.check import summary  # the parser's machinery, only when there are files
+
+    return [summary.summarize_file(path, module, is_package) for path, module, is_package in batch]
 
 
 def _summarize(
@@ -233,12 +175,13 @@ def _summarize(
     not_parsed: list[FileProblem] = []
     newer: list[FileProblem] = []
     results: dict[str, ModuleSummary | str] = {}
+    cwd = os.path.join(os.getcwd(), "")
     for file in files:
         key = keys.get(file.path)
         result = fresh[file.path] if file.path in fresh else known[key or ""]
         if key is not None:
             results[key] = result
-        shown = display_path(file.path)
+        shown = display_path(file.path, cwd)
         if isinstance(result, str):
             not_parsed.append(FileProblem(shown, result))
             continue

@@ -26,7 +26,8 @@ class TableMissing(Exception):
 
 def explain(rule: Rule) -> str:
     parts = [rule.doc.strip() or f"{rule.code} {rule.name}"]
-    parts.append(textwrap.fill(f"Severity: {rule.severity}. Reports: {rule.catches}.", 88))
+    default = "" if rule.on_by_default else f", off by default (--select {rule.code})"
+    parts.append(textwrap.fill(f"Severity: {rule.severity}{default}. Reports: {rule.catches}.", 88))
     if rule.example:
         parts.append("Example, reported:\n\n" + textwrap.indent(rule.example.rstrip(), "    "))
     parts.append(textwrap.fill(f"Fix: {rule.fix}.", 88))

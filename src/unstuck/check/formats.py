@@ -11,13 +11,15 @@ from unstuck.check.rule import Rule
 FORMATS = ("text", "json", "sarif", "github")
 
 
-def render(report: Report, fmt: str, rules: dict[str, Rule], routes: bool) -> str:
+def render(report: Report, fmt: str, routes: bool) -> str:
     import json  # here: the text format, the default, never needs it
 
     if fmt == "json":
         return json.dumps(report.as_json(), indent=2)
     if fmt == "sarif":
-        return json.dumps(sarif(report, rules), indent=2)
+        from unstuck.check.rules import ALL_RULES
+
+        return json.dumps(sarif(report, {rule.code: rule for rule in ALL_RULES}), indent=2)
     if fmt == "github":
         return github(report)
     return (route_map_text(report.routes) + "\n" if routes else "") + text(report)
@@ -185,10 +187,14 @@ def _location(path: str, line: int, column: int | None) -> dict[str, object]:
 
 
 def _sarif_rule(rule: Rule) -> dict[str, object]:
+    from unstuck.check.explain import explain
+
     return {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": f"{rule.name}: {rule.summary}"},
-        "help": {"text": f"Fix: {rule.fix}"},
+        "fullDescription": {"text": f"Reports {rule.catches}"},
+        # code scanning shows it next to the alert: the whole ``--explain`` text
+        "help": {"text": explain(rule)},
         "defaultConfiguration": {"level": "error" if rule.severity == "error" else "warning"},
     }

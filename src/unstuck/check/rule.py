@@ -48,6 +48,8 @@ class Rule:
     fix: str  # the suggested fix, part of every finding
     advice: str  # the branch of the article's decision tree, for the route map
     severity: str = "error"
+    # False: reported only when ``select`` names the code in full (a prefix is not enough)
+    on_by_default: bool = True
     catches: str = ""  # what it reports, one line of the rule tables
     example: str = ""  # code that it reports
     doc: str = ""  # the rule module's docstring: what, the incident, the fix
@@ -65,6 +67,9 @@ class Rule:
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
     clients: tuple[Client, ...] = ()
+    # Codes whose finding on the same line makes this rule's redundant: one fix covers
+    # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
+    subsumed_by: frozenset[str] = frozenset()
 
 
 def methods(cls: str, names: str) -> frozenset[tuple[str, str]]:

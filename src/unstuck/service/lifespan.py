@@ -10,6 +10,7 @@ awaits. Closing runs in reverse order of opening, also after a failed start.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,10 +27,12 @@ from unstuck.service.cache import Cache, MemoryCache, RedisCache
 from unstuck.service.capacity import set_pipeline_tokens
 from unstuck.service.database import create_engines, read_only
 from unstuck.service.inference import create_process_pool
+from unstuck.service.pipeline_status import PipelineMonitor
 from unstuck.service.pools import ExecutorPool, HttpClient
 from unstuck.service.queue import create_celery
 from unstuck.service.settings import Settings
 from unstuck.service.state import State
+from unstuck.service.storage import create_storage
 from unstuck.service.upstream import start_builtin_upstream
 from unstuck.watch import register_engine, watcher_of
 
@@ -95,6 +98,8 @@ def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
             compute_pool=compute_pool,
             process_pool=process_pool,
             celery=celery,
+            storage=create_storage(settings),
+            pipeline=PipelineMonitor(settings, sync_engine, celery),
         )
         return state, stack
     except BaseException:
@@ -123,6 +128,9 @@ def make_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContex
                 register_engine(app, state["sync_engine"], name="sync")
             stack.push_async_callback(state["http"].aclose)
             stack.push_async_callback(state["cache"].aclose)
+            # Everything made so far (modules, the app, the pools) lives as long as the
+            # process: out of the collector's sight, a full collection no longer walks it.
+            gc.freeze()
             yield state
 
     return lifespan

@@ -8,7 +8,7 @@ Fix: create clients once at start-up and call them via ``await asyncio.to_thread
 or use an async SDK (aioboto3 / aiobotocore).
 """
 
-from unstuck.check.rule import ANY_METHOD, Rule
+from unstuck.check.rule import Client, Rule, methods
 
 _CLIENT = "botocore.client.BaseClient"
 _RESOURCE = "boto3.resources.base.ServiceResource"
@@ -32,25 +32,15 @@ async def upload(file: UploadFile):
     fix="`await asyncio.to_thread(...)` around the call, or use aioboto3",
     advice="await asyncio.to_thread(...) around the SDK call, or use aioboto3",
     functions=frozenset({"boto3.client", "boto3.resource"}),
-    methods=frozenset(
-        {
-            (_CLIENT, ANY_METHOD),
-            (_RESOURCE, ANY_METHOD),
-            ("boto3.Session", "client"),
-            ("boto3.Session", "resource"),
-        }
-    ),
-    # local work only: URL signing, paginator and waiter objects
-    method_exceptions=frozenset(
-        (_CLIENT, name)
-        for name in (
-            "generate_presigned_url",
-            "generate_presigned_post",
-            "get_paginator",
-            "can_paginate",
-            "get_waiter",
-            "close",
-        )
+    methods=methods("boto3.Session", "client resource"),
+    clients=(
+        # local work only: URL signing, paginator and waiter objects
+        Client(
+            _CLIENT,
+            local="generate_presigned_url generate_presigned_post get_paginator "
+            "can_paginate get_waiter close",
+        ),
+        Client(_RESOURCE),
     ),
     returns={
         "boto3.client": _CLIENT,

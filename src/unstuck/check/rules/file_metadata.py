@@ -6,8 +6,11 @@ few microseconds on a local disk, but when the NFS server stalled, every one of 
 waited seconds with the loop held, and the health check timed out with the rest.
 
 Fix: ``await anyio.Path(path).exists()`` / ``await aiofiles.os.path.exists(path)``, or
-``await asyncio.to_thread(os.path.getsize, path)``; or make the route ``def``. A warning:
-on a local disk a single ``stat`` is fast, so ``--ignore USK117`` when that is all you use.
+``await asyncio.to_thread(os.path.getsize, path)``; or make the route ``def``.
+
+A warning, and off by default (``--select USK117``, or ``select = ["USK117", ...]``): on
+a local disk a ``stat`` takes microseconds, so it matters where files live on network
+storage. Where a line also reads or writes the file (USK110), only that is reported.
 """
 
 from unstuck.check.rule import Rule, functions, methods
@@ -19,8 +22,9 @@ RULE = Rule(
     fix="use `anyio.Path` / `aiofiles.os.path`, or `await asyncio.to_thread(...)`",
     advice="await anyio.Path / aiofiles.os.path (or asyncio.to_thread), or make it def",
     severity="warning",
+    on_by_default=False,
     catches="`os.path.exists/isfile/isdir/getsize/getmtime/realpath/...`, `os.stat`, "
-    "`os.access`, `pathlib.Path.exists/is_file/is_dir/stat` (warning)",
+    "`os.access`, `pathlib.Path.exists/is_file/is_dir/stat` (warning, off by default)",
     example="""\
 import os.path
 
@@ -44,4 +48,5 @@ async def download(name: str):
         "pathlib.Path", "exists is_file is_dir is_symlink is_mount stat lstat samefile owner group"
     ),
     aliases={"posixpath": "os.path", "ntpath": "os.path"},
+    subsumed_by=frozenset({"USK110"}),
 )

@@ -7,7 +7,7 @@ request of the worker.
 Fix: ``aiosmtplib`` with ``await``, or a ``BackgroundTasks``/task-queue job that sends it.
 """
 
-from unstuck.check.rule import ANY_METHOD, Rule
+from unstuck.check.rule import Client, Rule
 
 RULE = Rule(
     code="USK108",
@@ -31,6 +31,5 @@ async def contact(message: str):
     advice="await aiosmtplib, or hand it to BackgroundTasks / a task queue",
     # the constructor connects when it is given a host
     functions=frozenset({"smtplib.SMTP", "smtplib.SMTP_SSL", "smtplib.LMTP"}),
-    methods=frozenset({("smtplib.SMTP", ANY_METHOD)}),
-    aliases={"smtplib.SMTP_SSL": "smtplib.SMTP", "smtplib.LMTP": "smtplib.SMTP"},
+    clients=(Client("smtplib.SMTP", aliases="smtplib.SMTP_SSL smtplib.LMTP"),),
 )

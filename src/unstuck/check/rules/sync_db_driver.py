@@ -1,4 +1,4 @@
-"""USK104 sync-db-driver: DB-API drivers (sqlite3, psycopg2, psycopg 3 sync, pymysql).
+"""USK104 sync-db-driver: synchronous database drivers (sqlite3, psycopg2, pymysql, ...).
 
 Incident: ``sqlite3.connect(...).execute(...)`` in an ``async def`` dependency: under load
 every request queued behind the disk, and p99 went from milliseconds to seconds.
@@ -7,16 +7,50 @@ Fix: an async driver (aiosqlite, asyncpg, psycopg ``AsyncConnection``, aiomysql)
 ``await``; or make the route and dependency ``def``.
 """
 
-from unstuck.check.rule import Rule, functions, methods
+from unstuck.check.rule import Client, Rule, functions, methods
 
 _CURSOR = "dbapi.Cursor"
 _CONNECTION_IO = "execute executemany executescript commit rollback"
 _CURSOR_IO = "execute executemany executescript fetchone fetchmany fetchall callproc scroll"
+# Other DB-API drivers: a connection hands out cursors without I/O; everything else,
+# and every method of the cursors, talks to the server.
+_CURSORS = {"cursor": _CURSOR, "execute": _CURSOR}
+_DRIVERS = {
+    "pyodbc.connect": "pyodbc.Connection",
+    "oracledb.connect": "oracledb.Connection",
+    "cx_Oracle.connect": "oracledb.Connection",
+    "pymssql.connect": "pymssql.Connection",
+    "mysql.connector.connect": "mysql.connector.MySQLConnection",
+    "duckdb.connect": "duckdb.DuckDBPyConnection",
+}
+_CONNECTIONS = (
+    Client("pyodbc.Connection", local="cursor", returns=_CURSORS),
+    Client("oracledb.Connection", local="cursor", aliases="cx_Oracle.Connection", returns=_CURSORS),
+    Client(
+        "pymssql.Connection",
+        local="cursor",
+        aliases="pymssql._pymssql.Connection",
+        returns=_CURSORS,
+    ),
+    Client(
+        "mysql.connector.MySQLConnection",
+        local="cursor",
+        aliases="mysql.connector.connection.MySQLConnection "
+        "mysql.connector.connection_cext.CMySQLConnection",
+        returns=_CURSORS,
+    ),
+    # in-process, but every query reads the database file and runs on this thread
+    Client(
+        "duckdb.DuckDBPyConnection", local="cursor", returns={"cursor": "duckdb.DuckDBPyConnection"}
+    ),
+    Client("clickhouse_driver.Client", aliases="clickhouse_driver.client.Client"),
+)
 
 RULE = Rule(
     code="USK104",
     name="sync-db-driver",
-    catches="sqlite3, psycopg2, psycopg 3 sync, pymysql, MySQLdb: connect, execute, fetch, commit",
+    catches="sqlite3, psycopg2, psycopg 3 sync, pymysql, MySQLdb, pyodbc, oracledb, pymssql, "
+    "mysql-connector, DuckDB, clickhouse-driver: connect, execute, fetch, commit",
     example="""\
 import sqlite3
 
@@ -38,7 +72,8 @@ async def items():
     | functions("psycopg2", "connect")
     | functions("psycopg", "connect")
     | functions("pymysql", "connect")
-    | functions("MySQLdb", "connect"),
+    | functions("MySQLdb", "connect")
+    | frozenset(_DRIVERS),
     methods=methods("sqlite3.Connection", _CONNECTION_IO)
     | methods("psycopg2.extensions.connection", _CONNECTION_IO)
     | methods("psycopg.Connection", _CONNECTION_IO)
@@ -57,7 +92,9 @@ async def items():
         "psycopg.Connection.cursor": _CURSOR,
         "psycopg.Connection.execute": _CURSOR,
         "pymysql.connections.Connection.cursor": _CURSOR,
+        **_DRIVERS,
     },
+    clients=_CONNECTIONS,
     aliases={
         "sqlite3.dbapi2": "sqlite3",
         "pymysql.connections.connect": "pymysql.connect",

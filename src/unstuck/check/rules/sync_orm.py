@@ -22,8 +22,11 @@ _PEEWEE = "peewee.Model"
 _PEEWEE_SELECT = "peewee.ModelSelect"
 _PEEWEE_WRITE = "peewee.ModelWrite"  # insert, update, delete queries
 _PEEWEE_DATABASE = "peewee.Database"
-_PEEWEE_BUILDERS = "where join switch order_by group_by having limit offset paginate distinct"
-_PEEWEE_RUN = "execute get get_or_none first scalar count exists dicts tuples iterator"
+_PEEWEE_BUILDERS = (
+    "where join switch order_by group_by having limit offset paginate distinct "
+    "dicts tuples namedtuples objects"
+)
+_PEEWEE_RUN = "execute get get_or_none first scalar count exists iterator"
 
 _MODEL = "django.db.models.Model"
 _MANAGER = "django.db.models.Manager"

@@ -7,7 +7,7 @@ whole API stopped answering.
 Fix: ``redis.asyncio`` (``await r.get(...)``, close with ``aclose()``); ``aioredis`` is dead.
 """
 
-from unstuck.check.rule import ANY_METHOD, Rule
+from unstuck.check.rule import Client, Rule, methods
 
 _REDIS = "redis.Redis"
 _NO_IO = "pipeline pubsub lock register_script get_encoder get_connection_kwargs"
@@ -31,20 +31,21 @@ async def counter():
     summary="is a synchronous Redis command on the event loop",
     fix="use `redis.asyncio` and `await` the command",
     advice="await redis.asyncio, or make it def",
-    methods=frozenset(
-        {(_REDIS, ANY_METHOD), ("redis.client.Pipeline", "execute"), ("redis.lock.Lock", "acquire")}
+    methods=methods("redis.client.Pipeline", "execute") | methods("redis.lock.Lock", "acquire"),
+    clients=(
+        Client(
+            _REDIS,
+            local=_NO_IO,
+            aliases="redis.StrictRedis redis.client.Redis redis.client.StrictRedis",
+            returns={
+                "from_url": _REDIS,
+                "pipeline": "redis.client.Pipeline",
+                "lock": "redis.lock.Lock",
+            },
+        ),
     ),
-    method_exceptions=frozenset((_REDIS, name) for name in _NO_IO.split()),
-    returns={
-        "redis.from_url": _REDIS,
-        "redis.Redis.from_url": _REDIS,
-        f"{_REDIS}.pipeline": "redis.client.Pipeline",
-        f"{_REDIS}.lock": "redis.lock.Lock",
-    },
+    returns={"redis.from_url": _REDIS},
     aliases={
-        "redis.StrictRedis": _REDIS,
-        "redis.client.Redis": _REDIS,
-        "redis.client.StrictRedis": _REDIS,
         "redis.utils.from_url": "redis.from_url",
         "redis.asyncio.client.Redis": "redis.asyncio.Redis",
     },

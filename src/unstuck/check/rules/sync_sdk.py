@@ -13,7 +13,7 @@ Fix: the async client of the same SDK (``AsyncOpenAI``, ``AsyncAnthropic``,
 ``await asyncio.to_thread(...)`` around the call; or make the route ``def``.
 """
 
-from unstuck.check.rule import Client, Rule
+from unstuck.check.rule import Client, Rule, functions
 
 _AZURE_BLOB = "azure.storage.blob"
 _GCS = "google.cloud.storage"
@@ -182,6 +182,69 @@ CLIENTS = (
         returns={"channel": "pika.adapters.blocking_connection.BlockingChannel"},
     ),
     Client("pika.adapters.blocking_connection.BlockingChannel"),
+    Client("kafka.KafkaProducer", aliases="kafka.producer.kafka.KafkaProducer"),
+    Client("kafka.KafkaConsumer", aliases="kafka.consumer.group.KafkaConsumer"),
+    Client("ftplib.FTP", local="set_pasv set_debuglevel", aliases="ftplib.FTP_TLS"),
+    Client("imaplib.IMAP4", aliases="imaplib.IMAP4_SSL"),
+    Client("poplib.POP3", aliases="poplib.POP3_SSL"),
+    Client("ldap3.Connection", aliases="ldap3.core.connection.Connection"),
+    # Caches and databases with their own protocol
+    Client(
+        "pymemcache.client.base.Client",
+        aliases="pymemcache.Client pymemcache.client.Client pymemcache.client.base.PooledClient "
+        "pymemcache.client.hash.HashClient pymemcache.HashClient",
+    ),
+    Client(
+        "neo4j.Driver",
+        local="session",
+        aliases="neo4j._sync.driver.Driver",
+        returns={"session": "neo4j.Session"},
+    ),
+    Client("neo4j.Session", local="close", aliases="neo4j._sync.work.session.Session"),
+    Client(
+        "cassandra.cluster.Cluster",
+        local="add_execution_profile",
+        returns={"connect": "cassandra.cluster.Session"},
+    ),
+    Client("cassandra.cluster.Session", local="execute_async"),
+    # Infrastructure and SaaS APIs
+    Client("hvac.Client", aliases="hvac.v1.Client", resources=True),
+    Client(
+        "minio.Minio",
+        local="presigned_get_object presigned_put_object get_presigned_url",
+        aliases="minio.api.Minio",
+    ),
+    Client("docker.DockerClient", aliases="docker.client.DockerClient", resources=True),
+    *(
+        Client(f"kubernetes.client.{api}", aliases=f"kubernetes.client.api.{module}.{api}")
+        for api, module in [
+            ("CoreV1Api", "core_v1_api"),
+            ("AppsV1Api", "apps_v1_api"),
+            ("BatchV1Api", "batch_v1_api"),
+            ("CustomObjectsApi", "custom_objects_api"),
+        ]
+    ),
+    Client("dropbox.Dropbox", aliases="dropbox.dropbox_client.Dropbox"),
+    Client(
+        "github.Github",
+        aliases="github.MainClass.Github",
+        returns={
+            "get_repo": "github.Repository.Repository",
+            "get_user": "github.NamedUser.NamedUser",
+            "get_organization": "github.Organization.Organization",
+        },
+    ),
+    Client("github.Repository.Repository"),
+    Client("github.NamedUser.NamedUser"),
+    Client("github.Organization.Organization"),
+    Client("tweepy.Client", aliases="tweepy.client.Client"),
+    Client("jira.JIRA", aliases="jira.client.JIRA"),
+    # SOAP: ``client.service.Operation(...)`` is a request
+    Client("zeep.Client", aliases="zeep.client.Client", resources=True),
+    *(
+        Client(f"geopy.geocoders.{geocoder}")
+        for geocoder in ("Nominatim", "GoogleV3", "ArcGIS", "Bing", "Photon", "OpenCage")
+    ),
 )
 
 RULE = Rule(
@@ -194,8 +257,10 @@ RULE = Rule(
     advice="await the SDK's async client (or asyncio.to_thread), or make it def",
     catches="sync SDK clients of network services: OpenAI, Anthropic, pymongo, Elasticsearch, "
     "Slack `WebClient`, Azure Blob/Queue/Cosmos/Key Vault, Google Cloud Storage/BigQuery/"
-    "Firestore, Stripe, Twilio, SendGrid, websocket-client, `websockets.sync`, paramiko, "
-    "pika (their async clients are fine)",
+    "Firestore, Firebase Admin, Stripe, Twilio, SendGrid, websocket-client, `websockets.sync`, "
+    "paramiko, pika, kafka-python, ftplib/imaplib/poplib, ldap3, pymemcache, neo4j, "
+    "Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, PyGithub, tweepy, JIRA, zeep, "
+    "geopy geocoders (their async clients are fine)",
     example="""\
 from fastapi import FastAPI
 from slack_sdk import WebClient
@@ -213,8 +278,29 @@ async def alert(text: str):
         {
             "websocket.create_connection",
             "websockets.sync.client.connect",
+            # constructors that connect (or fetch a WSDL, or server info) at once
             "pika.BlockingConnection",
+            "kafka.KafkaProducer",
+            "kafka.KafkaConsumer",
+            "imaplib.IMAP4",
+            "imaplib.IMAP4_SSL",
+            "poplib.POP3",
+            "poplib.POP3_SSL",
+            "zeep.Client",
+            "jira.JIRA",
+            "neo4j.GraphDatabase.driver",
         }
+    )
+    | functions(
+        "firebase_admin.messaging",
+        "send send_each send_each_for_multicast send_all send_multicast subscribe_to_topic "
+        "unsubscribe_from_topic",
+    )
+    | functions(
+        "firebase_admin.auth",
+        "get_user get_user_by_email get_user_by_phone_number get_users create_user update_user "
+        "delete_user list_users set_custom_user_claims revoke_refresh_tokens "
+        "generate_password_reset_link generate_email_verification_link",
     )
     | frozenset(
         f"stripe.{resource}.{call}"
@@ -224,9 +310,13 @@ async def alert(text: str):
     returns={
         "websocket.create_connection": "websocket.WebSocket",
         "websockets.sync.client.connect": "websockets.sync.client.ClientConnection",
+        "neo4j.GraphDatabase.driver": "neo4j.Driver",
+        "docker.from_env": "docker.DockerClient",
+        "firebase_admin.firestore.client": "google.cloud.firestore.Client",
     },
     aliases={
         "websocket._core.create_connection": "websocket.create_connection",
         "websockets.sync.connect": "websockets.sync.client.connect",
+        "docker.client.from_env": "docker.from_env",
     },
 )

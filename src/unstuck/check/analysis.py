@@ -1,0 +1,119 @@
+"""The global phase: from the summaries of a project's files to its findings and routes.
+
+``Program`` resolves names and infers values across modules with what the rules know,
+``BlockingAnalysis`` follows each coroutine to the blocking work it reaches, and
+``RouteMapper`` finds the routes and where each of their parts runs. The findings are
+then filtered: the configuration's ``select`` and ``ignore``, suppression comments,
+duplicates, and findings another one on the same line makes redundant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from unstuck.check.blocking import BlockingAnalysis
+from unstuck.check.config import Config
+from unstuck.check.model import MODULE_BODY, Finding, ModuleSummary
+from unstuck.check.program import Program
+from unstuck.check.route_map import RouteMapper
+from unstuck.check.routes import Route
+from unstuck.check.rule import Knowledge, Rule
+from unstuck.check.rules import ALL_RULES
+from unstuck.check.rules.configured import RULE as CONFIGURED
+
+
+def analyze(summaries: list[ModuleSummary], config: Config) -> tuple[list[Finding], list[Route]]:
+    modules = {summary.name: summary for summary in summaries}
+    program = Program(modules, Knowledge(ALL_RULES))
+    extra_blocking: dict[str, Rule] = {name: CONFIGURED for name in config.extra_blocking}
+    analysis = BlockingAnalysis(program, extra_blocking, frozenset(config.extra_offloaders))
+    mapper = RouteMapper(program, analysis)
+    routes = mapper.routes()
+
+    route_of: dict[tuple[str, str], str] = {}
+    for route in routes:
+        for key in sorted(route.loop_functions):
+            route_of.setdefault(key, route.label)
+    for key, wrapped in mapper.wrapper_labels().items():
+        route_of.setdefault(key, wrapped)
+    findings: list[Finding] = []
+    for key, function in program.functions():
+        found = mapper.findings_in(key) if function.is_async else []
+        if key[1] != MODULE_BODY or function.calls:
+            found = found + analysis.timeout_findings(key)
+        label = route_of.get(key)
+        for finding in found:
+            findings.append(_with_route(finding, label) if label else finding)
+    suppressions = {summary.path: summary.suppressions for summary in summaries}
+    findings = [
+        finding
+        for finding in findings
+        if rule_selected(program.knowledge.rules[finding.code], config.select, config.ignore)
+        and not _suppressed(finding, suppressions)
+    ]
+    findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
+    findings = _without_subsumed(_unique(findings), program.knowledge.rules)
+    return findings, routes
+
+
+def rule_selected(rule: Rule, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    code = rule.code
+    if not rule.on_by_default:
+        chosen = code in select
+    elif select:
+        chosen = any(code.startswith(prefix) for prefix in select)
+    else:
+        chosen = True
+    return chosen and not any(code.startswith(prefix) for prefix in ignore)
+
+
+def _with_route(finding: Finding, route: str) -> Finding:
+    return Finding(
+        finding.code,
+        finding.path,
+        finding.line,
+        finding.column,
+        finding.message,
+        finding.severity,
+        route,
+        finding.chain,
+    )
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int, int, str]] = set()
+    result: list[Finding] = []
+    for finding in findings:
+        key = (finding.path, finding.line, finding.column, finding.code)
+        if key not in seen:
+            seen.add(key)
+            result.append(finding)
+    return result
+
+
+def _without_subsumed(findings: list[Finding], rules: dict[str, Rule]) -> list[Finding]:
+    """Drop the findings that another finding on the same line makes redundant."""
+    codes_at: dict[tuple[str, int], set[str]] = {}
+    for finding in findings:
+        codes_at.setdefault((finding.path, finding.line), set()).add(finding.code)
+    kept = []
+    for finding in findings:
+        rule = rules.get(finding.code)
+        if rule is None or not rule.subsumed_by & codes_at[(finding.path, finding.line)]:
+            kept.append(finding)
+    return kept
+
+
+def _suppressed(
+    finding: Finding, suppressions: dict[str, dict[int, frozenset[str] | None]]
+) -> bool:
+    """A suppression on the reported line, or on any line of the chain (an intended
+    ``time.sleep`` in a helper is marked once, where it is, not at every caller)."""
+    places = {(finding.path, finding.line)} | {(link.path, link.line) for link in finding.chain}
+    for path, line in places:
+        lines = suppressions.get(path, {})
+        if line in lines:
+            codes = lines[line]
+            if codes is None or finding.code in codes:
+                return True
+    return False
