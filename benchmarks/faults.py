@@ -330,7 +330,7 @@ def phase_db(work: Path) -> Phase:
         phase.figures["skipped"] = "needs root for a network namespace"
         return phase
     sys.path.insert(0, str(ROOT))
-    from tests.service.own_servers import isolated_link, own_postgres
+    from tests.own_servers import isolated_link, own_postgres
 
     def mixed(index: int) -> tuple[str, str, object]:
         choices: list[tuple[str, str, object]] = [
