@@ -229,6 +229,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "backlog": settings.backlog,
         "timeout_keep_alive": settings.keep_alive_s,
         "h11_max_incomplete_event_size": settings.max_head_bytes,
+        # uvicorn's process manager kills a worker that does not answer its ping in time
+        # (5 s by default): on a busy machine a worker still importing and opening its
+        # pools can miss that, and is killed before it ever served.
+        "timeout_worker_healthcheck": settings.worker_healthcheck_s,
     }
 
 

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     max_headers: int = Field(default=100, ge=1)
     keep_alive_s: int = Field(default=5, ge=1, description="idle time between requests")
     backlog: int = Field(default=2048, ge=1, description="connections queued by the kernel")
+    worker_healthcheck_s: int = Field(
+        default=30, ge=1, description="--workers N: a worker silent this long is replaced"
+    )
 
     # Bounded waits on the backends (PostgreSQL: unstuck.service.db_timeouts).
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
