@@ -154,3 +154,15 @@ def test_a_64_mb_json_body_is_a_413_while_health_stays_fast(guarded: Served) -> 
     # Loose bounds: the machine may be busy; a body parsed on the loop took seconds.
     assert statistics.median(latencies) < 0.25
     assert max(latencies) < 1.0
+
+
+@pytest.mark.anyio
+async def test_the_openapi_lists_the_413_and_the_503_of_a_replaced_pool(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    async with serve(sqlite_settings) as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "413" in paths["/users"]["post"]["responses"]
+    assert "413" in paths["/ml-inference"]["post"]["responses"]
+    assert "503" in paths["/ml-inference"]["post"]["responses"]
+    assert "503" in paths["/proxy"]["get"]["responses"]
