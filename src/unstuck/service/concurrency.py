@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from unstuck.service.errors import invalid
+from unstuck.service.errors import POOL_REPLACED, invalid
 from unstuck.service.limits import maximum_from
 from unstuck.service.settings import Settings
 from unstuck.service.state import StateDep
@@ -100,7 +100,7 @@ def add_up(n: int) -> tuple[int, float]:
     return result, (time.perf_counter() - started) * 1000
 
 
-@router.post("/compute")
+@router.post("/compute", responses=POOL_REPLACED)
 async def compute(body: ComputeRequest, state: StateDep) -> ComputeResult:
     limit = state["settings"].compute_max_n
     if body.n > limit:
