@@ -10,8 +10,10 @@ from unstuck.lab import stalls
 from unstuck.lab.claim import Verdict
 from unstuck.lab.claims import (
     async_sleep,
+    cpu_work,
     pool_exhaustion,
     sqlalchemy_throughput,
+    thread_pool,
     timeouts,
     workers,
 )
@@ -134,3 +136,30 @@ def test_timeouts_late_or_missing_do_not_hold() -> None:
     missing = timeouts.Deadlines(4, 2, 2.0, 4, 40, 1.6)
     assert timeouts.judge(late).verdict is Verdict.DOES_NOT_HOLD
     assert timeouts.judge(missing).verdict is Verdict.DOES_NOT_HOLD
+
+
+def test_cpu_work_threads_slowing_the_loop_is_the_correction() -> None:
+    judgement = cpu_work.judge(cpu_work.Loop(4.0, 100.0, 20.0, 150.0))
+    assert judgement.verdict is Verdict.CORRECTED
+    assert judgement.ratio == pytest.approx(25.0)
+
+
+def test_cpu_work_processes_must_spare_the_loop_more_than_threads() -> None:
+    assert cpu_work.judge(cpu_work.Loop(4.0, 6.0, 5.0, 150.0)).verdict is Verdict.HOLDS
+    assert cpu_work.judge(cpu_work.Loop(4.0, 20.0, 30.0, 150.0)).verdict is (Verdict.DOES_NOT_HOLD)
+
+
+def test_thread_pool_capped_at_40_not_the_article_number() -> None:
+    # 80 in 2 waves and 41 in 2 waves: the cap is 40; with 80 tokens one wave.
+    judgement = thread_pool.judge(thread_pool.Waves(2, 6, 2, 41, 2, 1))
+    assert judgement.verdict is Verdict.CORRECTED
+    assert judgement.ratio == pytest.approx(40 / 6)
+
+
+def test_thread_pool_at_the_article_number_holds_and_other_caps_do_not() -> None:
+    # 80 requests in 14 waves: a pool of 6.
+    assert thread_pool.judge(thread_pool.Waves(2, 6, 14, 41, 7, 1)).verdict is Verdict.HOLDS
+    # One wave for 80: no cap seen at all.
+    assert thread_pool.judge(thread_pool.Waves(2, 6, 1, 41, 1, 1)).verdict is (
+        Verdict.DOES_NOT_HOLD
+    )
