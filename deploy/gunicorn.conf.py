@@ -5,6 +5,9 @@ gunicorn manages the processes, ``uvicorn_worker.UvicornWorker`` (with the servi
 loop in each (the class in ``uvicorn.workers`` is deprecated). Settings come
 from ``UNSTUCK_*`` variables, as for ``unstuck serve``; the master checks the
 PostgreSQL connection budget and applies the migrations once, before it forks.
+With no broker configured (the embedded default) the master also starts one
+Celery worker and supervises it, as ``unstuck serve`` does; with a broker, run
+``unstuck worker`` yourself, on this host or others (docs/videos.md).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from unstuck.service.budget import connection_budget
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings
+from unstuck.service.worker import SupervisedWorker
 from unstuck.watch import mark_worker_dead
 
 # Async workers: about one per core. Each one's loop keeps its core busy on its own,
@@ -47,6 +51,17 @@ def on_starting(server: Any) -> None:
         print(f"gunicorn: refusing to start: {budget.explain()}", file=sys.stderr)
         sys.exit(1)
     upgrade(settings)
+    if settings.broker_url is None:
+        _embedded.append(SupervisedWorker(settings))
+
+
+# The embedded worker of this master, if any: started in on_starting, stopped in on_exit.
+_embedded: list[SupervisedWorker] = []
+
+
+def on_exit(server: Any) -> None:
+    while _embedded:
+        _embedded.pop().stop()
 
 
 def child_exit(server: Any, worker: Any) -> None:

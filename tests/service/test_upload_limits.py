@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.service.video_fixtures import queue_settings, video_client
+from tests.service.video_fixtures import queue_settings, running_worker, video_client
 from unstuck.service.queue import create_celery
 from unstuck.service.settings import Settings
 
@@ -33,13 +33,27 @@ async def _slow_body(release: asyncio.Event) -> AsyncIterator[bytes]:
     yield body[100:]
 
 
+@pytest.fixture(scope="module")
+def live_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database where a real video worker reports: uploads are refused without one."""
+    shared = tmp_path_factory.mktemp("with-worker")
+    database_url = f"sqlite+aiosqlite:///{shared / 'unstuck.db'}"
+    with running_worker(Settings(data_dir=shared, database_url=database_url), queue_settings()):
+        yield database_url
+
+
 def _uploads(data_dir: Path) -> list[Path]:
-    folder = data_dir / "uploads"
-    return sorted(folder.iterdir()) if folder.exists() else []
+    """Uploads on disk: received (incoming) or stored (uploads)."""
+    return sorted(
+        path
+        for name in ("incoming", "uploads")
+        if (data_dir / name).exists()
+        for path in (data_dir / name).iterdir()
+    )
 
 
-async def test_uploads_past_the_cap_are_a_503(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, max_concurrent_uploads=2)
+async def test_uploads_past_the_cap_are_a_503(tmp_path: Path, live_database: str) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=live_database, max_concurrent_uploads=2)
     release = asyncio.Event()
     async with video_client(settings, create_celery(settings, queue_settings())) as client:
         running = [
@@ -62,9 +76,14 @@ async def test_uploads_past_the_cap_are_a_503(tmp_path: Path) -> None:
     assert again.status_code == 415
 
 
-async def test_an_upload_past_the_data_dir_quota_is_a_507(tmp_path: Path) -> None:
+async def test_an_upload_past_the_data_dir_quota_is_a_507(
+    tmp_path: Path, live_database: str
+) -> None:
     settings = Settings(
-        data_dir=tmp_path, max_upload_bytes=1024 * 1024, data_dir_quota_bytes=1536 * 1024
+        data_dir=tmp_path,
+        database_url=live_database,
+        max_upload_bytes=1024 * 1024,
+        data_dir_quota_bytes=1536 * 1024,
     )
     (tmp_path / "earlier-video.bin").write_bytes(b"v" * 1024 * 1024)
     async with video_client(settings, create_celery(settings, queue_settings())) as client:
@@ -74,8 +93,10 @@ async def test_an_upload_past_the_data_dir_quota_is_a_507(tmp_path: Path) -> Non
     assert _uploads(tmp_path) == []
 
 
-async def test_an_upload_that_would_nearly_fill_the_disk_is_a_507(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, min_free_disk_bytes=2**60)
+async def test_an_upload_that_would_nearly_fill_the_disk_is_a_507(
+    tmp_path: Path, live_database: str
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=live_database, min_free_disk_bytes=2**60)
     async with video_client(settings, create_celery(settings, queue_settings())) as client:
         response = await client.post("/upload-video", content=_part(b"x"), headers=MULTIPART)
     assert response.status_code == 507
@@ -83,9 +104,9 @@ async def test_an_upload_that_would_nearly_fill_the_disk_is_a_507(tmp_path: Path
 
 
 async def test_a_huge_text_field_in_a_chunked_upload_is_a_413_as_it_arrives(
-    tmp_path: Path,
+    tmp_path: Path, live_database: str
 ) -> None:
-    settings = Settings(data_dir=tmp_path, max_upload_bytes=1024 * 1024)
+    settings = Settings(data_dir=tmp_path, database_url=live_database, max_upload_bytes=1024 * 1024)
     sent: list[int] = []
 
     async def body() -> AsyncIterator[bytes]:

@@ -3,7 +3,8 @@
 ``serve`` does, in order: read settings (flags override ``UNSTUCK_*``), check
 the PostgreSQL connection budget, apply the migrations, start the embedded
 Celery worker when no broker is configured, then run uvicorn (its own process
-manager with ``--workers N``). Settings reach uvicorn's worker processes as
+manager with ``--workers N``). The embedded worker is supervised: started
+again, with a back-off, whenever it dies. Settings reach uvicorn's worker processes as
 ``UNSTUCK_*`` environment variables. On SIGINT/SIGTERM uvicorn shuts down
 gracefully (each worker's lifespan closes its pools), then the embedded
 worker and its children are stopped.
@@ -212,7 +213,7 @@ def serve(argv: list[str]) -> int:
     embedded = None
     try:
         if args.with_worker or (settings.broker_url is None and not args.no_worker):
-            embedded = celery_worker.spawn_embedded_worker(settings)
+            embedded = celery_worker.SupervisedWorker(settings)
         uvicorn.run(
             "unstuck.service.app:create_app",
             factory=True,
@@ -226,7 +227,7 @@ def serve(argv: list[str]) -> int:
         pass
     finally:
         if embedded is not None:
-            celery_worker.stop_worker(embedded)
+            embedded.stop()
     return 0
 
 

@@ -27,10 +27,12 @@ from unstuck.service.cache import Cache, MemoryCache, RedisCache
 from unstuck.service.capacity import set_pipeline_tokens
 from unstuck.service.database import create_engines, read_only
 from unstuck.service.inference import create_process_pool
+from unstuck.service.pipeline_status import PipelineMonitor
 from unstuck.service.pools import ExecutorPool, HttpClient
 from unstuck.service.queue import create_celery
 from unstuck.service.settings import Settings
 from unstuck.service.state import State
+from unstuck.service.storage import create_storage
 from unstuck.service.upstream import start_builtin_upstream
 from unstuck.watch import register_engine, watcher_of
 
@@ -96,6 +98,8 @@ def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
             compute_pool=compute_pool,
             process_pool=process_pool,
             celery=celery,
+            storage=create_storage(settings),
+            pipeline=PipelineMonitor(settings, sync_engine, celery),
         )
         return state, stack
     except BaseException:

@@ -37,9 +37,6 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="redis://... or amqp://...; default: filesystem transport"
     )
-    result_backend: str | None = Field(
-        default=None, description="Celery result backend; default: SQLite in data_dir"
-    )
     upstream_url: str | None = Field(
         default=None, description="base URL for /proxy and /safe; default: the built-in upstream"
     )
@@ -78,6 +75,31 @@ class Settings(BaseSettings):
     cache_ttl_s: float = Field(default=60.0, gt=0)
     cache_prefix: str = Field(default="unstuck:", description="prefix of every cache key")
     cache_max_entries: int = Field(default=10_000, ge=1, description="in-process cache only")
+
+    # The video pipeline (docs/videos.md): storage, job liveness, retention.
+    storage_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix for uploads and results; default: folders in data_dir",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint; default: the AWS one of s3_region"
+    )
+    s3_region: str = Field(default="us-east-1", min_length=1)
+    s3_access_key_id: str | None = Field(default=None, description="default: boto3's chain")
+    s3_secret_access_key: str | None = Field(default=None, description="default: boto3's chain")
+    s3_timeout_s: float = Field(default=10.0, gt=0, description="connect and read timeout")
+    job_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="a running job and each worker write their heartbeat"
+    )
+    job_requeue_after_s: float = Field(
+        default=60.0, gt=0, description="a job silent this long is sent to the queue again"
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="workers lost on one job before it is a FAILURE"
+    )
+    retention_s: float = Field(
+        default=7 * 24 * 3600.0, gt=0, description="results and job rows are deleted after"
+    )
 
     # What a client may hold (unstuck.service.http_protocol, uvicorn's options).
     max_connections: int = Field(

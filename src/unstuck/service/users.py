@@ -24,13 +24,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from unstuck.service import idempotency
 from unstuck.service.cache import CacheUnavailable
 from unstuck.service.database import ReadSessionDep, SessionDep, SyncReadSessionDep
 from unstuck.service.errors import DATABASE_UNAVAILABLE, Responses, problem
+from unstuck.service.idempotency import IdempotencyKey
 from unstuck.service.models import User
 from unstuck.service.state import StateDep
 
@@ -149,20 +152,50 @@ _READ_ONE: Responses = {404: problem("no user with this id"), **DATABASE_UNAVAIL
 @router.post(
     "/users",
     status_code=201,
-    responses={409: problem("a user with this email already exists"), **DATABASE_UNAVAILABLE},
+    response_model=UserPublic,
+    responses={
+        409: problem(
+            "a user with this email already exists, or a request with this Idempotency-Key "
+            "is still being handled"
+        ),
+        **DATABASE_UNAVAILABLE,
+    },
 )
-async def create_user(body: UserCreate, session: SessionDep, response: Response) -> UserPublic:
+async def create_user(
+    body: UserCreate,
+    session: SessionDep,
+    response: Response,
+    state: StateDep,
+    idempotency_key: IdempotencyKey = None,
+) -> UserPublic | JSONResponse:
+    engine = state["async_engine"]
+    held: idempotency.Claim | None = None
+    if idempotency_key is not None:
+        print_ = idempotency.fingerprint(body.model_dump_json())
+        found = await idempotency.claim(engine, "POST /users", idempotency_key, print_)
+        if isinstance(found, JSONResponse):
+            return found
+        held = found
     user = User(name=body.name, email=body.email)
     session.add(user)
     try:
         await session.commit()
-    except IntegrityError:
+    except BaseException as exc:
+        if held is not None:
+            await idempotency.release(engine, held)
+        if not isinstance(exc, IntegrityError):
+            raise
         await session.rollback()
         raise HTTPException(
             status_code=409, detail=f"a user with email {body.email} already exists"
         ) from None
-    response.headers["Location"] = f"/users/{user.id}"
-    return UserPublic.model_validate(user)
+    location = f"/users/{user.id}"
+    response.headers["Location"] = location
+    public = UserPublic.model_validate(user)
+    if held is not None:
+        content = public.model_dump(mode="json")
+        await idempotency.remember(engine, held, 201, content, {"Location": location})
+    return public
 
 
 @router.get("/users", response_model=UserPage, responses=DATABASE_UNAVAILABLE)
