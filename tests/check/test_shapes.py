@@ -111,6 +111,8 @@ def test_routers_registered_in_loops_keep_each_prefix() -> None:
         "GET /areas/audit/summary": "desk.routers.areas.audit_summary",
         "GET /regions/west/status": "desk.routers.areas.west_status",
         "GET /regions/east/status": "desk.routers.areas.east_status",
+        "GET /api/v1/health": "desk.routers.areas.health_check",
+        "GET /api/v2/health": "desk.routers.areas.health_check",
         "GET /ping": "desk.main.ping",
         "WEBSOCKET /feed": "desk.main.feed",
     }
@@ -241,4 +243,27 @@ def test_validators_of_a_def_routes_model_run_on_the_loop() -> None:
     assert {(f.line, f.routes) for f in findings} == {
         (21, ("POST /signup",)),
         (29, ("POST /signup",)),
+    }
+
+
+def test_server_helpers_settings_defaults_and_library_apps() -> None:
+    report = _check("server_helpers")
+    assert set(_routes(report)) == {
+        # a helper that passes its parameters to add_api_route, once per call
+        "GET /topics",
+        "POST /topics",
+        # add_api_route in a loop over paths
+        "POST /v1/messages",
+        "POST /compat/v1/messages",
+        # a path read from the environment with a written default
+        "GET /policy-data",
+        # the two definitions of one method and path in an if/else: one route
+        "GET /limit",
+        # routes added in a method given the app (self is not an argument)
+        "GET /healthcheck",
+        # a library's app class and its own include method, mounted
+        "GET /execution/health/ping",
+        # a router included through helpers that pass it and its prefix on
+        "POST /auth/refresh",
+        "POST /auth/mobile/refresh",
     }

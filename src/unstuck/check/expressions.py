@@ -61,6 +61,7 @@ ARGUMENT_CALLS = frozenset(
         "Depends",
         "Security",
         "include_router",
+        "generate_and_include_versioned_routers",
         "add_api_route",
         "add_api_websocket_route",
         "add_route",
@@ -87,6 +88,7 @@ _PASSED_ON = (
     *(Param, SelfRef, Global, Attribute, Entered, Typed, Imported, Constant, Call),
     *(FunctionRef, Each, At, Either, FString),
 )
+_SHORT_LIST = 8
 # Calls that attach routes: which if/match block each is in tells alternatives apart.
 _REGISTERING = frozenset(
     {
@@ -266,7 +268,8 @@ class ExpressionReader:
                 args.append(UNKNOWN)
                 continue
             value = ex(arg)
-            args.append(value if every_argument or isinstance(value, _PASSED_ON) else UNKNOWN)
+            kept = every_argument or isinstance(value, _PASSED_ON) or _short_list(value)
+            args.append(value if kept else UNKNOWN)
         keywords: list[Keyword] = []
         for keyword in node.keywords:
             value = ex(keyword.value)
@@ -443,6 +446,11 @@ def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[s
     while isinstance(root, ast.Subscript | ast.Attribute):
         root = root.value
     return isinstance(root, ast.Name) and (root.id in declared or root.id not in env)
+
+
+def _short_list(expr: Expr) -> bool:
+    """A few items passed on (``route("/topics", create, ["POST"])``): methods, names."""
+    return isinstance(expr, Items) and len(expr.items) <= _SHORT_LIST
 
 
 def _is_text(expr: Expr) -> bool:

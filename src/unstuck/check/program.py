@@ -16,7 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from unstuck.check.discovery import import_aliases
-from unstuck.check.library_routes import ROUTER_CLASSES, LibraryRoute, is_generic_owner
+from unstuck.check.library_routes import (
+    APP_CLASSES,
+    ROUTER_CLASSES,
+    LibraryRoute,
+    is_generic_owner,
+)
 from unstuck.check.model import (
     At,
     Attribute,
@@ -74,6 +79,8 @@ __all__ = ["EMPTY", "Key", "Program", "RouterInfo", "Value", "describe", "keywor
 _MAX_VALUES = 12
 _MAX_ITEMS_DEPTH = 6  # names bound to names bound to a list, ...
 _DICT_VIEWS = frozenset({"items", "keys", "values"})
+# calls that read a setting by name, with a default: ``getenv(name, default)``
+_DEFAULTED = frozenset({"getenv", "get", "str"})
 _BUILTINS = frozenset(dir(builtins))
 _ROUTER_FACTORIES = {"fastapi.FastAPI": "app", "fastapi.APIRouter": "router"}
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
@@ -320,7 +327,10 @@ class Program:
                     found |= self.state_attribute(expr.name)
                 return found
             case Call():
-                return self.call(self.eval(expr.func, module), expr, module)
+                called = self.call(self.eval(expr.func, module), expr, module)
+                if any(isinstance(value, Text) for value in called):
+                    return called
+                return called | _setting_default(expr)
             case Imported():
                 return self.resolve_dotted(expr.dotted)
             case ImportedModule():
@@ -499,7 +509,7 @@ class Program:
             class_ = call.keyword("class_")
             made = self.instances(self.eval(class_, module)) if class_ is not None else EMPTY
             return frozenset({SessionFactory(made or frozenset({LibraryInstance(produced)}))})
-        router_kind = _ROUTER_FACTORIES.get(name)
+        router_kind = _ROUTER_FACTORIES.get(name) or ("app" if name in APP_CLASSES else None)
         if router_kind is not None:
             return frozenset({self.router(router_kind, call, module)})
         builtin = ROUTER_CLASSES.get(name)
@@ -895,8 +905,26 @@ def last_name(expr: Expr) -> str | None:
             return None
 
 
+def _setting_default(call: Call) -> frozenset[Value]:
+    """``os.getenv("API_PREFIX", "/api")``, ``confi.str("ROUTE", "/policy-data")``: a
+    setting read by name whose default is written: the default (for paths and prefixes)."""
+    if last_name(call.func) not in _DEFAULTED or len(call.args) < 2:
+        return EMPTY
+    name, default = call.args[0], call.args[1]
+    if (
+        isinstance(name, Constant)
+        and isinstance(default, Constant)
+        and isinstance(default.value, str)
+        and default.value.startswith("/")
+    ):
+        return frozenset({Text(default.value)})
+    return EMPTY
+
+
 def _router_kind(name: str) -> str | None:
-    """``app`` or ``router`` for FastAPI's classes and libraries' router classes."""
+    """``app`` or ``router`` for FastAPI's classes and libraries' app and router classes."""
+    if name in APP_CLASSES:
+        return "app"
     return _ROUTER_FACTORIES.get(name) or ("router" if name in ROUTER_CLASSES else None)
 
 

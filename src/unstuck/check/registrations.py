@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from unstuck.check.library_routes import method_routes
+from unstuck.check.library_routes import INCLUDING_METHODS, method_routes
 from unstuck.check.model import (
     At,
     Attribute,
@@ -33,7 +33,7 @@ from unstuck.check.model import (
     Unknown,
 )
 from unstuck.check.program import Program, RouterInfo, last_name
-from unstuck.check.values import Function, Key, LibraryMethod, Router, RouterKey, Text
+from unstuck.check.values import Function, Key, LibraryMethod, Router, RouterKey, Text, Value
 from unstuck.check.wrappers import DECORATORS as WRAPPER_DECORATORS
 from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
 
@@ -45,14 +45,18 @@ _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
 _ADDING = frozenset(
     {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
 )
-_CALLS = _ADDING | frozenset(
-    {
-        "include_router",
-        "mount",
-        "add_middleware",
-        "add_exception_handler",
-        "host",
-    }
+_CALLS = (
+    _ADDING
+    | INCLUDING_METHODS
+    | frozenset(
+        {
+            "include_router",
+            "mount",
+            "add_middleware",
+            "add_exception_handler",
+            "host",
+        }
+    )
 )
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
@@ -151,6 +155,8 @@ class Registrations:
         if parameter.name not in names:
             return []
         position = names.index(parameter.name)
+        if names[:1] in (["self"], ["cls"]) and function.class_qualname is not None:
+            position -= 1  # ``self._configure_routes(app)``: self is not among the args
         found: list[RouterKey] = []
         for caller, call in self._calls_named(key[1].rpartition(".")[2]):
             if Function(key) not in program.eval(call.func, caller):
@@ -214,7 +220,13 @@ class Registrations:
                     handled = program.eval(call.args[1], module)
                     self.wrappers.add(EXCEPTION_HANDLER, handled, routers)
                 elif name in _ADDING:
-                    found.extend(self._added(call, name, routers, module))
+                    found.extend(self._added(call, name, routers, module, key))
+                elif name in INCLUDING_METHODS:  # a library app's own include method
+                    for argument in call.args:
+                        for child_key in self._routers(argument, module):
+                            for parent in routers:
+                                inclusion = Inclusion(parent, "", [], module, None, key, branch)
+                                self._parents.setdefault(child_key, []).append(inclusion)
                 elif name == "include_router":
                     site = Inclusion(routers[0], "", [], module, None, key, branch)
                     self._include(call, routers, site)
@@ -283,27 +295,76 @@ class Registrations:
         return found
 
     def _added(
-        self, call: Call, name: str, routers: list[RouterKey], module: str
+        self, call: Call, name: str, routers: list[RouterKey], module: str, within: Key
     ) -> list[Registration]:
-        program = self.program
+        """``add_api_route(path, endpoint, methods=...)`` made in function ``within``."""
         # Starlette's ``add_route(path, route)`` names the endpoint ``route``
         endpoint = call.argument("endpoint", 1) or call.keyword("route")
-        path = program.text(call.argument("path", 0), module)
         if endpoint is None:
             return []
         verb = "websocket" if "websocket" in name else "api_route"
+        dependencies = _list(call.keyword("dependencies"))
         return [
-            Registration(
-                routers,
-                path,
-                self._methods(verb, call, module),
-                value.key,
-                _list(call.keyword("dependencies")),
-                module,
-            )
-            for value in program.eval(endpoint, module)
-            if isinstance(value, Function)
+            Registration(routers, path, methods, handler, dependencies, module)
+            for path, methods, handlers in self._added_routes(call, endpoint, verb, module, within)
+            for handler in handlers
         ]
+
+    def _added_routes(
+        self, call: Call, endpoint: Expr, verb: str, module: str, within: Key
+    ) -> list[tuple[str, list[str], list[Key]]]:
+        """The path, methods and handlers of each route one ``add_api_route`` call
+        registers: one per item of a loop over paths (``for path in ("/v1/messages",
+        ...)``), one per call of a helper whose parameters it passes on (``def
+        route(path, fn, methods): router.add_api_route(path, fn, methods=methods)``)."""
+        program = self.program
+        written = call.argument("path", 0)
+        methods = self._methods(verb, call, module)
+        handlers = _function_keys(program.eval(endpoint, module))
+        if written is None:
+            return [("", methods, handlers)]
+        shown = self._loop_parts(written, module)
+        looped = _loop_in(shown)
+        if looped is not None:
+            return [
+                (
+                    self._text(shown, module, _item_reader(program, looped, item, where)),
+                    methods,
+                    handlers,
+                )
+                for item, where in program.items(looped.iterable, module)
+            ] or [(program.text(written, module), methods, handlers)]
+        function = program.function(within)
+        if not (isinstance(written, Param) and written.function == within[1]) or function is None:
+            return [(program.text(written, module), methods, handlers)]
+        names = [param.name for param in function.params]
+        offset = 1 if names[:1] in (["self"], ["cls"]) and function.class_qualname else 0
+
+        def given(expr: Expr | None, site: Call) -> Expr | None:
+            """What a call of ``within`` passes to the parameter ``expr`` (if it is one)."""
+            if not isinstance(expr, Param) or expr.function != within[1] or expr.name not in names:
+                return None
+            return site.argument(expr.name, names.index(expr.name) - offset)
+
+        listed = call.keyword("methods")
+        found: list[tuple[str, list[str], list[Key]]] = []
+        for caller, site in self._calls_named(within[1].rpartition(".")[2]):
+            if Function(within) not in program.eval(site.func, caller):
+                continue
+            path = self._text_with(written, module, within, site, caller)
+            bound = methods
+            passed = given(listed, site)
+            if isinstance(passed, Items):
+                constants = [program.constant(item, caller) for item in passed.items]
+                bound = sorted(str(item).upper() for item in constants if isinstance(item, str))
+            passed_endpoint = given(endpoint, site)
+            site_handlers = (
+                _function_keys(program.eval(passed_endpoint, caller))
+                if passed_endpoint is not None
+                else handlers
+            )
+            found.append((path, bound, site_handlers))
+        return found or [(program.text(written, module), methods, handlers)]
 
     def _include(self, call: Call, routers: list[RouterKey], site: Inclusion) -> None:
         """``include_router``; ``site`` holds the module, caller and blocks of the call."""
@@ -339,6 +400,29 @@ class Registrations:
                     reader = _item_reader(self.program, each, item, where)
                     text = self._text(shown, module, reader)
                 pairs.append((part, text, where))
+        if each is None and isinstance(child, Param) and site.caller is not None:
+            # ``def include_with_prefix(app, router, prefix): app.include_router(router,
+            # prefix=prefix)`` (or ``**kwargs``): each call of the helper includes the
+            # router it passes, at the prefix it passes
+            spread = any(keyword.name is None for keyword in call.keywords)
+            through = self._through_helper(child, prefix_expr, spread, site.caller, 0)
+            if through:
+                pairs = through
+                prefix_expr = None
+        if each is None and prefix_expr is not None:
+            # ``for version in ("v1", "v2"): include_router(api, prefix=f"/{version}")``:
+            # one router, once per item
+            shown = self._loop_parts(prefix_expr, module)
+            looped = _loop_in(shown)
+            if looped is not None:
+                pairs = [
+                    (
+                        child,
+                        self._text(shown, module, _item_reader(self.program, looped, item, where)),
+                        module,
+                    )
+                    for item, where in self.program.items(looped.iterable, module)
+                ] or pairs
         for child_expr, text, where in pairs:
             for found in self._children(child_expr, prefix_expr, where, module, text):
                 for parent in routers:
@@ -353,6 +437,46 @@ class Registrations:
                         found.tentative,
                     )
                     self._parents.setdefault(found.router, []).append(inclusion)
+
+    def _through_helper(
+        self, child: Param, prefix: Expr | None, spread: bool, within: Key, depth: int
+    ) -> list[tuple[Expr, str | None, str]]:
+        """The routers (and prefixes) the calls of helper ``within`` pass to its parameter
+        ``child``, through helpers that call helpers (a few levels)."""
+        program = self.program
+        function = program.function(within)
+        if function is None or child.function != within[1] or depth > _MAX_PASSING:
+            return []
+        names = [param.name for param in function.params]
+        if child.name not in names:
+            return []
+        offset = 1 if names[:1] in (["self"], ["cls"]) and function.class_qualname else 0
+
+        def passed(param: Param, site: Call) -> Expr | None:
+            if param.function != within[1] or param.name not in names:
+                return None
+            return site.argument(param.name, names.index(param.name) - offset)
+
+        found: list[tuple[Expr, str | None, str]] = []
+        for caller, site in self._calls_named(within[1].rpartition(".")[2]):
+            if Function(within) not in program.eval(site.func, caller):
+                continue
+            router = passed(child, site)
+            if router is None:
+                continue
+            given: Expr | None = prefix
+            if isinstance(prefix, Param):
+                given = passed(prefix, site)
+            elif prefix is None and spread:
+                given = site.keyword("prefix")
+            if isinstance(router, Param):
+                outer = (caller, router.function)
+                more = any(keyword.name is None for keyword in site.keywords)
+                found.extend(self._through_helper(router, given, more, outer, depth + 1))
+            else:
+                text = program.text(given, caller) if given is not None else ""
+                found.append((router, text, caller))
+        return found
 
     def _children(
         self, child: Expr, prefix: Expr | None, module: str, site: str, text: str | None
@@ -440,9 +564,8 @@ class Registrations:
             return expr
         summary = self.program.modules.get(module)
         bound = summary.globals.get(expr.name, []) if summary is not None else []
-        if len(bound) == 1 and isinstance(bound[0], Each | At):
-            return bound[0]
-        return expr
+        loops = [value for value in bound if isinstance(value, Each | At)]
+        return loops[0] if len(loops) == 1 else expr
 
     def _bound_prefix(self, router: RouterKey, child: Expr, module: str) -> str | None:
         """``include_router(make_router("github"))`` where ``make_router(name)`` creates
@@ -544,6 +667,10 @@ class Placement:
     routers: tuple[RouterKey, ...]  # from the outermost app down to the router itself
 
 
+def _function_keys(values: frozenset[Value]) -> list[Key]:
+    return [value.key for value in values if isinstance(value, Function)]
+
+
 def _list(expr: Expr | None) -> list[Expr]:
     return list(expr.items) if isinstance(expr, Items) else []
 
@@ -584,6 +711,21 @@ def _reads_loop(expr: Expr, each: Each) -> bool:
     if expr == each or (isinstance(expr, At) and expr.each == each):
         return True
     return isinstance(expr, FString) and any(_reads_loop(part, each) for part in expr.parts)
+
+
+def _loop_in(expr: Expr) -> Each | None:
+    """The loop a prefix reads the item of, if any."""
+    match expr:
+        case Each():
+            return expr
+        case At():
+            return expr.each
+        case FString():
+            for part in expr.parts:
+                found = _loop_in(part)
+                if found is not None:
+                    return found
+    return None
 
 
 def _item_reader(program: Program, each: Each, item: Expr, where: str) -> _Reader:

@@ -68,6 +68,9 @@ class RouteMapper:
         routes: list[Route] = []
         # ``app = FastAPI(debug=True) if ... else FastAPI()``: two apps, one route each
         seen: set[tuple[tuple[str, ...], str, Key]] = set()
+        # one method and path on one app is served by its first handler (a handler
+        # defined in each branch of an ``if`` is one route)
+        served: set[tuple[tuple[str, ...], str, RouterKey]] = set()
         for registration in registrations:
             handler = self.program.function(registration.handler)
             if handler is None:
@@ -76,10 +79,13 @@ class RouteMapper:
                 extra = [(expr, registration.module) for expr in registration.dependencies]
                 for placement in self._registrations.placements(router, set()):
                     path = join(placement.prefix, registration.path)
-                    identity = (tuple(registration.methods), path, registration.handler)
-                    if identity in seen:
+                    methods = tuple(registration.methods)
+                    identity = (methods, path, registration.handler)
+                    at = (methods, path, placement.routers[0])
+                    if identity in seen or at in served:
                         continue
                     seen.add(identity)
+                    served.add(at)
                     route = self._route(registration, path, [*placement.dependencies, *extra])
                     self._wrap(route, placement.routers)
                     routes.append(route)
