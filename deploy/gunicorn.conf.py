@@ -65,6 +65,6 @@ def on_exit(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    # A recycled or killed worker: its gauges and its diagnostics snapshot go with it
-    # (with PROMETHEUS_MULTIPROC_DIR set), so no number of a dead process is shown.
+    # A recycled or killed worker: its diagnostics snapshot and (with
+    # PROMETHEUS_MULTIPROC_DIR set) its gauges go with it: no figure of a dead process stays.
     mark_worker_dead(worker.pid)

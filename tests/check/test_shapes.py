@@ -238,6 +238,14 @@ def test_a_coroutine_given_to_background_tasks_blocks_the_loop_of_its_route() ->
     assert finding.routes == ("POST /users/{user_id}",)
 
 
+def test_validators_of_a_def_routes_model_run_on_the_loop() -> None:
+    findings = _check("validators").findings
+    assert {(f.line, f.routes) for f in findings} == {
+        (21, ("POST /signup",)),
+        (29, ("POST /signup",)),
+    }
+
+
 def test_server_helpers_settings_defaults_and_library_apps() -> None:
     report = _check("server_helpers")
     assert set(_routes(report)) == {

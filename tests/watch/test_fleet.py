@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from unstuck.watch._fleet import is_alive, process_start, read_workers, snapshot_path
+from unstuck.watch._fleet import (
+    is_alive,
+    manager_dir,
+    process_start,
+    read_workers,
+    snapshot_path,
+)
 
 from .conftest import APPS, TOKEN, Server, free_port
 
@@ -153,10 +160,37 @@ def test_uvicorn_workers_all_shown_and_a_killed_one_dropped(tmp_path: Path) -> N
         server.stop()
 
 
+def test_uvicorn_workers_find_each_other_without_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No directory configured: the workers of one manager share one of their own."""
+    # Unset, not empty: prometheus_client takes even an empty value as a directory.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    server = Server("fleet_app:app", {"UNSTUCK_WATCH_TOKEN": TOKEN}, workers=2)
+    directory = Path(manager_dir(server.process.pid))
+    try:
+        pids = _serving_workers(server, 2)
+
+        def both_seen() -> bool:
+            data = server.json("/_unstuck")
+            return {worker["pid"] for worker in data["workers"]} == pids
+
+        _until(both_seen, "both workers, through the manager's directory")
+        expected = {snapshot_path(directory, pid).name for pid in pids}
+        _until(
+            lambda: {path.name for path in directory.iterdir()} == expected,
+            "a snapshot file of each worker",
+        )
+        assert directory.stat().st_mode & 0o077 == 0  # private to the user
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 class Gunicorn(Server):
     """gunicorn with the deployment's ``child_exit`` hook, serving a test app."""
 
-    def __init__(self, env: dict[str, str], workers: int) -> None:
+    def __init__(self, env: dict[str, str], workers: int, max_requests: int = 0) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.NamedTemporaryFile(prefix="unstuck-gunicorn-", suffix=".log")  # noqa: SIM115
@@ -168,6 +202,7 @@ class Gunicorn(Server):
             "worker_class = 'uvicorn_worker.UvicornWorker'\n"
             f"workers = {workers}\n"
             f"bind = '127.0.0.1:{self.port}'\n"
+            f"max_requests = {max_requests}\n"
         )
         command = [
             sys.executable, "-m", "gunicorn", "-c", str(config), "--chdir", str(APPS),
@@ -223,3 +258,32 @@ def test_a_bad_file_in_the_directory_is_skipped(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_inherited_fleet_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("UNSTUCK_WATCH_FLEET_DIR", raising=False)
+
+
+def test_gunicorn_recycled_workers_drop_out(tmp_path: Path) -> None:
+    """Workers that gunicorn recycles (``max_requests``) leave no snapshot and no gauges."""
+    server = Gunicorn(_env(tmp_path), workers=2, max_requests=15)
+    metrics = tmp_path / "prometheus"
+    try:
+        first = _serving_workers(server, 2)
+
+        def recycled() -> set[int] | None:
+            server.request("/pid")
+            now = _worker_pids(server)
+            return now if len(now) == 2 and not now & first else None
+
+        _until(recycled, "both first workers recycled", timeout=60)
+
+        def shown() -> bool:
+            data = server.json("/_unstuck")
+            return {worker["pid"] for worker in data["workers"]} == _worker_pids(server)
+
+        _until(shown, "only live workers in the diagnostics")
+        for pid in first:
+            assert not snapshot_path(metrics, pid).exists()
+            assert not list(metrics.glob(f"gauge_live*_{pid}.db"))
+        # Workers keep recycling while the test asks (every request counts): retry.
+        _until(lambda: _gauge_pids(server) <= _worker_pids(server), "gauges of live workers only")
+    finally:
+        log = server.stop()
+    assert "Traceback" not in log, log

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from unstuck.watch._stall import make_stall
+from unstuck.watch.pytest_plugin import over_limit
+
 pytest_plugins = ["pytester"]
 
 TESTS = """
@@ -237,6 +240,33 @@ def _check_asyncio_suite(pytester: pytest.Pytester, result: pytest.RunResult) ->
     teardown_line = _line_of(source, "# the fixture teardown's blocking line")
     assert "fixture 'slow_resource', teardown: the event loop was blocked" in output
     assert f"ms, at {path}:{teardown_line} in slow_resource" in output
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "runnable_ms", "counts"),
+    [
+        (150.0, None, True),  # no schedstat (not Linux): the whole stall counts
+        (150.0, 20.0, True),  # the code held the loop 130 ms
+        (150.0, 120.0, False),  # the machine gave the loop no CPU for 120 of the 150 ms
+        (100.0, 0.0, True),  # exactly the limit
+    ],
+)
+def test_time_without_a_cpu_does_not_count_against_the_limit(
+    duration_ms: float, runnable_ms: float | None, counts: bool
+) -> None:
+    # The strict-mode suite below failed once on a loaded machine: its test that only
+    # awaits was reported blocked while its loop thread waited for a CPU.
+    stall = make_stall(
+        duration_s=duration_ms / 1000,
+        started_at=0.0,
+        route=None,
+        stack=[],
+        samples=0,
+        task=None,
+        pid=1,
+        runnable_s=None if runnable_ms is None else runnable_ms / 1000,
+    )
+    assert over_limit(stall, 100.0) is counts
 
 
 def test_pytest_asyncio_strict_mode(pytester: pytest.Pytester) -> None:

@@ -104,6 +104,8 @@ class BlockingAnalysis:
         module = key[0]
         program = self.program
         for call in function.calls:
+            if function.no_loop_blocks and function.runs_without_loop_at(call.line):
+                continue  # only runs when no event loop is running
             callees = program.eval(call.func, module)
             if not callees:
                 continue

@@ -294,9 +294,8 @@ class BigLoop(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
-class OnceBlock(_Record):
-    """Lines that run once per process: the body of ``if _client is None: _client = ...``
-    on a module global (or what follows ``if _client is not None: return _client``)."""
+class Lines(_Record):
+    """A range of lines of a function."""
 
     first: int
     last: int
@@ -320,10 +319,18 @@ class FunctionSummary:
     # (line, col) of a call that attaches routes -> the if/match blocks it is in,
     # (statement line, block index) from the outermost: alternatives tell apart by it
     branches: dict[tuple[int, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
-    once_blocks: list[OnceBlock] = field(default_factory=list)
+    # lines that run once per process: the body of ``if _client is None: _client = ...``
+    # on a module global (or what follows ``if _client is not None: return _client``)
+    once_blocks: list[Lines] = field(default_factory=list)
+    # lines that only run when no event loop runs in the thread: the ``except
+    # RuntimeError`` of ``asyncio.get_running_loop()``
+    no_loop_blocks: list[Lines] = field(default_factory=list)
 
     def runs_once_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.once_blocks)
+
+    def runs_without_loop_at(self, line: int) -> bool:
+        return any(block.first <= line <= block.last for block in self.no_loop_blocks)
 
 
 @dataclass(slots=True)

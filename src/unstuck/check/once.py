@@ -65,6 +65,8 @@ def life_handlers(program: Program) -> dict[Key, str]:
                 if isinstance(event, Constant) and event.value in _EVENTS:
                     found.setdefault(key, _EVENTS[str(event.value)])
         for call in function.calls:
+            if not call.keywords and len(call.args) < 2:
+                continue  # neither ``lifespan=...`` nor ``add_event_handler(event, f)``
             name = last_name(call.func)
             if name == "add_event_handler":
                 event, handler = call.argument("event_type", 0), call.argument("func", 1)
@@ -86,10 +88,15 @@ def life_handlers(program: Program) -> dict[Key, str]:
 def started_once(program: Program) -> dict[Key, str]:
     """Coroutines started at import time or by a command-line command."""
     found: dict[Key, str] = {}
+    commands: dict[Key, str] = {}
     for key, function in program.functions():
+        command = bool(function.decorators) and _is_command(function)
         if key[1] == MODULE_BODY:
             reason = "started at import time"
-        elif not function.is_async and _is_command(function):
+        elif command and function.is_async:
+            commands[key] = f"in the command {function.qualname}()"
+            continue
+        elif command:
             reason = f"started by the command {function.qualname}()"
         else:
             continue
@@ -98,11 +105,8 @@ def started_once(program: Program) -> dict[Key, str]:
                 callee = program.function(target)
                 if callee is not None and callee.is_async:
                     found.setdefault(target, reason)
-        if function.is_async:
-            found.setdefault(key, reason)
-    for key, function in program.functions():
-        if function.is_async and _is_command(function):
-            found.setdefault(key, f"in the command {function.qualname}()")
+    for key, reason in commands.items():
+        found.setdefault(key, reason)
     return found
 
 

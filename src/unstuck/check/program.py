@@ -152,7 +152,10 @@ class Program:
         )
         self.routers: dict[RouterKey, RouterInfo] = {}
         self._memo: dict[tuple[str, int], frozenset[Value]] = {}
-        self._active: set[tuple[str, int]] = set()
+        # expressions being evaluated, by depth; the outermost depth a cycle cut reached
+        # (functions whose return values are being found are in it too, by their key)
+        self._active: dict[tuple[str, int] | Key, int] = {}
+        self._cut = 0
         self._dotted: dict[str, frozenset[Value]] = {}
         self._returns: dict[Key, frozenset[Value]] = {}
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
@@ -289,16 +292,25 @@ class Program:
         known = self._memo.get(key)
         if known is not None:
             return known
-        if key in self._active:
+        active = self._active
+        depth = active.get(key)
+        if depth is not None:  # a cycle: cut it, and remember how far out it reached
+            self._cut = min(self._cut, depth)
             return EMPTY
-        self._active.add(key)
+        depth = len(active)
+        active[key] = depth
+        outer_cut, self._cut = self._cut, depth
         try:
             result = self._evaluate(expr, module)
         finally:
-            self._active.discard(key)
+            del active[key]
+            cut, self._cut = self._cut, min(outer_cut, self._cut)
         if len(result) > _MAX_VALUES:
             result = frozenset(sorted(result, key=order)[:_MAX_VALUES])
-        self._memo[key] = result
+        # A result that depends on an expression still being evaluated further out is
+        # partial: kept, it would make the answer depend on the order of evaluation.
+        if cut >= depth:
+            self._memo[key] = result
         return result
 
     # The matches on the hot paths test the class only and then read fields: capture
@@ -795,18 +807,30 @@ class Program:
         known = self._returns.get(key)
         if known is not None:
             return known
-        self._returns[key] = EMPTY
-        function = self.function(key)
-        result: frozenset[Value] = EMPTY
-        if function is not None:
-            if function.return_annotation is not None:
-                result = self.instances(self.eval(function.return_annotation, key[0]))
-            # ``def make_router() -> APIRouter``: the router it returns, not any router
-            if not result or any(self.is_router_type(value) for value in result):
-                result = _union(
-                    self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
-                )
-        self._returns[key] = result
+        active = self._active
+        depth = active.get(key)
+        if depth is not None:  # recursion: cut, as ``eval`` does
+            self._cut = min(self._cut, depth)
+            return EMPTY
+        depth = len(active)
+        active[key] = depth
+        outer_cut, self._cut = self._cut, depth
+        try:
+            function = self.function(key)
+            result: frozenset[Value] = EMPTY
+            if function is not None:
+                if function.return_annotation is not None:
+                    result = self.instances(self.eval(function.return_annotation, key[0]))
+                # ``def make_router() -> APIRouter``: the router it returns, not any router
+                if not result or any(self.is_router_type(value) for value in result):
+                    result = _union(
+                        self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
+                    )
+        finally:
+            del active[key]
+            cut, self._cut = self._cut, min(outer_cut, self._cut)
+        if cut >= depth:
+            self._returns[key] = result
         return result
 
     def constant(self, expr: Expr | None, module: str) -> object:

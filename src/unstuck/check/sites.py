@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterable, Mapping
 
 from unstuck.check.blockers import Blocker, Site
 from unstuck.check.blocking import BlockingAnalysis, as_finding
-from unstuck.check.model import ChainLink, Finding
+from unstuck.check.model import Call, ChainLink, Finding
 from unstuck.check.once import life_handlers, once_only, started_once
-from unstuck.check.program import last_name
+from unstuck.check.program import Program, last_name
 from unstuck.check.routes import Route
-from unstuck.check.values import Function, Key
+from unstuck.check.values import Class, Function, Instance, Key, LibraryObject
 
+_MODEL_BASES = frozenset({"pydantic.BaseModel", "pydantic.main.BaseModel", "sqlmodel.SQLModel"})
+_VALIDATORS = frozenset({"field_validator", "model_validator", "validator", "root_validator"})
 # (path, line, code) -> whether a comment there suppresses that code
 Suppressed = Callable[[str, int, str], bool]
 
@@ -50,6 +52,9 @@ def site_findings(
             routes_of.setdefault(key, set()).add(route.label)
     for key, label in wrapped.items():
         routes_of.setdefault(key, {label})
+    validators = _validators(program, routes)
+    for key, served in validators.items():
+        routes_of.setdefault(key, set()).update(served)
     entries: dict[Key, str] = started_once(program)
     entries.update(life_handlers(program))
     callers: dict[Key, list[Key]] = {}
@@ -59,7 +64,7 @@ def site_findings(
             callers.setdefault(callee, []).append(key)
     once = once_only(entries, callers, set(routes_of))
     reached: dict[Site, list[tuple[Key, Blocker]]] = {}
-    for key in dict.fromkeys([*coroutines, *entries]):
+    for key in dict.fromkeys([*coroutines, *entries, *validators]):
         reason = once.get(key)
         for blocker in analysis.reaches(key):
             if _is_suppressed(blocker, suppressed):
@@ -86,6 +91,47 @@ def site_findings(
         )
         (found.per_request if per_request else found.once_per_process).append(finding)
     return found
+
+
+def _validators(program: Program, routes: list[Route]) -> dict[Key, set[str]]:
+    """Validators of the pydantic models a route takes as parameters: FastAPI validates
+    the request on the event loop, before a ``def`` route goes to the thread pool."""
+    found: dict[Key, set[str]] = {}
+    for route in routes:
+        handler = program.function(route.handler_key)
+        module = route.handler_key[0]
+        for param in handler.params if handler is not None else ():
+            if param.annotation is None:
+                continue
+            for value in program.instances(program.eval(param.annotation, module)):
+                if isinstance(value, Instance) and _is_model(program, value.key):
+                    for validator in _validator_methods(program, value.key):
+                        found.setdefault(validator, set()).add(route.label)
+    return found
+
+
+def _is_model(program: Program, key: Key) -> bool:
+    return any(
+        isinstance(entry, LibraryObject) and entry.name in _MODEL_BASES
+        for entry in program.mro(key)
+    )
+
+
+def _validator_methods(program: Program, key: Key) -> list[Key]:
+    methods: list[Key] = []
+    for entry in program.mro(key):
+        if not isinstance(entry, Class):
+            continue
+        module, klass = entry.key[0], program.klass(entry.key)
+        for qualname in klass.methods.values() if klass is not None else ():
+            function = program.function((module, qualname))
+            if function is not None and any(
+                last_name(decorator.func if isinstance(decorator, Call) else decorator)
+                in _VALIDATORS
+                for decorator in function.decorators
+            ):
+                methods.append((module, qualname))
+    return methods
 
 
 def _background_coroutines(analysis: BlockingAnalysis, serving: Iterable[Key]) -> set[Key]:

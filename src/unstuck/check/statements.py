@@ -26,8 +26,8 @@ from unstuck.check.model import (
     FunctionSummary,
     Imported,
     ImportedModule,
+    Lines,
     ModuleSummary,
-    OnceBlock,
     Param,
     SelfRef,
     Typed,
@@ -146,7 +146,7 @@ class ModuleWalker(ExpressionReader):
                 continue
             first, last = statements[index + 1].lineno, _last_line(statements[-1])
             if any(first <= line <= last for line in self.global_stores):
-                self.function.once_blocks.append(OnceBlock(first, last))
+                self.function.once_blocks.append(Lines(first, last))
             return
 
     def s_ClassDef(self, node: ast.ClassDef) -> None:
@@ -275,7 +275,7 @@ class ModuleWalker(ExpressionReader):
             # ``if _client is None: _client = make()``: the body runs once per process
             first, last = node.body[0].lineno, _last_line(node.body[-1])
             if any(first <= line <= last for line in self.global_stores[stores:]):
-                self.function.once_blocks.append(OnceBlock(first, last))
+                self.function.once_blocks.append(Lines(first, last))
 
     def s_Global(self, node: ast.Global) -> None:
         if self.env is not None:
@@ -308,12 +308,21 @@ class ModuleWalker(ExpressionReader):
 
     def s_Try(self, node: ast.Try) -> None:
         self.body(node.body)
+        asks_for_loop = any(
+            isinstance(inner, ast.Call) and _called(inner) == "get_running_loop"
+            for statement in node.body
+            for inner in ast.walk(statement)
+        )
         for handler in node.handlers:
             if handler.type is not None:
                 self.ex(handler.type)
             if handler.name and self.env is not None:
                 self.env[handler.name] = UNKNOWN
             self.body(handler.body)
+            if asks_for_loop and _catches_runtime_error(handler) and handler.body:
+                # ``asyncio.run(...)`` there only runs when no loop is running
+                last = _last_line(handler.body[-1])
+                self.function.no_loop_blocks.append(Lines(handler.body[0].lineno, last))
         self.body(node.orelse)
         self.body(node.finalbody)
 
@@ -353,6 +362,23 @@ def _tests_set(test: ast.expr) -> bool:
             return True
         return isinstance(op, ast.IsNot) and isinstance(right, ast.Constant) and right.value is None
     return False
+
+
+def _called(call: ast.Call) -> str:
+    func = call.func
+    return (
+        func.attr
+        if isinstance(func, ast.Attribute)
+        else func.id
+        if isinstance(func, ast.Name)
+        else ""
+    )
+
+
+def _catches_runtime_error(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught] if caught else []
+    return any(isinstance(name, ast.Name) and name.id == "RuntimeError" for name in names)
 
 
 def _last_line(node: ast.stmt) -> int:

@@ -6,7 +6,9 @@ a second to ``<dir>/unstuck-worker-<pid>.json``, written by a thread of its own
 (the encoding and the write never run on the loop) to a temporary file renamed
 over the old one, so a reader never sees half a file. No server, no socket:
 the directory is the one of ``PROMETHEUS_MULTIPROC_DIR`` unless
-``UNSTUCK_WATCH_FLEET_DIR`` names another. One host only.
+``UNSTUCK_WATCH_FLEET_DIR`` names another; with neither, a worker of
+``uvicorn --workers`` or gunicorn uses ``$TMPDIR/unstuck-fleet-<manager pid>``,
+so the workers of one manager find each other. One host only.
 
 A reader keeps the files of live workers. A worker is dead when its pid is gone
 or now belongs to another process (the file records the process's start time,
@@ -24,6 +26,7 @@ import json
 import logging
 import os
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -90,7 +93,8 @@ def mark_worker_dead(pid: int, directory: str | None = None) -> None:
     """
     from unstuck.watch._metrics import multiprocess_dir
 
-    fleet = directory or fleet_dir()
+    # The hook runs in the manager: its pid names the directory of its workers.
+    fleet = directory or fleet_dir() or manager_dir(os.getpid())
     if fleet:
         with contextlib.suppress(OSError):
             snapshot_path(fleet, pid).unlink()
@@ -102,11 +106,32 @@ def mark_worker_dead(pid: int, directory: str | None = None) -> None:
 
 
 def fleet_dir() -> str | None:
+    """The configured directory: ``UNSTUCK_WATCH_FLEET_DIR``, else ``PROMETHEUS_MULTIPROC_DIR``."""
     return (
         os.environ.get("UNSTUCK_WATCH_FLEET_DIR")
         or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         or None
     )
+
+
+def manager_dir(manager_pid: int) -> str:
+    """The directory of the workers of one process manager when none is configured."""
+    return os.path.join(tempfile.gettempdir(), f"unstuck-fleet-{manager_pid}")
+
+
+def is_managed_worker() -> bool:
+    """This process is a worker of ``uvicorn --workers`` (spawned) or of gunicorn."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None or "gunicorn.workers.base" in sys.modules
+
+
+def worker_fleet_dir() -> str | None:
+    """Where this worker publishes: the configured directory, else one per manager."""
+    configured = fleet_dir()
+    if configured:
+        return configured
+    return manager_dir(os.getppid()) if is_managed_worker() else None
 
 
 def read_workers(directory: str | Path, *, skip_pid: int | None = None) -> list[dict[str, Any]]:
@@ -179,7 +204,8 @@ class Publisher:
         self._warned = False
 
     def start(self) -> None:
-        os.makedirs(self.directory, exist_ok=True)
+        # Private: the snapshots hold paths, routes and stacks of the application.
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
         self._stopping = False
         self._thread = threading.Thread(
             target=self._run, name=f"unstuck-fleet-{os.getpid()}", daemon=True

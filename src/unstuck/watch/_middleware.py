@@ -2,7 +2,8 @@
 
 Every HTTP and WebSocket request is registered with its task for the length of
 the call (two dict operations, no wrapping of ``receive`` or ``send``), and its
-``RequestActivity`` is put in the context, so that the tasks it creates carry it. Under
+``scope`` is put in the context, so that the tasks it creates carry it; nothing
+else is built per request. Under
 ``{path}`` it answers itself: the JSON diagnostics, ``/ui`` (a static page that
 fetches the JSON with the token) and ``/metrics``. The JSON and the metrics need
 ``Authorization: Bearer <token>``, compared in constant time; with no token
@@ -22,7 +23,7 @@ from time import monotonic
 from typing import Any
 
 from unstuck.watch._metrics import CONTENT_TYPE, exposition
-from unstuck.watch._origin import ACTIVITY, RequestActivity
+from unstuck.watch._origin import ACTIVITY
 from unstuck.watch._ui import page
 from unstuck.watch._watcher import Watcher
 
@@ -99,13 +100,12 @@ class WatchMiddleware:
             # Not in a task, or re-entered within the same task: the outer entry stands.
             await self.app(scope, receive, send)
             return
-        activity = active[task] = RequestActivity(scope, monotonic())
-        token = ACTIVITY.set(activity)
+        active[task] = (scope, monotonic())
+        token = ACTIVITY.set(scope)
         try:
             await self.app(scope, receive, send)
         finally:
-            # Tasks it spawned keep the record: they now run "spawned by" it.
-            activity.finished = True
+            # Tasks it spawned keep the scope: out of the registry, they run "spawned by" it.
             ACTIVITY.reset(token)
             del active[task]
 

@@ -1,11 +1,13 @@
 """On whose behalf the loop ran a piece of code: the origin of a stall.
 
-The middleware puts a ``RequestActivity`` in the ``ACTIVITY`` context
-variable for the length of each request; the watcher puts a ``Phase`` there
-during the app's start-up and shutdown. Every task created inside (``create_task``,
-``gather``, ``wait_for``, anyio task groups) copies the context, so the
-activity travels with the work; once the request has answered, the same
-record says that a task it spawned outlives it.
+The middleware puts the request's ASGI ``scope`` in the ``ACTIVITY`` context
+variable for the length of each request (the dict itself: nothing is built per
+request); the watcher puts a ``Phase`` there during the app's start-up and
+shutdown. Every task created inside (``create_task``, ``gather``,
+``wait_for``, anyio task groups) copies the context, so the scope travels with
+the work. Whether its request is still being served is read, when asked, from
+the registry of requests in flight: a task whose request has answered was
+spawned by it and outlives it.
 
 The watchdog thread cannot read another thread's context variables; it reads
 the running task's ``Context`` object instead (``Task.get_context()`` from
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from contextvars import Context, ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,14 +52,13 @@ def raw_target(scope: Scope) -> str:
 
 
 class RequestActivity:
-    """One request in flight, written on the loop by the middleware."""
+    """A request as seen from a task that runs on its behalf; built off the loop, when asked."""
 
-    __slots__ = ("finished", "scope", "started")
+    __slots__ = ("finished", "scope")
 
-    def __init__(self, scope: Scope, started: float) -> None:
+    def __init__(self, scope: Scope, finished: bool) -> None:
         self.scope = scope
-        self.started = started
-        self.finished = False
+        self.finished = finished
 
     @property
     def route(self) -> str | None:
@@ -74,7 +75,8 @@ class Phase:
         self.finished = False
 
 
-ACTIVITY: ContextVar[RequestActivity | Phase | None] = ContextVar("unstuck_activity", default=None)
+#: The ``scope`` of the request being served, or the app's ``Phase``.
+ACTIVITY: ContextVar[Scope | Phase | None] = ContextVar("unstuck_activity", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +142,14 @@ def task_context(task: asyncio.Task[Any]) -> Context | None:
     return None
 
 
-def activity_of(task: asyncio.Task[Any] | None) -> RequestActivity | Phase | None:
+def activity_of(
+    task: asyncio.Task[Any] | None, serving: Callable[[Scope], bool]
+) -> RequestActivity | Phase | None:
+    """What ``task`` runs for; ``serving(scope)`` tells whether that request is still in flight."""
     if task is None:
         return None
     context = task_context(task)
-    return None if context is None else context.get(ACTIVITY)
+    value = None if context is None else context.get(ACTIVITY)
+    if value is None or isinstance(value, Phase):
+        return value
+    return RequestActivity(value, finished=not serving(value))

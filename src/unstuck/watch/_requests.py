@@ -1,7 +1,7 @@
 """In-flight requests: who is running, for how long, and which route it is.
 
-The ASGI middleware registers each request's ``RequestActivity`` with the task
-serving it and keeps a reference to its ``scope``; the router later writes
+The ASGI middleware registers each request's ``scope`` and start time with the
+task serving it; the router later writes
 ``scope["route"]`` into that same dict, so the route template becomes known
 without any hook. The registry feeds the in-flight table and gauges; stalls
 are named from the running task's context (``_origin``), or, for code outside
@@ -16,43 +16,41 @@ from collections.abc import MutableMapping
 from types import FrameType
 from typing import Any
 
-from unstuck.watch._origin import Origin, RequestActivity, Scope, origin_of_scope, route_of
+from unstuck.watch._origin import Origin, Scope, origin_of_scope, route_of
 from unstuck.watch._stack import StackFrame, await_stack
 
-__all__ = ["InflightRequest", "RequestRegistry", "Scope", "origin_from_frames", "route_of"]
+__all__ = ["Entry", "InflightRequest", "RequestRegistry", "Scope", "origin_from_frames", "route_of"]
+
+
+#: What the middleware registers per request: its ``scope`` and when it began
+#: (monotonic). A plain pair: it is built on every request, and a class of our
+#: own would cost several times the tuple.
+Entry = tuple[Scope, float]
 
 
 class InflightRequest:
-    __slots__ = ("activity", "task")
+    __slots__ = ("scope", "started", "task")
 
-    def __init__(self, activity: RequestActivity, task: asyncio.Task[Any] | None) -> None:
-        self.activity = activity
+    def __init__(self, scope: Scope, started: float, task: asyncio.Task[Any] | None) -> None:
+        self.scope = scope
+        self.started = started
         self.task = task
 
     @property
-    def scope(self) -> Scope:
-        return self.activity.scope
-
-    @property
-    def started(self) -> float:
-        return self.activity.started
-
-    @property
     def route(self) -> str | None:
-        return self.activity.route
+        return route_of(self.scope)
 
 
 class RequestRegistry:
     """Requests being served by this process; written on the loop, read by the watchdog.
 
-    ``active`` maps the task serving a request to its ``RequestActivity`` (the
-    same record its context carries). The middleware writes it inline, since it
-    is the only cost paid by every request; readers build ``InflightRequest``
-    views.
+    ``active`` maps the task serving a request to its ``Entry``. The middleware
+    writes it inline, since it is the only cost paid by every request; readers
+    build ``InflightRequest`` views.
     """
 
     def __init__(self) -> None:
-        self.active: dict[asyncio.Task[Any], RequestActivity] = {}
+        self.active: dict[asyncio.Task[Any], Entry] = {}
 
     def __len__(self) -> int:
         return len(self.active)
@@ -60,11 +58,22 @@ class RequestRegistry:
     def requests(self) -> list[InflightRequest]:
         # A copy in one C call: the loop may change the dict while another thread reads.
         items = list(self.active.items())
-        return [InflightRequest(activity, task) for task, activity in items]
+        return [InflightRequest(scope, started, task) for task, (scope, started) in items]
 
     def for_task(self, task: asyncio.Task[Any] | None) -> InflightRequest | None:
-        activity = None if task is None else self.active.get(task)
-        return None if activity is None else InflightRequest(activity, task)
+        entry = None if task is None else self.active.get(task)
+        return None if entry is None else InflightRequest(entry[0], entry[1], task)
+
+    def serving(self, scope: Scope, task: asyncio.Task[Any] | None = None) -> bool:
+        """Whether the request of ``scope`` is in flight; safe from another thread.
+
+        ``task``, when it is the one serving the request, answers in one lookup;
+        otherwise (a task the request created) the entries are searched.
+        """
+        entry = None if task is None else self.active.get(task)
+        if entry is not None and entry[0] is scope:
+            return True
+        return any(entry[0] is scope for entry in list(self.active.values()))
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every in-flight request with its age and await stack; call on the loop."""

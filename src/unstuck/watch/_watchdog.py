@@ -65,16 +65,37 @@ class _Late:
     cpu_s: float | None
 
 
-def _read_runnable_s(path: str | None) -> float | None:
-    """Run-queue wait of a thread so far (schedstat's second field, in ns)."""
-    if path is None:
-        return None
-    try:
-        with open(path, "rb") as stat:
-            fields = stat.read().split()
-        return int(fields[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return None
+class _Schedstat:
+    """The loop thread's ``/proc/self/task/<tid>/schedstat``, opened once by the watchdog.
+
+    ``pread`` of the open file costs about a microsecond; opening it each time
+    cost some 50 (a path walk through /proc) at every wake-up of the watchdog.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._missing = False
+
+    def runnable_s(self) -> float | None:
+        """Run-queue wait of the thread so far (the second field, in ns)."""
+        if self._fd is None:
+            if self._missing:
+                return None
+            try:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            except OSError:
+                self._missing = True  # not Linux, or no /proc: never tried again
+                return None
+        try:
+            return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _task_name(task: asyncio.Task[Any] | None) -> str | None:
@@ -117,7 +138,7 @@ class LoopWatchdog:
         self._beat: tuple[int, float] = (0, 0.0)
         self._beat_cpu = 0.0
         self._late: deque[_Late] = deque()
-        self._schedstat: str | None = None
+        self._schedstat: _Schedstat | None = None
         # The loop thread's run-queue wait so far, read while the loop answered.
         self._runnable_before: float | None = None
         self._gc_min_s = threshold_s / 10
@@ -139,8 +160,9 @@ class LoopWatchdog:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        # Read by the watchdog thread only; where it does not exist (not Linux) it reads None.
-        self._schedstat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
+        # Opened and read by the watchdog thread only; where it does not exist (not Linux)
+        # it reads None.
+        self._schedstat = _Schedstat(f"/proc/self/task/{threading.get_native_id()}/schedstat")
         self._stopping.clear()
         self._beat = (0, time.monotonic() + self.heartbeat_s)
         self._beat_cpu = time.thread_time()
@@ -180,6 +202,8 @@ class LoopWatchdog:
             self._late.append(_Late(seq, due, now, None))
             self._finish_late()
         self._ongoing = None
+        if self._schedstat is not None:
+            self._schedstat.close()
         if self._on_gc in gc.callbacks:
             gc.callbacks.remove(self._on_gc)
 
@@ -225,7 +249,7 @@ class LoopWatchdog:
                 wait = self.sample_s
             else:
                 # The baseline of the loop thread's run-queue wait, taken while it answers.
-                runnable = _read_runnable_s(self._schedstat)
+                runnable = self._runnable_s()
                 if runnable is not None and overdue < self.heartbeat_s:
                     self._runnable_before = runnable
                 wait = min(1.0, self.threshold_s - overdue)
@@ -273,9 +297,12 @@ class LoopWatchdog:
                     ongoing = None
             self._on_stall(self._stall(late.due, late.ended, ongoing, late.cpu_s))
 
+    def _runnable_s(self) -> float | None:
+        return None if self._schedstat is None else self._schedstat.runnable_s()
+
     def _runnable_since_baseline(self, duration_s: float) -> float | None:
         before = self._runnable_before
-        now = _read_runnable_s(self._schedstat)
+        now = self._runnable_s()
         if before is None or now is None:
             return None
         return min(duration_s, max(0.0, now - before))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from unstuck.watch._config import WatchConfig
 from unstuck.watch._db_pools import WatchedPool
-from unstuck.watch._fleet import PUBLISH_EVERY_S, Publisher, fleet_dir, read_workers
+from unstuck.watch._fleet import PUBLISH_EVERY_S, Publisher, read_workers, worker_fleet_dir
 from unstuck.watch._loop_time import LoopTime
 from unstuck.watch._metrics import NO_ROUTE, WatchMetrics, metrics
 from unstuck.watch._origin import (
@@ -67,7 +67,11 @@ def _prepare() -> WatchMetrics:
     return metrics()
 
 
-def _start_publisher(directory: str) -> Publisher:
+def _start_publisher() -> Publisher | None:
+    """The publisher of this worker's snapshot, if it has somewhere to publish."""
+    directory = worker_fleet_dir()
+    if directory is None:
+        return None
     publisher = Publisher(directory, _encode)
     publisher.start()
     return publisher
@@ -130,10 +134,8 @@ class Watcher:
         self.watchdog.start()
         if self.config.loop_time:
             self.loop_time.start()
-        directory = fleet_dir()
-        if directory:
-            # It reads /proc and creates the directory: off the loop, like _prepare.
-            self._publisher = await loop.run_in_executor(None, _start_publisher, directory)
+        # It reads /proc and creates the directory: off the loop, like _prepare.
+        self._publisher = await loop.run_in_executor(None, _start_publisher)
         self._started = time.monotonic()
         # The watcher's own task belongs to no request and to no phase of the app.
         self._sampler = loop.create_task(
@@ -192,14 +194,14 @@ class Watcher:
 
     def _resolve_origin(self, task: asyncio.Task[Any] | None, frame: FrameType | None) -> Origin:
         """On the watchdog thread: the running task's activity, else a ``scope`` local."""
-        activity = activity_of(task)
+        activity = activity_of(task, lambda scope: self.requests.serving(scope, task))
         if activity is not None:
             return origin_of(activity)
         return origin_from_frames(frame) or OUTSIDE
 
     def _origin_of_task(self, task: asyncio.Task[Any] | None) -> str | None:
         """The loop-time account of a task (a bounded label); called by the sampler thread."""
-        activity = activity_of(task)
+        activity = activity_of(task, lambda scope: self.requests.serving(scope, task))
         return None if activity is None else metric_label(origin_of(activity))
 
     def _gc_seconds(self) -> float:

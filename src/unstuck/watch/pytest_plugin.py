@@ -114,14 +114,28 @@ def _limit_ms(node: pytest.Item | pytest.Collector) -> float | None:
     return node.config.stash.get(_LIMIT, None)
 
 
+def over_limit(stall: Stall, limit_ms: float) -> bool:
+    """Whether the code under test held the loop for the limit.
+
+    Time the loop thread was ready to run but given no CPU (a busy CI machine:
+    the run-queue wait from schedstat, Linux) is the machine's, not the test's:
+    without it, a test that only awaits failed at random on a loaded runner.
+    """
+    return stall.duration_ms - (stall.runnable_ms or 0.0) >= limit_ms
+
+
 class _Watch:
     """The watchdog on the running loop while one body runs; collects its stalls."""
 
     def __init__(self, limit_ms: float, on_stall: Callable[[Stall], None] | None = None) -> None:
         self.limit_ms = limit_ms
         self.stalls: list[Stall] = []
-        self._on_stall = on_stall or self.stalls.append
+        self._collect = on_stall or self.stalls.append
         self._watchdog: LoopWatchdog | None = None
+
+    def _on_stall(self, stall: Stall) -> None:
+        if over_limit(stall, self.limit_ms):
+            self._collect(stall)
 
     def start(self) -> None:
         try:
