@@ -527,8 +527,25 @@ class Program:
         returned = knowledge.returns.get(name)
         if returned is not None:
             return frozenset({LibraryInstance(knowledge.canonical(returned))})
+        by_argument = knowledge.returns_for_argument.get(name)
+        if by_argument is not None:
+            return self.returned_for_argument(by_argument, call, module)
         if self.is_class_name(name):
             return frozenset({LibraryInstance(name)})
+        return EMPTY
+
+    def returned_for_argument(
+        self, by_argument: tuple[frozenset[str], str], call: Call, module: str
+    ) -> frozenset[Value]:
+        """What a library function returns when its first argument is one of the given
+        classes; anything else it is given (a model, an async engine) makes nothing known."""
+        accepted, returned = by_argument
+        if not call.args:
+            return EMPTY
+        canonical = self.knowledge.canonical
+        for value in self.eval(call.args[0], module):
+            if isinstance(value, LibraryInstance) and canonical(value.cls) in accepted:
+                return frozenset({LibraryInstance(canonical(returned))})
         return EMPTY
 
     def router(

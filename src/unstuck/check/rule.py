@@ -60,6 +60,10 @@ class Rule:
     method_exceptions: frozenset[tuple[str, str]] = frozenset()
     attributes: frozenset[tuple[str, str]] = frozenset()  # blocking attribute reads
     returns: Mapping[str, str] = field(default_factory=dict)  # "f" / "Class.m" -> class
+    # "f" -> (classes of its first argument, class returned): a function whose result depends
+    # on what it is given, e.g. ``sqlalchemy.inspect(engine)`` is an ``Inspector`` that
+    # queries, ``inspect(Model)`` a mapper that does not
+    returns_for_argument: Mapping[str, tuple[frozenset[str], str]] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     attribute_types: Mapping[tuple[str, str], str] = field(default_factory=dict)
     classes: frozenset[str] = frozenset()  # lower-case class names
@@ -90,6 +94,7 @@ class Knowledge:
         self.method_exceptions: set[tuple[str, str]] = set()
         self.attributes: dict[tuple[str, str], Rule] = {}
         self.returns: dict[str, str] = {}
+        self.returns_for_argument: dict[str, tuple[frozenset[str], str]] = {}
         self.aliases: dict[str, str] = {}
         self.attribute_types: dict[tuple[str, str], str] = {}
         self.classes: set[str] = set()
@@ -103,6 +108,7 @@ class Knowledge:
                 self.attributes.setdefault(key, rule)
             self.method_exceptions.update(rule.method_exceptions)
             self.returns.update(rule.returns)
+            self.returns_for_argument.update(rule.returns_for_argument)
             self.aliases.update(rule.aliases)
             self.attribute_types.update(rule.attribute_types)
             self.classes.update(rule.classes)
