@@ -184,12 +184,14 @@ class BlockingAnalysis:
                 return knowledge.rules["USK111"], f"{name}.{method}()"
 
     def returns_at_once(self, value: LibraryCallee, call: Call, module: str) -> bool:
-        """A call whose arguments ask it not to wait: ``shutdown(wait=False)``."""
+        """A call whose arguments ask it not to wait: ``shutdown(wait=False)``, or that
+        opens a file the kernel serves from memory: ``open("/proc/self/status")``."""
         match value:
             case LibraryMethod(cls, method):
                 name = f"{cls}.{method}"
             case LibraryObject(name):
-                pass
+                if self.program.opens_memory_file(name, call, module):
+                    return True
             case TaskMethod():
                 return False
         condition = self.knowledge.nonblocking.get(name)

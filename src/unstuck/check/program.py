@@ -524,6 +524,8 @@ class Program:
             target = call.args[0] if call.args else call.keyword("dependency")
             callables = self.eval(target, module) if target is not None else EMPTY
             return frozenset({Depends(callables)})
+        if self.opens_memory_file(name, call, module):
+            return EMPTY
         returned = knowledge.returns.get(name)
         if returned is not None:
             return frozenset({LibraryInstance(knowledge.canonical(returned))})
@@ -533,6 +535,16 @@ class Program:
         if self.is_class_name(name):
             return frozenset({LibraryInstance(name)})
         return EMPTY
+
+    def opens_memory_file(self, name: str, call: Call, module: str) -> bool:
+        """Whether the call opens a path known to lie under a root of ``memory_paths``
+        (``open("/proc/self/status")``, ``open(f"/proc/{pid}/stat")``)."""
+        where = self.knowledge.memory_paths.get(name)
+        if where is None:
+            return False
+        keyword, position, roots = where
+        path = self.text(call.argument(keyword, position), module)
+        return any(path == root or path.startswith(f"{root}/") for root in roots)
 
     def returned_for_argument(
         self, by_argument: tuple[frozenset[str], str], call: Call, module: str

@@ -67,6 +67,10 @@ class Rule:
     aliases: Mapping[str, str] = field(default_factory=dict)
     attribute_types: Mapping[tuple[str, str], str] = field(default_factory=dict)
     classes: frozenset[str] = frozenset()  # lower-case class names
+    # "f" / "Class" -> (keyword, position, roots) of the path it opens: a path known to start
+    # under one of the roots is a file the kernel serves from memory (``/proc``), so the call
+    # is not disk I/O and what it returns is no file object to report either
+    memory_paths: Mapping[str, tuple[str, int, tuple[str, ...]]] = field(default_factory=dict)
     # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
@@ -98,6 +102,7 @@ class Knowledge:
         self.aliases: dict[str, str] = {}
         self.attribute_types: dict[tuple[str, str], str] = {}
         self.classes: set[str] = set()
+        self.memory_paths: dict[str, tuple[str, int, tuple[str, ...]]] = {}
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
         for rule in self.rules.values():
             for name in rule.functions:
@@ -112,6 +117,7 @@ class Knowledge:
             self.aliases.update(rule.aliases)
             self.attribute_types.update(rule.attribute_types)
             self.classes.update(rule.classes)
+            self.memory_paths.update(rule.memory_paths)
             self.nonblocking.update(rule.nonblocking)
             for client in rule.clients:
                 self._add_client(rule, client)

@@ -297,9 +297,10 @@ class ModuleWalker(ExpressionReader):
     s_AsyncFor = s_For
 
     def s_With(self, node: ast.With | ast.AsyncWith) -> None:
-        is_async = isinstance(node, ast.AsyncWith)
         for item in node.items:
-            value = self.ex(item.context_expr, is_async)
+            # not awaited: ``async with f():`` calls ``f`` on the loop and awaits only the
+            # ``__aenter__`` of its result, so ``async with open(path)`` opens the file there
+            value = self.ex(item.context_expr)
             if item.optional_vars is not None:
                 self.assign(item.optional_vars, Entered(value))
         self.body(node.body)
