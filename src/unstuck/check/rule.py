@@ -12,7 +12,7 @@ incident and the fix), which ``unstuck check --explain CODE`` prints.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 ANY_METHOD = "*"
 # Methods of plain values (strings, dicts) that an SDK client's attributes can hold:
@@ -71,6 +71,9 @@ class Rule:
     # under one of the roots is a file the kernel serves from memory (``/proc``), so the call
     # is not disk I/O and what it returns is no file object to report either
     memory_paths: Mapping[str, tuple[str, int, tuple[str, ...]]] = field(default_factory=dict)
+    # "f" of ``functions`` -> (summary, fix) of its own, when the rule's general words would
+    # not tell what is wrong with it (a template environment built per request)
+    messages: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
@@ -106,7 +109,11 @@ class Knowledge:
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
         for rule in self.rules.values():
             for name in rule.functions:
-                self.functions.setdefault(name, rule)
+                summary, fix = rule.messages.get(name, (rule.summary, rule.fix))
+                worded = (
+                    rule if name not in rule.messages else replace(rule, summary=summary, fix=fix)
+                )
+                self.functions.setdefault(name, worded)
             for key in rule.methods:
                 self.methods.setdefault(key, rule)
             for key in rule.attributes:

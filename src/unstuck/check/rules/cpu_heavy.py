@@ -22,6 +22,14 @@ _WEASYPRINT = "weasyprint.HTML"
 _PLATYPUS = "reportlab.platypus.SimpleDocTemplate"
 _CANVAS = "reportlab.pdfgen.canvas.Canvas"
 _FPDF = "fpdf.FPDF"
+_JINJA = "jinja2.Environment"
+_TEMPLATES = "starlette.templating.Jinja2Templates"
+# A template environment holds the cache of compiled templates: a new one per request
+# parses and compiles every template it renders again (milliseconds each).
+_PER_REQUEST_TEMPLATES = (
+    "builds a new template environment per request, so each template is read and compiled again",
+    "build it once at import (or in lifespan) and reuse it",
+)
 
 RULE = Rule(
     code="USK113",
@@ -29,7 +37,8 @@ RULE = Rule(
     catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
     "`hashlib.pbkdf2_hmac/scrypt`), PIL, pandas I/O, QR codes (qrcode, "
     "pyqrcode, segno), PDF (reportlab, WeasyPrint, fpdf2, xhtml2pdf, "
-    "pdfkit), `savefig`, loops of a million iterations or more",
+    "pdfkit), `savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) built per "
+    "request, loops of a million iterations or more",
     example="""\
 import bcrypt
 from fastapi import FastAPI, HTTPException
@@ -66,7 +75,12 @@ async def login(password: str):
     | functions("segno", "make make_qr make_micro")
     | functions("xhtml2pdf.pisa", "CreatePDF")
     | functions("pdfkit", "from_string from_url from_file")
-    | functions("matplotlib.pyplot", "savefig"),
+    | functions("matplotlib.pyplot", "savefig")
+    | frozenset({_JINJA, "jinja2.sandbox.SandboxedEnvironment", _TEMPLATES}),
+    messages={
+        name: _PER_REQUEST_TEMPLATES
+        for name in (_JINJA, "jinja2.sandbox.SandboxedEnvironment", _TEMPLATES)
+    },
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("argon2.PasswordHasher", "hash verify")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
@@ -112,5 +126,7 @@ async def login(password: str):
         "fpdf.fpdf.FPDF": _FPDF,
         "weasyprint.document.Document": "weasyprint.Document",
         "weasyprint.document.HTML": _WEASYPRINT,
+        "jinja2.environment.Environment": _JINJA,
+        "fastapi.templating.Jinja2Templates": _TEMPLATES,
     },
 )
