@@ -99,6 +99,15 @@ async def ping() -> dict[str, bool]:
     return {"ok": True}
 
 
+@app.get("/stall")
+async def stall(ms: float) -> dict[str, float]:
+    """A block of known length, for the accuracy of the reported duration."""
+    started = time.perf_counter()
+    time.sleep(ms / 1000)  # noqa: ASYNC251
+    ended = time.perf_counter()
+    return {"ms": (ended - started) * 1000, "ended": time.time()}
+
+
 @app.get("/case/sleep")
 async def case_sleep() -> dict[str, bool]:
     time.sleep(0.2)  # noqa: ASYNC251  # CASE: sleep

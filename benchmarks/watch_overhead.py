@@ -448,6 +448,38 @@ def run_detection(
     return matrix
 
 
+def stall_accuracy(server: BenchServer, repeats: int) -> None:
+    """Reported duration minus the measured truth, and how soon the report is there."""
+    print("\nstall measurement by the watcher (threshold 100 ms, heartbeat 10 ms)")
+    print("| stall | truth ms | error ms, median (min to max) | report latency ms, median |")
+    print("|---|---|---|---|")
+    for target in (150, 300, 600, 1200):
+        errors: list[float] = []
+        latencies: list[float] = []
+        truths: list[float] = []
+        for _ in range(repeats):
+            before = int(str(_get_json(server.port, "/_unstuck")["stall_count"]))
+            url = f"http://127.0.0.1:{server.port}/stall?ms={target}"
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                measured = json.loads(answer.read())
+            while True:
+                data = _get_json(server.port, "/_unstuck")
+                if int(str(data["stall_count"])) > before:
+                    seen = time.time()
+                    break
+                time.sleep(0.002)
+            stalls = data["stalls"]
+            assert isinstance(stalls, list)
+            truths.append(float(measured["ms"]))
+            errors.append(float(stalls[0]["duration_ms"]) - float(measured["ms"]))
+            latencies.append((seen - float(measured["ended"])) * 1000)
+            time.sleep(0.2)
+        print(
+            f"| {target} ms | {statistics.median(truths):.1f} | {statistics.median(errors):+.1f} "
+            f"({min(errors):+.1f} to {max(errors):+.1f}) | {statistics.median(latencies):.1f} |"
+        )
+
+
 # -- the run -------------------------------------------------------------------------
 
 
@@ -487,6 +519,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--no-detection", action="store_true")
+    parser.add_argument("--stall-repeats", type=int, default=5)
     parser.add_argument(
         "--together",
         action="store_true",
@@ -539,6 +572,8 @@ def main() -> int:
                     f"| {row.capacity_low:.1%} to {row.capacity_high:.1%} "
                     f"| {row.idle_cpu_ms_per_s:.2f} | {saturated} |"
                 )
+            if "watch" in servers and args.stall_repeats > 0:
+                stall_accuracy(servers["watch"], args.stall_repeats)
             if not args.no_detection:
                 matrix = run_detection(servers, args.show_reports)
                 print("\ndetection: caught / route named / line named, from what each one reports")
