@@ -1,112 +1,105 @@
-"""What the watcher costs, and how well it measures stalls.
+"""What the watcher costs beside its peers, and what each of them catches.
 
-Throughput: requests/s of a trivial ``async def`` route on real uvicorn
-processes (one per variant, uvicorn's default loop), driven by a load generator
-in a separate process that opens keep-alive HTTP/1.1 connections with raw
-asyncio streams. Rounds alternate between the variants so that drift of the
-shared machine hits all of them alike; medians and ratios to "off" are printed.
-The server's CPU time per request (from /proc) is printed too: on a machine
-shared with other work it is a steadier measure of cost than requests/s, and
-"capacity" (CPU per request of "off" divided by the variant's) is the share of
-requests/s a saturated core keeps.
+Cost: every variant (``watch_bench_app.py`` under a monitor, or none) runs as
+one long-lived uvicorn process, all pinned to one core with ``taskset``, with
+a fixed ``PYTHONHASHSEED``; ``wrk`` on the other core drives ``GET /ping`` at
+one server at a time, in short windows that alternate between the variants
+(the order rotates every round). The figure is the server's CPU time per
+request, read from ``/proc`` around each window: requests/s of freshly started
+servers swing by 15 % on a shared 2-core machine, CPU time per request of
+long-lived ones does not. Capacity is the CPU per request of "off" divided by
+the variant's, in the same round; the medians over the rounds are printed, and
+"off-again" (a second server without a monitor) shows the resolution (an A/A
+pair should agree within 0.5 %).
 
-Variants: off, the watcher, the watcher's middleware alone (its per-request
-part, without the heartbeat and the watchdog thread), asyncio debug mode (set in the lifespan),
-pyinstrument profiling each request (its documented FastAPI recipe), and
-blockbuster activated in the lifespan.
+Detection: then each server receives one request per case (a sleep, a sync
+HTTP call, a sync SQLite query, a CPU loop, a regex in C holding the GIL, a
+garbage collection, a block inside ``gather``, a block in a middleware, 50
+blocks of 20 ms in one second) and what the monitor reports (its log, and for
+the watcher its diagnostics) is searched for the route and for the file:line
+of the blocking line.
 
-Stalls: the watched server sleeps on its loop for known times; the duration
-error (reported minus the measured truth) and the report latency (from the end
-of the stall until the diagnostics show it) are printed.
+Variants of the watcher: ``watch`` (all of it), ``watch-no-loop-time`` (without
+the loop-time sampler), ``watch-middleware`` (only its per-request middleware),
+``watch-fleet`` (publishing its snapshot every second, as with several workers),
+``watch-heartbeat-25ms`` (a heartbeat every 25 ms instead of 10).
 
-    uv run python benchmarks/watch_overhead.py [--rounds 5] [--seconds 3] [--connections 32]
+Peers are used where they are installed, so run it with them:
+
+    uv run --with aiocop --with fastapi-loopguard --with pyleak \\
+        python benchmarks/watch_overhead.py [--rounds 12] [--seconds 2]
+
+(loopsentry needs Python 3.12 or later; it is reported as not run on older ones.)
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
+import http.server
+import importlib.util
 import json
-import multiprocessing
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
+APP = Path(__file__).with_name("watch_bench_app.py")
 TOKEN = "bench"
-VARIANTS = ("off", "watch", "watch-middleware", "asyncio-debug", "pyinstrument", "blockbuster")
+SERVER_CORE, LOAD_CORE = "0", "1"
 
-APP = textwrap.dedent(
-    """
-    import asyncio
-    import os
-    import time
-    from contextlib import asynccontextmanager
-
-    from fastapi import FastAPI, Request
-
-    MODE = os.environ["BENCH_MODE"]
-
-
-    @asynccontextmanager
-    async def lifespan(app):
-        buster = None
-        if MODE == "asyncio-debug":
-            asyncio.get_running_loop().set_debug(True)
-        if MODE == "blockbuster":
-            from blockbuster import BlockBuster
-
-            buster = BlockBuster()
-            buster.activate()
-        yield
-        if buster is not None:
-            buster.deactivate()
-
-
-    app = FastAPI(lifespan=lifespan)
-
-    if MODE == "pyinstrument":
-        from pyinstrument import Profiler
-
-        @app.middleware("http")
-        async def profile(request: Request, call_next):
-            profiler = Profiler(async_mode="enabled")
-            profiler.start()
-            response = await call_next(request)
-            profiler.stop()
-            return response
-
-
-    @app.get("/ping")
-    async def ping():
-        return {"ok": True}
+#: Variant name -> the module it needs (None: always available).
+VARIANTS: dict[str, str | None] = {
+    "off": None,
+    "off-again": None,
+    "watch": None,
+    "watch-no-loop-time": None,
+    "watch-middleware": None,
+    "watch-fleet": None,
+    "watch-heartbeat-25ms": None,
+    "asyncio-debug": None,
+    "blockbuster": "blockbuster",
+    "pyinstrument": "pyinstrument",
+    "aiocop": "aiocop",
+    "fastapi-loopguard": "fastapi_loopguard",
+    "pyleak": "pyleak",
+    "loopsentry": "loopsentry",
+}
+#: What each monitor writes when it reports a block (its log, or our print of its callback).
+REPORT_MARKERS: dict[str, str] = {
+    "watch": r"event loop (blocked|still blocked)",
+    "asyncio-debug": r"Executing .* took \d",
+    "blockbuster": r"BlockingError",
+    "aiocop": r"aiocop slow task",
+    "fastapi-loopguard": r"(?i)blocked",
+    "pyleak": r"(?i)event loop block",
+    "pyinstrument": r"(?!)",  # a profiler: it reports nothing unless asked
+}
+CASES = ("sleep", "http", "db", "cpu", "regex", "gc", "fanout", "middleware", "cuts")
+CASE_TITLES = {
+    "sleep": "time.sleep 200 ms",
+    "http": "sync HTTP call 200 ms",
+    "db": "sync SQLite query",
+    "cpu": "CPU loop 200 ms",
+    "regex": "regex in C, GIL held",
+    "gc": "garbage collection",
+    "fanout": "block inside gather",
+    "middleware": "block in a middleware",
+    "cuts": "50 blocks of 20 ms in 1 s",
+}
 
 
-    @app.get("/stall")
-    async def stall(ms: float):
-        started = time.perf_counter()
-        time.sleep(ms / 1000)
-        ended = time.perf_counter()
-        return {"ms": (ended - started) * 1000, "ended": time.time()}
-
-
-    if MODE.startswith("watch"):
-        import unstuck
-
-        lifespan_context = app.router.lifespan_context
-        unstuck.watch(app, token="bench")
-        if MODE == "watch-middleware":
-            # Only the per-request part: the watchdog and heartbeat never start.
-            app.router.lifespan_context = lifespan_context
-    """
-)
+# -- servers -------------------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -116,187 +109,484 @@ def _free_port() -> int:
         return port
 
 
-def _start(mode: str, app_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+@dataclass
+class BenchServer:
+    mode: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        with self.log.open("rb") as file:
+            file.seek(offset)
+            return file.read().decode(errors="replace")
+
+
+def _start(mode: str, directory: Path, slow_url: str) -> BenchServer:
     port = _free_port()
+    log = directory / f"{mode}.log"
     command = [
-        sys.executable, "-m", "uvicorn", "bench_app:app", "--app-dir", str(app_dir),
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        "taskset", "-c", SERVER_CORE, sys.executable, "-m", "uvicorn", "watch_bench_app:app",
+        "--app-dir", str(APP.parent), "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    # The stall records go to stderr; the figures below say the same, so mute them.
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, "BENCH_MODE": mode},
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
+    env = {**os.environ, "BENCH_MODE": mode, "BENCH_SLOW_URL": slow_url, "PYTHONHASHSEED": "0"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.pop("UNSTUCK_WATCH_FLEET_DIR", None)
+    if mode == "watch-heartbeat-25ms":
+        env["UNSTUCK_WATCH_HEARTBEAT_MS"] = "25"
+    if mode == "watch-fleet":
+        # The watcher publishing its snapshot every second, as with several workers.
+        fleet = directory / "fleet"
+        fleet.mkdir(exist_ok=True)
+        env["UNSTUCK_WATCH_FLEET_DIR"] = str(fleet)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the {mode} server exited:\n{log.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), 0.2):
-                return process, port
+                return BenchServer(mode, process, port, log)
         except OSError:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"the {mode} server did not start")
 
 
-async def _client(port: int, stop_at: float, counts: list[int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET /ping HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-    done = 0
-    try:
-        while time.monotonic() < stop_at:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            done += 1
-    finally:
-        counts.append(done)
-        writer.close()
+def _stop(server: BenchServer) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(20)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
 
 
-def _load(
-    port: int, seconds: float, connections: int, queue: multiprocessing.Queue[tuple[float, int]]
-) -> None:
-    async def run() -> tuple[float, int]:
-        counts: list[int] = []
-        start = time.monotonic()
-        await asyncio.gather(*(_client(port, start + seconds, counts) for _ in range(connections)))
-        return sum(counts) / (time.monotonic() - start), sum(counts)
-
-    queue.put(asyncio.run(run()))
+# -- cost ----------------------------------------------------------------------------
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process's threads, in nanoseconds from /proc/<pid>/task/*/schedstat.
+
+    /proc/<pid>/stat counts in clock ticks (10 ms): over a window of a second of CPU
+    that alone is a 1 % step. schedstat's run time is in nanoseconds.
+    """
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
 
 
-def _measure(pid: int, port: int, seconds: float, connections: int) -> tuple[float, float]:
-    """(requests/s, server CPU microseconds per request) of one round."""
-    queue: multiprocessing.Queue[tuple[float, int]] = multiprocessing.Queue()
-    process = multiprocessing.Process(target=_load, args=(port, seconds, connections, queue))
-    cpu_before = _cpu_seconds(pid)
-    process.start()
-    rate, requests = queue.get(timeout=seconds + 60)
-    cpu = _cpu_seconds(pid) - cpu_before
-    process.join()
-    return rate, cpu / max(requests, 1) * 1e6
+def _wrk_command(port: int, seconds: float, connections: int) -> list[str]:
+    return [
+        "taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s",
+        f"http://127.0.0.1:{port}/ping",
+    ]  # fmt: skip
 
 
-def _get(port: int, path: str, token: str | None = None) -> dict[str, object]:
+def _wrk(port: int, seconds: float, connections: int) -> int:
+    """Requests completed by one wrk window on the load core."""
+    command = _wrk_command(port, seconds, connections)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return _wrk_requests(output)
+
+
+def _wrk_requests(output: str) -> int:
+    match = re.search(r"(\d+) requests in", output)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    return int(match.group(1))
+
+
+@dataclass(frozen=True)
+class Window:
+    requests: int
+    cpu_s: float
+    seconds: float
+    idle_cpu_per_s: float = 0.0
+    """CPU seconds per second of the same server without load, just before."""
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_s / max(1, self.requests) * 1e6
+
+    @property
+    def saturated_rate(self) -> float:
+        """Requests/s of a core given to this server alone: its per-second work apart.
+
+        On a shared machine a server gets a fraction of its core, so work that costs
+        the same every second (timers, sampling threads) weighs on each request more
+        than it would on a core of its own; here it is taken out of the window's CPU
+        and charged once, to the second.
+        """
+        per_request = (self.cpu_s - self.idle_cpu_per_s * self.seconds) / max(1, self.requests)
+        return (1.0 - self.idle_cpu_per_s) / per_request if per_request > 0 else 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def measure_window(server: BenchServer, seconds: float, connections: int) -> Window:
+    before = cpu_seconds(server.process.pid)
+    started = time.monotonic()
+    requests = _wrk(server.port, seconds, connections)
+    elapsed = time.monotonic() - started
+    return Window(requests, cpu_seconds(server.process.pid) - before, elapsed)
+
+
+def measure_together(
+    servers: dict[str, BenchServer], seconds: float, connections: int
+) -> dict[str, Window]:
+    """One window in which every server is loaded at once, by a wrk of its own.
+
+    The servers share the core and live through the same moments of the machine's
+    other load, so their CPU per request is compared under the same conditions.
+    """
+    quiet = {name: cpu_seconds(server.process.pid) for name, server in servers.items()}
+    time.sleep(seconds)
+    before = {name: cpu_seconds(server.process.pid) for name, server in servers.items()}
+    idle = {name: (before[name] - quiet[name]) / seconds for name in servers}
+    started = time.monotonic()
+    loads = {
+        name: subprocess.Popen(
+            _wrk_command(server.port, seconds, connections), stdout=subprocess.PIPE, text=True
+        )
+        for name, server in servers.items()
+    }
+    outputs = {name: load.communicate()[0] for name, load in loads.items()}
+    elapsed = time.monotonic() - started
+    return {
+        name: Window(
+            _wrk_requests(outputs[name]),
+            cpu_seconds(server.process.pid) - before[name],
+            elapsed,
+            idle[name],
+        )
+        for name, server in servers.items()
+    }
+
+
+@dataclass(frozen=True)
+class CostRow:
+    variant: str
+    rate: float
+    cpu_us: float
+    capacity: float
+    capacity_low: float
+    capacity_high: float
+    saturated: float
+    idle_cpu_ms_per_s: float
+
+
+def cost_table(windows: dict[str, list[Window]]) -> list[CostRow]:
+    """Capacity per round (off's CPU per request / the variant's), median and range."""
+    rows: list[CostRow] = []
+    base = windows["off"]
+    for variant, own in windows.items():
+        ratios = sorted(
+            b.cpu_us_per_request / w.cpu_us_per_request for b, w in zip(base, own, strict=True)
+        )
+        saturated = [w.saturated_rate / b.saturated_rate for b, w in zip(base, own, strict=True)]
+        rows.append(
+            CostRow(
+                variant=variant,
+                rate=statistics.median(w.rate for w in own),
+                cpu_us=statistics.median(w.cpu_us_per_request for w in own),
+                capacity=statistics.median(ratios),
+                capacity_low=ratios[len(ratios) // 4],
+                capacity_high=ratios[(3 * len(ratios)) // 4],
+                saturated=statistics.median(saturated),
+                idle_cpu_ms_per_s=statistics.median(w.idle_cpu_per_s for w in own) * 1000,
+            )
+        )
+    return rows
+
+
+def run_cost(
+    servers: dict[str, BenchServer],
+    rounds: int,
+    seconds: float,
+    connections: int,
+    together: bool = False,
+) -> dict[str, list[Window]]:
+    names = list(servers)
+    for server in servers.values():
+        measure_window(server, 1.0, connections)  # warm-up
+    windows: dict[str, list[Window]] = {name: [] for name in names}
+    for number in range(rounds):
+        if together:
+            for name, window in measure_together(servers, seconds, connections).items():
+                windows[name].append(window)
+        shift = number % len(names)
+        for name in [] if together else names[shift:] + names[:shift]:
+            windows[name].append(measure_window(servers[name], seconds, connections))
+        off = windows["off"][-1].cpu_us_per_request
+        print(
+            f"round {number + 1}: "
+            + ", ".join(f"{n} {off / windows[n][-1].cpu_us_per_request:.3f}" for n in names),
+            flush=True,
+        )
+    return windows
+
+
+# -- detection -----------------------------------------------------------------------
+
+
+def case_lines() -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for number, line in enumerate(APP.read_text().splitlines(), start=1):
+        match = re.search(r"# CASE: (\w+)$", line)
+        if match:
+            lines[match.group(1)] = number
+    return lines
+
+
+@dataclass(frozen=True)
+class Verdict:
+    caught: bool
+    route: bool
+    line: bool
+
+    def cell(self) -> str:
+        if not self.caught:
+            return "-"
+        return "caught" + (", route" if self.route else "") + (", line" if self.line else "")
+
+
+def judge(report: str, marker: str, case: str, line: int) -> Verdict:
+    """Pure: what a monitor's report for one case says (unit-tested on made-up reports)."""
+    caught = re.search(marker, report) is not None
+    route = f"/case/{case}" in report
+    named = re.search(rf'{APP.name}(:|", line ){line}\b', report) is not None
+    return Verdict(caught, caught and route, caught and named)
+
+
+def _get_json(port: int, path: str) -> dict[str, object]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Authorization", f"Bearer {TOKEN}")
     with urllib.request.urlopen(request, timeout=30) as response:
         data: dict[str, object] = json.loads(response.read())
         return data
 
 
-def _stall_accuracy(port: int, repeats: int) -> None:
-    print("\nstall measurement (threshold 100 ms, heartbeat 10 ms)")
-    header = f"{'stall':>8} {'truth ms':>9} {'error ms (median, min..max)':>30}"
-    print(f"{header} {'report latency ms':>20}")
+def _loop_time(port: int) -> dict[str, dict[str, object]]:
+    loop_time = _get_json(port, "/_unstuck")["loop_time"]
+    assert isinstance(loop_time, dict)
+    return {str(row["origin"]): row for row in loop_time["origins"]}
+
+
+def _watch_loop_time_report(port: int, before: dict[str, dict[str, object]]) -> str:
+    """Short blocks show as loop time: the origin that grew most during the case, its frames."""
+    after = _loop_time(port)
+
+    def grown(origin: str) -> float:
+        earlier = before.get(origin, {"seconds": 0.0})["seconds"]
+        return float(str(after[origin]["seconds"])) - float(str(earlier))
+
+    origin = max(after, key=grown)
+    top = after[origin]
+    frames: list[str] = []
+
+    def walk(node: dict[str, object]) -> None:
+        frame = node["frame"]
+        if isinstance(frame, dict) and not frame["library"]:
+            frames.append(f"{Path(str(frame['path'])).name}:{frame['line']} {frame['function']}")
+        children = node["children"]
+        assert isinstance(children, list)
+        if children:
+            walk(children[0])
+
+    flame = top["flame"]
+    assert isinstance(flame, dict)
+    walk(flame)
+    return f"event loop blocked (loop time) {grown(origin):.2f} s in {origin}: " + "; ".join(frames)
+
+
+def _request(url: str) -> None:
+    # blockbuster answers 500: its report is in the log.
+    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=60) as answer:
+        answer.read()
+
+
+def run_detection(
+    servers: dict[str, BenchServer], show_reports: bool
+) -> dict[str, dict[str, Verdict]]:
+    lines = case_lines()
+    matrix: dict[str, dict[str, Verdict]] = {}
+    for name, server in servers.items():
+        marker = REPORT_MARKERS.get(name)
+        if marker is None:
+            continue
+        matrix[name] = {}
+        for case in CASES:
+            if case == "gc":
+                _request(f"http://127.0.0.1:{server.port}/case/gc-setup")
+                time.sleep(1.5)
+            offset = server.log_size()
+            before = _loop_time(server.port) if name == "watch" and case == "cuts" else {}
+            _request(f"http://127.0.0.1:{server.port}/case/{case}")
+            time.sleep(1.0)  # reports come just after the block ends
+            report = server.log_since(offset)
+            if name == "watch" and case == "cuts":
+                report += _watch_loop_time_report(server.port, before)
+            matrix[name][case] = judge(report, marker, case, lines[case])
+            if show_reports:
+                print(f"--- {name} / {case}: {matrix[name][case].cell()}\n{report[-1500:]}")
+        print(f"detection: {name} done", flush=True)
+    return matrix
+
+
+def stall_accuracy(server: BenchServer, repeats: int) -> None:
+    """Reported duration minus the measured truth, and how soon the report is there."""
+    print("\nstall measurement by the watcher (threshold 100 ms, heartbeat 10 ms)")
+    print("| stall | truth ms | error ms, median (min to max) | report latency ms, median |")
+    print("|---|---|---|---|")
     for target in (150, 300, 600, 1200):
         errors: list[float] = []
         latencies: list[float] = []
         truths: list[float] = []
         for _ in range(repeats):
-            before = int(str(_get(port, "/_unstuck", TOKEN)["stall_count"]))
-            answer = _get(port, f"/stall?ms={target}")
-            truth, ended = float(str(answer["ms"])), float(str(answer["ended"]))
+            before = int(str(_get_json(server.port, "/_unstuck")["stall_count"]))
+            url = f"http://127.0.0.1:{server.port}/stall?ms={target}"
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                measured = json.loads(answer.read())
             while True:
-                data = _get(port, "/_unstuck", TOKEN)
+                data = _get_json(server.port, "/_unstuck")
                 if int(str(data["stall_count"])) > before:
                     seen = time.time()
                     break
                 time.sleep(0.002)
             stalls = data["stalls"]
             assert isinstance(stalls, list)
-            newest = stalls[0]
-            truths.append(truth)
-            errors.append(float(newest["duration_ms"]) - truth)
-            latencies.append((seen - ended) * 1000)
+            truths.append(float(measured["ms"]))
+            errors.append(float(stalls[0]["duration_ms"]) - float(measured["ms"]))
+            latencies.append((seen - float(measured["ended"])) * 1000)
             time.sleep(0.2)
         print(
-            f"{target:>6}ms {statistics.median(truths):>9.1f} "
-            f"{statistics.median(errors):>+12.1f} ({min(errors):+.1f}..{max(errors):+.1f})"
-            f"{statistics.median(latencies):>20.1f}"
+            f"| {target} ms | {statistics.median(truths):.1f} | {statistics.median(errors):+.1f} "
+            f"({min(errors):+.1f} to {max(errors):+.1f}) | {statistics.median(latencies):.1f} |"
         )
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+class _SlowHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        time.sleep(0.2)
+        body = b"slow"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _available(variants: list[str]) -> tuple[list[str], dict[str, str]]:
+    chosen: list[str] = []
+    skipped: dict[str, str] = {}
+    for variant in variants:
+        module = VARIANTS[variant]
+        if module is None or importlib.util.find_spec(module) is not None:
+            chosen.append(variant)
+        elif variant == "loopsentry" and sys.version_info < (3, 12):
+            skipped[variant] = "needs Python 3.12 or later"
+        else:
+            skipped[variant] = f"not installed (uv run --with {variant})"
+    return chosen, skipped
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument(
+        "--seconds", type=int, default=2, help="length of a load window (wrk: whole seconds)"
+    )
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--no-detection", action="store_true")
     parser.add_argument("--stall-repeats", type=int, default=5)
     parser.add_argument(
-        "--variants",
-        default=",".join(VARIANTS),
-        help=f"comma-separated subset of {','.join(VARIANTS)} (off and watch are always run)",
+        "--together",
+        action="store_true",
+        help="load every server at once in each window instead of one after the other",
     )
+    parser.add_argument("--show-reports", action="store_true", help="print what each one reported")
     args = parser.parse_args()
-    chosen = {"off", "watch", *args.variants.split(",")}
-    if not chosen <= set(VARIANTS):
-        parser.error(f"unknown variant in {args.variants!r}; choose from {', '.join(VARIANTS)}")
-    variants = tuple(mode for mode in VARIANTS if mode in chosen)
+    wanted = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in wanted if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     if args.rounds < 1 or args.seconds <= 0 or args.connections < 1:
         parser.error("--rounds, --seconds and --connections must be positive")
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        parser.error("needs wrk and taskset on PATH")
+    variants, skipped = _available(
+        ["off", "off-again", *[v for v in wanted if v not in {"off", "off-again"}]]
+    )
 
+    slow = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    slow_url = f"http://127.0.0.1:{slow.server_address[1]}/"
     with tempfile.TemporaryDirectory(prefix="unstuck-bench-") as directory:
-        app_dir = Path(directory)
-        (app_dir / "bench_app.py").write_text(APP)
-        servers = {mode: _start(mode, app_dir) for mode in variants}
+        servers: dict[str, BenchServer] = {}
         try:
-            rates: dict[str, list[float]] = {mode: [] for mode in variants}
-            cpu: dict[str, list[float]] = {mode: [] for mode in variants}
-            for process, port in servers.values():
-                _measure(process.pid, port, 1.0, args.connections)  # warm-up
-            for round_number in range(args.rounds):
-                # Rotate the order each round so no variant always runs first.
-                shift = round_number % len(variants)
-                for mode in variants[shift:] + variants[:shift]:
-                    process, port = servers[mode]
-                    rate, cpu_per_request = _measure(
-                        process.pid, port, args.seconds, args.connections
-                    )
-                    rates[mode].append(rate)
-                    cpu[mode].append(cpu_per_request)
-                print(
-                    f"round {round_number + 1}: "
-                    + ", ".join(f"{mode} {rates[mode][-1]:.0f}/s" for mode in variants),
-                    flush=True,
-                )
-            base_rate = statistics.median(rates["off"])
-            base_cpu = statistics.median(cpu["off"])
+            for variant in variants:
+                servers[variant] = _start(variant, Path(directory), slow_url)
             print(
-                f"\nGET /ping, median of {args.rounds} rounds of {args.seconds:g} s "
-                f"with {args.connections} keep-alive connections"
+                f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, servers on core "
+                f"{SERVER_CORE}, wrk on core {LOAD_CORE}; the machine is shared with other work"
             )
-            print(f"{'variant':>14} {'req/s':>9} {'of off':>8} {'CPU us/req':>11} {'capacity':>9}")
-            for mode in variants:
-                rate = statistics.median(rates[mode])
-                per_request = statistics.median(cpu[mode])
-                # Capacity: requests one fully used core could serve, relative to off.
+            for variant, reason in skipped.items():
+                print(f"{variant}: not run, {reason}")
+            windows = run_cost(servers, args.rounds, args.seconds, args.connections, args.together)
+            how = "all servers loaded at once" if args.together else "one server at a time"
+            print(
+                f"\nGET /ping, {args.rounds} rounds of {args.seconds:g} s windows ({how}), "
+                f"{args.connections} connections; capacity = CPU per request of off / variant's "
+                "(median of rounds, quartiles)"
+            )
+            print(
+                "| variant | requests/s | CPU µs/request | capacity | quartiles "
+                "| idle CPU ms/s | capacity of an own core |"
+            )
+            print("|---|---|---|---|---|---|---|")
+            for row in cost_table(windows):
+                saturated = f"{row.saturated:.1%}" if args.together else "(with --together)"
                 print(
-                    f"{mode:>14} {rate:>9.0f} {rate / base_rate:>8.1%} "
-                    f"{per_request:>11.1f} {base_cpu / per_request:>9.1%}"
+                    f"| {row.variant} | {row.rate:.0f} | {row.cpu_us:.1f} | {row.capacity:.1%} "
+                    f"| {row.capacity_low:.1%} to {row.capacity_high:.1%} "
+                    f"| {row.idle_cpu_ms_per_s:.2f} | {saturated} |"
                 )
-            _stall_accuracy(servers["watch"][1], args.stall_repeats)
+            if "watch" in servers and args.stall_repeats > 0:
+                stall_accuracy(servers["watch"], args.stall_repeats)
+            if not args.no_detection:
+                matrix = run_detection(servers, args.show_reports)
+                print("\ndetection: caught / route named / line named, from what each one reports")
+                names = list(matrix)
+                print("| case | " + " | ".join(names) + " |")
+                print("|---|" + "---|" * len(names))
+                for case in CASES:
+                    cells = " | ".join(matrix[name][case].cell() for name in names)
+                    print(f"| {CASE_TITLES[case]} | {cells} |")
         finally:
-            for process, _ in servers.values():
-                process.send_signal(signal.SIGTERM)
-            for process, _ in servers.values():
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            for server in servers.values():
+                _stop(server)
+            slow.shutdown()
     return 0
 
 

@@ -1,9 +1,13 @@
 """gunicorn configuration for the service: ``gunicorn -c deploy/gunicorn.conf.py``.
 
-gunicorn manages the processes, ``uvicorn_worker.UvicornWorker`` runs an event
+gunicorn manages the processes, ``uvicorn_worker.UvicornWorker`` (with the service's limits:
+``unstuck.service.gunicorn_worker``) runs an event
 loop in each (the class in ``uvicorn.workers`` is deprecated). Settings come
 from ``UNSTUCK_*`` variables, as for ``unstuck serve``; the master checks the
 PostgreSQL connection budget and applies the migrations once, before it forks.
+With no broker configured (the embedded default) the master also starts one
+Celery worker and supervises it, as ``unstuck serve`` does; with a broker, run
+``unstuck worker`` yourself, on this host or others (docs/videos.md).
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from typing import Any
 from unstuck.service.budget import connection_budget
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings
-from unstuck.watch._fleet import mark_worker_dead
+from unstuck.service.worker import SupervisedWorker
+from unstuck.watch import mark_worker_dead
 
 # Async workers: about one per core. Each one's loop keeps its core busy on its own,
 # so the "2 x cores + 1" rule, made for sync workers that sit blocked in I/O, only
 # adds processes that fight for the same cores (and each one's pools of connections).
 workers = int(os.environ.get("UNSTUCK_WORKERS") or os.cpu_count() or 1)
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "unstuck.service.gunicorn_worker.ServiceWorker"
 wsgi_app = "unstuck.service.app:create_app()"
 bind = os.environ.get("UNSTUCK_BIND", "127.0.0.1:8000")
 
@@ -46,6 +51,17 @@ def on_starting(server: Any) -> None:
         print(f"gunicorn: refusing to start: {budget.explain()}", file=sys.stderr)
         sys.exit(1)
     upgrade(settings)
+    if settings.broker_url is None:
+        _embedded.append(SupervisedWorker(settings))
+
+
+# The embedded worker of this master, if any: started in on_starting, stopped in on_exit.
+_embedded: list[SupervisedWorker] = []
+
+
+def on_exit(server: Any) -> None:
+    while _embedded:
+        _embedded.pop().stop()
 
 
 def child_exit(server: Any, worker: Any) -> None:

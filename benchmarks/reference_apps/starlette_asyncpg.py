@@ -3,7 +3,8 @@
 The same ``GET /users/{id}`` query and JSON as the service, with no ORM, no
 validation and no dependency injection; ``GET /async?delay=`` awaits
 ``asyncio.sleep``. The database URL comes from ``REFERENCE_DATABASE_URL``
-(``postgresql://...``; a ``+asyncpg`` driver suffix is dropped).
+(``postgresql://...``; a ``+asyncpg`` driver suffix is dropped), the pool size from
+``REFERENCE_POOL_SIZE`` (20 by default).
 
 Run: ``uvicorn benchmarks.reference_apps.starlette_asyncpg:create_app --factory``.
 """
@@ -31,7 +32,8 @@ def create_app() -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        pools.append(await asyncpg.create_pool(url, min_size=5, max_size=20))
+        size = int(os.environ.get("REFERENCE_POOL_SIZE", "20"))
+        pools.append(await asyncpg.create_pool(url, min_size=size, max_size=size))
         yield
         await pools[0].close()
 

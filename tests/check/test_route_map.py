@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 from unstuck.check import check
+from unstuck.check.formats import route_map_text
 
 APP = """
 import os
@@ -101,3 +102,22 @@ def test_library_security_scheme_is_a_dependency_on_the_loop(tmp_path: Path) -> 
         "dependencies": [],
         "blocking": [],
     }
+
+
+def test_route_map_shows_what_wraps_each_route() -> None:
+    fixture = Path(__file__).parent / "fixtures" / "shapes" / "middleware"
+    report = check([fixture], jobs=1)
+    text = route_map_text(report.routes)
+    assert "    wrapped by:\n      middleware fastapi.middleware.cors.CORSMiddleware" in text
+    assert "exception handler shop.middleware.on_value_error [thread pool]" in text
+    assert "        blocks (event loop): " in text  # under the middleware that blocks
+    routes = {route["path"]: route for route in report.as_json()["routes"]}  # type: ignore[union-attr, index]
+    wrapped = routes["/products"]["wrapped_by"]
+    assert wrapped[0] == {
+        "kind": "middleware",
+        "name": "fastapi.middleware.cors.CORSMiddleware",
+        "location": None,
+        "runs": "event loop",
+        "blocking": [],
+    }
+    assert [item["code"] for item in wrapped[1]["blocking"]] == ["USK102"]

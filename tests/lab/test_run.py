@@ -36,15 +36,17 @@ def test_two_claims_measured_reported_and_plotted(tmp_path: Path) -> None:
     results = json.loads((report / "results.json").read_text())
     assert results["run"]["mode"] == "quick"
     assert results["run"]["database"] == "sqlite"
-    claims = {claim["name"]: claim for claim in results["claims"]}
+    claims = {claim["id"]: claim for claim in results["claims"]}
     assert list(claims) == ["async_sleep", "blocking_call"]
 
     sleep = claims["async_sleep"]
-    assert sleep["metrics"]["ok"] == sleep["metrics"]["requests"] == 500
-    # 500 overlapping 1 s sleeps: far from 500 s, and never under the delay itself.
-    assert 1.0 <= sleep["metrics"]["wall_s"] < 10
-    assert sleep["ratio"] == pytest.approx(sleep["metrics"]["wall_s"])
-    assert sleep["verdict"] == "holds"
+    assert sleep["metrics"]["ok"] == sleep["metrics"]["requests"] == 1000
+    # 1,000 overlapping 1 s sleeps: far from 1,000 s, and never under the delay itself.
+    assert 1.0 <= sleep["value"] <= sleep["metrics"]["wall_s"] < 10
+    assert sleep["ratio"] == pytest.approx(sleep["value"] / sleep["ideal_value"])
+    assert sleep["unit"] == "s"
+    # How far over the delay depends on the machine's load: the verdict is one of two.
+    assert sleep["verdict"] in {"holds", "holds with a correction"}
 
     blocking = claims["blocking_call"]
     metrics = blocking["metrics"]
@@ -55,7 +57,7 @@ def test_two_claims_measured_reported_and_plotted(tmp_path: Path) -> None:
     assert blocking["verdict"] == "holds"
 
     for claim in claims.values():
-        for key in ("article", "measured", "ideal", "ratio", "verdict", "explanation"):
+        for key in ("claim", "measured", "ideal", "ratio", "ratio_of", "verdict", "explanation"):
             assert claim[key] is not None, key
         for plot in claim["plots"]:
             assert (report / plot).read_bytes().startswith(b"\x89PNG")

@@ -66,7 +66,9 @@ def postgres_settings(database_url: str, data_dir: Path, **overrides: Any) -> Se
     settings = Settings(data_dir=data_dir, database_url=database_url, **overrides)
     upgrade(settings)
     with psycopg.connect(_libpq(database_url), autocommit=True) as connection:
-        connection.execute("TRUNCATE users RESTART IDENTITY")
+        connection.execute(
+            "TRUNCATE users, idempotent_responses, video_jobs, video_workers RESTART IDENTITY"
+        )
     return settings
 
 

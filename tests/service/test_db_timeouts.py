@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.own_servers import Link, OwnPostgres, isolated_link, own_postgres
 from tests.service.conftest import ServeApp
-from tests.service.own_servers import Link, OwnPostgres, isolated_link, own_postgres
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings
 

@@ -1,41 +1,44 @@
-"""The Celery app: broker and backend choice, the task body, real workers on each broker."""
+"""The Celery app: broker choice, delivery, the task body, real workers on each broker."""
 
 from __future__ import annotations
 
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import anyio
 import anyio.to_thread
-import av
-import numpy as np
 import pytest
-from celery.result import AsyncResult
 from pydantic import ValidationError
+from sqlalchemy import create_engine, pool
 
 from tests.service.video_fixtures import (
+    issue_job,
     make_clip,
+    make_slow_clip,
     queue_settings,
     running_worker,
     video_client,
     wait_for_task,
 )
+from unstuck.service.jobs import Job, read
+from unstuck.service.migrations import upgrade
 from unstuck.service.queue import (
     TRANSCODE_TASK,
     QueueSettings,
-    TranscodeTimeoutError,
     create_celery,
-    run_transcode,
+    visibility_timeout_s,
 )
 from unstuck.service.settings import Settings
-from unstuck.service.video_store import VideoStore
+from unstuck.service.storage import create_storage, thumbnail_key, upload_key, video_key
+from unstuck.service.transcode_job import run_job
 
 
-def test_embedded_default_is_the_filesystem_broker_and_sqlite(tmp_path: Path) -> None:
+def test_embedded_default_is_the_filesystem_broker_and_no_result_backend(tmp_path: Path) -> None:
     app = create_celery(Settings(data_dir=tmp_path), queue_settings())
 
     conf = app.conf
@@ -44,14 +47,24 @@ def test_embedded_default_is_the_filesystem_broker_and_sqlite(tmp_path: Path) ->
     assert options["data_folder_in"] == options["data_folder_out"]
     assert Path(options["data_folder_in"]).is_dir()
     assert Path(options["processed_folder"]).is_dir()
-    assert conf.result_backend == f"db+sqlite:///{tmp_path.resolve()}/celery-results.db"
-    assert conf.task_track_started is True
-    assert conf.result_extended is True
-    assert (conf.task_serializer, conf.result_serializer) == ("json", "json")
+    # Users read video_jobs rows; Celery keeps no results anywhere.
+    assert conf.result_backend is None
+    assert conf.task_ignore_result is True
+    assert conf.task_serializer == "json"
     assert conf.broker_connection_retry_on_startup is True
     assert TRANSCODE_TASK in app.tasks
-    for folder in ("uploads", "videos", "tasks"):
-        assert (tmp_path / folder).is_dir()
+
+
+def test_delivery_is_at_least_once(tmp_path: Path) -> None:
+    queue = queue_settings(task_soft_time_limit_s=100, task_time_limit_s=120)
+    app = create_celery(Settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:6379/2"), queue)
+
+    conf = app.conf
+    assert (conf.task_acks_late, conf.task_reject_on_worker_lost) == (True, True)
+    assert conf.worker_prefetch_multiplier == 1
+    # Never handed to a second worker while the first may still be running it.
+    assert conf.broker_transport_options["visibility_timeout"] == visibility_timeout_s(queue)
+    assert visibility_timeout_s(queue) > queue.task_time_limit_s
 
 
 def test_embedded_broker_keeps_its_state_in_the_data_dir(
@@ -63,31 +76,11 @@ def test_embedded_broker_keeps_its_state_in_the_data_dir(
     data_dir = tmp_path / "data"
     app = create_celery(Settings(data_dir=data_dir), queue_settings())
 
-    app.send_task(TRANSCODE_TASK, args=["not-an-upload"])
+    app.send_task(TRANSCODE_TASK)
 
     assert list(elsewhere.iterdir()) == []
     assert list((data_dir / "broker" / "control").iterdir())
     assert list((data_dir / "broker" / "messages").iterdir())
-
-
-def test_redis_broker_keeps_results_in_the_same_redis(tmp_path: Path) -> None:
-    redis = "redis://127.0.0.1:6379/2"
-    app = create_celery(Settings(data_dir=tmp_path, broker_url=redis), queue_settings())
-    explicit = create_celery(
-        Settings(data_dir=tmp_path, broker_url=redis, result_backend="redis://127.0.0.1/5"),
-        queue_settings(),
-    )
-
-    assert (app.conf.broker_url, app.conf.result_backend) == (redis, redis)
-    assert explicit.conf.result_backend == "redis://127.0.0.1/5"
-
-
-def test_rabbitmq_broker_keeps_results_in_sqlite_unless_told(tmp_path: Path) -> None:
-    amqp = "amqp://guest:guest@127.0.0.1:5672//"
-    app = create_celery(Settings(data_dir=tmp_path, broker_url=amqp), queue_settings())
-
-    assert app.conf.broker_url == amqp
-    assert app.conf.result_backend.startswith("db+sqlite:///")
 
 
 def test_unsupported_broker_is_a_clear_error(tmp_path: Path) -> None:
@@ -100,29 +93,39 @@ def test_hard_time_limit_must_exceed_the_soft_one() -> None:
         QueueSettings(task_soft_time_limit_s=60, task_time_limit_s=60)
 
 
-def test_task_only_reads_the_upload_its_id_owns(tmp_path: Path) -> None:
-    store = VideoStore(tmp_path)
-    store.create_folders()
+def test_a_task_id_never_issued_is_not_run(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    upgrade(settings)
     task_id = str(uuid.uuid4())
 
-    with pytest.raises(ValueError, match="does not belong"):
-        run_transcode(store, task_id, "../../secret.upload", 320, 60)
-    with pytest.raises(FileNotFoundError, match="no longer on disk"):
-        run_transcode(store, task_id, f"{task_id}.upload", 320, 60)
+    run_job(settings, queue_settings(), task_id)
+
+    assert read_job(settings, task_id) is None
+    assert not (tmp_path / "videos").exists()
 
 
-def test_task_body_transcodes_and_removes_the_upload(tmp_path: Path) -> None:
-    store = VideoStore(tmp_path)
-    store.create_folders()
-    task_id = str(uuid.uuid4())
-    make_clip(store.upload_path(task_id), width=320, height=240, seconds=0.4)
+def test_task_body_transcodes_stores_and_is_not_redone(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    clip = make_clip(tmp_path / "clip.mp4", width=320, height=240, seconds=0.4)
+    task_id = issue_job(settings, clip.read_bytes())
+    queue = queue_settings(video_max_width=160)
+    store = create_storage(settings)
 
-    result = run_transcode(store, task_id, f"{task_id}.upload", 160, 60)
+    run_job(settings, queue, task_id)
+    job = read_job(settings, task_id)
+    assert job is not None
+    first = (tmp_path / video_key(task_id)).stat()
+    # A second delivery of the same task finds the job finished and leaves it alone.
+    run_job(settings, queue, task_id)
 
-    assert (result["codec"], result["width"], result["height"]) == ("h264", 160, 120)
-    assert result["size"] == store.video_path(task_id).stat().st_size
-    assert store.thumbnail_path(task_id).is_file()
-    assert not store.upload_path(task_id).exists()
+    assert job.state == "SUCCESS"
+    assert job.result is not None
+    assert (job.result["codec"], job.result["width"], job.result["height"]) == ("h264", 160, 120)
+    assert job.result["size"] == first.st_size
+    assert (tmp_path / video_key(task_id)).stat().st_mtime_ns == first.st_mtime_ns
+    assert store.exists(thumbnail_key(task_id))
+    assert not store.exists(upload_key(task_id))
+    assert read_job(settings, task_id) == job
 
 
 async def _upload_and_download(settings: Settings, queue: QueueSettings, clip: bytes) -> None:
@@ -160,46 +163,40 @@ async def test_rabbitmq_broker_with_a_real_worker(
         await _upload_and_download(settings, queue, clip)
 
 
-def _long_clip(path: Path) -> Path:
-    """Many frames that encode fast (the same image) but take seconds to transcode."""
-    width, height = 1280, 720
-    image = np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8)
-    with av.open(str(path), mode="w", format="mp4") as output:
-        stream = output.add_stream("mpeg4", rate=50)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
-        for index in range(1500):
-            frame.pts = index
-            output.mux(stream.encode(frame))
-        output.mux(stream.encode(None))
-    return path
+def read_job(settings: Settings, task_id: str) -> Job | None:
+    engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
+    try:
+        return read(engine, task_id)
+    finally:
+        engine.dispose()
 
 
 def test_running_task_is_started_and_the_soft_time_limit_fails_it_cleanly(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     queue = queue_settings(task_soft_time_limit_s=1, task_time_limit_s=20)
     app = create_celery(settings, queue)
-    store = VideoStore(tmp_path)
-    task_id = str(uuid.uuid4())
-    _long_clip(tmp_path / "long.mp4")
-    shutil.move(tmp_path / "long.mp4", store.upload_path(task_id))
+    task_id = issue_job(settings, make_slow_clip(tmp_path / "long.mp4").read_bytes())
 
     with running_worker(settings, queue):
-        app.tasks[TRANSCODE_TASK].apply_async(args=(f"{task_id}.upload",), task_id=task_id)
-        result: AsyncResult[object] = AsyncResult(task_id, app=app)
-        # task_track_started: while it runs the task reads STARTED, not PENDING.
+        app.tasks[TRANSCODE_TASK].apply_async(task_id=task_id)
         deadline = time.monotonic() + 30
-        while result.state == "PENDING":
+        while (job := read_job(settings, task_id)) is None or job.state == "PENDING":
             assert time.monotonic() < deadline, "the task never started"
             time.sleep(0.05)
-        assert result.state == "STARTED"
-        with pytest.raises(TranscodeTimeoutError, match="longer than the limit of 1 s"):
-            result.get(timeout=60, propagate=True)
+        assert job.state == "STARTED"
+        while job.state == "STARTED":
+            assert time.monotonic() < deadline + 30, "the task never ended"
+            time.sleep(0.1)
+            job = read_job(settings, task_id)
+            assert job is not None
 
-    assert result.state == "FAILURE"
-    assert not store.video_path(task_id).exists()
-    assert not list(store.videos.glob("*.part"))
-    assert not store.upload_path(task_id).exists()
+    assert job.state == "FAILURE"
+    assert job.error_type == "TranscodeTimeoutError"
+    assert job.error_message == "transcoding took longer than the limit of 1 s"
+    store = create_storage(settings)
+    assert not store.exists(video_key(task_id))
+    assert not store.exists(upload_key(task_id))
+    assert not list((tmp_path / "work").iterdir())
 
 
 def _free_port() -> int:
@@ -231,33 +228,80 @@ async def test_broker_outage_is_a_quick_503_and_the_service_recovers(
     clip = make_clip(tmp_path / "clip.mp4", seconds=0.2).read_bytes()
     port = _free_port()
     settings = Settings(data_dir=tmp_path / "var", broker_url=f"redis://127.0.0.1:{port}/0")
+    queue = queue_settings()
     files = {"file": ("clip.mp4", clip, "video/mp4")}
     redis = await anyio.to_thread.run_sync(_start_redis, port, tmp_path)
     try:
-        async with video_client(settings, create_celery(settings, queue_settings())) as http:
-            before = await http.post("/upload-video", files=files)
-            assert before.status_code == 202
-            task_id = before.json()["task_id"]
+        with running_worker(settings, queue):
+            async with video_client(settings, create_celery(settings, queue)) as http:
+                before = await http.post("/upload-video", files=files)
+                assert before.status_code == 202
+                task_id = before.json()["task_id"]
+                assert (await wait_for_task(http, task_id))["state"] == "SUCCESS"
 
-            redis.terminate()
-            await anyio.to_thread.run_sync(redis.wait)
-            with anyio.fail_after(20):  # Celery's defaults would retry for much longer
-                during = await http.post("/upload-video", files=files)
-                state = await http.get(f"/task/{task_id}")
-            assert during.status_code == 503
-            assert "task queue is unavailable" in during.json()["detail"]
-            assert state.status_code == 503
-            assert "could not send task" in caplog.text
+                redis.terminate()
+                await anyio.to_thread.run_sync(redis.wait)
+                await anyio.sleep(2.1)  # past the cache of the pipeline's status
+                with anyio.fail_after(20):  # Celery's defaults would retry for much longer
+                    during = await http.post("/upload-video", files=files)
+                    state = await http.get(f"/task/{task_id}")
+                assert during.status_code == 503
+                assert "the task queue is unreachable" in during.json()["detail"]
+                # The job's row answers, broker or not.
+                assert state.status_code == 200
+                assert state.json()["state"] == "SUCCESS"
 
-            redis = await anyio.to_thread.run_sync(_start_redis, port, tmp_path)
-            after = await http.post("/upload-video", files=files)
-            assert after.status_code == 202
-            assert (await http.get(f"/task/{after.json()['task_id']}")).json()["state"] == (
-                "PENDING"
-            )
+                redis = await anyio.to_thread.run_sync(_start_redis, port, tmp_path)
+                await anyio.sleep(2.1)
+                after = await http.post("/upload-video", files=files)
+                assert after.status_code == 202, after.text
+                body = await wait_for_task(http, after.json()["task_id"])
+                assert body["state"] == "SUCCESS"
     finally:
         redis.terminate()
         await anyio.to_thread.run_sync(redis.wait)
-    # Only the two accepted uploads are kept; the refused one left nothing.
-    assert len(list((tmp_path / "var" / "uploads").iterdir())) == 2
-    assert len(list((tmp_path / "var" / "tasks").iterdir())) == 2
+    # The refused upload left nothing; the accepted ones were deleted once processed.
+    assert list((tmp_path / "var" / "incoming").iterdir()) == []
+    assert list((tmp_path / "var" / "uploads").iterdir()) == []
+
+
+def test_embedded_broker_never_hands_out_a_half_written_message(tmp_path: Path) -> None:
+    # kombu's own filesystem transport creates the file, then fills it: a consumer
+    # polling meanwhile read it empty and the worker died on a JSONDecodeError.
+    app = create_celery(Settings(data_dir=tmp_path), queue_settings())
+    payload = {"blob": "x" * 512 * 1024}
+    sent, received, errors = 60, [], []
+    done = threading.Event()
+
+    def consume() -> None:
+        with app.connection_for_read() as connection:
+            queue = connection.SimpleQueue("race")
+            try:
+                while len(received) < sent and not done.is_set():
+                    try:
+                        message = queue.get(block=False)
+                    except queue.Empty:
+                        continue
+                    except Exception as exc:
+                        errors.append(exc)
+                        return
+                    received.append(len(message.payload["blob"]))
+                    message.ack()
+            finally:
+                queue.close()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    try:
+        with app.connection_for_write() as connection:
+            queue = connection.SimpleQueue("race")
+            for _ in range(sent):
+                queue.put(payload)
+            queue.close()
+        consumer.join(60)
+    finally:
+        done.set()
+        consumer.join()
+
+    assert errors == []
+    assert received == [len(payload["blob"])] * sent

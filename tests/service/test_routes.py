@@ -11,6 +11,7 @@ import matplotlib.image
 import pytest
 from blockbuster import BlockingError, blockbuster_ctx
 
+from tests.service.video_fixtures import queue_settings, running_worker
 from unstuck.service.health import masked
 from unstuck.service.settings import Settings
 from unstuck.service.upstream import start_builtin_upstream
@@ -24,9 +25,13 @@ async def test_health_names_the_backends(settings: Settings, serve: ServeApp) ->
     async with serve(settings) as client:
         with blockbuster_ctx("unstuck"):
             response = await client.get("/health")
-    assert response.status_code == 200
+    # No video worker runs: the pipeline cannot work, and /health says so.
+    assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "ok"
+    assert body["status"] == "unavailable"
+    assert body["pipeline"]["worker_alive"] is False
+    assert body["pipeline"]["problem"] == "no video worker is running; try again later"
+    assert (body["pipeline"]["database"], body["pipeline"]["broker"]) == ("ok", "ok")
     assert body["pid"] == os.getpid()
     expected = "postgresql" if settings.is_postgres else "sqlite"
     assert body["database"]["kind"] == expected
@@ -49,6 +54,27 @@ async def test_health_shows_internal_urls_only_with_the_token(
         body = (await client.get("/health", headers={"Authorization": "Bearer s3cret"})).json()
     assert body["upstream"].startswith("http://127.0.0.1:")
     assert body["database"]["url"].startswith("sqlite+aiosqlite:///")
+
+
+async def test_health_is_ok_while_a_worker_answers(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    settings = sqlite_settings.model_copy(update={"watch_token": "s3cret"})
+    with running_worker(settings, queue_settings()):
+        async with serve(settings) as client:
+            with blockbuster_ctx("unstuck"):
+                response = await client.get("/health")
+                anonymous = await client.get("/health")
+            operator = await client.get("/health", headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 200, response.text
+    assert anonymous.json()["pipeline"]["storage"] is None
+    pipeline = response.json()["pipeline"]
+    assert response.json()["status"] == "ok"
+    assert pipeline["worker_alive"] is True
+    assert pipeline["worker_seen_at"] is not None
+    assert pipeline["problem"] is None
+    storage = operator.json()["pipeline"]["storage"]
+    assert storage == f"local folder {sqlite_settings.data_dir.resolve()}"
 
 
 def test_urls_are_shown_without_password() -> None:
@@ -236,9 +262,10 @@ async def test_upstream_failures_are_502_and_504(
     async with serve(down) as client:
         response = await client.get(path)
         assert response.status_code == 502
-        assert response.json()["detail"].startswith(
-            f"could not reach the upstream http://127.0.0.1:{unused_port}/data"
-        )
+        detail = response.json()["detail"]
+        assert detail.startswith("could not reach the upstream (UNSTUCK_UPSTREAM_URL): ")
+        # The upstream's address is internal.
+        assert str(unused_port) not in detail
 
     upstream = start_builtin_upstream()
     try:
@@ -297,13 +324,16 @@ async def test_openapi_request_schemas_carry_examples(
 
 async def test_head_is_get_without_a_body(sqlite_settings: Settings, serve: ServeApp) -> None:
     async with serve(sqlite_settings) as client:
-        for path in ("/health", "/users", "/users?limit=5", "/report"):
+        for path in ("/users", "/users?limit=5", "/report"):
             got = await client.get(path)
             head = await client.head(path)
             assert head.status_code == got.status_code == 200, path
             assert head.content == b""
             assert head.headers["content-type"] == got.headers["content-type"]
             assert "content-length" in head.headers
+        assert (await client.head("/health")).status_code == (
+            await client.get("/health")
+        ).status_code
         assert (await client.head("/users/12345")).status_code == 404
         assert (await client.head("/users/x")).status_code == 422
 

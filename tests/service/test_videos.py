@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from tests.service.video_fixtures import (
+    issue_job,
     make_audio_only,
     make_clip,
     queue_settings,
@@ -31,7 +32,6 @@ from tests.service.video_fixtures import (
 from unstuck.service.queue import TRANSCODE_TASK, QueueSettings, create_celery
 from unstuck.service.settings import Settings
 from unstuck.service.uploads import ClientGoneError, receive_upload
-from unstuck.service.video_store import VideoStore
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +76,13 @@ def _files(path: Path, name: str = "holiday.mp4") -> dict[str, Any]:
 
 
 def _leftovers(data_dir: Path) -> list[Path]:
-    return sorted((data_dir / "uploads").iterdir())
+    """Uploads still on disk, received (incoming) or stored (uploads)."""
+    return sorted(
+        path
+        for folder in ("incoming", "uploads")
+        if (data_dir / folder).is_dir()
+        for path in (data_dir / folder).iterdir()
+    )
 
 
 async def test_upload_is_transcoded_to_a_smaller_h264_preview(
@@ -141,13 +147,8 @@ async def test_failed_task_reports_its_message_and_the_worker_goes_on(
     # The upload route refuses non-videos up front; here a bad file reaches the worker
     # anyway, the way it would if it changed between the probe and the transcode.
     settings = Settings(data_dir=data_dir)
-    store = VideoStore(data_dir)
-    task_id = str(uuid.uuid4())
-    store.upload_path(task_id).write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 500)
-    store.record_issued(task_id, "bad.mp4", 3508)
-    create_celery(settings, queue).tasks[TRANSCODE_TASK].apply_async(
-        args=(store.upload_path(task_id).name,), task_id=task_id
-    )
+    task_id = issue_job(settings, b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 500)
+    create_celery(settings, queue).tasks[TRANSCODE_TASK].apply_async(task_id=task_id)
 
     body = await wait_for_task(client, task_id)
     assert body["state"] == "FAILURE"
@@ -230,9 +231,9 @@ def _multipart(data: bytes, boundary: str = "unstuck-test-boundary") -> tuple[by
 
 
 async def test_too_large_upload_is_413_and_leaves_nothing(
-    queue: QueueSettings, clip: Path, clip_bytes: bytes, tmp_path: Path
+    queue: QueueSettings, clip: Path, clip_bytes: bytes, data_dir: Path, worker_pid: int
 ) -> None:
-    settings = Settings(data_dir=tmp_path, max_upload_bytes=100_000)
+    settings = Settings(data_dir=data_dir, max_upload_bytes=100_000)
     body, boundary = _multipart(clip_bytes)
 
     async def chunked() -> AsyncIterator[bytes]:
@@ -248,8 +249,7 @@ async def test_too_large_upload_is_413_and_leaves_nothing(
     for response in (declared, streamed):
         assert response.status_code == 413
         assert "100000 bytes" in response.json()["detail"]
-    assert list((tmp_path / "uploads").iterdir()) == []
-    assert list((tmp_path / "tasks").iterdir()) == []
+    assert _leftovers(data_dir) == []
 
 
 @pytest.mark.parametrize(
@@ -273,10 +273,10 @@ async def test_unknown_task_ids_are_404(client: httpx.AsyncClient, task_id: str)
 
 
 async def test_results_before_the_task_runs_are_404_with_the_state(
-    clip: Path, tmp_path: Path
+    clip: Path, data_dir: Path, worker_pid: int
 ) -> None:
-    # No worker consumes this queue: the task stays queued.
-    settings = Settings(data_dir=tmp_path)
+    # A worker is alive, but none consumes this queue: the task stays queued.
+    settings = Settings(data_dir=data_dir)
     async with video_client(settings, create_celery(settings, queue_settings())) as http:
         task_id = (await http.post("/upload-video", files=_files(clip))).json()["task_id"]
         state = await http.get(f"/task/{task_id}")
@@ -284,7 +284,24 @@ async def test_results_before_the_task_runs_are_404_with_the_state(
         thumbnail = await http.get(f"/videos/{task_id}/thumbnail")
 
     assert state.status_code == 200
-    assert state.json() == {"task_id": task_id, "state": "PENDING", "result": None}
+    assert state.json()["state"] == "PENDING"
+    assert (state.json()["result"], state.json()["started_at"]) == (None, None)
     for response in (video, thumbnail):
         assert response.status_code == 404
         assert "not ready: the task is PENDING" in response.json()["detail"]
+
+
+async def test_an_upload_retried_with_its_key_is_one_task(
+    client: httpx.AsyncClient, clip: Path, data_dir: Path
+) -> None:
+    headers = {"Idempotency-Key": f"upload-{uuid.uuid4()}"}
+    first = await client.post("/upload-video", files=_files(clip), headers=headers)
+    retry = await client.post("/upload-video", files=_files(clip), headers=headers)
+
+    assert first.status_code == retry.status_code == 202
+    assert retry.json() == first.json()
+    task_id = first.json()["task_id"]
+    assert (await wait_for_task(client, task_id))["state"] == "SUCCESS"
+    # The retry's body was never read into a second upload; the first one is deleted.
+    assert not list((data_dir / "incoming").iterdir())
+    assert not (data_dir / "uploads" / f"{task_id}.upload").exists()

@@ -9,6 +9,7 @@ on a shared Redis or RabbitMQ never take each other's tasks.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -16,14 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import av
 import httpx
 import numpy as np
 from celery import Celery
 from fastapi import FastAPI
+from sqlalchemy import create_engine, pool, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from unstuck.service.jobs import insert_statement
+from unstuck.service.migrations import upgrade
+from unstuck.service.models import VideoWorker
+from unstuck.service.pipeline_status import PipelineMonitor
 from unstuck.service.queue import QueueSettings
 from unstuck.service.settings import Settings
+from unstuck.service.storage import create_storage, new_task_id, upload_key
 from unstuck.service.videos import router
 from unstuck.service.worker import spawn_embedded_worker, stop_worker
 
@@ -50,6 +59,21 @@ def make_clip(
             left = (index * 8) % width
             image[:, left : left + 16] = 255
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
+    return path
+
+
+def make_slow_clip(path: Path, frames: int = 1500) -> Path:
+    """Many frames that encode fast (the same image) but take seconds to transcode."""
+    width, height = 1280, 720
+    image = np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    with av.open(str(path), mode="w", format="mp4") as output:
+        stream = output.add_stream("mpeg4", rate=50)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        for index in range(frames):
             frame.pts = index
             output.mux(stream.encode(frame))
         output.mux(stream.encode(None))
@@ -87,20 +111,73 @@ def worker_env(queue: QueueSettings) -> dict[str, str]:
 
 @contextmanager
 def running_worker(settings: Settings, queue: QueueSettings) -> Iterator[int]:
-    """A real worker process for `settings` and `queue`; yields its pid."""
+    """A real worker process for `settings` and `queue`; yields its pid.
+
+    The database of `settings` gets the migrations first (the worker writes job rows).
+    """
+    upgrade(settings)
     process = spawn_embedded_worker(settings, loglevel="WARNING", extra_env=worker_env(queue))
     try:
+        wait_for_worker_row(settings, process.pid)
         yield process.pid
     finally:
         stop_worker(process, timeout=15.0)
 
 
+def wait_for_worker_row(settings: Settings, pid: int, timeout: float = 30.0) -> None:
+    """Until the worker `pid` (on this host) has written its liveness row."""
+    engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with engine.connect() as connection:
+                names = connection.execute(select(VideoWorker.name)).scalars().all()
+            if any(name.endswith(f":{pid}") for name in names):
+                return
+            assert time.monotonic() < deadline, f"worker {pid} never reported, rows: {names}"
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+
+
+def issue_job(settings: Settings, upload: bytes) -> str:
+    """Store `upload` and record its job, as the upload route does; the new task id."""
+    upgrade(settings)
+    task_id = new_task_id()
+    source = settings.data_dir / f"{task_id}.source"
+    source.write_bytes(upload)
+    create_storage(settings).put_file(upload_key(task_id), source)
+    engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert_statement(task_id, "bad.mp4", len(upload)))
+    finally:
+        engine.dispose()
+    return task_id
+
+
 def video_app(settings: Settings, celery: Celery) -> FastAPI:
-    """The video router in an app whose lifespan provides what the handlers read."""
+    """The video router in an app whose lifespan provides what the handlers read.
+
+    The database of `settings` gets the migrations first.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        yield {"settings": settings, "celery": celery}
+        await anyio.to_thread.run_sync(upgrade, settings)
+        engine = create_async_engine(settings.async_database_url)
+        sync_engine = create_engine(settings.sync_database_url)
+        try:
+            yield {
+                "settings": settings,
+                "celery": celery,
+                "async_engine": engine,
+                "storage": create_storage(settings),
+                "pipeline": PipelineMonitor(settings, sync_engine, celery),
+            }
+        finally:
+            await engine.dispose()
+            await anyio.to_thread.run_sync(sync_engine.dispose)
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(router)

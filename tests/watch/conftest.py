@@ -41,14 +41,19 @@ class Server:
     def __init__(
         self, target: str, env: dict[str, str], workers: int = 1, wrapper: list[str] | None = None
     ) -> None:
-        """``wrapper`` prefixes the command (``taskset``, ``nice``)."""
+        """``target`` is ``module:app``, or a script of ``APPS`` that runs uvicorn itself
+        on the port of ``$PORT``; ``wrapper`` prefixes the command (``taskset``, ``nice``)."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.NamedTemporaryFile(prefix="unstuck-uvicorn-", suffix=".log")  # noqa: SIM115
-        command = [
-            *(wrapper or []), sys.executable, "-m", "uvicorn", target, "--app-dir", str(APPS),
-            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-        ]  # fmt: skip
+        if target.endswith(".py"):
+            command = [*(wrapper or []), sys.executable, str(APPS / target)]
+            env = {**env, "PORT": str(self.port)}
+        else:
+            command = [
+                *(wrapper or []), sys.executable, "-m", "uvicorn", target, "--app-dir", str(APPS),
+                "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+            ]  # fmt: skip
         if workers > 1:
             command += ["--workers", str(workers)]
         self.process = subprocess.Popen(

@@ -49,6 +49,7 @@ def test_public_api() -> None:
         "Stall",
         "WatchConfig",
         "Watcher",
+        "mark_worker_dead",
         "register_engine",
         "watch",
         "watcher_of",

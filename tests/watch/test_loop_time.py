@@ -16,6 +16,7 @@ from fastapi import FastAPI
 import unstuck
 from unstuck.watch import watcher_of
 from unstuck.watch._loop_time import GARBAGE_COLLECTION, OTHER, LoopTime
+from unstuck.watch._watchdog import LoopWatchdog
 
 from .conftest import APPS, TOKEN, Server, marker_line
 
@@ -87,7 +88,11 @@ async def test_an_idle_loop_counts_nothing() -> None:
 
 
 async def test_garbage_collection_is_its_own_origin() -> None:
-    sampler = LoopTime(origin_of=lambda task: "GET /x")
+    watchdog = LoopWatchdog(
+        threshold_s=0.1, heartbeat_s=0.01, sample_s=0.01, on_stall=lambda stall: None
+    )
+    sampler = LoopTime(origin_of=lambda task: "GET /x", gc_seconds=lambda: watchdog.gc_seconds)
+    watchdog.start()
     sampler.start()
     try:
         garbage: list[Any] = []
@@ -99,6 +104,8 @@ async def test_garbage_collection_is_its_own_origin() -> None:
         gc.collect()
     finally:
         await asyncio.to_thread(sampler.stop)
+        watchdog.cancel_heartbeat()
+        await asyncio.to_thread(watchdog.stop)
     origins = _origins(sampler.snapshot())
     assert origins[GARBAGE_COLLECTION]["seconds"] > 0.005
     assert origins[GARBAGE_COLLECTION]["flame"]["value"] == 0  # timed, not sampled

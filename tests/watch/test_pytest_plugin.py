@@ -312,14 +312,16 @@ def _uv_run_with(package: str) -> list[str] | None:
     return None
 
 
-def test_pytest_asyncio_0_24(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("version", ["0.23.*", "0.24.*"])
+def test_pytest_asyncio_0_2x(pytester: pytest.Pytester, version: str) -> None:
     # The older major wraps async fixtures as it collects them, out of the plugin's
     # reach: with it, tests are watched and fixtures are not.
-    command = _uv_run_with("pytest-asyncio==0.24.*")
+    command = _uv_run_with(f"pytest-asyncio=={version}")
     if command is None:
+        reason = f"uv could not provide pytest-asyncio {version} (no cache, no index)"
         if os.environ.get("UNSTUCK_REQUIRE_SERVICES") == "1":
-            pytest.fail("uv could not provide pytest-asyncio 0.24 (no cache, no index)")
-        pytest.skip("uv could not provide pytest-asyncio 0.24 (no cache, no index)")
+            pytest.fail(reason)
+        pytest.skip(reason)
     pytester.makepyfile(test_asyncio_suite=ASYNCIO_SUITE)
     result = subprocess.run(
         [*command, "-m", "pytest", "-p", "no:anyio", "-p", "no:cacheprovider",
@@ -332,3 +334,74 @@ def test_pytest_asyncio_0_24(pytester: pytest.Pytester) -> None:
     line = _line_of(source, "# the blocking line")
     assert f"ms, at {pytester.path / 'test_asyncio_suite.py'}:{line} in test_blocks\n" in output
     assert "arithmetic is broken" in output and "Captured unstuck call" in output
+
+
+TESTCLIENT_SUITE = """
+import time
+from contextlib import asynccontextmanager
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+
+@asynccontextmanager
+async def lifespan(app):
+    yield
+    time.sleep(0.3)  # the shutdown's blocking line
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/blocks")
+async def blocks():
+    time.sleep(0.3)  # the route's blocking line
+    return {"ok": True}
+
+
+@app.get("/awaits")
+async def awaits():
+    return {"ok": True}
+
+
+@pytest.fixture
+def client_with_lifespan():
+    with TestClient(app) as client:
+        yield client
+
+
+def test_route_blocks():
+    response = TestClient(app).get("/blocks")
+    assert response.status_code == 200
+
+
+def test_route_awaits():
+    assert TestClient(app).get("/awaits").status_code == 200
+
+
+def test_shutdown_blocks(client_with_lifespan):
+    assert client_with_lifespan.get("/awaits").status_code == 200
+
+
+def test_sync_code_is_not_watched():
+    time.sleep(0.3)
+"""
+
+
+def test_testclient_tests_are_watched(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_client_suite=TESTCLIENT_SUITE)
+    result = pytester.runpytest_subprocess("--unstuck-max-block-ms=100", *_LOOP_SCOPE)
+    # The shutdown's stall is an error of the teardown of the test that passed.
+    result.assert_outcomes(passed=3, failed=1, errors=1)
+    output = result.stdout.str()
+    source = (pytester.path / "test_client_suite.py").read_text()
+    path = pytester.path / "test_client_suite.py"
+    route_line = _line_of(source, "# the route's blocking line")
+    assert f"ms, at {path}:{route_line} in blocks\n" in output
+    shutdown_line = _line_of(source, "# the shutdown's blocking line")
+    assert "teardown: the event loop was blocked" in output
+    assert f"ms, at {path}:{shutdown_line} in lifespan\n" in output
+    result.stdout.fnmatch_lines(
+        ["*FAILED test_client_suite.py::test_route_blocks*", "*ERROR*test_shutdown_blocks*"]
+    )

@@ -96,6 +96,13 @@ def test_frames_without_a_file_are_not_the_application() -> None:
         "function": "sleep",
     }
     assert blamed_frame([app, frozen]) == app
+    # A package of another environment on the path (``uv run --with`` layers them).
+    other_env: StackFrame = {
+        "path": "/cache/env/lib/python3.11/site-packages/fastapi/routing.py",
+        "line": 5,
+        "function": "run_endpoint_function",
+    }
+    assert blamed_frame([app, other_env]) == app
     # With no application frame, a frame that has a file, not <frozen ...>.
     assert blamed_frame([library, frozen]) == library
 

@@ -34,6 +34,8 @@ def analyze(summaries: list[ModuleSummary], config: Config) -> tuple[list[Findin
     for route in routes:
         for key in sorted(route.loop_functions):
             route_of.setdefault(key, route.label)
+    for key, wrapped in mapper.wrapper_labels().items():
+        route_of.setdefault(key, wrapped)
     findings: list[Finding] = []
     for key, function in program.functions():
         found = mapper.findings_in(key) if function.is_async else []

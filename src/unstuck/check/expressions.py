@@ -35,6 +35,8 @@ ARGUMENT_CALLS = frozenset(
         "include_router",
         "add_api_route",
         "add_api_websocket_route",
+        "add_route",
+        "add_websocket_route",
         "mount",
         "api_route",
         "websocket",
@@ -43,16 +45,23 @@ ARGUMENT_CALLS = frozenset(
 )
 # Keyword arguments whose values the analysis reads (the rest keep only their name).
 KEYWORDS = frozenset(
-    {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app"}
+    {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app", "route"}
     | {"dependency", "timeout"}
 )
 _PROPERTY_OWNERS = frozenset({"self", "p", "c"})
+# Calls that attach routes: which if/match block each is in tells alternatives apart.
+_REGISTERING = frozenset(
+    {
+        *("include_router", "mount", "host"),
+        *("add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"),
+    }
+)
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
 # and calls: ``include_routers(APIRouter())`` passes a router built in place.
 # Functions and loop items too: ``app.get("/")(handler)``, ``register(router)`` in a loop,
 # and a name that holds one of several values (``app = app or FastAPI()``).
 _PASSED_ON = frozenset(
-    {"p", "self", "g", "a", "enter", "ann", "imp", "k", "c", "fn", "each", "at", "or"}
+    {"p", "self", "g", "a", "enter", "ann", "imp", "k", "c", "fn", "each", "at", "or", "fs"}
 )
 
 
@@ -63,6 +72,8 @@ class ExpressionReader:
         summary.functions[MODULE_BODY] = self.function
         self.env: dict[str, Expr] | None = None
         self.klass: ClassSummary | None = None
+        # the if/match blocks the walk is in: (statement line, block index), outermost first
+        self.branch_path: list[tuple[int, int]] = []
         self.expression: dict[type[ast.AST], Callable[[ast.AST, bool], Expr]] = {}
         for name in dir(self):
             if not name.startswith("e_"):
@@ -182,6 +193,8 @@ class ExpressionReader:
         )
         call = ("c", callee, node.lineno, node.col_offset, args, kwargs)
         self.function.calls.append((call, awaited))
+        if self.branch_path and name in _REGISTERING:
+            self.function.branches[(node.lineno, node.col_offset)] = tuple(self.branch_path)
         return call
 
     def starred(self, node: ast.Starred) -> Expr:
@@ -230,6 +243,9 @@ class ExpressionReader:
             return ("or", left, right)
         if isinstance(node.op, ast.Div):
             return ("div", left, right)
+        if isinstance(node.op, ast.Add) and "l" in (left[0], right[0]):
+            # ``BASE_ROUTERS + [extra.router]``: a loop over it sees the items of both
+            return ("or", left, right)
         return UNKNOWN
 
     def e_IfExp(self, node: ast.IfExp, awaited: bool) -> Expr:

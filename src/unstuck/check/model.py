@@ -45,6 +45,8 @@ class FunctionSummary:
     returns: list[Expr] = field(default_factory=list)
     yields: list[Expr] = field(default_factory=list)
     loops: list[tuple[int, int, int]] = field(default_factory=list)
+    # (line, col) of a call that attaches routes -> the if/match blocks it is in
+    branches: dict[tuple[int, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unstuck.check.discovery import import_aliases
+from unstuck.check.library_routes import ROUTER_CLASSES, LibraryRoute, is_generic_owner
 from unstuck.check.model import ClassSummary, Expr, FunctionSummary, ModuleSummary
 from unstuck.check.rule import Knowledge
 
@@ -77,6 +78,11 @@ class RouterInfo:
     # different arguments (``make_router("github")``) has a prefix per call
     prefix_expr: Expr | None = None
     module: str = ""
+    # routes a library's router comes with (``library_routes``), under ``builtin_path``,
+    # and the library callable that made it
+    builtin: tuple[LibraryRoute, ...] = ()
+    builtin_path: str = ""
+    made_by: str = ""
 
 
 class Program:
@@ -314,6 +320,14 @@ class Program:
                         (("l", pair), where) for pair in zip(shown[1], shown[2], strict=True)
                     )
             return found
+        if kind == "c":  # ``for router in all_routers():``, what the function returns
+            return [
+                item
+                for value in self.eval(expr[1], module)
+                if value[0] == "F" and (function := self.function(value[1])) is not None
+                for returned in function.returns
+                for item in self.items(returned, value[1][0], depth + 1)
+            ]
         return [
             item
             for shown, where in self.displays(expr, module, depth + 1)
@@ -470,6 +484,14 @@ class Program:
         router_kind = _ROUTER_FACTORIES.get(name)
         if router_kind is not None:
             return frozenset({self.router(router_kind, call, module)})
+        builtin = ROUTER_CLASSES.get(name)
+        if builtin is not None:  # a library's APIRouter subclass
+            library_router = self.router("router", call, module)
+            info = self.routers[library_router[1]]
+            if builtin and not info.made_by:
+                info.builtin, info.made_by = builtin, name
+                info.builtin_path = self.text(keyword(call, "path"), module)
+            return frozenset({library_router})
         if name in _DEPENDS:
             target = call[4][0] if call[4] else keyword(call, "dependency")
             callables = self.eval(target, module) if target is not None else EMPTY
@@ -512,9 +534,9 @@ class Program:
 
     def is_router_type(self, value: Value) -> bool:
         if value[0] == "EI":
-            return value[1] in _ROUTER_FACTORIES
+            return value[1] in _ROUTER_FACTORIES or value[1] in ROUTER_CLASSES
         if value[0] == "I":
-            return any(entry[1] in _ROUTER_FACTORIES for entry in self.mro(value[1]))
+            return any(_router_kind(entry[1]) for entry in self.mro(value[1]))
         return False
 
     def router_subclass(self, key: Key, call: Expr, module: str) -> Value | None:
@@ -523,7 +545,7 @@ class Program:
         for entry in self.mro(key):
             if entry[0] != "E":
                 continue
-            kind = _ROUTER_FACTORIES.get(entry[1])
+            kind = _router_kind(entry[1])
             if kind is None:
                 continue
             defaults: tuple[Expr, str] | None = None
@@ -587,6 +609,8 @@ class Program:
                     result |= self.eval(item, module)
             elif base[1] in _FIRST_ARGUMENT:
                 result |= self.eval(items[0], module)
+            elif is_generic_owner(base[1]):  # ``FastAPIUsers[User, UUID]``: the class
+                result.add(base)
         return frozenset(result)
 
     def parameter(self, expr: Expr, module: str) -> frozenset[Value]:
@@ -687,6 +711,13 @@ def keyword(call: Expr, name: str) -> Expr | None:
         if key == name:
             return value  # type: ignore[no-any-return]
     return None
+
+
+def _router_kind(name: object) -> str | None:
+    """``app`` or ``router`` for FastAPI's classes and libraries' router classes."""
+    if not isinstance(name, str):
+        return None
+    return _ROUTER_FACTORIES.get(name) or ("router" if name in ROUTER_CLASSES else None)
 
 
 def _list(expr: Expr | None) -> list[Expr]:

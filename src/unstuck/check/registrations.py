@@ -1,12 +1,17 @@
 """Where routes are registered, and the prefixes that reach each router.
 
 ``Registrations.collect`` finds route decorators (``@router.get``, ``api_route``,
-``websocket``) and ``add_api_route`` calls on any ``FastAPI()`` app or ``APIRouter()``
-(values from ``program``, wherever they were created), and records each
-``include_router`` and ``mount`` as a parent link. ``prefixes`` then composes the full
-prefixes of a router through those links, with the dependencies each inclusion adds.
-An app passed to an untyped parameter (``def configure_routes(app)``) is followed
-through the calls that pass it, a few levels deep.
+``websocket``, stacked or called as ``app.get(path)(handler)``) and ``add_api_route``
+calls on any app or router (values from ``program``: ``FastAPI``, ``APIRouter``, their
+subclasses, wherever they were created), and records each ``include_router``,
+``mount`` and ``host`` as an ``Inclusion`` of a child in a parent: routers built per
+call of a function (with that call's prefix), items of registration loops, plugins and
+modules found at run time, routers libraries build (``library_routes``). It hands the
+middleware and exception handlers it meets to ``wrappers``. ``placements`` then
+composes the full prefixes of a router through those links, with the dependencies
+each inclusion adds and the apps on the way; of inclusions made in alternative
+``if``/``match`` blocks it keeps one. An app passed to an untyped parameter
+(``def configure_routes(app)``) is followed through the calls that pass it.
 """
 
 from __future__ import annotations
@@ -14,26 +19,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from unstuck.check.library_routes import method_routes
 from unstuck.check.model import Expr
-from unstuck.check.program import Key, Program, Value, keyword, last_name
+from unstuck.check.program import Key, Program, RouterInfo, keyword, last_name
+from unstuck.check.wrappers import DECORATORS as WRAPPER_DECORATORS
+from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
 
 RouterKey = tuple[str, int, int]
 # reads a part of a path when it knows better than ``Program.text`` (or ``None``)
 _Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
 _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
-_CALLS = frozenset(
+# calls that add one route (FastAPI's and, on the same objects, Starlette's)
+_ADDING = frozenset(
+    {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
+)
+_CALLS = _ADDING | frozenset(
     {
-        "add_api_route",
-        "add_api_websocket_route",
         "include_router",
         "mount",
         "add_middleware",
         "add_exception_handler",
+        "host",
     }
 )
-_WRAPPER_DECORATORS = {"middleware": "middleware", "exception_handler": "exception handler"}
-_BASE_HTTP_MIDDLEWARE = frozenset({"starlette.middleware.base.BaseHTTPMiddleware"})
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
 
@@ -58,6 +67,20 @@ class Inclusion:
     module: str
     # the child's own prefix when a function made it with arguments of this call
     own: str | None = None
+    # the function that makes the call, and the if/match blocks the call is in
+    caller: Key | None = None
+    branch: tuple[tuple[int, int], ...] = ()
+    # found by discovery (a module imported by name): only if nothing else includes it
+    tentative: bool = False
+
+    def excludes(self, other: Inclusion) -> bool:
+        """Made in different blocks of one ``if``/``match``: only one of them happens."""
+        if self.caller != other.caller:
+            return False
+        for mine, theirs in zip(self.branch, other.branch, strict=False):
+            if mine != theirs:
+                return mine[0] == theirs[0]
+        return False
 
 
 class Registrations:
@@ -66,7 +89,8 @@ class Registrations:
         self._parents: dict[RouterKey, list[Inclusion]] = {}
         self._calls_by_name: dict[str, list[tuple[str, Expr]]] | None = None
         self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
-        self._wrappers: dict[RouterKey, list[Wrapper]] = {}
+        self.wrappers = Wrappers(program)
+        self._module_routers_by_name: dict[str, list[RouterKey]] = {}
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
         found = [value[1] for value in self.program.eval(expr, module) if value[0] == "R"]
@@ -76,7 +100,13 @@ class Registrations:
             return self._routers_passed(expr, module, depth)
         if expr[0] == "a" and expr[1][0] in ("each", "at", "p"):
             return self._routers_by_attribute(expr[2])
+        if expr[0] == "a" and expr[2] == "router":  # ``app.router.add_api_route(...)``
+            return [key for key in self._routers(expr[1], module, depth + 1) if self._is_app(key)]
         return found
+
+    def _is_app(self, key: RouterKey) -> bool:
+        info = self.program.routers.get(key)
+        return info is not None and info.kind == "app"
 
     def _routers_by_attribute(self, name: str) -> list[RouterKey]:
         return list(dict.fromkeys(router for router, _klass in self._attribute_routers_of(name)))
@@ -137,19 +167,21 @@ class Registrations:
             module = key[0]
             for decorator in function.decorators:
                 if decorator[0] == "c" and decorator[1][0] == "a":
-                    if decorator[1][2] in _WRAPPER_DECORATORS:
+                    kind = WRAPPER_DECORATORS.get(decorator[1][2])
+                    if kind is not None:
                         routers = self._routers(decorator[1][1], module)
-                        kind = _WRAPPER_DECORATORS[decorator[1][2]]
-                        self._wrap(kind, frozenset({("F", key)}), routers)
+                        self.wrappers.add(kind, frozenset({("F", key)}), routers)
                     found.extend(self._decorated(decorator, key, module))
+                elif decorator[0] == "c":
+                    found.extend(self._helper_decorated(decorator, key, module))
             for call, _awaited in function.calls:
                 callee = call[1]
                 if callee[0] == "c" and callee[1][0] == "a":  # ``app.get("/")(handler)``
                     handler = call[4][0] if call[4] else None
-                    if handler is not None and callee[1][2] in _WRAPPER_DECORATORS:
+                    kind = WRAPPER_DECORATORS.get(callee[1][2])
+                    if handler is not None and kind is not None:
                         routers = self._routers(callee[1][1], module)
-                        kind = _WRAPPER_DECORATORS[callee[1][2]]
-                        self._wrap(kind, self.program.eval(handler, module), routers)
+                        self.wrappers.add(kind, self.program.eval(handler, module), routers)
                     for value in self.program.eval(handler, module) if handler else ():
                         if value[0] == "F":
                             found.extend(self._decorated(callee, value[1], module))
@@ -157,27 +189,29 @@ class Registrations:
                 name = last_name(callee)
                 if callee[0] != "a" or name not in _CALLS:
                     continue
+                branch = function.branches.get((call[2], call[3]), ())
                 routers = self._routers(callee[1], module)
                 if not routers:
                     continue
                 if name == "add_middleware" and call[4]:
-                    made = self._middleware_made(self.program.eval(call[4][0], module))
-                    self._wrap("middleware", made, routers)
+                    self.wrappers.add_middleware(self.program.eval(call[4][0], module), routers)
                 elif name == "add_exception_handler" and len(call[4]) > 1:
                     handler = call[4][1]
-                    self._wrap("exception handler", self.program.eval(handler, module), routers)
-                elif name in ("add_api_route", "add_api_websocket_route"):
+                    self.wrappers.add(
+                        EXCEPTION_HANDLER, self.program.eval(handler, module), routers
+                    )
+                elif name in _ADDING:
                     found.extend(self._added(call, name, routers, module))
                 elif name == "include_router":
-                    self._include(call, routers, module)
-                else:
+                    site = Inclusion(routers[0], "", [], module, None, key, branch)
+                    self._include(call, routers, site)
+                else:  # ``mount(path, app)``; ``host(name, app)`` serves it at the root
                     child = call[4][1] if len(call[4]) > 1 else keyword(call, "app")
-                    prefix = self.program.text(
-                        call[4][0] if call[4] else keyword(call, "path"), module
-                    )
+                    at = call[4][0] if call[4] else keyword(call, "path")
+                    prefix = "" if name == "host" else self.program.text(at, module)
                     for child_key in self._routers(child, module) if child else []:
                         for parent in routers:
-                            inclusion = Inclusion(parent, prefix, [], module)
+                            inclusion = Inclusion(parent, prefix, [], module, None, key, branch)
                             self._parents.setdefault(child_key, []).append(inclusion)
         return found
 
@@ -195,16 +229,54 @@ class Registrations:
         dependencies = _list(keyword(decorator, "dependencies"))
         return [Registration(routers, path, methods, handler, dependencies, module)]
 
+    def _helper_decorated(self, decorator: Expr, handler: Key, module: str) -> list[Registration]:
+        """``@page_route("/")`` with ``def page_route(path): return router.api_route(path,
+        methods=["GET", "HEAD"])``, or ``@router_get("/")`` with ``router_get =
+        partial(router.get, ...)``: the route decorator the helper stands for, its
+        parameters read from this call."""
+        program = self.program
+        callee = decorator[1]
+        if callee[0] == "g":  # ``router_get = partial(router.get, ...)`` in this module
+            summary = program.modules.get(module)
+            for bound in summary.globals.get(callee[1], []) if summary is not None else []:
+                if bound[0] == "c" and last_name(bound[1]) == "partial" and bound[4]:
+                    target = bound[4][0]
+                    if target[0] == "a" and target[2] in _ROUTE_DECORATORS:
+                        call = ("c", target, *decorator[2:5], (*bound[5], *decorator[5]))
+                        return self._decorated(call, handler, module)
+        found: list[Registration] = []
+        for value in program.eval(callee, module):
+            function = program.function(value[1]) if value[0] == "F" else None
+            if function is None:
+                continue
+            for returned in function.returns:
+                if not (
+                    returned[0] == "c"
+                    and returned[1][0] == "a"
+                    and returned[1][2] in _ROUTE_DECORATORS
+                ):
+                    continue
+                made = self._decorated(returned, handler, value[1][0])
+                written = returned[4][0] if returned[4] else keyword(returned, "path")
+                if written is not None:
+                    path = self._text_with(written, value[1][0], value[1], decorator, module)
+                    for registration in made:
+                        registration.path = path
+                found.extend(made)
+        return found
+
     def _added(
         self, call: Expr, name: str, routers: list[RouterKey], module: str
     ) -> list[Registration]:
         program = self.program
         args = call[4]
+        # Starlette's ``add_route(path, route)`` names the endpoint ``route``
         endpoint = args[1] if len(args) > 1 else keyword(call, "endpoint")
+        endpoint = endpoint or keyword(call, "route")
         path = program.text(args[0] if args else keyword(call, "path"), module)
         if endpoint is None:
             return []
-        verb = "websocket" if name == "add_api_websocket_route" else "api_route"
+        verb = "websocket" if "websocket" in name else "api_route"
         return [
             Registration(
                 routers,
@@ -218,7 +290,9 @@ class Registrations:
             if value[0] == "F"
         ]
 
-    def _include(self, call: Expr, routers: list[RouterKey], module: str) -> None:
+    def _include(self, call: Expr, routers: list[RouterKey], site: Inclusion) -> None:
+        """``include_router``; ``site`` holds the module, caller and blocks of the call."""
+        module = site.module
         child = call[4][0] if call[4] else keyword(call, "router")
         if child is None:
             return
@@ -251,32 +325,89 @@ class Registrations:
                 if item[0] == "l" and child[2] < len(item[1])
             ]
         for child_expr, prefix_of, where in pairs:
-            for child_key, own, prefix in self._children(child_expr, prefix_of, where):
+            for found in self._children(child_expr, prefix_of, where):
                 for parent in routers:
-                    inclusion = Inclusion(parent, prefix, dependencies, module, own)
-                    self._parents.setdefault(child_key, []).append(inclusion)
+                    inclusion = Inclusion(
+                        parent,
+                        found.prefix,
+                        dependencies,
+                        module,
+                        found.own,
+                        site.caller,
+                        site.branch,
+                        found.tentative,
+                    )
+                    self._parents.setdefault(found.router, []).append(inclusion)
 
-    def _children(
-        self, child: Expr, prefix: Expr | None, module: str
-    ) -> list[tuple[RouterKey, str | None, str]]:
+    def _children(self, child: Expr, prefix: Expr | None, module: str) -> list[Child]:
         """Each router ``child`` may be, with its own prefix when the inclusion decides
         it, and the prefix the inclusion adds."""
         program = self.program
         found = [value[1] for value in program.eval(child, module) if value[0] == "R"]
-        if not found and child[0] == "a" and child[1][0] in ("each", "at", "p"):
-            # a plugin loop: the prefix may read other attributes of the same plugin
-            item = child[1]
-            return [
-                (router, None, self._text(prefix, module, _class_reader(program, item, klass)))
-                for router, klass in self._attribute_routers_of(child[2])
-            ]
+        if not found and child[0] == "c":
+            found = self._library_made(child, module)
+        if not found and child[0] == "a" and not program.eval(child[1], module):
+            return self._discovered(child, prefix, module)
         # a prefix read from a loop whose items are not paired with the router: unknown
         looped = prefix is not None and prefix[0] in ("each", "at")
         added = "{...}" if looped else program.text(prefix, module)
         return [
-            (router, self._bound_prefix(router, child, module), added)
+            Child(router, self._bound_prefix(router, child, module), added)
             for router in (found or self._routers(child, module))
         ]
+
+    def _library_made(self, call: Expr, module: str) -> list[RouterKey]:
+        """``include_router(fastapi_users.get_auth_router(backend))``: a router a library
+        builds, with the routes ``library_routes`` knows it has."""
+        for value in self.program.eval(call[1], module):
+            if value[0] != "EM":
+                continue
+            routes = method_routes(value[1], value[2])
+            if routes is None:
+                continue
+            key = (module, call[2], call[3])
+            if key not in self.program.routers:
+                made_by = f"{value[1]}.{value[2]}"
+                self.program.routers[key] = RouterInfo(
+                    key, "router", "", module=module, builtin=routes, made_by=made_by
+                )
+            return [key]
+        return []
+
+    def _discovered(self, child: Expr, prefix: Expr | None, module: str) -> list[Child]:
+        """``include_router(item.router)`` on an object the code finds at run time.
+
+        A plugin loop (``for plugin in registry.all()``) stands for every class of the
+        project whose attribute holds a router (the prefix may read other attributes of
+        the same plugin). Modules imported by name (``importlib.import_module``,
+        ``pkgutil`` discovery) stand for every module whose global of that name is a
+        router, tentatively: a router included anywhere else keeps only that inclusion.
+        """
+        program = self.program
+        item, name = child[1], child[2]
+        found: list[Child] = []
+        if item[0] in ("each", "at", "p"):
+            found = [
+                Child(router, None, self._text(prefix, module, _class_reader(program, item, klass)))
+                for router, klass in self._attribute_routers_of(name)
+            ]
+        added = program.text(prefix, module)
+        found.extend(Child(router, None, added, True) for router in self._module_routers(name))
+        return found
+
+    def _module_routers(self, name: str) -> list[RouterKey]:
+        """Routers made in a module and kept in its global ``name``."""
+        known = self._module_routers_by_name.get(name)
+        if known is None:
+            program = self.program
+            known = self._module_routers_by_name[name] = [
+                value[1]
+                for summary in program.modules.values()
+                for expr in summary.globals.get(name, ())
+                for value in program.eval(expr, summary.name)
+                if value[0] == "R" and value[1][0] == summary.name
+            ]
+        return known
 
     def _loop_part(self, expr: Expr, module: str) -> Expr:
         """A module-level loop binds its names as globals: ``for prefix, router in ...``
@@ -352,7 +483,7 @@ class Registrations:
         info = self.program.routers.get(router)
         own = info.prefix if info is not None else ""
         own_dependencies = list(info.dependencies) if info is not None else []
-        parents = self._parents.get(router, [])
+        parents = _without_alternatives(self._parents.get(router, []))
         if not parents or router in seen:
             return [Placement(own, own_dependencies, (router,))]
         result: list[Placement] = []
@@ -369,47 +500,15 @@ class Registrations:
                 )
         return result
 
-    def wrappers(self, router: RouterKey) -> list[Wrapper]:
-        """Middleware and exception handlers added to an app (collected with routes)."""
-        return self._wrappers.get(router, [])
 
-    def _wrap(self, kind: str, values: frozenset[Value], routers: list[RouterKey]) -> None:
-        """``add_middleware(Timing)``, ``@app.middleware("http")``, an exception handler:
-        code that runs on the loop (or, sync, in the thread pool) around the routes."""
-        for value in values:
-            wrapper: Wrapper | None = None
-            if value[0] == "F":
-                wrapper = Wrapper(kind, _dotted(value[1]), value[1])
-            elif value[0] == "C":
-                wrapper = self._middleware_class(kind, value[1])
-            elif value[0] == "E":
-                wrapper = Wrapper(kind, value[1], None)
-            if wrapper is not None:
-                for router in routers:
-                    self._wrappers.setdefault(router, []).append(wrapper)
+@dataclass(frozen=True, slots=True)
+class Child:
+    """A router an inclusion attaches, with the prefixes it gets there."""
 
-    def _middleware_made(self, values: frozenset[Value]) -> frozenset[Value]:
-        """``add_middleware`` takes a class or a factory: a function called once with
-        the app, whose result is the middleware that runs per request."""
-        made: set[Value] = set()
-        for value in values:
-            if value[0] != "F":
-                made.add(value)
-                continue
-            for result in self.program.returns_of(value[1]):
-                if result[0] == "I":
-                    made.add(("C", result[1]))
-                elif result[0] == "EI":
-                    made.add(("E", result[1]))
-        return frozenset(made)
-
-    def _middleware_class(self, kind: str, klass: Key) -> Wrapper:
-        """A ``BaseHTTPMiddleware`` runs its ``dispatch`` per request; a pure ASGI
-        middleware its ``__call__``."""
-        program = self.program
-        is_base = any(entry[1] in _BASE_HTTP_MIDDLEWARE for entry in program.mro(klass))
-        method = program.method(klass, "dispatch" if is_base else "__call__")
-        return Wrapper(kind, _dotted(method or klass), method)
+    router: RouterKey
+    own: str | None  # its own prefix, when a function made it for this inclusion
+    prefix: str  # the prefix the inclusion adds
+    tentative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,19 +518,21 @@ class Placement:
     routers: tuple[RouterKey, ...]  # from the outermost app down to the router itself
 
 
-@dataclass(frozen=True, slots=True)
-class Wrapper:
-    kind: str  # "middleware" or "exception handler"
-    name: str
-    function: Key | None  # None: a library's (CORSMiddleware, ...)
-
-
-def _dotted(key: Key) -> str:
-    return f"{key[0]}.{key[1]}"
-
-
 def _list(expr: Expr | None) -> list[Expr]:
     return list(expr[1]) if expr is not None and expr[0] == "l" else []
+
+
+def _without_alternatives(inclusions: list[Inclusion]) -> list[Inclusion]:
+    """One inclusion of each set of alternatives (``if base: mount(base, api) else:
+    mount("/api", api)``): the first whose prefix is fully known, else the first.
+    Tentative inclusions only count when there is no other."""
+    if any(not inclusion.tentative for inclusion in inclusions):
+        inclusions = [inclusion for inclusion in inclusions if not inclusion.tentative]
+    kept: list[Inclusion] = []
+    for inclusion in sorted(inclusions, key=lambda inclusion: "{" in inclusion.prefix):
+        if not any(inclusion.excludes(other) for other in kept):
+            kept.append(inclusion)
+    return kept
 
 
 def _class_reader(program: Program, item: Expr, klass: Key) -> _Reader:

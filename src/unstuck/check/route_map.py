@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.model import Expr, Finding
 from unstuck.check.program import EMPTY, Key, Program, Value
-from unstuck.check.registrations import Registration, Registrations, RouterKey, Wrapper, join
+from unstuck.check.registrations import Registration, Registrations, RouterKey, join
 from unstuck.check.routes import (
     EVENT_LOOP,
     THREAD_POOL,
@@ -24,6 +24,7 @@ from unstuck.check.routes import (
     Route,
     Wrapping,
 )
+from unstuck.check.wrappers import MIDDLEWARE, Wrapper
 
 _LOOP_FINE = "async def on the event loop and nothing blocks it: keep awaiting async I/O only"
 _THREAD_FINE = (
@@ -42,6 +43,7 @@ class RouteMapper:
         self._findings: dict[Key, list[Finding]] = {}
         self._registrations = Registrations(program)
         self._wrappings: dict[Wrapper, Wrapping] = {}
+        self._wrapped: dict[Wrapper, int] = {}  # routes each wraps
 
     def findings_in(self, key: Key) -> list[Finding]:
         known = self._findings.get(key)
@@ -69,8 +71,55 @@ class RouteMapper:
                     route = self._route(registration, path, [*placement.dependencies, *extra])
                     self._wrap(route, placement.routers)
                     routes.append(route)
+        routes.extend(self._library_routes(seen))
         routes.sort(key=lambda route: (route.path, route.methods))
         return routes
+
+    def _library_routes(self, seen: set[tuple[tuple[str, ...], str, Key]]) -> list[Route]:
+        """Routes of routers libraries build (``library_routes``): no code of the
+        project's runs there; the place shown is where the router is made."""
+        routes: list[Route] = []
+        for key, info in list(self.program.routers.items()):
+            if not info.builtin:
+                continue
+            where = (self.program.modules[key[0]].path, key[1])
+            for placement in self._registrations.placements(key, set()):
+                for builtin in info.builtin:
+                    path = join(placement.prefix, join(info.builtin_path, builtin.path))
+                    identity = (builtin.methods, path, ("", info.made_by))
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+                    route = Route(
+                        list(builtin.methods),
+                        path,
+                        f"{info.made_by} (library)",
+                        ("", info.made_by),
+                        where,
+                        EVENT_LOOP,
+                        [],
+                        [],
+                        _LOOP_FINE,
+                        set(),
+                    )
+                    self._wrap(route, placement.routers)
+                    routes.append(route)
+        return routes
+
+    def wrapper_labels(self) -> dict[Key, str]:
+        """For findings in middleware and exception handlers (and the coroutines they
+        await): what they run for, ``middleware of 12 routes``. Call after ``routes``."""
+        labels: dict[Key, str] = {}
+        for wrapper, count in self._wrapped.items():
+            function = self.program.function(wrapper.function) if wrapper.function else None
+            if wrapper.function is None or function is None or not function.is_async:
+                continue
+            label = f"{wrapper.kind} of {count} route{'s' if count != 1 else ''}"
+            reached: set[Key] = set()
+            self._collect_loop(wrapper.function, reached)
+            for key in sorted(reached):
+                labels.setdefault(key, label)
+        return labels
 
     # -- one route --------------------------------------------------------------------
 
@@ -79,11 +128,12 @@ class RouteMapper:
         the order the code adds them; what blocks in them changes the route's advice."""
         seen: set[str] = set()
         for router in routers:
-            for wrapper in self._registrations.wrappers(router):
+            for wrapper in self._registrations.wrappers.of(router):
                 if wrapper.name in seen:
                     continue
                 seen.add(wrapper.name)
                 route.wrapped_by.append(self._wrapping(wrapper))
+                self._wrapped[wrapper] = self._wrapped.get(wrapper, 0) + 1
         blocking = [item for wrapping in route.wrapped_by for item in wrapping.blocking]
         if any(item.runs == EVENT_LOOP for item in blocking):
             route.advice = self._advice(
@@ -97,7 +147,7 @@ class RouteMapper:
         function = self.program.function(wrapper.function) if wrapper.function else None
         if wrapper.function is None or function is None:
             # an ASGI middleware is a coroutine: a library's runs on the loop too
-            runs = EVENT_LOOP if wrapper.kind == "middleware" else "unknown"
+            runs = EVENT_LOOP if wrapper.kind == MIDDLEWARE else "unknown"
             made = Wrapping(wrapper.kind, wrapper.name, "", 0, runs)
         else:
             # Starlette runs a sync exception handler in the thread pool

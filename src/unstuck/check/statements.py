@@ -106,11 +106,11 @@ class ModuleWalker(ExpressionReader):
                 env[name] = ("class" if is_class else "self", self.klass.qualname)
             else:
                 env[name] = ("p", qualname, name, annotation, default)
-        saved = (self.function, self.env, self.klass, self.scope)
+        saved = (self.function, self.env, self.klass, self.scope, self.branch_path)
         self.function, self.env, self.klass = function, env, None
-        self.scope = qualname + ".<locals>."
+        self.scope, self.branch_path = qualname + ".<locals>.", []
         self.body(node.body)
-        self.function, self.env, self.klass, self.scope = saved
+        self.function, self.env, self.klass, self.scope, self.branch_path = saved
 
     def s_ClassDef(self, node: ast.ClassDef) -> None:
         qualname = self.scope + node.name
@@ -191,7 +191,7 @@ class ModuleWalker(ExpressionReader):
         for target in node.targets:
             self.ex(target)
 
-    def branches(self, bodies: list[list[ast.stmt]], fallthrough: bool) -> None:
+    def branches(self, bodies: list[list[ast.stmt]], fallthrough: bool, where: int) -> None:
         """Walk alternative blocks; afterwards a local may hold what any of them bound.
 
         ``if s3: store = S3() else: store = Local()`` leaves ``store`` as either, and
@@ -199,13 +199,13 @@ class ModuleWalker(ExpressionReader):
         """
         before = self.env
         if before is None:
-            for statements in bodies:
-                self.body(statements)
+            for index, statements in enumerate(bodies):
+                self.alternative(statements, where, index)
             return
         outcomes: list[dict[str, Expr]] = []
-        for statements in bodies:
+        for index, statements in enumerate(bodies):
             self.env = dict(before)
-            self.body(statements)
+            self.alternative(statements, where, index)
             outcomes.append(self.env)
         if fallthrough:
             outcomes.append(before)
@@ -219,9 +219,19 @@ class ModuleWalker(ExpressionReader):
                     merged[name] = ("or", known, value)
         self.env = merged
 
+    def alternative(self, statements: list[ast.stmt], where: int, index: int) -> None:
+        """One of the blocks of the statement at line ``where``: route registrations in
+        it are alternatives to those in its other blocks (``mount("/api", api)`` in the
+        ``else`` of ``mount(settings.base, api)``)."""
+        self.branch_path.append((where, index))
+        try:
+            self.body(statements)
+        finally:
+            self.branch_path.pop()
+
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
-        self.branches([node.body, node.orelse], False)
+        self.branches([node.body, node.orelse], False, node.lineno)
 
     def s_While(self, node: ast.While) -> None:
         self.ex(node.test)
@@ -266,7 +276,7 @@ class ModuleWalker(ExpressionReader):
         for case in node.cases:
             if case.guard is not None:
                 self.ex(case.guard)
-        self.branches([case.body for case in node.cases], True)
+        self.branches([case.body for case in node.cases], True, node.lineno)
 
 
 def _holds(merged: Expr, value: Expr) -> bool:

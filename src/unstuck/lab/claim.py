@@ -26,8 +26,23 @@ class Verdict(enum.Enum):
     NOT_MEASURED = "not measured"
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What a claim's pure verdict function makes of the numbers: unit-tested on made-up ones."""
+
+    verdict: Verdict
+    ratio: float | None
+    why: str
+
+
 @dataclass
 class Finding:
+    """``measured`` and ``ideal`` in words; ``value`` and ``ideal_value`` the same as numbers.
+
+    ``ratio`` compares like with like: ``value / ideal_value`` where both exist,
+    otherwise the quantity the claim's docs define.
+    """
+
     measured: str
     ideal: str
     ratio: float | None
@@ -35,6 +50,9 @@ class Finding:
     explanation: str
     metrics: dict[str, Any] = field(default_factory=dict)
     plots: list[str] = field(default_factory=list)
+    value: float | None = None
+    ideal_value: float | None = None
+    unit: str = ""
 
 
 @dataclass
@@ -56,10 +74,13 @@ class Lab:
 
 @dataclass(frozen=True)
 class Claim:
+    """``name`` is the claim's stable id; ``ratio_of`` says what its ratio divides by what."""
+
     name: str
     title: str
     article: str
     measure: Callable[[Lab], Awaitable[Finding]]
+    ratio_of: str = ""
 
 
 @dataclass

@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="claims: " + ", ".join(claim.name for claim in ALL),
     )
     parser.add_argument(
-        "--quick", action="store_true", help="smaller loads; the whole run takes under 2 minutes"
+        "--quick",
+        action="store_true",
+        help="smaller loads; the whole run takes under 3 minutes on 2 idle cores",
     )
     parser.add_argument(
         "--only", metavar="NAME[,NAME]", help="measure only these claims (see the list below)"

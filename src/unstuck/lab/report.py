@@ -39,7 +39,7 @@ def console_block(index: int, result: Result) -> str:
         f"    article:  {result.claim.article}",
         f"    measured: {finding.measured}",
         f"    ideal:    {finding.ideal}",
-        f"    ratio:    {ratio_text(finding.ratio)}",
+        f"    ratio:    {ratio_text(finding.ratio)} ({result.claim.ratio_of})",
         f"    verdict:  {finding.verdict.value.upper()} - {finding.explanation}",
     ]
     return "\n".join(lines)
@@ -74,13 +74,17 @@ def as_json(results: Sequence[Result], run: dict[str, Any]) -> dict[str, Any]:
         finding = result.finding
         claims.append(
             {
-                "name": result.claim.name,
+                "id": result.claim.name,
                 "title": result.claim.title,
-                "article": result.claim.article,
+                "claim": result.claim.article,
                 "measured": finding.measured,
                 "ideal": finding.ideal,
                 "ratio": finding.ratio,
+                "ratio_of": result.claim.ratio_of,
                 "verdict": finding.verdict.value,
+                "value": finding.value,
+                "ideal_value": finding.ideal_value,
+                "unit": finding.unit,
                 "explanation": finding.explanation,
                 "metrics": finding.metrics,
                 "plots": finding.plots,
@@ -130,7 +134,7 @@ def write_html(directory: Path, results: Sequence[Result], run: dict[str, Any]) 
     summary_rows = "".join(
         f'<tr><td><a href="#{escape(r.claim.name)}">{escape(r.claim.title)}</a></td>'
         f"<td>{escape(r.finding.measured)}</td><td>{escape(r.finding.ideal)}</td>"
-        f"<td>{escape(ratio_text(r.finding.ratio))}</td>"
+        f"<td>{escape(ratio_text(r.finding.ratio))}<br><small>{escape(r.claim.ratio_of)}</small></td>"
         f"<td>{_verdict_cell(r.finding.verdict)}</td></tr>"
         for r in results
     )
@@ -144,7 +148,8 @@ def write_html(directory: Path, results: Sequence[Result], run: dict[str, Any]) 
             f"<dl><dt>The article</dt><dd>{escape(result.claim.article)}</dd>"
             f"<dt>Measured</dt><dd>{escape(finding.measured)}</dd>"
             f"<dt>Ideal or limit</dt><dd>{escape(finding.ideal)}</dd>"
-            f"<dt>Ratio</dt><dd>{escape(ratio_text(finding.ratio))}</dd>"
+            f"<dt>Ratio</dt><dd>{escape(ratio_text(finding.ratio))}: "
+            f"{escape(result.claim.ratio_of)}</dd>"
             f"<dt>Verdict</dt><dd>{_verdict_cell(finding.verdict)}: "
             f"{escape(finding.explanation)}</dd></dl>{images}"
             f"<details><summary>All numbers of this claim</summary><pre>{escape(metrics)}</pre>"
@@ -157,7 +162,7 @@ def write_html(directory: Path, results: Sequence[Result], run: dict[str, Any]) 
         f"<style>{_STYLE}</style></head><body>"
         "<h1>unstuck lab: the article's claims, measured</h1>"
         f"<p>{escape(run_line)}</p>"
-        "<table><tr><th>claim</th><th>measured</th><th>ideal or limit</th><th>ratio</th>"
+        "<table><tr><th>claim</th><th>measured</th><th>ideal or limit</th><th>ratio (of what)</th>"
         f"<th>verdict</th></tr>{summary_rows}</table>{''.join(sections)}</body></html>\n"
     )
     path = directory / "report.html"

@@ -22,7 +22,8 @@ from unstuck.lab import report
 from unstuck.lab.claim import Claim, Finding, Lab, Result, Verdict
 from unstuck.lab.services import Fleet
 
-QUICK_CLAIM_TIMEOUT_S = 90.0
+# workers starts services of 2 and 5 processes: on 2 busy cores that alone can take a minute.
+QUICK_CLAIM_TIMEOUT_S = 120.0
 FULL_CLAIM_TIMEOUT_S = 600.0
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from unstuck.lab import figures
-from unstuck.lab.claim import Finding, Lab, Verdict
+from unstuck.lab.claim import Finding, Judgement, Lab, Verdict
 from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, Probe, burst, latency_ms, wall_time
 from unstuck.lab.services import RunningService
@@ -73,6 +73,40 @@ def watcher_stalls(diagnostics: dict[str, Any] | None, route_part: str) -> list[
     return found
 
 
+@dataclass(frozen=True)
+class Stall:
+    """``count`` concurrent ``route`` blocking for ``delay_s``, seen by the /health probe."""
+
+    route: str
+    count: int
+    delay_s: float
+    worst_probe_ms: float
+    control_worst_ms: float
+    wall_s: float
+
+
+def judge(stall: Stall) -> Judgement:
+    """Holds when a probe waited most of one delay and the burst ran one at a time."""
+    blocked_ms, control_ms = stall.worst_probe_ms, stall.control_worst_ms
+    route, count, delay_s, wall = stall.route, stall.count, stall.delay_s, stall.wall_s
+    ratio = blocked_ms / max(control_ms, 1.0)
+    serialized = wall >= 0.8 * count * delay_s
+    if blocked_ms >= 0.8 * delay_s * 1000 and serialized:
+        return Judgement(
+            Verdict.HOLDS,
+            ratio,
+            f"while {route} ran, /health waited up to {blocked_ms:.0f} ms instead of "
+            f"{control_ms:.0f} ms, and the {count} requests ran one after the other "
+            f"({wall:.2f} s for {count} x {delay_s:g} s): the loop did nothing else.",
+        )
+    return Judgement(
+        Verdict.DOES_NOT_HOLD,
+        ratio,
+        f"/health waited at most {blocked_ms:.0f} ms during {route} "
+        f"({control_ms:.0f} ms in the control) and the burst took {wall:.2f} s.",
+    )
+
+
 async def stall_claim(
     lab: Lab, *, name: str, title: str, route: str, control: str, delay_s: float, count: int
 ) -> Finding:
@@ -84,21 +118,8 @@ async def stall_claim(
     blocked_ms, control_ms = blocked_run.worst_ms(), control_run.worst_ms()
     blocked_wall, control_wall = wall_time(blocked_run.load), wall_time(control_run.load)
     ok = sum(o.ok for o in blocked_run.load)
-    ratio = blocked_ms / max(control_ms, 1.0)
-    serialized = blocked_wall >= 0.8 * count * delay_s
-    if blocked_ms >= 0.8 * delay_s * 1000 and serialized:
-        verdict = Verdict.HOLDS
-        why = (
-            f"while {route} ran, /health waited up to {blocked_ms:.0f} ms instead of "
-            f"{control_ms:.0f} ms, and the {count} requests ran one after the other "
-            f"({blocked_wall:.2f} s for {count} x {delay_s:g} s): the loop did nothing else."
-        )
-    else:
-        verdict = Verdict.DOES_NOT_HOLD
-        why = (
-            f"/health waited at most {blocked_ms:.0f} ms during {route} "
-            f"({control_ms:.0f} ms in the control) and the burst took {blocked_wall:.2f} s."
-        )
+    judgement = judge(Stall(route, count, delay_s, blocked_ms, control_ms, blocked_wall))
+    ratio, verdict, why = judgement.ratio, judgement.verdict, judgement.why
     stalls = watcher_stalls(diagnostics, route.split("?", 1)[0])
     if stalls:
         longest = max(float(s.get("duration_ms") or 0) for s in stalls)

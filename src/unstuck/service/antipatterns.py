@@ -32,6 +32,7 @@ from unstuck.service.proxy import (
     UpstreamDelay,
     upstream_delay,
     upstream_error,
+    upstream_label,
     upstream_timeout,
     upstream_unreachable,
 )
@@ -48,7 +49,7 @@ class FirstUser(BaseModel):
 
 @router.get("/bad", responses=UPSTREAM_FAILURES)
 async def bad(state: StateDep, delay: UpstreamDelay = 0.0) -> Proxied:
-    url = state["upstream_url"]
+    url, label = state["upstream_url"], upstream_label(state)
     params = upstream_delay(state, delay)
     target = f"{url}?{urlencode(params)}" if params else url
     timeout_s = state["settings"].upstream_timeout_s
@@ -58,12 +59,15 @@ async def bad(state: StateDep, delay: UpstreamDelay = 0.0) -> Proxied:
             body: Any = json.loads(response.read())
             status = int(response.status)
     except urllib.error.HTTPError as exc:
-        raise upstream_error(url, exc.code) from None
+        raise upstream_error(label, exc.code) from None
     except TimeoutError:
-        raise upstream_timeout(url, timeout_s) from None
+        raise upstream_timeout(label, timeout_s) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise upstream_unreachable(url, str(exc)) from None
-    return Proxied(upstream=url, status=status, body=body)
+        reason = getattr(exc, "reason", exc)
+        raise upstream_unreachable(
+            label, getattr(reason, "strerror", None) or str(reason)
+        ) from None
+    return Proxied(upstream=label, status=status, body=body)
 
 
 @router.get("/also-bad", responses=DATABASE_UNAVAILABLE)

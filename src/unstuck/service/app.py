@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from unstuck.service import (
     antipatterns,
     concurrency,
+    docs_pages,
     health,
     inference,
     limits,
@@ -26,6 +27,7 @@ from unstuck.service import (
     users,
     videos,
 )
+from unstuck.service.body_limit import BodyLimitMiddleware
 from unstuck.service.errors import install_error_handlers
 from unstuck.service.lifespan import make_lifespan
 from unstuck.service.methods import MethodsMiddleware, MethodTable
@@ -40,7 +42,15 @@ the event loop, in the thread pool, in a process pool and in a Celery worker.
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings if settings is not None else Settings()
-    app = FastAPI(title="unstuck", description=DESCRIPTION, lifespan=make_lifespan(settings))
+    app = FastAPI(
+        title="unstuck",
+        description=DESCRIPTION,
+        lifespan=make_lifespan(settings),
+        docs_url=None,
+        redoc_url=None,
+    )
+    # /docs and /redoc with their assets served here, not from a CDN: they work offline.
+    docs_pages.install(app)
     install_error_handlers(app)
     for module in (health, concurrency, users, proxy, report, inference):
         app.include_router(module.router)
@@ -56,5 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     # Built here, once all routes are in: building the schema takes the loop ~0.1 s.
     app.add_middleware(MethodsMiddleware, table=MethodTable(app.openapi()["paths"]))
+    # Outermost of the service's own: a body past the limit is refused before any work.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Stalls of the loop are logged and counted; diagnostics are served only with a token.
     return watch(app, token=settings.watch_token)

@@ -3,7 +3,8 @@
 ``serve`` does, in order: read settings (flags override ``UNSTUCK_*``), check
 the PostgreSQL connection budget, apply the migrations, start the embedded
 Celery worker when no broker is configured, then run uvicorn (its own process
-manager with ``--workers N``). Settings reach uvicorn's worker processes as
+manager with ``--workers N``). The embedded worker is supervised: started
+again, with a back-off, whenever it dies. Settings reach uvicorn's worker processes as
 ``UNSTUCK_*`` environment variables. On SIGINT/SIGTERM uvicorn shuts down
 gracefully (each worker's lifespan closes its pools), then the embedded
 worker and its children are stopped.
@@ -12,20 +13,25 @@ worker and its children are stopped.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import signal
+import socket
 import sys
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from unstuck.service import worker as celery_worker
 from unstuck.service.budget import connection_budget, database_label
 from unstuck.service.migrations import upgrade
-from unstuck.service.settings import Settings
+from unstuck.service.settings import Settings, environment_name
 
 
 class _Stop(Exception):
@@ -86,19 +92,84 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def _prepare(settings: Settings) -> str | None:
-    """Budget check and migrations; an error message for the user, or ``None``."""
+def settings_error(exc: ValidationError) -> str:
+    """One line naming each bad ``UNSTUCK_*`` variable and what is wrong with it."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = environment_name(field) if field in Settings.model_fields else field
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}={error['input']!r}: {message}" if name else message)
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, found before anything starts."""
+    if port == 0:
+        return None
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot listen on {host}:{port} (--host): {exc.strerror or exc}"
+    for family, kind, proto, _name, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            # As uvicorn binds: SO_REUSEADDR, so that connections closing do not count.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return f"port {port} on {host} is already in use (--port)"
+                return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Why serve will not start, and its exit code (1: the database, 2: the configuration)."""
+
+    message: str
+    exit_code: int = 1
+
+
+def _first_line(exc: Exception) -> str:
+    # SQLAlchemy's messages add the statement and a link on further lines.
+    original = getattr(exc, "orig", None) or exc
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+
+
+def _prepare(settings: Settings) -> _Refusal | None:
+    """Budget check and migrations; why the service cannot start, or ``None``."""
     label = database_label(settings)
+    if settings.sqlite_path is not None:
+        try:
+            settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _Refusal(
+                f"cannot create the folder of the SQLite database {label}: {exc.strerror}"
+            )
     try:
         budget = connection_budget(settings)
     except SQLAlchemyError as exc:
-        return f"cannot reach the database {label} to check its connection limit: {exc}"
+        return _Refusal(
+            f"cannot reach the database {label} to check its connection limit: {_first_line(exc)}"
+        )
     if budget is not None and not budget.fits:
-        return f"refusing to start: {budget.explain()}"
+        return _Refusal(f"refusing to start: {budget.explain()}")
     try:
         upgrade(settings)
+    except CommandError as exc:
+        if not isinstance(exc.__cause__, ResolutionError):
+            return _Refusal(f"cannot apply the migrations to {label}: {_first_line(exc)}")
+        return _Refusal(
+            f"the database {label} is at migration revision {exc.__cause__.argument!r}, "
+            "which this version "
+            "of unstuck does not know (a newer version migrated it): give the service a "
+            "database of its own (UNSTUCK_DATABASE_URL) or run the newer version",
+            exit_code=2,
+        )
     except (SQLAlchemyError, OSError) as exc:
-        return f"cannot apply the migrations to {label}: {exc}"
+        return _Refusal(f"cannot apply the migrations to {label}: {_first_line(exc)}")
     return None
 
 
@@ -110,12 +181,16 @@ def serve(argv: list[str]) -> int:
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        print(f"unstuck serve: invalid settings:\n{exc}", file=sys.stderr)
+        print(f"unstuck serve: {settings_error(exc)}", file=sys.stderr)
         return 2
-    error = _prepare(settings)
-    if error is not None:
-        print(f"unstuck serve: {error}", file=sys.stderr)
-        return 1
+    taken = _port_taken(args.host, args.port)
+    if taken is not None:
+        print(f"unstuck serve: {taken}", file=sys.stderr)
+        return 2
+    refusal = _prepare(settings)
+    if refusal is not None:
+        print(f"unstuck serve: {refusal.message}", file=sys.stderr)
+        return refusal.exit_code
     if settings.watch_token is None:
         # The diagnostics are served only behind a token: make one for this run so
         # that the operator at this console, and no one else, can open them.
@@ -138,7 +213,7 @@ def serve(argv: list[str]) -> int:
     embedded = None
     try:
         if args.with_worker or (settings.broker_url is None and not args.no_worker):
-            embedded = celery_worker.spawn_embedded_worker(settings)
+            embedded = celery_worker.SupervisedWorker(settings)
         uvicorn.run(
             "unstuck.service.app:create_app",
             factory=True,
@@ -146,13 +221,26 @@ def serve(argv: list[str]) -> int:
             port=args.port,
             workers=settings.workers,
             log_level=args.log_level,
+            **server_options(settings),
         )
     except _Stop:
         pass
     finally:
         if embedded is not None:
-            celery_worker.stop_worker(embedded)
+            embedded.stop()
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for what a client may hold (:mod:`unstuck.service.http_protocol`)."""
+    from unstuck.service.http_protocol import GuardedHttpToolsProtocol
+
+    return {
+        "http": GuardedHttpToolsProtocol,
+        "backlog": settings.backlog,
+        "timeout_keep_alive": settings.keep_alive_s,
+        "h11_max_incomplete_event_size": settings.max_head_bytes,
+    }
 
 
 def worker(argv: list[str]) -> int:

@@ -120,6 +120,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _not_json(f"the body is not UTF-8 encoded JSON: {cause}")
     if isinstance(cause, RecursionError):
         return _not_json("the body's JSON is nested too deeply")
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        # Python refuses to convert integers of more than 4300 digits (CVE-2020-10735).
+        return _not_json("a number in the body has too many digits")
     return await http_exception_handler(request, cast(HTTPException, exc))
 
 

@@ -1,10 +1,13 @@
-"""``GET /health``: the worker is up, and which database, cache and broker it uses.
+"""``GET /health``: the worker is up, which backends it uses, and whether videos can be made.
 
-It answers from the loop without touching any backend, so it measures the
-loop itself: a slow ``/health`` means something blocks the loop. The URLs of
-the backends and the upstream are internal: they are shown (passwords masked)
-only to a request with the diagnostics token (``Authorization: Bearer
-<UNSTUCK_WATCH_TOKEN>``). ``pools`` says when a pool was replaced after it broke.
+It answers from the loop: the ``pipeline`` part (database, broker, a video
+worker seen recently) comes from `PipelineMonitor`, whose checks run in a
+thread and are cached for two seconds; when the pipeline cannot work the
+answer is a 503 with the same body, so that a load balancer or an orchestrator
+sees it. The URLs of the backends, the upstream and the storage are internal:
+they are shown (passwords masked) only to a request with the diagnostics token
+(``Authorization: Bearer <UNSTUCK_WATCH_TOKEN>``). ``pools`` says when a pool
+was replaced after it broke.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from unstuck.service.state import State, StateDep
@@ -25,6 +29,15 @@ router = APIRouter(tags=["health"])
 class Backend(BaseModel):
     kind: str
     url: str | None
+
+
+class Pipeline(BaseModel):
+    database: str
+    broker: str
+    storage: str | None
+    worker_alive: bool
+    worker_seen_at: datetime | None
+    problem: str | None
 
 
 class PoolHealth(BaseModel):
@@ -41,6 +54,7 @@ class Health(BaseModel):
     broker: Backend
     upstream: str | None
     pools: dict[str, PoolHealth]
+    pipeline: Pipeline
 
 
 def masked(url: str) -> str:
@@ -100,19 +114,33 @@ def _without_url(backend: Backend) -> Backend:
     return Backend(kind=backend.kind, url=None)
 
 
-@router.get("/health")
-async def health(state: StateDep, request: Request) -> Health:
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(state: StateDep, request: Request) -> Health | JSONResponse:
     database, cache, broker = _backends(state)
     upstream: str | None = state["upstream_url"]
+    storage: str | None = state["storage"].describe()
     if not _has_token(request, state["settings"].watch_token):
         database, cache, broker = map(_without_url, (database, cache, broker))
-        upstream = None
-    return Health(
-        status="ok",
+        upstream = storage = None
+    status = await state["pipeline"].status()
+    problem = status.problem()
+    body = Health(
+        status="ok" if problem is None else "unavailable",
         pid=os.getpid(),
         database=database,
         cache=cache,
         broker=broker,
         upstream=upstream,
         pools=_pools(state),
+        pipeline=Pipeline(
+            database=status.database,
+            broker=status.broker,
+            storage=storage,
+            worker_alive=status.worker_alive,
+            worker_seen_at=status.worker_seen_at,
+            problem=problem,
+        ),
     )
+    if problem is not None:
+        return JSONResponse(body.model_dump(mode="json"), status_code=503)
+    return body

@@ -70,6 +70,8 @@ def load_model() -> None:
     # Ctrl-C reaches the whole process group: the server stops its pool itself, a pool
     # process that took SIGINT would only print a traceback and break the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _model is not None:
+        return  # forked from the fork server, which trained it (inference_preload)
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
 
@@ -93,9 +95,9 @@ def predict(rows: list[list[float]]) -> tuple[list[tuple[str, dict[str, float]]]
 def create_process_pool(settings: Settings) -> ProcessPoolExecutor:
     context = multiprocessing.get_context(settings.process_pool_start_method)
     if isinstance(context, multiprocessing.context.ForkServerContext):
-        # The fork server imports scikit-learn once; every pool process, a replacement
-        # pool's included, is forked from it ready to train in a fraction of a second.
-        context.set_forkserver_preload(["sklearn.datasets", "sklearn.ensemble"])
+        # The fork server trains the model once; every pool process, a replacement
+        # pool's included, is forked from it with the model ready.
+        context.set_forkserver_preload(["unstuck.service.inference_preload"])
     return ProcessPoolExecutor(
         max_workers=settings.process_pool_workers, mp_context=context, initializer=load_model
     )

@@ -10,6 +10,8 @@ awaits. Closing runs in reverse order of opening, also after a failed start.
 from __future__ import annotations
 
 import asyncio
+import gc
+import importlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, ExitStack, asynccontextmanager
@@ -22,12 +24,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from unstuck.service.cache import Cache, MemoryCache, RedisCache
+from unstuck.service.capacity import set_pipeline_tokens
 from unstuck.service.database import create_engines, read_only
 from unstuck.service.inference import create_process_pool
+from unstuck.service.pipeline_status import PipelineMonitor
 from unstuck.service.pools import ExecutorPool, HttpClient
 from unstuck.service.queue import create_celery
 from unstuck.service.settings import Settings
 from unstuck.service.state import State
+from unstuck.service.storage import create_storage
 from unstuck.service.upstream import start_builtin_upstream
 from unstuck.watch import register_engine, watcher_of
 
@@ -44,6 +49,9 @@ def _http_client(settings: Settings) -> httpx.AsyncClient:
 def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
     """Sync part of the start-up; returns the state and what closes its sync resources."""
     stack = ExitStack()
+    # anyio imports its asyncio backend on its first call (about 0.2 s): here, off the
+    # loop, rather than when the lifespan first touches a limiter.
+    importlib.import_module("anyio._backends._asyncio")
     try:
         async_engine, sync_engine = create_engines(settings)
         stack.callback(sync_engine.dispose)
@@ -90,6 +98,8 @@ def _open_resources(settings: Settings) -> tuple[State, ExitStack]:
             compute_pool=compute_pool,
             process_pool=process_pool,
             celery=celery,
+            storage=create_storage(settings),
+            pipeline=PipelineMonitor(settings, sync_engine, celery),
         )
         return state, stack
     except BaseException:
@@ -103,10 +113,14 @@ def make_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContex
         if settings.asyncio_debug:
             # Here, not at import: only now is the server's own loop the running one.
             asyncio.get_running_loop().set_debug(True)
-        # The limiter that every def route, sync dependency and run_in_threadpool shares.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_tokens
         async with AsyncExitStack() as stack:
             state, sync_resources = await asyncio.to_thread(_open_resources, settings)
+            # After the hop, which loaded anyio's backend: anyio imports it on first use.
+            # The limiter that every def route, sync dependency and run_in_threadpool shares.
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            limiter.total_tokens = settings.thread_pool_tokens
+            # The pipeline's routes have their own, so that the demo routes cannot starve them.
+            set_pipeline_tokens(settings.pipeline_thread_tokens)
             stack.push_async_callback(asyncio.to_thread, sync_resources.close)
             stack.push_async_callback(state["async_engine"].dispose)
             if watcher_of(app) is not None:
@@ -114,6 +128,9 @@ def make_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContex
                 register_engine(app, state["sync_engine"], name="sync")
             stack.push_async_callback(state["http"].aclose)
             stack.push_async_callback(state["cache"].aclose)
+            # Everything made so far (modules, the app, the pools) lives as long as the
+            # process: out of the collector's sight, a full collection no longer walks it.
+            gc.freeze()
             yield state
 
     return lifespan

@@ -21,10 +21,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
+# Distinct request paths remembered (ids make them many): a bound on the memory it takes.
+_CACHED_PATHS = 4_096
+
+
 class MethodTable:
     """The methods of each OpenAPI path template, matched against request paths."""
 
     def __init__(self, paths: Mapping[str, Mapping[str, Any]]) -> None:
+        self._cache: dict[str, frozenset[str]] = {}
         self._entries: list[tuple[re.Pattern[str], frozenset[str]]] = []
         for template, operations in paths.items():
             methods = {name.upper() for name in operations if name in _HTTP_METHODS}
@@ -35,11 +40,17 @@ class MethodTable:
 
     def allowed(self, path: str) -> frozenset[str]:
         """Every method some route answers on `path`; empty for a path outside the schema."""
+        cached = self._cache.get(path)
+        if cached is not None:
+            return cached
         found: set[str] = set()
         for regex, methods in self._entries:
             if regex.match(path):
                 found |= methods
-        return frozenset(found)
+        if len(self._cache) >= _CACHED_PATHS:
+            self._cache.clear()
+        allowed = self._cache[path] = frozenset(found)
+        return allowed
 
 
 class MethodsMiddleware:
@@ -55,7 +66,8 @@ class MethodsMiddleware:
         if scope["method"] == "HEAD" and "GET" in allowed:
             await self.app({**scope, "method": "GET"}, receive, _without_body(send))
             return
-        if allowed:
+        # A method the path answers cannot end in a 405: no need to watch the answer.
+        if allowed and scope["method"] not in allowed:
             send = _with_allow(send, allowed)
         await self.app(scope, receive, send)
 

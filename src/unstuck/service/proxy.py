@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from unstuck.service.errors import Responses, invalid, problem
 from unstuck.service.limits import maximum_from
@@ -41,7 +41,7 @@ UPSTREAM_FAILURES: Responses = {
 
 
 class Proxied(BaseModel):
-    upstream: str
+    upstream: str = Field(description="which upstream answered (its URL is internal)")
     status: int
     body: Any
 
@@ -54,37 +54,49 @@ def upstream_delay(state: State, delay: float) -> dict[str, str]:
     return {"delay": repr(delay)} if delay else {}
 
 
-def upstream_error(url: str, status: int) -> HTTPException:
-    return HTTPException(status_code=502, detail=f"the upstream {url} answered HTTP {status}")
+def upstream_label(state: State) -> str:
+    """How answers name the upstream: its URL is internal, shown only in the diagnostics."""
+    if state["settings"].upstream_url:
+        return "the upstream (UNSTUCK_UPSTREAM_URL)"
+    return "the built-in upstream"
 
 
-def upstream_unreachable(url: str, reason: str) -> HTTPException:
-    return HTTPException(status_code=502, detail=f"could not reach the upstream {url}: {reason}")
+def upstream_error(label: str, status: int) -> HTTPException:
+    return HTTPException(status_code=502, detail=f"{label} answered HTTP {status}")
 
 
-def upstream_timeout(url: str, timeout_s: float) -> HTTPException:
-    detail = f"the upstream {url} did not answer within {timeout_s} s"
-    return HTTPException(status_code=504, detail=detail)
+def upstream_unreachable(label: str, reason: str) -> HTTPException:
+    return HTTPException(status_code=502, detail=f"could not reach {label}: {reason}")
+
+
+def upstream_timeout(label: str, timeout_s: float) -> HTTPException:
+    return HTTPException(status_code=504, detail=f"{label} did not answer within {timeout_s} s")
 
 
 async def _fetch(state: State, delay: float) -> Proxied:
-    url = state["upstream_url"]
+    url, label = state["upstream_url"], upstream_label(state)
     params = upstream_delay(state, delay)
     try:
         response = await state["http"].get(url, params=params)
     except httpx.TimeoutException:
-        raise upstream_timeout(url, state["settings"].upstream_timeout_s) from None
+        raise upstream_timeout(label, state["settings"].upstream_timeout_s) from None
     except httpx.HTTPError as exc:
-        raise upstream_unreachable(url, str(exc) or type(exc).__name__) from None
+        raise upstream_unreachable(label, _reason(exc)) from None
     if response.is_error:
-        raise upstream_error(url, response.status_code)
+        raise upstream_error(label, response.status_code)
     try:
         body = response.json()
     except ValueError:
-        raise HTTPException(
-            status_code=502, detail=f"the upstream {url} did not answer JSON"
-        ) from None
-    return Proxied(upstream=url, status=response.status_code, body=body)
+        raise HTTPException(status_code=502, detail=f"{label} did not answer JSON") from None
+    return Proxied(upstream=label, status=response.status_code, body=body)
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    # httpx's messages may carry the URL; the kind of failure is what the client needs.
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return type(exc).__name__
 
 
 @router.get("/proxy", responses=UPSTREAM_FAILURES)

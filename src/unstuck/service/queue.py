@@ -1,19 +1,23 @@
 """The Celery application of the service and its one task, ``unstuck.transcode_video``.
 
-`create_celery` is called by the web process (to send tasks and read their
-state) and by ``unstuck worker`` (to run them); both build the app from the
-same `Settings`, so they agree on broker, result backend, queue and task name.
+`create_celery` is called by the web process (to send tasks) and by ``unstuck
+worker`` (to run them); both build the app from the same `Settings`, so they
+agree on broker, queue and task name.
 
 Brokers, chosen by ``UNSTUCK_BROKER_URL``:
 
-- unset: kombu's filesystem transport in ``data_dir/broker`` and a SQLite
-  result backend in ``data_dir/celery-results.db`` (one machine, no server);
-- ``redis://``: Redis, with the same Redis as result backend unless
-  ``UNSTUCK_RESULT_BACKEND`` says otherwise;
-- ``amqp://``: RabbitMQ, with ``UNSTUCK_RESULT_BACKEND`` or the SQLite one.
+- unset: kombu's filesystem transport in ``data_dir/broker`` (one machine, no server);
+- ``redis://``: Redis;
+- ``amqp://``: RabbitMQ.
 
-``task_track_started`` is on so that a running task reads STARTED rather than
-PENDING, which Celery also answers for ids it has never seen.
+Delivery is at least once: a message is acknowledged after the task ran
+(``acks_late``), given back when the process running it dies
+(``reject_on_worker_lost``), one at a time per process (prefetch 1), and
+Redis's visibility timeout is sized from the hard time limit, so it never
+hands a running task to a second worker. What the broker may still lose (a
+restart without persistence, a worker killed between taking a message and
+recording it) is recovered from the ``video_jobs`` rows (`unstuck.service.jobs`,
+`unstuck.service.recovery`). No result backend: users read the rows.
 """
 
 from __future__ import annotations
@@ -22,13 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
-from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from unstuck.service import transcode
+from unstuck.service import broker_folder, transcode
 from unstuck.service.settings import Settings
-from unstuck.service.video_store import VideoStore
 
 TRANSCODE_TASK = "unstuck.transcode_video"
 
@@ -59,36 +61,45 @@ class QueueSettings(BaseSettings):
         return self
 
 
-class TranscodeTimeoutError(RuntimeError):
-    """The transcode ran past the soft time limit."""
+def visibility_timeout_s(queue: QueueSettings) -> int:
+    """How long Redis waits for an ack before handing a message out again.
+
+    Longer than the hard time limit, so a task still running is never given to a
+    second worker; a lost worker is noticed sooner from its job's heartbeat.
+    """
+    return 2 * queue.task_time_limit_s
 
 
 def create_celery(settings: Settings, queue_settings: QueueSettings | None = None) -> Celery:
-    """Build the Celery app for `settings` and register the transcode task on it.
-
-    Creates the folders of the data dir it uses (broker, uploads, videos).
-    """
+    """Build the Celery app for `settings` and register the transcode task on it."""
     queue = queue_settings or QueueSettings()
     data_dir = settings.data_dir.resolve()
-    store = VideoStore(data_dir)
-    store.create_folders()
 
     app = Celery("unstuck", set_as_current=False)
+    broker = _broker_conf(settings, data_dir)
+    broker["broker_transport_options"] = {
+        "visibility_timeout": visibility_timeout_s(queue),
+        **broker.get("broker_transport_options", {}),
+    }
     app.conf.update(
-        _broker_conf(settings, data_dir),
-        task_track_started=True,
-        result_extended=True,
+        broker,
+        result_backend=None,
+        task_ignore_result=True,
         task_serializer="json",
-        result_serializer="json",
         accept_content=["json"],
         task_default_queue=queue.celery_queue,
         broker_connection_retry_on_startup=True,
-        # A broker or backend that is down must become a quick 503 in the web process,
+        # A worker that lost its broker keeps trying: the link may come back.
+        broker_connection_max_retries=None,
+        # A broker that is down must become a quick 503 in the web process,
         # not a request hanging through Celery's default of 20 reconnect attempts.
         broker_connection_timeout=3.0,
         task_publish_retry_policy=_RETRY_POLICY,
-        result_backend_transport_options={"retry_policy": _RETRY_POLICY},
         redis_socket_connect_timeout=3.0,
+        redis_socket_timeout=10.0,
+        # At least once: acknowledged after the run, given back if the process dies.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
         # Transcodes are long: a worker takes one at a time, not a prefetched batch.
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
@@ -101,16 +112,16 @@ def create_celery(settings: Settings, queue_settings: QueueSettings | None = Non
         shared=False,
         soft_time_limit=queue.task_soft_time_limit_s,
         time_limit=queue.task_time_limit_s,
-        # Bad uploads are the user's error, not the worker's: no traceback in its log.
-        throws=(transcode.NotAVideoError, TranscodeTimeoutError),
+        ignore_result=True,
     )
-    def transcode_video(self: Task[Any, Any], upload_name: str) -> dict[str, Any]:
+    def transcode_video(self: Task[Any, Any]) -> None:
         task_id = self.request.id
         if not isinstance(task_id, str):
             raise RuntimeError("transcode_video must run as a task, with an id")
-        return run_transcode(
-            store, task_id, upload_name, queue.video_max_width, queue.task_soft_time_limit_s
-        )
+        # Imported here: the web process builds this app but never runs the task.
+        from unstuck.service.transcode_job import run_job
+
+        run_job(settings, queue, task_id)
 
     # Finalizing loads the configuration and binds the tasks (imports, getcwd): do it
     # here, at start-up, rather than on the event loop at the first request.
@@ -118,37 +129,7 @@ def create_celery(settings: Settings, queue_settings: QueueSettings | None = Non
     return app
 
 
-def run_transcode(
-    store: VideoStore, task_id: str, upload_name: str, max_width: int, soft_limit_s: int
-) -> dict[str, Any]:
-    """The body of the task: transcode the upload of `task_id`, then remove the upload."""
-    source = store.upload_path(task_id)
-    if upload_name != source.name:
-        # The name is part of the message; refuse anything but the one this id owns.
-        raise ValueError(f"upload {upload_name!r} does not belong to task {task_id}")
-    if not source.is_file():
-        raise FileNotFoundError(f"the upload of task {task_id} is no longer on disk")
-    try:
-        info = transcode.transcode(
-            source, store.video_path(task_id), store.thumbnail_path(task_id), max_width
-        )
-    except SoftTimeLimitExceeded as exc:
-        raise TranscodeTimeoutError(
-            f"transcoding took longer than the limit of {soft_limit_s} s"
-        ) from exc
-    finally:
-        source.unlink(missing_ok=True)
-    return {
-        "width": info.width,
-        "height": info.height,
-        "codec": info.codec,
-        "duration_s": info.duration_s,
-        "size": store.video_path(task_id).stat().st_size,
-    }
-
-
 def _broker_conf(settings: Settings, data_dir: Path) -> dict[str, Any]:
-    sqlite_backend = f"db+sqlite:///{data_dir / 'celery-results.db'}"
     broker = settings.broker_url
     if broker is None:
         messages = data_dir / "broker" / "messages"
@@ -161,6 +142,8 @@ def _broker_conf(settings: Settings, data_dir: Path) -> dict[str, Any]:
         control.mkdir(parents=True, exist_ok=True)
         return {
             "broker_url": "filesystem://localhost//",
+            # kombu's filesystem transport, with messages written atomically.
+            "broker_transport": broker_folder.TRANSPORT,
             "broker_transport_options": {
                 # The same folder both ways: producers write where the worker reads.
                 "data_folder_in": str(messages),
@@ -172,13 +155,22 @@ def _broker_conf(settings: Settings, data_dir: Path) -> dict[str, Any]:
             },
             # The filesystem transport has no broadcast for remote control.
             "worker_enable_remote_control": False,
-            "result_backend": settings.result_backend or sqlite_backend,
         }
     scheme = broker.split("://", 1)[0].lower()
     if scheme in {"redis", "rediss"}:
-        return {"broker_url": broker, "result_backend": settings.result_backend or broker}
+        return {
+            "broker_url": broker,
+            # A broken link must become an error the consumer reconnects from, not a
+            # socket read that waits for ever.
+            "broker_transport_options": {
+                "socket_timeout": 10,
+                "socket_connect_timeout": 3,
+                "socket_keepalive": True,
+                "health_check_interval": 5,
+            },
+        }
     if scheme in {"amqp", "amqps", "pyamqp"}:
-        return {"broker_url": broker, "result_backend": settings.result_backend or sqlite_backend}
+        return {"broker_url": broker}
     raise ValueError(
         f"UNSTUCK_BROKER_URL {scheme}://... is not supported: use redis://, amqp:// "
         "or leave it unset for the embedded filesystem broker"

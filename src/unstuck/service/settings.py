@@ -10,8 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SCHEMES: dict[str, tuple[str, ...]] = {
+    "database_url": ("postgresql+asyncpg", "sqlite+aiosqlite"),
+    "redis_url": ("redis", "rediss", "unix"),
+    "broker_url": ("redis", "rediss", "amqp", "amqps", "pyamqp"),
+    "upstream_url": ("http", "https"),
+}
+
+
+def environment_name(field: str) -> str:
+    return f"UNSTUCK_{field.upper()}"
 
 
 class Settings(BaseSettings):
@@ -25,9 +36,6 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="cache; default: in-process TTL cache")
     broker_url: str | None = Field(
         default=None, description="redis://... or amqp://...; default: filesystem transport"
-    )
-    result_backend: str | None = Field(
-        default=None, description="Celery result backend; default: SQLite in data_dir"
     )
     upstream_url: str | None = Field(
         default=None, description="base URL for /proxy and /safe; default: the built-in upstream"
@@ -43,6 +51,9 @@ class Settings(BaseSettings):
     # Processes and threads.
     workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
     thread_pool_tokens: int = Field(default=40, ge=1, description="anyio limiter for def routes")
+    pipeline_thread_tokens: int = Field(
+        default=10, ge=1, description="limiter of the video pipeline's blocking calls"
+    )
     compute_threads: int = Field(default=4, ge=1, description="executor behind POST /compute")
     process_pool_workers: int = Field(default=2, ge=1)
     process_pool_start_method: Literal["spawn", "forkserver", "fork"] = "forkserver"
@@ -51,11 +62,54 @@ class Settings(BaseSettings):
     max_delay_s: float = Field(default=10.0, gt=0)
     compute_max_n: int = Field(default=50_000_000, ge=1)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    max_concurrent_uploads: int = Field(default=8, ge=1, description="per worker process")
+    data_dir_quota_bytes: int = Field(default=20 * 1024**3, ge=1)
+    min_free_disk_bytes: int = Field(default=1024**3, ge=0)
+    # The largest body a route needs is /ml-inference's 1,000 rows (about 25 kB); a body
+    # under the limit is parsed and validated on the loop, which takes about 10 ms at 64 KiB.
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1, description="request body of every route but the uploads"
+    )
     upstream_timeout_s: float = Field(default=5.0, gt=0)
     safe_timeout_s: float = Field(default=2.0, gt=0)
     cache_ttl_s: float = Field(default=60.0, gt=0)
     cache_prefix: str = Field(default="unstuck:", description="prefix of every cache key")
     cache_max_entries: int = Field(default=10_000, ge=1, description="in-process cache only")
+
+    # The video pipeline (docs/videos.md): storage, job liveness, retention.
+    storage_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix for uploads and results; default: folders in data_dir",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint; default: the AWS one of s3_region"
+    )
+    s3_region: str = Field(default="us-east-1", min_length=1)
+    s3_access_key_id: str | None = Field(default=None, description="default: boto3's chain")
+    s3_secret_access_key: str | None = Field(default=None, description="default: boto3's chain")
+    s3_timeout_s: float = Field(default=10.0, gt=0, description="connect and read timeout")
+    job_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="a running job and each worker write their heartbeat"
+    )
+    job_requeue_after_s: float = Field(
+        default=60.0, gt=0, description="a job silent this long is sent to the queue again"
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="workers lost on one job before it is a FAILURE"
+    )
+    retention_s: float = Field(
+        default=7 * 24 * 3600.0, gt=0, description="results and job rows are deleted after"
+    )
+
+    # What a client may hold (unstuck.service.http_protocol, uvicorn's options).
+    max_connections: int = Field(
+        default=10_000, ge=1, description="per worker; idle ones are closed first past it"
+    )
+    head_timeout_s: float = Field(default=10.0, gt=0, description="to send a request's head")
+    max_head_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=1)
+    keep_alive_s: int = Field(default=5, ge=1, description="idle time between requests")
+    backlog: int = Field(default=2048, ge=1, description="connections queued by the kernel")
 
     # Bounded waits on the backends (PostgreSQL: unstuck.service.db_timeouts).
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -73,6 +127,29 @@ class Settings(BaseSettings):
     antipatterns: bool = Field(default=False, description="mount /bad and /also-bad")
     asyncio_debug: bool = Field(default=False, description="loop.set_debug(True) in lifespan")
     watch_token: str | None = None
+
+    @field_validator("database_url", "redis_url", "broker_url", "upstream_url")
+    @classmethod
+    def _supported_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Found here, at start, rather than as a traceback from a driver later on.
+        if value is None:
+            return None
+        schemes = _SCHEMES[info.field_name or ""]
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        if scheme not in schemes:
+            accepted = ", ".join(f"{name}://" for name in schemes)
+            shown = f"{scheme}://" if scheme else "a URL with no scheme"
+            raise ValueError(f"{shown} is not supported; use {accepted}")
+        return value
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, ``None`` on PostgreSQL."""
+        url = self.async_database_url
+        prefix = "sqlite+aiosqlite:///"
+        if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+            return None
+        return Path(url[len(prefix) :].split("?", 1)[0])
 
     @property
     def is_postgres(self) -> bool:

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from unstuck.service.cache import Cache
+    from unstuck.service.pipeline_status import PipelineMonitor
     from unstuck.service.pools import ExecutorPool, HttpClient
     from unstuck.service.settings import Settings
+    from unstuck.service.storage import Storage
 
 
 class State(TypedDict):
@@ -36,6 +38,8 @@ class State(TypedDict):
     compute_pool: ExecutorPool
     process_pool: ExecutorPool
     celery: Celery
+    storage: Storage
+    pipeline: PipelineMonitor
 
 
 def app_state(request: Request) -> State:

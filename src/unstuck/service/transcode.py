@@ -64,6 +64,9 @@ def _reason(exc: Exception) -> str:
 def _describe(container: Any) -> VideoInfo:
     if not container.streams.video:
         raise NotAVideoError("the file has no video stream")
+    # FFmpeg reads a JPEG or a PNG as a one-frame "video" through its image demuxers.
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+        raise NotAVideoError(f"the file is a still image ({container.format.name}), not a video")
     stream = container.streams.video[0]
     codec = stream.codec_context
     if not codec.width or not codec.height:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import anyio
-import anyio.to_thread
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
+
+from unstuck.service.capacity import pipeline_thread
 
 _WRITE_BATCH = 1024 * 1024
 # Room for the multipart framing and small text fields around the file itself.
@@ -168,10 +169,16 @@ async def receive_upload(
         },
         max_header_size=_MAX_PART_HEADERS,
     )
-    output: BinaryIO = await anyio.to_thread.run_sync(destination.open, "xb")
+    output: BinaryIO = await pipeline_thread(destination.open, "xb")
     completed = False
     try:
+        received = 0
         async for chunk in request.stream():
+            # The whole body, text fields included, not only the file: a body without
+            # Content-Length (chunked) is bounded as it arrives.
+            received += len(chunk)
+            if received > max_bytes + _FRAMING_ALLOWANCE:
+                raise UploadTooLargeError(_too_large(max_bytes))
             try:
                 parser.write(chunk)
             except FormParserError as exc:
@@ -181,7 +188,7 @@ async def receive_upload(
             if collector.file_size > max_bytes:
                 raise UploadTooLargeError(_too_large(max_bytes))
             if collector.pending_size >= _WRITE_BATCH:
-                await anyio.to_thread.run_sync(output.write, collector.take_pending())
+                await pipeline_thread(output.write, collector.take_pending())
         try:
             parser.finalize()
         except FormParserError as exc:
@@ -192,7 +199,7 @@ async def receive_upload(
             raise MissingFileError(f"the form has no file field named {field!r}")
         if collector.file_size == 0:
             raise MissingFileError("the uploaded file is empty")
-        await anyio.to_thread.run_sync(output.write, collector.take_pending())
+        await pipeline_thread(output.write, collector.take_pending())
         completed = True
     except ClientDisconnect:
         raise ClientGoneError("the client disconnected before the upload ended") from None
@@ -200,10 +207,10 @@ async def receive_upload(
         # Shielded: a client that disconnects cancels the request, and the partial
         # file must still be closed and removed.
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(output.close)
+            await pipeline_thread(output.close)
             if not completed:
                 with contextlib.suppress(OSError):
-                    await anyio.to_thread.run_sync(destination.unlink)
+                    await pipeline_thread(destination.unlink)
     return ReceivedUpload(destination, collector.file_size, collector.client_filename)
 
 

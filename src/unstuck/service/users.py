@@ -24,13 +24,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from unstuck.service import idempotency
 from unstuck.service.cache import CacheUnavailable
 from unstuck.service.database import ReadSessionDep, SessionDep, SyncReadSessionDep
 from unstuck.service.errors import DATABASE_UNAVAILABLE, Responses, problem
+from unstuck.service.idempotency import IdempotencyKey
 from unstuck.service.models import User
 from unstuck.service.state import StateDep
 
@@ -47,6 +50,7 @@ _EMAIL = re.compile(rf"{_LOCAL_CHAR}+@{_LABEL_CHAR}+(\.{_LABEL_CHAR}+)+")
 _EMAIL_PATTERN = rf"^\s*{_EMAIL.pattern}\s*$"
 _NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 
+_MAX_EMAIL = 254
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="id of the user")]
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 After = Annotated[int, Query(ge=0, le=2**31 - 1, description="return users with a larger id")]
@@ -64,7 +68,7 @@ class UserCreate(BaseModel):
     ]
     email: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, max_length=254),
+        StringConstraints(strip_whitespace=True, max_length=_MAX_EMAIL),
         Field(json_schema_extra={"pattern": _EMAIL_PATTERN}),
     ]
 
@@ -82,7 +86,12 @@ class UserCreate(BaseModel):
     def _valid_email(cls, value: str) -> str:
         if not _EMAIL.fullmatch(value):
             raise ValueError("not a valid email address (expected name@domain.tld)")
-        return value.lower()
+        # Lower-casing can lengthen a string ("İ" becomes two characters): the limit
+        # holds for what is stored.
+        lowered = value.lower()
+        if len(lowered) > _MAX_EMAIL:
+            raise ValueError(f"must have at most {_MAX_EMAIL} characters once lower-cased")
+        return lowered
 
 
 class UserPublic(BaseModel):
@@ -143,20 +152,50 @@ _READ_ONE: Responses = {404: problem("no user with this id"), **DATABASE_UNAVAIL
 @router.post(
     "/users",
     status_code=201,
-    responses={409: problem("a user with this email already exists"), **DATABASE_UNAVAILABLE},
+    response_model=UserPublic,
+    responses={
+        409: problem(
+            "a user with this email already exists, or a request with this Idempotency-Key "
+            "is still being handled"
+        ),
+        **DATABASE_UNAVAILABLE,
+    },
 )
-async def create_user(body: UserCreate, session: SessionDep, response: Response) -> UserPublic:
+async def create_user(
+    body: UserCreate,
+    session: SessionDep,
+    response: Response,
+    state: StateDep,
+    idempotency_key: IdempotencyKey = None,
+) -> UserPublic | JSONResponse:
+    engine = state["async_engine"]
+    held: idempotency.Claim | None = None
+    if idempotency_key is not None:
+        print_ = idempotency.fingerprint(body.model_dump_json())
+        found = await idempotency.claim(engine, "POST /users", idempotency_key, print_)
+        if isinstance(found, JSONResponse):
+            return found
+        held = found
     user = User(name=body.name, email=body.email)
     session.add(user)
     try:
         await session.commit()
-    except IntegrityError:
+    except BaseException as exc:
+        if held is not None:
+            await idempotency.release(engine, held)
+        if not isinstance(exc, IntegrityError):
+            raise
         await session.rollback()
         raise HTTPException(
             status_code=409, detail=f"a user with email {body.email} already exists"
         ) from None
-    response.headers["Location"] = f"/users/{user.id}"
-    return UserPublic.model_validate(user)
+    location = f"/users/{user.id}"
+    response.headers["Location"] = location
+    public = UserPublic.model_validate(user)
+    if held is not None:
+        content = public.model_dump(mode="json")
+        await idempotency.remember(engine, held, 201, content, {"Location": location})
+    return public
 
 
 @router.get("/users", response_model=UserPage, responses=DATABASE_UNAVAILABLE)
@@ -166,7 +205,9 @@ async def list_users(session: ReadSessionDep, limit: Limit = 20, after: After = 
 
 @router.get("/users/{user_id}", response_model=UserPublic, responses=_READ_ONE)
 async def get_user(user_id: UserId, session: ReadSessionDep) -> Response:
-    return _user((await session.execute(_ONE, {"user_id": user_id})).first(), user_id)
+    # Core on the session's connection: the ORM's execution layer has nothing to add to rows.
+    connection = await session.connection()
+    return _user((await connection.execute(_ONE, {"user_id": user_id})).first(), user_id)
 
 
 @router.get("/sync/users", response_model=UserPage, responses=DATABASE_UNAVAILABLE)

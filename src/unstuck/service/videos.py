@@ -1,39 +1,47 @@
 """Routes of the video pipeline: upload, task state, transcoded results.
 
-The article's third CPU option, done right. Every blocking step runs in a
-worker thread, never on the event loop: writing the upload (`uploads`), probing
-it with PyAV, recording the task id, sending the task to the broker, and
-reading ``AsyncResult(id).state`` from the result backend. Task ids are
-generated here, so the upload's file name and the result's come from the id,
-never from the client. An id this service never issued is a 404, not a task
-PENDING forever.
+The article's third CPU option, done right, and across hosts. Every blocking
+step runs in a worker thread, never on the event loop: writing the upload
+(`uploads`), probing it with PyAV, storing it (`storage`: a local folder or
+S3), sending the task, streaming results back, in threads of the pipeline's
+own limiter (`capacity.pipeline_thread`). Task ids are generated here,
+so every stored name comes from the id, never from the client.
 
-The handlers find the Celery app and the settings in ``request.state``
-(``celery`` and ``settings``), put there by the service's lifespan.
+The ``video_jobs`` row (`jobs`) is the truth about a task: inserted here,
+before the task is sent, and moved by the worker. ``/task/{id}`` and
+``/videos/{id}`` both read it (async engine), so they always agree; an id this
+service never issued is a 404. Uploads are refused with a 503 up front when the
+pipeline cannot work (database, broker, no live worker: `pipeline_status`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
-from celery.result import AsyncResult
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from unstuck.service import transcode
+from unstuck.service import idempotency, jobs, storage, transcode
+from unstuck.service.capacity import pipeline_thread
+from unstuck.service.idempotency import IdempotencyKey
 from unstuck.service.queue import TRANSCODE_TASK
+from unstuck.service.storage import new_task_id, parse_task_id
+from unstuck.service.upload_limits import upload_slot
 from unstuck.service.uploads import UploadError, receive_upload
-from unstuck.service.video_store import VideoStore, new_task_id, parse_task_id
 
 if TYPE_CHECKING:
     from celery import Celery
 
+    from unstuck.service.pipeline_status import PipelineMonitor
     from unstuck.service.settings import Settings
+    from unstuck.service.storage import Storage
 
 router = APIRouter(tags=["videos"])
 
@@ -70,11 +78,20 @@ class TaskState(BaseModel):
     task_id: str
     state: str
     result: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
 
 
-def _store(request: Request) -> VideoStore:
+def _settings(request: Request) -> Settings:
     settings: Settings = request.state.settings
-    return VideoStore(settings.data_dir)
+    return settings
+
+
+def _storage(request: Request) -> Storage:
+    found: Storage = request.state.storage
+    return found
 
 
 def _celery(request: Request) -> Celery:
@@ -87,38 +104,84 @@ def _celery(request: Request) -> Celery:
     status_code=202,
     response_model=UploadAccepted,
     openapi_extra=_UPLOAD_BODY,
+    # Before the body is read: a slot of the worker's uploads, and room in the data dir.
+    dependencies=[Depends(upload_slot, scope="function")],
     responses={
+        507: {"description": "the data dir is at its quota, or the disk is nearly full"},
         413: {"description": "the file is larger than UNSTUCK_MAX_UPLOAD_BYTES"},
         400: {"description": "the multipart body is malformed"},
         415: {"description": "the body is not multipart/form-data, or the file is not a video"},
+        409: {"description": "a request with this Idempotency-Key is still being handled"},
         422: {"description": "no file field, or an empty file"},
-        503: {"description": "the task queue is unavailable"},
+        503: {
+            "description": "the pipeline cannot work (database, queue, storage, no worker), "
+            "or too many uploads at once"
+        },
     },
 )
-async def upload_video(request: Request) -> UploadAccepted:
-    """Stream the upload to the data dir, check it is a video, enqueue the transcode."""
-    settings: Settings = request.state.settings
-    store = _store(request)
+async def upload_video(
+    request: Request, idempotency_key: IdempotencyKey = None
+) -> UploadAccepted | JSONResponse:
+    """Stream the upload in, check it is a video, store it, record the job, send the task.
+
+    With an ``Idempotency-Key``, a retry gets the first 202 (the same task id) back.
+    """
+    engine = request.state.async_engine
+    if idempotency_key is None:
+        return await _upload_video(request)
+    # The body streams in and its multipart boundary changes from try to try: the key
+    # alone names the upload.
+    found = await idempotency.claim(engine, "POST /upload-video", idempotency_key, "")
+    if isinstance(found, JSONResponse):
+        return found
+    try:
+        accepted = await _upload_video(request)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await idempotency.release(engine, found)
+        raise
+    await idempotency.remember(engine, found, 202, accepted.model_dump(mode="json"))
+    return accepted
+
+
+async def _upload_video(request: Request) -> UploadAccepted:
+    monitor: PipelineMonitor = request.state.pipeline
+    problem = (await monitor.status()).problem()
+    if problem is not None:
+        raise HTTPException(503, f"videos cannot be processed now: {problem}")
+    settings = _settings(request)
+    store = _storage(request)
     task_id = new_task_id()
+    incoming = await pipeline_thread(_incoming_folder, settings)
     try:
         upload = await receive_upload(
-            request, store.upload_path(task_id), settings.max_upload_bytes
+            request, incoming / f"{task_id}.upload", settings.max_upload_bytes
         )
     except UploadError as exc:
         raise HTTPException(exc.status_code, exc.message) from exc
-    enqueued = False
+    stored = recorded = enqueued = False
     try:
         try:
-            await anyio.to_thread.run_sync(transcode.probe, upload.path)
+            await pipeline_thread(transcode.probe, upload.path)
         except transcode.NotAVideoError as exc:
             raise HTTPException(415, f"not a video: {exc}") from exc
-        await anyio.to_thread.run_sync(
-            store.record_issued, task_id, upload.client_filename, upload.size
-        )
-        task = _celery(request).tasks[TRANSCODE_TASK]
-        send = functools.partial(task.apply_async, args=(upload.path.name,), task_id=task_id)
+        key = storage.upload_key(task_id)
         try:
-            await anyio.to_thread.run_sync(send)
+            await pipeline_thread(store.put_file, key, upload.path)
+        except storage.StorageUnavailableError as exc:
+            logger.exception("could not store the upload of task %s", task_id)
+            raise HTTPException(503, "the video storage is unavailable; try again later") from exc
+        stored = True
+        engine = request.state.async_engine
+        async with engine.begin() as connection:
+            await connection.execute(
+                jobs.insert_statement(task_id, upload.client_filename, upload.size)
+            )
+        recorded = True
+        task = _celery(request).tasks[TRANSCODE_TASK]
+        send = functools.partial(task.apply_async, task_id=task_id)
+        try:
+            await pipeline_thread(send)
         except _QUEUE_ERRORS as exc:
             logger.exception("could not send task %s to the broker", task_id)
             raise HTTPException(503, "the task queue is unavailable; try again later") from exc
@@ -126,101 +189,123 @@ async def upload_video(request: Request) -> UploadAccepted:
     finally:
         if not enqueued:
             # Whatever stopped the request (refusal, outage, cancellation), no orphan
-            # upload or record stays behind.
+            # upload or job stays behind.
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(store.forget, task_id)
+                await _forget(request, task_id, upload.path, stored, recorded)
     return UploadAccepted(task_id=task_id)
+
+
+def _incoming_folder(settings: Settings) -> Path:
+    """Where uploads arrive on this host, before they go to storage."""
+    folder = settings.data_dir.resolve() / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def _forget(request: Request, task_id: str, local: Any, stored: bool, recorded: bool) -> None:
+    await anyio.Path(local).unlink(missing_ok=True)
+    try:
+        if recorded:
+            async with request.state.async_engine.begin() as connection:
+                await connection.execute(jobs.delete_statement(task_id))
+        if stored:
+            await pipeline_thread(_storage(request).delete, storage.upload_key(task_id))
+    except Exception:
+        # The job row, if left, is PENDING: the workers send it again; nothing is lost.
+        logger.exception("could not clean up after the refused upload of task %s", task_id)
 
 
 @router.get("/task/{task_id}", response_model=TaskState, responses={404: {}, 503: {}})
 async def get_task(task_id: str, request: Request) -> TaskState:
-    """The state of a transcode, from ``AsyncResult(task_id).state``."""
-    canonical = await _issued_id(request, task_id)
-    state, result = await _read_result(request, canonical)
+    """The state of a transcode, from its ``video_jobs`` row."""
+    job = await _job(request, task_id)
     return TaskState(
-        task_id=canonical, state=state, result=_public_result(canonical, state, result)
+        task_id=job.id,
+        state=job.state,
+        result=_public_result(job),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        attempts=job.attempts,
     )
 
 
 @router.get(
     "/videos/{task_id}",
-    response_class=FileResponse,
-    responses={200: {"content": {"video/mp4": {}}}, 404: {}, 409: {}},
+    response_class=StreamingResponse,
+    responses={200: {"content": {"video/mp4": {}}}, 404: {}, 409: {}, 503: {}},
 )
-async def get_video(task_id: str, request: Request) -> FileResponse:
+async def get_video(task_id: str, request: Request) -> StreamingResponse:
     """The transcoded H.264 MP4 (at most 320 px wide), once the task has succeeded."""
-    canonical = await _issued_id(request, task_id)
-    path = _store(request).video_path(canonical)
-    await _require_result(request, canonical, path)
-    return FileResponse(path, media_type="video/mp4")
+    job = await _job(request, task_id)
+    return await _stream_result(request, job, storage.video_key(job.id), "video/mp4")
 
 
 @router.get(
     "/videos/{task_id}/thumbnail",
-    response_class=FileResponse,
-    responses={200: {"content": {"image/jpeg": {}}}, 404: {}, 409: {}},
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {}, 409: {}, 503: {}},
 )
-async def get_thumbnail(task_id: str, request: Request) -> FileResponse:
+async def get_thumbnail(task_id: str, request: Request) -> StreamingResponse:
     """A JPEG frame of the transcoded video, once the task has succeeded."""
-    canonical = await _issued_id(request, task_id)
-    path = _store(request).thumbnail_path(canonical)
-    await _require_result(request, canonical, path)
-    return FileResponse(path, media_type="image/jpeg")
+    job = await _job(request, task_id)
+    return await _stream_result(request, job, storage.thumbnail_key(job.id), "image/jpeg")
 
 
-async def _issued_id(request: Request, task_id: str) -> str:
+async def _job(request: Request, task_id: str) -> jobs.Job:
     canonical = parse_task_id(task_id)
     if canonical is None or canonical != task_id:
         # Only the start of a malformed id is echoed: the client sent it and may be huge.
         shown = task_id if len(task_id) <= _SHOWN_ID_CHARS else task_id[:_SHOWN_ID_CHARS] + "…"
         raise HTTPException(404, f"no task {shown!r}: task ids are UUIDs from /upload-video")
-    if not await anyio.to_thread.run_sync(_store(request).was_issued, canonical):
-        raise HTTPException(404, f"no task {task_id!r} was issued by this service")
-    return canonical
+    async with request.state.async_engine.connect() as connection:
+        row = (await connection.execute(jobs.select_statement(canonical))).first()
+    if row is None:
+        raise HTTPException(404, f"no task {task_id!r} was issued by this service, or it expired")
+    return jobs.Job.from_row(row)
 
 
-async def _read_result(request: Request, task_id: str) -> tuple[str, Any]:
-    celery = _celery(request)
-
-    def read() -> tuple[str, Any]:
-        # Both are backend round trips; the result is cached once the state is final.
-        async_result: AsyncResult[Any] = AsyncResult(task_id, app=celery)
-        state = async_result.state
-        return state, async_result.result if async_result.ready() else None
-
+async def _stream_result(
+    request: Request, job: jobs.Job, key: str, media_type: str
+) -> StreamingResponse:
+    if job.state == jobs.FAILURE:
+        raise HTTPException(409, f"the transcode failed: {job.error_message}")
+    if job.state != jobs.SUCCESS:
+        raise HTTPException(
+            404,
+            f"the video is not ready: the task is {job.state}; poll /task/{job.id} until SUCCESS",
+        )
+    store = _storage(request)
     try:
-        return await anyio.to_thread.run_sync(read)
-    except _QUEUE_ERRORS as exc:
-        logger.exception("could not read the state of task %s", task_id)
-        raise HTTPException(503, "the result backend is unavailable; try again later") from exc
-
-
-async def _require_result(request: Request, task_id: str, path: Path) -> None:
-    if await anyio.Path(path).is_file():
-        return
-    state, result = await _read_result(request, task_id)
-    if state == "FAILURE":
-        raise HTTPException(409, f"the transcode failed: {_failure_message(result)}")
-    if state == "SUCCESS":
-        raise HTTPException(404, "the transcoded file is no longer in the data dir")
-    raise HTTPException(
-        404, f"the video is not ready: the task is {state}; poll /task/{task_id} until SUCCESS"
+        opened = await pipeline_thread(store.open, key)
+    except storage.ObjectMissingError as exc:
+        raise HTTPException(404, "the transcoded file is no longer stored") from exc
+    except storage.StorageUnavailableError as exc:
+        logger.exception("could not open %s", key)
+        raise HTTPException(503, "the video storage is unavailable; try again later") from exc
+    return StreamingResponse(
+        _chunks(opened),
+        media_type=media_type,
+        headers={"Content-Length": str(opened.size)},
     )
 
 
-def _public_result(task_id: str, state: str, result: Any) -> dict[str, Any] | None:
-    if state == "SUCCESS" and isinstance(result, dict):
+async def _chunks(opened: storage.StoredObject) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await pipeline_thread(opened.read):
+            yield chunk
+    finally:
+        with anyio.CancelScope(shield=True):
+            await pipeline_thread(opened.close)
+
+
+def _public_result(job: jobs.Job) -> dict[str, Any] | None:
+    if job.state == jobs.SUCCESS and job.result is not None:
         return {
-            **result,
-            "video_url": f"/videos/{task_id}",
-            "thumbnail_url": f"/videos/{task_id}/thumbnail",
+            **job.result,
+            "video_url": f"/videos/{job.id}",
+            "thumbnail_url": f"/videos/{job.id}/thumbnail",
         }
-    if state == "FAILURE":
-        return {"error": type(result).__name__, "message": _failure_message(result)}
+    if job.state == jobs.FAILURE:
+        return {"error": job.error_type, "message": job.error_message}
     return None
-
-
-def _failure_message(result: Any) -> str:
-    if isinstance(result, BaseException):
-        return str(result) or type(result).__name__
-    return str(result)

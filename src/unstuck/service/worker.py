@@ -5,9 +5,12 @@ it in the foreground (prefork pool by default, which enforces the hard time
 limit by killing the pool process, not the worker). ``unstuck serve`` with no
 broker configured starts one such worker itself with `spawn_embedded_worker`:
 a child process in its own process group, with the settings passed down as
-``UNSTUCK_*`` variables. `stop_worker` asks for a warm shutdown (SIGTERM: the
-running task finishes), then kills the whole group, pool processes included,
-when the timeout passes, so no process outlives the service.
+``UNSTUCK_*`` variables, and `SupervisedWorker` starts it again when it
+dies. Every worker also runs `unstuck.service.recovery.Recovery` (liveness,
+re-queueing of lost jobs, retention) from the moment it is ready.
+`stop_worker` asks for a warm shutdown (SIGTERM: the running task finishes),
+then kills the whole group, pool processes included, when the timeout passes,
+so no process outlives the service.
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from unstuck.service.settings import Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 _POOLS = ("prefork", "solo", "threads")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -85,6 +94,73 @@ def stop_worker(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None
     process.wait()
 
 
+class SupervisedWorker:
+    """The embedded worker of ``unstuck serve``, started again whenever it dies.
+
+    A thread polls the child; after an exit it waits (1 s, doubling up to 30 s,
+    back to 1 s once a worker has run for a minute) and starts a new one,
+    saying so on stderr each time. `stop` ends the thread, then the worker.
+    """
+
+    _FIRST_DELAY_S = 1.0
+    _MAX_DELAY_S = 30.0
+    _HEALTHY_AFTER_S = 60.0
+    _POLL_S = 0.5
+
+    def __init__(self, settings: Settings, **spawn_options: Any) -> None:
+        self.settings = settings
+        self.spawn_options = spawn_options
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._process = spawn_embedded_worker(settings, **spawn_options)
+        self._thread = threading.Thread(target=self._watch, name="embedded-worker", daemon=True)
+        self._thread.start()
+
+    @property
+    def pid(self) -> int:
+        with self._lock:
+            return self._process.pid
+
+    def _watch(self) -> None:
+        delay = self._FIRST_DELAY_S
+        started = time.monotonic()
+        while not self._stopping.wait(self._POLL_S):
+            with self._lock:
+                code = self._process.poll()
+            if code is None:
+                continue
+            if time.monotonic() - started > self._HEALTHY_AFTER_S:
+                delay = self._FIRST_DELAY_S
+            self.restarts += 1
+            _say(
+                f"embedded worker (pid {self._process.pid}) exited with code {code}; "
+                f"restart {self.restarts} in {delay:g} s"
+            )
+            # Its pool processes may have outlived it: none must keep running a task.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._process = spawn_embedded_worker(self.settings, **self.spawn_options)
+            _say(f"embedded worker restarted (pid {self._process.pid})")
+            started = time.monotonic()
+            delay = min(delay * 2, self._MAX_DELAY_S)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._thread.join()
+        with self._lock:
+            stop_worker(self._process, timeout)
+
+
+def _say(message: str) -> None:
+    print(f"unstuck serve: {message}", file=sys.stderr, flush=True)
+
+
 def worker(argv: list[str]) -> int:
     """The ``unstuck worker`` command."""
     parser = argparse.ArgumentParser(
@@ -119,11 +195,32 @@ def worker(argv: list[str]) -> int:
     if settings.broker_url is None:
         # Mingle and gossip need broadcast, which the filesystem transport lacks.
         celery_argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    _run_recovery_alongside(app, settings)
     try:
         app.worker_main(celery_argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     return 0
+
+
+def _run_recovery_alongside(app: Celery, settings: Settings) -> None:
+    """Start `Recovery` once the worker is ready; stop it when the worker shuts down."""
+    from celery.signals import worker_ready, worker_shutdown
+
+    from unstuck.service.recovery import Recovery
+    from unstuck.service.transcode_job import worker_name
+
+    recovery = Recovery(app, settings, worker_name())
+
+    def on_ready(**_: object) -> None:
+        recovery.start()
+
+    def on_shutdown(**_: object) -> None:
+        recovery.stop()
+
+    # weak=False: the closures are only referenced by the signals.
+    worker_ready.connect(on_ready, weak=False)
+    worker_shutdown.connect(on_shutdown, weak=False)
 
 
 def _positive_int(text: str) -> int:

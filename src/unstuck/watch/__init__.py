@@ -13,7 +13,8 @@ Modules: ``_watchdog`` (heartbeat + thread), ``_stack`` (frames as data),
 ``_requests`` (in-flight registry, routes), ``_db_pools``, ``_metrics``,
 ``_middleware`` (ASGI, diagnostics), ``_origin`` (on whose behalf code runs),
 ``_ui`` (the page), ``_watcher`` (one app's probes), ``_app`` (wiring),
-``pytest_plugin``.
+``_loop_time`` (where the loop's busy time goes), ``_fleet`` (every worker
+through a shared directory), ``pytest_plugin``.
 """
 
 import sys
@@ -21,10 +22,19 @@ import types
 
 from unstuck.watch._app import register_engine, watch, watcher_of
 from unstuck.watch._config import WatchConfig
+from unstuck.watch._fleet import mark_worker_dead
 from unstuck.watch._stall import Stall
 from unstuck.watch._watcher import Watcher
 
-__all__ = ["Stall", "WatchConfig", "Watcher", "register_engine", "watch", "watcher_of"]
+__all__ = [
+    "Stall",
+    "WatchConfig",
+    "Watcher",
+    "mark_worker_dead",
+    "register_engine",
+    "watch",
+    "watcher_of",
+]
 
 
 class _CallableModule(types.ModuleType):

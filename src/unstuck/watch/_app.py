@@ -51,6 +51,7 @@ def watch(
     enabled: bool | None = None,
     heartbeat_ms: float | None = None,
     sample_ms: float | None = None,
+    loop_time: bool | None = None,
 ) -> AppT:
     """Watch ``app``'s event loop; returns ``app``.
 
@@ -70,6 +71,7 @@ def watch(
         history=history,
         heartbeat_ms=heartbeat_ms,
         sample_ms=sample_ms,
+        loop_time=loop_time,
     )
     watcher = Watcher(config)
     setattr(state, _STATE_KEY, watcher)

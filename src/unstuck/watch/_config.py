@@ -28,6 +28,8 @@ class WatchConfig:
     history: int = 200
     heartbeat_ms: float | None = None
     sample_ms: float | None = None
+    loop_time: bool = True
+    """Sample where the loop's busy time goes (loop time by origin)."""
 
     @property
     def heartbeat_s(self) -> float:
@@ -74,6 +76,7 @@ def resolve_config(
     history: int | None = None,
     heartbeat_ms: float | None = None,
     sample_ms: float | None = None,
+    loop_time: bool | None = None,
 ) -> WatchConfig:
     """Merge explicit options (which win) with ``UNSTUCK_WATCH_*`` variables."""
     env = os.environ if environ is None else environ
@@ -115,6 +118,9 @@ def resolve_config(
         heartbeat_ms = _parse_positive("UNSTUCK_WATCH_HEARTBEAT_MS", value)
     if sample_ms is None and (value := raw("SAMPLE_MS")) is not None:
         sample_ms = _parse_positive("UNSTUCK_WATCH_SAMPLE_MS", value)
+    if loop_time is None:
+        value = raw("LOOP_TIME")
+        loop_time = True if value is None else _parse_bool("UNSTUCK_WATCH_LOOP_TIME", value)
     return WatchConfig(
         enabled=enabled,
         threshold_ms=threshold_ms,
@@ -124,4 +130,5 @@ def resolve_config(
         history=int(history),
         heartbeat_ms=heartbeat_ms,
         sample_ms=sample_ms,
+        loop_time=loop_time,
     )

@@ -1,16 +1,19 @@
 """Loop time by origin: where the event loop's busy time goes, sampled, always on.
 
-A thread of its own wakes about every 10 ms (with jitter, so that it cannot
-fall in step with the heartbeat or any periodic task) and looks at the loop
-thread's innermost frame. When that frame is the loop's own machinery (the
-selector's ``select``, or the frame that called into uvloop's C loop, both
-learnt at start), the loop is idle. Otherwise the time since the previous
-sample is added to the origin of the loop's current task, named as in the
+A thread of its own wakes about every 20 ms (with jitter, so that it cannot
+fall in step with the heartbeat or any periodic task; every 100 ms after it
+found the loop idle, so that an idle worker costs little) and looks at the
+loop thread's innermost frame. When that frame is the loop's own machinery
+(the selector's ``select``, or the frame that called into uvloop's C loop,
+both learnt at start), the loop is idle. Otherwise the time since the previous
+sample (so a busy stretch counts in full, whatever the rate) is added to the
+origin of the loop's current task, named as in the
 stall counters (``GET /x``, ``spawned by GET /x``, ``(start-up)``,
 ``(shutdown)``, ``(before routing)``), or to ``(other)`` (the server's protocol
 callbacks, timers, tasks of no request). Collections of the garbage collector
-on the loop thread are timed exactly by ``gc.callbacks`` as ``(garbage
-collection)``, and taken out of the sampled time.
+are timed exactly by the watchdog's ``gc.callbacks`` hook (a collection holds
+the GIL: the loop cannot run meanwhile) as ``(garbage collection)``, and taken
+out of the sampled time.
 
 Each busy sample also counts the stack (code objects and lines, turned into
 names only when asked) under its origin: the flame graph of that origin. Many
@@ -20,7 +23,6 @@ short blocks below the stall threshold therefore show as what they add to.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import random
 import selectors
@@ -46,6 +48,15 @@ MAX_ORIGINS = 100
 #: Distinct stacks kept per origin; later ones count in the origin's time only.
 MAX_STACKS = 300
 MAX_DEPTH = 80
+#: Origins given a flame graph, the busiest first, and the smallest share of an
+#: origin's samples a frame needs to be drawn: they bound the JSON of each snapshot.
+MAX_FLAMES = 20
+MIN_FLAME_SHARE = 0.002
+#: A flame graph is rebuilt when its origin has 10 % more samples, or after this
+#: long (the seconds are always current): each worker publishes its snapshot every
+#: second, and a tree costs some milliseconds.
+FLAME_EVERY_S = 5.0
+_FLAME_GROWTH = 1.1
 
 OriginOf = Callable[["asyncio.Task[Any] | None"], str | None]
 StackKey = tuple[tuple[CodeType, int], ...]
@@ -64,6 +75,8 @@ _ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 class _Account:
     seconds: float = 0.0
     samples: int = 0
+    stacked: int = 0
+    """Samples whose stack is in the origin's flame graph."""
 
 
 def _entry_codes(frame: FrameType | None) -> frozenset[CodeType]:
@@ -86,12 +99,16 @@ class LoopTime:
         self,
         *,
         origin_of: OriginOf,
-        interval_s: float = 0.01,
+        interval_s: float = 0.02,
+        idle_interval_s: float = 0.1,
+        gc_seconds: Callable[[], float] = lambda: 0.0,
         on_flush: Callable[[dict[str, float]], None] | None = None,
         flush_every_s: float = 1.0,
     ) -> None:
         self.interval_s = interval_s
+        self.idle_interval_s = idle_interval_s
         self._origin_of = origin_of
+        self._gc_total = gc_seconds
         self._on_flush = on_flush
         self._flush_every_s = flush_every_s
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -104,8 +121,8 @@ class LoopTime:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = 0.0
-        self._gc_started = 0.0
-        self._gc_seconds = 0.0
+        self._flames: dict[str, dict[str, Any]] = {}
+        self._flames_at = -FLAME_EVERY_S
 
     @property
     def running(self) -> bool:
@@ -119,7 +136,6 @@ class LoopTime:
         self._idle = _IDLE_CODES | _entry_codes(sys._getframe())
         self._started = time.perf_counter()
         self._stopping.clear()
-        gc.callbacks.append(self._on_gc)
         self._thread = threading.Thread(
             target=self._run, name=f"unstuck-loop-time-{os.getpid()}", daemon=True
         )
@@ -132,31 +148,35 @@ class LoopTime:
         self._stopping.set()
         self._thread.join()
         self._thread = None
-        if self._on_gc in gc.callbacks:
-            gc.callbacks.remove(self._on_gc)
         self._flush()
 
     # -- the sampler thread ----------------------------------------------------
 
     def _run(self) -> None:
         last = time.perf_counter()
-        gc_seen = self._gc_seconds
+        gc_seen = self._gc_total()
         next_flush = last + self._flush_every_s
-        while not self._stopping.wait(self.interval_s * (0.5 + random.random())):
+        interval = self.interval_s
+        while not self._stopping.wait(interval * (0.5 + random.random())):
             now = time.perf_counter()
-            gc_total = self._gc_seconds
-            # Collections were counted exactly; the rest of the interval is sampled.
-            weight = max(0.0, now - last - (gc_total - gc_seen))
+            gc_total = self._gc_total()
+            collected = gc_total - gc_seen
+            if collected > 0:
+                self._add(GARBAGE_COLLECTION, collected, None)
+            # Collections were timed exactly; the rest of the interval is sampled.
+            weight = max(0.0, now - last - collected)
             last, gc_seen = now, gc_total
-            self._sample(weight)
+            busy = self._sample(weight)
+            interval = self.interval_s if busy else self.idle_interval_s
             if now >= next_flush:
                 next_flush = now + self._flush_every_s
                 self._flush()
 
-    def _sample(self, weight: float) -> None:
+    def _sample(self, weight: float) -> bool:
+        """Count one sample; ``False`` when the loop was idle."""
         frame = sys._current_frames().get(self._loop_thread)
         if frame is None or frame.f_code in self._idle:
-            return
+            return False
         task = asyncio.current_task(self._loop) if self._loop is not None else None
         origin = self._origin_of(task) or OTHER
         stack: list[tuple[CodeType, int]] = []
@@ -170,6 +190,7 @@ class LoopTime:
         del frame
         stack.reverse()
         self._add(origin, weight, tuple(stack))
+        return True
 
     def _add(self, origin: str, weight: float, stack: StackKey | None) -> None:
         with self._lock:
@@ -187,18 +208,7 @@ class LoopTime:
                 stacks = self._stacks.setdefault(origin, Counter())
                 if stack in stacks or len(stacks) < MAX_STACKS:
                     stacks[stack] += 1
-
-    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        # Called by the collector, on whichever thread collects; only the loop's counts.
-        if threading.get_ident() != self._loop_thread:
-            return
-        if phase == "start":
-            self._gc_started = time.perf_counter()
-        elif self._gc_started:
-            seconds = time.perf_counter() - self._gc_started
-            self._gc_started = 0.0
-            self._gc_seconds += seconds
-            self._add(GARBAGE_COLLECTION, seconds, None)
+                    account.stacked += 1
 
     def _flush(self) -> None:
         with self._lock:
@@ -210,10 +220,23 @@ class LoopTime:
 
     def snapshot(self) -> dict[str, Any]:
         """Seconds and flame graph per origin, busiest first; safe from any thread."""
+        now = time.perf_counter()
+        flames = self._flames
         with self._lock:
             accounts = {origin: (a.seconds, a.samples) for origin, a in self._accounts.items()}
-            stacks = {origin: Counter(counts) for origin, counts in self._stacks.items()}
-        elapsed = time.perf_counter() - self._started if self._started else 0.0
+            busiest = sorted(self._accounts, key=lambda o: self._accounts[o].seconds)[::-1]
+            busiest = busiest[:MAX_FLAMES]
+            stale = now - self._flames_at >= FLAME_EVERY_S or any(
+                self._accounts[origin].stacked
+                > _FLAME_GROWTH * flames.get(origin, {"value": 0})["value"]
+                for origin in busiest
+            )
+            stacks = {o: Counter(self._stacks.get(o, ())) for o in busiest} if stale else {}
+        ranked = sorted(accounts.items(), key=lambda item: item[1][0], reverse=True)
+        if stale:
+            flames = {origin: flame(counts) for origin, counts in stacks.items()}
+            self._flames, self._flames_at = flames, now
+        elapsed = now - self._started if self._started else 0.0
         busy = sum(seconds for seconds, _ in accounts.values())
         rows = [
             {
@@ -221,11 +244,9 @@ class LoopTime:
                 "seconds": round(seconds, 4),
                 "samples": samples,
                 "share_of_busy": round(seconds / busy, 4) if busy else 0.0,
-                "flame": flame(stacks.get(origin, Counter())),
+                "flame": flames.get(origin, flame(Counter())),
             }
-            for origin, (seconds, samples) in sorted(
-                accounts.items(), key=lambda item: item[1][0], reverse=True
-            )
+            for origin, (seconds, samples) in ranked
         ]
         return {
             "interval_ms": self.interval_s * 1000,

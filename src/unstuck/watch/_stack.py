@@ -124,10 +124,20 @@ def await_stack(coroutine: Any) -> list[StackFrame]:
     return frames[-MAX_FRAMES:]
 
 
+_PACKAGE_DIRS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
 def is_library(path: str) -> bool:
-    """Not the application's code: the standard library, site-packages, the
-    watcher itself, or code without a file (``<frozen importlib._bootstrap>``)."""
-    return path.startswith(_LIBRARY_DIRS) or path.startswith(_WATCH_DIR) or path.startswith("<")
+    """Not the application's code: the standard library, installed packages
+    (in this environment or another one on the path, as ``uv run --with``
+    layers them), the watcher itself, or code without a file
+    (``<frozen importlib._bootstrap>``)."""
+    return (
+        path.startswith(_LIBRARY_DIRS)
+        or path.startswith(_WATCH_DIR)
+        or path.startswith("<")
+        or any(part in path for part in _PACKAGE_DIRS)
+    )
 
 
 def blamed_frame(stack: list[StackFrame]) -> StackFrame | None:

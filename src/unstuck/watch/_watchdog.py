@@ -65,12 +65,6 @@ class _Late:
     cpu_s: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class _SchedReading:
-    at: float
-    runnable_s: float
-
-
 def _read_runnable_s(path: str | None) -> float | None:
     """Run-queue wait of a thread so far (schedstat's second field, in ns)."""
     if path is None:
@@ -124,10 +118,13 @@ class LoopWatchdog:
         self._beat_cpu = 0.0
         self._late: deque[_Late] = deque()
         self._schedstat: str | None = None
-        self._sched_before: _SchedReading | None = None
+        # The loop thread's run-queue wait so far, read while the loop answered.
+        self._runnable_before: float | None = None
         self._gc_min_s = threshold_s / 10
         self._gc_started = 0.0
         self._gc_spans: deque[tuple[float, float]] = deque(maxlen=256)
+        #: Seconds of every collection since start (the loop-time account reads it).
+        self.gc_seconds = 0.0
         self._ongoing: _Ongoing | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -142,8 +139,8 @@ class LoopWatchdog:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        schedstat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
-        self._schedstat = schedstat if os.path.exists(schedstat) else None
+        # Read by the watchdog thread only; where it does not exist (not Linux) it reads None.
+        self._schedstat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
         self._stopping.clear()
         self._beat = (0, time.monotonic() + self.heartbeat_s)
         self._beat_cpu = time.thread_time()
@@ -192,6 +189,7 @@ class LoopWatchdog:
             self._gc_started = time.monotonic()
             return
         took = time.monotonic() - self._gc_started
+        self.gc_seconds += took
         if took >= self._gc_min_s:
             self._gc_spans.append((self._gc_started, took))
 
@@ -229,7 +227,7 @@ class LoopWatchdog:
                 # The baseline of the loop thread's run-queue wait, taken while it answers.
                 runnable = _read_runnable_s(self._schedstat)
                 if runnable is not None and overdue < self.heartbeat_s:
-                    self._sched_before = _SchedReading(now, runnable)
+                    self._runnable_before = runnable
                 wait = min(1.0, self.threshold_s - overdue)
             self._stopping.wait(wait)
 
@@ -276,11 +274,11 @@ class LoopWatchdog:
             self._on_stall(self._stall(late.due, late.ended, ongoing, late.cpu_s))
 
     def _runnable_since_baseline(self, duration_s: float) -> float | None:
-        before = self._sched_before
+        before = self._runnable_before
         now = _read_runnable_s(self._schedstat)
         if before is None or now is None:
             return None
-        return min(duration_s, max(0.0, now - before.runnable_s))
+        return min(duration_s, max(0.0, now - before))
 
     def _stall(
         self, due: float, ended: float, ongoing: _Ongoing | None, cpu_s: float | None

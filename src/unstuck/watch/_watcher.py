@@ -62,8 +62,15 @@ def _prepare() -> WatchMetrics:
     # thread_pool_stats() would import it on the loop at the first sample; with
     # another anyio layout, that first sample imports what it needs.
     with contextlib.suppress(ImportError):
+        importlib.import_module("anyio.to_thread")
         importlib.import_module("anyio._backends._asyncio")
     return metrics()
+
+
+def _start_publisher(directory: str) -> Publisher:
+    publisher = Publisher(directory, _encode)
+    publisher.start()
+    return publisher
 
 
 def thread_pool_stats() -> dict[str, int]:
@@ -91,7 +98,11 @@ class Watcher:
         self._started = 0.0
         self._routes_seen: set[str] = set()
         self._phase: Phase | None = None
-        self.loop_time = LoopTime(origin_of=self._origin_of_task, on_flush=self._count_busy)
+        self.loop_time = LoopTime(
+            origin_of=self._origin_of_task,
+            gc_seconds=self._gc_seconds,
+            on_flush=self._count_busy,
+        )
         self._publisher: Publisher | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -117,11 +128,12 @@ class Watcher:
             on_hang=lambda stall: log_stall(stall, ongoing=True),
         )
         self.watchdog.start()
-        self.loop_time.start()
+        if self.config.loop_time:
+            self.loop_time.start()
         directory = fleet_dir()
         if directory:
-            self._publisher = Publisher(directory, _encode)
-            self._publisher.start()
+            # It reads /proc and creates the directory: off the loop, like _prepare.
+            self._publisher = await loop.run_in_executor(None, _start_publisher, directory)
         self._started = time.monotonic()
         # The watcher's own task belongs to no request and to no phase of the app.
         self._sampler = loop.create_task(
@@ -189,6 +201,9 @@ class Watcher:
         """The loop-time account of a task (a bounded label); called by the sampler thread."""
         activity = activity_of(task)
         return None if activity is None else metric_label(origin_of(activity))
+
+    def _gc_seconds(self) -> float:
+        return self.watchdog.gc_seconds if self.watchdog is not None else 0.0
 
     def _count_busy(self, seconds_by_origin: dict[str, float]) -> None:
         if self._metrics is not None:

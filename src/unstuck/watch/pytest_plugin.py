@@ -14,14 +14,22 @@ body runs. A test that blocked fails with the blocking stack, its own failure
 (an assertion) shown too; a fixture that blocked is an error of its set-up or
 teardown. ``unstuck_fixtures = false`` (or ``--unstuck-no-fixtures``) leaves
 fixtures alone.
+
+Starlette's ``TestClient`` runs the app on a loop in a thread of its own, an
+anyio blocking portal, from sync tests. While a limit is set, each portal
+started by ``anyio.from_thread.start_blocking_portal`` gets a watchdog on its
+loop, and its stalls count against the test phase that runs at the time
+(set-up, call or teardown).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import importlib
 import inspect
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -87,12 +95,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A bad marker value stops the run once, before any test runs.
+    marked = False
     for item in items:
         for marker in item.iter_markers("unstuck"):
             if "max_block_ms" in marker.kwargs:
                 _parse_limit(_MARKER, marker.kwargs["max_block_ms"])
+                marked = True
+    if marked or config.stash.get(_LIMIT, None) is not None:
+        _PORTALS.install(config)
 
 
 def _limit_ms(node: pytest.Item | pytest.Collector) -> float | None:
@@ -105,9 +117,10 @@ def _limit_ms(node: pytest.Item | pytest.Collector) -> float | None:
 class _Watch:
     """The watchdog on the running loop while one body runs; collects its stalls."""
 
-    def __init__(self, limit_ms: float) -> None:
+    def __init__(self, limit_ms: float, on_stall: Callable[[Stall], None] | None = None) -> None:
         self.limit_ms = limit_ms
         self.stalls: list[Stall] = []
+        self._on_stall = on_stall or self.stalls.append
         self._watchdog: LoopWatchdog | None = None
 
     def start(self) -> None:
@@ -120,7 +133,7 @@ class _Watch:
             threshold_s=threshold,
             heartbeat_s=min(0.01, threshold / 4),
             sample_s=min(0.01, max(0.001, threshold / 10)),
-            on_stall=self.stalls.append,
+            on_stall=self._on_stall,
         )
         self._watchdog.start()
 
@@ -129,6 +142,69 @@ class _Watch:
             self._watchdog.cancel_heartbeat()
             await asyncio.to_thread(self._watchdog.stop)
             self._watchdog = None
+
+
+class _PortalWatch:
+    """Watchdogs on the loops of anyio blocking portals (``TestClient``'s app loop).
+
+    The stalls go to the list of the test phase running now; a portal opened
+    outside any watched phase is not watched.
+    """
+
+    def __init__(self) -> None:
+        self.stalls: list[Stall] | None = None
+        self.limit_ms: float | None = None
+        self._installed = False
+
+    def install(self, config: pytest.Config) -> None:
+        if self._installed:
+            return
+        try:
+            from_thread: Any = importlib.import_module("anyio.from_thread")
+        except ImportError:
+            return  # no anyio, no TestClient
+        original = from_thread.start_blocking_portal
+        watched = functools.wraps(original)(contextlib.contextmanager(self._portal(original)))
+        from_thread.start_blocking_portal = watched
+        self._installed = True
+
+        def uninstall() -> None:
+            from_thread.start_blocking_portal = original
+            self._installed = False
+
+        config.add_cleanup(uninstall)
+
+    def _portal(self, original: Callable[..., Any]) -> Callable[..., Iterator[Any]]:
+        def start_blocking_portal(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            with original(*args, **kwargs) as portal:
+                limit = self.limit_ms
+                watch = _Watch(limit, self._record) if limit is not None else None
+                if watch is not None:
+                    portal.call(watch.start)
+                try:
+                    yield portal
+                finally:
+                    if watch is not None:
+                        portal.call(watch.stop)
+
+        return start_blocking_portal
+
+    def _record(self, stall: Stall) -> None:
+        # On the watchdog's thread: a list append is atomic.
+        if self.stalls is not None:
+            self.stalls.append(stall)
+
+    @contextlib.contextmanager
+    def phase(self, limit_ms: float | None) -> Iterator[list[Stall]]:
+        stalls: list[Stall] = []
+        self.stalls, self.limit_ms = (stalls, limit_ms) if limit_ms is not None else (None, None)
+        try:
+            yield stalls
+        finally:
+            self.stalls = self.limit_ms = None
+
+
+_PORTALS = _PortalWatch()
 
 
 def _watched_test(test: Callable[..., Any], watch: _Watch) -> Callable[..., Any]:
@@ -225,22 +301,42 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     if limit is None or not isinstance(item, pytest.Function):
         return (yield)
     original = item.obj
-    if not inspect.iscoroutinefunction(original):
-        return (yield)
     watch = _Watch(limit)
-    item.obj = _watched_test(original, watch)
-    try:
-        result = yield
-    except BaseException:
-        if watch.stalls:
-            # The test failed on its own too: show both, its failure and the stall.
-            item.add_report_section("call", "unstuck", report(watch.stalls, limit))
-        raise
-    finally:
-        item.obj = original
-    if watch.stalls:
-        pytest.fail(report(watch.stalls, limit), pytrace=False)
+    if inspect.iscoroutinefunction(original):
+        item.obj = _watched_test(original, watch)
+    with _PORTALS.phase(limit) as portal_stalls:
+        try:
+            result = yield
+        except BaseException:
+            if stalls := watch.stalls + portal_stalls:
+                # The test failed on its own too: show both, its failure and the stall.
+                item.add_report_section("call", "unstuck", report(stalls, limit))
+            raise
+        finally:
+            item.obj = original
+    if stalls := watch.stalls + portal_stalls:
+        pytest.fail(report(stalls, limit), pytrace=False)
     return result
+
+
+def _fixture_phase(item: pytest.Item, when: str) -> Generator[None, object, object]:
+    """Set-up or teardown: stalls of a portal (a ``TestClient`` fixture) fail it."""
+    limit = _limit_ms(item) if item.config.stash.get(_FIXTURES, False) else None
+    with _PORTALS.phase(limit) as stalls:
+        result = yield
+    if stalls and limit is not None:
+        pytest.fail(f"{when}: {report(stalls, limit)}", pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _fixture_phase(item, "set-up"))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _fixture_phase(item, "teardown"))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -31,6 +31,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="blocking_call",
+    ratio_of="worst /health wait / the control's worst",
     title="a blocking call in async def stalls every other request",
     article="requests.get() inside async def blocks the event loop: every other request, "
     "on the whole worker, waits.",

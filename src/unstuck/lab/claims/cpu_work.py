@@ -187,6 +187,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="cpu_work",
+    ratio_of="/health p95 under /compute / idle p95",
     title="CPU work: in a thread the GIL still slows the loop; in a process it does not",
     article="CPU-heavy work hogs the loop; run_in_executor with a thread pool suits medium "
     "work without blocking the loop, a process pool suits heavy work and bypasses the GIL.",

@@ -110,6 +110,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="pool_exhaustion",
+    ratio_of="time to the 503 / pool_timeout",
     title="a pool smaller than the thread pool: requests wait, then fail with 503",
     article="When requests hang, check whether the database connection pool is exhausted "
     "(pool_size=20, max_overflow=10, pool_timeout=30, one pool per worker).",

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable
 
 from unstuck.lab import figures
-from unstuck.lab.claim import Claim, Finding, Lab, Verdict
+from unstuck.lab.claim import Claim, Finding, Judgement, Lab, Verdict
 from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, closed_loop, latency_ms, throughput
 from unstuck.lab.services import RunningService
@@ -61,6 +61,34 @@ async def _load(
     )
 
 
+def judge(async_rate: float, sync_rate: float, on: str) -> Judgement:
+    """Async at least 1.1x sync holds; within 10% either way is a correction."""
+    ratio = async_rate / sync_rate if sync_rate else float("nan")
+    if ratio >= 1.1:
+        return Judgement(
+            Verdict.HOLDS,
+            ratio,
+            f"the async engine served {ratio:.2f}x the requests of the sync one {on}.",
+        )
+    if ratio >= 0.9:
+        return Judgement(
+            Verdict.CORRECTED,
+            ratio,
+            f"no real difference {on} ({ratio:.2f}x): with short queries both are bound by "
+            "Python's CPU time in one process, not by waiting; async pays off when requests "
+            "wait long (more of them than threads) rather than per query.",
+        )
+    if not ratio > 0:
+        return Judgement(Verdict.DOES_NOT_HOLD, ratio, f"the async engine served nothing {on}.")
+    return Judgement(
+        Verdict.DOES_NOT_HOLD,
+        ratio,
+        f"the sync engine in the thread pool served {1 / ratio:.2f}x the requests of the "
+        f"async one {on}: for short queries the async driver's extra hops cost more than "
+        "the threads do; async wins when requests wait long, not per query.",
+    )
+
+
 async def measure(lab: Lab) -> Finding:
     service = await lab.fleet.service()
     created = await seed_users(service, lab.scale(quick=100, full=500))
@@ -80,25 +108,8 @@ async def measure(lab: Lab) -> Finding:
     async_rate = sum(rates["async"]) / len(rates["async"])
     sync_rate = sum(rates["sync"]) / len(rates["sync"])
     errors = {kind: sum(not o.ok for o in outcomes) for kind, outcomes in runs.items()}
-    ratio = async_rate / sync_rate if sync_rate else float("nan")
-    on = f"on {lab.database} with {connections} concurrent clients"
-    if ratio >= 1.1:
-        verdict = Verdict.HOLDS
-        why = f"the async engine served {ratio:.2f}x the requests of the sync one {on}."
-    elif ratio >= 0.9:
-        verdict = Verdict.CORRECTED
-        why = (
-            f"no real difference {on} ({ratio:.2f}x): with short queries both are bound by "
-            "Python's CPU time in one process, not by waiting; async pays off when requests "
-            "wait long (more of them than threads) rather than per query."
-        )
-    else:
-        verdict = Verdict.DOES_NOT_HOLD
-        why = (
-            f"the sync engine in the thread pool served {1 / ratio:.2f}x the requests of the "
-            f"async one {on}: for short queries the async driver's extra hops cost more than "
-            "the threads do; async wins when requests wait long, not per query."
-        )
+    judgement = judge(async_rate, sync_rate, f"on {lab.database} with {connections} clients")
+    ratio, verdict, why = judgement.ratio, judgement.verdict, judgement.why
     plot = figures.bars(
         lab.report_dir,
         "sqlalchemy_throughput",
@@ -130,6 +141,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="sqlalchemy_throughput",
+    ratio_of="async req/s / sync req/s",
     title="sync vs async SQLAlchemy: throughput under the same concurrency",
     article="Sync SQLAlchemy in def routes suits moderate load (< 500 QPS); async SQLAlchemy "
     "suits high concurrency.",

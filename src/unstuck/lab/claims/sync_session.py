@@ -32,6 +32,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="sync_session",
+    ratio_of="worst /health wait / the control's worst",
     title="a sync Session in async def stalls the loop as well",
     article="db.query(User).first() on a sync Session inside async def blocks the event loop.",
     measure=measure,

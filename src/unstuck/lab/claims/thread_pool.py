@@ -167,6 +167,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="thread_pool",
+    ratio_of="measured cap / the article's min(32, cpu+4)",
     title="def routes are capped by the thread pool: 40 tokens, not min(32, cpu+4)",
     article="def routes run in a ThreadPoolExecutor; their concurrency is limited by the pool "
     "size, min(32, os.cpu_count() + 4) by default.",

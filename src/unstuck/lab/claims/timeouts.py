@@ -120,6 +120,7 @@ async def measure(lab: Lab) -> Finding:
 
 CLAIM = Claim(
     name="timeouts",
+    ratio_of="time to the 504 / the deadline",
     title="timeouts answer 504 on time, but do not stop work in threads",
     article="Put a timeout on every operation (asyncio.wait_for(..., timeout=10.0)) and "
     "answer 504 when it expires, to avoid waiting forever.",

@@ -1,0 +1,76 @@
+"""Routers that libraries build: the routes they add to an application.
+
+An application's route map includes routes it did not write: the login and register
+routes a user-management library generates, the endpoint of a GraphQL router. Each
+entry names the library's callable (a method of the object the library hands out, or a
+router class) and the routes it adds, relative to where the router is included.
+Extending it is a change to this data only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryRoute:
+    methods: tuple[str, ...]
+    path: str
+
+
+def _routes(*pairs: tuple[str, str]) -> tuple[LibraryRoute, ...]:
+    return tuple(LibraryRoute(tuple(methods.split(",")), path) for methods, path in pairs)
+
+
+# ``fastapi_users.get_auth_router(backend)`` and the like, by (library, class, method):
+# the object is ``FastAPIUsers[User, ID](...)``, whichever module it is imported from.
+ROUTER_METHODS: dict[tuple[str, str, str], tuple[LibraryRoute, ...]] = {
+    ("fastapi_users", "FastAPIUsers", "get_auth_router"): _routes(
+        ("POST", "/login"), ("POST", "/logout")
+    ),
+    ("fastapi_users", "FastAPIUsers", "get_register_router"): _routes(("POST", "/register")),
+    ("fastapi_users", "FastAPIUsers", "get_reset_password_router"): _routes(
+        ("POST", "/forgot-password"), ("POST", "/reset-password")
+    ),
+    ("fastapi_users", "FastAPIUsers", "get_verify_router"): _routes(
+        ("POST", "/request-verify-token"), ("POST", "/verify")
+    ),
+    ("fastapi_users", "FastAPIUsers", "get_users_router"): _routes(
+        ("GET", "/me"),
+        ("PATCH", "/me"),
+        ("GET", "/{id}"),
+        ("PATCH", "/{id}"),
+        ("DELETE", "/{id}"),
+    ),
+    ("fastapi_users", "FastAPIUsers", "get_oauth_router"): _routes(
+        ("GET", "/authorize"), ("GET", "/callback")
+    ),
+    ("fastapi_users", "FastAPIUsers", "get_oauth_associate_router"): _routes(
+        ("GET", "/authorize"), ("GET", "/callback")
+    ),
+}
+
+# Generic library classes whose subscription (``FastAPIUsers[User, UUID]``) is the class.
+GENERIC_OWNERS = frozenset({(library, owner) for library, owner, _method in ROUTER_METHODS})
+
+# Router classes of libraries: like ``APIRouter``, and the routes they come with (at the
+# ``path`` argument of the constructor, ``""`` by default).
+ROUTER_CLASSES: dict[str, tuple[LibraryRoute, ...]] = {
+    "fastapi_utils.inferring_router.InferringRouter": (),
+    "fastapi_restful.inferring_router.InferringRouter": (),
+    "fastapi_restful.InferringRouter": (),
+    "strawberry.fastapi.GraphQLRouter": _routes(("GET", ""), ("POST", ""), ("WEBSOCKET", "")),
+    "strawberry.fastapi.router.GraphQLRouter": _routes(
+        ("GET", ""), ("POST", ""), ("WEBSOCKET", "")
+    ),
+}
+
+
+def method_routes(owner: str, method: str) -> tuple[LibraryRoute, ...] | None:
+    """The routes ``owner.method(...)`` builds, ``owner`` a dotted library class name."""
+    library, _, name = owner.partition(".")
+    return ROUTER_METHODS.get((library, owner.rpartition(".")[2], method)) if name else None
+
+
+def is_generic_owner(owner: str) -> bool:
+    return (owner.partition(".")[0], owner.rpartition(".")[2]) in GENERIC_OWNERS
