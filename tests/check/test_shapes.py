@@ -47,8 +47,9 @@ def test_findings_are_exactly_the_marked_lines(name: str) -> None:
 def test_namespace_portion_inside_a_package_keeps_its_full_name() -> None:
     report = _check("namespace_portion")
     assert _routes(report) == {"POST /api/orders/{order_id}/confirm": "shop.routers.orders.confirm"}
-    (finding,) = report.findings
-    assert [step.function for step in finding.chain] == [
+    connect, send = report.findings
+    assert (connect.line, send.line) == (5, 6)
+    assert [step.function for step in send.chain] == [
         "shop.routers.orders.confirm",
         "shop.mail.sender.send_confirmation",
     ]
@@ -106,6 +107,10 @@ def test_routers_registered_in_loops_keep_each_prefix() -> None:
         "GET /api/search/": "desk.routers.search.search",
         "POST /api/exports/csv": "desk.routers.search.export_csv",
         "POST /api/plugins/mail/inbound": "desk.plugins.inbound_mail",
+        "GET /areas/billing/summary": "desk.routers.areas.billing_summary",
+        "GET /areas/audit/summary": "desk.routers.areas.audit_summary",
+        "GET /regions/west/status": "desk.routers.areas.west_status",
+        "GET /regions/east/status": "desk.routers.areas.east_status",
         "GET /ping": "desk.main.ping",
         "WEBSOCKET /feed": "desk.main.feed",
     }
@@ -161,13 +166,13 @@ def test_controller_objects_and_the_apps_own_router() -> None:
     report = _check("controllers")
     assert _routes(report) == {
         "GET /ping": "service.ping",
-        "GET /v1/reports/": "service.ReportsController.list_reports",
-        "DELETE,GET /v1/reports/{report_id}": "service.ReportsController.render",
+        "GET /v1/reporting/reports/": "service.ReportsController.list_reports",
+        "DELETE,GET /v1/reporting/reports/{report_id}": "service.ReportsController.render",
         "GET,HEAD /legacy/health": "service.legacy_health",
         "WEBSOCKET /legacy/feed": "service.legacy_feed",
     }
     (finding,) = report.findings
-    assert finding.route == "DELETE,GET /v1/reports/{report_id}"
+    assert finding.route == "DELETE,GET /v1/reporting/reports/{report_id}"
 
 
 def test_routers_of_modules_imported_by_name() -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from unstuck.check.blockers import dotted_name, finding, short
 from unstuck.check.model import ChainLink, Finding
-from unstuck.check.program import Key, Program, last_name
+from unstuck.check.program import Program, last_name
 from unstuck.check.rule import Rule
 from unstuck.check.rules import http_timeout
+from unstuck.check.values import Key, LibraryMethod, LibraryObject
 
 _TIMEOUT_NAMES = frozenset(
     [
@@ -42,24 +43,24 @@ def timeout_findings(program: Program, rule: Rule, key: Key) -> list[Finding]:
         return []
     path = program.modules[key[0]].path
     findings: list[Finding] = []
-    for call, _awaited in function.calls:
-        if last_name(call[1]) not in _TIMEOUT_NAMES:
+    for call in function.calls:
+        if last_name(call.func) not in _TIMEOUT_NAMES:
             continue
-        for value in program.eval(call[1], key[0]):
-            if value[0] == "E":
-                name = str(value[1])
+        for value in program.eval(call.func, key[0]):
+            if isinstance(value, LibraryObject):
+                name = value.name
                 relevant = (
                     name in http_timeout.TIMEOUT_REQUIRED or name in http_timeout.TIMEOUT_NOT_NONE
                 )
-            elif value[0] == "EM":
-                name = f"{value[1]}.{value[2]}"
-                relevant = (value[1], value[2]) in http_timeout.TIMEOUT_REQUIRED_METHODS
+            elif isinstance(value, LibraryMethod):
+                name = f"{value.cls}.{value.name}"
+                relevant = (value.cls, value.name) in http_timeout.TIMEOUT_REQUIRED_METHODS
             else:
                 continue
             if relevant and http_timeout.lacks_timeout(name, call):
                 label = f"{short(name)}()"
                 message = f"{label} {rule.summary}; fix: {rule.fix}"
-                link = ChainLink(path, call[2], dotted_name(key))
-                findings.append(finding(rule, path, call[2], call[3], message, (link,)))
+                link = ChainLink(path, call.line, dotted_name(key))
+                findings.append(finding(rule, path, call.line, call.col, message, (link,)))
                 break
     return findings

@@ -9,7 +9,7 @@ Fix: pass ``timeout=`` on every call (or configure it once on the client); the s
 ``/safe`` route shows the 504 pattern with ``asyncio.wait_for``.
 """
 
-from unstuck.check.model import Expr
+from unstuck.check.model import Call, Constant
 from unstuck.check.rule import Rule, functions, methods
 
 _VERBS = "get post put patch delete head options request"
@@ -55,15 +55,14 @@ TIMEOUT_NOT_NONE = functions("httpx", _VERBS + " stream Client AsyncClient") | f
 _POSITIONAL_TIMEOUT = {"urllib.request.urlopen": 2, "http.client.HTTPConnection": 2}
 
 
-def lacks_timeout(callable_name: str, call: Expr) -> bool:
-    """Whether ``call`` (a ``("c", ...)`` expression) of ``callable_name`` has no timeout."""
-    args, kwargs = call[4], call[5]
-    names = {name for name, _ in kwargs}
+def lacks_timeout(callable_name: str, call: Call) -> bool:
+    """Whether ``call`` of ``callable_name`` has no timeout."""
+    names = {keyword.name for keyword in call.keywords}
     if None in names:  # **options may carry it
         return False
     if callable_name in TIMEOUT_NOT_NONE:
-        return any(name == "timeout" and value == ("k", None) for name, value in kwargs)
+        return call.keyword("timeout") == Constant(None)
     position = _POSITIONAL_TIMEOUT.get(callable_name)
-    if position is not None and len(args) > position:
+    if position is not None and len(call.args) > position:
         return False
     return "timeout" not in names
