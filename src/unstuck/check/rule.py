@@ -67,6 +67,9 @@ class Rule:
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
     clients: tuple[Client, ...] = ()
+    # "f" -> class: calling ``f(...)`` gives a factory whose calls make instances of the
+    # class (or of its ``class_=`` argument): ``sessionmaker(bind=engine)()`` is a Session
+    factories: Mapping[str, str] = field(default_factory=dict)
     # Codes whose finding on the same line makes this rule's redundant: one fix covers
     # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
     subsumed_by: frozenset[str] = frozenset()
@@ -94,6 +97,7 @@ class Knowledge:
         self.attribute_types: dict[tuple[str, str], str] = {}
         self.classes: set[str] = set()
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
+        self.factories: dict[str, str] = {}
         for rule in self.rules.values():
             for name in rule.functions:
                 self.functions.setdefault(name, rule)
@@ -107,6 +111,7 @@ class Knowledge:
             self.attribute_types.update(rule.attribute_types)
             self.classes.update(rule.classes)
             self.nonblocking.update(rule.nonblocking)
+            self.factories.update(rule.factories)
             for client in rule.clients:
                 self._add_client(rule, client)
         self._canonical: dict[str, str] = {}
