@@ -23,6 +23,27 @@ _PLAIN_VALUE_METHODS = " ".join(
 
 
 @dataclass(frozen=True, slots=True)
+class Timeouts:
+    """The calls that wait forever unless given a timeout (USK203 reads them).
+
+    ``required``: functions and constructors that have no timeout by default;
+    ``required_methods``: the same as ``(class, method)``; ``not_none``: calls with a
+    default timeout that an explicit ``timeout=None`` switches off; ``positional``: where
+    a call also takes its timeout by position (``urlopen(url, data, timeout)``).
+    """
+
+    required: frozenset[str] = frozenset()
+    required_methods: frozenset[tuple[str, str]] = frozenset()
+    not_none: frozenset[str] = frozenset()
+    positional: tuple[tuple[str, int], ...] = ()
+
+    def last_names(self) -> frozenset[str]:
+        """The names such calls end with in source: a cheap filter before evaluating."""
+        names = {name.rpartition(".")[2] for name in self.required | self.not_none}
+        return frozenset(names | {method for _, method in self.required_methods})
+
+
+@dataclass(frozen=True, slots=True)
 class Client:
     """A synchronous client class every public method of which does I/O.
 
@@ -70,6 +91,7 @@ class Rule:
     # "f" -> class: calling ``f(...)`` gives a factory whose calls make instances of the
     # class (or of its ``class_=`` argument): ``sessionmaker(bind=engine)()`` is a Session
     factories: Mapping[str, str] = field(default_factory=dict)
+    timeouts: Timeouts | None = None
     # Codes whose finding on the same line makes this rule's redundant: one fix covers
     # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
     subsumed_by: frozenset[str] = frozenset()
