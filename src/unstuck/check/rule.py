@@ -44,6 +44,16 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class CheapBelow:
+    """A work factor: the argument by ``keyword`` or at ``position`` (-1: keyword only)
+    that, given as a constant below ``limit``, makes the call too cheap to report."""
+
+    keyword: str
+    position: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Client:
     """A synchronous client class every public method of which does I/O.
 
@@ -92,6 +102,7 @@ class Rule:
     # class (or of its ``class_=`` argument): ``sessionmaker(bind=engine)()`` is a Session
     factories: Mapping[str, str] = field(default_factory=dict)
     timeouts: Timeouts | None = None
+    cheap_below: Mapping[str, CheapBelow] = field(default_factory=dict)  # "f" / "Class.m"
     # Codes whose finding on the same line makes this rule's redundant: one fix covers
     # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
     subsumed_by: frozenset[str] = frozenset()
@@ -120,6 +131,7 @@ class Knowledge:
         self.classes: set[str] = set()
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
         self.factories: dict[str, str] = {}
+        self.cheap_below: dict[str, CheapBelow] = {}
         for rule in self.rules.values():
             for name in rule.functions:
                 self.functions.setdefault(name, rule)
@@ -134,6 +146,7 @@ class Knowledge:
             self.classes.update(rule.classes)
             self.nonblocking.update(rule.nonblocking)
             self.factories.update(rule.factories)
+            self.cheap_below.update(rule.cheap_below)
             for client in rule.clients:
                 self._add_client(rule, client)
         self._canonical: dict[str, str] = {}

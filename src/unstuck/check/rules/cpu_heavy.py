@@ -11,7 +11,7 @@ thread_pool, ...)`` (hashlib and PIL release the GIL); heavier, a process pool c
 lifespan (``run_in_executor(process_pool, ...)``); very heavy or queued, a Celery task.
 """
 
-from unstuck.check.rule import Rule, functions, methods
+from unstuck.check.rule import CheapBelow, Rule, functions, methods
 
 _IMAGE = "PIL.Image.Image"
 _FRAME = "pandas.DataFrame"
@@ -104,6 +104,11 @@ async def login(password: str):
                 "read_table",
             ]
         },
+    },
+    # a key derivation of a few thousand iterations takes a millisecond or two
+    cheap_below={
+        "hashlib.pbkdf2_hmac": CheapBelow("iterations", 3, 10_000),
+        "hashlib.scrypt": CheapBelow("n", -1, 4_096),
     },
     aliases={
         "passlib.CryptContext": "passlib.context.CryptContext",
