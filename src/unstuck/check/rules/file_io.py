@@ -17,7 +17,7 @@ _TEXT_FILE = "io.TextIOWrapper"
 _BINARY_READER = "io.BufferedReader"
 _FILE_OBJECTS = (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRandom", "io.FileIO")
 # Methods of an open file that never touch the disk.
-_FILE_LOCAL = "fileno isatty readable writable seekable detach"
+_FILE_LOCAL = "fileno isatty readable writable seekable detach tell"
 
 RULE = Rule(
     code="USK110",

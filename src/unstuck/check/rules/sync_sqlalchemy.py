@@ -67,6 +67,11 @@ async def user(user_id: int, db: Session = Depends(get_db)):
         **{f"{_QUERY}.{name}": _QUERY for name in _QUERY_BUILDERS.split()},
     },
     classes=frozenset({"sqlalchemy.orm.scoped_session"}),
+    factories={
+        "sqlalchemy.orm.sessionmaker": _SESSION,
+        # followed too, so that an async session is known not to block
+        "sqlalchemy.ext.asyncio.async_sessionmaker": "sqlalchemy.ext.asyncio.AsyncSession",
+    },
     aliases={
         "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
         "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
