@@ -110,9 +110,8 @@ def test_idle_connections_past_the_cap_do_not_lock_out_health(guarded: Served) -
     try:
         for _ in range(5):
             elapsed, answer = _raw(guarded.url, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            # /health itself answered (a 503 without a video worker), not the cap's refusal.
-            assert answer.startswith((b"HTTP/1.1 200 ", b"HTTP/1.1 503 ")), answer
-            assert b"application/json" in answer, answer
+            # No video worker runs here: /health answers, and says so with a 503.
+            assert answer.startswith(b"HTTP/1.1 503 "), answer
             assert elapsed < 2
     finally:
         for sock in idle:
@@ -127,8 +126,8 @@ def test_a_64_mb_json_body_is_a_413_while_health_stays_fast(guarded: Served) -> 
         with httpx.Client(base_url=guarded.url, timeout=10) as client:
             while not stop.is_set():
                 started = time.monotonic()
-                # Without a video worker /health is a 503: still an answer of the loop.
-                assert client.get("/health").status_code in (200, 503)
+                # No video worker runs here: /health answers with a 503.
+                assert client.get("/health").status_code == 503
                 latencies.append(time.monotonic() - started)
                 time.sleep(0.02)
 

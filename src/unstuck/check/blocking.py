@@ -184,8 +184,9 @@ class BlockingAnalysis:
                 return knowledge.rules["USK111"], f"{name}.{method}()"
 
     def returns_at_once(self, value: LibraryCallee, call: Call, module: str) -> bool:
-        """A call whose arguments ask it not to wait: ``shutdown(wait=False)``, or that
-        opens a file the kernel serves from memory: ``open("/proc/self/status")``."""
+        """A call whose arguments ask it not to wait (``shutdown(wait=False)``), ask for
+        too little work to matter (``pbkdf2_hmac(..., 2048)``), or open a file the kernel
+        serves from memory (``open("/proc/self/status")``)."""
         match value:
             case LibraryMethod(cls, method):
                 name = f"{cls}.{method}"
@@ -194,6 +195,11 @@ class BlockingAnalysis:
                     return True
             case TaskMethod():
                 return False
+        cheap = self.knowledge.cheap_below.get(name)
+        if cheap is not None:
+            work = self.program.constant(call.argument(cheap.keyword, cheap.position), module)
+            if isinstance(work, int) and not isinstance(work, bool) and work < cheap.limit:
+                return True
         condition = self.knowledge.nonblocking.get(name)
         if condition is None:
             return False

@@ -72,6 +72,8 @@ def _codes(raw: str | None, option: str) -> tuple[str, ...] | None:
 
 
 def _validate(codes: tuple[str, ...], where: str) -> None:
+    if not codes:
+        return  # nothing to look up: the rules are not loaded at all on a plain start
     from unstuck.check.rules import ALL_RULES
 
     known = [rule.code for rule in ALL_RULES]

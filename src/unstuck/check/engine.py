@@ -22,11 +22,12 @@ from pathlib import Path
 from unstuck.check.cache import Cache, content_hash, scope_hash
 from unstuck.check.config import Config
 from unstuck.check.discovery import SourceFile, discover
-from unstuck.check.model import FileProblem, Finding, ModuleSummary
+from unstuck.check.findings import FileProblem, Finding
 
 # Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from unstuck.check.model import ModuleSummary
     from unstuck.check.routes import Route
 
 _RECURSION_LIMIT = 20_000

@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from unstuck.check.engine import Report
-from unstuck.check.model import Finding
+from unstuck.check.findings import Finding
 from unstuck.check.routes import Dependency, Route
-from unstuck.check.rule import Rule
+
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from unstuck.check.rule import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
 

@@ -102,10 +102,6 @@ _FIRST_ARGUMENT = frozenset(
         "Type",
     ]
 ) | frozenset({"contextlib.AbstractContextManager", "contextlib.AbstractAsyncContextManager"})
-_SESSION_FACTORIES = {
-    "sqlalchemy.orm.sessionmaker": "sqlalchemy.orm.Session",
-    "sqlalchemy.ext.asyncio.async_sessionmaker": "sqlalchemy.ext.asyncio.AsyncSession",
-}
 _GENERIC_ALIASES = {
     "typing_extensions": "typing",
     "fastapi.params": "fastapi",
@@ -504,7 +500,7 @@ class Program:
 
     def call_library(self, name: str, call: Call, module: str) -> frozenset[Value]:
         knowledge = self.knowledge
-        produced = _SESSION_FACTORIES.get(name)
+        produced = knowledge.factories.get(name)
         if produced is not None:
             class_ = call.keyword("class_")
             made = self.instances(self.eval(class_, module)) if class_ is not None else EMPTY

@@ -23,6 +23,37 @@ _PLAIN_VALUE_METHODS = " ".join(
 
 
 @dataclass(frozen=True, slots=True)
+class Timeouts:
+    """The calls that wait forever unless given a timeout (USK203 reads them).
+
+    ``required``: functions and constructors that have no timeout by default;
+    ``required_methods``: the same as ``(class, method)``; ``not_none``: calls with a
+    default timeout that an explicit ``timeout=None`` switches off; ``positional``: where
+    a call also takes its timeout by position (``urlopen(url, data, timeout)``).
+    """
+
+    required: frozenset[str] = frozenset()
+    required_methods: frozenset[tuple[str, str]] = frozenset()
+    not_none: frozenset[str] = frozenset()
+    positional: tuple[tuple[str, int], ...] = ()
+
+    def last_names(self) -> frozenset[str]:
+        """The names such calls end with in source: a cheap filter before evaluating."""
+        names = {name.rpartition(".")[2] for name in self.required | self.not_none}
+        return frozenset(names | {method for _, method in self.required_methods})
+
+
+@dataclass(frozen=True, slots=True)
+class CheapBelow:
+    """A work factor: the argument by ``keyword`` or at ``position`` (-1: keyword only)
+    that, given as a constant below ``limit``, makes the call too cheap to report."""
+
+    keyword: str
+    position: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Client:
     """A synchronous client class every public method of which does I/O.
 
@@ -78,6 +109,11 @@ class Rule:
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
     clients: tuple[Client, ...] = ()
+    # "f" -> class: calling ``f(...)`` gives a factory whose calls make instances of the
+    # class (or of its ``class_=`` argument): ``sessionmaker(bind=engine)()`` is a Session
+    factories: Mapping[str, str] = field(default_factory=dict)
+    timeouts: Timeouts | None = None
+    cheap_below: Mapping[str, CheapBelow] = field(default_factory=dict)  # "f" / "Class.m"
     # Codes whose finding on the same line makes this rule's redundant: one fix covers
     # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
     subsumed_by: frozenset[str] = frozenset()
@@ -107,6 +143,8 @@ class Knowledge:
         self.classes: set[str] = set()
         self.memory_paths: dict[str, tuple[str, int, tuple[str, ...]]] = {}
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
+        self.factories: dict[str, str] = {}
+        self.cheap_below: dict[str, CheapBelow] = {}
         for rule in self.rules.values():
             for name in rule.functions:
                 summary, fix = rule.messages.get(name, (rule.summary, rule.fix))
@@ -126,6 +164,8 @@ class Knowledge:
             self.classes.update(rule.classes)
             self.memory_paths.update(rule.memory_paths)
             self.nonblocking.update(rule.nonblocking)
+            self.factories.update(rule.factories)
+            self.cheap_below.update(rule.cheap_below)
             for client in rule.clients:
                 self._add_client(rule, client)
         self._canonical: dict[str, str] = {}

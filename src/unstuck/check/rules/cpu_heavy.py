@@ -11,7 +11,7 @@ thread_pool, ...)`` (hashlib and PIL release the GIL); heavier, a process pool c
 lifespan (``run_in_executor(process_pool, ...)``); very heavy or queued, a Celery task.
 """
 
-from unstuck.check.rule import Rule, functions, methods
+from unstuck.check.rule import CheapBelow, Rule, functions, methods
 
 _IMAGE = "PIL.Image.Image"
 _FRAME = "pandas.DataFrame"
@@ -35,7 +35,7 @@ RULE = Rule(
     code="USK113",
     name="cpu-heavy",
     catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
-    "`hashlib.pbkdf2_hmac/scrypt`), PIL, pandas I/O, QR codes (qrcode, "
+    "`hashlib.pbkdf2_hmac/scrypt`), PIL decoding and transforms, pandas I/O, QR codes (qrcode, "
     "pyqrcode, segno), PDF (reportlab, WeasyPrint, fpdf2, xhtml2pdf, "
     "pdfkit), `savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) built per "
     "request, loops of a million iterations or more",
@@ -60,7 +60,6 @@ async def login(password: str):
     functions=functions("hashlib", "pbkdf2_hmac scrypt")
     | functions("bcrypt", "hashpw checkpw kdf")
     | functions("argon2", "hash_password verify_password")
-    | functions("PIL.Image", "open")
     | functions(
         "pandas",
         "read_csv read_excel read_parquet read_json read_sql read_html read_table read_feather",
@@ -84,7 +83,11 @@ async def login(password: str):
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("argon2.PasswordHasher", "hash verify")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
-    | methods(_IMAGE, "resize thumbnail save convert rotate transform filter load reduce quantize")
+    # ``Image.open`` only reads the header: decoding happens in these
+    | methods(
+        _IMAGE,
+        "resize thumbnail save convert rotate transform filter load reduce quantize tobytes",
+    )
     | methods(_FRAME, "to_csv to_excel to_parquet to_json to_sql to_feather")
     | methods(_QRCODE, "make make_image print_ascii print_tty get_matrix")
     | methods(_PYQRCODE, "png svg eps xbm text terminal png_as_base64_str get_png_size")
@@ -115,6 +118,11 @@ async def login(password: str):
                 "read_table",
             ]
         },
+    },
+    # a key derivation of a few thousand iterations takes a millisecond or two
+    cheap_below={
+        "hashlib.pbkdf2_hmac": CheapBelow("iterations", 3, 10_000),
+        "hashlib.scrypt": CheapBelow("n", -1, 4_096),
     },
     aliases={
         "passlib.CryptContext": "passlib.context.CryptContext",

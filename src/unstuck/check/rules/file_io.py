@@ -19,7 +19,7 @@ _FILE_OBJECTS = (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRa
 # procfs: its files are the kernel's state, read from memory (``/proc/self/status``).
 _MEMORY_ROOTS = ("/proc",)
 # Methods of an open file that never touch the disk.
-_FILE_LOCAL = "fileno isatty readable writable seekable detach"
+_FILE_LOCAL = "fileno isatty readable writable seekable detach tell"
 
 RULE = Rule(
     code="USK110",

@@ -82,6 +82,11 @@ async def user(user_id: int, db: Session = Depends(get_db)):
     # an async engine cannot be inspected this way; only a sync engine or connection queries.
     returns_for_argument={"sqlalchemy.inspect": (frozenset({_ENGINE, _CONNECTION}), _INSPECTOR)},
     classes=frozenset({"sqlalchemy.orm.scoped_session"}),
+    factories={
+        "sqlalchemy.orm.sessionmaker": _SESSION,
+        # followed too, so that an async session is known not to block
+        "sqlalchemy.ext.asyncio.async_sessionmaker": "sqlalchemy.ext.asyncio.AsyncSession",
+    },
     aliases={
         "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
         "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
