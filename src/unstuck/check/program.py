@@ -51,7 +51,7 @@ from unstuck.check.model import (
     Typed,
     Unknown,
 )
-from unstuck.check.rule import Knowledge
+from unstuck.check.rule import Knowledge, ReturnsFor
 from unstuck.check.values import (
     EMPTY,
     AnnotatedType,
@@ -538,22 +538,20 @@ class Program:
         where = self.knowledge.memory_paths.get(name)
         if where is None:
             return False
-        keyword, position, roots = where
-        path = self.text(call.argument(keyword, position), module)
-        return any(path == root or path.startswith(f"{root}/") for root in roots)
+        path = self.text(call.argument(where.keyword, where.position), module)
+        return any(path == root or path.startswith(f"{root}/") for root in where.roots)
 
     def returned_for_argument(
-        self, by_argument: tuple[frozenset[str], str], call: Call, module: str
+        self, returns: ReturnsFor, call: Call, module: str
     ) -> frozenset[Value]:
         """What a library function returns when its first argument is one of the given
         classes; anything else it is given (a model, an async engine) makes nothing known."""
-        accepted, returned = by_argument
         if not call.args:
             return EMPTY
         canonical = self.knowledge.canonical
         for value in self.eval(call.args[0], module):
-            if isinstance(value, LibraryInstance) and canonical(value.cls) in accepted:
-                return frozenset({LibraryInstance(canonical(returned))})
+            if isinstance(value, LibraryInstance) and canonical(value.cls) in returns.classes:
+                return frozenset({LibraryInstance(canonical(returns.returned))})
         return EMPTY
 
     def router(

@@ -54,6 +54,33 @@ class CheapBelow:
 
 
 @dataclass(frozen=True, slots=True)
+class ReturnsFor:
+    """What a function returns when its first argument is an instance of one of
+    ``classes``; anything else it is given makes the result unknown."""
+
+    classes: frozenset[str]
+    returned: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPath:
+    """The path argument (by ``keyword`` or at ``position``) of a call that opens a file,
+    and the ``roots`` under which the kernel serves files from memory."""
+
+    keyword: str
+    position: int
+    roots: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """A summary and fix of one function's findings, in place of its rule's."""
+
+    summary: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
 class Client:
     """A synchronous client class every public method of which does I/O.
 
@@ -91,20 +118,19 @@ class Rule:
     method_exceptions: frozenset[tuple[str, str]] = frozenset()
     attributes: frozenset[tuple[str, str]] = frozenset()  # blocking attribute reads
     returns: Mapping[str, str] = field(default_factory=dict)  # "f" / "Class.m" -> class
-    # "f" -> (classes of its first argument, class returned): a function whose result depends
-    # on what it is given, e.g. ``sqlalchemy.inspect(engine)`` is an ``Inspector`` that
-    # queries, ``inspect(Model)`` a mapper that does not
-    returns_for_argument: Mapping[str, tuple[frozenset[str], str]] = field(default_factory=dict)
+    # "f" -> a result that depends on what it is given: ``sqlalchemy.inspect(engine)`` is an
+    # ``Inspector`` that queries, ``inspect(Model)`` a mapper that does not
+    returns_for_argument: Mapping[str, ReturnsFor] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     attribute_types: Mapping[tuple[str, str], str] = field(default_factory=dict)
     classes: frozenset[str] = frozenset()  # lower-case class names
-    # "f" / "Class" -> (keyword, position, roots) of the path it opens: a path known to start
-    # under one of the roots is a file the kernel serves from memory (``/proc``), so the call
-    # is not disk I/O and what it returns is no file object to report either
-    memory_paths: Mapping[str, tuple[str, int, tuple[str, ...]]] = field(default_factory=dict)
-    # "f" of ``functions`` -> (summary, fix) of its own, when the rule's general words would
-    # not tell what is wrong with it (a template environment built per request)
-    messages: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # "f" / "Class" -> the path it opens: known to start under a root, it is a file the
+    # kernel serves from memory (``/proc``), so the call is not disk I/O and what it returns
+    # is no file object to report either
+    memory_paths: Mapping[str, MemoryPath] = field(default_factory=dict)
+    # "f" of ``functions`` -> words of its own, when the rule's general ones would not tell
+    # what is wrong with it (a template environment built per request)
+    messages: Mapping[str, Wording] = field(default_factory=dict)
     # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
@@ -137,19 +163,21 @@ class Knowledge:
         self.method_exceptions: set[tuple[str, str]] = set()
         self.attributes: dict[tuple[str, str], Rule] = {}
         self.returns: dict[str, str] = {}
-        self.returns_for_argument: dict[str, tuple[frozenset[str], str]] = {}
+        self.returns_for_argument: dict[str, ReturnsFor] = {}
         self.aliases: dict[str, str] = {}
         self.attribute_types: dict[tuple[str, str], str] = {}
         self.classes: set[str] = set()
-        self.memory_paths: dict[str, tuple[str, int, tuple[str, ...]]] = {}
+        self.memory_paths: dict[str, MemoryPath] = {}
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
         self.factories: dict[str, str] = {}
         self.cheap_below: dict[str, CheapBelow] = {}
         for rule in self.rules.values():
             for name in rule.functions:
-                summary, fix = rule.messages.get(name, (rule.summary, rule.fix))
+                wording = rule.messages.get(name)
                 worded = (
-                    rule if name not in rule.messages else replace(rule, summary=summary, fix=fix)
+                    rule
+                    if wording is None
+                    else replace(rule, summary=wording.summary, fix=wording.fix)
                 )
                 self.functions.setdefault(name, worded)
             for key in rule.methods:

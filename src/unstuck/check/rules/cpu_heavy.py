@@ -11,7 +11,7 @@ thread_pool, ...)`` (hashlib and PIL release the GIL); heavier, a process pool c
 lifespan (``run_in_executor(process_pool, ...)``); very heavy or queued, a Celery task.
 """
 
-from unstuck.check.rule import CheapBelow, Rule, functions, methods
+from unstuck.check.rule import CheapBelow, Rule, Wording, functions, methods
 
 _IMAGE = "PIL.Image.Image"
 _FRAME = "pandas.DataFrame"
@@ -26,7 +26,7 @@ _JINJA = "jinja2.Environment"
 _TEMPLATES = "starlette.templating.Jinja2Templates"
 # A template environment holds the cache of compiled templates: a new one per request
 # parses and compiles every template it renders again (milliseconds each).
-_PER_REQUEST_TEMPLATES = (
+_PER_REQUEST_TEMPLATES = Wording(
     "builds a new template environment per request, so each template is read and compiled again",
     "build it once at import (or in lifespan) and reuse it",
 )

@@ -8,7 +8,7 @@ Fix: stream in chunks with ``await upload.read(chunk)`` and write through ``aiof
 ``anyio.Path`` or ``await asyncio.to_thread(...)``; or make the route ``def``.
 """
 
-from unstuck.check.rule import ANY_METHOD, Rule, functions, methods
+from unstuck.check.rule import ANY_METHOD, MemoryPath, Rule, functions, methods
 
 _PATH = "pathlib.Path"
 _SPOOLED = "tempfile.SpooledTemporaryFile"
@@ -93,9 +93,9 @@ async def upload(file: UploadFile):
         f"{_PATH}.open": _TEXT_FILE,
     },
     memory_paths={
-        **{name: ("file", 0, _MEMORY_ROOTS) for name in ("builtins.open", "io.open")},
-        **{f"os.{name}": ("path", 0, _MEMORY_ROOTS) for name in ("listdir", "scandir")},
-        _PATH: ("", 0, _MEMORY_ROOTS),
+        **{name: MemoryPath("file", 0, _MEMORY_ROOTS) for name in ("builtins.open", "io.open")},
+        **{f"os.{name}": MemoryPath("path", 0, _MEMORY_ROOTS) for name in ("listdir", "scandir")},
+        _PATH: MemoryPath("", 0, _MEMORY_ROOTS),
     },
     attribute_types={
         ("fastapi.UploadFile", "file"): _SPOOLED,

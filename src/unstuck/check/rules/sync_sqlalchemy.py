@@ -9,7 +9,7 @@ Fix: ``AsyncSession`` from ``async_sessionmaker`` and ``await session.execute(..
 make the route ``def`` so that it and its sync session run in the thread pool.
 """
 
-from unstuck.check.rule import Rule, methods
+from unstuck.check.rule import ReturnsFor, Rule, methods
 
 _SESSION = "sqlalchemy.orm.Session"
 _ENGINE = "sqlalchemy.Engine"
@@ -80,7 +80,9 @@ async def user(user_id: int, db: Session = Depends(get_db)):
     },
     # ``inspect(Model)``/``inspect(instance)`` give a mapper or instance state (no I/O), and
     # an async engine cannot be inspected this way; only a sync engine or connection queries.
-    returns_for_argument={"sqlalchemy.inspect": (frozenset({_ENGINE, _CONNECTION}), _INSPECTOR)},
+    returns_for_argument={
+        "sqlalchemy.inspect": ReturnsFor(frozenset({_ENGINE, _CONNECTION}), _INSPECTOR)
+    },
     classes=frozenset({"sqlalchemy.orm.scoped_session"}),
     factories={
         "sqlalchemy.orm.sessionmaker": _SESSION,
