@@ -16,7 +16,8 @@ For each code base it prints the files analyzed, the median time of a checker ru
 against the median ``ast.parse`` floor of the same files (read and parse every file
 once, in one process; rounds alternate), the routes in the route map against the
 routes counted by reading the code, the expected full paths that are missing, and
-the findings by code. ``--dump DIR`` writes each report as JSON, for reading the
+the findings by code (folders in a code base's ``exclude`` are left out, as
+``[tool.unstuck] exclude`` does). ``--dump DIR`` writes each report as JSON, for reading the
 findings. A code base that is not checked out is skipped with a note.
 """
 
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unstuck.check import check
+from unstuck.check.config import Config
 from unstuck.check.discovery import discover
 from unstuck.check.engine import Report
 
@@ -49,6 +51,7 @@ class CodeBase:
     routes: int
     counted: str
     paths: tuple[str, ...]  # "METHOD /full/path" that the route map must list
+    exclude: tuple[str, ...] = ()  # folders left out, as [tool.unstuck] exclude (tests)
 
     @property
     def name(self) -> str:
@@ -67,6 +70,7 @@ def load(path: Path) -> list[CodeBase]:
             int(entry["routes"]),
             entry["counted"],
             tuple(entry.get("paths", ())),
+            tuple(entry.get("exclude", ())),
         )
         for entry in listed
     ]
@@ -81,20 +85,20 @@ def parse_floor(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def timed_check(root: Path) -> tuple[float, Report]:
+def timed_check(root: Path, exclude: tuple[str, ...]) -> tuple[float, Report]:
     started = time.perf_counter()
-    report = check([root])
+    report = check([root], Config(exclude=exclude))
     return time.perf_counter() - started, report
 
 
 def measure(base: CodeBase, root: Path, runs: int, dump: Path | None) -> None:
-    files = [source.path for source in discover([root], (), None)]
+    files = [source.path for source in discover([root], base.exclude, None)]
     floors: list[float] = []
     times: list[float] = []
     report: Report | None = None
     for _ in range(runs):  # alternate, so a burst of load hits both alike
         floors.append(parse_floor(files))
-        elapsed, report = timed_check(root)
+        elapsed, report = timed_check(root, base.exclude)
         times.append(elapsed)
     assert report is not None
     floor, took = statistics.median(floors), statistics.median(times)

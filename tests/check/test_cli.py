@@ -84,15 +84,19 @@ def test_json_contract(app_dir: Path) -> None:
     result = run("--format", "json", str(app_dir))
     assert result.returncode == 1
     data = json.loads(result.stdout)
-    assert set(data) == {"findings", "routes", "files"}
+    assert set(data) == {"findings", "once_per_process", "routes", "files"}
+    assert data["once_per_process"] == []  # only with --once-per-process
     assert data["files"]["analyzed"] == 1 and data["files"]["not_parsed"] == []
     finding = data["findings"][0]
     assert set(finding) == {
-        "code", "path", "line", "column", "message", "severity", "route", "chain"
+        "code", "path", "line", "column", "message", "severity", "route", "routes", "entries",
+        "chain",
     }  # fmt: skip
     assert (finding["code"], finding["line"], finding["column"]) == ("USK101", 11, 5)
     assert finding["route"] == "GET /slow" and finding["severity"] == "error"
+    assert finding["routes"] == ["GET /slow"]
     assert finding["chain"] == [{"path": finding["path"], "line": 11, "function": "app.slow"}]
+    assert finding["entries"] == finding["chain"]
     (route,) = data["routes"]
     assert (route["methods"], route["path"], route["runs"]) == (["GET"], "/slow", "event loop")
     assert {item["code"] for item in route["blocking"]} == {"USK101", "USK102"}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from unstuck.check import Report, check, engine
+from unstuck.check.model import Finding
 
 PROJECT = Path(__file__).parent / "fixtures" / "project"
 _EXPECT = re.compile(r"#\s*expect:\s*(USK\d+)")
@@ -55,8 +56,21 @@ def test_injected_session_names_its_dependency(report: Report) -> None:
 def test_coroutine_called_from_a_route_carries_the_route(report: Report) -> None:
     finding = next(f for f in report.findings if _relative(f.path) == "shop/services/audit.py")
     assert finding.route == "POST /api/v1/orders/{order_id}/pay"
-    lifespan = next(f for f in report.findings if _relative(f.path) == "shop/main.py")
-    assert lifespan.route is None
+    assert [(_relative(link.path), link.line) for link in finding.entries] == [
+        ("shop/services/audit.py", 13)
+    ]
+
+
+def test_a_site_reached_per_request_is_never_once(report: Report) -> None:
+    """The lifespan handler writes the audit log too, but a route does it per request:
+    one per-request finding, and the lifespan's way there is not one of its entries."""
+    with_once = check([PROJECT], engine.Config(once_per_process=True), jobs=1)
+    assert with_once.once_per_process == []
+    assert _lines(with_once.findings) == _lines(report.findings)
+
+
+def _lines(findings: list[Finding]) -> set[tuple[str, int, str]]:
+    return {(_relative(f.path), f.line, f.code) for f in findings}
 
 
 def test_route_map_prefixes_methods_and_where_code_runs(report: Report) -> None:

@@ -71,3 +71,17 @@ def test_a_rule_off_by_default_needs_its_full_code_in_select() -> None:
     assert codes(Config(select=("USK1",))) == {"USK110"}
     assert codes(Config(select=("USK117",))) == {"USK117"}
     assert codes(Config(select=("USK110", "USK117"), ignore=("USK11",))) == set()
+
+
+def test_a_template_environment_per_request_has_a_message_of_its_own() -> None:
+    report = check([FIXTURES / "templates" / "positive.py"], Config(), jobs=1)
+    messages = {finding.line: finding.message for finding in report.findings}
+    assert messages[20] == (
+        "jinja2.Environment() builds a new template environment per request, so each "
+        "template is read and compiled again; fix: build it once at import (or in lifespan) "
+        "and reuse it"
+    )
+    # the rest of the rule keeps its own words
+    other = check([FIXTURES / "cpu" / "positive.py"], Config(), jobs=1).findings
+    assert other
+    assert all("template" not in finding.message for finding in other)

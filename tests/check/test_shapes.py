@@ -47,8 +47,9 @@ def test_findings_are_exactly_the_marked_lines(name: str) -> None:
 def test_namespace_portion_inside_a_package_keeps_its_full_name() -> None:
     report = _check("namespace_portion")
     assert _routes(report) == {"POST /api/orders/{order_id}/confirm": "shop.routers.orders.confirm"}
-    (finding,) = report.findings
-    assert [step.function for step in finding.chain] == [
+    connect, send = report.findings
+    assert (connect.line, send.line) == (5, 6)
+    assert [step.function for step in send.chain] == [
         "shop.routers.orders.confirm",
         "shop.mail.sender.send_confirmation",
     ]
@@ -106,6 +107,12 @@ def test_routers_registered_in_loops_keep_each_prefix() -> None:
         "GET /api/search/": "desk.routers.search.search",
         "POST /api/exports/csv": "desk.routers.search.export_csv",
         "POST /api/plugins/mail/inbound": "desk.plugins.inbound_mail",
+        "GET /areas/billing/summary": "desk.routers.areas.billing_summary",
+        "GET /areas/audit/summary": "desk.routers.areas.audit_summary",
+        "GET /regions/west/status": "desk.routers.areas.west_status",
+        "GET /regions/east/status": "desk.routers.areas.east_status",
+        "GET /api/v1/health": "desk.routers.areas.health_check",
+        "GET /api/v2/health": "desk.routers.areas.health_check",
         "GET /ping": "desk.main.ping",
         "WEBSOCKET /feed": "desk.main.feed",
     }
@@ -161,13 +168,13 @@ def test_controller_objects_and_the_apps_own_router() -> None:
     report = _check("controllers")
     assert _routes(report) == {
         "GET /ping": "service.ping",
-        "GET /v1/reports/": "service.ReportsController.list_reports",
-        "DELETE,GET /v1/reports/{report_id}": "service.ReportsController.render",
+        "GET /v1/reporting/reports/": "service.ReportsController.list_reports",
+        "DELETE,GET /v1/reporting/reports/{report_id}": "service.ReportsController.render",
         "GET,HEAD /legacy/health": "service.legacy_health",
         "WEBSOCKET /legacy/feed": "service.legacy_feed",
     }
     (finding,) = report.findings
-    assert finding.route == "DELETE,GET /v1/reports/{report_id}"
+    assert finding.route == "DELETE,GET /v1/reporting/reports/{report_id}"
 
 
 def test_routers_of_modules_imported_by_name() -> None:
@@ -212,3 +219,51 @@ def test_route_decorators_made_by_helpers() -> None:
     }
     (finding,) = report.findings
     assert finding.route == "GET,HEAD /pages/archive"
+
+
+def test_a_generic_base_query_is_one_finding_for_both_repositories() -> None:
+    (finding,) = _check("generic_repository").findings
+    assert finding.routes == ("GET /groups/{name}", "GET /users/{user_id}")
+    assert len(finding.entries) == 2
+
+
+def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
+    findings = {f.line: f for f in _check("app_state").findings}
+    assert findings[41].route == "GET /cached/{key}"  # app.state.cache, set in lifespan
+    assert findings[46].route == "GET /users/{user_id}"  # request.state.db, set in middleware
+
+
+def test_a_coroutine_given_to_background_tasks_blocks_the_loop_of_its_route() -> None:
+    (finding,) = _check("background_tasks").findings
+    assert finding.routes == ("POST /users/{user_id}",)
+
+
+def test_validators_of_a_def_routes_model_run_on_the_loop() -> None:
+    findings = _check("validators").findings
+    assert {(f.line, f.routes) for f in findings} == {
+        (21, ("POST /signup",)),
+        (29, ("POST /signup",)),
+    }
+
+
+def test_server_helpers_settings_defaults_and_library_apps() -> None:
+    report = _check("server_helpers")
+    assert set(_routes(report)) == {
+        # a helper that passes its parameters to add_api_route, once per call
+        "GET /topics",
+        "POST /topics",
+        # add_api_route in a loop over paths
+        "POST /v1/messages",
+        "POST /compat/v1/messages",
+        # a path read from the environment with a written default
+        "GET /policy-data",
+        # the two definitions of one method and path in an if/else: one route
+        "GET /limit",
+        # routes added in a method given the app (self is not an argument)
+        "GET /healthcheck",
+        # a library's app class and its own include method, mounted
+        "GET /execution/health/ping",
+        # a router included through helpers that pass it and its prefix on
+        "POST /auth/refresh",
+        "POST /auth/mobile/refresh",
+    }

@@ -14,7 +14,8 @@ code = main(sys.argv[1:])
 heavy = sorted(
     name for name in sys.modules
     if name in ("unstuck.check.analysis", "unstuck.check.blocking", "unstuck.check.summary",
-                "unstuck.check.statements", "unstuck.check.rules")
+                "unstuck.check.statements", "unstuck.check.rules", "unstuck.check.rule",
+                "unstuck.check.model", "unstuck.check.program", "unstuck.check.values")
 )
 print("loaded:" + ",".join(heavy))
 sys.exit(code)

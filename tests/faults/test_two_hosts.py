@@ -92,6 +92,13 @@ def _host_settings(
     )
 
 
+def _upload(http: httpx.Client, files: dict[str, tuple[str, bytes, str]]) -> str:
+    response = http.post("/upload-video", files=files)
+    assert response.status_code == 202, (response.status_code, response.text)
+    task_id: str = response.json()["task_id"]
+    return task_id
+
+
 def _wait_json(http: httpx.Client, path: str, done: set[str], within_s: float) -> dict[str, object]:
     deadline = time.monotonic() + within_s
     while True:
@@ -175,7 +182,7 @@ def test_upload_on_a_transcode_on_b_download_from_a_and_a_cut_link(
                     time.sleep(0.2)
                 files = {"file": ("slow.mp4", clip, "video/mp4")}
 
-                first = http.post("/upload-video", files=files).json()["task_id"]
+                first = _upload(http, files)
                 done = _wait_json(http, f"/task/{first}", {"SUCCESS", "FAILURE"}, 60)
                 video = http.get(f"/videos/{first}")
                 assert done["state"] == "SUCCESS", done
@@ -184,7 +191,7 @@ def test_upload_on_a_transcode_on_b_download_from_a_and_a_cut_link(
                 assert isinstance(result, dict)
                 assert len(video.content) == result["size"]
 
-                second = http.post("/upload-video", files=files).json()["task_id"]
+                second = _upload(http, files)
                 _wait_json(http, f"/task/{second}", {"STARTED"}, 60)
                 _ip("link", "set", worker_host.outside, "down")
                 cut_at = time.monotonic()

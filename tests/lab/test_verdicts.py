@@ -8,7 +8,15 @@ import pytest
 
 from unstuck.lab import stalls
 from unstuck.lab.claim import Verdict
-from unstuck.lab.claims import async_sleep, sqlalchemy_throughput, workers
+from unstuck.lab.claims import (
+    async_sleep,
+    cpu_work,
+    pool_exhaustion,
+    sqlalchemy_throughput,
+    thread_pool,
+    timeouts,
+    workers,
+)
 from unstuck.lab.claims.async_sleep import Burst
 from unstuck.lab.claims.workers import Rates
 
@@ -93,3 +101,65 @@ def test_a_blocking_route_that_did_not_block_does_not_hold() -> None:
     assert stalls.judge(overlapped).verdict is Verdict.DOES_NOT_HOLD
     probe_only = stalls.Stall("/bad?delay=0.5", 4, 0.5, 480.0, 3.0, 0.6)
     assert stalls.judge(probe_only).verdict is Verdict.DOES_NOT_HOLD
+
+
+def test_pool_exhaustion_holds_when_the_starved_got_a_503_after_the_timeout() -> None:
+    judgement = pool_exhaustion.judge(pool_exhaustion.Exhaustion(4, 36, 1.28, 0))
+    assert judgement.verdict is Verdict.HOLDS
+    assert judgement.ratio == pytest.approx(1.28 / pool_exhaustion.POOL_TIMEOUT_S)
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        pool_exhaustion.Exhaustion(40, 0, math.nan, 0),  # nobody refused
+        pool_exhaustion.Exhaustion(4, 36, 0.1, 0),  # refused at once, not after the wait
+        pool_exhaustion.Exhaustion(4, 36, 1.2, 3),  # the default pool failed too
+    ],
+)
+def test_pool_exhaustion_does_not_hold_otherwise(run: pool_exhaustion.Exhaustion) -> None:
+    assert pool_exhaustion.judge(run).verdict is Verdict.DOES_NOT_HOLD
+
+
+def test_timeouts_on_time_with_threads_that_ran_on_is_a_correction() -> None:
+    judgement = timeouts.judge(timeouts.Deadlines(4, 4, 2.01, 4, 40, 1.6))
+    assert judgement.verdict is Verdict.CORRECTED
+    assert judgement.ratio == pytest.approx(2.01 / timeouts.SAFE_DEADLINE_S)
+
+
+def test_timeouts_that_stopped_the_threads_would_hold() -> None:
+    assert timeouts.judge(timeouts.Deadlines(4, 4, 2.01, 4, 40, 0.01)).verdict is Verdict.HOLDS
+
+
+def test_timeouts_late_or_missing_do_not_hold() -> None:
+    late = timeouts.Deadlines(4, 4, 3.9, 4, 40, 1.6)
+    missing = timeouts.Deadlines(4, 2, 2.0, 4, 40, 1.6)
+    assert timeouts.judge(late).verdict is Verdict.DOES_NOT_HOLD
+    assert timeouts.judge(missing).verdict is Verdict.DOES_NOT_HOLD
+
+
+def test_cpu_work_threads_slowing_the_loop_is_the_correction() -> None:
+    judgement = cpu_work.judge(cpu_work.Loop(4.0, 100.0, 20.0, 150.0))
+    assert judgement.verdict is Verdict.CORRECTED
+    assert judgement.ratio == pytest.approx(25.0)
+
+
+def test_cpu_work_processes_must_spare_the_loop_more_than_threads() -> None:
+    assert cpu_work.judge(cpu_work.Loop(4.0, 6.0, 5.0, 150.0)).verdict is Verdict.HOLDS
+    assert cpu_work.judge(cpu_work.Loop(4.0, 20.0, 30.0, 150.0)).verdict is (Verdict.DOES_NOT_HOLD)
+
+
+def test_thread_pool_capped_at_40_not_the_article_number() -> None:
+    # 80 in 2 waves and 41 in 2 waves: the cap is 40; with 80 tokens one wave.
+    judgement = thread_pool.judge(thread_pool.Waves(2, 6, 2, 41, 2, 1))
+    assert judgement.verdict is Verdict.CORRECTED
+    assert judgement.ratio == pytest.approx(40 / 6)
+
+
+def test_thread_pool_at_the_article_number_holds_and_other_caps_do_not() -> None:
+    # 80 requests in 14 waves: a pool of 6.
+    assert thread_pool.judge(thread_pool.Waves(2, 6, 14, 41, 7, 1)).verdict is Verdict.HOLDS
+    # One wave for 80: no cap seen at all.
+    assert thread_pool.judge(thread_pool.Waves(2, 6, 1, 41, 1, 1)).verdict is (
+        Verdict.DOES_NOT_HOLD
+    )

@@ -110,7 +110,8 @@ def test_idle_connections_past_the_cap_do_not_lock_out_health(guarded: Served) -
     try:
         for _ in range(5):
             elapsed, answer = _raw(guarded.url, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert answer.startswith(b"HTTP/1.1 200 "), answer
+            # No video worker runs here: /health answers, and says so with a 503.
+            assert answer.startswith(b"HTTP/1.1 503 "), answer
             assert elapsed < 2
     finally:
         for sock in idle:
@@ -125,7 +126,8 @@ def test_a_64_mb_json_body_is_a_413_while_health_stays_fast(guarded: Served) -> 
         with httpx.Client(base_url=guarded.url, timeout=10) as client:
             while not stop.is_set():
                 started = time.monotonic()
-                assert client.get("/health").status_code == 200
+                # No video worker runs here: /health answers with a 503.
+                assert client.get("/health").status_code == 503
                 latencies.append(time.monotonic() - started)
                 time.sleep(0.02)
 
@@ -151,3 +153,15 @@ def test_a_64_mb_json_body_is_a_413_while_health_stays_fast(guarded: Served) -> 
     # Loose bounds: the machine may be busy; a body parsed on the loop took seconds.
     assert statistics.median(latencies) < 0.25
     assert max(latencies) < 1.0
+
+
+@pytest.mark.anyio
+async def test_the_openapi_lists_the_413_and_the_503_of_a_replaced_pool(
+    sqlite_settings: Settings, serve: ServeApp
+) -> None:
+    async with serve(sqlite_settings) as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "413" in paths["/users"]["post"]["responses"]
+    assert "413" in paths["/ml-inference"]["post"]["responses"]
+    assert "503" in paths["/ml-inference"]["post"]["responses"]
+    assert "503" in paths["/proxy"]["get"]["responses"]

@@ -84,7 +84,7 @@ def test_embedded_broker_keeps_its_state_in_the_data_dir(
 
 
 def test_unsupported_broker_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"sqs://\.\.\. is not supported: use redis://"):
+    with pytest.raises(ValidationError, match=r"sqs:// is not supported; use redis://"):
         create_celery(Settings(data_dir=tmp_path, broker_url="sqs://key:secret@x"))
 
 

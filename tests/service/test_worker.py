@@ -118,7 +118,7 @@ def test_worker_command_reports_an_unsupported_broker(
     monkeypatch.setenv("UNSTUCK_BROKER_URL", "ftp://broker.example")
 
     assert worker([]) == 2
-    assert "redis://, amqp://" in capsys.readouterr().err
+    assert "ftp:// is not supported; use redis://" in capsys.readouterr().err
 
 
 def test_worker_command_reports_inconsistent_time_limits(

@@ -23,18 +23,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from unstuck.check.config import Config, ConfigError, load_config
     from unstuck.check.engine import Report, check
-    from unstuck.check.model import ChainLink, FileProblem, Finding
+    from unstuck.check.findings import ChainLink, FileProblem, Finding
     from unstuck.check.routes import Route
     from unstuck.check.rule import Rule
     from unstuck.check.rules import ALL_RULES
 
 _MODULES = {
     "ALL_RULES": "unstuck.check.rules",
-    "ChainLink": "unstuck.check.model",
+    "ChainLink": "unstuck.check.findings",
     "Config": "unstuck.check.config",
     "ConfigError": "unstuck.check.config",
-    "FileProblem": "unstuck.check.model",
-    "Finding": "unstuck.check.model",
+    "FileProblem": "unstuck.check.findings",
+    "Finding": "unstuck.check.findings",
     "Report": "unstuck.check.engine",
     "Route": "unstuck.check.routes",
     "Rule": "unstuck.check.rule",

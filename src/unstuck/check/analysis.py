@@ -2,13 +2,15 @@
 
 ``Program`` resolves names and infers values across modules with what the rules know,
 ``BlockingAnalysis`` follows each coroutine to the blocking work it reaches, and
-``RouteMapper`` finds the routes and where each of their parts runs. The findings are
+``RouteMapper`` finds the routes and where each of their parts runs, and ``sites`` makes
+one finding per blocking site (work that runs once per process apart). The findings are
 then filtered: the configuration's ``select`` and ``ignore``, suppression comments,
 duplicates, and findings another one on the same line makes redundant.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from unstuck.check.blocking import BlockingAnalysis
@@ -20,9 +22,13 @@ from unstuck.check.routes import Route
 from unstuck.check.rule import Knowledge, Rule
 from unstuck.check.rules import ALL_RULES
 from unstuck.check.rules.configured import RULE as CONFIGURED
+from unstuck.check.sites import site_findings
 
 
-def analyze(summaries: list[ModuleSummary], config: Config) -> tuple[list[Finding], list[Route]]:
+def analyze(
+    summaries: list[ModuleSummary], config: Config
+) -> tuple[list[Finding], list[Route], list[Finding]]:
+    """Per-request findings, routes, and (when asked for) once-per-process findings."""
     modules = {summary.name: summary for summary in summaries}
     program = Program(modules, Knowledge(ALL_RULES))
     extra_blocking: dict[str, Rule] = {name: CONFIGURED for name in config.extra_blocking}
@@ -30,30 +36,39 @@ def analyze(summaries: list[ModuleSummary], config: Config) -> tuple[list[Findin
     mapper = RouteMapper(program, analysis)
     routes = mapper.routes()
 
+    suppressions = {summary.path: summary.suppressions for summary in summaries}
+
+    def suppressed(path: str, line: int, code: str) -> bool:
+        codes = suppressions.get(path, {}).get(line, frozenset())
+        return codes is None or code in codes
+
     route_of: dict[tuple[str, str], str] = {}
     for route in routes:
         for key in sorted(route.loop_functions):
             route_of.setdefault(key, route.label)
-    for key, wrapped in mapper.wrapper_labels().items():
-        route_of.setdefault(key, wrapped)
-    findings: list[Finding] = []
+    wrapped = mapper.wrapper_labels()
+    for key, wrapper in wrapped.items():
+        route_of.setdefault(key, wrapper)
+    sites = site_findings(analysis, routes, suppressed, wrapped)
+    findings: list[Finding] = list(sites.per_request)
     for key, function in program.functions():
-        found = mapper.findings_in(key) if function.is_async else []
         if key[1] != MODULE_BODY or function.calls:
-            found = found + analysis.timeout_findings(key)
-        label = route_of.get(key)
-        for finding in found:
-            findings.append(_with_route(finding, label) if label else finding)
-    suppressions = {summary.path: summary.suppressions for summary in summaries}
-    findings = [
-        finding
-        for finding in findings
-        if rule_selected(program.knowledge.rules[finding.code], config.select, config.ignore)
-        and not _suppressed(finding, suppressions)
-    ]
-    findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
-    findings = _without_subsumed(_unique(findings), program.knowledge.rules)
-    return findings, routes
+            label = route_of.get(key)
+            for finding in analysis.timeout_findings(key):
+                findings.append(_with_route(finding, label) if label else finding)
+
+    def selected(findings: list[Finding]) -> list[Finding]:
+        kept = [
+            finding
+            for finding in findings
+            if rule_selected(program.knowledge.rules[finding.code], config.select, config.ignore)
+            and not _suppressed(finding, suppressions)
+        ]
+        kept.sort(key=lambda f: (f.path, f.line, f.column, f.code))
+        return _without_subsumed(_unique(kept), program.knowledge.rules)
+
+    once = selected(sites.once_per_process) if config.once_per_process else []
+    return selected(findings), routes, once
 
 
 def rule_selected(rule: Rule, select: Sequence[str], ignore: Sequence[str]) -> bool:
@@ -68,16 +83,7 @@ def rule_selected(rule: Rule, select: Sequence[str], ignore: Sequence[str]) -> b
 
 
 def _with_route(finding: Finding, route: str) -> Finding:
-    return Finding(
-        finding.code,
-        finding.path,
-        finding.line,
-        finding.column,
-        finding.message,
-        finding.severity,
-        route,
-        finding.chain,
-    )
+    return dataclasses.replace(finding, route=route, routes=(route,))
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -1,19 +1,19 @@
 """What blocking work was found: a direct ``Hit``, a transitive ``Blocker``, a ``Finding``.
 
 A ``Scan`` holds what one function does itself: blocking calls (hits), calls to sync
-project functions (followed later, with the call kept to bind its arguments) and calls
-to coroutines (their own entries). A ``Blocker`` is blocking work reached through a
-chain of sync calls, with the qualnames on the way; ``finding`` and ``message`` turn
-either into the ``Finding`` a user reads.
+project functions (``SyncCall``, followed later, with the call kept to bind its
+arguments) and calls to coroutines (their own entries). A ``Blocker`` is blocking work
+reached through a chain of sync calls, with the qualnames on the way; ``finding`` and
+``blocker_message`` turn either into the ``Finding`` a user reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unstuck.check.model import MODULE_BODY, ChainLink, Expr, Finding
-from unstuck.check.program import Key
+from unstuck.check.model import MODULE_BODY, Call, ChainLink, Finding
 from unstuck.check.rule import Rule
+from unstuck.check.values import Key
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +23,35 @@ class Hit:
     col: int
     label: str
     origin: str | None
+    once: bool  # in a block that runs once per process (``FunctionSummary.once_blocks``)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCall:
+    """A call that runs the sync project function ``target`` (or a property read)."""
+
+    line: int
+    col: int
+    target: Key
+    call: Call
+    once: bool
 
 
 @dataclass(slots=True)
 class Scan:
     hits: list[Hit]
-    sync_calls: list[tuple[int, int, Key, Expr]]
+    sync_calls: list[SyncCall]
     async_calls: list[Key]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Site:
+    """Where blocking work is done: one site is one finding, however it is reached."""
+
+    path: str
+    line: int
+    column: int  # 1-based, as reported
+    code: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +61,30 @@ class Blocker:
     label: str
     origin: str | None
     through: tuple[str, ...]  # qualnames of the sync functions on the way
+    site: Site
+    once: str | None  # why it runs once per process (None: every time it is reached)
 
 
-def extend(link: ChainLink, callee: Key, blocker: Blocker) -> Blocker:
+def extend(link: ChainLink, callee: Key, blocker: Blocker, once: str | None = None) -> Blocker:
+    """``blocker`` reached one call further out, at ``link``."""
     return Blocker(
         blocker.rule,
         (link, *blocker.chain),
         blocker.label,
         blocker.origin,
         (callee[1], *blocker.through),
+        blocker.site,
+        once or blocker.once,
     )
+
+
+def better(current: Blocker | None, candidate: Blocker) -> Blocker:
+    """Of two ways to reach a site: per request over once, then the shorter chain."""
+    if current is None:
+        return candidate
+    if (candidate.once is None) != (current.once is None):
+        return candidate if candidate.once is None else current
+    return candidate if len(candidate.chain) < len(current.chain) else current
 
 
 def dotted_name(key: Key) -> str:

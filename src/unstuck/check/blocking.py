@@ -15,12 +15,45 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from unstuck.check.blockers import Blocker, Hit, Scan, blocker_message, dotted_name, finding, short
-from unstuck.check.bound_values import BoundValues
-from unstuck.check.model import UNKNOWN, ChainLink, Expr, Finding
-from unstuck.check.program import EMPTY, Key, Program, Value, keyword
+from unstuck.check.blockers import (
+    Blocker,
+    Hit,
+    Scan,
+    Site,
+    SyncCall,
+    better,
+    blocker_message,
+    dotted_name,
+    extend,
+    short,
+)
+from unstuck.check.bound_values import BoundValues, LibraryCallee
+from unstuck.check.model import (
+    UNKNOWN,
+    Attribute,
+    Await,
+    Call,
+    ChainLink,
+    Entered,
+    Expr,
+    Finding,
+    Param,
+)
+from unstuck.check.once import ONCE_BLOCK, memoised_by
+from unstuck.check.program import Program
 from unstuck.check.rule import Rule
 from unstuck.check.timeouts import timeout_findings
+from unstuck.check.values import (
+    EMPTY,
+    Class,
+    Function,
+    Instance,
+    Key,
+    LibraryInstance,
+    LibraryMethod,
+    LibraryObject,
+    TaskMethod,
+)
 
 OFFLOADERS = frozenset(
     {
@@ -50,9 +83,12 @@ class BlockingAnalysis:
         self.cpu_rule = self.knowledge.rules["USK113"]
         self.timeout_rule = self.knowledge.rules["USK203"]
         self._scans: dict[Key, Scan] = {}
-        self._blockers: dict[Key, dict[str, Blocker]] = {}
+        self._blockers: dict[Key, dict[Site, Blocker]] = {}
+        self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
-        self._bound_values = BoundValues(self)
+        self._bound_values = BoundValues(
+            program, self.library_blocker, self.blockers, self.once_reason
+        )
 
     # -- per function -------------------------------------------------------------
 
@@ -67,23 +103,25 @@ class BlockingAnalysis:
             return result
         module = key[0]
         program = self.program
-        for call, awaited in function.calls:
-            callees = program.eval(call[1], module)
+        for call in function.calls:
+            if function.no_loop_blocks and function.runs_without_loop_at(call.line):
+                continue  # only runs when no event loop is running
+            callees = program.eval(call.func, module)
             if not callees:
                 continue
-            line, col = call[2], call[3]
+            line, col = call.line, call.col
             for value in callees:
-                kind = value[0]
-                if kind == "E" or kind == "EM" or kind == "TM":
-                    if awaited:
+                if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
+                    if call.awaited:
                         continue
                     found = self.library_blocker(value)
                     if found is not None and not self.returns_at_once(value, call, module):
                         rule, label = found
-                        origin = self.origin(call[1], module)
-                        result.hits.append(Hit(rule, line, col, label, origin))
+                        origin = self.origin(call.func, module)
+                        once = function.runs_once_at(line)
+                        result.hits.append(Hit(rule, line, col, label, origin, once))
                     continue
-                target = self.callee(value)
+                target = program.callee(value)
                 if target is None:
                     continue
                 callee = program.function(target)
@@ -91,16 +129,20 @@ class BlockingAnalysis:
                     continue
                 dotted = dotted_name(target)
                 configured = self.extra_blocking.get(dotted)
-                if configured is not None and not awaited:
-                    result.hits.append(Hit(configured, line, col, f"{callee.qualname}()", None))
+                if configured is not None and not call.awaited:
+                    label = f"{callee.qualname}()"
+                    once = function.runs_once_at(line)
+                    result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
                     result.async_calls.append(target)
                 else:
-                    result.sync_calls.append((line, col, target, call))
-        for line, col, base, name in function.attribute_reads:
-            for value in program.eval(base, module):
-                if value[0] == "I":
-                    getter = program.method(value[1], name)
+                    once = function.runs_once_at(line)
+                    result.sync_calls.append(SyncCall(line, col, target, call, once))
+        for read in function.attribute_reads:
+            line, col, name = read.line, read.col, read.name
+            for value in program.eval(read.base, module):
+                if isinstance(value, Instance):
+                    getter = program.method(value.key, name)
                     getter_function = program.function(getter) if getter else None
                     if (
                         getter is not None
@@ -108,59 +150,65 @@ class BlockingAnalysis:
                         and program.is_property(getter_function)
                         and not getter_function.is_async
                     ):
-                        read = ("c", UNKNOWN, line, col, (), ())
-                        result.sync_calls.append((line, col, getter, read))
-                elif value[0] == "EI":
-                    read_rule = self.knowledge.attributes.get((value[1], name))
+                        # a property read is a call without arguments
+                        call = Call(UNKNOWN, line, col, (), (), False)
+                        once = function.runs_once_at(line)
+                        result.sync_calls.append(SyncCall(line, col, getter, call, once))
+                elif isinstance(value, LibraryInstance):
+                    read_rule = self.knowledge.attributes.get((value.cls, name))
                     if read_rule is not None:
-                        label = f"{value[1].rpartition('.')[2]}.{name}"
-                        result.hits.append(Hit(read_rule, line, col, label, None))
-        for line, col, size in function.loops:
-            result.hits.append(
-                Hit(self.cpu_rule, line, col, f"a loop of {size:,} iterations", None)
-            )
+                        label = f"{value.cls.rpartition('.')[2]}.{name}"
+                        once = function.runs_once_at(line)
+                        result.hits.append(Hit(read_rule, line, col, label, None, once))
+        for loop in function.loops:
+            label = f"a loop of {loop.size:,} iterations"
+            once = function.runs_once_at(loop.line)
+            result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
 
-    def library_blocker(self, value: tuple[object, ...]) -> tuple[Rule, str] | None:
+    def library_blocker(self, value: LibraryCallee) -> tuple[Rule, str] | None:
         knowledge = self.knowledge
-        if value[0] == "E":
-            name = str(value[1])
-            rule = knowledge.functions.get(name) or self.extra_blocking.get(name)
-            return (rule, f"{short(name)}()") if rule is not None else None
-        if value[0] == "EM":
-            cls, method = str(value[1]), str(value[2])
-            rule = knowledge.method_rule(cls, method) or self.extra_blocking.get(f"{cls}.{method}")
-            label = f"{cls.rpartition('.')[2]}.{method}()"
-            return (rule, label) if rule is not None else None
-        task = self.program.function(value[1])  # type: ignore[arg-type]
-        name = task.qualname if task is not None else "task"
-        return knowledge.rules["USK111"], f"{name}.{value[2]}()"
+        match value:
+            case LibraryObject(name):
+                rule = knowledge.functions.get(name) or self.extra_blocking.get(name)
+                return (rule, f"{short(name)}()") if rule is not None else None
+            case LibraryMethod(cls, method):
+                rule = knowledge.method_rule(cls, method) or self.extra_blocking.get(
+                    f"{cls}.{method}"
+                )
+                label = f"{cls.rpartition('.')[2]}.{method}()"
+                return (rule, label) if rule is not None else None
+            case TaskMethod(key, method):
+                task = self.program.function(key)
+                name = task.qualname if task is not None else "task"
+                return knowledge.rules["USK111"], f"{name}.{method}()"
 
-    def returns_at_once(self, value: Value, call: Expr, module: str) -> bool:
-        """A call whose arguments ask it not to wait: ``shutdown(wait=False)``."""
-        name = f"{value[1]}.{value[2]}" if value[0] == "EM" else str(value[1])
+    def returns_at_once(self, value: LibraryCallee, call: Call, module: str) -> bool:
+        """A call whose arguments ask it not to wait (``shutdown(wait=False)``), ask for
+        too little work to matter (``pbkdf2_hmac(..., 2048)``), or open a file the kernel
+        serves from memory (``open("/proc/self/status")``)."""
+        match value:
+            case LibraryMethod(cls, method):
+                name = f"{cls}.{method}"
+            case LibraryObject(name):
+                if self.program.opens_memory_file(name, call, module):
+                    return True
+            case TaskMethod():
+                return False
+        cheap = self.knowledge.cheap_below.get(name)
+        if cheap is not None:
+            work = self.program.constant(call.argument(cheap.keyword, cheap.position), module)
+            if isinstance(work, int) and not isinstance(work, bool) and work < cheap.limit:
+                return True
         condition = self.knowledge.nonblocking.get(name)
         if condition is None:
             return False
-        name, position, expected = condition
-        argument = keyword(call, name)
-        if argument is None and 0 <= position < len(call[4]):
-            argument = call[4][position]
+        keyword, position, expected = condition
+        argument = call.argument(keyword, position)
         if argument is None:
             return False
         actual = self.program.constant(argument, module)
         return actual == expected and isinstance(actual, bool) == isinstance(expected, bool)
-
-    def callee(self, value: tuple[object, ...]) -> Key | None:
-        """The project function that calling ``value`` runs."""
-        kind = value[0]
-        if kind == "F":
-            return value[1]  # type: ignore[return-value]
-        if kind == "C":
-            return self.program.method(value[1], "__init__")  # type: ignore[arg-type]
-        if kind == "I":
-            return self.program.method(value[1], "__call__")  # type: ignore[arg-type]
-        return None
 
     def is_offloaded(self, key: Key) -> bool:
         """Whether a decorator makes calls to this sync function run in a thread."""
@@ -169,8 +217,8 @@ class BlockingAnalysis:
             return known
         function = self.program.function(key)
         offloaded = function is not None and any(
-            (value[0] == "E" and value[1] in self.offloaders)
-            or (value[0] == "F" and dotted_name(value[1]) in self.offloaders)
+            (isinstance(value, LibraryObject) and value.name in self.offloaders)
+            or (isinstance(value, Function) and dotted_name(value.key) in self.offloaders)
             for decorator in function.decorators
             for value in self.program.eval(decorator, key[0])
         )
@@ -180,79 +228,118 @@ class BlockingAnalysis:
     def origin(self, expr: Expr, module: str) -> str | None:
         """Where the receiver of a call comes from, when FastAPI injected it."""
         root = expr
-        while root[0] in ("a", "c", "enter", "aw"):
-            root = root[1]
-        if root[0] != "p":
+        while True:
+            match root:
+                case Attribute(base) | Entered(base) | Await(base) | Call(base):
+                    root = base
+                case _:
+                    break
+        if not isinstance(root, Param):
             return None
         program = self.program
-        annotated = program.eval(root[3], module) if root[3] is not None else EMPTY
-        dependencies = program.dependencies(annotated, root[4], module)
+        annotated = program.eval(root.annotation, module) if root.annotation is not None else EMPTY
+        dependencies = program.dependencies(annotated, root.default, module)
         if not dependencies:
             return None
-        names = sorted({str(value[1][1]) for value in dependencies})
-        return f"`{root[2]}` is injected by Depends({', '.join(names)})"
+        project = (Function, Class, Instance)
+        names = sorted({value.key[1] for value in dependencies if isinstance(value, project)})
+        return f"`{root.name}` is injected by Depends({', '.join(names)})"
 
     # -- transitive ---------------------------------------------------------------
 
-    def blockers(self, key: Key, depth: int = 0) -> dict[str, Blocker]:
-        """Blocking work a sync function does when called, by rule code (shortest chain)."""
+    def once_reason(self, key: Key) -> str | None:
+        """Why every call of this function after the first does no work (memoised)."""
+        if key not in self._memoised:
+            function = self.program.function(key)
+            self._memoised[key] = (
+                memoised_by(self.program, key, function) if function is not None else None
+            )
+        return self._memoised[key]
+
+    def blockers(self, key: Key, depth: int = 0) -> dict[Site, Blocker]:
+        """Blocking work a sync function does when called, by site (the best chain)."""
         known = self._blockers.get(key)
         if known is not None:
             return known
         self._blockers[key] = {}
-        found: dict[str, Blocker] = {}
+        found: dict[Site, Blocker] = {}
         scan = self.scan(key)
         path = self.program.modules[key[0]].path
         name = dotted_name(key)
+        memoised = self.once_reason(key)
         for hit in scan.hits:
-            if hit.rule.through_calls and hit.rule.code not in found:
-                link = ChainLink(path, hit.line, name)
-                found[hit.rule.code] = Blocker(hit.rule, (link,), hit.label, hit.origin, ())
+            if hit.rule.through_calls:
+                blocker = self._hit_blocker(hit, path, name, memoised)
+                found[blocker.site] = better(found.get(blocker.site), blocker)
         if depth < _MAX_DEPTH:
-            for line, _col, target, _call in scan.sync_calls:
-                for code, blocker in self.blockers(target, depth + 1).items():
-                    current = found.get(code)
-                    if current is None or len(current.chain) > len(blocker.chain) + 1:
-                        found[code] = Blocker(
-                            blocker.rule,
-                            (ChainLink(path, line, name), *blocker.chain),
-                            blocker.label,
-                            blocker.origin,
-                            (target[1], *blocker.through),
-                        )
+            for sync_call in scan.sync_calls:
+                link = ChainLink(path, sync_call.line, name)
+                once = memoised or (ONCE_BLOCK if sync_call.once else None)
+                for site, blocker in self.blockers(sync_call.target, depth + 1).items():
+                    reached = extend(link, sync_call.target, blocker, once)
+                    found[site] = better(found.get(site), reached)
         self._blockers[key] = found
         return found
 
-    def findings_in(self, key: Key) -> list[Finding]:
-        """Findings of one coroutine (``route`` is filled in later)."""
+    def _hit_blocker(self, hit: Hit, path: str, name: str, memoised: str | None) -> Blocker:
+        return Blocker(
+            hit.rule,
+            (ChainLink(path, hit.line, name),),
+            hit.label,
+            hit.origin,
+            (),
+            Site(path, hit.line, hit.col + 1, hit.rule.code),
+            memoised or (ONCE_BLOCK if hit.once else None),
+        )
+
+    def reaches(self, key: Key) -> list[Blocker]:
+        """The blocking sites a coroutine runs on the event loop, each with its best chain
+        (from the coroutine's own line), sorted by site."""
         scan = self.scan(key)
         path = self.program.modules[key[0]].path
         name = dotted_name(key)
-        findings: list[Finding] = []
-        seen: set[tuple[int, int, str]] = set()
+        memoised = self.once_reason(key)
+        found: dict[Site, Blocker] = {}
         for hit in scan.hits:
-            if (hit.line, hit.col, hit.rule.code) in seen:
-                continue
-            seen.add((hit.line, hit.col, hit.rule.code))
-            link = ChainLink(path, hit.line, name)
-            message = blocker_message(hit.rule, hit.label, hit.origin, ())
-            findings.append(finding(hit.rule, path, hit.line, hit.col, message, (link,)))
-        for line, col, target, call in scan.sync_calls:
-            found = dict(self.blockers(target))
-            bindings = self._bound_values.bindings(call, key[0], target, None, {})
-            bindings.update(self._bound_values.constructed_with(call, key[0], None, {}))
+            blocker = self._hit_blocker(hit, path, name, memoised)
+            found[blocker.site] = better(found.get(blocker.site), blocker)
+        for sync_call in scan.sync_calls:
+            target, call = sync_call.target, sync_call.call
+            reached = dict(self.blockers(target))
+            bound = self._bound_values
+            bindings = bound.bindings(call, key[0], target, None, {})
+            bindings.update(bound.constructed_with(call, key[0], None, {}))
             if bindings:
-                for code, blocker in self._bound_values.bound_blockers(target, bindings, 0).items():
-                    found.setdefault(code, blocker)
-            for code, blocker in found.items():
-                if (line, col, code) in seen:
-                    continue
-                seen.add((line, col, code))
-                chain = (ChainLink(path, line, name), *blocker.chain)
-                through = (target[1], *blocker.through)
-                message = blocker_message(blocker.rule, blocker.label, blocker.origin, through)
-                findings.append(finding(blocker.rule, path, line, col, message, chain))
-        return findings
+                for site, blocker in bound.bound_blockers(target, bindings, 0).items():
+                    reached.setdefault(site, blocker)
+            link = ChainLink(path, sync_call.line, name)
+            once = memoised or (ONCE_BLOCK if sync_call.once else None)
+            for site, blocker in reached.items():
+                found[site] = better(found.get(site), extend(link, target, blocker, once))
+        return [found[site] for site in sorted(found)]
+
+    def findings_in(self, key: Key) -> list[Finding]:
+        """What a coroutine blocks per request, one finding per site (no routes yet)."""
+        return [as_finding(blocker) for blocker in self.reaches(key) if blocker.once is None]
 
     def timeout_findings(self, key: Key) -> list[Finding]:
         return timeout_findings(self.program, self.timeout_rule, key)
+
+
+def as_finding(blocker: Blocker) -> Finding:
+    """The finding at a blocking site, reached as ``blocker`` says (through the sync
+    functions after the first link of its chain)."""
+    through = blocker.through
+    message = blocker_message(blocker.rule, blocker.label, blocker.origin, through)
+    site = blocker.site
+    return Finding(
+        site.code,
+        site.path,
+        site.line,
+        site.column,
+        message,
+        blocker.rule.severity,
+        None,
+        blocker.chain,
+        once=blocker.once,
+    )

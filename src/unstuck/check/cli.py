@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"where to keep the cache (default: {DIRECTORY_NAME} next to pyproject.toml, or here)",
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument(
+        "--once-per-process",
+        action="store_true",
+        help="also report blocking that runs once per process (startup, import time, "
+        "CLI commands, memoised functions), apart from the per-request findings",
+    )
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
     parser.add_argument(
         "--explain", metavar="CODE", default=None, help="explain a rule (e.g. USK105) and exit"
@@ -66,6 +72,8 @@ def _codes(raw: str | None, option: str) -> tuple[str, ...] | None:
 
 
 def _validate(codes: tuple[str, ...], where: str) -> None:
+    if not codes:
+        return  # nothing to look up: the rules are not loaded at all on a plain start
     from unstuck.check.rules import ALL_RULES
 
     known = [rule.code for rule in ALL_RULES]
@@ -123,6 +131,7 @@ def main(argv: list[str]) -> int:
             extra_blocking=config.extra_blocking,
             extra_offloaders=config.extra_offloaders,
             cache_dir=config.cache_dir,
+            once_per_process=args.once_per_process or config.once_per_process,
             source=config.source,
         )
     except (_UsageError, ConfigError) as exc:

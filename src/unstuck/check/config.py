@@ -7,6 +7,8 @@ exclude = ["migrations", "scripts/*.py"]
 extra-blocking = ["billing.client.charge", "legacy.Client.fetch"]   # -> USK100
 extra-offloaders = ["app.concurrency.in_thread"]   # decorators that run a def in a thread
 cache-dir = ".unstuck_cache"              # default; relative to this pyproject.toml
+once-per-process = true                   # also report blocking at startup, import
+                                          # time, in CLI commands and memoised code
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Config:
     extra_blocking: tuple[str, ...] = ()
     extra_offloaders: tuple[str, ...] = ()
     cache_dir: Path | None = None
+    once_per_process: bool = False
     source: Path | None = None  # the pyproject.toml it came from
 
     @property
@@ -34,7 +37,16 @@ class Config:
         return self.source.parent if self.source is not None else None
 
 
-_KEYS = ("select", "ignore", "exclude", "extra-blocking", "extra-offloaders", "cache-dir")
+_KEYS = (
+    "select",
+    "ignore",
+    "exclude",
+    "extra-blocking",
+    "extra-offloaders",
+    "cache-dir",
+    "once-per-process",
+)
+_FLAGS = frozenset({"once-per-process"})
 
 
 def find_pyproject(paths: list[Path]) -> Path | None:
@@ -61,6 +73,7 @@ def load_config(pyproject: Path | None) -> Config:
         raise ConfigError(f"{pyproject}: [tool.unstuck] must be a table")
     values: dict[str, tuple[str, ...]] = {}
     cache_dir: Path | None = None
+    flags: dict[str, bool] = {}
     for raw_key, value in section.items():
         key = raw_key.replace("_", "-")
         if key not in _KEYS:
@@ -73,6 +86,11 @@ def load_config(pyproject: Path | None) -> Config:
                 raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be a path")
             cache_dir = pyproject.parent / value
             continue
+        if key in _FLAGS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be true or false")
+            flags[key] = value
+            continue
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{pyproject}: [tool.unstuck] {raw_key} must be a list of strings")
         values[key] = tuple(value)
@@ -83,5 +101,6 @@ def load_config(pyproject: Path | None) -> Config:
         extra_blocking=values.get("extra-blocking", ()),
         extra_offloaders=values.get("extra-offloaders", ()),
         cache_dir=cache_dir,
+        once_per_process=flags.get("once-per-process", False),
         source=pyproject,
     )

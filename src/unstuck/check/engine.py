@@ -22,11 +22,12 @@ from pathlib import Path
 from unstuck.check.cache import Cache, content_hash, scope_hash
 from unstuck.check.config import Config
 from unstuck.check.discovery import SourceFile, discover
-from unstuck.check.model import FileProblem, Finding, ModuleSummary
+from unstuck.check.findings import FileProblem, Finding
 
 # Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from unstuck.check.model import ModuleSummary
     from unstuck.check.routes import Route
 
 _RECURSION_LIMIT = 20_000
@@ -40,10 +41,13 @@ class Report:
     analyzed: int
     not_parsed: list[FileProblem]
     newer_syntax: list[FileProblem] = field(default_factory=list)
+    # blocking work that runs once per process (only with ``once_per_process``)
+    once_per_process: list[Finding] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {
             "findings": [finding.as_json() for finding in self.findings],
+            "once_per_process": [finding.as_json() for finding in self.once_per_process],
             "routes": [route.as_json() for route in self.routes],
             "files": {
                 "analyzed": self.analyzed,
@@ -108,12 +112,13 @@ def _check(
         cache.store(f"summaries-{scope}", results)
     not_parsed.extend(FileProblem(display_path(path), reason) for path, reason in unreadable)
     findings: list[Finding] = []
+    once: list[Finding] = []
     routes: list[Route] = []
     if summaries:  # imported here: a run with nothing to analyze never loads the analysis
         from unstuck.check.analysis import analyze
 
-        findings, routes = analyze(summaries, config)
-    report = Report(findings, routes, len(summaries), not_parsed, newer)
+        findings, routes, once = analyze(summaries, config)
+    report = Report(findings, routes, len(summaries), not_parsed, newer, once)
     if cache is not None:
         cache.store(f"report-{scope}", _StoredReport(run_key, report))
     return report

@@ -1,11 +1,13 @@
 """How one expression of a module becomes an ``Expr``, against the local names in scope.
 
 ``ExpressionReader`` keeps the environment of local names (a local stands for the
-expression last assigned to it) and turns each expression into the small tuples of
+expression last assigned to it) and turns each expression into the small records of
 ``model.Expr``, recording calls, watched attribute reads and big ``range`` loops on the
 function being walked. Only the arguments the analysis reads later are kept (see
 ``ARGUMENT_CALLS``): small summaries are what makes the process pool pay off. A lambda
-is ``UNKNOWN``: it runs wherever it is passed, not in the enclosing function.
+is ``UNKNOWN``: it runs wherever it is passed, not in the enclosing function. Names and
+constants are shared records within a module: most expressions are names, and sharing
+keeps the summaries small to build and to send between processes.
 """
 
 from __future__ import annotations
@@ -13,14 +15,40 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from sys import intern
+from typing import Any, ClassVar
 
 from unstuck.check.model import (
     MODULE_BODY,
     UNKNOWN,
+    At,
+    Attribute,
+    AttributeRead,
+    Await,
+    BigLoop,
+    Call,
     ClassSummary,
+    Constant,
+    DictDisplay,
+    Divide,
+    Each,
+    Either,
+    Entered,
     Expr,
+    FString,
+    FunctionRef,
     FunctionSummary,
+    Global,
+    Imported,
+    ImportedModule,
+    Items,
+    Keyword,
     ModuleSummary,
+    Param,
+    SelfRef,
+    Subscript,
+    SuperRef,
+    Typed,
+    Unknown,
 )
 
 BIG_LOOP = 1_000_000
@@ -33,6 +61,7 @@ ARGUMENT_CALLS = frozenset(
         "Depends",
         "Security",
         "include_router",
+        "generate_and_include_versioned_routers",
         "add_api_route",
         "add_api_websocket_route",
         "add_route",
@@ -40,15 +69,26 @@ ARGUMENT_CALLS = frozenset(
         "mount",
         "api_route",
         "websocket",
+        "add_event_handler",
+        "on_event",
         *("get", "post", "put", "patch", "delete", "head", "options", "trace"),
     }
 )
 # Keyword arguments whose values the analysis reads (the rest keep only their name).
 KEYWORDS = frozenset(
     {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app", "route"}
-    | {"dependency", "timeout"}
+    | {"dependency", "timeout", "lifespan", "on_startup", "on_shutdown"}
 )
-_PROPERTY_OWNERS = frozenset({"self", "p", "c"})
+_PROPERTY_OWNERS = (SelfRef, Param, Call)
+# Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
+# and calls: ``include_routers(APIRouter())`` passes a router built in place; functions
+# and loop items (``app.get("/")(handler)``, ``register(router)`` in a loop), a name that
+# holds one of several values (``app or FastAPI()``) and f-strings (a path).
+_PASSED_ON = (
+    *(Param, SelfRef, Global, Attribute, Entered, Typed, Imported, Constant, Call),
+    *(FunctionRef, Each, At, Either, FString),
+)
+_SHORT_LIST = 8
 # Calls that attach routes: which if/match block each is in tells alternatives apart.
 _REGISTERING = frozenset(
     {
@@ -56,36 +96,49 @@ _REGISTERING = frozenset(
         *("add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"),
     }
 )
-# Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
-# and calls: ``include_routers(APIRouter())`` passes a router built in place.
-# Functions and loop items too: ``app.get("/")(handler)``, ``register(router)`` in a loop,
-# and a name that holds one of several values (``app = app or FastAPI()``).
-_PASSED_ON = frozenset(
-    {"p", "self", "g", "a", "enter", "ann", "imp", "k", "c", "fn", "each", "at", "or", "fs"}
-)
+# Records made once per module (``ExpressionReader.name``, ``constant``), so that a
+# keyword passing one can be shared too.
+_SHARED = (Global, Constant, Unknown)
+
+
+def node_handlers(cls: type, prefix: str) -> dict[type[ast.AST], Any]:
+    """The ``<prefix><node>`` methods of ``cls`` by node type, built once per class."""
+    table: dict[type[ast.AST], Any] = {}
+    for name in dir(cls):
+        if name.startswith(prefix):
+            node_type = getattr(ast, name[len(prefix) :], None)  # None: a newer Python's node
+            if node_type is not None:
+                table[node_type] = getattr(cls, name)
+    return table
 
 
 class ExpressionReader:
+    # e_<node> methods by node type (filled in below the class)
+    expression: ClassVar[dict[type[ast.AST], Callable[[Any, Any, bool], Expr]]] = {}
+
     def __init__(self, summary: ModuleSummary) -> None:
         self.summary = summary
         self.function = FunctionSummary(MODULE_BODY, 1, 0, False, None, [], [], None)
         summary.functions[MODULE_BODY] = self.function
         self.env: dict[str, Expr] | None = None
         self.klass: ClassSummary | None = None
+        # names the current function declares ``global``, and the lines where it stores
+        # into module state (those globals, or items and attributes of module names)
+        self.declared_globals: set[str] = set()
+        self.global_stores: list[int] = []
+        # Records shared within the module: names, constants, attribute reads of a
+        # shared base, and keywords with shared values (most of what a module holds).
+        self._globals: dict[str, Global] = {}
+        self._constants: dict[tuple[type, object], Constant] = {}
+        self._attributes: dict[tuple[int, str], Attribute] = {}
+        self._keywords: dict[tuple[str | None, int], Keyword] = {}
         # the if/match blocks the walk is in: (statement line, block index), outermost first
         self.branch_path: list[tuple[int, int]] = []
-        self.expression: dict[type[ast.AST], Callable[[ast.AST, bool], Expr]] = {}
-        for name in dir(self):
-            if not name.startswith("e_"):
-                continue
-            node_type = getattr(ast, name[2:], None)  # None: a node of a newer Python
-            if node_type is not None:
-                self.expression[node_type] = getattr(self, name)
 
     # -- bindings -------------------------------------------------------------
 
     def bind(self, name: str, value: Expr) -> None:
-        if self.env is not None:
+        if self.env is not None and name not in self.declared_globals:
             self.env[name] = value
         elif self.klass is not None:
             self.klass.attributes.setdefault(name, []).append(value)
@@ -93,25 +146,37 @@ class ExpressionReader:
             self.summary.globals.setdefault(name, []).append(value)
 
     def assign(self, target: ast.expr, value: Expr) -> None:
+        if self.env is not None and _stores_module_state(target, self.env, self.declared_globals):
+            self.global_stores.append(target.lineno)
         if isinstance(target, ast.Name):
             self.bind(target.id, value)
         elif isinstance(target, ast.Attribute):
+            if isinstance(target.value, ast.Attribute) and target.value.attr == "state":
+                # Starlette's state objects: set in lifespan or middleware, read in routes
+                self.summary.state_attributes.setdefault(target.attr, []).append(value)
             owner = self.ex(target.value)
-            if owner[0] == "self" and self.env is not None:
-                klass = self.summary.classes.get(owner[1])
+            if isinstance(owner, SelfRef) and self.env is not None:
+                klass = self.summary.classes.get(owner.klass)
                 if klass is not None:
                     klass.attributes.setdefault(target.attr, []).append(value)
         elif isinstance(target, ast.Tuple | ast.List):
-            items = value[1] if value[0] == "l" and len(value[1]) == len(target.elts) else None
+            items = (
+                value.items
+                if isinstance(value, Items) and len(value.items) == len(target.elts)
+                else None
+            )
             for index, element in enumerate(target.elts):
-                if value[0] == "each":  # ``for prefix, router in ROUTERS:``
-                    self.assign(element, ("at", value, index))
+                if isinstance(value, Each):  # ``for prefix, router in ROUTERS:``
+                    self.assign(element, At(value, index))
                 else:
                     self.assign(element, items[index] if items is not None else UNKNOWN)
         elif isinstance(target, ast.Starred):
             self.assign(target.value, UNKNOWN)
         elif isinstance(target, ast.Subscript):
             self.ex(target)
+            held = target.value
+            if isinstance(held, ast.Name) and (self.env is None or held.id not in self.env):
+                self.summary.item_stores.setdefault(held.id, []).append(value)
 
     # -- expressions ------------------------------------------------------------
 
@@ -122,10 +187,10 @@ class ExpressionReader:
                 value = env.get(node.id)
                 if value is not None:
                     return value
-            return ("g", intern(node.id))
+            return self.name(node.id)
         handler = self.expression.get(type(node))
         if handler is not None:
-            return handler(node, awaited)
+            return handler(self, node, awaited)
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
                 self.ex(child)
@@ -140,69 +205,118 @@ class ExpressionReader:
             return self.ex(parsed.body)
         return self.ex(node)
 
+    def name(self, name: str) -> Global:
+        known = self._globals.get(name)
+        if known is None:
+            known = self._globals[name] = Global(intern(name))
+        return known
+
     def e_Name(self, node: ast.Name, awaited: bool) -> Expr:
         env = self.env
         if env is not None:
             value = env.get(node.id)
             if value is not None:
                 return value
-        return ("g", intern(node.id))
+        return self.name(node.id)
 
     def e_Attribute(self, node: ast.Attribute, awaited: bool) -> Expr:
         base = self.ex(node.value)
         # Reads that may run code: library properties (Celery's AsyncResult.state) and
         # properties of the project's own objects (``self.client``, ``service.data``).
-        if node.attr in WATCHED_ATTRIBUTES or base[0] in _PROPERTY_OWNERS:
-            self.function.attribute_reads.append((node.lineno, node.col_offset, base, node.attr))
-        return ("a", base, intern(node.attr))
+        if node.attr in WATCHED_ATTRIBUTES or isinstance(base, _PROPERTY_OWNERS):
+            read = AttributeRead(node.lineno, node.col_offset, base, node.attr)
+            self.function.attribute_reads.append(read)
+        return self.attribute(base, node.attr)
+
+    def attribute(self, base: Expr, name: str) -> Attribute:
+        key = (id(base), name)  # the cached record keeps ``base`` alive: ids stay unique
+        known = self._attributes.get(key)
+        if known is None:
+            known = self._attributes[key] = Attribute(base, intern(name))
+        return known
+
+    def keyword(self, name: str | None, value: Expr) -> Keyword:
+        if not isinstance(value, _SHARED):
+            return Keyword(name, value)
+        key = (name, id(value))
+        known = self._keywords.get(key)
+        if known is None:
+            known = self._keywords[key] = Keyword(name, value)
+        return known
 
     def e_Call(self, node: ast.Call, awaited: bool) -> Expr:
         func = node.func
         if isinstance(func, ast.Name) and func.id == "super" and not node.args:
             owner = self.function.class_qualname
-            return ("super", owner) if owner is not None else UNKNOWN
+            return SuperRef(owner) if owner is not None else UNKNOWN
         callee: Expr
         if isinstance(func, ast.Attribute):  # a method, not a read of the attribute
-            callee = ("a", self.ex(func.value), intern(func.attr))
+            callee = self.attribute(self.ex(func.value), func.attr)
         else:
             callee = self.ex(func)
-        args = tuple(
-            self.ex(arg) if not isinstance(arg, ast.Starred) else self.starred(arg)
-            for arg in node.args
-        )
         # Only a few calls need their arguments later; the rest keep the count (small
-        # summaries are what makes the process pool pay off).
-        kind = callee[0]
-        name = (
-            callee[2]
-            if kind == "a"
-            else callee[1]
-            if kind == "g"
-            else callee[1].rpartition(".")[2]
-            if kind in ("imp", "mod")
-            else ""
-        )
-        if name not in ARGUMENT_CALLS:
-            # Values that may carry a blocking client into a helper are kept: parameters,
-            # names and attributes (already built, so they cost nothing more).
-            args = tuple(arg if arg[0] in _PASSED_ON else UNKNOWN for arg in args)
-        kwargs = tuple(
-            (keyword.arg, value if keyword.arg in KEYWORDS or value[0] in _PASSED_ON else UNKNOWN)
-            for keyword in node.keywords
-            for value in (self.ex(keyword.value),)
-        )
-        call = ("c", callee, node.lineno, node.col_offset, args, kwargs)
-        self.function.calls.append((call, awaited))
-        if self.branch_path and name in _REGISTERING:
+        # summaries are what makes the process pool pay off). Values that may carry a
+        # blocking client into a helper are kept: parameters, names and attributes
+        # (already built, so they cost nothing more).
+        called = _called_name(callee)
+        every_argument = called in ARGUMENT_CALLS
+        ex = self.ex
+        args: list[Expr] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                ex(arg.value)
+                args.append(UNKNOWN)
+                continue
+            value = ex(arg)
+            kept = every_argument or isinstance(value, _PASSED_ON) or _short_list(value)
+            args.append(value if kept else UNKNOWN)
+        keywords: list[Keyword] = []
+        for keyword in node.keywords:
+            value = ex(keyword.value)
+            if keyword.arg not in KEYWORDS and not isinstance(value, _PASSED_ON):
+                value = UNKNOWN
+            keywords.append(self.keyword(keyword.arg, value))
+        call = Call(callee, node.lineno, node.col_offset, tuple(args), tuple(keywords), awaited)
+        self.function.calls.append(call)
+        if self.branch_path and called in _REGISTERING:
             self.function.branches[(node.lineno, node.col_offset)] = tuple(self.branch_path)
         return call
 
-    def starred(self, node: ast.Starred) -> Expr:
+    # Nodes whose value is unknown but whose parts may call something; each reads its
+    # parts in field order (the order ``ast.iter_child_nodes`` has, only faster).
+
+    def e_Compare(self, node: ast.Compare, awaited: bool) -> Expr:
+        self.ex(node.left)
+        for comparator in node.comparators:
+            self.ex(comparator)
+        return UNKNOWN
+
+    def e_UnaryOp(self, node: ast.UnaryOp, awaited: bool) -> Expr:
+        self.ex(node.operand)
+        return UNKNOWN
+
+    def e_Dict(self, node: ast.Dict, awaited: bool) -> Expr:
+        """Kept for loops over it: ``for prefix, router in ROUTERS.items():``."""
+        keys = tuple(self.ex(key) if key is not None else UNKNOWN for key in node.keys)
+        return DictDisplay(keys, tuple(self.ex(value) for value in node.values))
+
+    def e_Set(self, node: ast.Set, awaited: bool) -> Expr:
+        for element in node.elts:
+            self.ex(element)
+        return UNKNOWN
+
+    def e_Starred(self, node: ast.Starred, awaited: bool) -> Expr:
         self.ex(node.value)
         return UNKNOWN
 
+    def e_Slice(self, node: ast.Slice, awaited: bool) -> Expr:
+        for part in (node.lower, node.upper, node.step):
+            if part is not None:
+                self.ex(part)
+        return UNKNOWN
+
     def e_Await(self, node: ast.Await, awaited: bool) -> Expr:
-        return ("aw", self.ex(node.value, True))
+        return Await(self.ex(node.value, True))
 
     def e_JoinedStr(self, node: ast.JoinedStr, awaited: bool) -> Expr:
         """An f-string, kept as its parts: route prefixes are often ``f"{API}/users"``."""
@@ -216,47 +330,50 @@ class ExpressionReader:
                 parts.append(shown if value.conversion in (-1, ord("s")) else UNKNOWN)
             else:
                 parts.append(self.ex(value))
-        return ("fs", tuple(parts))
+        return FString(tuple(parts))
 
     def e_Constant(self, node: ast.Constant, awaited: bool) -> Expr:
         value = node.value
         if isinstance(value, str | int | bool) or value is None:
-            return ("k", value)
+            key = (type(value), value)
+            known = self._constants.get(key)
+            if known is None:
+                known = self._constants[key] = Constant(value)
+            return known
         return UNKNOWN
 
     def e_Subscript(self, node: ast.Subscript, awaited: bool) -> Expr:
-        return ("sub", self.ex(node.value), self.ex(node.slice))
+        return Subscript(self.ex(node.value), self.ex(node.slice))
 
     def e_Tuple(self, node: ast.Tuple | ast.List, awaited: bool) -> Expr:
-        return ("l", tuple(self.ex(element) for element in node.elts))
+        return Items(tuple(self.ex(element) for element in node.elts))
 
     e_List = e_Tuple
-
-    def e_Dict(self, node: ast.Dict, awaited: bool) -> Expr:
-        """Kept for loops over it: ``for prefix, router in ROUTERS.items():``."""
-        keys = tuple(self.ex(key) if key is not None else UNKNOWN for key in node.keys)
-        return ("dict", keys, tuple(self.ex(value) for value in node.values))
 
     def e_BinOp(self, node: ast.BinOp, awaited: bool) -> Expr:
         left, right = self.ex(node.left), self.ex(node.right)
         if isinstance(node.op, ast.BitOr):
-            return ("or", left, right)
+            return Either(left, right)
         if isinstance(node.op, ast.Div):
-            return ("div", left, right)
-        if isinstance(node.op, ast.Add) and "l" in (left[0], right[0]):
-            # ``BASE_ROUTERS + [extra.router]``: a loop over it sees the items of both
-            return ("or", left, right)
+            return Divide(left, right)
+        if isinstance(node.op, ast.Add):
+            if isinstance(left, Items) or isinstance(right, Items):
+                # ``BASE_ROUTERS + [extra.router]``: a loop over it sees the items of both
+                return Either(left, right)
+            if _is_text(left) or _is_text(right):
+                # ``API_PREFIX + "/users"``: read as the f-string it could have been
+                return FString((left, right))
         return UNKNOWN
 
     def e_IfExp(self, node: ast.IfExp, awaited: bool) -> Expr:
         self.ex(node.test)
-        return ("or", self.ex(node.body, awaited), self.ex(node.orelse, awaited))
+        return Either(self.ex(node.body, awaited), self.ex(node.orelse, awaited))
 
     def e_BoolOp(self, node: ast.BoolOp, awaited: bool) -> Expr:
         values = [self.ex(value) for value in node.values]
         result = values[-1]
         for value in reversed(values[:-1]):
-            result = ("or", value, result)
+            result = Either(value, result)
         return result
 
     def e_NamedExpr(self, node: ast.NamedExpr, awaited: bool) -> Expr:
@@ -315,7 +432,37 @@ class ExpressionReader:
         step = numbers[2] if len(numbers) == 3 and numbers[2] else 1
         size = (stop - start) // step
         if size >= BIG_LOOP:
-            self.function.loops.append((where.lineno, where.col_offset, size))
+            self.function.loops.append(BigLoop(where.lineno, where.col_offset, size))
+
+
+def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[str]) -> bool:
+    """``_client = ...`` after ``global _client``, or ``_CACHE[key] = ...`` and
+    ``settings.value = ...`` on a name that is not local."""
+    if isinstance(target, ast.Name):
+        return target.id in declared
+    if not isinstance(target, ast.Subscript | ast.Attribute):
+        return False
+    root = target.value
+    while isinstance(root, ast.Subscript | ast.Attribute):
+        root = root.value
+    return isinstance(root, ast.Name) and (root.id in declared or root.id not in env)
+
+
+def _short_list(expr: Expr) -> bool:
+    """A few items passed on (``route("/topics", create, ["POST"])``): methods, names."""
+    return isinstance(expr, Items) and len(expr.items) <= _SHORT_LIST
+
+
+def _is_text(expr: Expr) -> bool:
+    return isinstance(expr, FString) or (isinstance(expr, Constant) and isinstance(expr.value, str))
+
+
+def _called_name(callee: Expr) -> str:
+    if isinstance(callee, Attribute | Global):
+        return callee.name
+    if isinstance(callee, Imported | ImportedModule):
+        return callee.dotted.rpartition(".")[2]
+    return ""
 
 
 def _constant_int(node: ast.expr) -> int | None:
@@ -329,3 +476,6 @@ def _constant_int(node: ast.expr) -> int | None:
             return left**right if 0 <= right <= 64 else None
         return left * right
     return None
+
+
+ExpressionReader.expression = node_handlers(ExpressionReader, "e_")

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from unstuck.check.engine import Report
+from unstuck.check.findings import Finding
 from unstuck.check.routes import Dependency, Route
-from unstuck.check.rule import Rule
+
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from unstuck.check.rule import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -28,14 +33,11 @@ def render(report: Report, fmt: str, routes: bool) -> str:
 def text(report: Report) -> str:
     lines: list[str] = []
     for finding in report.findings:
-        lines.append(
-            f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}"
-        )
-        if finding.route:
-            lines.append(f"    route: {finding.route}")
-        if len(finding.chain) > 1:
-            for link in finding.chain:
-                lines.append(f"    -> {link.path}:{link.line} in {link.function}")
+        lines.extend(_finding_lines(finding))
+    if report.once_per_process:
+        lines.append("Once per process (startup, import time, CLI, memoised; not per request):")
+        for finding in report.once_per_process:
+            lines.extend(_finding_lines(finding))
     for problem in report.not_parsed:
         lines.append(f"{problem.path}: not parsed: {problem.reason}")
     for problem in report.newer_syntax:
@@ -47,6 +49,25 @@ def text(report: Report) -> str:
         summary += f" ({len(report.not_parsed)} not parsed)"
     lines.append(summary if count or report.not_parsed else f"All clear: {summary}.")
     return "\n".join(lines)
+
+
+def _finding_lines(finding: Finding) -> list[str]:
+    lines = [f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}"]
+    if finding.once:
+        lines.append(f"    once per process: {finding.once}")
+    if len(finding.routes) > 1:
+        lines.append(f"    routes ({len(finding.routes)}): {', '.join(finding.routes)}")
+    elif finding.route:
+        lines.append(f"    route: {finding.route}")
+    if len(finding.chain) > 1:
+        for link in finding.chain:
+            lines.append(f"    -> {link.path}:{link.line} in {link.function}")
+    if len(finding.entries) > 1:
+        lines.append(f"    also reached from {len(finding.entries) - 1} other place(s):")
+        for link in finding.entries:
+            if link != finding.chain[0]:
+                lines.append(f"    <- {link.path}:{link.line} in {link.function}")
+    return lines
 
 
 def _plural(count: int, noun: str) -> str:

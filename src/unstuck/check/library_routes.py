@@ -56,6 +56,8 @@ GENERIC_OWNERS = frozenset({(library, owner) for library, owner, _method in ROUT
 # Router classes of libraries: like ``APIRouter``, and the routes they come with (at the
 # ``path`` argument of the constructor, ``""`` by default).
 ROUTER_CLASSES: dict[str, tuple[LibraryRoute, ...]] = {
+    "cadwyn.VersionedAPIRouter": (),
+    "cadwyn.routing.VersionedAPIRouter": (),
     "fastapi_utils.inferring_router.InferringRouter": (),
     "fastapi_restful.inferring_router.InferringRouter": (),
     "fastapi_restful.InferringRouter": (),
@@ -64,6 +66,14 @@ ROUTER_CLASSES: dict[str, tuple[LibraryRoute, ...]] = {
         ("GET", ""), ("POST", ""), ("WEBSOCKET", "")
     ),
 }
+
+
+# Application classes of libraries: like ``FastAPI`` (routes, mounts, middleware).
+APP_CLASSES = frozenset({"cadwyn.Cadwyn", "cadwyn.applications.Cadwyn"})
+
+
+# Methods of those apps that include every router passed to them at the root.
+INCLUDING_METHODS = frozenset({"generate_and_include_versioned_routers"})
 
 
 def method_routes(owner: str, method: str) -> tuple[LibraryRoute, ...] | None:

@@ -1,31 +1,309 @@
 """What the checker knows about a module, and what it reports.
 
 A module is parsed once (possibly in a worker process) into a ``ModuleSummary``:
-plain picklable data, no AST. Expressions are kept as small tuples whose first
-item says what they are; the global phase evaluates them to values (``program``):
+plain picklable data, no AST. Expressions are kept as small frozen records, one class
+per kind (the union ``Expr``); the global phase evaluates them to abstract values
+(``values``) with a ``match`` over these classes (``program``):
 
-    ("g", name)                      a module-level or builtin name
-    ("imp", "pkg.mod.name")          a name bound by ``from ... import``
-    ("mod", "pkg.mod")               a name bound by ``import``
-    ("a", base, attr)                attribute access
-    ("c", func, line, col, args, kwargs)   a call; kwargs is ((name | None, expr), ...)
-    ("aw", expr) / ("enter", expr)   ``await expr`` / ``with expr as ...``
-    ("p", function, name, annotation, default)   a parameter
-    ("ann", annotation)              a variable of an annotated type
-    ("self", class) / ("class", class) / ("super", class) / ("fn", function)
-    ("sub", base, index) / ("or", a, b) / ("div", a, b) / ("l", items) / ("k", constant)
-    ("dict", keys, values)           a dict display
-    ("each", iterable) / ("at", each, index)   a loop's item / one part of it unpacked
-    ("u",)                           unknown (including lambdas: their body runs elsewhere)
+    Global(name)                     a module-level or builtin name
+    Imported("pkg.mod.name")         a name bound by ``from ... import``
+    ImportedModule("pkg.mod")        a name bound by ``import``
+    Attribute(base, name)            attribute access
+    Call(func, line, col, args, keywords, awaited)   a call
+    Await(value) / Entered(value)    ``await value`` / ``with value as ...``
+    Param(function, name, annotation, default)        a parameter
+    Typed(annotation)                a variable of an annotated type
+    SelfRef(class) / ClassRef(class) / SuperRef(class) / FunctionRef(function)
+    Subscript(base, index) / Either(left, right) / Divide(left, right)
+    Items(items) / DictDisplay(keys, values) / Constant(value) / FString(parts)
+    Each(iterable) / At(each, index) a loop's item / one part of it unpacked
+    UNKNOWN                          unknown (including lambdas: their body runs elsewhere)
+
+Summaries cross process boundaries, so every record pickles as its class and fields
+(``_Record.__reduce__``): much smaller and faster than the default for slotted classes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeAlias, TypeVar
 
-Expr = tuple[Any, ...]
-UNKNOWN: Expr = ("u",)
+# The report's records live in ``findings`` (light to import); named here too.
+from unstuck.check.findings import ChainLink as ChainLink
+from unstuck.check.findings import FileProblem as FileProblem
+from unstuck.check.findings import Finding as Finding
+
+_R = TypeVar("_R")
+
+
+def _record(cls: type[_R]) -> type[_R]:
+    """Give a frozen, slotted dataclass an ``__init__`` that writes its slots directly.
+
+    The ``__init__`` that ``dataclass`` writes for a frozen class sets each field through
+    ``object.__setattr__``, which costs two to four times more; a summary holds a few
+    hundred of these records per file, and building them is a large part of the walk.
+    """
+    names = [item.name for item in fields(cls)]  # type: ignore[arg-type]
+    namespace = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
+    lines = [f"    _set_{name}(self, {name})" for name in names] or ["    pass"]
+    source = f"def __init__(self, {', '.join(names)}):\n" + "\n".join(lines)
+    exec(source, namespace)  # what ``dataclasses`` itself does to write ``__init__``
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
+class _Record:
+    """Pickled as ``Class(*fields)``: the default for frozen slotted dataclasses sets
+    each field through ``object.__setattr__`` and costs several times more."""
+
+    __slots__ = ()
+    __match_args__: tuple[str, ...]
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        return (type(self), tuple([getattr(self, name) for name in self.__match_args__]))
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Global(_Record):
+    name: str
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Imported(_Record):
+    dotted: str
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class ImportedModule(_Record):
+    dotted: str
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Attribute(_Record):
+    base: Expr
+    name: str
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Keyword(_Record):
+    name: str | None  # None: ``**options``
+    value: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Call(_Record):
+    func: Expr
+    line: int
+    col: int
+    args: tuple[Expr, ...]
+    keywords: tuple[Keyword, ...]
+    # an awaited call (or ``async with``/``async for``) returns an awaitable, so it is
+    # never the blocking call itself
+    awaited: bool
+
+    def keyword(self, name: str) -> Expr | None:
+        for keyword in self.keywords:
+            if keyword.name == name:
+                return keyword.value
+        return None
+
+    def argument(self, name: str, position: int) -> Expr | None:
+        """The argument passed by keyword ``name`` or else at ``position`` (-1: keyword only)."""
+        value = self.keyword(name)
+        if value is None and 0 <= position < len(self.args):
+            value = self.args[position]
+        return value
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Await(_Record):
+    value: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Entered(_Record):
+    value: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Param(_Record):
+    function: str  # qualname
+    name: str
+    annotation: Expr | None
+    default: Expr | None
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Typed(_Record):
+    annotation: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class SelfRef(_Record):
+    klass: str  # qualname
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class ClassRef(_Record):
+    klass: str
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class SuperRef(_Record):
+    klass: str
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class FunctionRef(_Record):
+    function: str  # qualname
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Subscript(_Record):
+    base: Expr
+    index: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Either(_Record):
+    """``a | b``, ``a or b``, ``a if c else b``, or a local bound in several branches."""
+
+    left: Expr
+    right: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Divide(_Record):
+    left: Expr
+    right: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Items(_Record):
+    """A tuple or list display."""
+
+    items: tuple[Expr, ...]
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class DictDisplay(_Record):
+    """A dict display, kept for loops over it: ``for prefix, router in ROUTERS.items()``."""
+
+    keys: tuple[Expr, ...]
+    values: tuple[Expr, ...]
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Each(_Record):
+    """The item of a ``for`` loop over ``iterable``."""
+
+    iterable: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class At(_Record):
+    """One part of a loop's item unpacked: ``for prefix, router in ...``."""
+
+    each: Each
+    index: int
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Constant(_Record):
+    value: str | int | bool | None
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class FString(_Record):
+    parts: tuple[Expr, ...]
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Unknown(_Record):
+    def __reduce__(self) -> str:
+        return "UNKNOWN"  # the one instance, also after unpickling
+
+
+Expr: TypeAlias = (
+    Global
+    | Imported
+    | ImportedModule
+    | Attribute
+    | Call
+    | Await
+    | Entered
+    | Param
+    | Typed
+    | SelfRef
+    | ClassRef
+    | SuperRef
+    | FunctionRef
+    | Subscript
+    | Either
+    | Divide
+    | Items
+    | DictDisplay
+    | Each
+    | At
+    | Constant
+    | FString
+    | Unknown
+)
+UNKNOWN = Unknown()
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class AttributeRead(_Record):
+    """A read of an attribute that may run code (a property, a library attribute)."""
+
+    line: int
+    col: int
+    base: Expr
+    name: str
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class BigLoop(_Record):
+    line: int
+    col: int
+    size: int
+
+
+@_record
+@dataclass(frozen=True, slots=True)
+class Lines(_Record):
+    """A range of lines of a function."""
+
+    first: int
+    last: int
 
 
 @dataclass(slots=True)
@@ -36,17 +314,28 @@ class FunctionSummary:
     is_async: bool
     class_qualname: str | None
     decorators: list[Expr]
-    params: list[tuple[str, Expr | None, Expr | None]]
+    params: list[Param]
     return_annotation: Expr | None
-    # (call expression, awaited): an awaited call (or ``async with``/``async for``)
-    # returns an awaitable, so it is never the blocking call itself.
-    calls: list[tuple[Expr, bool]] = field(default_factory=list)
-    attribute_reads: list[tuple[int, int, Expr, str]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    attribute_reads: list[AttributeRead] = field(default_factory=list)
     returns: list[Expr] = field(default_factory=list)
     yields: list[Expr] = field(default_factory=list)
-    loops: list[tuple[int, int, int]] = field(default_factory=list)
-    # (line, col) of a call that attaches routes -> the if/match blocks it is in
+    loops: list[BigLoop] = field(default_factory=list)
+    # (line, col) of a call that attaches routes -> the if/match blocks it is in,
+    # (statement line, block index) from the outermost: alternatives tell apart by it
     branches: dict[tuple[int, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    # lines that run once per process: the body of ``if _client is None: _client = ...``
+    # on a module global (or what follows ``if _client is not None: return _client``)
+    once_blocks: list[Lines] = field(default_factory=list)
+    # lines that only run when no event loop runs in the thread: the ``except
+    # RuntimeError`` of ``asyncio.get_running_loop()``
+    no_loop_blocks: list[Lines] = field(default_factory=list)
+
+    def runs_once_at(self, line: int) -> bool:
+        return any(block.first <= line <= block.last for block in self.once_blocks)
+
+    def runs_without_loop_at(self, line: int) -> bool:
+        return any(block.first <= line <= block.last for block in self.no_loop_blocks)
 
 
 @dataclass(slots=True)
@@ -67,52 +356,13 @@ class ModuleSummary:
     star_imports: list[str] = field(default_factory=list)
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     classes: dict[str, ClassSummary] = field(default_factory=dict)
+    # ``request.state.db = ...`` / ``app.state.redis = ...``: name -> values, anywhere
+    state_attributes: dict[str, list[Expr]] = field(default_factory=dict)
+    # ``CLIENTS[name] = make()`` on a module-level name: name -> values stored in it
+    item_stores: dict[str, list[Expr]] = field(default_factory=dict)
     # line -> codes suppressed there (None: every code)
     suppressions: dict[int, frozenset[str] | None] = field(default_factory=dict)
     syntax_note: str | None = None
 
 
 MODULE_BODY = "<module>"
-
-
-@dataclass(frozen=True, slots=True)
-class ChainLink:
-    path: str
-    line: int
-    function: str
-
-    def as_json(self) -> dict[str, object]:
-        return {"path": self.path, "line": self.line, "function": self.function}
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    code: str
-    path: str
-    line: int
-    column: int
-    message: str
-    severity: str
-    route: str | None
-    chain: tuple[ChainLink, ...]
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "code": self.code,
-            "path": self.path,
-            "line": self.line,
-            "column": self.column,
-            "message": self.message,
-            "severity": self.severity,
-            "route": self.route,
-            "chain": [link.as_json() for link in self.chain],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FileProblem:
-    path: str
-    reason: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"path": self.path, "reason": self.reason}

@@ -1,9 +1,9 @@
 """Parse source written for any Python 3, on the interpreter that runs the checker.
 
 A plain ``ast.parse`` first. When that fails, the few constructs newer than the
-running interpreter (``type X = ...`` and PEP 695 generics from 3.12, unparenthesized
-``except A, B:`` and t-strings from 3.14) are rewritten into equivalents this
-interpreter parses, keeping every line number. If it still fails, the top-level
+running interpreter (``type X = ...``, PEP 695 generics and PEP 701 f-strings from
+3.12, unparenthesized ``except A, B:`` and t-strings from 3.14) are rewritten into
+equivalents this interpreter parses, keeping every line number. If it still fails, the top-level
 statements are parsed one block at a time and only the blocks that do not parse are
 left out. Every fallback is reported: nothing is skipped silently.
 """
@@ -24,6 +24,8 @@ _BARE_EXCEPT_TUPLE = re.compile(
     r"^(?P<head>[ \t]*except\*?[ \t]+)(?P<types>[^\s(][^:#\n]*,[^:#\n]*):", re.M
 )
 _ASSIGNMENT = re.compile(r"[ \t]*=(?!=)")
+_STRING_START = re.compile(r"""(?<!\w)(?P<prefix>[rRbBuUfF]{0,2})(?P<quote>'''|\"\"\"|'|")""")
+_STRING_FIRST = frozenset("'\"rRbBuUfF")
 _TEMPLATE_STRING = re.compile(r"(?<![\w.'\"])(?P<prefix>[rR]?)[tT](?P<rest>[rR]?['\"])")
 
 
@@ -58,7 +60,11 @@ def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
     chars = list(text)
 
     def blank_brackets(start: int) -> int:
-        """Blank ``[...]`` starting at ``start`` (spaces keep every column); return its end."""
+        """Blank ``[...]`` starting at ``start`` (spaces keep every column); return its end.
+
+        Brackets over several lines leave a backslash at the end of each of them, so
+        that the statement still continues on the next line.
+        """
         depth = 0
         for index in range(start, len(text)):
             char = text[index]
@@ -70,6 +76,8 @@ def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
                     for blank in range(start, index + 1):
                         if chars[blank] != "\n":
                             chars[blank] = " "
+                        elif blank > start:
+                            chars[blank - 1] = "\\"
                     return index + 1
         return start
 
@@ -95,7 +103,106 @@ def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
     source, count = _TEMPLATE_STRING.subn(r"\g<prefix>f\g<rest>", source)
     if count:
         constructs.append("template strings")
+    source, count = _rewrite_new_fstrings(source)
+    if count:
+        constructs.append("f-strings of Python 3.12")
     return source, sorted(set(constructs))
+
+
+def _rewrite_new_fstrings(text: str) -> tuple[str, int]:
+    """PEP 701 f-strings (the same quotes, a backslash, a comment or a line break inside
+    their braces) become plain strings of the same shape: every line stays where it is,
+    and only what the f-string held is lost."""
+    chars = list(text)
+    count = 0
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "#":
+            end = text.find("\n", index)
+            index = len(text) if end < 0 else end
+            continue
+        match = _STRING_START.match(text, index) if char in _STRING_FIRST else None
+        if match is None:
+            index += 1
+            continue
+        prefix, quote = match.group("prefix"), match.group("quote")
+        end, newer = _string_end(text, match.end(), quote, prefix)
+        if newer and "f" in prefix.lower() and _blank_string(chars, index, end):
+            count += 1
+        index = max(end, index + 1)
+    return "".join(chars), count
+
+
+def _string_end(text: str, index: int, quote: str, prefix: str) -> tuple[int, bool]:
+    """Where the string whose body starts at ``index`` ends, and whether it needs 3.12.
+
+    Inside an f-string's braces: ``depth`` counts the brackets open, and ``spec`` is set
+    after the ``:`` of the replacement field itself, whose format spec is text again.
+    """
+    raw = "r" in prefix.lower()
+    formatted = "f" in prefix.lower()
+    depth = 0
+    spec = False
+    newer = False
+    while index < len(text):
+        char = text[index]
+        if depth == 0 or (spec and depth == 1 and char not in "{}"):
+            if depth == 0 and text.startswith(quote, index):
+                return index + len(quote), newer
+            if char == "\\" and not raw:
+                index += 2
+            elif char == "\n" and len(quote) == 1:
+                return index, newer  # unterminated: the parser reports it
+            elif formatted and depth == 0 and text.startswith("{{", index):
+                index += 2
+            else:
+                depth += formatted and char == "{"
+                index += 1
+            continue
+        if char in "'\"":
+            quoted = char * 3 if text.startswith(char * 3, index) else char
+            newer = newer or quoted == quote or (len(quote) == 1 and quoted[0] == quote)
+            start = index
+            inner_prefix = _prefix_before(text, index)
+            index, inner_newer = _string_end(text, index + len(quoted), quoted, inner_prefix)
+            newer = newer or inner_newer or "\\" in text[start:index]
+            continue
+        if char in "\\#" or (char == "\n" and len(quote) == 1):
+            newer = True
+        if char == ":" and depth == 1 and not text.startswith(":=", index):
+            spec = True
+        elif char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth -= 1
+            spec = spec and depth > 0
+        index += 1
+    return index, newer
+
+
+def _prefix_before(text: str, index: int) -> str:
+    """The string prefix (``f``, ``rb``...) written just before the quote at ``index``."""
+    start = index
+    while start > 0 and index - start < 2 and text[start - 1] in "rRbBuUfF":
+        start -= 1
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        return ""  # the end of a name, not a prefix
+    return text[start:index]
+
+
+def _blank_string(chars: list[str], start: int, end: int) -> bool:
+    """Replace ``chars[start:end]`` by an empty string literal of the same shape."""
+    multiline = "\n" in chars[start:end]
+    delimiter = '"""' if multiline else '"'
+    if end - start < 2 * len(delimiter):
+        return False
+    for position in range(start, end):
+        if chars[position] != "\n":
+            chars[position] = " "
+    chars[start : start + len(delimiter)] = delimiter
+    chars[end - len(delimiter) : end] = delimiter
+    return True
 
 
 _CONTINUATION = ("else", "elif", "except", "finally", "case", ")", "]", "}", "#")

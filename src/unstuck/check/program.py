@@ -1,14 +1,8 @@
 """The whole project: name resolution and a small type inference over module summaries.
 
-Expressions from ``summary`` are evaluated to sets of abstract values (tuples):
-
-    ("M", module)            a project module          ("E", "pkg.name")   a library object
-    ("F", (module, qual))    a project function        ("EI", "pkg.Class") a library instance
-    ("C", (module, qual))    a project class           ("EM", cls, name)   a library method
-    ("I", (module, qual))    a project instance        ("EF", values)      a factory (sessionmaker)
-    ("SUP", (module, qual))  ``super()`` in that class ("TM", fn, name)    a Celery task's method
-    ("R", (module, line, col))  a FastAPI app or APIRouter, by the place it is created
-    ("D", callables) ``Depends(...)``   ("AN", types, depends) ``Annotated[...]``   ("K", constant)
+Expressions from ``summary`` (``model.Expr``) are evaluated to sets of abstract values
+(``values.Value``): project modules, functions, classes and instances, library objects,
+instances and methods, FastAPI apps and routers, ``Depends`` markers, known strings.
 
 Evaluation is flow-insensitive across functions, memoized per expression, and stops
 at cycles: it never guesses. A value it cannot know is simply absent, which is how
@@ -20,18 +14,73 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from unstuck.check.discovery import import_aliases
-from unstuck.check.library_routes import ROUTER_CLASSES, LibraryRoute, is_generic_owner
-from unstuck.check.model import ClassSummary, Expr, FunctionSummary, ModuleSummary
-from unstuck.check.rule import Knowledge
+from unstuck.check.library_routes import (
+    APP_CLASSES,
+    ROUTER_CLASSES,
+    LibraryRoute,
+    is_generic_owner,
+)
+from unstuck.check.model import (
+    At,
+    Attribute,
+    Await,
+    Call,
+    ClassRef,
+    ClassSummary,
+    Constant,
+    DictDisplay,
+    Divide,
+    Each,
+    Either,
+    Entered,
+    Expr,
+    FString,
+    FunctionRef,
+    FunctionSummary,
+    Global,
+    Imported,
+    ImportedModule,
+    Items,
+    ModuleSummary,
+    Param,
+    SelfRef,
+    Subscript,
+    SuperRef,
+    Typed,
+    Unknown,
+)
+from unstuck.check.rule import Knowledge, ReturnsFor
+from unstuck.check.values import (
+    EMPTY,
+    AnnotatedType,
+    Class,
+    Depends,
+    Function,
+    Instance,
+    Key,
+    LibraryInstance,
+    LibraryMethod,
+    LibraryObject,
+    Module,
+    Router,
+    RouterKey,
+    SessionFactory,
+    Super,
+    TaskMethod,
+    Text,
+    Value,
+    order,
+)
 
-Value = tuple[Any, ...]
-Key = tuple[str, str]
-EMPTY: frozenset[Value] = frozenset()
+__all__ = ["EMPTY", "Key", "Program", "RouterInfo", "Value", "describe", "keyword", "last_name"]
+
 _MAX_VALUES = 12
 _MAX_ITEMS_DEPTH = 6  # names bound to names bound to a list, ...
+_DICT_VIEWS = frozenset({"items", "keys", "values"})
+# calls that read a setting by name, with a default: ``getenv(name, default)``
+_DEFAULTED = frozenset({"getenv", "get", "str"})
 _BUILTINS = frozenset(dir(builtins))
 _ROUTER_FACTORIES = {"fastapi.FastAPI": "app", "fastapi.APIRouter": "router"}
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
@@ -53,10 +102,6 @@ _FIRST_ARGUMENT = frozenset(
         "Type",
     ]
 ) | frozenset({"contextlib.AbstractContextManager", "contextlib.AbstractAsyncContextManager"})
-_SESSION_FACTORIES = {
-    "sqlalchemy.orm.sessionmaker": "sqlalchemy.orm.Session",
-    "sqlalchemy.ext.asyncio.async_sessionmaker": "sqlalchemy.ext.asyncio.AsyncSession",
-}
 _GENERIC_ALIASES = {
     "typing_extensions": "typing",
     "fastapi.params": "fastapi",
@@ -65,11 +110,13 @@ _GENERIC_ALIASES = {
     "fastapi.routing": "fastapi",
     "sqlalchemy.ext.asyncio.session": "sqlalchemy.ext.asyncio",
 }
+_PATH = "pathlib.Path"
+_TASK_ATTRIBUTES = frozenset({"delay", "apply_async", "AsyncResult", "s", "si", "signature"})
 
 
 @dataclass(slots=True)
 class RouterInfo:
-    key: tuple[str, int, int]
+    key: RouterKey
     kind: str  # "app" or "router"
     prefix: str
     # each with the module it is written in (a subclass may add its own)
@@ -99,12 +146,16 @@ class Program:
         self.aliases, self.namespaces = import_aliases(
             (name, summary.path) for name, summary in modules.items()
         )
-        self.routers: dict[tuple[str, int, int], RouterInfo] = {}
+        self.routers: dict[RouterKey, RouterInfo] = {}
         self._memo: dict[tuple[str, int], frozenset[Value]] = {}
-        self._active: set[tuple[str, int]] = set()
+        # expressions being evaluated, by depth; the outermost depth a cycle cut reached
+        # (functions whose return values are being found are in it too, by their key)
+        self._active: dict[tuple[str, int] | Key, int] = {}
+        self._cut = 0
         self._dotted: dict[str, frozenset[Value]] = {}
         self._returns: dict[Key, frozenset[Value]] = {}
-        self._mro: dict[Key, list[Value]] = {}
+        self._mro: dict[Key, list[Class | LibraryObject]] = {}
+        self._state: dict[str, frozenset[Value]] = {}
 
     # -- lookups ------------------------------------------------------------------
 
@@ -121,17 +172,20 @@ class Program:
             for qualname, function in module.functions.items():
                 yield (name, qualname), function
 
+    def library(self, dotted: str) -> LibraryObject:
+        return LibraryObject(self.knowledge.canonical(dotted))
+
     def resolve_dotted(self, dotted: str) -> frozenset[Value]:
         known = self._dotted.get(dotted)
         if known is not None:
             return known
         self._dotted[dotted] = EMPTY
         parts = dotted.split(".")
-        result: frozenset[Value] = frozenset({("E", self.knowledge.canonical(dotted))})
+        result: frozenset[Value] = frozenset({self.library(dotted)})
         for index in range(len(parts), 0, -1):
             module = self.project_module(".".join(parts[:index]))
             if module is not None:
-                result = frozenset({("M", module)})
+                result = frozenset({Module(module)})
                 for attribute in parts[index:]:
                     result = self.attribute(result, attribute)
                 break
@@ -155,53 +209,65 @@ class Program:
                 return _union(self.eval(expr, module) for expr in exprs)
         submodule = self.project_module(f"{module}.{name}" if module else name)
         if submodule is not None:
-            return frozenset({("M", submodule)})
+            return frozenset({Module(submodule)})
         if summary is None and module in self.namespaces:
             # a directory of the project's that may share its name with a library
-            return frozenset({("E", self.knowledge.canonical(f"{module}.{name}"))})
+            return frozenset({self.library(f"{module}.{name}")})
         if summary is not None:
             for star in summary.star_imports:
                 project = self.project_module(star)
                 if project is not None:
                     found = self.module_attribute(project, name, False)
                 else:
-                    found = frozenset({("E", self.knowledge.canonical(f"{star}.{name}"))})
+                    found = frozenset({self.library(f"{star}.{name}")})
                 if found:
                     return found
         if builtin and name in _BUILTINS:
-            return frozenset({("E", f"builtins.{name}")})
+            return frozenset({LibraryObject(f"builtins.{name}")})
         return EMPTY
 
-    def mro(self, key: Key) -> list[Value]:
+    def mro(self, key: Key) -> list[Class | LibraryObject]:
         known = self._mro.get(key)
         if known is not None:
             return known
-        self._mro[key] = [("C", key)]
-        order: list[Value] = [("C", key)]
+        self._mro[key] = [Class(key)]
+        order_: list[Class | LibraryObject] = [Class(key)]
         klass = self.klass(key)
         if klass is not None:
             for base in klass.bases:
                 for value in self.eval(base, key[0]):
-                    if value[0] == "C":
-                        order.extend(v for v in self.mro(value[1]) if v not in order)
-                    elif value[0] == "E" and value not in order:
-                        order.append(value)
-        self._mro[key] = order
-        return order
+                    if isinstance(value, Class):
+                        order_.extend(v for v in self.mro(value.key) if v not in order_)
+                    elif isinstance(value, LibraryObject) and value not in order_:
+                        order_.append(value)
+        self._mro[key] = order_
+        return order_
 
     def method(self, key: Key, name: str, after: bool = False) -> Key | None:
         """The project function that ``name`` resolves to on instances of class ``key``."""
         skipping = after
         for entry in self.mro(key):
             if skipping:
-                skipping = entry != ("C", key)
+                skipping = entry != Class(key)
                 continue
-            if entry[0] != "C":
+            if not isinstance(entry, Class):
                 continue
-            klass = self.klass(entry[1])
+            klass = self.klass(entry.key)
             if klass is not None and name in klass.methods:
-                return (entry[1][0], klass.methods[name])
+                return (entry.key[0], klass.methods[name])
         return None
+
+    def callee(self, value: Value) -> Key | None:
+        """The project function that calling ``value`` runs."""
+        match value:
+            case Function():
+                return value.key
+            case Class():
+                return self.method(value.key, "__init__")
+            case Instance():
+                return self.method(value.key, "__call__")
+            case _:
+                return None
 
     def is_property(self, function: FunctionSummary) -> bool:
         """``@property`` / ``@cached_property``: reading the attribute gives the return value."""
@@ -213,179 +279,133 @@ class Program:
     # -- evaluation ---------------------------------------------------------------
 
     def eval(self, expr: Expr, module: str) -> frozenset[Value]:
-        kind = expr[0]
-        if kind == "u":
+        if isinstance(expr, Unknown):
             return EMPTY
-        if kind == "k":
-            return frozenset({("K", expr[1])}) if isinstance(expr[1], str) else EMPTY
+        if isinstance(expr, Constant):
+            value = expr.value
+            return frozenset({Text(value)}) if isinstance(value, str) else EMPTY
         key = (module, id(expr))
         known = self._memo.get(key)
         if known is not None:
             return known
-        if key in self._active:
+        active = self._active
+        depth = active.get(key)
+        if depth is not None:  # a cycle: cut it, and remember how far out it reached
+            self._cut = min(self._cut, depth)
             return EMPTY
-        self._active.add(key)
+        depth = len(active)
+        active[key] = depth
+        outer_cut, self._cut = self._cut, depth
         try:
-            result = self._evaluate(kind, expr, module)
+            result = self._evaluate(expr, module)
         finally:
-            self._active.discard(key)
+            del active[key]
+            cut, self._cut = self._cut, min(outer_cut, self._cut)
         if len(result) > _MAX_VALUES:
-            result = frozenset(sorted(result, key=_order)[:_MAX_VALUES])
-        self._memo[key] = result
+            result = frozenset(sorted(result, key=order)[:_MAX_VALUES])
+        # A result that depends on an expression still being evaluated further out is
+        # partial: kept, it would make the answer depend on the order of evaluation.
+        if cut >= depth:
+            self._memo[key] = result
         return result
 
-    def _evaluate(self, kind: str, expr: Expr, module: str) -> frozenset[Value]:
-        if kind == "g":
-            return self.module_attribute(module, expr[1], True)
-        if kind == "a":
-            return self.attribute(self.eval(expr[1], module), expr[2])
-        if kind == "c":
-            return self.call(self.eval(expr[1], module), expr, module)
-        if kind == "imp":
-            return self.resolve_dotted(expr[1])
-        if kind == "mod":
-            project = self.project_module(expr[1])
-            if project is not None:
-                return frozenset({("M", project)})
-            return frozenset({("E", self.knowledge.canonical(expr[1]))})
-        if kind in ("aw", "enter"):
-            return (
-                self.entered(self.eval(expr[1], module))
-                if kind == "enter"
-                else self.eval(expr[1], module)
-            )
-        if kind == "p":
-            return self.parameter(expr, module)
-        if kind == "ann":
-            return self.instances(self.eval(expr[1], module))
-        if kind == "self":
-            return frozenset({("I", (module, expr[1]))})
-        if kind == "class":
-            return frozenset({("C", (module, expr[1]))})
-        if kind == "super":
-            return frozenset({("SUP", (module, expr[1]))})
-        if kind == "fn":
-            return frozenset({("F", (module, expr[1]))})
-        if kind == "or":
-            return self.eval(expr[1], module) | self.eval(expr[2], module)
-        if kind == "sub":
-            return self.subscript(expr, module)
-        if kind == "fs":
-            pieces = [self.constant(part, module) for part in expr[1]]
-            if all(isinstance(piece, str) for piece in pieces):
-                return frozenset({("K", "".join(str(piece) for piece in pieces))})
-            return EMPTY
-        if kind == "each":
-            return _union(self.eval(item, where) for item, where in self.items(expr[1], module))
-        if kind == "at":
-            index = expr[2]
-            return _union(
-                self.eval(item[1][index], where)
-                for item, where in self.items(expr[1][1], module)
-                if item[0] == "l" and index < len(item[1])
-            )
-        if kind == "div":
-            return frozenset(
-                value
-                for value in self.eval(expr[1], module)
-                if value == ("EI", "pathlib.Path") or value == ("E", "pathlib.Path")
-            )
-        return EMPTY
+    # The matches on the hot paths test the class only and then read fields: capture
+    # patterns (``case Global(name)``) cost about half as much again.
 
-    def items(self, expr: Expr, module: str, depth: int = 0) -> list[tuple[Expr, str]]:
-        """The items of an iterable written as a list, tuple or dict display (directly,
-        through a name or a module attribute, or ``.items()``/``.keys()``/``.values()``),
-        each with its module. A synthesized ``("l", (key, value))`` pair is never
-        evaluated itself (evaluation is memoized by identity), only its parts."""
-        kind = expr[0]
-        if depth > _MAX_ITEMS_DEPTH:
-            return []
-        if kind == "l":
-            return [(item, module) for item in expr[1]]
-        if kind == "dict":
-            return [(key, module) for key in expr[1]]
-        if kind == "or":
-            return self.items(expr[1], module, depth + 1) + self.items(expr[2], module, depth + 1)
-        if kind == "c" and expr[1][0] == "a" and expr[1][2] in ("items", "keys", "values"):
-            found: list[tuple[Expr, str]] = []
-            for shown, where in self.displays(expr[1][1], module, depth + 1):
-                if shown[0] != "dict":
-                    continue
-                if expr[1][2] == "keys":
-                    found.extend((key, where) for key in shown[1])
-                elif expr[1][2] == "values":
-                    found.extend((value, where) for value in shown[2])
-                else:
-                    found.extend(
-                        (("l", pair), where) for pair in zip(shown[1], shown[2], strict=True)
-                    )
-            return found
-        if kind == "c":  # ``for router in all_routers():``, what the function returns
-            return [
-                item
-                for value in self.eval(expr[1], module)
-                if value[0] == "F" and (function := self.function(value[1])) is not None
-                for returned in function.returns
-                for item in self.items(returned, value[1][0], depth + 1)
-            ]
-        return [
-            item
-            for shown, where in self.displays(expr, module, depth + 1)
-            for item in self.items(shown, where, depth + 1)
-        ]
-
-    def displays(self, expr: Expr, module: str, depth: int) -> list[tuple[Expr, str]]:
-        """The list, tuple or dict displays a name or module attribute is bound to."""
-        kind = expr[0]
-        if kind in ("l", "dict"):
-            return [(expr, module)]
-        bound: list[tuple[Expr, str]] = []
-        if kind == "g":
-            summary = self.modules.get(module)
-            bound = [(e, module) for e in summary.globals.get(expr[1], [])] if summary else []
-        elif kind in ("imp", "a"):
-            owner, name = (
-                (self.resolve_dotted(expr[1].rpartition(".")[0]), expr[1].rpartition(".")[2])
-                if kind == "imp"
-                else (self.eval(expr[1], module), expr[2])
-            )
-            for value in owner:
-                summary = self.modules.get(value[1]) if value[0] == "M" else None
-                if summary is not None:
-                    bound.extend((e, value[1]) for e in summary.globals.get(name, []))
-        if depth > _MAX_ITEMS_DEPTH:
-            return []
-        return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
+    def _evaluate(self, expr: Expr, module: str) -> frozenset[Value]:
+        match expr:
+            case Global():
+                return self.module_attribute(module, expr.name, True)
+            case Attribute():
+                found = self.attribute(self.eval(expr.base, module), expr.name)
+                base = expr.base
+                if isinstance(base, Attribute) and base.name == "state":
+                    found |= self.state_attribute(expr.name)
+                return found
+            case Call():
+                called = self.call(self.eval(expr.func, module), expr, module)
+                if any(isinstance(value, Text) for value in called):
+                    return called
+                return called | _setting_default(expr)
+            case Imported():
+                return self.resolve_dotted(expr.dotted)
+            case ImportedModule():
+                project = self.project_module(expr.dotted)
+                if project is not None:
+                    return frozenset({Module(project)})
+                return frozenset({self.library(expr.dotted)})
+            case Await():
+                return self.eval(expr.value, module)
+            case Entered():
+                return self.entered(self.eval(expr.value, module))
+            case Param():
+                return self.parameter(expr, module)
+            case Typed():
+                return self.instances(self.eval(expr.annotation, module))
+            case SelfRef():
+                return frozenset({Instance((module, expr.klass))})
+            case ClassRef():
+                return frozenset({Class((module, expr.klass))})
+            case SuperRef():
+                return frozenset({Super((module, expr.klass))})
+            case FunctionRef():
+                return frozenset({Function((module, expr.function))})
+            case Either():
+                return self.eval(expr.left, module) | self.eval(expr.right, module)
+            case Subscript():
+                return self.subscript(expr, module)
+            case FString():
+                pieces = [self.constant(part, module) for part in expr.parts]
+                if all(isinstance(piece, str) for piece in pieces):
+                    return frozenset({Text("".join(str(piece) for piece in pieces))})
+                return EMPTY
+            case Each():
+                return _union(
+                    self.eval(item, where) for item, where in self.items(expr.iterable, module)
+                )
+            case At():
+                index = expr.index
+                return _union(
+                    self.eval(item.items[index], where)
+                    for item, where in self.items(expr.each.iterable, module)
+                    if isinstance(item, Items) and index < len(item.items)
+                )
+            case Divide():
+                path = (LibraryInstance(_PATH), LibraryObject(_PATH))
+                return frozenset(value for value in self.eval(expr.left, module) if value in path)
+            case _:
+                return EMPTY
 
     def attribute(self, values: frozenset[Value], name: str) -> frozenset[Value]:
         result: set[Value] = set()
-        knowledge = self.knowledge
         for value in values:
-            kind = value[0]
-            if kind == "M":
-                result |= self.module_attribute(value[1], name, False)
-            elif kind == "E":
-                result.add(("E", knowledge.canonical(f"{value[1]}.{name}")))
-            elif kind == "EI":
-                result |= self.library_attribute(value[1], name)
-            elif kind in ("I", "SUP"):
-                result |= self.instance_attribute(value[1], name, after=kind == "SUP")
-            elif kind == "C":
-                method = self.method(value[1], name)
-                if method is not None:
-                    result.add(("F", method))
-                else:
-                    result |= self.class_attribute(value[1], name)
-            elif kind == "EF" and name == "begin":
-                # ``with SessionLocal.begin() as session:`` gives a session too
-                result.add(value)
-            elif kind == "F":
-                if name in ("delay", "apply_async") and self.is_celery_task(value[1]):
-                    result.add(("TM", value[1], name))
-                elif name == "AsyncResult" and self.is_celery_task(value[1]):
-                    result.add(("E", "celery.result.AsyncResult"))
-                elif name in ("s", "si", "signature") and self.is_celery_task(value[1]):
-                    result.add(("E", "celery.canvas.Signature"))
+            match value:
+                case Module():
+                    result |= self.module_attribute(value.name, name, False)
+                case LibraryObject():
+                    result.add(self.library(f"{value.name}.{name}"))
+                case LibraryInstance():
+                    result |= self.library_attribute(value.cls, name)
+                case Instance():
+                    result |= self.instance_attribute(value.key, name)
+                case Super():
+                    result |= self.instance_attribute(value.key, name, after=True)
+                case Class():
+                    method = self.method(value.key, name)
+                    if method is not None:
+                        result.add(Function(method))
+                    else:
+                        result |= self.class_attribute(value.key, name)
+                case SessionFactory() if name == "begin":
+                    # ``with SessionLocal.begin() as session:`` gives a session too
+                    result.add(value)
+                case Function() if name in _TASK_ATTRIBUTES and self.is_celery_task(value.key):
+                    if name in ("delay", "apply_async"):
+                        result.add(TaskMethod(value.key, name))
+                    elif name == "AsyncResult":
+                        result.add(LibraryObject("celery.result.AsyncResult"))
+                    else:
+                        result.add(LibraryObject("celery.canvas.Signature"))
         return frozenset(result)
 
     def library_attribute(self, cls: str, name: str) -> frozenset[Value]:
@@ -393,19 +413,21 @@ class Program:
         knowledge = self.knowledge
         exact = knowledge.attribute_types.get((cls, name))
         if exact is not None:
-            return frozenset({("EI", exact)})
+            return frozenset({LibraryInstance(exact)})
         typed = knowledge.attribute_type(cls, name)
-        method: Value = ("EM", cls, name)
+        method = LibraryMethod(cls, name)
         # a wildcard-typed attribute may be a resource (``client.chat``) or a method
-        return frozenset({("EI", typed), method}) if typed is not None else frozenset({method})
+        if typed is not None:
+            return frozenset({LibraryInstance(typed), method})
+        return frozenset({method})
 
     def class_attribute(self, key: Key, name: str) -> frozenset[Value]:
         for entry in self.mro(key):
-            if entry[0] == "E":
-                return frozenset({("E", self.knowledge.canonical(f"{entry[1]}.{name}"))})
-            klass = self.klass(entry[1])
+            if isinstance(entry, LibraryObject):
+                return frozenset({self.library(f"{entry.name}.{name}")})
+            klass = self.klass(entry.key)
             if klass is not None and name in klass.attributes:
-                return _union(self.eval(expr, entry[1][0]) for expr in klass.attributes[name])
+                return _union(self.eval(expr, entry.key[0]) for expr in klass.attributes[name])
         return EMPTY
 
     def instance_attribute(self, key: Key, name: str, after: bool = False) -> frozenset[Value]:
@@ -414,113 +436,142 @@ class Program:
             function = self.function(method)
             if function is not None and self.is_property(function):
                 return self.returns_of(method)
-            return frozenset({("F", method)})
+            return frozenset({Function(method)})
         for entry in self.mro(key):
-            if entry[0] == "E":
-                return self.library_attribute(entry[1], name)
-            klass = self.klass(entry[1])
+            if isinstance(entry, LibraryObject):
+                return self.library_attribute(entry.name, name)
+            klass = self.klass(entry.key)
             if klass is not None and name in klass.attributes:
-                return _union(self.eval(expr, entry[1][0]) for expr in klass.attributes[name])
+                return _union(self.eval(expr, entry.key[0]) for expr in klass.attributes[name])
         return EMPTY
 
-    def call(self, callees: frozenset[Value], call: Expr, module: str) -> frozenset[Value]:
+    def call(self, callees: frozenset[Value], call: Call, module: str) -> frozenset[Value]:
         result: set[Value] = set()
         knowledge = self.knowledge
         for value in callees:
-            kind = value[0]
-            if kind == "F":
-                result |= self.returns_of(value[1])
-                result |= self.returned_arguments(value[1], call, module)
-            elif kind == "C":
-                result.add(self.router_subclass(value[1], call, module) or ("I", value[1]))
-            elif kind == "I":
-                method = self.method(value[1], "__call__")
-                if method is not None:
-                    result |= self.returns_of(method)
-            elif kind == "E":
-                result |= self.call_library(value[1], call, module)
-            elif kind == "EM":
-                returned = knowledge.returns.get(f"{value[1]}.{value[2]}")
-                if returned is not None:
-                    result.add(("EI", knowledge.canonical(returned)))
-            elif kind == "EI":  # a callable library object, e.g. a scoped_session registry
-                returned = knowledge.returns.get(f"{value[1]}.__call__")
-                if returned is not None:
-                    result.add(("EI", knowledge.canonical(returned)))
-            elif kind == "EF":
-                result |= value[1]
-            elif kind == "TM":
-                result.add(("EI", "celery.result.AsyncResult"))
+            match value:
+                case Function():
+                    result |= self.returns_of(value.key)
+                    result |= self.returned_arguments(value.key, call, module)
+                case Class():
+                    result.add(self.router_subclass(value.key, call, module) or Instance(value.key))
+                case Instance():
+                    method = self.method(value.key, "__call__")
+                    if method is not None:
+                        result |= self.returns_of(method)
+                case LibraryObject():
+                    result |= self.call_library(value.name, call, module)
+                case LibraryMethod():
+                    returned = knowledge.returns.get(f"{value.cls}.{value.name}")
+                    if returned is not None:
+                        result.add(LibraryInstance(knowledge.canonical(returned)))
+                case LibraryInstance():  # a callable library object (scoped_session)
+                    returned = knowledge.returns.get(f"{value.cls}.__call__")
+                    if returned is not None:
+                        result.add(LibraryInstance(knowledge.canonical(returned)))
+                case SessionFactory():
+                    result |= value.made
+                case TaskMethod():
+                    result.add(LibraryInstance("celery.result.AsyncResult"))
         return frozenset(result)
 
-    def returned_arguments(self, key: Key, call: Expr, module: str) -> frozenset[Value]:
+    def returned_arguments(self, key: Key, call: Call, module: str) -> frozenset[Value]:
         """What a call passes to a parameter the function returns as is, such as
         ``def include_routers(router): ...; return router`` called with ``APIRouter()``."""
         function = self.function(key)
         if function is None:
             return EMPTY
-        names = [name for name, _annotation, _default in function.params]
+        names = [param.name for param in function.params]
         result: set[Value] = set()
         for returned in function.returns:
-            if returned[0] != "p" or returned[1] != key[1] or returned[2] not in names:
+            if (
+                not isinstance(returned, Param)
+                or returned.function != key[1]
+                or returned.name not in names
+            ):
                 continue
-            position = names.index(returned[2])
+            position = names.index(returned.name)
             if names[:1] in (["self"], ["cls"]) and function.class_qualname is not None:
                 position -= 1
-            argument = keyword(call, returned[2])
-            if argument is None and 0 <= position < len(call[4]):
-                argument = call[4][position]
+            argument = call.argument(returned.name, position)
             if argument is not None:
                 result |= self.eval(argument, module)
         return frozenset(result)
 
-    def call_library(self, name: str, call: Expr, module: str) -> frozenset[Value]:
+    def call_library(self, name: str, call: Call, module: str) -> frozenset[Value]:
         knowledge = self.knowledge
-        produced = _SESSION_FACTORIES.get(name)
+        produced = knowledge.factories.get(name)
         if produced is not None:
-            class_ = keyword(call, "class_")
+            class_ = call.keyword("class_")
             made = self.instances(self.eval(class_, module)) if class_ is not None else EMPTY
-            return frozenset({("EF", made or frozenset({("EI", produced)}))})
-        router_kind = _ROUTER_FACTORIES.get(name)
+            return frozenset({SessionFactory(made or frozenset({LibraryInstance(produced)}))})
+        router_kind = _ROUTER_FACTORIES.get(name) or ("app" if name in APP_CLASSES else None)
         if router_kind is not None:
             return frozenset({self.router(router_kind, call, module)})
         builtin = ROUTER_CLASSES.get(name)
         if builtin is not None:  # a library's APIRouter subclass
             library_router = self.router("router", call, module)
-            info = self.routers[library_router[1]]
+            info = self.routers[library_router.key]
             if builtin and not info.made_by:
                 info.builtin, info.made_by = builtin, name
-                info.builtin_path = self.text(keyword(call, "path"), module)
+                info.builtin_path = self.text(call.keyword("path"), module)
             return frozenset({library_router})
         if name in _DEPENDS:
-            target = call[4][0] if call[4] else keyword(call, "dependency")
+            target = call.args[0] if call.args else call.keyword("dependency")
             callables = self.eval(target, module) if target is not None else EMPTY
-            return frozenset({("D", callables)})
+            return frozenset({Depends(callables)})
+        if self.opens_memory_file(name, call, module):
+            return EMPTY
         returned = knowledge.returns.get(name)
         if returned is not None:
-            return frozenset({("EI", knowledge.canonical(returned))})
+            return frozenset({LibraryInstance(knowledge.canonical(returned))})
+        by_argument = knowledge.returns_for_argument.get(name)
+        if by_argument is not None:
+            return self.returned_for_argument(by_argument, call, module)
         if self.is_class_name(name):
-            return frozenset({("EI", name)})
+            return frozenset({LibraryInstance(name)})
+        return EMPTY
+
+    def opens_memory_file(self, name: str, call: Call, module: str) -> bool:
+        """Whether the call opens a path known to lie under a root of ``memory_paths``
+        (``open("/proc/self/status")``, ``open(f"/proc/{pid}/stat")``)."""
+        where = self.knowledge.memory_paths.get(name)
+        if where is None:
+            return False
+        path = self.text(call.argument(where.keyword, where.position), module)
+        return any(path == root or path.startswith(f"{root}/") for root in where.roots)
+
+    def returned_for_argument(
+        self, returns: ReturnsFor, call: Call, module: str
+    ) -> frozenset[Value]:
+        """What a library function returns when its first argument is one of the given
+        classes; anything else it is given (a model, an async engine) makes nothing known."""
+        if not call.args:
+            return EMPTY
+        canonical = self.knowledge.canonical
+        for value in self.eval(call.args[0], module):
+            if isinstance(value, LibraryInstance) and canonical(value.cls) in returns.classes:
+                return frozenset({LibraryInstance(canonical(returns.returned))})
         return EMPTY
 
     def router(
-        self, kind: str, call: Expr, module: str, defaults: tuple[Expr, str] | None = None
-    ) -> Value:
+        self, kind: str, call: Call, module: str, defaults: tuple[Call, str] | None = None
+    ) -> Router:
         """An app or router, by the call that creates it; ``defaults``: the
         ``super().__init__(...)`` call of a subclass, for a prefix or dependencies it
         passes itself."""
-        key = (module, call[2], call[3])
+        key = (module, call.line, call.col)
         if key not in self.routers:
-            prefix = keyword(call, "prefix")
+            prefix = call.keyword("prefix")
             prefix_module = module
             if prefix is None and defaults is not None:
-                given = keyword(defaults[0], "prefix")
-                if given is not None and given[0] != "p":
+                given = defaults[0].keyword("prefix")
+                if given is not None and not isinstance(given, Param):
                     prefix, prefix_module = given, defaults[1]
-            dependencies = [(expr, module) for expr in _list(keyword(call, "dependencies"))]
+            dependencies = [(expr, module) for expr in _list(call.keyword("dependencies"))]
             if defaults is not None:
-                given = keyword(defaults[0], "dependencies")
-                if given is not None and given[0] != "p":
+                given = defaults[0].keyword("dependencies")
+                if given is not None and not isinstance(given, Param):
                     dependencies += [(expr, defaults[1]) for expr in _list(given)]
             self.routers[key] = RouterInfo(
                 key,
@@ -530,35 +581,113 @@ class Program:
                 prefix,
                 prefix_module if prefix is not None else module,
             )
-        return ("R", key)
+        return Router(key)
 
     def is_router_type(self, value: Value) -> bool:
-        if value[0] == "EI":
-            return value[1] in _ROUTER_FACTORIES or value[1] in ROUTER_CLASSES
-        if value[0] == "I":
-            return any(_router_kind(entry[1]) for entry in self.mro(value[1]))
-        return False
+        match value:
+            case LibraryInstance():
+                return _router_kind(value.cls) is not None
+            case Instance():
+                return any(
+                    isinstance(entry, LibraryObject) and _router_kind(entry.name)
+                    for entry in self.mro(value.key)
+                )
+            case _:
+                return False
 
-    def router_subclass(self, key: Key, call: Expr, module: str) -> Value | None:
+    def router_subclass(self, key: Key, call: Call, module: str) -> Router | None:
         """``UserAPIRouter(prefix=...)``: a class of the project's derived from
         ``APIRouter`` or ``FastAPI`` (directly, or made and returned by a function)."""
         for entry in self.mro(key):
-            if entry[0] != "E":
-                continue
-            kind = _router_kind(entry[1])
+            kind = _router_kind(entry.name) if isinstance(entry, LibraryObject) else None
             if kind is None:
                 continue
-            defaults: tuple[Expr, str] | None = None
+            defaults: tuple[Call, str] | None = None
             init = self.method(key, "__init__")
             function = self.function(init) if init is not None else None
             if init is not None and function is not None:
-                for made, _awaited in function.calls:
-                    callee = made[1]
-                    if callee[0] == "a" and callee[2] == "__init__" and callee[1][0] == "super":
+                for made in function.calls:
+                    callee = made.func
+                    if (
+                        isinstance(callee, Attribute)
+                        and callee.name == "__init__"
+                        and isinstance(callee.base, SuperRef)
+                    ):
                         defaults = (made, init[0])
                         break
             return self.router(kind, call, module, defaults)
         return None
+
+    def items(self, expr: Expr, module: str, depth: int = 0) -> list[tuple[Expr, str]]:
+        """The items of an iterable written as a list, tuple or dict display (directly,
+        through a name or a module attribute, ``.items()``/``.keys()``/``.values()``,
+        what a function returns), each with its module. A ``.items()`` pair is a new
+        ``Items`` record: never evaluated itself (evaluation is memoized by identity),
+        only its parts are."""
+        if depth > _MAX_ITEMS_DEPTH:
+            return []
+        match expr:
+            case Items():
+                return [(item, module) for item in expr.items]
+            case DictDisplay():
+                return [(key, module) for key in expr.keys]
+            case Either():
+                left = self.items(expr.left, module, depth + 1)
+                return left + self.items(expr.right, module, depth + 1)
+            case Call() if isinstance(expr.func, Attribute) and expr.func.name in _DICT_VIEWS:
+                found: list[tuple[Expr, str]] = []
+                for shown, where in self.displays(expr.func.base, module, depth + 1):
+                    if not isinstance(shown, DictDisplay):
+                        continue
+                    if expr.func.name == "keys":
+                        found.extend((key, where) for key in shown.keys)
+                    elif expr.func.name == "values":
+                        found.extend((value, where) for value in shown.values)
+                    else:
+                        found.extend(
+                            (Items(pair), where)
+                            for pair in zip(shown.keys, shown.values, strict=True)
+                        )
+                return found
+            case Call():  # ``for router in all_routers():``, what the function returns
+                return [
+                    item
+                    for value in self.eval(expr.func, module)
+                    if isinstance(value, Function)
+                    and (function := self.function(value.key)) is not None
+                    for returned in function.returns
+                    for item in self.items(returned, value.key[0], depth + 1)
+                ]
+            case _:
+                return [
+                    item
+                    for shown, where in self.displays(expr, module, depth + 1)
+                    for item in self.items(shown, where, depth + 1)
+                ]
+
+    def displays(self, expr: Expr, module: str, depth: int) -> list[tuple[Expr, str]]:
+        """The list, tuple or dict displays a name or module attribute is bound to."""
+        if isinstance(expr, Items | DictDisplay):
+            return [(expr, module)]
+        if depth > _MAX_ITEMS_DEPTH:
+            return []
+        bound: list[tuple[Expr, str]] = []
+        match expr:
+            case Global():
+                summary = self.modules.get(module)
+                if summary is not None:
+                    bound = [(e, module) for e in summary.globals.get(expr.name, [])]
+            case Imported() | Attribute():
+                if isinstance(expr, Imported):
+                    owner_name, _, name = expr.dotted.rpartition(".")
+                    owners = self.resolve_dotted(owner_name)
+                else:
+                    owners, name = self.eval(expr.base, module), expr.name
+                for value in owners:
+                    summary = self.modules.get(value.name) if isinstance(value, Module) else None
+                    if summary is not None:
+                        bound.extend((e, summary.name) for e in summary.globals.get(name, []))
+        return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
 
     def is_class_name(self, name: str) -> bool:
         last = name.rpartition(".")[2]
@@ -567,54 +696,86 @@ class Program:
     def instances(self, values: frozenset[Value]) -> frozenset[Value]:
         result: set[Value] = set()
         for value in values:
-            kind = value[0]
-            if kind == "C":
-                result.add(("I", value[1]))
-            elif kind == "E" and self.is_class_name(value[1]) and value[1] != "typing.Any":
-                result.add(("EI", value[1]))
-            elif kind == "AN":
-                result |= self.instances(value[1])
+            match value:
+                case Class(key):
+                    result.add(Instance(key))
+                case LibraryObject(name) if self.is_class_name(name) and name != "typing.Any":
+                    result.add(LibraryInstance(name))
+                case AnnotatedType(types):
+                    result |= self.instances(types)
         return frozenset(result)
 
     def entered(self, values: frozenset[Value]) -> frozenset[Value]:
         result: set[Value] = set()
         for value in values:
-            if value[0] == "I":
-                method = self.method(value[1], "__enter__") or self.method(value[1], "__aenter__")
+            if isinstance(value, Instance):
+                method = self.method(value.key, "__enter__") or self.method(value.key, "__aenter__")
                 if method is not None:
                     result |= self.returns_of(method)
                     continue
             result.add(value)
         return frozenset(result)
 
-    def subscript(self, expr: Expr, module: str) -> frozenset[Value]:
-        index = expr[2]
-        items: tuple[Expr, ...] = index[1] if index[0] == "l" else (index,)
+    def state_attribute(self, name: str) -> frozenset[Value]:
+        """What the project stores as ``<app or request>.state.<name>``, anywhere."""
+        known = self._state.get(name)
+        if known is None:
+            self._state[name] = EMPTY
+            known = _union(
+                self.eval(expr, module)
+                for module, summary in self.modules.items()
+                for expr in summary.state_attributes.get(name, ())
+            )
+            self._state[name] = known
+        return known
+
+    def stored_items(self, expr: Subscript, module: str) -> frozenset[Value]:
+        """``CLIENTS["s3"]``: the values of a module-level dict display (the one under a
+        constant key when there is one) and what the project stores into it."""
+        key = expr.index.value if isinstance(expr.index, Constant) else None
+        result: set[Value] = set()
+        for shown, where in self.displays(expr.base, module, 0):
+            if isinstance(shown, DictDisplay):
+                for item_key, value in zip(shown.keys, shown.values, strict=True):
+                    if key is None or not isinstance(item_key, Constant) or item_key.value == key:
+                        result |= self.eval(value, where)
+        if isinstance(expr.base, Global):
+            summary = self.modules.get(module)
+            for stored in summary.item_stores.get(expr.base.name, ()) if summary else ():
+                result |= self.eval(stored, module)
+        return frozenset(result)
+
+    def subscript(self, expr: Subscript, module: str) -> frozenset[Value]:
+        index = expr.index
+        items: tuple[Expr, ...] = index.items if isinstance(index, Items) else (index,)
         if not items:
             return EMPTY
-        result: set[Value] = set()
-        for base in self.eval(expr[1], module):
-            if base[0] != "E":
+        result: set[Value] = set(self.stored_items(expr, module))
+        for base in self.eval(expr.base, module):
+            if isinstance(base, Class):  # ``Repository[User]``: the class, as a base too
+                result.add(base)
                 continue
-            if base[1] in _ANNOTATED:
+            if not isinstance(base, LibraryObject):
+                continue
+            if base.name in _ANNOTATED:
                 depends = frozenset(
                     value
                     for item in items[1:]
                     for value in self.eval(item, module)
-                    if value[0] == "D"
+                    if isinstance(value, Depends)
                 )
-                result.add(("AN", self.eval(items[0], module), depends))
-            elif base[1] in _UNION:
+                result.add(AnnotatedType(self.eval(items[0], module), depends))
+            elif base.name in _UNION:
                 for item in items:
                     result |= self.eval(item, module)
-            elif base[1] in _FIRST_ARGUMENT:
+            elif base.name in _FIRST_ARGUMENT:
                 result |= self.eval(items[0], module)
-            elif is_generic_owner(base[1]):  # ``FastAPIUsers[User, UUID]``: the class
+            elif is_generic_owner(base.name):  # ``FastAPIUsers[User, UUID]``: the class
                 result.add(base)
         return frozenset(result)
 
-    def parameter(self, expr: Expr, module: str) -> frozenset[Value]:
-        annotation, default = expr[3], expr[4]
+    def parameter(self, expr: Param, module: str) -> frozenset[Value]:
+        annotation, default = expr.annotation, expr.default
         annotated = self.eval(annotation, module) if annotation is not None else EMPTY
         types = self.instances(annotated)
         if types:
@@ -632,55 +793,77 @@ class Program:
         library: bool = False,
     ) -> list[Value]:
         """The callables a parameter depends on (``Depends``/``Annotated``/``Depends()``)."""
-        markers: list[Value] = [
-            marker for value in annotated if value[0] == "AN" for marker in value[2]
+        markers: list[Depends] = [
+            marker
+            for value in annotated
+            if isinstance(value, AnnotatedType)
+            for marker in value.depends
         ]
         if default is not None:
-            markers.extend(value for value in self.eval(default, module) if value[0] == "D")
+            markers.extend(
+                value for value in self.eval(default, module) if isinstance(value, Depends)
+            )
         callables: list[Value] = []
         for marker in markers:
-            if marker[1]:
-                callables.extend(marker[1])
+            if marker.callables:
+                callables.extend(marker.callables)
             else:  # Depends() with no argument: the annotation is the dependency
                 for value in annotated:
-                    callables.extend(value[1] if value[0] == "AN" else (value,))
-        kinds = ("F", "C", "I", "EI") if library else ("F", "C", "I")
-        return [value for value in callables if value[0] in kinds]
+                    callables.extend(value.types if isinstance(value, AnnotatedType) else (value,))
+        project = (Function, Class, Instance)
+        kinds = (*project, LibraryInstance) if library else project
+        return [value for value in callables if isinstance(value, kinds)]
 
     def dependency_result(self, dependency: Value) -> frozenset[Value]:
-        if dependency[0] == "F":
-            return self.returns_of(dependency[1])
-        if dependency[0] == "C":
-            return frozenset({("I", dependency[1])})
-        method = self.method(dependency[1], "__call__")
-        return self.returns_of(method) if method is not None else EMPTY
+        match dependency:
+            case Function(key):
+                return self.returns_of(key)
+            case Class(key):
+                return frozenset({Instance(key)})
+            case Instance(key):
+                method = self.method(key, "__call__")
+                return self.returns_of(method) if method is not None else EMPTY
+            case _:
+                return EMPTY
 
     def returns_of(self, key: Key) -> frozenset[Value]:
         known = self._returns.get(key)
         if known is not None:
             return known
-        self._returns[key] = EMPTY
-        function = self.function(key)
-        result: frozenset[Value] = EMPTY
-        if function is not None:
-            if function.return_annotation is not None:
-                result = self.instances(self.eval(function.return_annotation, key[0]))
-            # ``def make_router() -> APIRouter``: the router it returns, not any router
-            if not result or any(self.is_router_type(value) for value in result):
-                result = _union(
-                    self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
-                )
-        self._returns[key] = result
+        active = self._active
+        depth = active.get(key)
+        if depth is not None:  # recursion: cut, as ``eval`` does
+            self._cut = min(self._cut, depth)
+            return EMPTY
+        depth = len(active)
+        active[key] = depth
+        outer_cut, self._cut = self._cut, depth
+        try:
+            function = self.function(key)
+            result: frozenset[Value] = EMPTY
+            if function is not None:
+                if function.return_annotation is not None:
+                    result = self.instances(self.eval(function.return_annotation, key[0]))
+                # ``def make_router() -> APIRouter``: the router it returns, not any router
+                if not result or any(self.is_router_type(value) for value in result):
+                    result = _union(
+                        self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
+                    )
+        finally:
+            del active[key]
+            cut, self._cut = self._cut, min(outer_cut, self._cut)
+        if cut >= depth:
+            self._returns[key] = result
         return result
 
     def constant(self, expr: Expr | None, module: str) -> object:
         if expr is None:
             return None
-        if expr[0] == "k":
-            return expr[1]
+        if isinstance(expr, Constant):
+            return expr.value
         for value in self.eval(expr, module):
-            if value[0] == "K":
-                return value[1]
+            if isinstance(value, Text):
+                return value.value
         return None
 
     def text(self, expr: Expr | None, module: str) -> str:
@@ -690,8 +873,8 @@ class Program:
         value = self.constant(expr, module)
         if isinstance(value, str):
             return value
-        if expr[0] == "fs":
-            return "".join(self.text(part, module) or "{...}" for part in expr[1])
+        if isinstance(expr, FString):
+            return "".join(self.text(part, module) or "{...}" for part in expr.parts)
         shown = describe(expr)
         return f"{{{shown}}}" if shown else ""
 
@@ -700,69 +883,76 @@ class Program:
         if function is None:
             return False
         for decorator in function.decorators:
-            target = decorator[1] if decorator[0] == "c" else decorator
+            target = decorator.func if isinstance(decorator, Call) else decorator
             if last_name(target) in ("task", "shared_task"):
                 return True
         return False
 
 
-def keyword(call: Expr, name: str) -> Expr | None:
-    for key, value in call[5]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
-
-
-def _router_kind(name: object) -> str | None:
-    """``app`` or ``router`` for FastAPI's classes and libraries' router classes."""
-    if not isinstance(name, str):
-        return None
-    return _ROUTER_FACTORIES.get(name) or ("router" if name in ROUTER_CLASSES else None)
-
-
-def _list(expr: Expr | None) -> list[Expr]:
-    return list(expr[1]) if expr is not None and expr[0] == "l" else []
+def keyword(call: Call, name: str) -> Expr | None:
+    return call.keyword(name)
 
 
 def describe(expr: Expr) -> str | None:
     """Source-like text of a name or attribute chain (``settings.API_V1_STR``)."""
-    kind = expr[0]
-    if kind == "g":
-        return str(expr[1])
-    if kind in ("imp", "mod"):
-        return str(expr[1]).rpartition(".")[2]
-    if kind == "a":
-        base = describe(expr[1])
-        return f"{base}.{expr[2]}" if base else None
-    if kind == "p":
-        return str(expr[2])
-    if kind == "self":
-        return "self"
-    if kind == "c":  # ``mount(settings.base_path(), api)``
-        called = describe(expr[1])
-        return f"{called}()" if called else None
-    return None
+    match expr:
+        case Global(name):
+            return name
+        case Imported(dotted) | ImportedModule(dotted):
+            return dotted.rpartition(".")[2]
+        case Attribute(base, name):
+            shown = describe(base)
+            return f"{shown}.{name}" if shown else None
+        case Param(_, name):
+            return name
+        case SelfRef():
+            return "self"
+        case Call():  # ``mount(settings.base_path(), api)``
+            called = describe(expr.func)
+            return f"{called}()" if called else None
+        case _:
+            return None
 
 
 def last_name(expr: Expr) -> str | None:
-    kind = expr[0]
-    if kind == "a":
-        return expr[2]  # type: ignore[no-any-return]
-    if kind == "g":
-        return expr[1]  # type: ignore[no-any-return]
-    if kind in ("imp", "mod", "fn", "class"):
-        return expr[1].rpartition(".")[2]  # type: ignore[no-any-return]
-    return None
+    match expr:
+        case Attribute() | Global():
+            return expr.name
+        case Imported() | ImportedModule():
+            return expr.dotted.rpartition(".")[2]
+        case FunctionRef():
+            return expr.function.rpartition(".")[2]
+        case ClassRef():
+            return expr.klass.rpartition(".")[2]
+        case _:
+            return None
 
 
-def _order(value: Value) -> tuple[str, str]:
-    """A cheap, deterministic order of values (names only, never nested sets)."""
-    head = value[1]
-    if isinstance(head, str):
-        return value[0], head
-    if isinstance(head, tuple) and all(isinstance(part, str | int) for part in head):
-        return value[0], ".".join(map(str, head))
-    return value[0], ""
+def _setting_default(call: Call) -> frozenset[Value]:
+    """``os.getenv("API_PREFIX", "/api")``, ``confi.str("ROUTE", "/policy-data")``: a
+    setting read by name whose default is written: the default (for paths and prefixes)."""
+    if last_name(call.func) not in _DEFAULTED or len(call.args) < 2:
+        return EMPTY
+    name, default = call.args[0], call.args[1]
+    if (
+        isinstance(name, Constant)
+        and isinstance(default, Constant)
+        and isinstance(default.value, str)
+        and default.value.startswith("/")
+    ):
+        return frozenset({Text(default.value)})
+    return EMPTY
+
+
+def _router_kind(name: str) -> str | None:
+    """``app`` or ``router`` for FastAPI's classes and libraries' app and router classes."""
+    if name in APP_CLASSES:
+        return "app"
+    return _ROUTER_FACTORIES.get(name) or ("router" if name in ROUTER_CLASSES else None)
+
+
+def _list(expr: Expr | None) -> list[Expr]:
+    return list(expr.items) if isinstance(expr, Items) else []
 
 
 def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:

@@ -19,13 +19,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from unstuck.check.library_routes import method_routes
-from unstuck.check.model import Expr
-from unstuck.check.program import Key, Program, RouterInfo, keyword, last_name
+from unstuck.check.library_routes import INCLUDING_METHODS, method_routes
+from unstuck.check.model import (
+    At,
+    Attribute,
+    Call,
+    Each,
+    Expr,
+    FString,
+    Global,
+    Items,
+    Param,
+    Unknown,
+)
+from unstuck.check.program import Program, RouterInfo, last_name
+from unstuck.check.values import Function, Key, LibraryMethod, Router, RouterKey, Text, Value
 from unstuck.check.wrappers import DECORATORS as WRAPPER_DECORATORS
 from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
 
-RouterKey = tuple[str, int, int]
 # reads a part of a path when it knows better than ``Program.text`` (or ``None``)
 _Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
@@ -34,14 +45,18 @@ _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
 _ADDING = frozenset(
     {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
 )
-_CALLS = _ADDING | frozenset(
-    {
-        "include_router",
-        "mount",
-        "add_middleware",
-        "add_exception_handler",
-        "host",
-    }
+_CALLS = (
+    _ADDING
+    | INCLUDING_METHODS
+    | frozenset(
+        {
+            "include_router",
+            "mount",
+            "add_middleware",
+            "add_exception_handler",
+            "host",
+        }
+    )
 )
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
@@ -87,21 +102,22 @@ class Registrations:
     def __init__(self, program: Program) -> None:
         self.program = program
         self._parents: dict[RouterKey, list[Inclusion]] = {}
-        self._calls_by_name: dict[str, list[tuple[str, Expr]]] | None = None
+        self._calls_by_name: dict[str, list[tuple[str, Call]]] | None = None
         self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
         self.wrappers = Wrappers(program)
         self._module_routers_by_name: dict[str, list[RouterKey]] = {}
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
-        found = [value[1] for value in self.program.eval(expr, module) if value[0] == "R"]
+        found = _router_keys(self.program.eval(expr, module))
         if found or depth > _MAX_PASSING:
             return found
-        if expr[0] == "p":
+        if isinstance(expr, Param):
             return self._routers_passed(expr, module, depth)
-        if expr[0] == "a" and expr[1][0] in ("each", "at", "p"):
-            return self._routers_by_attribute(expr[2])
-        if expr[0] == "a" and expr[2] == "router":  # ``app.router.add_api_route(...)``
-            return [key for key in self._routers(expr[1], module, depth + 1) if self._is_app(key)]
+        if isinstance(expr, Attribute) and isinstance(expr.base, Each | At | Param):
+            return self._routers_by_attribute(expr.name)
+        if isinstance(expr, Attribute) and expr.name == "router":  # ``app.router.add_...``
+            within = self._routers(expr.base, module, depth + 1)
+            return [key for key in within if self._is_app(key)]
         return found
 
     def _is_app(self, key: RouterKey) -> bool:
@@ -121,41 +137,41 @@ class Registrations:
                 for qualname, klass in summary.classes.items():
                     for attribute, exprs in klass.attributes.items():
                         for expr in exprs:
-                            for value in self.program.eval(expr, module):
-                                if value[0] == "R":
-                                    entry = (value[1], (module, qualname))
-                                    index.setdefault(attribute, []).append(entry)
+                            for router in _router_keys(self.program.eval(expr, module)):
+                                entry = (router, (module, qualname))
+                                index.setdefault(attribute, []).append(entry)
             self._attribute_routers = index
         return self._attribute_routers.get(name, [])
 
-    def _routers_passed(self, parameter: Expr, module: str, depth: int) -> list[RouterKey]:
+    def _routers_passed(self, parameter: Param, module: str, depth: int) -> list[RouterKey]:
         """The apps passed to an untyped parameter: ``def configure_routes(app)`` called
         as ``configure_routes(app)`` with a ``FastAPI()``, from any module."""
         program = self.program
-        key = (module, parameter[1])
+        key = (module, parameter.function)
         function = program.function(key)
         if function is None:
             return []
-        names = [name for name, _annotation, _default in function.params]
-        if parameter[2] not in names:
+        names = [param.name for param in function.params]
+        if parameter.name not in names:
             return []
-        position = names.index(parameter[2])
+        position = names.index(parameter.name)
+        if names[:1] in (["self"], ["cls"]) and function.class_qualname is not None:
+            position -= 1  # ``self._configure_routes(app)``: self is not among the args
         found: list[RouterKey] = []
         for caller, call in self._calls_named(key[1].rpartition(".")[2]):
-            if ("F", key) not in program.eval(call[1], caller):
+            if Function(key) not in program.eval(call.func, caller):
                 continue
-            args = call[4]
-            argument = args[position] if position < len(args) else keyword(call, parameter[2])
+            argument = call.argument(parameter.name, position)
             if argument is not None:
                 found.extend(self._routers(argument, caller, depth + 1))
         return list(dict.fromkeys(found))
 
-    def _calls_named(self, name: str) -> list[tuple[str, Expr]]:
+    def _calls_named(self, name: str) -> list[tuple[str, Call]]:
         if self._calls_by_name is None:
-            index: dict[str, list[tuple[str, Expr]]] = {}
+            index: dict[str, list[tuple[str, Call]]] = {}
             for key, function in self.program.functions():
-                for call, _awaited in function.calls:
-                    called = last_name(call[1])
+                for call in function.calls:
+                    called = last_name(call.func)
                     if called is not None:
                         index.setdefault(called, []).append((key[0], call))
             self._calls_by_name = index
@@ -163,169 +179,252 @@ class Registrations:
 
     def collect(self) -> list[Registration]:
         found: list[Registration] = []
-        for key, function in list(self.program.functions()):
+        program = self.program
+        for key, function in list(program.functions()):
             module = key[0]
             for decorator in function.decorators:
-                if decorator[0] == "c" and decorator[1][0] == "a":
-                    kind = WRAPPER_DECORATORS.get(decorator[1][2])
+                if not isinstance(decorator, Call):
+                    continue
+                if isinstance(decorator.func, Attribute):
+                    kind = WRAPPER_DECORATORS.get(decorator.func.name)
                     if kind is not None:
-                        routers = self._routers(decorator[1][1], module)
-                        self.wrappers.add(kind, frozenset({("F", key)}), routers)
+                        routers = self._routers(decorator.func.base, module)
+                        self.wrappers.add(kind, frozenset({Function(key)}), routers)
                     found.extend(self._decorated(decorator, key, module))
-                elif decorator[0] == "c":
+                else:
                     found.extend(self._helper_decorated(decorator, key, module))
-            for call, _awaited in function.calls:
-                callee = call[1]
-                if callee[0] == "c" and callee[1][0] == "a":  # ``app.get("/")(handler)``
-                    handler = call[4][0] if call[4] else None
-                    kind = WRAPPER_DECORATORS.get(callee[1][2])
+            for call in function.calls:
+                callee = call.func
+                if isinstance(callee, Call) and isinstance(callee.func, Attribute):
+                    # ``app.get("/")(handler)``, ``app.middleware("http")(handler)``
+                    handler = call.args[0] if call.args else None
+                    handled = program.eval(handler, module) if handler is not None else ()
+                    kind = WRAPPER_DECORATORS.get(callee.func.name)
                     if handler is not None and kind is not None:
-                        routers = self._routers(callee[1][1], module)
-                        self.wrappers.add(kind, self.program.eval(handler, module), routers)
-                    for value in self.program.eval(handler, module) if handler else ():
-                        if value[0] == "F":
-                            found.extend(self._decorated(callee, value[1], module))
+                        routers = self._routers(callee.func.base, module)
+                        self.wrappers.add(kind, frozenset(handled), routers)
+                    for value in handled:
+                        if isinstance(value, Function):
+                            found.extend(self._decorated(callee, value.key, module))
                     continue
-                name = last_name(callee)
-                if callee[0] != "a" or name not in _CALLS:
+                if not isinstance(callee, Attribute) or callee.name not in _CALLS:
                     continue
-                branch = function.branches.get((call[2], call[3]), ())
-                routers = self._routers(callee[1], module)
+                name = callee.name
+                branch = function.branches.get((call.line, call.col), ())
+                routers = self._routers(callee.base, module)
                 if not routers:
                     continue
-                if name == "add_middleware" and call[4]:
-                    self.wrappers.add_middleware(self.program.eval(call[4][0], module), routers)
-                elif name == "add_exception_handler" and len(call[4]) > 1:
-                    handler = call[4][1]
-                    self.wrappers.add(
-                        EXCEPTION_HANDLER, self.program.eval(handler, module), routers
-                    )
+                if name == "add_middleware" and call.args:
+                    self.wrappers.add_middleware(program.eval(call.args[0], module), routers)
+                elif name == "add_exception_handler" and len(call.args) > 1:
+                    handled = program.eval(call.args[1], module)
+                    self.wrappers.add(EXCEPTION_HANDLER, handled, routers)
                 elif name in _ADDING:
-                    found.extend(self._added(call, name, routers, module))
+                    found.extend(self._added(call, name, routers, module, key))
+                elif name in INCLUDING_METHODS:  # a library app's own include method
+                    for argument in call.args:
+                        for child_key in self._routers(argument, module):
+                            for parent in routers:
+                                inclusion = Inclusion(parent, "", [], module, None, key, branch)
+                                self._parents.setdefault(child_key, []).append(inclusion)
                 elif name == "include_router":
                     site = Inclusion(routers[0], "", [], module, None, key, branch)
                     self._include(call, routers, site)
                 else:  # ``mount(path, app)``; ``host(name, app)`` serves it at the root
-                    child = call[4][1] if len(call[4]) > 1 else keyword(call, "app")
-                    at = call[4][0] if call[4] else keyword(call, "path")
-                    prefix = "" if name == "host" else self.program.text(at, module)
-                    for child_key in self._routers(child, module) if child else []:
+                    child = call.argument("app", 1)
+                    at = call.argument("path", 0)
+                    prefix = "" if name == "host" else program.text(at, module)
+                    for child_key in self._routers(child, module) if child is not None else []:
                         for parent in routers:
                             inclusion = Inclusion(parent, prefix, [], module, None, key, branch)
                             self._parents.setdefault(child_key, []).append(inclusion)
         return found
 
-    def _decorated(self, decorator: Expr, handler: Key, module: str) -> list[Registration]:
-        verb = decorator[1][2]
+    def _decorated(self, decorator: Call, handler: Key, module: str) -> list[Registration]:
+        """``@router.get(path)``: ``decorator`` is the call, its callee an attribute."""
+        if not isinstance(decorator.func, Attribute):
+            return []
+        verb = decorator.func.name
         if verb not in _ROUTE_DECORATORS:
             return []
-        routers = self._routers(decorator[1][1], module)
+        routers = self._routers(decorator.func.base, module)
         if not routers:
             return []
-        path = self.program.text(
-            decorator[4][0] if decorator[4] else keyword(decorator, "path"), module
-        )
+        path = self.program.text(decorator.argument("path", 0), module)
         methods = self._methods(verb, decorator, module)
-        dependencies = _list(keyword(decorator, "dependencies"))
+        dependencies = _list(decorator.keyword("dependencies"))
         return [Registration(routers, path, methods, handler, dependencies, module)]
 
-    def _helper_decorated(self, decorator: Expr, handler: Key, module: str) -> list[Registration]:
+    def _helper_decorated(self, decorator: Call, handler: Key, module: str) -> list[Registration]:
         """``@page_route("/")`` with ``def page_route(path): return router.api_route(path,
         methods=["GET", "HEAD"])``, or ``@router_get("/")`` with ``router_get =
         partial(router.get, ...)``: the route decorator the helper stands for, its
         parameters read from this call."""
         program = self.program
-        callee = decorator[1]
-        if callee[0] == "g":  # ``router_get = partial(router.get, ...)`` in this module
+        callee = decorator.func
+        if isinstance(callee, Global):  # ``router_get = partial(router.get, ...)`` here
             summary = program.modules.get(module)
-            for bound in summary.globals.get(callee[1], []) if summary is not None else []:
-                if bound[0] == "c" and last_name(bound[1]) == "partial" and bound[4]:
-                    target = bound[4][0]
-                    if target[0] == "a" and target[2] in _ROUTE_DECORATORS:
-                        call = ("c", target, *decorator[2:5], (*bound[5], *decorator[5]))
+            for bound in summary.globals.get(callee.name, []) if summary is not None else []:
+                if isinstance(bound, Call) and last_name(bound.func) == "partial" and bound.args:
+                    target = bound.args[0]
+                    if isinstance(target, Attribute) and target.name in _ROUTE_DECORATORS:
+                        keywords = (*bound.keywords, *decorator.keywords)
+                        call = Call(
+                            target, decorator.line, decorator.col, decorator.args, keywords, False
+                        )
                         return self._decorated(call, handler, module)
         found: list[Registration] = []
         for value in program.eval(callee, module):
-            function = program.function(value[1]) if value[0] == "F" else None
-            if function is None:
+            function = program.function(value.key) if isinstance(value, Function) else None
+            if not isinstance(value, Function) or function is None:
                 continue
             for returned in function.returns:
                 if not (
-                    returned[0] == "c"
-                    and returned[1][0] == "a"
-                    and returned[1][2] in _ROUTE_DECORATORS
+                    isinstance(returned, Call)
+                    and isinstance(returned.func, Attribute)
+                    and returned.func.name in _ROUTE_DECORATORS
                 ):
                     continue
-                made = self._decorated(returned, handler, value[1][0])
-                written = returned[4][0] if returned[4] else keyword(returned, "path")
+                made = self._decorated(returned, handler, value.key[0])
+                written = returned.argument("path", 0)
                 if written is not None:
-                    path = self._text_with(written, value[1][0], value[1], decorator, module)
+                    path = self._text_with(written, value.key[0], value.key, decorator, module)
                     for registration in made:
                         registration.path = path
                 found.extend(made)
         return found
 
     def _added(
-        self, call: Expr, name: str, routers: list[RouterKey], module: str
+        self, call: Call, name: str, routers: list[RouterKey], module: str, within: Key
     ) -> list[Registration]:
-        program = self.program
-        args = call[4]
+        """``add_api_route(path, endpoint, methods=...)`` made in function ``within``."""
         # Starlette's ``add_route(path, route)`` names the endpoint ``route``
-        endpoint = args[1] if len(args) > 1 else keyword(call, "endpoint")
-        endpoint = endpoint or keyword(call, "route")
-        path = program.text(args[0] if args else keyword(call, "path"), module)
+        endpoint = call.argument("endpoint", 1) or call.keyword("route")
         if endpoint is None:
             return []
         verb = "websocket" if "websocket" in name else "api_route"
+        dependencies = _list(call.keyword("dependencies"))
         return [
-            Registration(
-                routers,
-                path,
-                self._methods(verb, call, module),
-                value[1],
-                _list(keyword(call, "dependencies")),
-                module,
-            )
-            for value in program.eval(endpoint, module)
-            if value[0] == "F"
+            Registration(routers, path, methods, handler, dependencies, module)
+            for path, methods, handlers in self._added_routes(call, endpoint, verb, module, within)
+            for handler in handlers
         ]
 
-    def _include(self, call: Expr, routers: list[RouterKey], site: Inclusion) -> None:
+    def _added_routes(
+        self, call: Call, endpoint: Expr, verb: str, module: str, within: Key
+    ) -> list[tuple[str, list[str], list[Key]]]:
+        """The path, methods and handlers of each route one ``add_api_route`` call
+        registers: one per item of a loop over paths (``for path in ("/v1/messages",
+        ...)``), one per call of a helper whose parameters it passes on (``def
+        route(path, fn, methods): router.add_api_route(path, fn, methods=methods)``)."""
+        program = self.program
+        written = call.argument("path", 0)
+        methods = self._methods(verb, call, module)
+        handlers = _function_keys(program.eval(endpoint, module))
+        if written is None:
+            return [("", methods, handlers)]
+        shown = self._loop_parts(written, module)
+        looped = _loop_in(shown)
+        if looped is not None:
+            return [
+                (
+                    self._text(shown, module, _item_reader(program, looped, item, where)),
+                    methods,
+                    handlers,
+                )
+                for item, where in program.items(looped.iterable, module)
+            ] or [(program.text(written, module), methods, handlers)]
+        function = program.function(within)
+        if not (isinstance(written, Param) and written.function == within[1]) or function is None:
+            return [(program.text(written, module), methods, handlers)]
+        names = [param.name for param in function.params]
+        offset = 1 if names[:1] in (["self"], ["cls"]) and function.class_qualname else 0
+
+        def given(expr: Expr | None, site: Call) -> Expr | None:
+            """What a call of ``within`` passes to the parameter ``expr`` (if it is one)."""
+            if not isinstance(expr, Param) or expr.function != within[1] or expr.name not in names:
+                return None
+            return site.argument(expr.name, names.index(expr.name) - offset)
+
+        listed = call.keyword("methods")
+        found: list[tuple[str, list[str], list[Key]]] = []
+        for caller, site in self._calls_named(within[1].rpartition(".")[2]):
+            if Function(within) not in program.eval(site.func, caller):
+                continue
+            path = self._text_with(written, module, within, site, caller)
+            bound = methods
+            passed = given(listed, site)
+            if isinstance(passed, Items):
+                constants = [program.constant(item, caller) for item in passed.items]
+                bound = sorted(str(item).upper() for item in constants if isinstance(item, str))
+            passed_endpoint = given(endpoint, site)
+            site_handlers = (
+                _function_keys(program.eval(passed_endpoint, caller))
+                if passed_endpoint is not None
+                else handlers
+            )
+            found.append((path, bound, site_handlers))
+        return found or [(program.text(written, module), methods, handlers)]
+
+    def _include(self, call: Call, routers: list[RouterKey], site: Inclusion) -> None:
         """``include_router``; ``site`` holds the module, caller and blocks of the call."""
         module = site.module
-        child = call[4][0] if call[4] else keyword(call, "router")
+        child = call.argument("router", 0)
         if child is None:
             return
         child = self._loop_part(child, module)
-        prefix_expr = keyword(call, "prefix")
+        prefix_expr = call.keyword("prefix")
         if prefix_expr is not None:
             prefix_expr = self._loop_part(prefix_expr, module)
-        dependencies = _list(keyword(call, "dependencies"))
-        pairs: list[tuple[Expr, Expr | None, str]] = [(child, prefix_expr, module)]
-        items = self.program.items
-        if (
-            child[0] == "at"
-            and prefix_expr is not None
-            and prefix_expr[0] == "at"
-            and prefix_expr[1] == child[1]
-        ):
-            # ``for prefix, router in ROUTERS.items()``: each router with its own prefix
-            pairs = [
-                (item[1][child[2]], item[1][prefix_expr[2]], where)
-                for item, where in items(child[1][1], module)
-                if item[0] == "l" and max(child[2], prefix_expr[2]) < len(item[1])
-            ]
-        elif child[0] == "each":
-            # one by one: a long list of routers is more values than one name may hold
-            pairs = [(item, prefix_expr, where) for item, where in items(child[1], module)]
-        elif child[0] == "at":
-            pairs = [
-                (item[1][child[2]], prefix_expr, where)
-                for item, where in items(child[1][1], module)
-                if item[0] == "l" and child[2] < len(item[1])
-            ]
-        for child_expr, prefix_of, where in pairs:
-            for found in self._children(child_expr, prefix_of, where):
+        dependencies = _list(call.keyword("dependencies"))
+        # (router expression, prefix text when the loop item decides it, module)
+        pairs: list[tuple[Expr, str | None, str]] = [(child, None, module)]
+        each = child.each if isinstance(child, At) else child if isinstance(child, Each) else None
+        if each is not None:
+            # one item at a time: ``for prefix, router in ROUTERS.items()`` or
+            # ``for name, router in ...: include_router(router, prefix=f"/{name}")``; a
+            # long list of routers is also more values than one name may hold. The
+            # f-string's names are read as the module-level loop's parts they are (a
+            # new record: only ``_text`` reads it, never ``Program.eval``).
+            shown = self._loop_parts(prefix_expr, module) if prefix_expr is not None else None
+            reads_loop = shown is not None and _reads_loop(shown, each)
+            pairs = []
+            for item, where in self.program.items(each.iterable, module):
+                part = item
+                if isinstance(child, At):
+                    if not isinstance(item, Items) or child.index >= len(item.items):
+                        continue
+                    part = item.items[child.index]
+                text = None
+                if reads_loop and shown is not None:
+                    reader = _item_reader(self.program, each, item, where)
+                    text = self._text(shown, module, reader)
+                pairs.append((part, text, where))
+        if each is None and isinstance(child, Param) and site.caller is not None:
+            # ``def include_with_prefix(app, router, prefix): app.include_router(router,
+            # prefix=prefix)`` (or ``**kwargs``): each call of the helper includes the
+            # router it passes, at the prefix it passes
+            spread = any(keyword.name is None for keyword in call.keywords)
+            through = self._through_helper(child, prefix_expr, spread, site.caller, 0)
+            if through:
+                pairs = through
+                prefix_expr = None
+        if each is None and prefix_expr is not None:
+            # ``for version in ("v1", "v2"): include_router(api, prefix=f"/{version}")``:
+            # one router, once per item
+            shown = self._loop_parts(prefix_expr, module)
+            looped = _loop_in(shown)
+            if looped is not None:
+                pairs = [
+                    (
+                        child,
+                        self._text(shown, module, _item_reader(self.program, looped, item, where)),
+                        module,
+                    )
+                    for item, where in self.program.items(looped.iterable, module)
+                ] or pairs
+        for child_expr, text, where in pairs:
+            for found in self._children(child_expr, prefix_expr, where, module, text):
                 for parent in routers:
                     inclusion = Inclusion(
                         parent,
@@ -339,42 +438,85 @@ class Registrations:
                     )
                     self._parents.setdefault(found.router, []).append(inclusion)
 
-    def _children(self, child: Expr, prefix: Expr | None, module: str) -> list[Child]:
-        """Each router ``child`` may be, with its own prefix when the inclusion decides
-        it, and the prefix the inclusion adds."""
+    def _through_helper(
+        self, child: Param, prefix: Expr | None, spread: bool, within: Key, depth: int
+    ) -> list[tuple[Expr, str | None, str]]:
+        """The routers (and prefixes) the calls of helper ``within`` pass to its parameter
+        ``child``, through helpers that call helpers (a few levels)."""
         program = self.program
-        found = [value[1] for value in program.eval(child, module) if value[0] == "R"]
-        if not found and child[0] == "c":
+        function = program.function(within)
+        if function is None or child.function != within[1] or depth > _MAX_PASSING:
+            return []
+        names = [param.name for param in function.params]
+        if child.name not in names:
+            return []
+        offset = 1 if names[:1] in (["self"], ["cls"]) and function.class_qualname else 0
+
+        def passed(param: Param, site: Call) -> Expr | None:
+            if param.function != within[1] or param.name not in names:
+                return None
+            return site.argument(param.name, names.index(param.name) - offset)
+
+        found: list[tuple[Expr, str | None, str]] = []
+        for caller, site in self._calls_named(within[1].rpartition(".")[2]):
+            if Function(within) not in program.eval(site.func, caller):
+                continue
+            router = passed(child, site)
+            if router is None:
+                continue
+            given: Expr | None = prefix
+            if isinstance(prefix, Param):
+                given = passed(prefix, site)
+            elif prefix is None and spread:
+                given = site.keyword("prefix")
+            if isinstance(router, Param):
+                outer = (caller, router.function)
+                more = any(keyword.name is None for keyword in site.keywords)
+                found.extend(self._through_helper(router, given, more, outer, depth + 1))
+            else:
+                text = program.text(given, caller) if given is not None else ""
+                found.append((router, text, caller))
+        return found
+
+    def _children(
+        self, child: Expr, prefix: Expr | None, module: str, site: str, text: str | None
+    ) -> list[Child]:
+        """Each router ``child`` (read in ``module``) may be, with its own prefix when the
+        inclusion decides it, and the prefix the inclusion (in ``site``) adds: ``text``
+        when a loop item decided it."""
+        program = self.program
+        found = _router_keys(program.eval(child, module))
+        if not found and isinstance(child, Call):
             found = self._library_made(child, module)
-        if not found and child[0] == "a" and not program.eval(child[1], module):
-            return self._discovered(child, prefix, module)
+        if not found and isinstance(child, Attribute) and not program.eval(child.base, module):
+            return self._discovered(child, prefix, site)
         # a prefix read from a loop whose items are not paired with the router: unknown
-        looped = prefix is not None and prefix[0] in ("each", "at")
-        added = "{...}" if looped else program.text(prefix, module)
+        looped = isinstance(prefix, Each | At)
+        added = text if text is not None else "{...}" if looped else program.text(prefix, site)
         return [
             Child(router, self._bound_prefix(router, child, module), added)
             for router in (found or self._routers(child, module))
         ]
 
-    def _library_made(self, call: Expr, module: str) -> list[RouterKey]:
+    def _library_made(self, call: Call, module: str) -> list[RouterKey]:
         """``include_router(fastapi_users.get_auth_router(backend))``: a router a library
         builds, with the routes ``library_routes`` knows it has."""
-        for value in self.program.eval(call[1], module):
-            if value[0] != "EM":
+        for value in self.program.eval(call.func, module):
+            if not isinstance(value, LibraryMethod):
                 continue
-            routes = method_routes(value[1], value[2])
+            routes = method_routes(value.cls, value.name)
             if routes is None:
                 continue
-            key = (module, call[2], call[3])
+            key = (module, call.line, call.col)
             if key not in self.program.routers:
-                made_by = f"{value[1]}.{value[2]}"
+                made_by = f"{value.cls}.{value.name}"
                 self.program.routers[key] = RouterInfo(
                     key, "router", "", module=module, builtin=routes, made_by=made_by
                 )
             return [key]
         return []
 
-    def _discovered(self, child: Expr, prefix: Expr | None, module: str) -> list[Child]:
+    def _discovered(self, child: Attribute, prefix: Expr | None, module: str) -> list[Child]:
         """``include_router(item.router)`` on an object the code finds at run time.
 
         A plugin loop (``for plugin in registry.all()``) stands for every class of the
@@ -384,9 +526,9 @@ class Registrations:
         router, tentatively: a router included anywhere else keeps only that inclusion.
         """
         program = self.program
-        item, name = child[1], child[2]
+        item, name = child.base, child.name
         found: list[Child] = []
-        if item[0] in ("each", "at", "p"):
+        if isinstance(item, Each | At | Param):
             found = [
                 Child(router, None, self._text(prefix, module, _class_reader(program, item, klass)))
                 for router, klass in self._attribute_routers_of(name)
@@ -401,53 +543,60 @@ class Registrations:
         if known is None:
             program = self.program
             known = self._module_routers_by_name[name] = [
-                value[1]
+                router
                 for summary in program.modules.values()
                 for expr in summary.globals.get(name, ())
-                for value in program.eval(expr, summary.name)
-                if value[0] == "R" and value[1][0] == summary.name
+                for router in _router_keys(program.eval(expr, summary.name))
+                if router[0] == summary.name
             ]
         return known
+
+    def _loop_parts(self, expr: Expr, module: str) -> Expr:
+        """``_loop_part`` inside an f-string too: ``f"/{name}"`` in a module-level loop."""
+        if isinstance(expr, FString):
+            return FString(tuple(self._loop_part(part, module) for part in expr.parts))
+        return self._loop_part(expr, module)
 
     def _loop_part(self, expr: Expr, module: str) -> Expr:
         """A module-level loop binds its names as globals: ``for prefix, router in ...``
         at the top of a module reads them back as the loop's parts."""
-        if expr[0] != "g":
+        if not isinstance(expr, Global):
             return expr
         summary = self.program.modules.get(module)
-        bound = summary.globals.get(expr[1], []) if summary is not None else []
-        if len(bound) == 1 and bound[0][0] in ("each", "at"):
-            return bound[0]
-        return expr
+        bound = summary.globals.get(expr.name, []) if summary is not None else []
+        loops = [value for value in bound if isinstance(value, Each | At)]
+        return loops[0] if len(loops) == 1 else expr
 
     def _bound_prefix(self, router: RouterKey, child: Expr, module: str) -> str | None:
         """``include_router(make_router("github"))`` where ``make_router(name)`` creates
         ``APIRouter(prefix=f"/{name}")``: this call's prefix, ``/github``."""
         info = self.program.routers.get(router)
-        if child[0] != "c" or info is None or info.prefix_expr is None:
+        if not isinstance(child, Call) or info is None or info.prefix_expr is None:
             return None
-        for value in self.program.eval(child[1], module):
-            if value[0] != "F" or value[1][0] != info.module:
+        for value in self.program.eval(child.func, module):
+            if not isinstance(value, Function) or value.key[0] != info.module:
                 continue
-            function = self.program.function(value[1])
-            if function is not None and _mentions(info.prefix_expr, value[1][1]):
-                return self._text_with(info.prefix_expr, info.module, value[1], child, module)
+            function = self.program.function(value.key)
+            if function is not None and _mentions(info.prefix_expr, value.key[1]):
+                return self._text_with(info.prefix_expr, info.module, value.key, child, module)
         return None
 
-    def _text_with(self, expr: Expr, module: str, function: Key, call: Expr, caller: str) -> str:
+    def _text_with(self, expr: Expr, module: str, function: Key, call: Call, caller: str) -> str:
         """A prefix with the parameters of ``function`` read from ``call``."""
         program = self.program
         summary = program.function(function)
-        names = [name for name, _annotation, _default in summary.params] if summary else []
+        names = [param.name for param in summary.params] if summary else []
 
         def argument(part: Expr) -> str | None:
-            if part[0] != "p" or part[1] != function[1]:
+            if not isinstance(part, Param) or part.function != function[1]:
                 return None
-            position = names.index(part[2]) if part[2] in names else len(call[4])
-            given = call[4][position] if position < len(call[4]) else keyword(call, part[2])
-            if given is not None and given[0] != "u":
+            position = names.index(part.name) if part.name in names else -1
+            given = call.argument(part.name, position)
+            if given is not None and not isinstance(given, Unknown):
                 return program.text(given, caller)
-            return program.text(part[4], module) if part[4] is not None else f"{{{part[2]}}}"
+            if part.default is not None:
+                return program.text(part.default, module)
+            return f"{{{part.name}}}"
 
         return self._text(expr, module, argument)
 
@@ -458,21 +607,21 @@ class Registrations:
         known = reader(expr)
         if known is not None:
             return known
-        if expr[0] == "fs":
-            return "".join(self._text(part, module, reader) or "{...}" for part in expr[1])
+        if isinstance(expr, FString):
+            return "".join(self._text(part, module, reader) or "{...}" for part in expr.parts)
         return self.program.text(expr, module)
 
-    def _methods(self, verb: str, call: Expr, module: str) -> list[str]:
+    def _methods(self, verb: str, call: Call, module: str) -> list[str]:
         if verb in _HTTP_METHODS:
             return [verb.upper()]
         if verb == "websocket":
             return ["WEBSOCKET"]
-        listed = keyword(call, "methods")
-        if listed is not None and listed[0] == "l":
+        listed = call.keyword("methods")
+        if isinstance(listed, Items):
             # ``methods=[method]`` in a router factory: the parameter's default
             methods = [
-                self.program.constant(item[4] if item[0] == "p" else item, module)
-                for item in listed[1]
+                self.program.constant(item.default if isinstance(item, Param) else item, module)
+                for item in listed.items
             ]
             return sorted(str(method).upper() for method in methods if isinstance(method, str))
         return ["GET"]
@@ -518,8 +667,16 @@ class Placement:
     routers: tuple[RouterKey, ...]  # from the outermost app down to the router itself
 
 
+def _function_keys(values: frozenset[Value]) -> list[Key]:
+    return [value.key for value in values if isinstance(value, Function)]
+
+
 def _list(expr: Expr | None) -> list[Expr]:
-    return list(expr[1]) if expr is not None and expr[0] == "l" else []
+    return list(expr.items) if isinstance(expr, Items) else []
+
+
+def _router_keys(values: frozenset[object] | tuple[()]) -> list[RouterKey]:
+    return [value.key for value in values if isinstance(value, Router)]
 
 
 def _without_alternatives(inclusions: list[Inclusion]) -> list[Inclusion]:
@@ -539,11 +696,48 @@ def _class_reader(program: Program, item: Expr, klass: Key) -> _Reader:
     """Reads ``plugin.name`` as the constant class attribute of the plugin's class."""
 
     def read(part: Expr) -> str | None:
-        if part[0] != "a" or part[1] != item:
+        if not isinstance(part, Attribute) or part.base != item:
             return None
-        for value in program.class_attribute(klass, part[2]):
-            if value[0] == "K":
-                return str(value[1])
+        for value in program.class_attribute(klass, part.name):
+            if isinstance(value, Text):
+                return value.value
+        return None
+
+    return read
+
+
+def _reads_loop(expr: Expr, each: Each) -> bool:
+    """Whether a prefix reads the item of the loop ``each`` (or a part of it)."""
+    if expr == each or (isinstance(expr, At) and expr.each == each):
+        return True
+    return isinstance(expr, FString) and any(_reads_loop(part, each) for part in expr.parts)
+
+
+def _loop_in(expr: Expr) -> Each | None:
+    """The loop a prefix reads the item of, if any."""
+    match expr:
+        case Each():
+            return expr
+        case At():
+            return expr.each
+        case FString():
+            for part in expr.parts:
+                found = _loop_in(part)
+                if found is not None:
+                    return found
+    return None
+
+
+def _item_reader(program: Program, each: Each, item: Expr, where: str) -> _Reader:
+    """Reads the loop's item (or its unpacked parts) as this ``item`` of the iterable."""
+
+    def read(part: Expr) -> str | None:
+        if part == each:
+            return None if isinstance(item, Items) else program.text(item, where)
+        if isinstance(part, At) and part.each == each:
+            if isinstance(item, Items) and part.index < len(item.items):
+                return program.text(item.items[part.index], where)
+            return "{...}"
         return None
 
     return read
@@ -551,9 +745,9 @@ def _class_reader(program: Program, item: Expr, klass: Key) -> _Reader:
 
 def _mentions(expr: Expr, function: str) -> bool:
     """Whether a prefix reads a parameter of ``function``."""
-    if expr[0] == "p":
-        return expr[1] == function  # type: ignore[no-any-return]
-    return expr[0] == "fs" and any(_mentions(part, function) for part in expr[1])
+    if isinstance(expr, Param):
+        return expr.function == function
+    return isinstance(expr, FString) and any(_mentions(part, function) for part in expr.parts)
 
 
 def join(prefix: str, path: str) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from unstuck.check.blockers import Blocker
 from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.model import Expr, Finding
-from unstuck.check.program import EMPTY, Key, Program, Value
-from unstuck.check.registrations import Registration, Registrations, RouterKey, join
+from unstuck.check.program import Program
+from unstuck.check.registrations import Registration, Registrations, join
 from unstuck.check.routes import (
     EVENT_LOOP,
     THREAD_POOL,
@@ -23,6 +24,17 @@ from unstuck.check.routes import (
     Dependency,
     Route,
     Wrapping,
+)
+from unstuck.check.values import (
+    EMPTY,
+    Class,
+    Depends,
+    Function,
+    Instance,
+    Key,
+    LibraryInstance,
+    RouterKey,
+    Value,
 )
 from unstuck.check.wrappers import MIDDLEWARE, Wrapper
 
@@ -56,6 +68,9 @@ class RouteMapper:
         routes: list[Route] = []
         # ``app = FastAPI(debug=True) if ... else FastAPI()``: two apps, one route each
         seen: set[tuple[tuple[str, ...], str, Key]] = set()
+        # one method and path on one app is served by its first handler (a handler
+        # defined in each branch of an ``if`` is one route)
+        served: set[tuple[tuple[str, ...], str, RouterKey]] = set()
         for registration in registrations:
             handler = self.program.function(registration.handler)
             if handler is None:
@@ -64,10 +79,13 @@ class RouteMapper:
                 extra = [(expr, registration.module) for expr in registration.dependencies]
                 for placement in self._registrations.placements(router, set()):
                     path = join(placement.prefix, registration.path)
-                    identity = (tuple(registration.methods), path, registration.handler)
-                    if identity in seen:
+                    methods = tuple(registration.methods)
+                    identity = (methods, path, registration.handler)
+                    at = (methods, path, placement.routers[0])
+                    if identity in seen or at in served:
                         continue
                     seen.add(identity)
+                    served.add(at)
                     route = self._route(registration, path, [*placement.dependencies, *extra])
                     self._wrap(route, placement.routers)
                     routes.append(route)
@@ -173,8 +191,8 @@ class RouteMapper:
         loop_functions: set[Key] = set()
         for expr, module in extra:
             for value in program.eval(expr, module):
-                if value[0] == "D":
-                    for callable_ in value[1]:
+                if isinstance(value, Depends):
+                    for callable_ in value.callables:
                         dependencies.extend(self._dependency(callable_, set(), loop_functions))
         dependencies.extend(self._dependencies_of(key, {key}, loop_functions))
         dependencies = _distinct(dependencies)
@@ -202,26 +220,30 @@ class RouteMapper:
         if function is None:
             return []
         result: list[Dependency] = []
-        for _name, annotation, default in function.params:
+        for param in function.params:
+            annotation = param.annotation
             annotated = program.eval(annotation, key[0]) if annotation is not None else EMPTY
-            for callable_ in program.dependencies(annotated, default, key[0], library=True):
+            for callable_ in program.dependencies(annotated, param.default, key[0], library=True):
                 result.extend(self._dependency(callable_, seen, loop))
         return result
 
     def _dependency(self, value: Value, seen: set[Key], loop: set[Key]) -> list[Dependency]:
         program = self.program
-        if value[0] == "EI":  # a library callable, e.g. OAuth2PasswordBearer(...)
-            runs = EVENT_LOOP if value[1].startswith(_ASYNC_LIBRARY_DEPENDENCIES) else "unknown"
-            return [Dependency(value[1], "", 0, runs)]
-        if value[0] == "F":
-            key = value[1]
-        elif value[0] == "C":
-            key = program.method(value[1], "__init__") or value[1]
-        else:
-            method = program.method(value[1], "__call__")
-            if method is None:
+        match value:
+            case LibraryInstance(cls):  # a library callable, e.g. OAuth2PasswordBearer(...)
+                runs = EVENT_LOOP if cls.startswith(_ASYNC_LIBRARY_DEPENDENCIES) else "unknown"
+                return [Dependency(cls, "", 0, runs)]
+            case Function(key):
+                pass
+            case Class(class_key):
+                key = program.method(class_key, "__init__") or class_key
+            case Instance(class_key):
+                method = program.method(class_key, "__call__")
+                if method is None:
+                    return []
+                key = method
+            case _:
                 return []
-            key = method
         function = program.function(key)
         if key in seen:
             return []
@@ -229,7 +251,7 @@ class RouteMapper:
             klass = program.klass(key)
             line = klass.line if klass is not None else 0
             return [Dependency(_dotted(key), program.modules[key[0]].path, line, THREAD_POOL)]
-        is_async = function.is_async and value[0] != "C"
+        is_async = function.is_async and not isinstance(value, Class)
         if is_async:
             self._collect_loop(key, loop)
         return [
@@ -262,6 +284,11 @@ class RouteMapper:
                 for f in self.findings_in(current)
             ]
         path = self.program.modules[key[0]].path
+        shortest: dict[str, Blocker] = {}  # one per rule: it is fine in def anyway
+        for site, blocker in sorted(self.analysis.blockers(key).items()):
+            known = shortest.get(site.code)
+            if known is None or len(blocker.chain) < len(known.chain):
+                shortest[site.code] = blocker
         return [
             Blocking(
                 code,
@@ -270,7 +297,7 @@ class RouteMapper:
                 f"{blocker.label} blocks a worker thread (fine in def)",
                 THREAD_POOL,
             )
-            for code, blocker in sorted(self.analysis.blockers(key).items())
+            for code, blocker in sorted(shortest.items())
             if path and blocker.rule.code.startswith("USK1")
         ]
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from unstuck.check.program import Key
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start, and a report
+# read back from the cache needs these records, not the analysis.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from unstuck.check.values import Key
 
 EVENT_LOOP = "event loop"
 THREAD_POOL = "thread pool"

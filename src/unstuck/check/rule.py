@@ -12,7 +12,7 @@ incident and the fix), which ``unstuck check --explain CODE`` prints.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 ANY_METHOD = "*"
 # Methods of plain values (strings, dicts) that an SDK client's attributes can hold:
@@ -20,6 +20,64 @@ ANY_METHOD = "*"
 _PLAIN_VALUE_METHODS = " ".join(
     ["startswith endswith lower upper strip split format", "encode decode get items keys values"]
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """The calls that wait forever unless given a timeout (USK203 reads them).
+
+    ``required``: functions and constructors that have no timeout by default;
+    ``required_methods``: the same as ``(class, method)``; ``not_none``: calls with a
+    default timeout that an explicit ``timeout=None`` switches off; ``positional``: where
+    a call also takes its timeout by position (``urlopen(url, data, timeout)``).
+    """
+
+    required: frozenset[str] = frozenset()
+    required_methods: frozenset[tuple[str, str]] = frozenset()
+    not_none: frozenset[str] = frozenset()
+    positional: tuple[tuple[str, int], ...] = ()
+
+    def last_names(self) -> frozenset[str]:
+        """The names such calls end with in source: a cheap filter before evaluating."""
+        names = {name.rpartition(".")[2] for name in self.required | self.not_none}
+        return frozenset(names | {method for _, method in self.required_methods})
+
+
+@dataclass(frozen=True, slots=True)
+class CheapBelow:
+    """A work factor: the argument by ``keyword`` or at ``position`` (-1: keyword only)
+    that, given as a constant below ``limit``, makes the call too cheap to report."""
+
+    keyword: str
+    position: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnsFor:
+    """What a function returns when its first argument is an instance of one of
+    ``classes``; anything else it is given makes the result unknown."""
+
+    classes: frozenset[str]
+    returned: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPath:
+    """The path argument (by ``keyword`` or at ``position``) of a call that opens a file,
+    and the ``roots`` under which the kernel serves files from memory."""
+
+    keyword: str
+    position: int
+    roots: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """A summary and fix of one function's findings, in place of its rule's."""
+
+    summary: str
+    fix: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +118,28 @@ class Rule:
     method_exceptions: frozenset[tuple[str, str]] = frozenset()
     attributes: frozenset[tuple[str, str]] = frozenset()  # blocking attribute reads
     returns: Mapping[str, str] = field(default_factory=dict)  # "f" / "Class.m" -> class
+    # "f" -> a result that depends on what it is given: ``sqlalchemy.inspect(engine)`` is an
+    # ``Inspector`` that queries, ``inspect(Model)`` a mapper that does not
+    returns_for_argument: Mapping[str, ReturnsFor] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     attribute_types: Mapping[tuple[str, str], str] = field(default_factory=dict)
     classes: frozenset[str] = frozenset()  # lower-case class names
+    # "f" / "Class" -> the path it opens: known to start under a root, it is a file the
+    # kernel serves from memory (``/proc``), so the call is not disk I/O and what it returns
+    # is no file object to report either
+    memory_paths: Mapping[str, MemoryPath] = field(default_factory=dict)
+    # "f" of ``functions`` -> words of its own, when the rule's general ones would not tell
+    # what is wrong with it (a template environment built per request)
+    messages: Mapping[str, Wording] = field(default_factory=dict)
     # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
     clients: tuple[Client, ...] = ()
+    # "f" -> class: calling ``f(...)`` gives a factory whose calls make instances of the
+    # class (or of its ``class_=`` argument): ``sessionmaker(bind=engine)()`` is a Session
+    factories: Mapping[str, str] = field(default_factory=dict)
+    timeouts: Timeouts | None = None
+    cheap_below: Mapping[str, CheapBelow] = field(default_factory=dict)  # "f" / "Class.m"
     # Codes whose finding on the same line makes this rule's redundant: one fix covers
     # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
     subsumed_by: frozenset[str] = frozenset()
@@ -90,23 +163,37 @@ class Knowledge:
         self.method_exceptions: set[tuple[str, str]] = set()
         self.attributes: dict[tuple[str, str], Rule] = {}
         self.returns: dict[str, str] = {}
+        self.returns_for_argument: dict[str, ReturnsFor] = {}
         self.aliases: dict[str, str] = {}
         self.attribute_types: dict[tuple[str, str], str] = {}
         self.classes: set[str] = set()
+        self.memory_paths: dict[str, MemoryPath] = {}
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
+        self.factories: dict[str, str] = {}
+        self.cheap_below: dict[str, CheapBelow] = {}
         for rule in self.rules.values():
             for name in rule.functions:
-                self.functions.setdefault(name, rule)
+                wording = rule.messages.get(name)
+                worded = (
+                    rule
+                    if wording is None
+                    else replace(rule, summary=wording.summary, fix=wording.fix)
+                )
+                self.functions.setdefault(name, worded)
             for key in rule.methods:
                 self.methods.setdefault(key, rule)
             for key in rule.attributes:
                 self.attributes.setdefault(key, rule)
             self.method_exceptions.update(rule.method_exceptions)
             self.returns.update(rule.returns)
+            self.returns_for_argument.update(rule.returns_for_argument)
             self.aliases.update(rule.aliases)
             self.attribute_types.update(rule.attribute_types)
             self.classes.update(rule.classes)
+            self.memory_paths.update(rule.memory_paths)
             self.nonblocking.update(rule.nonblocking)
+            self.factories.update(rule.factories)
+            self.cheap_below.update(rule.cheap_below)
             for client in rule.clients:
                 self._add_client(rule, client)
         self._canonical: dict[str, str] = {}

@@ -11,9 +11,27 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from typing import Any, ClassVar
 
-from unstuck.check.expressions import ExpressionReader
-from unstuck.check.model import UNKNOWN, ClassSummary, Expr, FunctionSummary, ModuleSummary
+from unstuck.check.expressions import ExpressionReader, node_handlers
+from unstuck.check.model import (
+    UNKNOWN,
+    ClassRef,
+    ClassSummary,
+    Each,
+    Either,
+    Entered,
+    Expr,
+    FunctionRef,
+    FunctionSummary,
+    Imported,
+    ImportedModule,
+    Lines,
+    ModuleSummary,
+    Param,
+    SelfRef,
+    Typed,
+)
 
 
 def _module_package(summary: ModuleSummary) -> str:
@@ -23,17 +41,13 @@ def _module_package(summary: ModuleSummary) -> str:
 
 
 class ModuleWalker(ExpressionReader):
+    # s_<node> methods by node type (filled in below the class)
+    statement: ClassVar[dict[type[ast.AST], Callable[[Any, Any], None]]] = {}
+
     def __init__(self, summary: ModuleSummary) -> None:
         super().__init__(summary)
         self.package = _module_package(summary)
         self.scope = ""  # qualname prefix
-        self.statement: dict[type[ast.AST], Callable[[ast.AST], None]] = {}
-        for name in dir(self):
-            if not name.startswith("s_"):
-                continue
-            node_type = getattr(ast, name[2:], None)  # None: a node of a newer Python
-            if node_type is not None:
-                self.statement[node_type] = getattr(self, name)
 
     # -- scopes ---------------------------------------------------------------
 
@@ -45,7 +59,7 @@ class ModuleWalker(ExpressionReader):
         for node in statements:
             handler = table.get(type(node))
             if handler is not None:
-                handler(node)
+                handler(self, node)
 
     # -- statements -------------------------------------------------------------
 
@@ -77,7 +91,8 @@ class ModuleWalker(ExpressionReader):
         if arguments.kwarg is not None:
             pairs.append((arguments.kwarg, None))
         params = [
-            (
+            Param(
+                qualname,
                 arg.arg,
                 self.annotation(arg.annotation) if arg.annotation is not None else None,
                 self.ex(default) if default is not None else None,
@@ -97,20 +112,42 @@ class ModuleWalker(ExpressionReader):
         self.summary.functions[qualname] = function
         if self.klass is not None:
             self.klass.methods[node.name] = qualname
-        self.bind(node.name, ("fn", qualname))
+        self.bind(node.name, FunctionRef(qualname))
 
         env: dict[str, Expr] = dict(self.env) if self.env is not None else {}
-        for index, (name, annotation, default) in enumerate(params):
+        for index, param in enumerate(params):
             if index == 0 and self.klass is not None and "staticmethod" not in decorator_names:
                 is_class = "classmethod" in decorator_names
-                env[name] = ("class" if is_class else "self", self.klass.qualname)
+                owner = self.klass.qualname
+                env[param.name] = ClassRef(owner) if is_class else SelfRef(owner)
             else:
-                env[name] = ("p", qualname, name, annotation, default)
+                env[param.name] = param
         saved = (self.function, self.env, self.klass, self.scope, self.branch_path)
+        saved_globals = (self.declared_globals, self.global_stores)
         self.function, self.env, self.klass = function, env, None
+        self.declared_globals, self.global_stores = set(), []
         self.scope, self.branch_path = qualname + ".<locals>.", []
         self.body(node.body)
+        if self.global_stores:
+            self.once_after_early_return(node.body)
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
+        self.declared_globals, self.global_stores = saved_globals
+
+    def once_after_early_return(self, statements: list[ast.stmt]) -> None:
+        """``if _client is not None: return _client`` then ``_client = make()``: what
+        follows the early return runs once, when it stores into module state."""
+        for index, node in enumerate(statements[:-1]):
+            if not (
+                isinstance(node, ast.If)
+                and not node.orelse
+                and isinstance(node.body[-1], ast.Return)
+                and _tests_set(node.test)
+            ):
+                continue
+            first, last = statements[index + 1].lineno, _last_line(statements[-1])
+            if any(first <= line <= last for line in self.global_stores):
+                self.function.once_blocks.append(Lines(first, last))
+            return
 
     def s_ClassDef(self, node: ast.ClassDef) -> None:
         qualname = self.scope + node.name
@@ -118,7 +155,7 @@ class ModuleWalker(ExpressionReader):
             self.ex(decorator)
         klass = ClassSummary(qualname, node.lineno, [self.ex(base) for base in node.bases])
         self.summary.classes[qualname] = klass
-        self.bind(node.name, ("class", qualname))
+        self.bind(node.name, ClassRef(qualname))
         saved = (self.env, self.klass, self.scope)
         self.env, self.klass, self.scope = None, klass, qualname + "."
         self.body(node.body)
@@ -127,10 +164,10 @@ class ModuleWalker(ExpressionReader):
     def s_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             if alias.asname:
-                self.bind(alias.asname, ("mod", alias.name))
+                self.bind(alias.asname, ImportedModule(alias.name))
             else:
                 top = alias.name.partition(".")[0]
-                self.bind(top, ("mod", top))
+                self.bind(top, ImportedModule(top))
 
     def s_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level:
@@ -144,7 +181,7 @@ class ModuleWalker(ExpressionReader):
                 if self.env is None and self.klass is None:
                     self.summary.star_imports.append(module)
                 continue
-            self.bind(alias.asname or alias.name, ("imp", f"{module}.{alias.name}"))
+            self.bind(alias.asname or alias.name, Imported(f"{module}.{alias.name}"))
 
     def s_Assign(self, node: ast.Assign) -> None:
         value = self.ex(node.value)
@@ -154,11 +191,11 @@ class ModuleWalker(ExpressionReader):
     def s_AnnAssign(self, node: ast.AnnAssign) -> None:
         annotation = self.annotation(node.annotation)
         value = self.ex(node.value) if node.value is not None else None
-        if value is not None and self.env is not None and value != UNKNOWN:
+        if value is not None and self.env is not None and value is not UNKNOWN:
             # ``store: object = S3Store()``: a loose annotation must not hide the value
-            self.assign(node.target, ("or", ("ann", annotation), value))
+            self.assign(node.target, Either(Typed(annotation), value))
             return
-        self.assign(node.target, ("ann", annotation))
+        self.assign(node.target, Typed(annotation))
         if value is not None and self.env is None and isinstance(node.target, ast.Name):
             # module and class level: keep the value too, it may be a router, an alias or
             # a settings default such as ``API_PREFIX: str = "/api/v1"``
@@ -174,7 +211,8 @@ class ModuleWalker(ExpressionReader):
             self.bind(name.id, self.ex(value))
 
     def s_Expr(self, node: ast.Expr) -> None:
-        self.ex(node.value)
+        if not isinstance(node.value, ast.Constant):  # a docstring does nothing
+            self.ex(node.value)
 
     def s_Return(self, node: ast.Return) -> None:
         if node.value is not None:
@@ -216,7 +254,7 @@ class ModuleWalker(ExpressionReader):
                 if known is None:
                     merged[name] = value
                 elif known is not value and not _holds(known, value):
-                    merged[name] = ("or", known, value)
+                    merged[name] = Either(known, value)
         self.env = merged
 
     def alternative(self, statements: list[ast.stmt], where: int, index: int) -> None:
@@ -231,7 +269,17 @@ class ModuleWalker(ExpressionReader):
 
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
+        stores = len(self.global_stores)
         self.branches([node.body, node.orelse], False, node.lineno)
+        if len(self.global_stores) > stores and _tests_unset(node.test):
+            # ``if _client is None: _client = make()``: the body runs once per process
+            first, last = node.body[0].lineno, _last_line(node.body[-1])
+            if any(first <= line <= last for line in self.global_stores[stores:]):
+                self.function.once_blocks.append(Lines(first, last))
+
+    def s_Global(self, node: ast.Global) -> None:
+        if self.env is not None:
+            self.declared_globals.update(node.names)
 
     def s_While(self, node: ast.While) -> None:
         self.ex(node.test)
@@ -242,30 +290,40 @@ class ModuleWalker(ExpressionReader):
         iterated = self.ex(node.iter, isinstance(node, ast.AsyncFor))
         self.loop_size(node.iter, node)
         # each item of a known list or dict: routers registered in a loop
-        self.assign(node.target, ("each", iterated) if iterated != UNKNOWN else UNKNOWN)
+        self.assign(node.target, Each(iterated) if iterated is not UNKNOWN else UNKNOWN)
         self.body(node.body)
         self.body(node.orelse)
 
     s_AsyncFor = s_For
 
     def s_With(self, node: ast.With | ast.AsyncWith) -> None:
-        is_async = isinstance(node, ast.AsyncWith)
         for item in node.items:
-            value = self.ex(item.context_expr, is_async)
+            # not awaited: ``async with f():`` calls ``f`` on the loop and awaits only the
+            # ``__aenter__`` of its result, so ``async with open(path)`` opens the file there
+            value = self.ex(item.context_expr)
             if item.optional_vars is not None:
-                self.assign(item.optional_vars, ("enter", value))
+                self.assign(item.optional_vars, Entered(value))
         self.body(node.body)
 
     s_AsyncWith = s_With
 
     def s_Try(self, node: ast.Try) -> None:
         self.body(node.body)
+        asks_for_loop = any(
+            isinstance(inner, ast.Call) and _called(inner) == "get_running_loop"
+            for statement in node.body
+            for inner in ast.walk(statement)
+        )
         for handler in node.handlers:
             if handler.type is not None:
                 self.ex(handler.type)
             if handler.name and self.env is not None:
                 self.env[handler.name] = UNKNOWN
             self.body(handler.body)
+            if asks_for_loop and _catches_runtime_error(handler) and handler.body:
+                # ``asyncio.run(...)`` there only runs when no loop is running
+                last = _last_line(handler.body[-1])
+                self.function.no_loop_blocks.append(Lines(handler.body[0].lineno, last))
         self.body(node.orelse)
         self.body(node.finalbody)
 
@@ -279,10 +337,62 @@ class ModuleWalker(ExpressionReader):
         self.branches([case.body for case in node.cases], True, node.lineno)
 
 
+def _tests_unset(test: ast.expr) -> bool:
+    """``x is None``, ``not x``, ``key not in CACHE`` (or any of them in an ``or``)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+        return any(_tests_unset(value) for value in test.values)
+    if isinstance(test, ast.UnaryOp):
+        return isinstance(test.op, ast.Not)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        op, right = test.ops[0], test.comparators[0]
+        if isinstance(op, ast.NotIn):
+            return True
+        return isinstance(op, ast.Is) and isinstance(right, ast.Constant) and right.value is None
+    return False
+
+
+def _tests_set(test: ast.expr) -> bool:
+    """``x is not None``, ``x``, ``key in CACHE`` (or all of them in an ``and``)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return all(_tests_set(value) for value in test.values)
+    if isinstance(test, ast.Name | ast.Attribute | ast.Subscript):
+        return True
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        op, right = test.ops[0], test.comparators[0]
+        if isinstance(op, ast.In):
+            return True
+        return isinstance(op, ast.IsNot) and isinstance(right, ast.Constant) and right.value is None
+    return False
+
+
+def _called(call: ast.Call) -> str:
+    func = call.func
+    return (
+        func.attr
+        if isinstance(func, ast.Attribute)
+        else func.id
+        if isinstance(func, ast.Name)
+        else ""
+    )
+
+
+def _catches_runtime_error(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught] if caught else []
+    return any(isinstance(name, ast.Name) and name.id == "RuntimeError" for name in names)
+
+
+def _last_line(node: ast.stmt) -> int:
+    return node.end_lineno if node.end_lineno is not None else node.lineno
+
+
 def _holds(merged: Expr, value: Expr) -> bool:
     """Whether a merged alternative already includes ``value`` (the same object)."""
-    while merged[0] == "or":
-        if merged[2] is value:
+    while isinstance(merged, Either):
+        if merged.right is value:
             return True
-        merged = merged[1]
+        merged = merged.left
     return merged is value
+
+
+ModuleWalker.statement = node_handlers(ModuleWalker, "s_")

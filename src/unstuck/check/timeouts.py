@@ -1,65 +1,64 @@
 """HTTP calls made without a timeout (USK203), found in any function of the project.
 
-A call of ``requests``, ``httpx``, ``urllib3``, ``http.client`` or ``aiohttp`` (the names
-``http_timeout`` lists) that leaves out its timeout, or passes ``None``, can wait
-forever on a peer that never answers. Only calls whose last name may be one of those
-(``_TIMEOUT_NAMES``) are evaluated, which keeps this pass cheap.
+A call that the rule's ``Timeouts`` lists (``requests``, ``httpx``, ``urllib3``,
+``http.client``, ``aiohttp``) and that leaves out its timeout, or passes ``None``, can
+wait forever on a peer that never answers. Only calls whose last name may be one of
+those are evaluated, which keeps this pass cheap.
 """
 
 from __future__ import annotations
 
-from unstuck.check.blockers import dotted_name, finding, short
-from unstuck.check.model import ChainLink, Finding
-from unstuck.check.program import Key, Program, last_name
-from unstuck.check.rule import Rule
-from unstuck.check.rules import http_timeout
+from functools import cache
 
-_TIMEOUT_NAMES = frozenset(
-    [
-        "get",
-        "post",
-        "put",
-        "patch",
-        "delete",
-        "head",
-        "options",
-        "request",
-        "urlopen",
-        "stream",
-        "PoolManager",
-        "HTTPConnection",
-        "HTTPSConnection",
-        "Client",
-        "AsyncClient",
-        "ClientSession",
-    ]
-)
+from unstuck.check.blockers import dotted_name, finding, short
+from unstuck.check.model import Call, ChainLink, Constant, Finding
+from unstuck.check.program import Program, last_name
+from unstuck.check.rule import Rule, Timeouts
+from unstuck.check.values import Key, LibraryMethod, LibraryObject
 
 
 def timeout_findings(program: Program, rule: Rule, key: Key) -> list[Finding]:
     function = program.function(key)
-    if function is None:
+    policy = rule.timeouts
+    if function is None or policy is None:
         return []
+    names = _last_names(policy)
     path = program.modules[key[0]].path
     findings: list[Finding] = []
-    for call, _awaited in function.calls:
-        if last_name(call[1]) not in _TIMEOUT_NAMES:
+    for call in function.calls:
+        if last_name(call.func) not in names:
             continue
-        for value in program.eval(call[1], key[0]):
-            if value[0] == "E":
-                name = str(value[1])
-                relevant = (
-                    name in http_timeout.TIMEOUT_REQUIRED or name in http_timeout.TIMEOUT_NOT_NONE
-                )
-            elif value[0] == "EM":
-                name = f"{value[1]}.{value[2]}"
-                relevant = (value[1], value[2]) in http_timeout.TIMEOUT_REQUIRED_METHODS
+        for value in program.eval(call.func, key[0]):
+            if isinstance(value, LibraryObject):
+                name = value.name
+                relevant = name in policy.required or name in policy.not_none
+            elif isinstance(value, LibraryMethod):
+                name = f"{value.cls}.{value.name}"
+                relevant = (value.cls, value.name) in policy.required_methods
             else:
                 continue
-            if relevant and http_timeout.lacks_timeout(name, call):
+            if relevant and lacks_timeout(policy, name, call):
                 label = f"{short(name)}()"
                 message = f"{label} {rule.summary}; fix: {rule.fix}"
-                link = ChainLink(path, call[2], dotted_name(key))
-                findings.append(finding(rule, path, call[2], call[3], message, (link,)))
+                link = ChainLink(path, call.line, dotted_name(key))
+                findings.append(finding(rule, path, call.line, call.col, message, (link,)))
                 break
     return findings
+
+
+@cache
+def _last_names(policy: Timeouts) -> frozenset[str]:
+    return policy.last_names()
+
+
+def lacks_timeout(policy: Timeouts, callable_name: str, call: Call) -> bool:
+    """Whether ``call`` of ``callable_name`` has no timeout."""
+    names = {keyword.name for keyword in call.keywords}
+    if None in names:  # **options may carry it
+        return False
+    if callable_name in policy.not_none:
+        return call.keyword("timeout") == Constant(None)
+    position = dict(policy.positional).get(callable_name)
+    if position is not None and len(call.args) > position:
+        return False
+    return "timeout" not in names

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unstuck.check.program import Key, Program, Value
+from unstuck.check.program import Program
+from unstuck.check.values import (
+    Class,
+    Function,
+    Instance,
+    Key,
+    LibraryInstance,
+    LibraryObject,
+    RouterKey,
+    Value,
+)
 
-RouterKey = tuple[str, int, int]
 MIDDLEWARE = "middleware"
 EXCEPTION_HANDLER = "exception handler"
 # decorators and calls that add them, by the name of the method
@@ -40,12 +49,13 @@ class Wrappers:
         """What ``values`` (functions, classes, library classes) add to ``apps``."""
         for value in values:
             wrapper: Wrapper | None = None
-            if value[0] == "F":
-                wrapper = Wrapper(kind, _dotted(value[1]), value[1])
-            elif value[0] == "C":
-                wrapper = self._middleware_class(kind, value[1])
-            elif value[0] == "E":
-                wrapper = Wrapper(kind, value[1], None)
+            match value:
+                case Function(key):
+                    wrapper = Wrapper(kind, _dotted(key), key)
+                case Class(key):
+                    wrapper = self._middleware_class(kind, key)
+                case LibraryObject(name):
+                    wrapper = Wrapper(kind, name, None)
             if wrapper is not None:
                 for app in apps:
                     self._by_app.setdefault(app, []).append(wrapper)
@@ -55,21 +65,24 @@ class Wrappers:
         the app, whose result is the middleware that runs per request."""
         made: set[Value] = set()
         for value in values:
-            if value[0] != "F":
+            if not isinstance(value, Function):
                 made.add(value)
                 continue
-            for result in self.program.returns_of(value[1]):
-                if result[0] == "I":
-                    made.add(("C", result[1]))
-                elif result[0] == "EI":
-                    made.add(("E", result[1]))
+            for result in self.program.returns_of(value.key):
+                if isinstance(result, Instance):
+                    made.add(Class(result.key))
+                elif isinstance(result, LibraryInstance):
+                    made.add(LibraryObject(result.cls))
         self.add(MIDDLEWARE, frozenset(made), apps)
 
     def _middleware_class(self, kind: str, klass: Key) -> Wrapper:
         """A ``BaseHTTPMiddleware`` runs its ``dispatch`` per request; a pure ASGI
         middleware its ``__call__``."""
         program = self.program
-        is_base = any(entry[1] in _BASE_HTTP_MIDDLEWARE for entry in program.mro(klass))
+        is_base = any(
+            isinstance(entry, LibraryObject) and entry.name in _BASE_HTTP_MIDDLEWARE
+            for entry in program.mro(klass)
+        )
         method = program.method(klass, "dispatch" if is_base else "__call__")
         return Wrapper(kind, _dotted(method or klass), method)
 

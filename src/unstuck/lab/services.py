@@ -29,6 +29,8 @@ from unstuck.lab.load import Target
 
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
+# What /health answers from a running service: 503 means only that no video worker is up.
+ANSWERING = frozenset({200, 503})
 _LOG_TAIL_CHARS = 3_000
 
 Settings = tuple[tuple[str, str], ...]
@@ -103,7 +105,9 @@ class RunningService:
                 )
             try:
                 status, _ = await self.get("/health", timeout_s=2.0)
-                if status == 200:
+                # 503 is an answer too: the lab runs no video worker, so /health reports
+                # the video pipeline as unavailable while the rest of the service is up.
+                if status in ANSWERING:
                     return
             except (OSError, TimeoutError, ProtocolError, asyncio.IncompleteReadError):
                 pass

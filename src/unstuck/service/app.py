@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from unstuck.service import (
     antipatterns,
+    body_limit,
     concurrency,
     docs_pages,
     health,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         schema = FastAPI.openapi(app)
         limits.document(schema, settings)
+        body_limit.document(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

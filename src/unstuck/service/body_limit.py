@@ -16,6 +16,7 @@ the body is never read. Upload routes stream to disk under their own limit
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,3 +89,20 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def document(schema: dict[str, Any]) -> None:
+    """Add the 413 to every operation of the OpenAPI `schema` that takes a limited body."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path, operations in schema.get("paths", {}).items():
+        if path in UPLOAD_PATHS:
+            continue
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault(
+                    "413",
+                    {
+                        "description": "the body is larger than UNSTUCK_MAX_BODY_BYTES",
+                        "content": {"application/json": {"schema": problem}},
+                    },
+                )

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from unstuck.service import worker as celery_worker
 from unstuck.service.budget import connection_budget, database_label
 from unstuck.service.migrations import upgrade
-from unstuck.service.settings import Settings, environment_name
+from unstuck.service.settings import Settings, settings_error
 
 
 class _Stop(Exception):
@@ -90,17 +90,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if args.asyncio_debug:
         overrides["asyncio_debug"] = True
     return Settings(**overrides)
-
-
-def settings_error(exc: ValidationError) -> str:
-    """One line naming each bad ``UNSTUCK_*`` variable and what is wrong with it."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        field = str(error["loc"][0]) if error["loc"] else ""
-        name = environment_name(field) if field in Settings.model_fields else field
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{name}={error['input']!r}: {message}" if name else message)
-    return "invalid settings: " + "; ".join(problems)
 
 
 def _port_taken(host: str, port: int) -> str | None:
@@ -240,6 +229,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "backlog": settings.backlog,
         "timeout_keep_alive": settings.keep_alive_s,
         "h11_max_incomplete_event_size": settings.max_head_bytes,
+        # uvicorn's process manager kills a worker that does not answer its ping in time
+        # (5 s by default): on a busy machine a worker still importing and opening its
+        # pools can miss that, and is killed before it ever served.
+        "timeout_worker_healthcheck": settings.worker_healthcheck_s,
     }
 
 

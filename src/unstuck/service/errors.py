@@ -47,6 +47,11 @@ DATABASE_UNAVAILABLE: Responses = {
 }
 
 
+POOL_REPLACED: Responses = {
+    503: problem("the pool behind this route broke and was replaced; try again (Retry-After)")
+}
+
+
 def invalid(location: tuple[str, ...], message: str, value: object) -> RequestValidationError:
     """A 422 for a value that passed the schema but not a limit from the settings."""
     return RequestValidationError(

@@ -156,8 +156,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
+        # The client may have sent its next request before this response's last
+        # message (a streamed body of known length is complete for it before the
+        # server's final empty chunk): its head is then parsed and queued, and
+        # waiting for a head again would count its body as one (a false 431).
+        next_parsed = bool(self.pipeline)
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if not self.transport.is_closing() and not next_parsed:
             self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:

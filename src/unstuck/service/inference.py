@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from unstuck.service.errors import POOL_REPLACED
 from unstuck.service.settings import Settings
 from unstuck.service.state import StateDep
 
@@ -103,7 +104,7 @@ def create_process_pool(settings: Settings) -> ProcessPoolExecutor:
     )
 
 
-@router.post("/ml-inference")
+@router.post("/ml-inference", responses=POOL_REPLACED)
 async def ml_inference(body: InferenceRequest, state: StateDep) -> InferenceResult:
     results, pid = await state["process_pool"].run(predict, body.features)
     return InferenceResult(

@@ -37,6 +37,7 @@ UpstreamDelay = Annotated[
 UPSTREAM_FAILURES: Responses = {
     502: problem("the upstream is unreachable, answered an error or did not answer JSON"),
     504: problem("the upstream did not answer in time"),
+    503: problem("the HTTP client broke and was replaced; try again (Retry-After)"),
 }
 
 

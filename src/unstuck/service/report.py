@@ -13,7 +13,6 @@ from collections import Counter
 from datetime import date
 
 from fastapi import APIRouter, Response
-from matplotlib.figure import Figure
 from sqlalchemy import select
 
 from unstuck.service.database import SyncSessionDep
@@ -26,6 +25,10 @@ TOP_DOMAINS = 10
 
 
 def draw_report(domains: Counter[str], days: Counter[date]) -> bytes:
+    # Imported on first use, on the route's worker thread: matplotlib is half of the
+    # service's import time, and every worker process would pay it at start-up.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 4.5), layout="constrained")
     by_domain, by_day = figure.subplots(1, 2)
     total = sum(domains.values())

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SCHEMES: dict[str, tuple[str, ...]] = {
     "database_url": ("postgresql+asyncpg", "sqlite+aiosqlite"),
     "redis_url": ("redis", "rediss", "unix"),
-    "broker_url": ("redis", "rediss", "amqp", "amqps", "pyamqp"),
+    "broker_url": ("redis", "amqp", "rediss", "amqps", "pyamqp"),
     "upstream_url": ("http", "https"),
 }
 
@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     max_headers: int = Field(default=100, ge=1)
     keep_alive_s: int = Field(default=5, ge=1, description="idle time between requests")
     backlog: int = Field(default=2048, ge=1, description="connections queued by the kernel")
+    worker_healthcheck_s: int = Field(
+        default=30, ge=1, description="--workers N: a worker silent this long is replaced"
+    )
 
     # Bounded waits on the backends (PostgreSQL: unstuck.service.db_timeouts).
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -172,3 +175,14 @@ class Settings(BaseSettings):
             if url.startswith(async_prefix):
                 return sync_prefix + url[len(async_prefix) :]
         return url
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line naming each bad ``UNSTUCK_*`` variable and what is wrong with it."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = environment_name(field) if field in Settings.model_fields else field
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}={error['input']!r}: {message}" if name else message)
+    return "invalid settings: " + "; ".join(problems)

@@ -254,7 +254,8 @@ async def get_thumbnail(task_id: str, request: Request) -> StreamingResponse:
 
 async def _job(request: Request, task_id: str) -> jobs.Job:
     canonical = parse_task_id(task_id)
-    if canonical is None or canonical != task_id:
+    # Any case is the same id; other spellings (braces, urn:uuid:) are not ids we issue.
+    if canonical is None or canonical != task_id.lower():
         # Only the start of a malformed id is echoed: the client sent it and may be huge.
         shown = task_id if len(task_id) <= _SHOWN_ID_CHARS else task_id[:_SHOWN_ID_CHARS] + "…"
         raise HTTPException(404, f"no task {shown!r}: task ids are UUIDs from /upload-video")

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from unstuck.service.settings import Settings
+from unstuck.service.settings import Settings, settings_error
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -182,7 +182,8 @@ def worker(argv: list[str]) -> int:
         queue_settings = QueueSettings()
         app = create_celery(settings, queue_settings)
     except (ValidationError, ValueError) as exc:
-        print(f"unstuck worker: invalid settings: {exc}", file=sys.stderr)
+        reason = settings_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        print(f"unstuck worker: {reason}", file=sys.stderr)
         return 2
     celery_argv = [
         "worker",

@@ -11,7 +11,7 @@ thread_pool, ...)`` (hashlib and PIL release the GIL); heavier, a process pool c
 lifespan (``run_in_executor(process_pool, ...)``); very heavy or queued, a Celery task.
 """
 
-from unstuck.check.rule import Rule, functions, methods
+from unstuck.check.rule import CheapBelow, Rule, Wording, functions, methods
 
 _IMAGE = "PIL.Image.Image"
 _FRAME = "pandas.DataFrame"
@@ -22,14 +22,23 @@ _WEASYPRINT = "weasyprint.HTML"
 _PLATYPUS = "reportlab.platypus.SimpleDocTemplate"
 _CANVAS = "reportlab.pdfgen.canvas.Canvas"
 _FPDF = "fpdf.FPDF"
+_JINJA = "jinja2.Environment"
+_TEMPLATES = "starlette.templating.Jinja2Templates"
+# A template environment holds the cache of compiled templates: a new one per request
+# parses and compiles every template it renders again (milliseconds each).
+_PER_REQUEST_TEMPLATES = Wording(
+    "builds a new template environment per request, so each template is read and compiled again",
+    "build it once at import (or in lifespan) and reuse it",
+)
 
 RULE = Rule(
     code="USK113",
     name="cpu-heavy",
     catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
-    "`hashlib.pbkdf2_hmac/scrypt`), PIL, pandas I/O, QR codes (qrcode, "
+    "`hashlib.pbkdf2_hmac/scrypt`), PIL decoding and transforms, pandas I/O, QR codes (qrcode, "
     "pyqrcode, segno), PDF (reportlab, WeasyPrint, fpdf2, xhtml2pdf, "
-    "pdfkit), `savefig`, loops of a million iterations or more",
+    "pdfkit), `savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) built per "
+    "request, loops of a million iterations or more",
     example="""\
 import bcrypt
 from fastapi import FastAPI, HTTPException
@@ -51,7 +60,6 @@ async def login(password: str):
     functions=functions("hashlib", "pbkdf2_hmac scrypt")
     | functions("bcrypt", "hashpw checkpw kdf")
     | functions("argon2", "hash_password verify_password")
-    | functions("PIL.Image", "open")
     | functions(
         "pandas",
         "read_csv read_excel read_parquet read_json read_sql read_html read_table read_feather",
@@ -66,11 +74,20 @@ async def login(password: str):
     | functions("segno", "make make_qr make_micro")
     | functions("xhtml2pdf.pisa", "CreatePDF")
     | functions("pdfkit", "from_string from_url from_file")
-    | functions("matplotlib.pyplot", "savefig"),
+    | functions("matplotlib.pyplot", "savefig")
+    | frozenset({_JINJA, "jinja2.sandbox.SandboxedEnvironment", _TEMPLATES}),
+    messages={
+        name: _PER_REQUEST_TEMPLATES
+        for name in (_JINJA, "jinja2.sandbox.SandboxedEnvironment", _TEMPLATES)
+    },
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("argon2.PasswordHasher", "hash verify")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
-    | methods(_IMAGE, "resize thumbnail save convert rotate transform filter load reduce quantize")
+    # ``Image.open`` only reads the header: decoding happens in these
+    | methods(
+        _IMAGE,
+        "resize thumbnail save convert rotate transform filter load reduce quantize tobytes",
+    )
     | methods(_FRAME, "to_csv to_excel to_parquet to_json to_sql to_feather")
     | methods(_QRCODE, "make make_image print_ascii print_tty get_matrix")
     | methods(_PYQRCODE, "png svg eps xbm text terminal png_as_base64_str get_png_size")
@@ -102,6 +119,11 @@ async def login(password: str):
             ]
         },
     },
+    # a key derivation of a few thousand iterations takes a millisecond or two
+    cheap_below={
+        "hashlib.pbkdf2_hmac": CheapBelow("iterations", 3, 10_000),
+        "hashlib.scrypt": CheapBelow("n", -1, 4_096),
+    },
     aliases={
         "passlib.CryptContext": "passlib.context.CryptContext",
         "argon2._password_hasher.PasswordHasher": "argon2.PasswordHasher",
@@ -112,5 +134,7 @@ async def login(password: str):
         "fpdf.fpdf.FPDF": _FPDF,
         "weasyprint.document.Document": "weasyprint.Document",
         "weasyprint.document.HTML": _WEASYPRINT,
+        "jinja2.environment.Environment": _JINJA,
+        "fastapi.templating.Jinja2Templates": _TEMPLATES,
     },
 )

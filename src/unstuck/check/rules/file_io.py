@@ -8,7 +8,7 @@ Fix: stream in chunks with ``await upload.read(chunk)`` and write through ``aiof
 ``anyio.Path`` or ``await asyncio.to_thread(...)``; or make the route ``def``.
 """
 
-from unstuck.check.rule import ANY_METHOD, Rule, functions, methods
+from unstuck.check.rule import ANY_METHOD, MemoryPath, Rule, functions, methods
 
 _PATH = "pathlib.Path"
 _SPOOLED = "tempfile.SpooledTemporaryFile"
@@ -16,8 +16,10 @@ _SPOOLED = "tempfile.SpooledTemporaryFile"
 _TEXT_FILE = "io.TextIOWrapper"
 _BINARY_READER = "io.BufferedReader"
 _FILE_OBJECTS = (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRandom", "io.FileIO")
+# procfs: its files are the kernel's state, read from memory (``/proc/self/status``).
+_MEMORY_ROOTS = ("/proc",)
 # Methods of an open file that never touch the disk.
-_FILE_LOCAL = "fileno isatty readable writable seekable detach"
+_FILE_LOCAL = "fileno isatty readable writable seekable detach tell"
 
 RULE = Rule(
     code="USK110",
@@ -27,7 +29,7 @@ RULE = Rule(
     advice="await aiofiles / anyio.Path (or asyncio.to_thread), or make it def",
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, `shutil`, "
-    "`os` file calls, `UploadFile.file.read()`",
+    "`os` file calls, `UploadFile.file.read()` (not files under `/proc`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
 
@@ -89,6 +91,11 @@ async def upload(file: UploadFile):
         "os.fdopen": _TEXT_FILE,
         "io.open_code": _BINARY_READER,
         f"{_PATH}.open": _TEXT_FILE,
+    },
+    memory_paths={
+        **{name: MemoryPath("file", 0, _MEMORY_ROOTS) for name in ("builtins.open", "io.open")},
+        **{f"os.{name}": MemoryPath("path", 0, _MEMORY_ROOTS) for name in ("listdir", "scandir")},
+        _PATH: MemoryPath("", 0, _MEMORY_ROOTS),
     },
     attribute_types={
         ("fastapi.UploadFile", "file"): _SPOOLED,

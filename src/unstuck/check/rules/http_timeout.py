@@ -9,8 +9,7 @@ Fix: pass ``timeout=`` on every call (or configure it once on the client); the s
 ``/safe`` route shows the 504 pattern with ``asyncio.wait_for``.
 """
 
-from unstuck.check.model import Expr
-from unstuck.check.rule import Rule, functions, methods
+from unstuck.check.rule import Rule, Timeouts, functions, methods
 
 _VERBS = "get post put patch delete head options request"
 
@@ -36,34 +35,20 @@ def rates():
     fix="pass `timeout=` (seconds)",
     advice="always set a timeout on outbound calls",
     severity="warning",
+    timeouts=Timeouts(
+        required=functions("requests", _VERBS)
+        | frozenset(
+            {
+                "urllib.request.urlopen",
+                "urllib3.request",
+                "urllib3.PoolManager",
+                "http.client.HTTPConnection",
+                "http.client.HTTPSConnection",
+            }
+        ),
+        required_methods=methods("requests.Session", _VERBS),
+        not_none=functions("httpx", _VERBS + " stream Client AsyncClient")
+        | frozenset({"aiohttp.ClientSession"}),
+        positional=(("urllib.request.urlopen", 2), ("http.client.HTTPConnection", 2)),
+    ),
 )
-
-# Calls that wait forever unless they are given a timeout.
-TIMEOUT_REQUIRED = functions("requests", _VERBS) | frozenset(
-    {
-        "urllib.request.urlopen",
-        "urllib3.request",
-        "urllib3.PoolManager",
-        "http.client.HTTPConnection",
-    }
-)
-TIMEOUT_REQUIRED_METHODS = methods("requests.Session", _VERBS)
-# Clients with a default timeout that an explicit ``timeout=None`` switches off.
-TIMEOUT_NOT_NONE = functions("httpx", _VERBS + " stream Client AsyncClient") | frozenset(
-    {"aiohttp.ClientSession"}
-)
-_POSITIONAL_TIMEOUT = {"urllib.request.urlopen": 2, "http.client.HTTPConnection": 2}
-
-
-def lacks_timeout(callable_name: str, call: Expr) -> bool:
-    """Whether ``call`` (a ``("c", ...)`` expression) of ``callable_name`` has no timeout."""
-    args, kwargs = call[4], call[5]
-    names = {name for name, _ in kwargs}
-    if None in names:  # **options may carry it
-        return False
-    if callable_name in TIMEOUT_NOT_NONE:
-        return any(name == "timeout" and value == ("k", None) for name, value in kwargs)
-    position = _POSITIONAL_TIMEOUT.get(callable_name)
-    if position is not None and len(args) > position:
-        return False
-    return "timeout" not in names

@@ -3,19 +3,42 @@
 Incident: ``subprocess.run(["ffprobe", ...])`` in an ``async def`` upload route: each
 probe took a second and the worker served nothing else meanwhile. Starting a child
 (``subprocess.Popen``, ``os.posix_spawn``) blocks too: it forks the worker's whole
-address space and waits until the child has exec'd.
+address space and waits until the child has exec'd. GitPython does the same behind
+its objects: ``repo.commit(...)``, ``commit.diff(...)``, ``repo.git.status()`` run ``git``
+or read its packs, for every request of a route that serves a repository.
 
 Fix: ``await asyncio.create_subprocess_exec(...)`` and ``await proc.communicate()``; or a
 task queue for long jobs.
 """
 
-from unstuck.check.rule import Rule, functions, methods
+from unstuck.check.rule import Client, Rule, functions, methods
+
+_REPO = "git.Repo"
+_COMMIT = "git.Commit"
+# GitPython: most methods run ``git`` or read the object database; the objects they
+# return (commits, trees, blobs) do the same when asked anything.
+_GIT = (
+    Client(
+        _REPO,
+        aliases="git.repo.Repo git.repo.base.Repo",
+        returns={"commit": _COMMIT, "clone_from": _REPO, "init": _REPO},
+    ),
+    Client(
+        _COMMIT,
+        aliases="git.objects.Commit git.objects.commit.Commit",
+        returns={"diff": "git.DiffIndex"},
+    ),
+    Client("git.cmd.Git", aliases="git.Git"),
+    Client("git.Blob", aliases="git.objects.Blob git.objects.blob.Blob"),
+    Client("git.Tree", aliases="git.objects.Tree git.objects.tree.Tree"),
+    Client("git.Remote", aliases="git.remote.Remote"),
+)
 
 RULE = Rule(
     code="USK109",
     name="subprocess",
     catches="`subprocess.run/call/check_*/Popen`, `Popen.wait/communicate`, "
-    "`os.system/popen/wait*/spawn*/posix_spawn*`",
+    "`os.system/popen/wait*/spawn*/posix_spawn*`, GitPython (`Repo`, commits, `repo.git.*`)",
     example="""\
 import subprocess
 
@@ -35,6 +58,16 @@ async def probe(path: str):
         "subprocess", "run call check_call check_output getoutput getstatusoutput Popen"
     )
     | functions("os", "system popen wait waitpid wait3 wait4 waitid posix_spawn posix_spawnp")
-    | functions("os", "spawnl spawnle spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe"),
+    | functions("os", "spawnl spawnle spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe")
+    # opening a repository reads .git; cloning and creating one run git
+    | functions(_REPO, "clone_from init")
+    | frozenset({_REPO}),
     methods=methods("subprocess.Popen", "wait communicate"),
+    clients=_GIT,
+    attribute_types={
+        (_REPO, "git"): "git.cmd.Git",
+        (_REPO, "head"): "git.Head",
+        ("git.Head", "commit"): _COMMIT,
+        (_COMMIT, "tree"): "git.Tree",
+    },
 )

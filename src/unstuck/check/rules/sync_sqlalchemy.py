@@ -9,12 +9,23 @@ Fix: ``AsyncSession`` from ``async_sessionmaker`` and ``await session.execute(..
 make the route ``def`` so that it and its sync session run in the thread pool.
 """
 
-from unstuck.check.rule import Rule, methods
+from unstuck.check.rule import ReturnsFor, Rule, methods
 
 _SESSION = "sqlalchemy.orm.Session"
 _ENGINE = "sqlalchemy.Engine"
 _CONNECTION = "sqlalchemy.Connection"
 _QUERY = "sqlalchemy.orm.Query"
+_INSPECTOR = "sqlalchemy.Inspector"
+# Every reflection method of an ``Inspector`` runs a query on a connection of its engine.
+_INSPECTOR_IO = (
+    "get_schema_names get_table_names get_view_names get_materialized_view_names "
+    "get_sequence_names get_temp_table_names get_temp_view_names get_table_options "
+    "get_columns get_pk_constraint get_foreign_keys get_indexes get_unique_constraints "
+    "get_check_constraints get_table_comment get_view_definition get_sorted_table_and_fkc_names "
+    "get_multi_columns get_multi_pk_constraint get_multi_foreign_keys get_multi_indexes "
+    "get_multi_unique_constraints get_multi_check_constraints get_multi_table_comment "
+    "get_multi_table_options has_table has_schema has_index has_sequence reflect_table"
+)
 _SESSION_IO = (
     "execute scalar scalars get get_one query_all commit flush refresh rollback merge "
     "connection bulk_save_objects bulk_insert_mappings bulk_update_mappings"
@@ -29,7 +40,7 @@ RULE = Rule(
     code="USK105",
     name="sync-sqlalchemy",
     catches="sync `Session`/`scoped_session`/SQLModel `Session`, `Engine`, "
-    "`Connection`, `Query` I/O",
+    "`Connection`, `Query`, `Inspector` (`inspect(engine)`) I/O",
     example="""\
 from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session
@@ -54,7 +65,8 @@ async def user(user_id: int, db: Session = Depends(get_db)):
     | methods("sqlalchemy.orm.scoped_session", _SESSION_IO)
     | methods(_ENGINE, "connect begin raw_connection execute")
     | methods(_CONNECTION, "execute exec_driver_sql scalar scalars commit rollback")
-    | methods(_QUERY, _QUERY_IO),
+    | methods(_QUERY, _QUERY_IO)
+    | methods(_INSPECTOR, _INSPECTOR_IO),
     returns={
         "sqlalchemy.create_engine": _ENGINE,
         "sqlalchemy.engine_from_config": _ENGINE,
@@ -66,7 +78,17 @@ async def user(user_id: int, db: Session = Depends(get_db)):
         "sqlalchemy.orm.scoped_session.__call__": _SESSION,
         **{f"{_QUERY}.{name}": _QUERY for name in _QUERY_BUILDERS.split()},
     },
+    # ``inspect(Model)``/``inspect(instance)`` give a mapper or instance state (no I/O), and
+    # an async engine cannot be inspected this way; only a sync engine or connection queries.
+    returns_for_argument={
+        "sqlalchemy.inspect": ReturnsFor(frozenset({_ENGINE, _CONNECTION}), _INSPECTOR)
+    },
     classes=frozenset({"sqlalchemy.orm.scoped_session"}),
+    factories={
+        "sqlalchemy.orm.sessionmaker": _SESSION,
+        # followed too, so that an async session is known not to block
+        "sqlalchemy.ext.asyncio.async_sessionmaker": "sqlalchemy.ext.asyncio.AsyncSession",
+    },
     aliases={
         "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
         "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
@@ -77,6 +99,9 @@ async def user(user_id: int, db: Session = Depends(get_db)):
         "sqlalchemy.orm.session.Session": _SESSION,
         "sqlalchemy.orm.session.sessionmaker": "sqlalchemy.orm.sessionmaker",
         "sqlalchemy.orm.query.Query": _QUERY,
+        "sqlalchemy.engine.reflection.Inspector": _INSPECTOR,
+        "sqlalchemy.engine.Inspector": _INSPECTOR,
+        "sqlalchemy.inspection.inspect": "sqlalchemy.inspect",
         "sqlalchemy.orm.scoping.scoped_session": "sqlalchemy.orm.scoped_session",
         "sqlmodel.orm.session.Session": "sqlmodel.Session",
         "sqlmodel.create_engine": "sqlalchemy.create_engine",

@@ -21,9 +21,10 @@ import json
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from unstuck.lab import figures
-from unstuck.lab.claim import Claim, Finding, Lab, Verdict
+from unstuck.lab.claim import Claim, Finding, Judgement, Lab, Verdict
 from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, Probe, closed_loop, latency_ms, percentile, throughput
 from unstuck.lab.services import RunningService
@@ -76,6 +77,46 @@ def _work_ms(outcomes: list[Outcome]) -> list[float]:
     return durations
 
 
+@dataclass(frozen=True)
+class Loop:
+    """/health p95 idle, under CPU work in threads and in processes; one computation alone."""
+
+    idle_p95_ms: float
+    thread_p95_ms: float
+    process_p95_ms: float
+    inline_ms: float
+
+
+def judge(loop: Loop) -> Judgement:
+    """Processes must spare the loop more than threads; threads slowing it 2x is the correction."""
+    idle, thread, process = loop.idle_p95_ms, loop.thread_p95_ms, loop.process_p95_ms
+    thread_ratio = thread / max(idle, 0.1)
+    process_ratio = process / max(idle, 0.1)
+    if thread_ratio >= 2.0 and process < thread:
+        return Judgement(
+            Verdict.CORRECTED,
+            thread_ratio,
+            f"offloading keeps the loop running (inline, a probe could wait a whole "
+            f"{loop.inline_ms:.0f} ms computation), but the thread still holds the GIL while "
+            f"it counts: /health p95 went from {idle:.1f} ms idle to {thread:.1f} ms "
+            f"({thread_ratio:.1f}x) under /compute, and only {process:.1f} ms "
+            f"({process_ratio:.1f}x) with the work in the process pool.",
+        )
+    if process < thread:
+        return Judgement(
+            Verdict.HOLDS,
+            thread_ratio,
+            f"/compute in a thread slowed /health only {thread_ratio:.1f}x at p95 "
+            f"({thread:.1f} ms), the process pool {process_ratio:.1f}x.",
+        )
+    return Judgement(
+        Verdict.DOES_NOT_HOLD,
+        thread_ratio,
+        f"the process-pool route slowed the loop as much as the thread one "
+        f"({process:.1f} vs {thread:.1f} ms at p95).",
+    )
+
+
 async def measure(lab: Lab) -> Finding:
     service = await lab.fleet.service()
     duration_s = lab.seconds(quick=2.5, full=10.0)
@@ -114,27 +155,8 @@ async def measure(lab: Lab) -> Finding:
     thread_ratio = thread_p95 / max(idle_p95, 0.1)
     process_ratio = process_p95 / max(idle_p95, 0.1)
 
-    if thread_ratio >= 2.0 and process_p95 < thread_p95:
-        verdict = Verdict.CORRECTED
-        why = (
-            f"offloading keeps the loop running (inline, a probe could wait a whole "
-            f"{inline_ms:.0f} ms computation), but the thread still holds the GIL while it "
-            f"counts: /health p95 went from {idle_p95:.1f} ms idle to {thread_p95:.1f} ms "
-            f"({thread_ratio:.1f}x) under /compute, and only {process_p95:.1f} ms "
-            f"({process_ratio:.1f}x) with the work in the process pool."
-        )
-    elif process_p95 < thread_p95:
-        verdict = Verdict.HOLDS
-        why = (
-            f"/compute in a thread slowed /health only {thread_ratio:.1f}x at p95 "
-            f"({thread_p95:.1f} ms), the process pool {process_ratio:.1f}x."
-        )
-    else:
-        verdict = Verdict.DOES_NOT_HOLD
-        why = (
-            f"the process-pool route slowed the loop as much as the thread one "
-            f"({process_p95:.1f} vs {thread_p95:.1f} ms at p95)."
-        )
+    judgement = judge(Loop(idle_p95, thread_p95, process_p95, inline_ms))
+    verdict, why = judgement.verdict, judgement.why
 
     def points(samples: list[Outcome], origin: float) -> list[tuple[float, float]]:
         return [(p.started - origin, p.elapsed * 1000) for p in samples]
@@ -159,7 +181,7 @@ async def measure(lab: Lab) -> Finding:
         f"(threads), {process_p95:.1f} ms during /ml-inference (processes); inline would "
         f"wait up to {inline_ms:.0f} ms (derived)",
         ideal=f"the idle loop: {idle_p95:.1f} ms at p95",
-        ratio=thread_ratio,
+        ratio=judgement.ratio,
         verdict=verdict,
         explanation=why,
         metrics={

@@ -14,10 +14,11 @@ wait for a connection but all are served.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from unstuck.lab import figures
-from unstuck.lab.claim import Claim, Finding, Lab, Verdict
+from unstuck.lab.claim import Claim, Finding, Judgement, Lab, Verdict
 from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, burst, latency_ms, percentile, wall_time
 
@@ -34,6 +35,46 @@ def _pools(diagnostics: dict[str, Any] | None) -> list[Any]:
 def _points(outcomes: list[Outcome]) -> list[tuple[float, float, int]]:
     ordered = sorted(outcomes, key=lambda o: o.elapsed)
     return [(index, o.elapsed, o.status) for index, o in enumerate(ordered, start=1)]
+
+
+@dataclass(frozen=True)
+class Exhaustion:
+    """The starved pool's answers, and failures with the default pool (the control)."""
+
+    answered: int
+    refused: int
+    refused_after_s: float
+    control_errors: int
+
+
+def judge(run: Exhaustion) -> Judgement:
+    """Holds when the starved requests got a 503 after about pool_timeout, the control none."""
+    if not run.refused:
+        return Judgement(
+            Verdict.DOES_NOT_HOLD,
+            None,
+            f"none of {REQUESTS} got a 503 with a {POOL_SIZE}-connection pool "
+            f"and {run.control_errors} failed with the default pool.",
+        )
+    ratio = run.refused_after_s / POOL_TIMEOUT_S
+    if 0.8 <= ratio <= 3.0 and run.control_errors == 0:
+        return Judgement(
+            Verdict.HOLDS,
+            ratio,
+            f"with {POOL_SIZE} connections for {REQUESTS} threads, {run.answered} requests got "
+            f"one and {run.refused} waited the pool timeout then got a 503 (median after "
+            f"{run.refused_after_s:.2f} s, the limit is {POOL_TIMEOUT_S:g} s); with the "
+            f"article's pool of 20 + 10 all {REQUESTS} were served, the last ones after "
+            "waiting. Note the article's budget counts pool_size only: each worker may open "
+            "pool_size + max_overflow per engine.",
+        )
+    return Judgement(
+        Verdict.DOES_NOT_HOLD,
+        ratio,
+        f"{run.refused} of {REQUESTS} got a 503 with a {POOL_SIZE}-connection pool (median "
+        f"after {run.refused_after_s:.2f} s for a {POOL_TIMEOUT_S:g} s timeout) and "
+        f"{run.control_errors} failed with the default pool.",
+    )
 
 
 async def measure(lab: Lab) -> Finding:
@@ -54,23 +95,8 @@ async def measure(lab: Lab) -> Finding:
     other = [o for o in starved if not o.ok and o.status != 503]
     refused_after = percentile([o.elapsed for o in refused], 50)
     control_errors = sum(not o.ok for o in served)
-    ratio = refused_after / POOL_TIMEOUT_S if refused else None
-    if refused and ratio is not None and 0.8 <= ratio <= 3.0 and control_errors == 0:
-        verdict = Verdict.HOLDS
-        why = (
-            f"with {POOL_SIZE} connections for {REQUESTS} threads, {len(answered)} requests got "
-            f"one and {len(refused)} waited the pool timeout then got a 503 (median after "
-            f"{refused_after:.2f} s, the limit is {POOL_TIMEOUT_S:g} s); with the article's pool "
-            f"of 20 + 10 all {REQUESTS} were served, the last ones after waiting. Note the "
-            "article's budget counts pool_size only: each worker may open pool_size + "
-            "max_overflow per engine."
-        )
-    else:
-        verdict = Verdict.DOES_NOT_HOLD
-        why = (
-            f"{len(refused)} of {REQUESTS} got a 503 with a {POOL_SIZE}-connection pool "
-            f"and {control_errors} failed with the default pool."
-        )
+    judgement = judge(Exhaustion(len(answered), len(refused), refused_after, control_errors))
+    ratio, verdict, why = judgement.ratio, judgement.verdict, judgement.why
     plot = figures.by_outcome(
         lab.report_dir,
         "pool_exhaustion",

@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from unstuck.lab import figures
-from unstuck.lab.claim import Claim, Finding, Lab, Verdict
+from unstuck.lab.claim import Claim, Finding, Judgement, Lab, Verdict
 from unstuck.lab.client import Request
 from unstuck.lab.load import Outcome, burst, wall_time
 from unstuck.lab.services import RunningService
@@ -74,6 +75,43 @@ def _waves(outcomes: list[Outcome]) -> int:
     return max(1, round(wall_time(outcomes) / DELAY_S))
 
 
+@dataclass(frozen=True)
+class Waves:
+    """How many waves each burst of 1 s ``def`` requests took."""
+
+    cpus: int
+    article: int
+    waves: int
+    probe_count: int
+    probe_waves: int
+    raised_waves: int
+
+
+def judge(run: Waves) -> Judgement:
+    """The cap bracketed by two bursts, against the article's number and anyio's 40."""
+    low_a, high_a = capacity_bounds(REQUESTS, run.waves)
+    low_b, high_b = capacity_bounds(run.probe_count, run.probe_waves)
+    low, high = max(low_a, low_b), min(high_a, high_b)
+    cap_text = str(low) if low == high else f"{low}-{high}"
+    ratio = low / run.article
+    if low <= ANYIO_TOKENS <= high and not low <= run.article <= high and run.raised_waves == 1:
+        return Judgement(
+            Verdict.CORRECTED,
+            ratio,
+            f"def routes are capped, at {cap_text} at once: anyio's {ANYIO_TOKENS} tokens, not "
+            f"the article's min(32, cpu+4) = {run.article} on this {run.cpus}-core machine "
+            f"({REQUESTS} requests took {run.waves} waves, {run.probe_count} took "
+            f"{run.probe_waves}); with {REQUESTS} tokens all ran in one wave.",
+        )
+    if low <= run.article <= high:
+        return Judgement(Verdict.HOLDS, ratio, f"the cap measured ({cap_text}) is min(32, cpu+4).")
+    return Judgement(
+        Verdict.DOES_NOT_HOLD,
+        ratio,
+        f"the cap measured is {cap_text}, with {run.raised_waves} wave(s) at {REQUESTS} tokens.",
+    )
+
+
 async def measure(lab: Lab) -> Finding:
     default = await lab.fleet.service()
     default_run, default_seen = await _run(default)
@@ -90,19 +128,8 @@ async def measure(lab: Lab) -> Finding:
     wall, raised_wall = wall_time(default_run), wall_time(raised_run)
     first = min(o.started for o in default_run)
     earliest = min(o.finished - first for o in default_run)
-    if low <= ANYIO_TOKENS <= high and not low <= article <= high and raised_waves == 1:
-        verdict = Verdict.CORRECTED
-        why = (
-            f"def routes are capped, at {cap_text} at once: anyio's {ANYIO_TOKENS} tokens, not "
-            f"the article's min(32, cpu+4) = {article} on this {lab.cpus}-core machine "
-            f"({REQUESTS} requests took {waves} waves, {probe_count} took {above_waves}); "
-            f"with {REQUESTS} tokens all ran in one wave."
-        )
-    elif low <= article <= high:
-        verdict, why = Verdict.HOLDS, f"the cap measured ({cap_text}) is min(32, cpu+4)."
-    else:
-        verdict = Verdict.DOES_NOT_HOLD
-        why = f"the cap measured is {cap_text}, with {raised_waves} wave(s) at {REQUESTS} tokens."
+    judgement = judge(Waves(lab.cpus, article, waves, probe_count, above_waves, raised_waves))
+    verdict, why = judgement.verdict, judgement.why
     if waves > 1 and earliest > 1.5 * DELAY_S:
         why += (
             f" Even the first wave answered only after {earliest:.2f} s: a def route's response "

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 from unstuck.lab import figures
-from unstuck.lab.claim import Claim, Finding, Lab, Verdict
+from unstuck.lab.claim import Claim, Finding, Judgement, Lab, Verdict
 from unstuck.lab.client import Request
 from unstuck.lab.load import burst, latency_ms, percentile
 from unstuck.lab.services import RunningService
@@ -44,6 +45,49 @@ async def _abandoned_threads(service: RunningService) -> tuple[float, int, objec
     return waited, sum(o.status == 0 for o in gave_up), pool
 
 
+@dataclass(frozen=True)
+class Deadlines:
+    """``count`` slow and fast /safe calls, and the wait of a def request after abandoned ones."""
+
+    count: int
+    timed_out: int
+    answered_after_s: float
+    fast_ok: int
+    abandoned: int
+    waited_s: float
+
+
+def judge(run: Deadlines) -> Judgement:
+    """504 on time; a correction when abandoned threads still held their tokens."""
+    ratio = run.answered_after_s / SAFE_DEADLINE_S if run.timed_out else None
+    on_time = ratio is not None and run.timed_out == run.count and 0.9 <= ratio <= 1.5
+    if not (on_time and run.fast_ok == run.count):
+        return Judgement(
+            Verdict.DOES_NOT_HOLD,
+            ratio,
+            f"{run.timed_out} of {run.count} slow /safe calls answered 504 (median "
+            f"{run.answered_after_s:.2f} s for a {SAFE_DEADLINE_S:g} s deadline), "
+            f"{run.fast_ok} of {run.count} fast ones answered.",
+        )
+    if run.waited_s >= 0.5 * (THREAD_SLEEP_S - CLIENT_TIMEOUT_S):
+        return Judgement(
+            Verdict.CORRECTED,
+            ratio,
+            f"/safe gave up at the deadline ({run.answered_after_s:.2f} s for "
+            f"{SAFE_DEADLINE_S:g} s) with a 504 and answered fast calls; but after "
+            f"{run.abandoned} clients timed out on /sync?delay={THREAD_SLEEP_S:g} at "
+            f"{CLIENT_TIMEOUT_S:g} s, the next def request still waited {run.waited_s:.2f} s "
+            "for a thread: a timeout around work in a thread does not stop the thread, which "
+            "keeps its token until it ends.",
+        )
+    return Judgement(
+        Verdict.HOLDS,
+        ratio,
+        f"/safe answered 504 at the deadline and the next def request after the abandoned "
+        f"ones waited only {run.waited_s:.2f} s.",
+    )
+
+
 async def measure(lab: Lab) -> Finding:
     service = await lab.fleet.service()
     count = lab.scale(quick=4, full=10)
@@ -56,31 +100,8 @@ async def measure(lab: Lab) -> Finding:
     timed_out = [o for o in slow if o.status == 504]
     answered_after = percentile([o.elapsed for o in timed_out], 50)
     fast_ok = sum(o.ok for o in fast)
-    ratio = answered_after / SAFE_DEADLINE_S if timed_out else None
-    on_time = ratio is not None and len(timed_out) == count and 0.9 <= ratio <= 1.5
-    threads_ran_on = waited >= 0.5 * (THREAD_SLEEP_S - CLIENT_TIMEOUT_S)
-    if on_time and fast_ok == count and threads_ran_on:
-        verdict = Verdict.CORRECTED
-        why = (
-            f"/safe gave up at the deadline ({answered_after:.2f} s for {SAFE_DEADLINE_S:g} s) "
-            f"with a 504 and answered fast calls; but after {abandoned} clients timed out on "
-            f"/sync?delay={THREAD_SLEEP_S:g} at {CLIENT_TIMEOUT_S:g} s, the next def request "
-            f"still waited {waited:.2f} s for a thread: a timeout around work in a thread does "
-            "not stop the thread, which keeps its token until it ends."
-        )
-    elif on_time and fast_ok == count:
-        verdict = Verdict.HOLDS
-        why = (
-            f"/safe answered 504 at the deadline and the next def request after the abandoned "
-            f"ones waited only {waited:.2f} s."
-        )
-    else:
-        verdict = Verdict.DOES_NOT_HOLD
-        why = (
-            f"{len(timed_out)} of {count} slow /safe calls answered 504 (median "
-            f"{answered_after:.2f} s for a {SAFE_DEADLINE_S:g} s deadline), {fast_ok} of "
-            f"{count} fast ones answered."
-        )
+    judgement = judge(Deadlines(count, len(timed_out), answered_after, fast_ok, abandoned, waited))
+    ratio, verdict, why = judgement.ratio, judgement.verdict, judgement.why
     plot = figures.bars(
         lab.report_dir,
         "timeouts",

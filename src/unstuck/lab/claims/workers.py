@@ -27,7 +27,7 @@ from unstuck.lab import figures
 from unstuck.lab.claim import Claim, Finding, Judgement, Lab, Verdict
 from unstuck.lab.client import Request
 from unstuck.lab.load import closed_loop, latency_ms, throughput
-from unstuck.lab.services import RunningService
+from unstuck.lab.services import ANSWERING, RunningService
 
 COMPUTE_N = 1_000_000
 CONNECTIONS = 16
@@ -46,7 +46,7 @@ async def _all_workers_up(service: RunningService, workers: int, timeout_s: floa
     deadline = time.monotonic() + timeout_s
     while len(pids) < workers and time.monotonic() < deadline:
         status, body = await service.get("/health")
-        if status == 200:
+        if status in ANSWERING:
             pids.add(int(json.loads(body)["pid"]))
         else:
             await asyncio.sleep(0.1)

@@ -1,0 +1,143 @@
+"""Code that runs once per process, not once per request.
+
+Blocking work there stalls the event loop once (at startup, on the first request), not
+for every request, so it is reported apart and only on demand (``--once-per-process``):
+
+- handlers of the application's life: ``FastAPI(lifespan=...)``, ``on_startup=[...]``,
+  ``@app.on_event("startup")``, ``app.add_event_handler("shutdown", ...)``;
+- coroutines started at import time (``asyncio.run(main())`` in a module body) or by a
+  command-line command (``@click.command()``, ``@app.command()`` of typer), and the
+  coroutines only they call;
+- memoised functions (``functools.cache``, ``lru_cache``, ``cached_property``,
+  ``async_lru.alru_cache``, ``cachetools.cached``);
+- blocks that fill module state once: ``if _client is None: _client = make()``
+  (``FunctionSummary.once_blocks``, found while walking the module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from unstuck.check.model import MODULE_BODY, Call, Constant, FunctionSummary, Items
+from unstuck.check.program import Program, last_name
+from unstuck.check.values import Function, Key, LibraryObject
+
+ONCE_BLOCK = "in a block that fills module state once (`if ... is None: ... = ...`)"
+MEMOISERS = frozenset(
+    {
+        "functools.cache",
+        "functools.lru_cache",
+        "functools.cached_property",
+        "async_lru.alru_cache",
+        "cachetools.cached",
+        "cachetools.func.lru_cache",
+        "cachetools.func.ttl_cache",
+    }
+)
+_LIFE_KEYWORDS = {
+    "lifespan": "in the lifespan handler",
+    "on_startup": "in a startup handler",
+    "on_shutdown": "in a shutdown handler",
+}
+_EVENTS = {"startup": "in a startup handler", "shutdown": "in a shutdown handler"}
+_COMMAND_DECORATORS = frozenset({"command", "group"})
+
+
+def memoised_by(program: Program, key: Key, function: FunctionSummary) -> str | None:
+    """The memoising decorator of a function, if it has one."""
+    for decorator in function.decorators:
+        target = decorator.func if isinstance(decorator, Call) else decorator
+        for value in program.eval(target, key[0]):
+            if isinstance(value, LibraryObject) and value.name in MEMOISERS:
+                return f"memoised by {value.name}"
+    return None
+
+
+def life_handlers(program: Program) -> dict[Key, str]:
+    """Functions the application calls at startup or shutdown, with what they are."""
+    found: dict[Key, str] = {}
+    for key, function in program.functions():
+        module = key[0]
+        for decorator in function.decorators:
+            # ``@app.on_event("startup")``
+            if isinstance(decorator, Call) and last_name(decorator.func) == "on_event":
+                event = decorator.argument("event_type", 0)
+                if isinstance(event, Constant) and event.value in _EVENTS:
+                    found.setdefault(key, _EVENTS[str(event.value)])
+        for call in function.calls:
+            if not call.keywords and len(call.args) < 2:
+                continue  # neither ``lifespan=...`` nor ``add_event_handler(event, f)``
+            name = last_name(call.func)
+            if name == "add_event_handler":
+                event, handler = call.argument("event_type", 0), call.argument("func", 1)
+                if isinstance(event, Constant) and event.value in _EVENTS and handler:
+                    for target in _functions(program.eval(handler, module)):
+                        found.setdefault(target, _EVENTS[str(event.value)])
+                continue
+            for keyword in call.keywords:
+                role = _LIFE_KEYWORDS.get(keyword.name or "")
+                if role is None:
+                    continue
+                items = keyword.value.items if isinstance(keyword.value, Items) else ()
+                for expr in items or (keyword.value,):
+                    for target in _functions(program.eval(expr, module)):
+                        found.setdefault(target, role)
+    return found
+
+
+def started_once(program: Program) -> dict[Key, str]:
+    """Coroutines started at import time or by a command-line command."""
+    found: dict[Key, str] = {}
+    commands: dict[Key, str] = {}
+    for key, function in program.functions():
+        command = bool(function.decorators) and _is_command(function)
+        if key[1] == MODULE_BODY:
+            reason = "started at import time"
+        elif command and function.is_async:
+            commands[key] = f"in the command {function.qualname}()"
+            continue
+        elif command:
+            reason = f"started by the command {function.qualname}()"
+        else:
+            continue
+        for call in function.calls:
+            for target in _functions(program.eval(call.func, key[0])):
+                callee = program.function(target)
+                if callee is not None and callee.is_async:
+                    found.setdefault(target, reason)
+    for key, reason in commands.items():
+        found.setdefault(key, reason)
+    return found
+
+
+def once_only(
+    entries: Mapping[Key, str],
+    callers: Mapping[Key, Iterable[Key]],
+    per_request: set[Key],
+) -> dict[Key, str]:
+    """``entries`` and the coroutines that only they (transitively) call, minus what
+    serves a request: a coroutine also called from anywhere else may run per request."""
+    once = {key: reason for key, reason in entries.items() if key not in per_request}
+    changed = True
+    while changed:
+        changed = False
+        for key, calling in callers.items():
+            if key in once or key in per_request:
+                continue
+            calling = list(calling)
+            if calling and all(caller in once for caller in calling):
+                once[key] = once[calling[0]]
+                changed = True
+    return once
+
+
+def _is_command(function: FunctionSummary) -> bool:
+    for decorator in function.decorators:
+        target = decorator.func if isinstance(decorator, Call) else decorator
+        if last_name(target) in _COMMAND_DECORATORS:
+            return True
+    return False
+
+
+def _functions(values: Iterable[object]) -> list[Key]:
+    return [value.key for value in values if isinstance(value, Function)]

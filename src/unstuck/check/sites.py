@@ -1,0 +1,171 @@
+"""One finding per blocking site, with every route and every entry that reaches it.
+
+Each coroutine (and each sync startup handler, which Starlette runs on the loop) is an
+entry; ``blocking`` gives the sites it reaches and the best chain to each. A site reached
+per request by any entry is one finding, listing the routes whose requests reach it and
+the lines where the loop enters the code that leads there. A site reached only once per
+process (``once``: startup, import time, CLI, memoised or set-once code) is reported
+apart, and only when asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+
+from unstuck.check.blockers import Blocker, Site
+from unstuck.check.blocking import BlockingAnalysis, as_finding
+from unstuck.check.model import Call, ChainLink, Finding
+from unstuck.check.once import life_handlers, once_only, started_once
+from unstuck.check.program import Program, last_name
+from unstuck.check.routes import Route
+from unstuck.check.values import Class, Function, Instance, Key, LibraryObject
+
+_MODEL_BASES = frozenset({"pydantic.BaseModel", "pydantic.main.BaseModel", "sqlmodel.SQLModel"})
+_VALIDATORS = frozenset({"field_validator", "model_validator", "validator", "root_validator"})
+# (path, line, code) -> whether a comment there suppresses that code
+Suppressed = Callable[[str, int, str], bool]
+
+
+@dataclasses.dataclass(slots=True)
+class SiteFindings:
+    per_request: list[Finding]
+    once_per_process: list[Finding]
+
+
+def site_findings(
+    analysis: BlockingAnalysis,
+    routes: list[Route],
+    suppressed: Suppressed,
+    wrapped: Mapping[Key, str],
+) -> SiteFindings:
+    """``wrapped``: the label of middleware and exception handlers (``middleware of 12
+    routes``), which serve requests too."""
+    program = analysis.program
+    routes_of: dict[Key, set[str]] = {}
+    for route in routes:
+        for key in route.loop_functions:
+            routes_of.setdefault(key, set()).add(route.label)
+        # a coroutine given to ``BackgroundTasks.add_task`` runs on the loop after the
+        # response; a sync function given to it runs in the thread pool (not followed)
+        for key in _background_coroutines(analysis, route.loop_functions):
+            routes_of.setdefault(key, set()).add(route.label)
+    for key, label in wrapped.items():
+        routes_of.setdefault(key, {label})
+    validators = _validators(program, routes)
+    for key, served in validators.items():
+        routes_of.setdefault(key, set()).update(served)
+    entries: dict[Key, str] = started_once(program)
+    entries.update(life_handlers(program))
+    callers: dict[Key, list[Key]] = {}
+    coroutines = [key for key, function in program.functions() if function.is_async]
+    for key in coroutines:
+        for callee in analysis.scan(key).async_calls:
+            callers.setdefault(callee, []).append(key)
+    once = once_only(entries, callers, set(routes_of))
+    reached: dict[Site, list[tuple[Key, Blocker]]] = {}
+    for key in dict.fromkeys([*coroutines, *entries, *validators]):
+        reason = once.get(key)
+        for blocker in analysis.reaches(key):
+            if _is_suppressed(blocker, suppressed):
+                continue
+            if reason is not None and blocker.once is None:
+                blocker = dataclasses.replace(blocker, once=reason)
+            reached.setdefault(blocker.site, []).append((key, blocker))
+    found = SiteFindings([], [])
+    for site in sorted(reached):
+        ways = reached[site]
+        per_request = [(key, blocker) for key, blocker in ways if blocker.once is None]
+        chosen = per_request or ways
+        best = min((blocker for _, blocker in chosen), key=_chain_order)
+        labels = sorted({label for key, _ in chosen for label in routes_of.get(key, ())})
+        entries_at = sorted(
+            {blocker.chain[0] for _, blocker in chosen},
+            key=lambda link: (link.path, link.line, link.function),
+        )
+        finding = dataclasses.replace(
+            as_finding(best),
+            route=labels[0] if labels else None,
+            routes=tuple(labels),
+            entries=tuple(entries_at),
+        )
+        (found.per_request if per_request else found.once_per_process).append(finding)
+    return found
+
+
+def _validators(program: Program, routes: list[Route]) -> dict[Key, set[str]]:
+    """Validators of the pydantic models a route takes as parameters: FastAPI validates
+    the request on the event loop, before a ``def`` route goes to the thread pool."""
+    found: dict[Key, set[str]] = {}
+    for route in routes:
+        handler = program.function(route.handler_key)
+        module = route.handler_key[0]
+        for param in handler.params if handler is not None else ():
+            if param.annotation is None:
+                continue
+            for value in program.instances(program.eval(param.annotation, module)):
+                if isinstance(value, Instance) and _is_model(program, value.key):
+                    for validator in _validator_methods(program, value.key):
+                        found.setdefault(validator, set()).add(route.label)
+    return found
+
+
+def _is_model(program: Program, key: Key) -> bool:
+    return any(
+        isinstance(entry, LibraryObject) and entry.name in _MODEL_BASES
+        for entry in program.mro(key)
+    )
+
+
+def _validator_methods(program: Program, key: Key) -> list[Key]:
+    methods: list[Key] = []
+    for entry in program.mro(key):
+        if not isinstance(entry, Class):
+            continue
+        module, klass = entry.key[0], program.klass(entry.key)
+        for qualname in klass.methods.values() if klass is not None else ():
+            function = program.function((module, qualname))
+            if function is not None and any(
+                last_name(decorator.func if isinstance(decorator, Call) else decorator)
+                in _VALIDATORS
+                for decorator in function.decorators
+            ):
+                methods.append((module, qualname))
+    return methods
+
+
+def _background_coroutines(analysis: BlockingAnalysis, serving: Iterable[Key]) -> set[Key]:
+    program = analysis.program
+    found: set[Key] = set()
+    pending: list[Key] = []
+    for key in serving:
+        function = program.function(key)
+        for call in function.calls if function is not None else ():
+            if last_name(call.func) != "add_task" or not call.args:
+                continue
+            for value in program.eval(call.args[0], key[0]):
+                if not isinstance(value, Function):
+                    continue
+                task = program.function(value.key)
+                if task is not None and task.is_async:
+                    pending.append(value.key)
+    while pending:  # and the coroutines they await
+        key = pending.pop()
+        if key not in found:
+            found.add(key)
+            pending.extend(analysis.scan(key).async_calls)
+    return found
+
+
+def _chain_order(blocker: Blocker) -> tuple[int, list[tuple[str, int, str]]]:
+    return len(blocker.chain), [(link.path, link.line, link.function) for link in blocker.chain]
+
+
+def _is_suppressed(blocker: Blocker, suppressed: Suppressed) -> bool:
+    """A suppression at the site, or on any line of the way there (an intended call in
+    a helper is marked once, where it is; a caller may mark the call it makes)."""
+    code = blocker.site.code
+    links: tuple[ChainLink, ...] = blocker.chain
+    return suppressed(blocker.site.path, blocker.site.line, code) or any(
+        suppressed(link.path, link.line, code) for link in links
+    )

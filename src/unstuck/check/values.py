@@ -1,0 +1,146 @@
+"""The abstract values that ``program`` evaluates expressions to, one class per kind.
+
+    Module(name)                 a project module
+    Function(key)                a project function (``key``: module, qualname)
+    Class(key) / Instance(key)   a project class, an instance of it
+    Super(key)                   ``super()`` in that class
+    Router(key)                  a FastAPI app or APIRouter, by the place it is created
+    LibraryObject("pkg.name")    a library module, function or class
+    LibraryInstance("pkg.Class") an instance of a library class
+    LibraryMethod(cls, name)     a method of a library instance
+    SessionFactory(made)         ``sessionmaker(...)``: calling it makes the ``made`` values
+    TaskMethod(key, name)        ``task.delay`` / ``task.apply_async`` of a Celery task
+    Depends(callables)           ``Depends(...)`` / ``Security(...)``
+    AnnotatedType(types, depends)   ``Annotated[T, Depends(...)]``
+    Text(value)                  a known string (a path, a prefix)
+
+Values are small, frozen and hashable: the analysis keeps them in frozensets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+Key: TypeAlias = tuple[str, str]  # (module, qualname)
+RouterKey: TypeAlias = tuple[str, int, int]  # (module, line, column) of its creation
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    key: Key
+
+
+@dataclass(frozen=True, slots=True)
+class Class:
+    key: Key
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    key: Key
+
+
+@dataclass(frozen=True, slots=True)
+class Super:
+    key: Key
+
+
+@dataclass(frozen=True, slots=True)
+class Router:
+    key: RouterKey
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryObject:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryInstance:
+    cls: str
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryMethod:
+    cls: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFactory:
+    made: frozenset[Value]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMethod:
+    task: Key
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Depends:
+    callables: frozenset[Value]
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotatedType:
+    types: frozenset[Value]
+    depends: frozenset[Depends]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    value: str
+
+
+Value: TypeAlias = (
+    Module
+    | Function
+    | Class
+    | Instance
+    | Super
+    | Router
+    | LibraryObject
+    | LibraryInstance
+    | LibraryMethod
+    | SessionFactory
+    | TaskMethod
+    | Depends
+    | AnnotatedType
+    | Text
+)
+EMPTY: frozenset[Value] = frozenset()
+
+
+# The order values are kept in when a set is cut to its first few (``program``).
+_RANK = {
+    kind: rank
+    for rank, kind in enumerate(
+        [
+            *(AnnotatedType, Class, Depends, LibraryObject, SessionFactory, LibraryInstance),
+            *(LibraryMethod, Function, Instance, Text, Module, Router, Super, TaskMethod),
+        ]
+    )
+}
+
+
+def order(value: Value) -> tuple[int, str]:
+    """A cheap, deterministic order of values (names only, never nested sets)."""
+    rank = _RANK[type(value)]
+    match value:
+        case Module(name) | LibraryObject(name) | Text(name):
+            return rank, name
+        case LibraryInstance(cls) | LibraryMethod(cls, _):
+            return rank, cls
+        case Function(key) | Class(key) | Instance(key) | Super(key) | TaskMethod(key, _):
+            return rank, ".".join(key)
+        case Router(key):
+            return rank, ".".join(map(str, key))
+        case _:
+            return rank, ""

@@ -1,0 +1,81 @@
+"""Work that runs once per process (startup, import time, CLI commands, memoised or
+set-once code) is never a per-request finding; it is reported apart, on demand.
+
+``fixtures/once`` marks per-request lines with ``# expect: CODE`` and once-per-process
+lines with ``# once: CODE``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from unstuck.check import Report, check
+from unstuck.check.config import Config
+from unstuck.check.model import Finding
+
+ONCE = Path(__file__).parent / "fixtures" / "once"
+
+
+def _marked(kind: str) -> set[tuple[str, int, str]]:
+    pattern = re.compile(rf"#\s*{kind}:\s*(USK\d+)")
+    return {
+        (path.relative_to(ONCE).as_posix(), number, code)
+        for path in ONCE.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        for code in pattern.findall(line)
+    }
+
+
+def _lines(findings: list[Finding]) -> set[tuple[str, int, str]]:
+    return {
+        (Path(f.path).resolve().relative_to(ONCE.resolve()).as_posix(), f.line, f.code)
+        for f in findings
+    }
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return check([ONCE], Config(once_per_process=True), jobs=1)
+
+
+def _once(report: Report, path: str, line: int) -> Finding:
+    return next(f for f in report.once_per_process if f.path.endswith(path) and f.line == line)
+
+
+def test_per_request_findings_are_only_the_per_request_lines() -> None:
+    report = check([ONCE], jobs=1)
+    assert _lines(report.findings) == _marked("expect")
+    assert report.once_per_process == []  # off by default
+
+
+def test_once_per_process_lines_are_reported_apart(report: Report) -> None:
+    assert _lines(report.findings) == _marked("expect")
+    assert _lines(report.once_per_process) == _marked("once")
+
+
+def test_each_once_finding_says_why(report: Report) -> None:
+    assert _once(report, "main.py", 17).once == "in the lifespan handler"
+    # a coroutine only the lifespan handler calls runs once too
+    assert _once(report, "main.py", 23).once == "in the lifespan handler"
+    assert _once(report, "main.py", 35).once == "in a startup handler"
+    assert _once(report, "main.py", 41).once == "in a shutdown handler"  # a sync handler
+    assert _once(report, "main.py", 45).once == "in a startup handler"  # add_event_handler
+    assert _once(report, "main.py", 53).once == "memoised by functools.lru_cache"
+    assert _once(report, "main.py", 58).once == "memoised by functools.cache"
+    assert _once(report, "main.py", 65).once == "memoised by functools.cached_property"
+    assert _once(report, "main.py", 109).once == "started at import time"
+    assert _once(report, "cli.py", 8).once == "started by the command rebuild()"
+    guarded = [_once(report, "clients.py", 11), _once(report, "settings.py", 11)]
+    assert all("fills module state once" in (f.once or "") for f in guarded)
+
+
+def test_a_memoised_call_still_lists_the_routes_that_reach_it(report: Report) -> None:
+    assert _once(report, "main.py", 53).routes == ("GET /rates",)
+    assert _once(report, "clients.py", 17).routes == ("GET /template",)
+
+
+def test_a_coroutine_also_called_per_request_is_per_request(report: Report) -> None:
+    (shared,) = [f for f in report.findings if f.line == 27]
+    assert shared.once is None and shared.routes == ("GET /refresh",)
