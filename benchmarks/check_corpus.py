@@ -5,12 +5,12 @@ holds the application, the routes a reader counts there and how they were counte
 a few full paths that must appear). Their code is never kept here: check them out once
 under one folder, each in a directory named after the repository,
 
-    git clone https://github.com/Netflix/dispatch /work/corpora/dispatch
-    git -C /work/corpora/dispatch checkout <commit from the list>
+    git clone https://github.com/Netflix/dispatch ~/corpora/dispatch
+    git -C ~/corpora/dispatch checkout <commit from the list>
 
 then run
 
-    uv run python benchmarks/check_corpus.py --corpora /work/corpora [--runs 3] [--dump DIR]
+    uv run python benchmarks/check_corpus.py --corpora ~/corpora [--runs 3] [--dump DIR]
 
 For each code base it prints the files analyzed, the median time of a checker run
 against the median ``ast.parse`` floor of the same files (read and parse every file
