@@ -29,7 +29,9 @@ async def test_a_retry_gets_the_first_answer(settings: Settings, serve: ServeApp
     assert retry.headers["location"] == first.headers["location"]
     # A key names one request: another body under it is refused, not done.
     assert other.status_code == 422
-    assert "used for another request" in other.json()["detail"]
+    (error,) = other.json()["detail"]  # the documented shape of every 422
+    assert error["loc"] == ["header", "Idempotency-Key"]
+    assert "used for another request" in error["msg"]
     # Without a key the POST is done again, and the unique email says so.
     assert without.status_code == 409
     assert [user["email"] for user in listed] == ["ada@example.com"]

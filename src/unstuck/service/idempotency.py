@@ -86,8 +86,19 @@ async def claim(engine: AsyncEngine, route: str, key: str, print_: str) -> Claim
             # Released between our insert and this read: the caller may simply retry.
             raise HTTPException(409, f"the request with this {HEADER} just failed; send it again")
         if found.fingerprint != print_:
+            # Shaped like FastAPI's own 422 (the documented HTTPValidationError): a client
+            # reads every 422 of the API the same way.
             raise HTTPException(
-                422, f"this {HEADER} was used for another request; use a new key for a new one"
+                422,
+                [
+                    {
+                        "type": "idempotency_key_reused",
+                        "loc": ["header", HEADER],
+                        "msg": f"this {HEADER} was used for another request; "
+                        "use a new key for a new one",
+                        "input": key,
+                    }
+                ],
             )
         if found.status_code is not None:
             stored: dict[str, Any] = found.body
