@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from unstuck.check import Report, check, engine
+from unstuck.check.config import Config
 from unstuck.check.model import Finding
 
 PROJECT = Path(__file__).parent / "fixtures" / "project"
@@ -64,7 +66,7 @@ def test_coroutine_called_from_a_route_carries_the_route(report: Report) -> None
 def test_a_site_reached_per_request_is_never_once(report: Report) -> None:
     """The lifespan handler writes the audit log too, but a route does it per request:
     one per-request finding, and the lifespan's way there is not one of its entries."""
-    with_once = check([PROJECT], engine.Config(once_per_process=True), jobs=1)
+    with_once = check([PROJECT], Config(once_per_process=True), jobs=1)
     assert with_once.once_per_process == []
     assert _lines(with_once.findings) == _lines(report.findings)
 
@@ -87,7 +89,8 @@ def test_route_map_prefixes_methods_and_where_code_runs(report: Report) -> None:
     assert [(d.name, d.runs) for d in read.dependencies] == [("shop.db.get_db", "thread pool")]
     assert "thread pool" in read.advice
     admin = routes[("GET", "HEAD"), "/api/v1/users/admin/users"].as_json()
-    names = [(d["name"], d["runs"]) for d in admin["dependencies"]]  # type: ignore[index]
+    dependencies = cast(list[dict[str, Any]], admin["dependencies"])
+    names = [(d["name"], d["runs"]) for d in dependencies]
     assert names == [
         ("shop.api.users.current_user", "event loop"),
         ("shop.api.users.require_admin", "thread pool"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any, cast
 
 from unstuck.check import check
 from unstuck.check.formats import route_map_text
@@ -92,7 +93,7 @@ def test_library_security_scheme_is_a_dependency_on_the_loop(tmp_path: Path) -> 
         )
     )
     (route,) = check([tmp_path], jobs=1).routes
-    (user,) = route.as_json()["dependencies"]  # type: ignore[misc]
+    (user,) = cast(list[dict[str, Any]], route.as_json()["dependencies"])
     assert (user["name"], user["runs"]) == ("main.current_user", "thread pool")
     (scheme,) = user["dependencies"]
     assert scheme == {
@@ -111,7 +112,8 @@ def test_route_map_shows_what_wraps_each_route() -> None:
     assert "    wrapped by:\n      middleware fastapi.middleware.cors.CORSMiddleware" in text
     assert "exception handler shop.middleware.on_value_error [thread pool]" in text
     assert "        blocks (event loop): " in text  # under the middleware that blocks
-    routes = {route["path"]: route for route in report.as_json()["routes"]}  # type: ignore[union-attr, index]
+    listed = cast(list[dict[str, Any]], report.as_json()["routes"])
+    routes = {route["path"]: route for route in listed}
     wrapped = routes["/products"]["wrapped_by"]
     assert wrapped[0] == {
         "kind": "middleware",

@@ -18,7 +18,7 @@ EVERY_RULE = Config(select=tuple(rule.code for rule in ALL_RULES))
 
 
 def expected(path: Path) -> set[tuple[int, str]]:
-    marks = set()
+    marks: set[tuple[int, str]] = set()
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         marks.update((number, code) for code in _EXPECT.findall(line))
     return marks

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psycopg
@@ -91,7 +91,9 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 @asynccontextmanager
 async def _serve_with_state(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, State]]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
+    async with app.router.lifespan_context(app) as lifespan_state:
+        assert lifespan_state is not None
+        state = cast(State, lifespan_state)
 
         async def with_state(scope: Any, receive: Any, send: Any) -> None:
             scope["state"] = dict(state)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from unstuck.service import methods
 from unstuck.service.methods import MethodTable
 
-_PATHS = {
+_PATHS: dict[str, dict[str, Any]] = {
     "/users": {"get": {}, "post": {}},
     "/users/{user_id}": {"get": {}},
     "/compute": {"post": {}, "parameters": []},

@@ -270,7 +270,9 @@ def test_embedded_broker_never_hands_out_a_half_written_message(tmp_path: Path) 
     # polling meanwhile read it empty and the worker died on a JSONDecodeError.
     app = create_celery(Settings(data_dir=tmp_path), queue_settings())
     payload = {"blob": "x" * 512 * 1024}
-    sent, received, errors = 60, [], []
+    sent = 60
+    received: list[int] = []
+    errors: list[BaseException] = []
     done = threading.Event()
 
     def consume() -> None:

@@ -50,6 +50,7 @@ def make_clip(
     rng = np.random.default_rng(0)
     with av.open(str(path), mode="w", format="mp4") as output:
         stream = output.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
         stream.width = width
         stream.height = height
         stream.pix_fmt = "yuv420p"

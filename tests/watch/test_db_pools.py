@@ -43,7 +43,8 @@ async def _until(
 
 def _pool(data: dict[str, Any], dialect: str, is_async: bool) -> dict[str, Any]:
     [row] = [p for p in data["db_pools"] if p["dialect"] == dialect and p["async"] is is_async]
-    return row
+    pool: dict[str, Any] = row
+    return pool
 
 
 async def test_sqlite_sync_and_async_pools_show_checkout_waits(tmp_path: Path) -> None:

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-import unstuck
-from unstuck.watch import watcher_of
+from unstuck.watch import watch, watcher_of
 from unstuck.watch._loop_time import GARBAGE_COLLECTION, OTHER, LoopTime
 from unstuck.watch._watchdog import LoopWatchdog
 
@@ -117,7 +116,7 @@ async def test_start_up_is_its_own_origin() -> None:
         time.sleep(0.3)  # noqa: ASYNC251 (a slow start-up, on purpose)
         yield
 
-    app = unstuck.watch(FastAPI(lifespan=lifespan))
+    app = watch(FastAPI(lifespan=lifespan))
     async with app.router.lifespan_context(app):
         watcher = watcher_of(app)
         assert watcher is not None

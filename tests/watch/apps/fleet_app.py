@@ -12,7 +12,7 @@ import time
 
 from fastapi import FastAPI
 
-import unstuck
+from unstuck.watch import watch
 
 app = FastAPI()
 
@@ -40,4 +40,4 @@ async def pid() -> dict[str, int]:
     return {"pid": os.getpid()}
 
 
-unstuck.watch(app)
+watch(app)
