@@ -110,6 +110,24 @@ class Server:
         return log
 
 
+def stall_count(server: Server) -> int:
+    """How many stalls the server has reported so far."""
+    count: int = server.json("/_unstuck")["stall_count"]
+    return count
+
+
+def stalls_after(server: Server, before: int, expected: int = 1) -> list[dict[str, Any]]:
+    """The stalls reported after ``before`` (oldest first), waiting up to 5 s for them:
+    the watchdog reports a stall just after it ends."""
+    deadline = time.monotonic() + 5
+    while True:
+        data = server.json("/_unstuck")
+        new = data["stall_count"] - before
+        if new >= expected or time.monotonic() > deadline:
+            return list(reversed(data["stalls"][: max(new, 0)]))
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def stall_server() -> Iterator[Server]:
     server = Server("stall_app:app", {"UNSTUCK_WATCH_TOKEN": TOKEN, "STALL_S": "0.3"})

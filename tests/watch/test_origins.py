@@ -14,35 +14,19 @@ from typing import Any
 
 import pytest
 
-from .conftest import APPS, TOKEN, Server, marker_line
+from .conftest import APPS, TOKEN, Server, marker_line, stall_count, stalls_after
 
 ORIGIN_APP = APPS / "origin_app.py"
 STALL_APP = APPS / "stall_app.py"
 WATCH_DIR = str(Path(__file__).parents[2] / "src" / "unstuck" / "watch")
 
 
-def _wait_for_stalls(server: Server, before: int, expected: int = 1) -> list[dict[str, Any]]:
-    """The stalls reported after ``before`` (oldest first), waiting up to 5 s for them."""
-    deadline = time.monotonic() + 5
-    while True:
-        data = server.json("/_unstuck")
-        new = data["stall_count"] - before
-        if new >= expected or time.monotonic() > deadline:
-            return list(reversed(data["stalls"][: max(new, 0)]))
-        time.sleep(0.05)
-
-
-def _count(server: Server) -> int:
-    count: int = server.json("/_unstuck")["stall_count"]
-    return count
-
-
 def _stalls_of(server: Server, path: str) -> list[dict[str, Any]]:
-    before = _count(server)
+    before = stall_count(server)
     status, _, body = server.request(path)
     assert status == 200, body
     # Leave out the stalls of a starved machine: they belong to no code.
-    return [s for s in _wait_for_stalls(server, before) if s["cause"] != "starved"]
+    return [s for s in stalls_after(server, before) if s["cause"] != "starved"]
 
 
 def _in_the_app(stalls: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -73,9 +57,9 @@ def test_fan_out_inside_a_request_names_its_route(origin_server: Server, path: s
 
 
 def test_a_task_that_outlives_its_request_is_spawned_by_it(origin_server: Server) -> None:
-    before = _count(origin_server)
+    before = stall_count(origin_server)
     assert origin_server.request("/spawn")[0] == 200
-    stalls = _in_the_app(_wait_for_stalls(origin_server, before))
+    stalls = _in_the_app(stalls_after(origin_server, before))
     assert [s["origin"] for s in stalls] == ["spawned by GET /spawn"], stalls
     assert stalls[0]["kind"] == "spawned" and stalls[0]["route"] is None
     assert stalls[0]["where"]["line"] == marker_line(ORIGIN_APP, "spawned")
@@ -91,9 +75,9 @@ def test_a_middleware_before_routing_names_method_and_path(origin_server: Server
 def test_garbage_collection_is_its_own_kind_and_the_awaiting_route_is_not_blamed(
     origin_server: Server,
 ) -> None:
-    before = _count(origin_server)
+    before = stall_count(origin_server)
     assert origin_server.request("/gc")[0] == 200
-    stalls = _wait_for_stalls(origin_server, before)
+    stalls = stalls_after(origin_server, before)
     assert stalls, "the collection did not stall the loop"
     assert all(s["route"] is None and "GET /gc" not in s["origin"] for s in stalls), stalls
     collections = [s for s in stalls if s["kind"] == "garbage collection"]
@@ -107,7 +91,7 @@ def test_start_up_and_shutdown_are_kinds_of_their_own() -> None:
     env = {"UNSTUCK_WATCH_TOKEN": TOKEN, "STALL_S": "0.3", "BLOCK_IN": "start-up,shutdown"}
     server = Server("origin_app:app", env)
     try:
-        stalls = _in_the_app(_wait_for_stalls(server, 0))
+        stalls = _in_the_app(stalls_after(server, 0))
         start_up = [s for s in stalls if s["kind"] == "start-up"]
         assert [s["origin"] for s in start_up] == ["start-up"], stalls
         assert start_up[0]["where"]["line"] == marker_line(ORIGIN_APP, "start-up")
@@ -153,9 +137,9 @@ def test_a_fresh_app_reports_no_stall_of_its_own() -> None:
 
 def test_cpu_work_is_told_from_waiting(stall_server: Server) -> None:
     def stall_of(path: str) -> dict[str, Any]:
-        before = _count(stall_server)
+        before = stall_count(stall_server)
         assert stall_server.request(path)[0] == 200
-        stalls = [s for s in _wait_for_stalls(stall_server, before) if s["route"] == f"GET {path}"]
+        stalls = [s for s in stalls_after(stall_server, before) if s["route"] == f"GET {path}"]
         assert stalls, f"no stall for {path}"
         return stalls[0]
 

@@ -10,32 +10,16 @@ from typing import Any
 
 import pytest
 
-from .conftest import APPS, Server, marker_line
+from .conftest import APPS, Server, marker_line, stall_count, stalls_after
 
 APP_FILE = str(APPS / "stall_app.py")
 
 
-def _stalls_after(server: Server, count_before: int, expected: int = 1) -> list[dict[str, Any]]:
-    """New stalls (oldest first); the watchdog reports a stall just after it ends."""
-    deadline = time.monotonic() + 5
-    while True:
-        data = server.json("/_unstuck")
-        new = data["stall_count"] - count_before
-        if new >= expected or time.monotonic() > deadline:
-            return list(reversed(data["stalls"][: max(new, 0)]))
-        time.sleep(0.05)
-
-
-def _count(server: Server) -> int:
-    count: int = server.json("/_unstuck")["stall_count"]
-    return count
-
-
 def _stall_of(server: Server, path: str, route: str) -> dict[str, Any]:
-    before = _count(server)
+    before = stall_count(server)
     status, _, body = server.request(path)
     assert status == 200, body
-    stalls = [s for s in _stalls_after(server, before) if s["route"] == route]
+    stalls = [s for s in stalls_after(server, before) if s["route"] == route]
     assert stalls, f"no stall for {route}; log:\n{server.log()[-3000:]}"
     return stalls[0]
 
@@ -94,19 +78,19 @@ def test_stall_in_blocking_file_io(stall_server: Server, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("path", ["/async-sleep", "/thread-sleep"])
 def test_awaiting_or_thread_pool_routes_are_never_blamed(stall_server: Server, path: str) -> None:
-    before = _count(stall_server)
+    before = stall_count(stall_server)
     status, _, _ = stall_server.request(path)
     assert status == 200
     time.sleep(0.3)
-    new = _stalls_after(stall_server, before, expected=0)
+    new = stalls_after(stall_server, before, expected=0)
     blamed = [s for s in new if s["route"] is not None or s["where"]["path"] == APP_FILE]
     assert blamed == []
 
 
 def test_idle_app_reports_no_stall_of_its_code(stall_server: Server) -> None:
-    before = _count(stall_server)
+    before = stall_count(stall_server)
     time.sleep(1.0)
-    new = _stalls_after(stall_server, before, expected=0)
+    new = stalls_after(stall_server, before, expected=0)
     # A loaded machine may starve the process; that is never put on a route.
     assert [s for s in new if s["route"] is not None] == []
     data = stall_server.json("/_unstuck")
