@@ -86,6 +86,7 @@ class BlockingAnalysis:
         self._blockers: dict[Key, dict[Site, Blocker]] = {}
         self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
+        self._reached: dict[Key, list[Blocker]] = {}
         self._bound_values = BoundValues(
             program, self.library_blocker, self.blockers, self.once_reason
         )
@@ -294,7 +295,13 @@ class BlockingAnalysis:
 
     def reaches(self, key: Key) -> list[Blocker]:
         """The blocking sites a coroutine runs on the event loop, each with its best chain
-        (from the coroutine's own line), sorted by site."""
+        (from the coroutine's own line), sorted by site. The list is shared: read only."""
+        known = self._reached.get(key)
+        if known is None:
+            known = self._reached[key] = self._reaches(key)
+        return known
+
+    def _reaches(self, key: Key) -> list[Blocker]:
         scan = self.scan(key)
         path = self.program.modules[key[0]].path
         name = dotted_name(key)

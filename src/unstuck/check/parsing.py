@@ -24,8 +24,16 @@ _BARE_EXCEPT_TUPLE = re.compile(
     r"^(?P<head>[ \t]*except\*?[ \t]+)(?P<types>[^\s(][^:#\n]*,[^:#\n]*):", re.M
 )
 _ASSIGNMENT = re.compile(r"[ \t]*=(?!=)")
-_STRING_START = re.compile(r"""(?<!\w)(?P<prefix>[rRbBuUfF]{0,2})(?P<quote>'''|\"\"\"|'|")""")
-_STRING_FIRST = frozenset("'\"rRbBuUfF")
+_COMMENT_OR_STRING = re.compile(
+    r"""(?P<comment>#)|(?<!\w)(?P<prefix>[rRbBuUfF]{0,2})(?P<quote>'''|\"\"\"|'|")"""
+)
+# The body of a plain string, up to its closing quote (not included).
+_PLAIN_BODY = {
+    "'": re.compile(r"(?:[^'\\\n]|\\.)*", re.S),
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*', re.S),
+    "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*", re.S),
+    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*', re.S),
+}
 _TEMPLATE_STRING = re.compile(r"(?<![\w.'\"])(?P<prefix>[rR]?)[tT](?P<rest>[rR]?['\"])")
 
 
@@ -46,13 +54,25 @@ def parse_source(text: str, filename: str) -> Parsed:
         return Parsed(None, "cannot be parsed: nested too deeply for Python's parser")
     rewritten, constructs = _rewrite_newer_syntax(text)
     if constructs:
-        try:
-            tree = ast.parse(rewritten, filename)
-        except SyntaxError:
-            pass
-        else:
-            return Parsed(tree, "newer Python syntax (" + ", ".join(constructs) + ") analyzed")
+        parsed = _parse_rewritten(rewritten, filename, constructs)
+        if parsed is not None:
+            return parsed
+    # Last, as it is the one rewrite that scans every string: most files of newer
+    # syntax only need the ones above.
+    rewritten, count = _rewrite_new_fstrings(rewritten)
+    if count:
+        parsed = _parse_rewritten(rewritten, filename, [*constructs, "f-strings of Python 3.12"])
+        if parsed is not None:
+            return parsed
     return _parse_blocks(rewritten, filename, error)
+
+
+def _parse_rewritten(text: str, filename: str, constructs: list[str]) -> Parsed | None:
+    try:
+        tree = ast.parse(text, filename)
+    except SyntaxError:
+        return None
+    return Parsed(tree, "newer Python syntax (" + ", ".join(sorted(constructs)) + ") analyzed")
 
 
 def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
@@ -103,35 +123,38 @@ def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
     source, count = _TEMPLATE_STRING.subn(r"\g<prefix>f\g<rest>", source)
     if count:
         constructs.append("template strings")
-    source, count = _rewrite_new_fstrings(source)
-    if count:
-        constructs.append("f-strings of Python 3.12")
     return source, sorted(set(constructs))
 
 
 def _rewrite_new_fstrings(text: str) -> tuple[str, int]:
     """PEP 701 f-strings (the same quotes, a backslash, a comment or a line break inside
     their braces) become plain strings of the same shape: every line stays where it is,
-    and only what the f-string held is lost."""
-    chars = list(text)
+    and only what the f-string held is lost.
+
+    The scan jumps from one comment or string to the next with a regular expression, and
+    over plain strings with another: only f-strings are walked character by character.
+    """
+    chars: list[str] | None = None
     count = 0
     index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "#":
-            end = text.find("\n", index)
-            index = len(text) if end < 0 else end
-            continue
-        match = _STRING_START.match(text, index) if char in _STRING_FIRST else None
+    while True:
+        match = _COMMENT_OR_STRING.search(text, index)
         if match is None:
-            index += 1
+            break
+        if match.group("comment"):
+            end = text.find("\n", match.start())
+            if end < 0:
+                break
+            index = end
             continue
         prefix, quote = match.group("prefix"), match.group("quote")
         end, newer = _string_end(text, match.end(), quote, prefix)
-        if newer and "f" in prefix.lower() and _blank_string(chars, index, end):
-            count += 1
-        index = max(end, index + 1)
-    return "".join(chars), count
+        if newer and "f" in prefix.lower():
+            if chars is None:
+                chars = list(text)
+            count += _blank_string(chars, match.start(), end)
+        index = max(end, match.start() + 1)
+    return ("".join(chars) if chars is not None else text), count
 
 
 def _string_end(text: str, index: int, quote: str, prefix: str) -> tuple[int, bool]:
@@ -142,6 +165,14 @@ def _string_end(text: str, index: int, quote: str, prefix: str) -> tuple[int, bo
     """
     raw = "r" in prefix.lower()
     formatted = "f" in prefix.lower()
+    if not formatted:
+        # A plain string ends at its first unescaped quote (a backslash escapes the
+        # quote in a raw string too); a one-line string at a line break, unterminated.
+        body = _PLAIN_BODY[quote].match(text, index)
+        position = body.end() if body is not None else index
+        if text.startswith(quote, position):
+            return position + len(quote), False
+        return position, False
     depth = 0
     spec = False
     newer = False
