@@ -232,12 +232,23 @@ def _summarize_in_parallel(
 
 
 def _idle_cores() -> int:
-    """Cores not already busy: a pool on a loaded machine only adds transfer costs."""
-    cores = os.cpu_count() or 1
+    """Cores not already busy: a pool on a loaded machine only adds transfer costs.
+
+    Busy means runnable now (``/proc/loadavg``'s running count, less this process), not
+    the load average: that one trails by a minute, so after any run of a few seconds,
+    the checker's own included, an idle machine would look busy.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
     try:
-        busy = os.getloadavg()[0]
-    except OSError:  # not available on this platform
-        return cores
+        with open("/proc/loadavg", "rb") as handle:
+            running = int(handle.read().split()[3].split(b"/")[0])
+        busy = float(max(0, running - 1))
+    except (OSError, ValueError, IndexError):
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:  # not available on this platform
+            return cores
     return max(1, min(cores, round(cores - busy)))
 
 

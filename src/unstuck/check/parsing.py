@@ -34,7 +34,9 @@ _PLAIN_BODY = {
     "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*", re.S),
     '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*', re.S),
 }
-_TEMPLATE_STRING = re.compile(r"(?<![\w.'\"])(?P<prefix>[rR]?)[tT](?P<rest>[rR]?['\"])")
+# the ``t`` of a t-string's prefix (what comes before it is checked apart: a search
+# led by a look-behind would try every position of the file)
+_TEMPLATE_PREFIX = re.compile(r"[tT](?=[rR]?['\"])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +122,29 @@ def _rewrite_newer_syntax(text: str) -> tuple[str, list[str]]:
     source, count = _BARE_EXCEPT_TUPLE.subn(r"\g<head>(\g<types>):", source)
     if count:
         constructs.append("except without parentheses")
-    source, count = _TEMPLATE_STRING.subn(r"\g<prefix>f\g<rest>", source)
+    source, count = _rewrite_template_strings(source)
     if count:
         constructs.append("template strings")
     return source, sorted(set(constructs))
+
+
+def _rewrite_template_strings(text: str) -> tuple[str, int]:
+    """``t"..."`` becomes ``f"..."``: the same expressions, evaluated the same way."""
+    pieces: list[str] = []
+    done = 0
+    for match in _TEMPLATE_PREFIX.finditer(text):
+        start = match.start()
+        prefix_start = start - 1 if start and text[start - 1] in "rR" else start
+        before = text[prefix_start - 1] if prefix_start else ""
+        if before and (before.isalnum() or before in "_.'\""):
+            continue  # the end of a name or of another string, not a prefix
+        pieces.append(text[done:start])
+        pieces.append("f")
+        done = start + 1
+    if not pieces:
+        return text, 0
+    pieces.append(text[done:])
+    return "".join(pieces), len(pieces) // 2
 
 
 def _rewrite_new_fstrings(text: str) -> tuple[str, int]:
