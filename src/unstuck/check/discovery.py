@@ -19,7 +19,7 @@ import fnmatch
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 
 SKIPPED_DIRECTORIES = frozenset(
     {
@@ -144,17 +144,21 @@ def import_aliases(
     claims: dict[str, set[str]] = {}
     for name, path in modules:
         short = name.partition("#")[0]
-        pure = PurePath(os.path.abspath(path))
-        directory = pure.parent if pure.name == "__init__.py" else pure
+        # plain string operations: this runs for every module of large projects
+        directory = os.path.abspath(path)
+        if os.path.basename(directory) == "__init__.py":
+            directory = os.path.dirname(directory)
         for _ in range(short.count(".") + 1):
-            directory = directory.parent
+            directory = os.path.dirname(directory)
         alias = short
         for _ in range(depth):
-            if not directory.name.isidentifier() or directory.parent == directory:
+            parent = os.path.dirname(directory)
+            base = os.path.basename(directory)
+            if not base.isidentifier() or parent == directory:
                 break
-            alias = f"{directory.name}.{alias}"
+            alias = f"{base}.{alias}"
             claims.setdefault(alias, set()).add(name)
-            directory = directory.parent
+            directory = parent
     aliases = {alias: next(iter(names)) for alias, names in claims.items() if len(names) == 1}
     namespaces = {
         ".".join(parts[:index])

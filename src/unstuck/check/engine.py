@@ -108,8 +108,9 @@ def _check(
         if isinstance(loaded, dict):
             known = loaded
     summaries, not_parsed, newer, results = _summarize(files, jobs, known, keys)
-    if cache is not None:
-        cache.store(f"summaries-{scope}", results)
+    writer = None
+    if cache is not None and results != known:
+        writer = _store_aside(cache, f"summaries-{scope}", results)
     not_parsed.extend(FileProblem(display_path(path), reason) for path, reason in unreadable)
     findings: list[Finding] = []
     once: list[Finding] = []
@@ -121,7 +122,27 @@ def _check(
     report = Report(findings, routes, len(summaries), not_parsed, newer, once)
     if cache is not None:
         cache.store(f"report-{scope}", _StoredReport(run_key, report))
+    if writer is not None:
+        os.waitpid(writer, 0)
     return report
+
+
+def _store_aside(cache: Cache, name: str, value: object) -> int | None:
+    """Store ``value`` from a forked copy of this process, which pickles and writes it
+    while this one goes on with the analysis (on another core, when there is one): the
+    summaries of a large project take a good part of a second to pickle. Returns the
+    copy's pid, or None when it was stored here (no fork on this platform, or threads
+    running, which a fork would not copy)."""
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        cache.store(name, value)
+        return None
+    pid = os.fork()
+    if pid == 0:  # the copy: store, then leave without running any exit handler
+        try:
+            cache.store(name, value)
+        finally:
+            os._exit(0)
+    return pid
 
 
 def _file_keys(files: list[SourceFile]) -> dict[Path, str]:
