@@ -67,6 +67,16 @@ OFFLOADERS = frozenset(
     }
 )
 _MAX_DEPTH = 40
+# Responses that iterate a sync iterator in the thread pool (Starlette's
+# ``iterate_in_threadpool``): the body of a sync generator handed to one runs there.
+ITERATED_IN_THREADS = frozenset(
+    {
+        "starlette.responses.StreamingResponse",
+        "fastapi.responses.StreamingResponse",
+        "sse_starlette.sse.EventSourceResponse",
+        "sse_starlette.EventSourceResponse",
+    }
+)
 
 
 class BlockingAnalysis:
@@ -104,6 +114,7 @@ class BlockingAnalysis:
             return result
         module = key[0]
         program = self.program
+        handed = self._iterated_in_threads(function.calls, module)
         for call in function.calls:
             if function.no_loop_blocks and function.runs_without_loop_at(call.line):
                 continue  # only runs when no event loop is running
@@ -136,6 +147,8 @@ class BlockingAnalysis:
                     result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
                     result.async_calls.append(target)
+                elif callee.yields and id(call) in handed:
+                    continue  # a generator: its body runs where it is iterated
                 else:
                     once = function.runs_once_at(line)
                     result.sync_calls.append(SyncCall(line, col, target, call, once))
@@ -166,6 +179,19 @@ class BlockingAnalysis:
             once = function.runs_once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
+
+    def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
+        """The calls (by id) whose result a streaming response iterates in the thread pool:
+        ``StreamingResponse(read_chunks(path))``."""
+        handed: set[int] = set()
+        for call in calls:
+            content = call.argument("content", 0)
+            if isinstance(content, Call) and any(
+                isinstance(value, LibraryObject) and value.name in ITERATED_IN_THREADS
+                for value in self.program.eval(call.func, module)
+            ):
+                handed.add(id(content))
+        return handed
 
     def library_blocker(self, value: LibraryCallee) -> tuple[Rule, str] | None:
         knowledge = self.knowledge
