@@ -14,6 +14,7 @@ import pytest
 from unstuck.check import Report, check
 from unstuck.check.config import Config
 from unstuck.check.model import Finding
+from unstuck.check.once import IN_TESTS
 
 ONCE = Path(__file__).parent / "fixtures" / "once"
 
@@ -79,3 +80,13 @@ def test_a_memoised_call_still_lists_the_routes_that_reach_it(report: Report) ->
 def test_a_coroutine_also_called_per_request_is_per_request(report: Report) -> None:
     (shared,) = [f for f in report.findings if f.line == 27]
     assert shared.once is None and shared.routes == ("GET /refresh",)
+
+
+def test_test_code_is_not_per_request_and_its_calls_change_nothing(report: Report) -> None:
+    # blocking in a test is the suite's business, not a request's
+    assert _once(report, "startup_checks.py", 8).once == IN_TESTS
+    # a coroutine the lifespan and a test call is still once per process
+    assert _once(report, "main.py", 23).once == "in the lifespan handler"
+    # a job a queue runs, which only tests call directly, is still reported
+    (job,) = [f for f in report.findings if f.path.endswith("clients.py")]
+    assert job.once is None and job.line == 26

@@ -11,7 +11,10 @@ for every request, so it is reported apart and only on demand (``--once-per-proc
 - memoised functions (``functools.cache``, ``lru_cache``, ``cached_property``,
   ``async_lru.alru_cache``, ``cachetools.cached``);
 - blocks that fill module state once: ``if _client is None: _client = make()``
-  (``FunctionSummary.once_blocks``, found while walking the module).
+  (``FunctionSummary.once_blocks``, found while walking the module);
+- coroutines of test code (modules ``test_*``, ``*_test``, ``conftest``, and the modules
+  of a ``tests`` or ``test`` package): a test suite runs them, not a request; and what a
+  test calls directly counts neither for nor against running once per process.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ _LIFE_KEYWORDS = {
 }
 _EVENTS = {"startup": "in a startup handler", "shutdown": "in a shutdown handler"}
 _COMMAND_DECORATORS = frozenset({"command", "group"})
+IN_TESTS = "in test code (run by the test suite, not by requests)"
+_TEST_DIRECTORIES = frozenset({"tests", "test"})
 
 
 def memoised_by(program: Program, key: Key, function: FunctionSummary) -> str | None:
@@ -108,6 +113,31 @@ def started_once(program: Program) -> dict[Key, str]:
     for key, reason in commands.items():
         found.setdefault(key, reason)
     return found
+
+
+def test_coroutines(program: Program) -> dict[Key, str]:
+    """The coroutines of the project's test code (tests, fixtures, their helpers)."""
+    found: dict[Key, str] = {}
+    for name, summary in program.modules.items():
+        if not is_test_module(name):
+            continue
+        for qualname, function in summary.functions.items():
+            if function.is_async:
+                found[(name, qualname)] = IN_TESTS
+    return found
+
+
+def is_test_module(name: str) -> bool:
+    """By its dotted name from its import root (not its path: a project may sit in a
+    folder called ``tests``, as the checker's own fixtures do)."""
+    parts = name.partition("#")[0].split(".")
+    last = parts[-1]
+    return (
+        last.startswith("test_")
+        or last.endswith("_test")
+        or last == "conftest"
+        or not _TEST_DIRECTORIES.isdisjoint(parts[:-1])
+    )
 
 
 def once_only(

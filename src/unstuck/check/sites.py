@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from unstuck.check.blockers import Blocker, Site
 from unstuck.check.blocking import BlockingAnalysis, as_finding
 from unstuck.check.model import Call, ChainLink, Finding
-from unstuck.check.once import life_handlers, once_only, started_once
+from unstuck.check.once import life_handlers, once_only, started_once, test_coroutines
 from unstuck.check.program import Program, last_name
 from unstuck.check.routes import Route
 from unstuck.check.values import Class, Function, Instance, Key, LibraryObject
@@ -57,9 +57,17 @@ def site_findings(
         routes_of.setdefault(key, set()).update(served)
     entries: dict[Key, str] = started_once(program)
     entries.update(life_handlers(program))
+    tests = test_coroutines(program)
+    for key, kind in tests.items():
+        entries.setdefault(key, kind)
     callers: dict[Key, list[Key]] = {}
     coroutines = [key for key, function in program.functions() if function.is_async]
     for key in coroutines:
+        if key in tests:
+            # what a test calls directly, production may reach another way (a task
+            # queue, a graph of nodes): a test's calls neither make code once per
+            # process nor keep it per request
+            continue
         for callee in analysis.scan(key).async_calls:
             callers.setdefault(callee, []).append(key)
     once = once_only(entries, callers, set(routes_of))
