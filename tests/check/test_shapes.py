@@ -77,6 +77,17 @@ def test_router_filled_and_returned_by_a_function_keeps_each_prefix() -> None:
     assert set(_routes(report)) == {"GET /api/me", "GET /{tenant}/api/me"}
 
 
+def test_routers_injected_through_a_constructor_keep_their_prefix() -> None:
+    # ``Application(**routers)``: the parameters are annotated with the route classes,
+    # what is passed (by a dict of keyword arguments) are the routers they hand out
+    report = _check("injected_routers")
+    assert _routes(report) == {
+        "GET /v1/users/{user_id}": "server.routers.UserRoutes.setup.<locals>.get_user",
+        "GET /v1/health": "server.routers.HealthRoutes.setup.<locals>.health",
+        "GET /openapi-extra": "server.app.Application.__init__.<locals>.openapi_extra",
+    }
+
+
 def test_routers_of_classes_derived_from_apirouter_and_fastapi() -> None:
     report = _check("router_classes")
     assert _routes(report) == {

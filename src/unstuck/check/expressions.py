@@ -274,7 +274,8 @@ class ExpressionReader:
         for keyword in node.keywords:
             value = ex(keyword.value)
             if keyword.arg not in KEYWORDS and not isinstance(value, _PASSED_ON):
-                value = UNKNOWN
+                # ``**{"router": r}``: named arguments all the same
+                value = value if keyword.arg is None and isinstance(value, DictDisplay) else UNKNOWN
             keywords.append(self.keyword(keyword.arg, value))
         call = Call(callee, node.lineno, node.col_offset, tuple(args), tuple(keywords), awaited)
         self.function.calls.append(call)

@@ -144,6 +144,11 @@ class Call(_Record):
         for keyword in self.keywords:
             if keyword.name == name:
                 return keyword.value
+        for keyword in self.keywords:  # ``**{"router": r}``, ``**options`` built in place
+            if keyword.name is None and isinstance(keyword.value, DictDisplay):
+                for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
+                    if isinstance(key, Constant) and key.value == name:
+                        return value
         return None
 
     def argument(self, name: str, position: int) -> Expr | None:

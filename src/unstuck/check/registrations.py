@@ -30,10 +30,20 @@ from unstuck.check.model import (
     Global,
     Items,
     Param,
+    SelfRef,
     Unknown,
 )
 from unstuck.check.program import Program, RouterInfo, last_name
-from unstuck.check.values import Function, Key, LibraryMethod, Router, RouterKey, Text, Value
+from unstuck.check.values import (
+    Class,
+    Function,
+    Key,
+    LibraryMethod,
+    Router,
+    RouterKey,
+    Text,
+    Value,
+)
 from unstuck.check.wrappers import DECORATORS as WRAPPER_DECORATORS
 from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
 
@@ -118,7 +128,19 @@ class Registrations:
         if isinstance(expr, Attribute) and expr.name == "router":  # ``app.router.add_...``
             within = self._routers(expr.base, module, depth + 1)
             return [key for key in within if self._is_app(key)]
+        if isinstance(expr, Attribute) and isinstance(expr.base, SelfRef):
+            return self._routers_injected(expr.base.klass, expr.name, module, depth)
         return found
+
+    def _routers_injected(self, klass: str, name: str, module: str, depth: int) -> list[RouterKey]:
+        """``self.users_router``, stored from a parameter of ``__init__``: the routers
+        the class is constructed with (whatever the parameter's annotation says)."""
+        summary = self.program.klass((module, klass))
+        found: list[RouterKey] = []
+        for stored in summary.attributes.get(name, ()) if summary is not None else ():
+            if isinstance(stored, Param):
+                found.extend(self._routers_passed(stored, module, depth + 1))
+        return list(dict.fromkeys(found))
 
     def _is_app(self, key: RouterKey) -> bool:
         info = self.program.routers.get(key)
@@ -157,9 +179,15 @@ class Registrations:
         position = names.index(parameter.name)
         if names[:1] in (["self"], ["cls"]) and function.class_qualname is not None:
             position -= 1  # ``self._configure_routes(app)``: self is not among the args
+        called: Value = Function(key)
+        called_name = key[1].rpartition(".")[2]
+        if called_name == "__init__" and function.class_qualname is not None:
+            # a constructor is called by its class's name
+            called = Class((module, function.class_qualname))
+            called_name = function.class_qualname.rpartition(".")[2]
         found: list[RouterKey] = []
-        for caller, call in self._calls_named(key[1].rpartition(".")[2]):
-            if Function(key) not in program.eval(call.func, caller):
+        for caller, call in self._calls_named(called_name):
+            if called not in program.eval(call.func, caller):
                 continue
             argument = call.argument(parameter.name, position)
             if argument is not None:
