@@ -68,6 +68,9 @@ def test_each_once_finding_says_why(report: Report) -> None:
     assert _once(report, "main.py", 65).once == "memoised by functools.cached_property"
     assert _once(report, "main.py", 109).once == "started at import time"
     assert _once(report, "cli.py", 8).once == "started by the command rebuild()"
+    assert _once(report, "cli.py", 18).once == (
+        "on an event loop of its own, started by asyncio.run() in export_command()"
+    )
     guarded = [_once(report, "clients.py", 11), _once(report, "settings.py", 11)]
     assert all("fills module state once" in (f.once or "") for f in guarded)
 

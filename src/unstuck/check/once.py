@@ -8,6 +8,10 @@ for every request, so it is reported apart and only on demand (``--once-per-proc
 - coroutines started at import time (``asyncio.run(main())`` in a module body) or by a
   command-line command (``@click.command()``, ``@app.command()`` of typer), and the
   coroutines only they call;
+- coroutines a sync function runs on an event loop of their own (``asyncio.run(job())``,
+  ``anyio.run``, ``loop.run_until_complete``): ``asyncio.run`` refuses to start where a
+  loop runs, so that loop is never the server's (``anyio.from_thread.run``, which runs
+  on the server's loop, is not one of these);
 - memoised functions (``functools.cache``, ``lru_cache``, ``cached_property``,
   ``async_lru.alru_cache``, ``cachetools.cached``);
 - blocks that fill module state once: ``if _client is None: _client = make()``
@@ -23,7 +27,7 @@ from collections.abc import Iterable, Mapping
 
 from unstuck.check.model import MODULE_BODY, Call, Constant, FunctionSummary, Items
 from unstuck.check.program import Program, last_name
-from unstuck.check.values import Function, Key, LibraryObject
+from unstuck.check.values import Function, Key, LibraryMethod, LibraryObject
 
 ONCE_BLOCK = "in a block that fills module state once (`if ... is None: ... = ...`)"
 MEMOISERS = frozenset(
@@ -138,6 +142,43 @@ def is_test_module(name: str) -> bool:
         or last == "conftest"
         or not _TEST_DIRECTORIES.isdisjoint(parts[:-1])
     )
+
+
+_OWN_LOOP_FUNCTIONS = frozenset({"asyncio.run", "anyio.run", "trio.run"})
+_OWN_LOOP_METHODS = frozenset(
+    {("asyncio.AbstractEventLoop", "run_until_complete"), ("asyncio.Runner", "run")}
+)
+
+
+def started_on_own_loop(program: Program) -> dict[Key, str]:
+    """Coroutines that sync code runs to completion on an event loop of their own."""
+    found: dict[Key, str] = {}
+    for key, function in program.functions():
+        if function.is_async or key[1] == MODULE_BODY:
+            continue
+        for call in function.calls:
+            if not call.args or last_name(call.func) not in ("run", "run_until_complete"):
+                continue
+            starter = _own_loop_starter(program.eval(call.func, key[0]))
+            if starter is None:
+                continue
+            started = call.args[0]
+            target = started.func if isinstance(started, Call) else started  # anyio.run(job)
+            for coroutine in _functions(program.eval(target, key[0])):
+                callee = program.function(coroutine)
+                if callee is not None and callee.is_async:
+                    where = f"started by {starter} in {function.qualname}()"
+                    found.setdefault(coroutine, f"on an event loop of its own, {where}")
+    return found
+
+
+def _own_loop_starter(values: Iterable[object]) -> str | None:
+    for value in values:
+        if isinstance(value, LibraryObject) and value.name in _OWN_LOOP_FUNCTIONS:
+            return f"{value.name}()"
+        if isinstance(value, LibraryMethod) and (value.cls, value.name) in _OWN_LOOP_METHODS:
+            return f"{value.name}()"
+    return None
 
 
 def once_only(

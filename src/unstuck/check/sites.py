@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterable, Mapping
 from unstuck.check.blockers import Blocker, Site
 from unstuck.check.blocking import BlockingAnalysis, as_finding
 from unstuck.check.model import Call, ChainLink, Finding
-from unstuck.check.once import life_handlers, once_only, started_once, test_coroutines
+from unstuck.check.once import (
+    life_handlers,
+    once_only,
+    started_on_own_loop,
+    started_once,
+    test_coroutines,
+)
 from unstuck.check.program import Program, last_name
 from unstuck.check.routes import Route
 from unstuck.check.values import Class, Function, Instance, Key, LibraryObject
@@ -57,6 +63,8 @@ def site_findings(
         routes_of.setdefault(key, set()).update(served)
     entries: dict[Key, str] = started_once(program)
     entries.update(life_handlers(program))
+    for key, kind in started_on_own_loop(program).items():
+        entries.setdefault(key, kind)
     tests = test_coroutines(program)
     for key, kind in tests.items():
         entries.setdefault(key, kind)
