@@ -85,3 +85,16 @@ def test_a_template_environment_per_request_has_a_message_of_its_own() -> None:
     other = check([FIXTURES / "cpu" / "positive.py"], Config(), jobs=1).findings
     assert other
     assert all("template" not in finding.message for finding in other)
+
+
+def test_a_missing_timeout_in_a_def_route_names_the_route(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import requests\n"
+        "from fastapi import FastAPI\n\n"
+        "app = FastAPI()\n\n\n"
+        '@app.get("/callback")\n'
+        "def callback(code: str):\n"
+        '    return requests.post("https://example.com/token", data={"code": code}).json()\n'
+    )
+    (finding,) = check([tmp_path], jobs=1).findings
+    assert (finding.code, finding.line, finding.route) == ("USK203", 9, "GET /callback")

@@ -46,6 +46,8 @@ def analyze(
     for route in routes:
         for key in sorted(route.loop_functions):
             route_of.setdefault(key, route.label)
+    for route in routes:  # a ``def`` route's own calls (a missing timeout hangs it too)
+        route_of.setdefault(route.handler_key, route.label)
     wrapped = mapper.wrapper_labels()
     for key, wrapper in wrapped.items():
         route_of.setdefault(key, wrapper)
