@@ -8,10 +8,8 @@ those are evaluated, which keeps this pass cheap.
 
 from __future__ import annotations
 
-from functools import cache
-
 from unstuck.check.blockers import dotted_name, finding, short
-from unstuck.check.model import Call, ChainLink, Constant, Finding
+from unstuck.check.model import Attribute, Call, ChainLink, Constant, Finding, Global
 from unstuck.check.program import Program, last_name
 from unstuck.check.rule import Rule, Timeouts
 from unstuck.check.values import Key, LibraryMethod, LibraryObject
@@ -23,11 +21,14 @@ def timeout_findings(program: Program, rule: Rule, key: Key) -> list[Finding]:
     if function is None or policy is None:
         return []
     names = _last_names(policy)
-    path = program.modules[key[0]].path
     findings: list[Finding] = []
     for call in function.calls:
-        if last_name(call.func) not in names:
+        func = call.func
+        # the two common shapes read directly: this runs for every call of the project
+        called = func.name if type(func) is Attribute or type(func) is Global else last_name(func)
+        if called not in names:
             continue
+        path = program.modules[key[0]].path
         for value in program.eval(call.func, key[0]):
             if isinstance(value, LibraryObject):
                 name = value.name
@@ -46,9 +47,16 @@ def timeout_findings(program: Program, rule: Rule, key: Key) -> list[Finding]:
     return findings
 
 
-@cache
+# by identity (the policy is kept alive with them, so its id is never reused): hashing
+# the policy, a dataclass of sets, for every function costs more than the lookup
+_NAMES: dict[int, tuple[Timeouts, frozenset[str]]] = {}
+
+
 def _last_names(policy: Timeouts) -> frozenset[str]:
-    return policy.last_names()
+    known = _NAMES.get(id(policy))
+    if known is None:
+        known = _NAMES[id(policy)] = (policy, policy.last_names())
+    return known[1]
 
 
 def lacks_timeout(policy: Timeouts, callable_name: str, call: Call) -> bool:
