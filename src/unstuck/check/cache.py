@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 from functools import cache
 from pathlib import Path
 
@@ -80,6 +79,7 @@ class Cache:
 
     def store(self, name: str, value: object) -> None:
         import pickle
+        import threading
 
         # unique per process, thread and write; renamed into place whole
         unique = f"{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}"
