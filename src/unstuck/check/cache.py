@@ -59,9 +59,20 @@ def scope_hash(*parts: str) -> str:
 class Cache:
     def __init__(self, directory: Path, version: str | None = None) -> None:
         self.directory = directory
-        self.version = version if version is not None else checker_version()
-        self._entries = directory / self.version
+        self._version = version
         self._pruned = False
+
+    @property
+    def version(self) -> str:
+        # on first use: hashing the checker's source costs a run that never reads or
+        # writes an entry (nothing to analyze) as much as the rest of its start
+        if self._version is None:
+            self._version = checker_version()
+        return self._version
+
+    @property
+    def _entries(self) -> Path:
+        return self.directory / self.version
 
     def load(self, name: str) -> object | None:
         try:

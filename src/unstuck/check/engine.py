@@ -116,6 +116,8 @@ def _check(
     roots = [Path(path) for path in paths]
     unreadable: list[tuple[Path, str]] = []
     files = discover(roots, config.exclude, config.root, unreadable)
+    if not files:
+        cache = None  # nothing to analyze: nothing to read back or keep (nor to import pickle)
     keys: dict[Path, str] = {}
     known: dict[str, ModuleSummary | str] = {}
     scope = run_key = ""
