@@ -55,6 +55,18 @@ def test_nothing_to_analyze_loads_no_analysis(tmp_path: Path) -> None:
     assert (code, heavy) == (0, "")
 
 
+def test_codes_in_the_configuration_are_checked_without_loading_the_rules(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[tool.unstuck]\nignore = ["USK203"]\n')
+    code, heavy = loaded("--select", "USK1", "empty", cwd=tmp_path)
+    assert (code, heavy) == (0, "")
+    (tmp_path / "pyproject.toml").write_text('[tool.unstuck]\nignore = ["USK999"]\n')
+    code, heavy = loaded("empty", cwd=tmp_path)
+    assert (code, heavy) == (2, "")
+
+
 def test_a_report_read_back_from_the_cache_loads_no_analysis(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(APP)
     code, heavy = loaded("--no-config", "app.py", cwd=tmp_path)
