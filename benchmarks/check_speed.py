@@ -4,8 +4,9 @@
   Python (the interpreter's own start), in wall time and in CPU time of the child
   process (on a loaded machine the wall time mostly measures the wait for a core).
   The ``unstuck`` console script, which users run, is the main figure; ``python -m
-  unstuck`` (a few ms more: ``runpy`` and ``importlib.util``) is judged too. Target:
-  at most 4x.
+  unstuck`` is judged too, and the script on an empty folder whose pyproject.toml has
+  a ``[tool.unstuck]`` section ("unstuck + config": reading it imports ``tomllib``).
+  Target: at most 4x.
 - Cold run: the whole checker, no cache, on a code base, against the parse floor:
   reading and ``ast.parse``-ing every file once, in one process (no checker can do less
   than that by much). "default jobs" uses the cores the load average leaves idle (on a
@@ -108,11 +109,16 @@ def _run(command: Sequence[str], cwd: str) -> tuple[float, float]:
 BARE = "python -c pass"
 SCRIPT = "unstuck"
 MODULE = "python -m unstuck"
+CONFIGURED = "unstuck + config"
+AGAIN = "python -c pass, again"  # the A/A control: how far apart two identical commands are
+CONFIGURATION = '[tool.unstuck]\nignore = ["USK203"]\n'
 
 
-def start_commands(empty: Path) -> dict[str, list[str]]:
+def start_commands(empty: Path, configured: Path) -> dict[str, list[str]]:
     """The bare interpreter, the console script (when installed beside this Python, as
-    in the project's environment) and ``python -m unstuck``, checking ``empty``."""
+    in the project's environment) and ``python -m unstuck``, checking ``empty``; the
+    script again on ``configured``, an empty folder with its pyproject.toml; the bare
+    interpreter again."""
     python = sys.executable
     arguments = ["check", "--no-config", str(empty)]
     commands = {BARE: [python, "-c", "pass"]}
@@ -120,6 +126,9 @@ def start_commands(empty: Path) -> dict[str, list[str]]:
     if script.is_file():
         commands[SCRIPT] = [str(script), *arguments]
     commands[MODULE] = [python, "-m", "unstuck", *arguments]
+    if script.is_file():
+        commands[CONFIGURED] = [str(script), "check", str(configured)]
+    commands[AGAIN] = commands[BARE]
     return commands
 
 
@@ -127,7 +136,10 @@ def measure_start(rounds: int) -> dict[str, StartTimes]:
     with tempfile.TemporaryDirectory() as scratch:
         empty = Path(scratch, "empty")
         empty.mkdir()
-        commands = start_commands(empty)
+        configured = Path(scratch, "configured")
+        configured.mkdir()
+        (configured / "pyproject.toml").write_text(CONFIGURATION)
+        commands = start_commands(empty, configured)
         for command in commands.values():
             _run(command, scratch)  # the first start writes the bytecode, fills the file cache
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
@@ -221,9 +233,11 @@ def main() -> None:
         )
     )
     for name, times in starts.items():
-        if name != BARE:
+        if name not in (BARE, AGAIN):
             for verdict in judge_start(starts[BARE], times, name):
                 print(verdict.line())
+    wall, cpu = judge_start(starts[BARE], starts[AGAIN], AGAIN)
+    print(f"control: {AGAIN} against the first: {wall.ratio:.2f}x wall, {cpu.ratio:.2f}x CPU")
     if args.paths:
         bases = [(path.name, [path]) for path in args.paths]
     else:
