@@ -64,8 +64,8 @@ class Cache:
 
     @property
     def version(self) -> str:
-        # on first use: hashing the checker's source costs a run that never reads or
-        # writes an entry (nothing to analyze) as much as the rest of its start
+        # on first use: hashing the checker's source takes milliseconds, lost on a run
+        # that never reads or writes an entry (one with nothing to analyze)
         if self._version is None:
             self._version = checker_version()
         return self._version

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start, and the text of
-# a report without routes needs neither the route records nor the rules.
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start. The records are
+# only named in annotations: a report without routes never loads the route map's.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from unstuck.check.engine import Report
