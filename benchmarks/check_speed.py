@@ -1,8 +1,12 @@
 """Speed of ``unstuck check``: its start, a cold run and a warm run, against their floors.
 
-- Start: ``python -m unstuck check EMPTY_DIR`` against a bare ``python -c pass`` (the
-  interpreter's own start), in wall time and in CPU time of the child process (on a
-  loaded machine the wall time mostly measures the wait for a core). Target: at most 4x.
+- Start: ``unstuck check EMPTY_DIR`` against a bare ``python -c pass`` of the same
+  Python (the interpreter's own start), in wall time and in CPU time of the child
+  process (on a loaded machine the wall time mostly measures the wait for a core).
+  The ``unstuck`` console script, which users run, is the main figure; ``python -m
+  unstuck`` is judged too, and the script on an empty folder whose pyproject.toml has
+  a ``[tool.unstuck]`` section ("unstuck + config": reading it imports ``tomllib``).
+  Target: at most 4x.
 - Cold run: the whole checker, no cache, on a code base, against the parse floor:
   reading and ``ast.parse``-ing every file once, in one process (no checker can do less
   than that by much). "default jobs" uses the cores the load average leaves idle (on a
@@ -48,10 +52,10 @@ WARM_TARGET = 0.3
 
 @dataclass(frozen=True, slots=True)
 class StartTimes:
-    bare: list[float]
-    checker: list[float]
-    bare_cpu: list[float]
-    checker_cpu: list[float]
+    """One command's starts: wall and CPU time of each round, in seconds."""
+
+    wall: list[float]
+    cpu: list[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,7 @@ class Verdict:
 
     def line(self) -> str:
         mark = "met" if self.met else "NOT met"
-        return f"{self.name:<34} {self.ratio:5.2f}x  (target <= {self.target}x: {mark})"
+        return f"{self.name:<36} {self.ratio:5.2f}x  (target <= {self.target}x: {mark})"
 
 
 # -- measure ---------------------------------------------------------------------------
@@ -102,23 +106,50 @@ def _run(command: Sequence[str], cwd: str) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure_start(rounds: int) -> StartTimes:
+BARE = "python -c pass"
+SCRIPT = "unstuck"
+MODULE = "python -m unstuck"
+CONFIGURED = "unstuck + config"
+AGAIN = "python -c pass, again"  # the A/A control: how far apart two identical commands are
+CONFIGURATION = '[tool.unstuck]\nignore = ["USK203"]\n'
+
+
+def start_commands(empty: Path, configured: Path) -> dict[str, list[str]]:
+    """The bare interpreter, the console script (when installed beside this Python, as
+    in the project's environment) and ``python -m unstuck``, checking ``empty``; the
+    script again on ``configured``, an empty folder with its pyproject.toml; the bare
+    interpreter again."""
+    python = sys.executable
+    arguments = ["check", "--no-config", str(empty)]
+    commands = {BARE: [python, "-c", "pass"]}
+    script = Path(python).with_name(SCRIPT)
+    if script.is_file():
+        commands[SCRIPT] = [str(script), *arguments]
+    commands[MODULE] = [python, "-m", "unstuck", *arguments]
+    if script.is_file():
+        commands[CONFIGURED] = [str(script), "check", str(configured)]
+    commands[AGAIN] = commands[BARE]
+    return commands
+
+
+def measure_start(rounds: int) -> dict[str, StartTimes]:
     with tempfile.TemporaryDirectory() as scratch:
         empty = Path(scratch, "empty")
         empty.mkdir()
-        checker = [sys.executable, "-m", "unstuck", "check", "--no-config", str(empty)]
-        bare = [sys.executable, "-c", "pass"]
-        _run(checker, scratch)  # the first start writes the bytecode, fills the file cache
-        runs: dict[str, list[tuple[float, float]]] = {"bare": [], "checker": []}
+        configured = Path(scratch, "configured")
+        configured.mkdir()
+        (configured / "pyproject.toml").write_text(CONFIGURATION)
+        commands = start_commands(empty, configured)
+        for command in commands.values():
+            _run(command, scratch)  # the first start writes the bytecode, fills the file cache
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         for _ in range(rounds):
-            runs["bare"].append(_run(bare, scratch))
-            runs["checker"].append(_run(checker, scratch))
-    return StartTimes(
-        [wall for wall, _ in runs["bare"]],
-        [wall for wall, _ in runs["checker"]],
-        [cpu for _, cpu in runs["bare"]],
-        [cpu for _, cpu in runs["checker"]],
-    )
+            for name, command in commands.items():
+                runs[name].append(_run(command, scratch))
+    return {
+        name: StartTimes([wall for wall, _ in times], [cpu for _, cpu in times])
+        for name, times in runs.items()
+    }
 
 
 def parse_floor(files: list[Path]) -> float:
@@ -161,12 +192,12 @@ def measure_runs(paths: list[Path], rounds: int) -> RunTimes:
 # -- judge -----------------------------------------------------------------------------
 
 
-def judge_start(times: StartTimes) -> list[Verdict]:
-    wall = statistics.median(times.checker) / statistics.median(times.bare)
-    cpu = statistics.median(times.checker_cpu) / statistics.median(times.bare_cpu)
+def judge_start(bare: StartTimes, checker: StartTimes, name: str) -> list[Verdict]:
+    wall = statistics.median(checker.wall) / statistics.median(bare.wall)
+    cpu = statistics.median(checker.cpu) / statistics.median(bare.cpu)
     return [
-        Verdict("start, wall time", wall, START_TARGET),
-        Verdict("start, CPU time", cpu, START_TARGET),
+        Verdict(f"start: {name}, wall time", wall, START_TARGET),
+        Verdict(f"start: {name}, CPU time", cpu, START_TARGET),
     ]
 
 
@@ -192,15 +223,21 @@ def main() -> None:
     parser.add_argument("paths", nargs="*", type=Path, help="code bases (default: libraries)")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    start = measure_start(args.rounds)
+    starts = measure_start(args.rounds)
+    median = statistics.median
     print(
-        f"start (medians, wall / CPU): python -c pass {statistics.median(start.bare) * 1000:.0f}"
-        f" / {statistics.median(start.bare_cpu) * 1000:.0f} ms, unstuck check on an empty "
-        f"folder {statistics.median(start.checker) * 1000:.0f}"
-        f" / {statistics.median(start.checker_cpu) * 1000:.0f} ms"
+        "start on an empty folder (medians, wall / CPU): "
+        + ", ".join(
+            f"{name} {median(times.wall) * 1000:.0f} / {median(times.cpu) * 1000:.0f} ms"
+            for name, times in starts.items()
+        )
     )
-    for verdict in judge_start(start):
-        print(verdict.line())
+    for name, times in starts.items():
+        if name not in (BARE, AGAIN):
+            for verdict in judge_start(starts[BARE], times, name):
+                print(verdict.line())
+    wall, cpu = judge_start(starts[BARE], starts[AGAIN], AGAIN)
+    print(f"control: {AGAIN} against the first: {wall.ratio:.2f}x wall, {cpu.ratio:.2f}x CPU")
     if args.paths:
         bases = [(path.name, [path]) for path in args.paths]
     else:
@@ -209,7 +246,6 @@ def main() -> None:
         bases = [("libraries: " + ", ".join(path.name for path in found), found)]
     for name, paths in bases:
         runs = measure_runs(paths, args.rounds)
-        median = statistics.median
         print(
             f"\n{name}: {runs.files} files; medians, wall (CPU): parse floor "
             f"{median(runs.floor):.3f} s ({median(runs.floor_cpu):.3f}), cold "

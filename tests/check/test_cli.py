@@ -276,3 +276,10 @@ def test_reader_closing_the_pipe_early_is_not_a_crash(app_dir: Path) -> None:
         stderr = process.stderr.read().decode()
         assert process.wait(timeout=120) == 1
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_the_codes_known_without_the_rules_are_the_rules_codes() -> None:
+    from unstuck.check.cli import RULE_CODES
+    from unstuck.check.rules import ALL_RULES
+
+    assert tuple(rule.code for rule in ALL_RULES) == RULE_CODES

@@ -22,10 +22,32 @@ def load() -> ModuleType:
 def test_start_is_judged_on_medians_against_4x() -> None:
     speed = load()
     wall, cpu = speed.judge_start(
-        speed.StartTimes([0.02, 0.02, 0.5], [0.07, 0.079, 0.01], [0.01] * 3, [0.05] * 3)
+        speed.StartTimes([0.02, 0.02, 0.5], [0.01] * 3),
+        speed.StartTimes([0.07, 0.079, 0.01], [0.05] * 3),
+        "unstuck",
     )
     assert wall.met and abs(wall.ratio - 3.5) < 1e-9
     assert not cpu.met and "NOT met" in cpu.line()
+    assert wall.name == "start: unstuck, wall time"
+
+
+def test_start_times_the_console_script_and_the_module_against_the_same_python(
+    tmp_path: Path,
+) -> None:
+    speed = load()
+    commands = speed.start_commands(tmp_path / "empty", tmp_path / "configured")
+    assert commands[speed.BARE] == [sys.executable, "-c", "pass"]
+    assert commands[speed.MODULE][:3] == [sys.executable, "-m", "unstuck"]
+    # the project's environment installs the console script beside its Python
+    assert Path(commands[speed.SCRIPT][0]).parent == Path(sys.executable).parent
+    for name in (speed.SCRIPT, speed.MODULE):
+        assert commands[name][-3:] == ["check", "--no-config", str(tmp_path / "empty")]
+    assert commands[speed.AGAIN] == commands[speed.BARE]
+    assert commands[speed.CONFIGURED] == [
+        commands[speed.SCRIPT][0],
+        "check",
+        str(tmp_path / "configured"),
+    ]
 
 
 def test_cold_and_warm_runs_are_judged_against_the_parse_floor() -> None:

@@ -10,7 +10,6 @@ duplicates, and findings another one on the same line makes redundant.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from unstuck.check.blocking import BlockingAnalysis
@@ -85,7 +84,7 @@ def rule_selected(rule: Rule, select: Sequence[str], ignore: Sequence[str]) -> b
 
 
 def _with_route(finding: Finding, route: str) -> Finding:
-    return dataclasses.replace(finding, route=route, routes=(route,))
+    return finding.reached_by((route,))
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

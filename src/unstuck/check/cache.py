@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 from functools import cache
 from pathlib import Path
 
@@ -60,9 +59,20 @@ def scope_hash(*parts: str) -> str:
 class Cache:
     def __init__(self, directory: Path, version: str | None = None) -> None:
         self.directory = directory
-        self.version = version if version is not None else checker_version()
-        self._entries = directory / self.version
+        self._version = version
         self._pruned = False
+
+    @property
+    def version(self) -> str:
+        # on first use: hashing the checker's source takes milliseconds, lost on a run
+        # that never reads or writes an entry (one with nothing to analyze)
+        if self._version is None:
+            self._version = checker_version()
+        return self._version
+
+    @property
+    def _entries(self) -> Path:
+        return self.directory / self.version
 
     def load(self, name: str) -> object | None:
         try:
@@ -80,6 +90,7 @@ class Cache:
 
     def store(self, name: str, value: object) -> None:
         import pickle
+        import threading
 
         # unique per process, thread and write; renamed into place whole
         unique = f"{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}"

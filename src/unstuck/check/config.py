@@ -13,24 +13,53 @@ once-per-process = true                   # also report blocking at startup, imp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from unstuck.check.records import FrozenRecord
+
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says what to change."""
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    extra_blocking: tuple[str, ...] = ()
-    extra_offloaders: tuple[str, ...] = ()
-    cache_dir: Path | None = None
-    once_per_process: bool = False
-    source: Path | None = None  # the pyproject.toml it came from
+class Config(FrozenRecord):
+    # its ``repr`` (every field) is part of the cache's key of a run
+    __match_args__ = (
+        "select",
+        "ignore",
+        "exclude",
+        "extra_blocking",
+        "extra_offloaders",
+        "cache_dir",
+        "once_per_process",
+        "source",
+    )
+    __slots__ = __match_args__
+
+    def __init__(
+        self,
+        select: tuple[str, ...] = (),
+        ignore: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        extra_blocking: tuple[str, ...] = (),
+        extra_offloaders: tuple[str, ...] = (),
+        cache_dir: Path | None = None,
+        once_per_process: bool = False,
+        source: Path | None = None,  # the pyproject.toml it came from
+    ) -> None:
+        self.select: Final = select
+        self.ignore: Final = ignore
+        self.exclude: Final = exclude
+        self.extra_blocking: Final = extra_blocking
+        self.extra_offloaders: Final = extra_offloaders
+        self.cache_dir: Final = cache_dir
+        self.once_per_process: Final = once_per_process
+        self.source: Final = source
 
     @property
     def root(self) -> Path | None:

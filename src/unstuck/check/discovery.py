@@ -18,8 +18,14 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+
+from unstuck.check.records import FrozenRecord
+
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 SKIPPED_DIRECTORIES = frozenset(
     {
@@ -37,11 +43,14 @@ SKIPPED_DIRECTORIES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    path: Path
-    module: str
-    is_package: bool
+class SourceFile(FrozenRecord):
+    __match_args__ = ("path", "module", "is_package")
+    __slots__ = __match_args__
+
+    def __init__(self, path: Path, module: str, is_package: bool) -> None:
+        self.path: Final = path
+        self.module: Final = module
+        self.is_package: Final = is_package
 
 
 def discover(

@@ -14,19 +14,20 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from unstuck.check.cache import Cache, content_hash, scope_hash
 from unstuck.check.config import Config
 from unstuck.check.discovery import SourceFile, discover
 from unstuck.check.findings import FileProblem, Finding
+from unstuck.check.records import FrozenRecord, Record
 
 # Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final
+
     from unstuck.check.model import ModuleSummary
     from unstuck.check.routes import Route
 
@@ -34,15 +35,33 @@ _RECURSION_LIMIT = 20_000
 _PARALLEL_FROM = 48  # files; below this a pool costs more than it saves
 
 
-@dataclass(slots=True)
-class Report:
-    findings: list[Finding]
-    routes: list[Route]
-    analyzed: int
-    not_parsed: list[FileProblem]
-    newer_syntax: list[FileProblem] = field(default_factory=list)
-    # blocking work that runs once per process (only with ``once_per_process``)
-    once_per_process: list[Finding] = field(default_factory=list)
+class Report(Record):
+    __match_args__ = (
+        "findings",
+        "routes",
+        "analyzed",
+        "not_parsed",
+        "newer_syntax",
+        "once_per_process",
+    )
+    __slots__ = __match_args__
+
+    def __init__(
+        self,
+        findings: list[Finding],
+        routes: list[Route],
+        analyzed: int,
+        not_parsed: list[FileProblem],
+        newer_syntax: list[FileProblem] | None = None,
+        # blocking work that runs once per process (only with ``once_per_process``)
+        once_per_process: list[Finding] | None = None,
+    ) -> None:
+        self.findings = findings
+        self.routes = routes
+        self.analyzed = analyzed
+        self.not_parsed = not_parsed
+        self.newer_syntax = [] if newer_syntax is None else newer_syntax
+        self.once_per_process = [] if once_per_process is None else once_per_process
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -57,10 +76,13 @@ class Report:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _StoredReport:
-    key: str  # the hash of every analyzed file's name and content
-    report: Report
+class _StoredReport(FrozenRecord):
+    __match_args__ = ("key", "report")
+    __slots__ = __match_args__
+
+    def __init__(self, key: str, report: Report) -> None:
+        self.key: Final = key  # the hash of every analyzed file's name and content
+        self.report: Final = report
 
 
 def check(
@@ -94,6 +116,8 @@ def _check(
     roots = [Path(path) for path in paths]
     unreadable: list[tuple[Path, str]] = []
     files = discover(roots, config.exclude, config.root, unreadable)
+    if not files:
+        cache = None  # nothing to analyze: nothing to read back or keep (nor to import pickle)
     keys: dict[Path, str] = {}
     known: dict[str, ModuleSummary | str] = {}
     scope = run_key = ""
@@ -133,6 +157,8 @@ def _store_aside(cache: Cache, name: str, value: object) -> int | None:
     summaries of a large project take a good part of a second to pickle. Returns the
     copy's pid, or None when it was stored here (no fork on this platform, or threads
     running, which a fork would not copy)."""
+    import threading  # here, as in ``_can_fork``: not needed to start
+
     if not hasattr(os, "fork") or threading.active_count() != 1:
         cache.store(name, value)
         return None
@@ -282,6 +308,7 @@ def _size(path: str) -> int:
 
 def _can_fork() -> bool:
     import multiprocessing
+    import threading
 
     # fork is only safe from a single-threaded process
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1

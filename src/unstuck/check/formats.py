@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unstuck.check.engine import Report
-from unstuck.check.findings import Finding
-from unstuck.check.routes import Dependency, Route
-
-# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
+# Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start. The records are
+# only named in annotations: a report without routes never loads the route map's.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from unstuck.check.engine import Report
+    from unstuck.check.findings import Finding
+    from unstuck.check.routes import Dependency, Route
     from unstuck.check.rule import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
 
 
 def render(report: Report, fmt: str, routes: bool) -> str:
-    import json  # here: the text format, the default, never needs it
-
     if fmt == "json":
+        import json  # here: the text format, the default, never needs it
+
         return json.dumps(report.as_json(), indent=2)
     if fmt == "sarif":
+        import json
+
         from unstuck.check.rules import ALL_RULES
 
         return json.dumps(sarif(report, {rule.code: rule for rule in ALL_RULES}), indent=2)

@@ -99,12 +99,7 @@ def site_findings(
             {blocker.chain[0] for _, blocker in chosen},
             key=lambda link: (link.path, link.line, link.function),
         )
-        finding = dataclasses.replace(
-            as_finding(best),
-            route=labels[0] if labels else None,
-            routes=tuple(labels),
-            entries=tuple(entries_at),
-        )
+        finding = as_finding(best).reached_by(tuple(labels), tuple(entries_at))
         (found.per_request if per_request else found.once_per_process).append(finding)
     return found
 
