@@ -56,6 +56,8 @@ class RouteMapper:
         self._registrations = Registrations(program)
         self._wrappings: dict[Wrapper, Wrapping] = {}
         self._wrapped: dict[Wrapper, int] = {}  # routes each wraps
+        self._closures: dict[Key, frozenset[Key]] = {}
+        self._blocking_of: dict[tuple[Key, bool], list[Blocking]] = {}
 
     def findings_in(self, key: Key) -> list[Finding]:
         known = self._findings.get(key)
@@ -176,7 +178,7 @@ class RouteMapper:
                 self.program.modules[wrapper.function[0]].path,
                 function.line,
                 runs,
-                self._blocking(wrapper.function, function.is_async, set()),
+                self._blocking(wrapper.function, function.is_async),
             )
         self._wrappings[wrapper] = made
         return made
@@ -196,7 +198,7 @@ class RouteMapper:
                         dependencies.extend(self._dependency(callable_, set(), loop_functions))
         dependencies.extend(self._dependencies_of(key, {key}, loop_functions))
         dependencies = _distinct(dependencies)
-        blocking = self._blocking(key, handler.is_async, loop_functions)
+        blocking = self._blocking(key, handler.is_async)
         if handler.is_async:
             self._collect_loop(key, loop_functions)
         blocking_all = [*blocking, *_nested_blocking(dependencies)]
@@ -261,26 +263,43 @@ class RouteMapper:
                 function.line,
                 EVENT_LOOP if is_async else THREAD_POOL,
                 self._dependencies_of(key, seen | {key}, loop),
-                self._blocking(key, is_async, loop),
+                self._blocking(key, is_async),
             )
         ]
 
     def _collect_loop(self, key: Key, loop: set[Key]) -> None:
+        loop |= self._on_loop(key)
+
+    def _on_loop(self, key: Key) -> frozenset[Key]:
+        """The coroutine and every coroutine it awaits, transitively (once per key: many
+        routes share their dependencies and services)."""
+        known = self._closures.get(key)
+        if known is not None:
+            return known
+        found: set[Key] = set()
         pending = [key]
         while pending:
             current = pending.pop()
-            if current in loop:
+            if current in found:
                 continue
-            loop.add(current)
+            found.add(current)
             pending.extend(self.analysis.scan(current).async_calls)
+        closure = self._closures[key] = frozenset(found)
+        return closure
 
-    def _blocking(self, key: Key, is_async: bool, loop: set[Key]) -> list[Blocking]:
+    def _blocking(self, key: Key, is_async: bool) -> list[Blocking]:
+        """What blocks in the function and what it reaches (shared between the routes
+        that use it: read only)."""
+        known = self._blocking_of.get((key, is_async))
+        if known is None:
+            known = self._blocking_of[(key, is_async)] = self._find_blocking(key, is_async)
+        return known
+
+    def _find_blocking(self, key: Key, is_async: bool) -> list[Blocking]:
         if is_async:
-            found: set[Key] = set()
-            self._collect_loop(key, found)
             return [
                 Blocking(f.code, f.path, f.line, f.message, EVENT_LOOP)
-                for current in sorted(found)
+                for current in sorted(self._on_loop(key))
                 for f in self.findings_in(current)
             ]
         path = self.program.modules[key[0]].path
