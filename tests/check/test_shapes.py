@@ -77,6 +77,13 @@ def test_router_filled_and_returned_by_a_function_keeps_each_prefix() -> None:
     assert set(_routes(report)) == {"GET /api/me", "GET /{tenant}/api/me"}
 
 
+def test_a_package_imported_by_a_shorter_name_is_followed() -> None:
+    # ``backend.server.settings`` imported as ``server.settings``
+    report = _check("run_from_subfolder")
+    (finding,) = report.findings
+    assert finding.routes == ("GET /settings",)
+
+
 def test_routers_injected_through_a_constructor_keep_their_prefix() -> None:
     # ``Application(**routers)``: the parameters are annotated with the route classes,
     # what is passed (by a dict of keyword arguments) are the routers they hand out

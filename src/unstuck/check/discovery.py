@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -150,6 +151,7 @@ def import_aliases(
     module claims, mapped to it, and the namespace names above them
     (``app``, ``app.routers`` for ``app.routers.items``).
     """
+    modules = list(modules)
     claims: dict[str, set[str]] = {}
     for name, path in modules:
         short = name.partition("#")[0]
@@ -168,7 +170,18 @@ def import_aliases(
             alias = f"{base}.{alias}"
             claims.setdefault(alias, set()).add(name)
             directory = parent
-    aliases = {alias: next(iter(names)) for alias, names in claims.items() if len(names) == 1}
+    # Shorter names too: code run from inside a folder of the project imports its
+    # packages from there (``cd backend && uvicorn server.app:app`` and
+    # ``from server.store import Store`` for ``backend.server.store``). Two parts at
+    # least, and never a standard library's name.
+    shorter: dict[str, set[str]] = {}
+    for name, _ in modules:
+        parts = name.partition("#")[0].split(".")
+        for start in range(1, len(parts) - 1):
+            if parts[start] not in sys.stdlib_module_names:
+                shorter.setdefault(".".join(parts[start:]), set()).add(name)
+    aliases = {alias: next(iter(names)) for alias, names in shorter.items() if len(names) == 1}
+    aliases.update((alias, next(iter(names))) for alias, names in claims.items() if len(names) == 1)
     namespaces = {
         ".".join(parts[:index])
         for parts in (alias.split(".") for alias in claims)
