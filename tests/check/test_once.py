@@ -93,3 +93,21 @@ def test_test_code_is_not_per_request_and_its_calls_change_nothing(report: Repor
     # a job a queue runs, which only tests call directly, is still reported
     (job,) = [f for f in report.findings if f.path.endswith("clients.py")]
     assert job.once is None and job.line == 26
+
+
+def test_a_tests_folder_is_test_code_but_only_below_the_path_checked(tmp_path: Path) -> None:
+    # the project itself sits in a folder called tests: that says nothing of its code
+    project = tmp_path / "tests" / "shop"
+    (project / "tests").mkdir(parents=True)
+    (project / "app.py").write_text(
+        "import time\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+        '@app.get("/")\nasync def home():\n    time.sleep(1)\n'
+    )
+    # a helper of the suite, in a folder without __init__.py (its module is "helpers")
+    (project / "tests" / "helpers.py").write_text(
+        "import time\n\n\nasync def seed_database():\n    time.sleep(1)\n"
+    )
+    report = check([project], Config(once_per_process=True), jobs=1)
+    assert [(Path(f.path).name, f.line) for f in report.findings] == [("app.py", 9)]
+    (helper,) = report.once_per_process
+    assert (Path(helper.path).name, helper.once) == ("helpers.py", IN_TESTS)

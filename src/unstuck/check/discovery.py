@@ -28,6 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
+TEST_DIRECTORIES = frozenset({"tests", "test"})
 SKIPPED_DIRECTORIES = frozenset(
     {
         ".venv",
@@ -45,13 +46,16 @@ SKIPPED_DIRECTORIES = frozenset(
 
 
 class SourceFile(FrozenRecord):
-    __match_args__ = ("path", "module", "is_package")
+    __match_args__ = ("path", "module", "is_package", "in_tests")
     __slots__ = __match_args__
 
-    def __init__(self, path: Path, module: str, is_package: bool) -> None:
+    def __init__(self, path: Path, module: str, is_package: bool, in_tests: bool = False) -> None:
         self.path: Final = path
         self.module: Final = module
         self.is_package: Final = is_package
+        # under a ``tests`` or ``test`` folder of the path given (not of the folders above
+        # it: a project may sit in one)
+        self.in_tests: Final = in_tests
 
 
 def discover(
@@ -61,7 +65,7 @@ def discover(
     unreadable: list[tuple[Path, str]] | None = None,
 ) -> list[SourceFile]:
     """The files to analyze; directories that cannot be listed go to ``unreadable``."""
-    found: dict[Path, None] = {}
+    found: dict[Path, bool] = {}  # -> under a tests folder
 
     def report(error: OSError) -> None:
         if unreadable is not None:
@@ -69,9 +73,11 @@ def discover(
 
     for path in paths:
         if path.is_file():
-            found[path.resolve()] = None
+            found[path.resolve()] = False
             continue
         for directory, subdirectories, files in os.walk(path, onerror=report):
+            below = os.path.relpath(directory, path).replace(os.sep, "/").split("/")
+            in_tests = not TEST_DIRECTORIES.isdisjoint(below)
             subdirectories[:] = sorted(
                 name
                 for name in subdirectories
@@ -80,8 +86,11 @@ def discover(
             )
             for name in sorted(files):
                 if name.endswith(".py"):
-                    found[Path(directory, name).resolve()] = None
-    return _name_modules([file for file in found if not _excluded(file, exclude, root)])
+                    found[Path(directory, name).resolve()] = in_tests
+    kept = {
+        file: in_tests for file, in_tests in found.items() if not _excluded(file, exclude, root)
+    }
+    return _name_modules(kept)
 
 
 def _excluded(path: Path, patterns: tuple[str, ...], root: Path | None) -> bool:
@@ -101,7 +110,7 @@ def _excluded(path: Path, patterns: tuple[str, ...], root: Path | None) -> bool:
     return False
 
 
-def _name_modules(files: list[Path]) -> list[SourceFile]:
+def _name_modules(files: dict[Path, bool]) -> list[SourceFile]:
     is_package_dir: dict[Path, bool] = {}
 
     def package_dir(directory: Path) -> bool:
@@ -138,7 +147,7 @@ def _name_modules(files: list[Path]) -> list[SourceFile]:
             module = f"{module}#{taken[module]}"
         else:
             taken[module] = 1
-        named.append(SourceFile(file, module, is_package))
+        named.append(SourceFile(file, module, is_package, files[file]))
     return named
 
 

@@ -239,6 +239,7 @@ def _summarize(
             not_parsed.append(FileProblem(shown, result))
             continue
         result.path = shown
+        result.in_tests = file.in_tests
         if result.syntax_note is not None:
             problem = FileProblem(shown, result.syntax_note)
             # partly parsed files are listed as not parsed: some of their lines were not

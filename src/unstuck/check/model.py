@@ -399,6 +399,8 @@ class ModuleSummary(_Summary):
     # line -> codes suppressed there (None: every code)
     suppressions: dict[int, frozenset[str] | None] = field(default_factory=dict)
     syntax_note: str | None = None
+    # test code (set from where the file was found, not cached with the summary)
+    in_tests: bool = False
 
 
 MODULE_BODY = "<module>"

@@ -16,15 +16,17 @@ for every request, so it is reported apart and only on demand (``--once-per-proc
   ``async_lru.alru_cache``, ``cachetools.cached``);
 - blocks that fill module state once: ``if _client is None: _client = make()``
   (``FunctionSummary.once_blocks``, found while walking the module);
-- coroutines of test code (modules ``test_*``, ``*_test``, ``conftest``, and the modules
-  of a ``tests`` or ``test`` package): a test suite runs them, not a request; and what a
-  test calls directly counts neither for nor against running once per process.
+- coroutines of test code (modules ``test_*``, ``*_test``, ``conftest``, the modules of
+  a ``tests`` or ``test`` package, and files under such a folder of the path checked):
+  a test suite runs them, not a request; and what a test calls directly counts neither
+  for nor against running once per process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from unstuck.check.discovery import TEST_DIRECTORIES
 from unstuck.check.model import MODULE_BODY, Call, Constant, FunctionSummary, Items
 from unstuck.check.program import Program, last_name
 from unstuck.check.values import Function, Key, LibraryMethod, LibraryObject
@@ -49,7 +51,6 @@ _LIFE_KEYWORDS = {
 _EVENTS = {"startup": "in a startup handler", "shutdown": "in a shutdown handler"}
 _COMMAND_DECORATORS = frozenset({"command", "group"})
 IN_TESTS = "in test code (run by the test suite, not by requests)"
-_TEST_DIRECTORIES = frozenset({"tests", "test"})
 
 
 def memoised_by(program: Program, key: Key, function: FunctionSummary) -> str | None:
@@ -123,7 +124,7 @@ def test_coroutines(program: Program) -> dict[Key, str]:
     """The coroutines of the project's test code (tests, fixtures, their helpers)."""
     found: dict[Key, str] = {}
     for name, summary in program.modules.items():
-        if not is_test_module(name):
+        if not (summary.in_tests or is_test_module(name)):
             continue
         for qualname, function in summary.functions.items():
             if function.is_async:
@@ -140,7 +141,7 @@ def is_test_module(name: str) -> bool:
         last.startswith("test_")
         or last.endswith("_test")
         or last == "conftest"
-        or not _TEST_DIRECTORIES.isdisjoint(parts[:-1])
+        or not TEST_DIRECTORIES.isdisjoint(parts[:-1])
     )
 
 
