@@ -77,6 +77,17 @@ def test_router_filled_and_returned_by_a_function_keeps_each_prefix() -> None:
     assert set(_routes(report)) == {"GET /api/me", "GET /{tenant}/api/me"}
 
 
+def test_routes_given_as_objects() -> None:
+    report = _check("declared_routes")
+    assert _routes(report) == {
+        "GET,HEAD /legacy/": "site.homepage",
+        "GET /legacy/users": "site.users",
+        "WEBSOCKET /legacy/feed": "site.feed",
+        "GET /v2/items": "site.items",
+        "GET /static-pages/home": "site.homepage",
+    }
+
+
 def test_a_package_imported_by_a_shorter_name_is_followed() -> None:
     # ``backend.server.settings`` imported as ``server.settings``
     report = _check("run_from_subfolder")

@@ -77,7 +77,7 @@ ARGUMENT_CALLS = frozenset(
 # Keyword arguments whose values the analysis reads (the rest keep only their name).
 KEYWORDS = frozenset(
     {"class_", "prefix", "dependencies", "methods", "path", "endpoint", "router", "app", "route"}
-    | {"dependency", "timeout", "lifespan", "on_startup", "on_shutdown"}
+    | {"dependency", "timeout", "lifespan", "on_startup", "on_shutdown", "routes"}
 )
 _PROPERTY_OWNERS = (SelfRef, Param, Call)
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),

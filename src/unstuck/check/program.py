@@ -82,7 +82,13 @@ _DICT_VIEWS = frozenset({"items", "keys", "values"})
 # calls that read a setting by name, with a default: ``getenv(name, default)``
 _DEFAULTED = frozenset({"getenv", "get", "str"})
 _BUILTINS = frozenset(dir(builtins))
-_ROUTER_FACTORIES = {"fastapi.FastAPI": "app", "fastapi.APIRouter": "router"}
+_ROUTER_FACTORIES = {
+    "fastapi.FastAPI": "app",
+    "fastapi.APIRouter": "router",
+    # Starlette's own: routes listed in ``routes=[Route(...), Mount(...)]``
+    "starlette.applications.Starlette": "app",
+    "starlette.routing.Router": "router",
+}
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
 _ANNOTATED = frozenset({"typing.Annotated"})
 _UNION = frozenset({"typing.Optional", "typing.Union"})

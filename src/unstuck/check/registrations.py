@@ -39,6 +39,7 @@ from unstuck.check.values import (
     Function,
     Key,
     LibraryMethod,
+    LibraryObject,
     Router,
     RouterKey,
     Text,
@@ -68,6 +69,9 @@ _CALLS = (
         }
     )
 )
+# routes given as objects (Starlette's, and FastAPI's own route classes)
+_LISTED = frozenset({"Route", "APIRoute", "WebSocketRoute", "APIWebSocketRoute", "Mount", "Host"})
+_LISTED_FROM = ("starlette.", "fastapi.")
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
 
@@ -223,6 +227,10 @@ class Registrations:
                     found.extend(self._helper_decorated(decorator, key, module))
             for call in function.calls:
                 callee = call.func
+                listed = call.keyword("routes")
+                if isinstance(listed, Items):  # ``Starlette(routes=[Route(...), ...])``
+                    for owner in _router_keys(program.eval(call, module)):
+                        found.extend(self._listed(listed, owner, module, key))
                 if isinstance(callee, Call) and isinstance(callee.func, Attribute):
                     # ``app.get("/")(handler)``, ``app.middleware("http")(handler)``
                     handler = call.args[0] if call.args else None
@@ -266,6 +274,49 @@ class Registrations:
                         for parent in routers:
                             inclusion = Inclusion(parent, prefix, [], module, None, key, branch)
                             self._parents.setdefault(child_key, []).append(inclusion)
+        return found
+
+    def _listed(
+        self, listed: Items, owner: RouterKey, module: str, within: Key
+    ) -> list[Registration]:
+        """Routes given as objects: ``Route``/``APIRoute(path, endpoint, methods=...)``,
+        ``WebSocketRoute(path, endpoint)``, and ``Mount(path, app=...)`` or
+        ``Mount(path, routes=[...])`` (a router of its own, under the path)."""
+        program = self.program
+        found: list[Registration] = []
+        for item in listed.items:
+            if not isinstance(item, Call) or last_name(item.func) not in _LISTED:
+                continue
+            kinds = {
+                value.name.rpartition(".")[2]
+                for value in program.eval(item.func, module)
+                if isinstance(value, LibraryObject) and value.name.startswith(_LISTED_FROM)
+            } & _LISTED
+            kind = next(iter(kinds), None)
+            path = program.text(item.argument("path", 0), module)
+            if kind in ("Mount", "Host"):
+                routes = item.keyword("routes")
+                if isinstance(routes, Items):
+                    mounted = program.router("router", item, module).key
+                    found.extend(self._listed(routes, mounted, module, within))
+                    children = [mounted]
+                else:
+                    child = item.argument("app", 1)
+                    children = self._routers(child, module) if child is not None else []
+                prefix = "" if kind == "Host" else path
+                for child_key in children:
+                    inclusion = Inclusion(owner, prefix, [], module, None, within)
+                    self._parents.setdefault(child_key, []).append(inclusion)
+            elif kind is not None:
+                endpoint = item.argument("endpoint", 1)
+                verb = "websocket" if "WebSocket" in kind else "api_route"
+                methods = self._methods(verb, item, module)
+                dependencies = _list(item.keyword("dependencies"))
+                for value in program.eval(endpoint, module) if endpoint is not None else ():
+                    if isinstance(value, Function):
+                        found.append(
+                            Registration([owner], path, methods, value.key, dependencies, module)
+                        )
         return found
 
     def _decorated(self, decorator: Call, handler: Key, module: str) -> list[Registration]:
