@@ -85,6 +85,11 @@ def test_routes_given_as_objects() -> None:
         "WEBSOCKET /legacy/feed": "site.feed",
         "GET /v2/items": "site.items",
         "GET /static-pages/home": "site.homepage",
+        # a list of routes built up before the app is made
+        "GET /health/": "site.users",
+        "GET /health/database": "site.users",
+        "GET /health/queue": "site.users",
+        "GET /health/cache": "site.users",
     }
 
 

@@ -89,6 +89,8 @@ _PASSED_ON = (
     *(FunctionRef, Each, At, Either, FString),
 )
 _SHORT_LIST = 8
+# List methods that add items: a list of routes or routers may be built that way.
+_GROWING = frozenset({"append", "extend"})
 # Calls that attach routes: which if/match block each is in tells alternatives apart.
 _REGISTERING = frozenset(
     {
@@ -144,6 +146,18 @@ class ExpressionReader:
             self.klass.attributes.setdefault(name, []).append(value)
         else:
             self.summary.globals.setdefault(name, []).append(value)
+
+    def grow(self, name: str, added: Expr) -> None:
+        """A list named ``name`` gets more items (``+=``, ``.extend``, ``.append``): a loop
+        over it, or an app given it as ``routes=``, sees them all."""
+        if not isinstance(added, Items):
+            return
+        if self.env is None or name in self.declared_globals:
+            self.bind(name, added)  # a module global holds every value bound to it
+            return
+        current = self.env.get(name)
+        if isinstance(current, Items | Either):
+            self.env[name] = Either(current, added)
 
     def assign(self, target: ast.expr, value: Expr) -> None:
         if self.env is not None and _stores_module_state(target, self.env, self.declared_globals):
@@ -279,6 +293,10 @@ class ExpressionReader:
             keywords.append(self.keyword(keyword.arg, value))
         call = Call(callee, node.lineno, node.col_offset, tuple(args), tuple(keywords), awaited)
         self.function.calls.append(call)
+        grown = func.value if isinstance(func, ast.Attribute) else None
+        if called in _GROWING and isinstance(grown, ast.Name) and len(args) == 1:
+            # ``routes.append(Route(...))``
+            self.grow(grown.id, Items((args[0],)) if called == "append" else args[0])
         if self.branch_path and called in _REGISTERING:
             self.function.branches[(node.lineno, node.col_offset)] = tuple(self.branch_path)
         return call

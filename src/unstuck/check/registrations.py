@@ -25,6 +25,7 @@ from unstuck.check.model import (
     Attribute,
     Call,
     Each,
+    Either,
     Expr,
     FString,
     Global,
@@ -227,8 +228,8 @@ class Registrations:
                     found.extend(self._helper_decorated(decorator, key, module))
             for call in function.calls:
                 callee = call.func
-                listed = call.keyword("routes")
-                if isinstance(listed, Items):  # ``Starlette(routes=[Route(...), ...])``
+                listed = _items(call.keyword("routes"))
+                if listed:  # ``Starlette(routes=[Route(...), ...])``
                     for owner in _router_keys(program.eval(call, module)):
                         found.extend(self._listed(listed, owner, module, key))
                 if isinstance(callee, Call) and isinstance(callee.func, Attribute):
@@ -277,14 +278,14 @@ class Registrations:
         return found
 
     def _listed(
-        self, listed: Items, owner: RouterKey, module: str, within: Key
+        self, listed: list[Expr], owner: RouterKey, module: str, within: Key
     ) -> list[Registration]:
         """Routes given as objects: ``Route``/``APIRoute(path, endpoint, methods=...)``,
         ``WebSocketRoute(path, endpoint)``, and ``Mount(path, app=...)`` or
         ``Mount(path, routes=[...])`` (a router of its own, under the path)."""
         program = self.program
         found: list[Registration] = []
-        for item in listed.items:
+        for item in listed:
             if not isinstance(item, Call) or last_name(item.func) not in _LISTED:
                 continue
             kinds = {
@@ -295,8 +296,8 @@ class Registrations:
             kind = next(iter(kinds), None)
             path = program.text(item.argument("path", 0), module)
             if kind in ("Mount", "Host"):
-                routes = item.keyword("routes")
-                if isinstance(routes, Items):
+                routes = _items(item.keyword("routes"))
+                if routes:
                     mounted = program.router("router", item, module).key
                     found.extend(self._listed(routes, mounted, module, within))
                     children = [mounted]
@@ -748,6 +749,17 @@ class Placement:
 
 def _function_keys(values: frozenset[Value]) -> list[Key]:
     return [value.key for value in values if isinstance(value, Function)]
+
+
+def _items(expr: Expr | None) -> list[Expr]:
+    """The items of a list written in the code, grown or joined (``a + b``) included."""
+    match expr:
+        case Items():
+            return list(expr.items)
+        case Either():
+            return [*_items(expr.left), *_items(expr.right)]
+        case _:
+            return []
 
 
 def _list(expr: Expr | None) -> list[Expr]:

@@ -202,7 +202,9 @@ class ModuleWalker(ExpressionReader):
             self.bind(node.target.id, value)
 
     def s_AugAssign(self, node: ast.AugAssign) -> None:
-        self.ex(node.value)
+        value = self.ex(node.value)
+        if isinstance(node.op, ast.Add) and isinstance(node.target, ast.Name):
+            self.grow(node.target.id, value)  # ``routes += [Route(...)]``
 
     def s_TypeAlias(self, node: ast.AST) -> None:  # pragma: no cover - Python 3.12+
         name = getattr(node, "name", None)
