@@ -37,6 +37,7 @@ from unstuck.check.model import (
     Entered,
     Expr,
     Finding,
+    FunctionRef,
     Param,
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
@@ -245,12 +246,40 @@ class BlockingAnalysis:
         function = self.program.function(key)
         offloaded = function is not None and any(
             (isinstance(value, LibraryObject) and value.name in self.offloaders)
-            or (isinstance(value, Function) and dotted_name(value.key) in self.offloaders)
+            or (
+                isinstance(value, Function)
+                and (
+                    dotted_name(value.key) in self.offloaders
+                    or self._wraps_without_calling(value.key)
+                )
+            )
             for decorator in function.decorators
             for value in self.program.eval(decorator, key[0])
         )
         self._offloaded[key] = offloaded
         return offloaded
+
+    def _wraps_without_calling(self, decorator: Key) -> bool:
+        """A decorator of the project that returns a coroutine function which never calls
+        the function it wraps, only hands it on: ``async def wrapper(*args): return await
+        loop.run_in_executor(None, partial(fn, *args))``. Calls of what it decorates then
+        run the body wherever it was handed (a thread), not on the loop."""
+        program = self.program
+        function = program.function(decorator)
+        if function is None or not function.params or not function.returns:
+            return False
+        wrapped = function.params[0].name
+        for returned in function.returns:
+            if not isinstance(returned, FunctionRef):
+                return False
+            wrapper = program.function((decorator[0], returned.function))
+            if wrapper is None or not wrapper.is_async:
+                return False
+            for call in wrapper.calls:
+                called = call.func
+                if isinstance(called, Param) and called.name == wrapped:
+                    return False  # ``return fn(*args)``: the body runs here, on the loop
+        return True
 
     def origin(self, expr: Expr, module: str) -> str | None:
         """Where the receiver of a call comes from, when FastAPI injected it."""
