@@ -311,7 +311,8 @@ class ModuleWalker(ExpressionReader):
 
     def s_Try(self, node: ast.Try) -> None:
         self.body(node.body)
-        asks_for_loop = any(
+        # the body's whole tree is read only when a handler could be the fallback
+        asks_for_loop = any(_catches_runtime_error(handler) for handler in node.handlers) and any(
             isinstance(inner, ast.Call) and _called(inner) == "get_running_loop"
             for statement in node.body
             for inner in ast.walk(statement)
