@@ -9,6 +9,7 @@ Stopping serve must leave no process behind, the Celery worker included.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -154,3 +155,43 @@ def test_upload_transcode_download_through_unstuck_serve(
         assert container.streams.video[0].codec_context.width == 320
     assert thumbnail.headers["content-type"] == "image/jpeg"
     assert (data_dir / "videos" / f"{task_id}.mp4").is_file()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_sigkilled_serve_leaves_no_worker_behind(tmp_path: Path) -> None:
+    data_dir = (tmp_path / "var").resolve()
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("UNSTUCK_")}
+    environment["UNSTUCK_DATA_DIR"] = str(data_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "unstuck", "serve", "--port", str(port), "--log-level", "warning"],
+        env=environment,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        # /health is 200 once the embedded worker has reported in: it is running.
+        while True:
+            assert process.poll() is None, "unstuck serve exited during start-up"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "unstuck serve did not answer /health"
+            time.sleep(0.2)
+        started = _processes_using(data_dir)
+        assert len(started) >= 2, started  # serve and its worker at least
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 30
+        while left := _processes_using(data_dir):
+            assert time.monotonic() < deadline, f"left running after serve died: {left}"
+            time.sleep(0.2)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for pid in _processes_using(data_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

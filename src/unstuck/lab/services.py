@@ -3,7 +3,9 @@
 Each configuration (a set of ``UNSTUCK_*`` settings) is one ``unstuck serve
 --antipatterns --no-worker`` process tree with its own data directory, port
 and watcher token, in its own session so that stopping it reaches every
-process it started and nothing else. The lab only talks to it over HTTP.
+process it started and nothing else. On Linux the kernel sends the service
+SIGTERM when the lab dies, even by SIGKILL (`unstuck.parent_death`), so that
+a killed lab leaves no service behind. The lab only talks to it over HTTP.
 Services are reused across claims that need the same settings; at most
 ``keep`` stay up at once, the oldest is stopped first.
 """
@@ -26,6 +28,7 @@ from typing import Any
 
 from unstuck.lab.client import Connection, ProtocolError, Request
 from unstuck.lab.load import Target
+from unstuck.parent_death import die_with_parent
 
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
@@ -149,7 +152,9 @@ class Fleet:
         while len(self._running) >= self.keep:
             oldest = next(iter(self._running))
             await asyncio.to_thread(self._running.pop(oldest).stop)
-        service = await asyncio.to_thread(self._start, key)
+        # Started from the loop's own thread, not a worker thread: the kernel ties the
+        # death signal to the thread that forks, and this one lives as long as the lab.
+        service = self._start(key)
         try:
             await service.wait_healthy()
         except BaseException:
@@ -191,6 +196,7 @@ class Fleet:
                 stderr=subprocess.STDOUT,
                 env=_environment(extra + settings),
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         service = RunningService(settings, process, Target("127.0.0.1", port), data_dir, log, token)
         # Known to the fleet as soon as it exists, so that an interruption cannot orphan it.
