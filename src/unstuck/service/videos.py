@@ -4,7 +4,8 @@ The article's third CPU option, done right, and across hosts. Every blocking
 step runs in a worker thread, never on the event loop: writing the upload
 (`uploads`), probing it with PyAV, storing it (`storage`: a local folder or
 S3), sending the task, streaming results back, in threads of the pipeline's
-own limiter (`capacity.pipeline_thread`). Task ids are generated here,
+own limiter (`capacity.pipeline_thread`). Results are served whole or by one
+byte range (`byte_ranges`), read from storage chunk by chunk. Task ids are generated here,
 so every stored name comes from the id, never from the client.
 
 The ``video_jobs`` row (`jobs`) is the truth about a task: inserted here,
@@ -25,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from unstuck.service import idempotency, jobs, storage, transcode
+from unstuck.service import byte_ranges, idempotency, jobs, storage, transcode
 from unstuck.service.capacity import pipeline_thread
 from unstuck.service.idempotency import IdempotencyKey
+from unstuck.service.methods import is_head
 from unstuck.service.queue import TRANSCODE_TASK
 from unstuck.service.storage import new_task_id, parse_task_id
 from unstuck.service.upload_limits import upload_slot
@@ -230,13 +232,25 @@ async def get_task(task_id: str, request: Request) -> TaskState:
     )
 
 
+_RESULT_ERRORS: dict[int | str, dict[str, Any]] = {
+    206: {"description": "the byte range asked for with ``Range: bytes=…``"},
+    404: {},
+    409: {},
+    416: {"description": "the range starts past the end (``Content-Range: bytes */size``)"},
+    503: {},
+}
+
+
 @router.get(
     "/videos/{task_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"video/mp4": {}}}, 404: {}, 409: {}, 503: {}},
+    responses={200: {"content": {"video/mp4": {}}}, **_RESULT_ERRORS},
 )
-async def get_video(task_id: str, request: Request) -> StreamingResponse:
-    """The transcoded H.264 MP4 (at most 320 px wide), once the task has succeeded."""
+async def get_video(task_id: str, request: Request) -> Response:
+    """The transcoded H.264 MP4 (at most 320 px wide), once the task has succeeded.
+
+    ``Range: bytes=…`` (one range) gets a 206 with those bytes, as players ask for it.
+    """
     job = await _job(request, task_id)
     return await _stream_result(request, job, storage.video_key(job.id), "video/mp4")
 
@@ -244,9 +258,9 @@ async def get_video(task_id: str, request: Request) -> StreamingResponse:
 @router.get(
     "/videos/{task_id}/thumbnail",
     response_class=StreamingResponse,
-    responses={200: {"content": {"image/jpeg": {}}}, 404: {}, 409: {}, 503: {}},
+    responses={200: {"content": {"image/jpeg": {}}}, **_RESULT_ERRORS},
 )
-async def get_thumbnail(task_id: str, request: Request) -> StreamingResponse:
+async def get_thumbnail(task_id: str, request: Request) -> Response:
     """A JPEG frame of the transcoded video, once the task has succeeded."""
     job = await _job(request, task_id)
     return await _stream_result(request, job, storage.thumbnail_key(job.id), "image/jpeg")
@@ -266,9 +280,7 @@ async def _job(request: Request, task_id: str) -> jobs.Job:
     return jobs.Job.from_row(row)
 
 
-async def _stream_result(
-    request: Request, job: jobs.Job, key: str, media_type: str
-) -> StreamingResponse:
+async def _stream_result(request: Request, job: jobs.Job, key: str, media_type: str) -> Response:
     if job.state == jobs.FAILURE:
         raise HTTPException(409, f"the transcode failed: {job.error_message}")
     if job.state != jobs.SUCCESS:
@@ -276,19 +288,64 @@ async def _stream_result(
             404,
             f"the video is not ready: the task is {job.state}; poll /task/{job.id} until SUCCESS",
         )
-    store = _storage(request)
+    head = is_head(request.scope)
+    # Ranges are defined for GET only (RFC 9110, 14.2): a HEAD describes the whole file.
+    wanted = None if head else byte_ranges.parse(request.headers.get("range"))
+    opening = functools.partial(
+        _open_result, _storage(request), key, wanted, request.headers.get("if-range")
+    )
     try:
-        opened = await pipeline_thread(store.open, key)
+        opened = await pipeline_thread(opening)
     except storage.ObjectMissingError as exc:
         raise HTTPException(404, "the transcoded file is no longer stored") from exc
+    except storage.RangeNotSatisfiableError as exc:
+        raise HTTPException(
+            416,
+            f"the range starts past the end of the file ({exc.size} bytes)",
+            headers={"Content-Range": f"bytes */{exc.size}", "Accept-Ranges": "bytes"},
+        ) from exc
     except storage.StorageUnavailableError as exc:
         logger.exception("could not open %s", key)
         raise HTTPException(503, "the video storage is unavailable; try again later") from exc
+    headers = {"Content-Length": str(opened.length), "Accept-Ranges": "bytes"}
+    if opened.etag is not None:
+        headers["ETag"] = opened.etag
+    status = 200
+    if opened.span is not None:
+        status = 206
+        headers["Content-Range"] = opened.span.content_range()
+    if head:
+        await pipeline_thread(opened.close)
+        return Response(status_code=status, headers=headers, media_type=media_type)
     return StreamingResponse(
-        _chunks(opened),
-        media_type=media_type,
-        headers={"Content-Length": str(opened.size)},
+        _chunks(opened), status_code=status, media_type=media_type, headers=headers
     )
+
+
+def _open_result(
+    store: Storage, key: str, wanted: byte_ranges.RangeRequest | None, if_range: str | None
+) -> storage.StoredObject:
+    """The object, or the range `wanted` of it when ``If-Range`` (if any) allows.
+
+    Blocking (a thread). ``If-Range`` is weighed before the range itself: a file that
+    changed since the client's copy is sent whole, even if the range does not fit it.
+    """
+    if wanted is None:
+        return store.open(key)
+    try:
+        opened = store.open(key, wanted)
+    except storage.RangeNotSatisfiableError:
+        if if_range is None:
+            raise
+        whole = store.open(key)
+        if byte_ranges.if_range_allows(if_range, whole.etag):
+            whole.close()
+            raise
+        return whole
+    if byte_ranges.if_range_allows(if_range, opened.etag):
+        return opened
+    opened.close()
+    return store.open(key)
 
 
 async def _chunks(opened: storage.StoredObject) -> AsyncIterator[bytes]:
