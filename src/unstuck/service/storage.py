@@ -52,6 +52,13 @@ def _checked(task_id: str) -> str:
     return canonical
 
 
+def incoming_folder(settings: Settings) -> Path:
+    """Where uploads arrive on this host, before they go to storage (created)."""
+    folder = settings.data_dir.resolve() / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def upload_key(task_id: str) -> str:
     return f"uploads/{_checked(task_id)}.upload"
 

@@ -21,7 +21,6 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -29,7 +28,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from unstuck.service import byte_ranges, idempotency, jobs, storage, transcode
+from unstuck.service import byte_ranges, fault_points, idempotency, jobs, storage, transcode
 from unstuck.service.capacity import pipeline_thread
 from unstuck.service.idempotency import IdempotencyKey
 from unstuck.service.methods import is_head
@@ -154,19 +153,28 @@ async def _upload_video(request: Request) -> UploadAccepted:
     settings = _settings(request)
     store = _storage(request)
     task_id = new_task_id()
-    incoming = await pipeline_thread(_incoming_folder, settings)
+    incoming = await pipeline_thread(storage.incoming_folder, settings)
     try:
         upload = await receive_upload(
             request, incoming / f"{task_id}.upload", settings.max_upload_bytes
         )
     except UploadError as exc:
         raise HTTPException(exc.status_code, exc.message) from exc
+    fault_points.reach("upload-received")
     stored = recorded = enqueued = False
     try:
         try:
             await pipeline_thread(transcode.probe, upload.path)
         except transcode.NotAVideoError as exc:
             raise HTTPException(415, f"not a video: {exc}") from exc
+        engine = request.state.async_engine
+        # The row first, UPLOADING: if this process dies from here on, the row names
+        # the object it may have stored, and the recovery deletes both (`jobs.abandon`).
+        async with engine.begin() as connection:
+            await connection.execute(
+                jobs.reserve_statement(task_id, upload.client_filename, upload.size)
+            )
+        recorded = True
         key = storage.upload_key(task_id)
         try:
             await pipeline_thread(store.put_file, key, upload.path)
@@ -174,12 +182,13 @@ async def _upload_video(request: Request) -> UploadAccepted:
             logger.exception("could not store the upload of task %s", task_id)
             raise HTTPException(503, "the video storage is unavailable; try again later") from exc
         stored = True
-        engine = request.state.async_engine
+        fault_points.reach("upload-stored")
         async with engine.begin() as connection:
-            await connection.execute(
-                jobs.insert_statement(task_id, upload.client_filename, upload.size)
-            )
-        recorded = True
+            issued = await connection.execute(jobs.issue_statement(task_id))
+        if issued.rowcount != 1:
+            # Storing took longer than UNSTUCK_UPLOAD_ABANDONED_AFTER_S: the recovery
+            # took this upload for one a dead process left.
+            raise HTTPException(503, "storing the upload took too long; try again later")
         task = _celery(request).tasks[TRANSCODE_TASK]
         send = functools.partial(task.apply_async, task_id=task_id)
         try:
@@ -197,23 +206,19 @@ async def _upload_video(request: Request) -> UploadAccepted:
     return UploadAccepted(task_id=task_id)
 
 
-def _incoming_folder(settings: Settings) -> Path:
-    """Where uploads arrive on this host, before they go to storage."""
-    folder = settings.data_dir.resolve() / "incoming"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 async def _forget(request: Request, task_id: str, local: Any, stored: bool, recorded: bool) -> None:
     await anyio.Path(local).unlink(missing_ok=True)
     try:
+        # The object before the row: a row left behind still names it for the recovery.
+        if stored:
+            await pipeline_thread(_storage(request).delete, storage.upload_key(task_id))
         if recorded:
             async with request.state.async_engine.begin() as connection:
                 await connection.execute(jobs.delete_statement(task_id))
-        if stored:
-            await pipeline_thread(_storage(request).delete, storage.upload_key(task_id))
     except Exception:
-        # The job row, if left, is PENDING: the workers send it again; nothing is lost.
+        # A row left UPLOADING is deleted by the recovery after
+        # UNSTUCK_UPLOAD_ABANDONED_AFTER_S, with its upload; one left PENDING is sent
+        # again (or failed, its upload gone). The client had a refusal: nothing is lost.
         logger.exception("could not clean up after the refused upload of task %s", task_id)
 
 
@@ -275,7 +280,8 @@ async def _job(request: Request, task_id: str) -> jobs.Job:
         raise HTTPException(404, f"no task {shown!r}: task ids are UUIDs from /upload-video")
     async with request.state.async_engine.connect() as connection:
         row = (await connection.execute(jobs.select_statement(canonical))).first()
-    if row is None:
+    # An UPLOADING or ABANDONED row is an upload whose 202 was never sent: not issued.
+    if row is None or row.state in (jobs.UPLOADING, jobs.ABANDONED):
         raise HTTPException(404, f"no task {task_id!r} was issued by this service, or it expired")
     return jobs.Job.from_row(row)
 
