@@ -5,8 +5,8 @@ step runs in a worker thread, never on the event loop: writing the upload
 (`uploads`), probing it with PyAV, storing it (`storage`: a local folder or
 S3), sending the task, streaming results back, in threads of the pipeline's
 own limiter (`capacity.pipeline_thread`). Results are served whole or by one
-byte range (`byte_ranges`), read from storage chunk by chunk. Task ids are generated here,
-so every stored name comes from the id, never from the client.
+byte range (`byte_ranges`), read from storage chunk by chunk. Task ids are
+generated here, so every stored name comes from the id, never from the client.
 
 The ``video_jobs`` row (`jobs`) is the truth about a task: inserted here,
 before the task is sent, and moved by the worker. ``/task/{id}`` and
@@ -237,19 +237,22 @@ async def get_task(task_id: str, request: Request) -> TaskState:
     )
 
 
-_RESULT_ERRORS: dict[int | str, dict[str, Any]] = {
-    206: {"description": "the byte range asked for with ``Range: bytes=…``"},
-    404: {},
-    409: {},
-    416: {"description": "the range starts past the end (``Content-Range: bytes */size``)"},
-    503: {},
-}
+def _result_answers(media_type: str) -> dict[int | str, dict[str, Any]]:
+    content: dict[str, Any] = {media_type: {}}
+    return {
+        200: {"content": content},
+        206: {"description": "the one byte range asked for with Range", "content": content},
+        404: {},
+        409: {},
+        416: {"description": "the range starts past the end (Content-Range: bytes */size)"},
+        503: {},
+    }
 
 
 @router.get(
     "/videos/{task_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"video/mp4": {}}}, **_RESULT_ERRORS},
+    responses=_result_answers("video/mp4"),
 )
 async def get_video(task_id: str, request: Request) -> Response:
     """The transcoded H.264 MP4 (at most 320 px wide), once the task has succeeded.
@@ -263,7 +266,7 @@ async def get_video(task_id: str, request: Request) -> Response:
 @router.get(
     "/videos/{task_id}/thumbnail",
     response_class=StreamingResponse,
-    responses={200: {"content": {"image/jpeg": {}}}, **_RESULT_ERRORS},
+    responses=_result_answers("image/jpeg"),
 )
 async def get_thumbnail(task_id: str, request: Request) -> Response:
     """A JPEG frame of the transcoded video, once the task has succeeded."""
