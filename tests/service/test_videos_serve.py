@@ -4,7 +4,9 @@ Nothing configured but a temporary data dir, so this is the embedded default a
 newcomer gets: filesystem broker, SQLite results, one worker started by serve.
 The upload is streamed over real HTTP in chunks, and ``/health`` is asked in
 the middle of it to show the loop keeps serving while an upload is in flight.
-Stopping serve must leave no process behind, the Celery worker included.
+Stopping serve must leave no process behind, the Celery worker included, and
+so must a serve SIGKILLed. A serve that kills itself mid-upload (its fault
+points) leaves files that the next serve's recovery deletes past the bound.
 """
 
 from __future__ import annotations
