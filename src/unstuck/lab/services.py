@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,7 @@ class Fleet:
         self.workdir, self.database_url, self.keep = workdir, database_url, keep
         self._running: dict[Settings, RunningService] = {}
         self._started = 0
+        self._spawner: ThreadPoolExecutor | None = None
 
     async def service(self, **settings: str | int | float) -> RunningService:
         """The service with these settings (``pool_size=2`` means ``UNSTUCK_POOL_SIZE=2``)."""
@@ -152,9 +154,12 @@ class Fleet:
         while len(self._running) >= self.keep:
             oldest = next(iter(self._running))
             await asyncio.to_thread(self._running.pop(oldest).stop)
-        # Started from the loop's own thread, not a worker thread: the kernel ties the
-        # death signal to the thread that forks, and this one lives as long as the lab.
-        service = self._start(key)
+        # In a thread of the fleet's own: the kernel ties the death signal to the thread
+        # that forks, and this one lives until `stop_all` has stopped every service.
+        if self._spawner is None:
+            self._spawner = ThreadPoolExecutor(1, thread_name_prefix="lab-services")
+        loop = asyncio.get_running_loop()
+        service = await loop.run_in_executor(self._spawner, self._start, key)
         try:
             await service.wait_healthy()
         except BaseException:
@@ -206,3 +211,6 @@ class Fleet:
     def stop_all(self) -> None:
         while self._running:
             self._running.pop(next(iter(self._running))).stop()
+        if self._spawner is not None:
+            self._spawner.shutdown()
+            self._spawner = None
