@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.own_servers import S3Server, free_port
+from unstuck.service.byte_ranges import RangeRequest
 from unstuck.service.settings import Settings
 from unstuck.service.storage import (
     CHUNK_BYTES,
     ObjectMissingError,
+    RangeNotSatisfiableError,
     Storage,
     StorageUnavailableError,
     create_storage,
@@ -82,6 +84,33 @@ def test_put_replaces_and_missing_objects_are_named(store: Storage, tmp_path: Pa
         store.get_file(video_key(other), tmp_path / "none")
     assert not (tmp_path / "none").exists()
     assert not store.exists(video_key(other))
+
+
+def test_open_reads_one_byte_range_or_says_it_is_past_the_end(
+    store: Storage, tmp_path: Path
+) -> None:
+    task_id = str(uuid.uuid4())
+    payload = bytes(range(256)) * (9 * 1024 + 1)  # over two chunks
+    (tmp_path / "v").write_bytes(payload)
+    store.put_file(video_key(task_id), tmp_path / "v")
+    size = len(payload)
+    for wanted, first, last in (
+        (RangeRequest(CHUNK_BYTES - 3, CHUNK_BYTES * 2 + 3), CHUNK_BYTES - 3, CHUNK_BYTES * 2 + 3),
+        (RangeRequest(size - 5, None), size - 5, size - 1),
+        (RangeRequest(None, None, suffix=7), size - 7, size - 1),
+        (RangeRequest(None, None, suffix=size * 2), 0, size - 1),
+    ):
+        opened = store.open(video_key(task_id), wanted)
+        try:
+            assert opened.span is not None
+            assert (opened.span.first, opened.span.last, opened.size) == (first, last, size)
+            assert b"".join(opened.chunks()) == payload[first : last + 1]
+            assert opened.etag is not None
+        finally:
+            opened.close()
+    with pytest.raises(RangeNotSatisfiableError) as refused:
+        store.open(video_key(task_id), RangeRequest(size, None))
+    assert refused.value.size == size
 
 
 def test_unreachable_s3_is_unavailable_not_missing(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ what the lab computes from its own measurements.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -143,3 +144,62 @@ def test_sigterm_stops_the_lab_and_the_services_it_started(tmp_path: Path) -> No
         if lab.poll() is None:
             lab.kill()
         lab.communicate()
+
+
+def _session_members(session: int) -> list[int]:
+    """Live processes of the session led by `session` (a service and what it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_sigkilled_lab_leaves_no_service_behind(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UNSTUCK_")}
+    lab = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "unstuck",
+            "lab",
+            "--quick",
+            "--only",
+            "thread_pool",
+            "--report",
+            str(tmp_path / "report"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    services: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not services and time.monotonic() < deadline and lab.poll() is None:
+            time.sleep(0.2)
+            services = _children(lab.pid)
+        assert services, "the lab started no service"
+        # Until the service has started its own children (uvicorn, the pools).
+        time.sleep(3)
+        members = [pid for service in services for pid in _session_members(service)]
+        assert len(members) >= len(services)
+        lab.kill()
+        lab.wait()
+        deadline = time.monotonic() + 30
+        while left := [pid for pid in members if _alive(pid)]:
+            assert time.monotonic() < deadline, f"left running after the lab died: {left}"
+            time.sleep(0.2)
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+        lab.wait()
+        for service in services:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(service, signal.SIGKILL)

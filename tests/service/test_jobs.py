@@ -3,6 +3,8 @@ with back-off, the attempts limit, retention (rows and objects) and worker liven
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -132,3 +134,61 @@ def test_retention_deletes_rows_objects_and_keeps_the_recent(
     # Stopping removed the worker's liveness row that the tick wrote.
     with engine.connect() as connection:
         assert connection.execute(select(VideoWorker.name)).all() == []
+
+
+def test_uploads_left_uploading_are_deleted_after_the_bound_with_their_objects(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    store = create_storage(settings)
+    old, recent, issued = new_task_id(), new_task_id(), new_task_id()
+    for task_id in (old, recent, issued):
+        with engine.begin() as connection:
+            connection.execute(jobs.reserve_statement(task_id, "a.mp4", 1))
+        (tmp_path / "object").write_bytes(b"x")
+        store.put_file(upload_key(task_id), tmp_path / "object")
+    with engine.begin() as connection:
+        assert connection.execute(jobs.issue_statement(issued)).rowcount == 1
+    _age(engine, old, 120, created_at=True)
+    _age(engine, issued, 120, created_at=True)
+    # A file a dead web process was receiving, and one still arriving.
+    incoming = tmp_path / "incoming"
+    incoming.mkdir(exist_ok=True)
+    stale, arriving = incoming / f"{old}.upload", incoming / f"{recent}.upload"
+    for path in (stale, arriving):
+        path.write_bytes(b"x")
+    os.utime(stale, (time.time() - 120, time.time() - 120))
+
+    bounded = settings.model_copy(update={"upload_abandoned_after_s": 60, "data_dir": tmp_path})
+    recovery = Recovery(create_celery(bounded), bounded, "w")
+    try:
+        recovery.tick()
+    finally:
+        recovery.stop()
+
+    assert jobs.read(engine, old) is None
+    assert not store.exists(upload_key(old))
+    found = jobs.read(engine, recent)
+    assert found is not None
+    assert found.state == jobs.UPLOADING
+    assert store.exists(upload_key(recent))
+    # A PENDING job is the workers' to run, however old.
+    issued_job = jobs.read(engine, issued)
+    assert issued_job is not None
+    assert issued_job.state == jobs.PENDING
+    assert store.exists(upload_key(issued))
+    assert not stale.exists()
+    assert arriving.exists()
+
+
+def test_an_upload_taken_by_the_recovery_is_not_issued(engine: Engine) -> None:
+    task_id = new_task_id()
+    with engine.begin() as connection:
+        connection.execute(jobs.reserve_statement(task_id, "a.mp4", 1))
+    _age(engine, task_id, 120, created_at=True)
+    assert jobs.abandon(engine, 60) == [task_id]
+    # A round that died here: the next one takes the row again, whatever its age.
+    assert jobs.abandon(engine, 3600) == [task_id]
+    with engine.begin() as connection:
+        assert connection.execute(jobs.issue_statement(task_id)).rowcount == 0
+    jobs.delete_abandoned(engine, [task_id])
+    assert jobs.read(engine, task_id) is None

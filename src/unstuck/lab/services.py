@@ -3,7 +3,9 @@
 Each configuration (a set of ``UNSTUCK_*`` settings) is one ``unstuck serve
 --antipatterns --no-worker`` process tree with its own data directory, port
 and watcher token, in its own session so that stopping it reaches every
-process it started and nothing else. The lab only talks to it over HTTP.
+process it started and nothing else. On Linux the kernel sends the service
+SIGTERM when the lab dies, even by SIGKILL (`unstuck.parent_death`), so that
+a killed lab leaves no service behind. The lab only talks to it over HTTP.
 Services are reused across claims that need the same settings; at most
 ``keep`` stay up at once, the oldest is stopped first.
 """
@@ -20,12 +22,14 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unstuck.lab.client import Connection, ProtocolError, Request
 from unstuck.lab.load import Target
+from unstuck.parent_death import die_with_parent
 
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
@@ -138,6 +142,7 @@ class Fleet:
         self.workdir, self.database_url, self.keep = workdir, database_url, keep
         self._running: dict[Settings, RunningService] = {}
         self._started = 0
+        self._spawner: ThreadPoolExecutor | None = None
 
     async def service(self, **settings: str | int | float) -> RunningService:
         """The service with these settings (``pool_size=2`` means ``UNSTUCK_POOL_SIZE=2``)."""
@@ -149,7 +154,12 @@ class Fleet:
         while len(self._running) >= self.keep:
             oldest = next(iter(self._running))
             await asyncio.to_thread(self._running.pop(oldest).stop)
-        service = await asyncio.to_thread(self._start, key)
+        # In a thread of the fleet's own: the kernel ties the death signal to the thread
+        # that forks, and this one lives until `stop_all` has stopped every service.
+        if self._spawner is None:
+            self._spawner = ThreadPoolExecutor(1, thread_name_prefix="lab-services")
+        loop = asyncio.get_running_loop()
+        service = await loop.run_in_executor(self._spawner, self._start, key)
         try:
             await service.wait_healthy()
         except BaseException:
@@ -191,6 +201,7 @@ class Fleet:
                 stderr=subprocess.STDOUT,
                 env=_environment(extra + settings),
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         service = RunningService(settings, process, Target("127.0.0.1", port), data_dir, log, token)
         # Known to the fleet as soon as it exists, so that an interruption cannot orphan it.
@@ -200,3 +211,6 @@ class Fleet:
     def stop_all(self) -> None:
         while self._running:
             self._running.pop(next(iter(self._running))).stop()
+        if self._spawner is not None:
+            self._spawner.shutdown()
+            self._spawner = None

@@ -1,7 +1,12 @@
 """The ``video_jobs`` rows: the one record of every transcode, and how its state moves.
 
-The web process inserts a PENDING row before it sends the task (`issue`), so
-``/task/{id}`` knows every id it issued and nothing else. The worker moves the
+The web process inserts an UPLOADING row before it stores the upload
+(`reserve_statement`), turns it PENDING once the upload is stored
+(`issue_statement`), then sends the task; ``/task/{id}`` knows every id it
+issued and nothing else (an UPLOADING row is not issued yet). So a web process
+killed at any point leaves either nothing or a row naming what it stored:
+`abandon` takes the UPLOADING rows older than ``upload_abandoned_after_s``
+(ABANDONED), for the recovery to delete their upload, then the row. The worker moves the
 row: `claim` (PENDING -> STARTED, or a STARTED row whose worker went silent),
 `beat` while it runs, then `succeed` or `fail`. Every move is a conditional
 UPDATE, so two deliveries of one task (at-least-once) cannot both run it, and
@@ -33,6 +38,7 @@ from sqlalchemy import (
     Insert,
     Row,
     Select,
+    Update,
     create_engine,
     delete,
     func,
@@ -46,6 +52,8 @@ from unstuck.service import db_timeouts
 from unstuck.service.models import VideoJob, VideoWorker
 from unstuck.service.settings import Settings
 
+UPLOADING = "UPLOADING"  # the web process is storing the upload; not sent yet
+ABANDONED = "ABANDONED"  # its web process died mid-upload: the recovery deletes it
 PENDING = "PENDING"
 STARTED = "STARTED"
 SUCCESS = "SUCCESS"
@@ -128,6 +136,22 @@ def insert_statement(task_id: str, client_filename: str | None, size: int) -> In
         sent_at=moment,
         sends=1,
         attempts=0,
+    )
+
+
+def reserve_statement(task_id: str, client_filename: str | None, size: int) -> Insert:
+    """The row of an upload about to be stored: in the database before the object is."""
+    return insert_statement(task_id, client_filename, size).values(state=UPLOADING)
+
+
+def issue_statement(task_id: str) -> Update:
+    """UPLOADING -> PENDING once the upload is stored; no row changes when the recovery
+    has taken it meanwhile (ABANDONED, or deleted)."""
+    moment = now()
+    return (
+        update(VideoJob)
+        .where(VideoJob.id == task_id, VideoJob.state == UPLOADING)
+        .values(state=PENDING, sent_at=moment)
     )
 
 
@@ -246,6 +270,44 @@ def requeue(engine: Engine, requeue_after_s: float) -> list[str]:
             if taken.rowcount == 1:
                 due.append(row.id)
     return due
+
+
+def abandon(engine: Engine, after_s: float) -> list[str]:
+    """Ids of uploads whose web process died: UPLOADING rows older than `after_s`, now
+    ABANDONED (each taken by this caller alone), and ABANDONED rows a previous round
+    did not finish."""
+    before = now() - timedelta(seconds=after_s)
+    with engine.begin() as connection:
+        stale = list(
+            connection.execute(
+                select(VideoJob.id)
+                .where(VideoJob.state == UPLOADING, VideoJob.created_at < before)
+                .limit(_BATCH)
+            ).scalars()
+        )
+        taken = []
+        for task_id in stale:
+            marked = connection.execute(
+                update(VideoJob)
+                .where(VideoJob.id == task_id, VideoJob.state == UPLOADING)
+                .values(state=ABANDONED)
+            )
+            if marked.rowcount == 1:
+                taken.append(task_id)
+        # Left by a round that died between marking and deleting: anyone may finish them.
+        left = connection.execute(
+            select(VideoJob.id)
+            .where(VideoJob.state == ABANDONED, VideoJob.id.not_in(taken))
+            .limit(_BATCH)
+        ).scalars()
+        return [*taken, *left]
+
+
+def delete_abandoned(engine: Engine, task_ids: list[str]) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            delete(VideoJob).where(VideoJob.id.in_(task_ids), VideoJob.state == ABANDONED)
+        )
 
 
 def expired(engine: Engine, retention_s: float) -> list[str]:

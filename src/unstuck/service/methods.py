@@ -21,6 +21,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
+# Marks a HEAD served as GET, so that a route can skip reading a body nobody receives.
+_HEAD_KEY = "unstuck.head"
+
+
+def is_head(scope: Scope) -> bool:
+    """Whether this GET is a HEAD request (`MethodsMiddleware` passes HEADs on as GETs)."""
+    return bool(scope.get(_HEAD_KEY, False))
+
+
 # Distinct request paths remembered (ids make them many): a bound on the memory it takes.
 _CACHED_PATHS = 4_096
 
@@ -64,7 +73,8 @@ class MethodsMiddleware:
             return
         allowed = self.table.allowed(scope["path"])
         if scope["method"] == "HEAD" and "GET" in allowed:
-            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
+            head = {**scope, "method": "GET", _HEAD_KEY: True}
+            await self.app(head, receive, _without_body(send))
             return
         # A method the path answers cannot end in a 405: no need to watch the answer.
         if allowed and scope["method"] not in allowed:

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     retention_s: float = Field(
         default=7 * 24 * 3600.0, gt=0, description="results and job rows are deleted after"
     )
+    upload_abandoned_after_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="an upload whose web process died before it was queued is deleted after",
+    )
 
     # What a client may hold (unstuck.service.http_protocol, uvicorn's options).
     max_connections: int = Field(

@@ -7,7 +7,8 @@
 Keys are built here from task ids the service generated (`upload_key`,
 `video_key`, `thumbnail_key`), never from a client's file name. Both directions
 stream: `put_file` moves a local file in (multipart upload for S3), `get_file`
-writes an object to a local file, `open` yields it in chunks; memory stays
+writes an object to a local file, `open` yields it (or one byte range of it)
+in chunks; memory stays
 bounded whatever the size. An object appears whole or not at all (local: a
 temporary name renamed into place; S3: a PUT is atomic). Every method blocks:
 call them from a thread in async code.
@@ -20,11 +21,12 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
+from unstuck.service.byte_ranges import ByteSpan, RangeRequest
 from unstuck.service.settings import Settings
 
 CHUNK_BYTES = 1024 * 1024
@@ -50,6 +52,13 @@ def _checked(task_id: str) -> str:
     return canonical
 
 
+def incoming_folder(settings: Settings) -> Path:
+    """Where uploads arrive on this host, before they go to storage (created)."""
+    folder = settings.data_dir.resolve() / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def upload_key(task_id: str) -> str:
     return f"uploads/{_checked(task_id)}.upload"
 
@@ -70,24 +79,50 @@ class StorageUnavailableError(RuntimeError):
     """The store could not be reached or refused the request (not a missing object)."""
 
 
+class RangeNotSatisfiableError(LookupError):
+    """The requested range starts past the end of the object (of `size` bytes)."""
+
+    def __init__(self, key: str, size: int) -> None:
+        super().__init__(f"{key}: no such range in {size} bytes")
+        self.size = size
+
+
 @dataclass
 class StoredObject:
-    """An object opened for reading: its size and its bytes, chunk by chunk.
+    """An object opened for reading: its size, its bytes chunk by chunk, its entity tag.
 
-    `read` blocks; `close` must be called (the S3 body holds a connection).
+    `size` is the whole object's; `span` the bytes requested, when a range was asked
+    for, and `read` then stops at its end. `etag` (a strong, quoted tag) changes
+    whenever the object is replaced. `read` blocks; `close` must be called (the S3
+    body holds a connection).
     """
 
     size: int
     _stream: Any
+    etag: str | None = None
+    span: ByteSpan | None = None
+    _remaining: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._remaining = self.size if self.span is None else self.span.length
+
+    @property
+    def length(self) -> int:
+        """How many bytes `read` gives in all."""
+        return self.size if self.span is None else self.span.length
 
     def read(self) -> bytes:
+        if self._remaining <= 0:
+            return b""
         try:
-            return cast(bytes, self._stream.read(CHUNK_BYTES))
+            chunk = cast(bytes, self._stream.read(min(CHUNK_BYTES, self._remaining)))
         except OSError as exc:
             raise StorageUnavailableError(f"reading the object failed: {exc}") from exc
         except Exception as exc:
             # botocore's streaming errors (timeouts, truncated bodies) are not OSErrors.
             raise StorageUnavailableError(f"reading the object failed: {exc}") from exc
+        self._remaining -= len(chunk)
+        return chunk
 
     def chunks(self) -> Iterator[bytes]:
         while chunk := self.read():
@@ -107,8 +142,9 @@ class Storage(Protocol):
     def get_file(self, key: str, destination: Path) -> None:
         """Write the object to `destination` (replaced); `ObjectMissingError` if none."""
 
-    def open(self, key: str) -> StoredObject:
-        """Open the object for streaming; `ObjectMissingError` if none."""
+    def open(self, key: str, wanted: RangeRequest | None = None) -> StoredObject:
+        """Open the object for streaming, or the range `wanted` of it; `ObjectMissingError`
+        if none, `RangeNotSatisfiableError` if the range starts past its end."""
 
     def exists(self, key: str) -> bool: ...
 
@@ -156,12 +192,22 @@ class LocalStorage:
         finally:
             partial.unlink(missing_ok=True)
 
-    def open(self, key: str) -> StoredObject:
+    def open(self, key: str, wanted: RangeRequest | None = None) -> StoredObject:
         try:
             stream = (self.root / key).open("rb")
         except FileNotFoundError as exc:
             raise ObjectMissingError(key) from exc
-        return StoredObject(os.fstat(stream.fileno()).st_size, stream)
+        stat = os.fstat(stream.fileno())
+        # An object is replaced by a rename: a new inode and mtime, so a new tag.
+        etag = f'"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+        span = None
+        if wanted is not None:
+            span = wanted.resolve(stat.st_size)
+            if span is None:
+                stream.close()
+                raise RangeNotSatisfiableError(key, stat.st_size)
+            stream.seek(span.first)
+        return StoredObject(stat.st_size, stream, etag, span)
 
     def exists(self, key: str) -> bool:
         return (self.root / key).is_file()
@@ -227,10 +273,30 @@ class S3Storage:
         finally:
             partial.unlink(missing_ok=True)
 
-    def open(self, key: str) -> StoredObject:
-        with self._errors(key):
-            answer = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
-        return StoredObject(int(answer["ContentLength"]), answer["Body"])
+    def open(self, key: str, wanted: RangeRequest | None = None) -> StoredObject:
+        arguments = {"Bucket": self.bucket, "Key": self._key(key)}
+        if wanted is not None:
+            # The store cuts the range itself: only those bytes cross the network.
+            arguments["Range"] = wanted.header()
+        try:
+            with self._errors(key):
+                answer = self._client.get_object(**arguments)
+        except StorageUnavailableError as exc:
+            if wanted is None or _error_code(exc.__cause__) != "InvalidRange":
+                raise
+            with self._errors(key):
+                head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            raise RangeNotSatisfiableError(key, int(head["ContentLength"])) from exc
+        etag = answer.get("ETag")
+        content_range = answer.get("ContentRange")
+        if content_range is None:
+            # No range asked for, or the store sent the whole object anyway.
+            return StoredObject(int(answer["ContentLength"]), answer["Body"], etag)
+        # "bytes first-last/size"
+        span_text, _, size_text = content_range.removeprefix("bytes ").partition("/")
+        first, _, last = span_text.partition("-")
+        span = ByteSpan(int(first), int(last), int(size_text))
+        return StoredObject(span.size, answer["Body"], etag, span)
 
     def exists(self, key: str) -> bool:
         try:
@@ -256,12 +322,20 @@ class S3Storage:
         try:
             yield
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
+            code = _error_code(exc)
             if code in {"404", "NoSuchKey", "NotFound"}:
                 raise ObjectMissingError(key) from exc
             raise StorageUnavailableError(f"{self.describe()}: {exc}") from exc
         except (BotoCoreError, Boto3Error) as exc:
             raise StorageUnavailableError(f"{self.describe()}: {exc}") from exc
+
+
+def _error_code(exc: BaseException | None) -> str:
+    """The S3 error code of a botocore ``ClientError`` ("NoSuchKey", "InvalidRange"...)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 def create_storage(settings: Settings) -> Storage:

@@ -4,8 +4,9 @@ The article's third CPU option, done right, and across hosts. Every blocking
 step runs in a worker thread, never on the event loop: writing the upload
 (`uploads`), probing it with PyAV, storing it (`storage`: a local folder or
 S3), sending the task, streaming results back, in threads of the pipeline's
-own limiter (`capacity.pipeline_thread`). Task ids are generated here,
-so every stored name comes from the id, never from the client.
+own limiter (`capacity.pipeline_thread`). Results are served whole or by one
+byte range (`byte_ranges`), read from storage chunk by chunk. Task ids are
+generated here, so every stored name comes from the id, never from the client.
 
 The ``video_jobs`` row (`jobs`) is the truth about a task: inserted here,
 before the task is sent, and moved by the worker. ``/task/{id}`` and
@@ -20,17 +21,17 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from unstuck.service import idempotency, jobs, storage, transcode
+from unstuck.service import byte_ranges, fault_points, idempotency, jobs, storage, transcode
 from unstuck.service.capacity import pipeline_thread
 from unstuck.service.idempotency import IdempotencyKey
+from unstuck.service.methods import is_head
 from unstuck.service.queue import TRANSCODE_TASK
 from unstuck.service.storage import new_task_id, parse_task_id
 from unstuck.service.upload_limits import upload_slot
@@ -152,19 +153,28 @@ async def _upload_video(request: Request) -> UploadAccepted:
     settings = _settings(request)
     store = _storage(request)
     task_id = new_task_id()
-    incoming = await pipeline_thread(_incoming_folder, settings)
+    incoming = await pipeline_thread(storage.incoming_folder, settings)
     try:
         upload = await receive_upload(
             request, incoming / f"{task_id}.upload", settings.max_upload_bytes
         )
     except UploadError as exc:
         raise HTTPException(exc.status_code, exc.message) from exc
+    fault_points.reach("upload-received")
     stored = recorded = enqueued = False
     try:
         try:
             await pipeline_thread(transcode.probe, upload.path)
         except transcode.NotAVideoError as exc:
             raise HTTPException(415, f"not a video: {exc}") from exc
+        engine = request.state.async_engine
+        # The row first, UPLOADING: if this process dies from here on, the row names
+        # the object it may have stored, and the recovery deletes both (`jobs.abandon`).
+        async with engine.begin() as connection:
+            await connection.execute(
+                jobs.reserve_statement(task_id, upload.client_filename, upload.size)
+            )
+        recorded = True
         key = storage.upload_key(task_id)
         try:
             await pipeline_thread(store.put_file, key, upload.path)
@@ -172,12 +182,13 @@ async def _upload_video(request: Request) -> UploadAccepted:
             logger.exception("could not store the upload of task %s", task_id)
             raise HTTPException(503, "the video storage is unavailable; try again later") from exc
         stored = True
-        engine = request.state.async_engine
+        fault_points.reach("upload-stored")
         async with engine.begin() as connection:
-            await connection.execute(
-                jobs.insert_statement(task_id, upload.client_filename, upload.size)
-            )
-        recorded = True
+            issued = await connection.execute(jobs.issue_statement(task_id))
+        if issued.rowcount != 1:
+            # Storing took longer than UNSTUCK_UPLOAD_ABANDONED_AFTER_S: the recovery
+            # took this upload for one a dead process left.
+            raise HTTPException(503, "storing the upload took too long; try again later")
         task = _celery(request).tasks[TRANSCODE_TASK]
         send = functools.partial(task.apply_async, task_id=task_id)
         try:
@@ -195,23 +206,19 @@ async def _upload_video(request: Request) -> UploadAccepted:
     return UploadAccepted(task_id=task_id)
 
 
-def _incoming_folder(settings: Settings) -> Path:
-    """Where uploads arrive on this host, before they go to storage."""
-    folder = settings.data_dir.resolve() / "incoming"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 async def _forget(request: Request, task_id: str, local: Any, stored: bool, recorded: bool) -> None:
     await anyio.Path(local).unlink(missing_ok=True)
     try:
+        # The object before the row: a row left behind still names it for the recovery.
+        if stored:
+            await pipeline_thread(_storage(request).delete, storage.upload_key(task_id))
         if recorded:
             async with request.state.async_engine.begin() as connection:
                 await connection.execute(jobs.delete_statement(task_id))
-        if stored:
-            await pipeline_thread(_storage(request).delete, storage.upload_key(task_id))
     except Exception:
-        # The job row, if left, is PENDING: the workers send it again; nothing is lost.
+        # A row left UPLOADING is deleted by the recovery after
+        # UNSTUCK_UPLOAD_ABANDONED_AFTER_S, with its upload; one left PENDING is sent
+        # again (or failed, its upload gone). The client had a refusal: nothing is lost.
         logger.exception("could not clean up after the refused upload of task %s", task_id)
 
 
@@ -230,13 +237,28 @@ async def get_task(task_id: str, request: Request) -> TaskState:
     )
 
 
+def _result_answers(media_type: str) -> dict[int | str, dict[str, Any]]:
+    content: dict[str, Any] = {media_type: {}}
+    return {
+        200: {"content": content},
+        206: {"description": "the one byte range asked for with Range", "content": content},
+        404: {},
+        409: {},
+        416: {"description": "the range starts past the end (Content-Range: bytes */size)"},
+        503: {},
+    }
+
+
 @router.get(
     "/videos/{task_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"video/mp4": {}}}, 404: {}, 409: {}, 503: {}},
+    responses=_result_answers("video/mp4"),
 )
-async def get_video(task_id: str, request: Request) -> StreamingResponse:
-    """The transcoded H.264 MP4 (at most 320 px wide), once the task has succeeded."""
+async def get_video(task_id: str, request: Request) -> Response:
+    """The transcoded H.264 MP4 (at most 320 px wide), once the task has succeeded.
+
+    ``Range: bytes=…`` (one range) gets a 206 with those bytes, as players ask for it.
+    """
     job = await _job(request, task_id)
     return await _stream_result(request, job, storage.video_key(job.id), "video/mp4")
 
@@ -244,9 +266,9 @@ async def get_video(task_id: str, request: Request) -> StreamingResponse:
 @router.get(
     "/videos/{task_id}/thumbnail",
     response_class=StreamingResponse,
-    responses={200: {"content": {"image/jpeg": {}}}, 404: {}, 409: {}, 503: {}},
+    responses=_result_answers("image/jpeg"),
 )
-async def get_thumbnail(task_id: str, request: Request) -> StreamingResponse:
+async def get_thumbnail(task_id: str, request: Request) -> Response:
     """A JPEG frame of the transcoded video, once the task has succeeded."""
     job = await _job(request, task_id)
     return await _stream_result(request, job, storage.thumbnail_key(job.id), "image/jpeg")
@@ -261,14 +283,13 @@ async def _job(request: Request, task_id: str) -> jobs.Job:
         raise HTTPException(404, f"no task {shown!r}: task ids are UUIDs from /upload-video")
     async with request.state.async_engine.connect() as connection:
         row = (await connection.execute(jobs.select_statement(canonical))).first()
-    if row is None:
+    # An UPLOADING or ABANDONED row is an upload whose 202 was never sent: not issued.
+    if row is None or row.state in (jobs.UPLOADING, jobs.ABANDONED):
         raise HTTPException(404, f"no task {task_id!r} was issued by this service, or it expired")
     return jobs.Job.from_row(row)
 
 
-async def _stream_result(
-    request: Request, job: jobs.Job, key: str, media_type: str
-) -> StreamingResponse:
+async def _stream_result(request: Request, job: jobs.Job, key: str, media_type: str) -> Response:
     if job.state == jobs.FAILURE:
         raise HTTPException(409, f"the transcode failed: {job.error_message}")
     if job.state != jobs.SUCCESS:
@@ -276,19 +297,64 @@ async def _stream_result(
             404,
             f"the video is not ready: the task is {job.state}; poll /task/{job.id} until SUCCESS",
         )
-    store = _storage(request)
+    head = is_head(request.scope)
+    # Ranges are defined for GET only (RFC 9110, 14.2): a HEAD describes the whole file.
+    wanted = None if head else byte_ranges.parse(request.headers.get("range"))
+    opening = functools.partial(
+        _open_result, _storage(request), key, wanted, request.headers.get("if-range")
+    )
     try:
-        opened = await pipeline_thread(store.open, key)
+        opened = await pipeline_thread(opening)
     except storage.ObjectMissingError as exc:
         raise HTTPException(404, "the transcoded file is no longer stored") from exc
+    except storage.RangeNotSatisfiableError as exc:
+        raise HTTPException(
+            416,
+            f"the range starts past the end of the file ({exc.size} bytes)",
+            headers={"Content-Range": f"bytes */{exc.size}", "Accept-Ranges": "bytes"},
+        ) from exc
     except storage.StorageUnavailableError as exc:
         logger.exception("could not open %s", key)
         raise HTTPException(503, "the video storage is unavailable; try again later") from exc
+    headers = {"Content-Length": str(opened.length), "Accept-Ranges": "bytes"}
+    if opened.etag is not None:
+        headers["ETag"] = opened.etag
+    status = 200
+    if opened.span is not None:
+        status = 206
+        headers["Content-Range"] = opened.span.content_range()
+    if head:
+        await pipeline_thread(opened.close)
+        return Response(status_code=status, headers=headers, media_type=media_type)
     return StreamingResponse(
-        _chunks(opened),
-        media_type=media_type,
-        headers={"Content-Length": str(opened.size)},
+        _chunks(opened), status_code=status, media_type=media_type, headers=headers
     )
+
+
+def _open_result(
+    store: Storage, key: str, wanted: byte_ranges.RangeRequest | None, if_range: str | None
+) -> storage.StoredObject:
+    """The object, or the range `wanted` of it when ``If-Range`` (if any) allows.
+
+    Blocking (a thread). ``If-Range`` is weighed before the range itself: a file that
+    changed since the client's copy is sent whole, even if the range does not fit it.
+    """
+    if wanted is None:
+        return store.open(key)
+    try:
+        opened = store.open(key, wanted)
+    except storage.RangeNotSatisfiableError:
+        if if_range is None:
+            raise
+        whole = store.open(key)
+        if byte_ranges.if_range_allows(if_range, whole.etag):
+            whole.close()
+            raise
+        return whole
+    if byte_ranges.if_range_allows(if_range, opened.etag):
+        return opened
+    opened.close()
+    return store.open(key)
 
 
 async def _chunks(opened: storage.StoredObject) -> AsyncIterator[bytes]:

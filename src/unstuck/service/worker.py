@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from unstuck.parent_death import die_with_parent
 from unstuck.service.settings import Settings, settings_error
 
 if TYPE_CHECKING:
@@ -58,11 +59,14 @@ def spawn_embedded_worker(
     concurrency: int = 1,
     loglevel: str = "INFO",
     extra_env: dict[str, str] | None = None,
+    with_parent: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start ``unstuck worker`` for `settings` as a child process in its own process group.
 
     `extra_env` adds variables (for example ``UNSTUCK_CELERY_QUEUE``) on top of the
-    parent's environment and the settings.
+    parent's environment and the settings. With `with_parent`, the worker gets SIGTERM
+    when the calling thread's process dies, SIGKILL included (Linux; `parent_death`):
+    call it from a thread that outlives the worker.
     """
     environment = {**os.environ, **settings_environment(settings), **(extra_env or {})}
     command = [
@@ -74,7 +78,12 @@ def spawn_embedded_worker(
         "--loglevel",
         loglevel,
     ]
-    return subprocess.Popen(command, env=environment, start_new_session=True)
+    return subprocess.Popen(
+        command,
+        env=environment,
+        start_new_session=True,
+        preexec_fn=die_with_parent() if with_parent else None,
+    )
 
 
 def stop_worker(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -99,7 +108,10 @@ class SupervisedWorker:
 
     A thread polls the child; after an exit it waits (1 s, doubling up to 30 s,
     back to 1 s once a worker has run for a minute) and starts a new one,
-    saying so on stderr each time. `stop` ends the thread, then the worker.
+    saying so on stderr each time. `stop` ends the thread, which stops the worker
+    on its way out. Each worker dies with serve, even a SIGKILLed serve (Linux):
+    started by the main thread or by the watching thread, which stops it before
+    it ends (the kernel ties the death signal to the thread that forked).
     """
 
     _FIRST_DELAY_S = 1.0
@@ -113,7 +125,8 @@ class SupervisedWorker:
         self.restarts = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._process = spawn_embedded_worker(settings, **spawn_options)
+        self._process = spawn_embedded_worker(settings, with_parent=True, **spawn_options)
+        self._stop_timeout = 10.0
         self._thread = threading.Thread(target=self._watch, name="embedded-worker", daemon=True)
         self._thread.start()
 
@@ -123,6 +136,13 @@ class SupervisedWorker:
             return self._process.pid
 
     def _watch(self) -> None:
+        try:
+            self._supervise()
+        finally:
+            with self._lock:
+                stop_worker(self._process, self._stop_timeout)
+
+    def _supervise(self) -> None:
         delay = self._FIRST_DELAY_S
         started = time.monotonic()
         while not self._stopping.wait(self._POLL_S):
@@ -145,16 +165,17 @@ class SupervisedWorker:
             with self._lock:
                 if self._stopping.is_set():
                     return
-                self._process = spawn_embedded_worker(self.settings, **self.spawn_options)
+                self._process = spawn_embedded_worker(
+                    self.settings, with_parent=True, **self.spawn_options
+                )
             _say(f"embedded worker restarted (pid {self._process.pid})")
             started = time.monotonic()
             delay = min(delay * 2, self._MAX_DELAY_S)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self._stop_timeout = timeout
         self._stopping.set()
         self._thread.join()
-        with self._lock:
-            stop_worker(self._process, timeout)
 
 
 def _say(message: str) -> None:
