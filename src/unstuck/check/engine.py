@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 _RECURSION_LIMIT = 20_000
 _PARALLEL_FROM = 48  # files; below this a pool costs more than it saves
+_BUSY_SAMPLES = 5
+_BUSY_INTERVAL_S = 0.002
 _SENDING_COST = 1.14  # a worker's work per byte of source, against this process's
 
 
@@ -287,20 +290,27 @@ def _idle_cores() -> int:
 
     Busy means runnable now (``/proc/loadavg``'s running count, less this process), not
     the load average: that one trails by a minute, so after any run of a few seconds,
-    the checker's own included, an idle machine would look busy.
+    the checker's own included, an idle machine would look busy. The count is read a
+    few times over a few milliseconds and the least is kept: one process that runs for
+    an instant (a daemon's wake-up) must not take the pool away for the whole run.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
     try:
-        with open("/proc/loadavg", "rb") as handle:
-            running = int(handle.read().split()[3].split(b"/")[0])
-        busy = float(max(0, running - 1))
+        busy = float(min(_running_others() for _ in range(_BUSY_SAMPLES)))
     except (OSError, ValueError, IndexError):
         try:
             busy = os.getloadavg()[0]
         except OSError:  # not available on this platform
             return cores
     return max(1, min(cores, round(cores - busy)))
+
+
+def _running_others() -> int:
+    with open("/proc/loadavg", "rb") as handle:
+        running = int(handle.read().split()[3].split(b"/")[0])
+    time.sleep(_BUSY_INTERVAL_S)
+    return max(0, running - 1)
 
 
 def _size(path: str) -> int:
