@@ -143,7 +143,8 @@ def _start(
     log = directory / f"{mode}.log"
     command = [
         "taskset", "-c", SERVER_CORE, *under,
-        sys.executable, "-m", "uvicorn", "watch_bench_app:app", "--app-dir", str(APP.parent), "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "uvicorn", "watch_bench_app:app", "--app-dir", str(APP.parent),
+        "--host", "127.0.0.1", "--port", str(port),
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_SLOW_URL": slow_url, "PYTHONHASHSEED": "0"}
