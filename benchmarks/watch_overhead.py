@@ -51,7 +51,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 APP = Path(__file__).with_name("watch_bench_app.py")
@@ -125,6 +125,8 @@ class BenchServer:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    threads: list[tuple[int, dict[int, ThreadUsage]]] = field(default_factory=list)
+    """Per load window (one at a time): requests served and what each thread used."""
 
     def log_size(self) -> int:
         return self.log.stat().st_size
@@ -254,10 +256,88 @@ class Window:
 
 def measure_window(server: BenchServer, seconds: float, connections: int) -> Window:
     before = cpu_seconds(server.process.pid)
+    threads_before = thread_usage(server.process.pid)
     started = time.monotonic()
     requests = _wrk(server.port, seconds, connections)
     elapsed = time.monotonic() - started
-    return Window(requests, cpu_seconds(server.process.pid) - before, elapsed)
+    cpu = cpu_seconds(server.process.pid) - before
+    server.threads.append((requests, usage_since(threads_before, thread_usage(server.process.pid))))
+    return Window(requests, cpu, elapsed)
+
+
+@dataclass(frozen=True)
+class ThreadUsage:
+    cpu_s: float
+    switches: int
+    """Context switches, voluntary and not (``/proc/<pid>/task/<tid>/status``)."""
+
+
+def thread_usage(pid: int) -> dict[int, ThreadUsage]:
+    """CPU time and context switches of each thread of a process, by native id."""
+    usage: dict[int, ThreadUsage] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            cpu = int((task / "schedstat").read_text().split()[0]) / 1e9
+            status = (task / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+        switches = sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", status))
+        usage[int(task.name)] = ThreadUsage(cpu, switches)
+    return usage
+
+
+def usage_since(
+    before: dict[int, ThreadUsage], after: dict[int, ThreadUsage]
+) -> dict[int, ThreadUsage]:
+    zero = ThreadUsage(0.0, 0)
+    return {
+        tid: ThreadUsage(now.cpu_s - before.get(tid, zero).cpu_s,
+                         now.switches - before.get(tid, zero).switches)
+        for tid, now in after.items()
+    }  # fmt: skip
+
+
+def thread_names(server: BenchServer) -> dict[int, str]:
+    """The app's threads by native id (the watcher names its own), from ``/_threads``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/_threads", timeout=30) as answer:
+        names: dict[str, str] = json.loads(answer.read())
+    return {int(tid): name for tid, name in names.items()}
+
+
+def thread_table(servers: dict[str, BenchServer]) -> list[str]:
+    """Per variant: CPU per request of the loop thread and of the others, switches per request."""
+    lines = [
+        "| variant | loop thread µs/request | other threads µs/request (by thread) "
+        "| context switches per 1000 requests |",
+        "|---|---|---|---|",
+    ]
+    for name, server in servers.items():
+        names = thread_names(server)
+        pid = server.process.pid
+        loop: list[float] = []
+        others: dict[str, list[float]] = {}
+        switches: list[float] = []
+        for requests, usage in server.threads:
+            per = 1e6 / max(1, requests)
+            loop.append(usage.get(pid, ThreadUsage(0.0, 0)).cpu_s * per)
+            grouped: dict[str, float] = {}
+            for tid, used in usage.items():
+                if tid != pid:
+                    label = re.sub(r"-\d+$", "", names.get(tid, "other"))
+                    grouped[label] = grouped.get(label, 0.0) + used.cpu_s * per
+            for label, value in grouped.items():
+                others.setdefault(label, []).append(value)
+            switches.append(sum(u.switches for u in usage.values()) * 1000 / max(1, requests))
+        parts = ", ".join(
+            f"{label} {statistics.median(values):.2f}"
+            for label, values in sorted(others.items())
+            if statistics.median(values) >= 0.005
+        )
+        lines.append(
+            f"| {name} | {statistics.median(loop):.1f} | {parts or '-'} "
+            f"| {statistics.median(switches):.1f} |"
+        )
+    return lines
 
 
 def measure_together(
@@ -782,6 +862,9 @@ def main() -> int:
                     f"| {row.capacity_low:.1%} to {row.capacity_high:.1%} "
                     f"| {row.idle_cpu_ms_per_s:.2f} | {saturated} |"
                 )
+            if not args.together:
+                print("\nby thread (medians of the rounds)")
+                print("\n".join(thread_table(servers)))
             if "watch" in servers and args.stall_repeats > 0:
                 stall_accuracy(servers["watch"], args.stall_repeats)
             if not args.no_detection:
