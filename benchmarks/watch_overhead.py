@@ -51,7 +51,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 APP = Path(__file__).with_name("watch_bench_app.py")
@@ -102,11 +102,21 @@ CASE_TITLES = {
 # -- servers -------------------------------------------------------------------------
 
 
+#: Ports the servers may take, ``--ports LOW-HIGH``; empty: any free port.
+PORT_RANGE: list[int] = []
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nothing listens on, from ``PORT_RANGE`` when one is given."""
+    for port in PORT_RANGE or [0]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            found: int = sock.getsockname()[1]
+            return found
+    raise RuntimeError(f"no free port in {PORT_RANGE[0]}-{PORT_RANGE[-1]}")
 
 
 @dataclass
@@ -115,6 +125,8 @@ class BenchServer:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    threads: list[tuple[int, dict[int, ThreadUsage]]] = field(default_factory=list)
+    """Per load window (one at a time): requests served and what each thread used."""
 
     def log_size(self) -> int:
         return self.log.stat().st_size
@@ -125,12 +137,16 @@ class BenchServer:
             return file.read().decode(errors="replace")
 
 
-def _start(mode: str, directory: Path, slow_url: str) -> BenchServer:
+def _start(
+    mode: str, directory: Path, slow_url: str, under: tuple[str, ...] = (), wait_s: float = 60
+) -> BenchServer:
+    """One server of ``mode``; ``under``: a command that runs the interpreter (valgrind)."""
     port = _free_port()
     log = directory / f"{mode}.log"
     command = [
-        "taskset", "-c", SERVER_CORE, sys.executable, "-m", "uvicorn", "watch_bench_app:app",
-        "--app-dir", str(APP.parent), "--host", "127.0.0.1", "--port", str(port),
+        "taskset", "-c", SERVER_CORE, *under,
+        sys.executable, "-m", "uvicorn", "watch_bench_app:app", "--app-dir", str(APP.parent),
+        "--host", "127.0.0.1", "--port", str(port),
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_SLOW_URL": slow_url, "PYTHONHASHSEED": "0"}
@@ -147,7 +163,7 @@ def _start(mode: str, directory: Path, slow_url: str) -> BenchServer:
         process = subprocess.Popen(
             command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the {mode} server exited:\n{log.read_text()[-2000:]}")
@@ -240,10 +256,88 @@ class Window:
 
 def measure_window(server: BenchServer, seconds: float, connections: int) -> Window:
     before = cpu_seconds(server.process.pid)
+    threads_before = thread_usage(server.process.pid)
     started = time.monotonic()
     requests = _wrk(server.port, seconds, connections)
     elapsed = time.monotonic() - started
-    return Window(requests, cpu_seconds(server.process.pid) - before, elapsed)
+    cpu = cpu_seconds(server.process.pid) - before
+    server.threads.append((requests, usage_since(threads_before, thread_usage(server.process.pid))))
+    return Window(requests, cpu, elapsed)
+
+
+@dataclass(frozen=True)
+class ThreadUsage:
+    cpu_s: float
+    switches: int
+    """Context switches, voluntary and not (``/proc/<pid>/task/<tid>/status``)."""
+
+
+def thread_usage(pid: int) -> dict[int, ThreadUsage]:
+    """CPU time and context switches of each thread of a process, by native id."""
+    usage: dict[int, ThreadUsage] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            cpu = int((task / "schedstat").read_text().split()[0]) / 1e9
+            status = (task / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+        switches = sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", status))
+        usage[int(task.name)] = ThreadUsage(cpu, switches)
+    return usage
+
+
+def usage_since(
+    before: dict[int, ThreadUsage], after: dict[int, ThreadUsage]
+) -> dict[int, ThreadUsage]:
+    zero = ThreadUsage(0.0, 0)
+    return {
+        tid: ThreadUsage(now.cpu_s - before.get(tid, zero).cpu_s,
+                         now.switches - before.get(tid, zero).switches)
+        for tid, now in after.items()
+    }  # fmt: skip
+
+
+def thread_names(server: BenchServer) -> dict[int, str]:
+    """The app's threads by native id (the watcher names its own), from ``/_threads``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/_threads", timeout=30) as answer:
+        names: dict[str, str] = json.loads(answer.read())
+    return {int(tid): name for tid, name in names.items()}
+
+
+def thread_table(servers: dict[str, BenchServer]) -> list[str]:
+    """Per variant: CPU per request of the loop thread and of the others, switches per request."""
+    lines = [
+        "| variant | loop thread µs/request | other threads µs/request (by thread) "
+        "| context switches per 1000 requests |",
+        "|---|---|---|---|",
+    ]
+    for name, server in servers.items():
+        names = thread_names(server)
+        pid = server.process.pid
+        loop: list[float] = []
+        others: dict[str, list[float]] = {}
+        switches: list[float] = []
+        for requests, usage in server.threads:
+            per = 1e6 / max(1, requests)
+            loop.append(usage.get(pid, ThreadUsage(0.0, 0)).cpu_s * per)
+            grouped: dict[str, float] = {}
+            for tid, used in usage.items():
+                if tid != pid:
+                    label = re.sub(r"-\d+$", "", names.get(tid, "other"))
+                    grouped[label] = grouped.get(label, 0.0) + used.cpu_s * per
+            for label, value in grouped.items():
+                others.setdefault(label, []).append(value)
+            switches.append(sum(u.switches for u in usage.values()) * 1000 / max(1, requests))
+        parts = ", ".join(
+            f"{label} {statistics.median(values):.2f}"
+            for label, values in sorted(others.items())
+            if statistics.median(values) >= 0.005
+        )
+        lines.append(
+            f"| {name} | {statistics.median(loop):.1f} | {parts or '-'} "
+            f"| {statistics.median(switches):.1f} |"
+        )
+    return lines
 
 
 def measure_together(
@@ -339,6 +433,176 @@ def run_cost(
             flush=True,
         )
     return windows
+
+
+# -- instructions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstructionWindow:
+    """Instructions executed by a server under callgrind: the loop thread and the others."""
+
+    loop: int
+    others: int
+    seconds: float
+    requests: int = 0
+    beats: int = 0
+    """Heartbeats of the watcher in the window (its calls of ``time.thread_time``)."""
+
+
+@dataclass(frozen=True)
+class InstructionRow:
+    variant: str
+    per_request: float
+    """Loop-thread instructions per request, the watcher's heartbeats taken out."""
+    as_counted: float
+    """Loop-thread instructions per request, everything in the window."""
+    per_beat: float
+    per_second_idle: float
+    others_per_second: float
+    """The watcher's threads under load, per second."""
+
+
+def callgrind_total(path: Path) -> int:
+    """The instruction count of one callgrind dump (its ``summary:`` line)."""
+    with path.open() as file:
+        for line in file:
+            if line.startswith("summary:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no summary in {path}")
+
+
+def callgrind_calls(path: Path, function: str) -> int:
+    """How often ``function`` was called in one dump (names are compressed to ``(id)``)."""
+    names: dict[str, str] = {}
+    calls = 0
+    target = False
+    with path.open() as file:
+        for line in file:
+            if line.startswith(("fn=", "cfn=")):
+                ident, _, name = line.split("=", 1)[1].strip().partition(" ")
+                if name:
+                    names[ident] = name
+                target = line.startswith("cfn=") and names.get(ident) == function
+            elif target and line.startswith("calls="):
+                calls += int(line[6:].split()[0])
+                target = False
+    return calls
+
+
+def callgrind_part(directory: Path, pid: int, part: int, seconds: float) -> InstructionWindow:
+    """One dump of a server run with ``--separate-threads=yes``; thread 1 runs the loop."""
+    loop = others = beats = 0
+    for path in directory.glob(f"callgrind.{pid}.{part}-*"):
+        count = callgrind_total(path)
+        if path.name.endswith("-01"):
+            loop += count
+            beats += callgrind_calls(path, "time_thread_time")
+        else:
+            others += count
+    return InstructionWindow(loop, others, seconds, beats=beats)
+
+
+def instruction_row(
+    variant: str, idle: InstructionWindow, load: InstructionWindow, base_idle: InstructionWindow
+) -> InstructionRow:
+    """Pure: per-request instructions of the loop thread, the heartbeats set apart.
+
+    Under callgrind a server runs some 50 times slower while its heartbeat keeps
+    its pace in seconds, so the heartbeats weigh 50 times more per request than
+    without it. A heartbeat's instructions are measured in the idle window (what
+    the loop thread ran beyond the idle rate of ``base_idle``, the server without
+    a monitor, divided by the beats) and taken out of the loaded window, beat by
+    beat; the watcher's threads are given per second.
+    """
+    server_idle = base_idle.loop / base_idle.seconds * idle.seconds
+    per_beat = max(0.0, idle.loop - server_idle) / idle.beats if idle.beats else 0.0
+    requests = max(1, load.requests)
+    return InstructionRow(
+        variant=variant,
+        per_request=(load.loop - per_beat * load.beats) / requests,
+        as_counted=load.loop / requests,
+        per_beat=per_beat,
+        per_second_idle=(idle.loop + idle.others) / idle.seconds,
+        others_per_second=load.others / load.seconds,
+    )
+
+
+def _callgrind_control(option: str, pid: int) -> None:
+    subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)
+
+
+def _ab(port: int, requests: int, connections: int) -> int:
+    """A fixed number of keep-alive requests from ab on the load core; the count served."""
+    command = [
+        "taskset", "-c", LOAD_CORE, "ab", "-k", "-q", "-n", str(requests), "-c", str(connections),
+        f"http://127.0.0.1:{port}/ping",
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    complete = re.search(r"Complete requests:\s+(\d+)", output)
+    failed = re.search(r"Failed requests:\s+(\d+)", output)
+    if complete is None or failed is None or int(failed.group(1)):
+        raise RuntimeError(f"unexpected ab output:\n{output}")
+    return int(complete.group(1))
+
+
+def measure_instructions(
+    variant: str,
+    directory: Path,
+    slow_url: str,
+    requests: int,
+    connections: int,
+    idle_seconds: float,
+) -> tuple[InstructionWindow, InstructionWindow]:
+    """The idle and the loaded window of one server run under callgrind."""
+    out = directory / "callgrind.%p"
+    valgrind = (
+        "valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
+        f"--callgrind-out-file={out}",
+    )  # fmt: skip
+    server = _start(variant, directory, slow_url, under=valgrind, wait_s=300)
+    pid = server.process.pid
+    try:
+        _callgrind_control("--instr=on", pid)
+        _ab(server.port, max(200, requests // 5), connections)  # warm-up, counted nowhere
+        _callgrind_control("--zero", pid)
+        time.sleep(idle_seconds)
+        _callgrind_control("--dump", pid)
+        idle = callgrind_part(directory, pid, 1, idle_seconds)
+        started = time.monotonic()
+        served = _ab(server.port, requests, connections)
+        _callgrind_control("--dump", pid)
+        elapsed = time.monotonic() - started
+        load = callgrind_part(directory, pid, 2, elapsed)
+    finally:
+        _stop(server)
+    return idle, InstructionWindow(load.loop, load.others, load.seconds, served, load.beats)
+
+
+def run_instructions(
+    variants: list[str],
+    directory: Path,
+    slow_url: str,
+    requests: int,
+    connections: int,
+    idle_seconds: float,
+) -> list[InstructionRow]:
+    """``variants[0]`` (off) gives the idle rate of a server without a monitor."""
+    rows: list[InstructionRow] = []
+    base_idle: InstructionWindow | None = None
+    for variant in variants:
+        idle, load = measure_instructions(
+            variant, directory, slow_url, requests, connections, idle_seconds
+        )
+        base_idle = base_idle or idle
+        rows.append(instruction_row(variant, idle, load, base_idle))
+        print(
+            f"instructions: {variant}: loop {load.loop:,} ({load.beats} beats) others "
+            f"{load.others:,} for {load.requests} requests in {load.seconds:.1f} s; idle "
+            f"{idle.loop:,} ({idle.beats} beats) + {idle.others:,} in {idle.seconds:g} s",
+            flush=True,
+        )
+    return rows
 
 
 # -- detection -----------------------------------------------------------------------
@@ -526,7 +790,26 @@ def main() -> int:
         help="load every server at once in each window instead of one after the other",
     )
     parser.add_argument("--show-reports", action="store_true", help="print what each one reported")
+    parser.add_argument(
+        "--ports", default="", help="LOW-HIGH: the ports the servers may use (default: any free)"
+    )
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of CPU time: count instructions under callgrind, N requests per variant",
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=5.0, help="idle window of --instructions"
+    )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep callgrind's files in this folder"
+    )
     args = parser.parse_args()
+    if args.ports:
+        low, _, high = args.ports.partition("-")
+        PORT_RANGE[:] = range(int(low), int(high or low) + 1)
     wanted = [v for v in args.variants.split(",") if v]
     unknown = [v for v in wanted if v not in VARIANTS]
     if unknown:
@@ -539,9 +822,16 @@ def main() -> int:
         ["off", "off-again", *[v for v in wanted if v not in {"off", "off-again"}]]
     )
 
-    slow = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    slow = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), _SlowHandler)
     threading.Thread(target=slow.serve_forever, daemon=True).start()
     slow_url = f"http://127.0.0.1:{slow.server_address[1]}/"
+    if args.instructions:
+        if not all(shutil.which(tool) for tool in ("valgrind", "callgrind_control", "ab")):
+            parser.error("--instructions needs valgrind, callgrind_control and ab on PATH")
+        try:
+            return _instructions_main(variants, args, slow_url)
+        finally:
+            slow.shutdown()
     with tempfile.TemporaryDirectory(prefix="unstuck-bench-") as directory:
         servers: dict[str, BenchServer] = {}
         try:
@@ -572,6 +862,9 @@ def main() -> int:
                     f"| {row.capacity_low:.1%} to {row.capacity_high:.1%} "
                     f"| {row.idle_cpu_ms_per_s:.2f} | {saturated} |"
                 )
+            if not args.together:
+                print("\nby thread (medians of the rounds)")
+                print("\n".join(thread_table(servers)))
             if "watch" in servers and args.stall_repeats > 0:
                 stall_accuracy(servers["watch"], args.stall_repeats)
             if not args.no_detection:
@@ -587,6 +880,35 @@ def main() -> int:
             for server in servers.values():
                 _stop(server)
             slow.shutdown()
+    return 0
+
+
+def _instructions_main(variants: list[str], args: argparse.Namespace, slow_url: str) -> int:
+    with tempfile.TemporaryDirectory(prefix="unstuck-bench-") as temporary:
+        directory: Path = args.keep or Path(temporary)
+        directory.mkdir(parents=True, exist_ok=True)
+        print(
+            f"Python {sys.version.split()[0]} under callgrind, server on core {SERVER_CORE}, "
+            f"ab on core {LOAD_CORE}, {args.instructions} requests of GET /ping "
+            f"({args.connections} keep-alive connections), {args.idle_seconds:g} s idle, "
+            "per variant"
+        )
+        rows = run_instructions(
+            variants, directory, slow_url, args.instructions, args.connections, args.idle_seconds
+        )
+    base = rows[0]
+    print(
+        "\n| variant | instructions/request | vs off | as counted (heartbeats in) "
+        "| per heartbeat | all threads idle, per s | watcher's threads under load, per s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        extra = row.per_request - base.per_request
+        print(
+            f"| {row.variant} | {row.per_request:,.0f} | {extra:+,.0f} "
+            f"({row.per_request / base.per_request - 1:+.2%}) | {row.as_counted:,.0f} "
+            f"| {row.per_beat:,.0f} | {row.per_second_idle:,.0f} | {row.others_per_second:,.0f} |"
+        )
     return 0
 
 

@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 import unstuck
 from unstuck.watch import register_engine, watcher_of
 from unstuck.watch._config import resolve_config
+from unstuck.watch._requests import RequestRegistry
 
 pytestmark = pytest.mark.anyio
 TOKEN = "t0ken"
@@ -280,3 +281,13 @@ async def test_a_stall_during_startup_is_seen_outside_any_request() -> None:
     assert stall.route is None
     assert stall.blamed is not None and stall.blamed["function"].endswith("lifespan")
     assert stall.duration_ms >= 150
+
+
+def test_a_request_is_known_by_its_scope_object_not_an_equal_one() -> None:
+    registry = RequestRegistry()
+    scope: dict[str, Any] = {"type": "http", "path": "/x", "method": "GET"}
+    registry.active[id(scope)] = (scope, 1.0)
+    assert registry.serving(scope)
+    assert not registry.serving(dict(scope))  # the same fields: another request
+    del registry.active[id(scope)]
+    assert not registry.serving(scope)

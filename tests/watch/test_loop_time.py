@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from unstuck.watch import watch, watcher_of
-from unstuck.watch._loop_time import GARBAGE_COLLECTION, OTHER, LoopTime
+from unstuck.watch._loop_time import GARBAGE_COLLECTION, OTHER, LoopTime, line_of
 from unstuck.watch._watchdog import LoopWatchdog
 
 from .conftest import APPS, TOKEN, Server, marker_line
@@ -157,3 +158,17 @@ def test_uvicorn_route_of_short_blocks_dominates() -> None:
             raise AssertionError("unstuck_loop_busy_seconds_total did not count GET /cuts")
     finally:
         server.stop()
+
+
+def test_lines_are_worked_out_from_the_sampled_offsets() -> None:
+    # The sampler keeps f_lasti; the flame graph shows the line f_lineno would have.
+    def two_lines() -> list[tuple[int, int]]:
+        frame = sys._getframe()
+        first = (frame.f_lasti, frame.f_lineno)
+        second = (frame.f_lasti, frame.f_lineno)
+        return [first, second]
+
+    code = two_lines.__code__
+    for lasti, lineno in two_lines():
+        assert line_of(code, lasti) == lineno
+    assert line_of(code, -1) == code.co_firstlineno

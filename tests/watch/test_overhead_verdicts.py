@@ -65,3 +65,35 @@ def test_per_second_work_is_charged_to_the_second(bench: ModuleType) -> None:
     window = bench.Window(requests=2000, cpu_s=0.22, seconds=2.0, idle_cpu_per_s=0.01)
     assert window.cpu_us_per_request == pytest.approx(110.0)
     assert window.saturated_rate == pytest.approx(9900.0)
+
+
+def test_heartbeats_are_taken_out_of_instructions_per_request(bench: ModuleType) -> None:
+    iw = bench.InstructionWindow
+    # Without a monitor: 1000 instructions a second idle.
+    base_idle = iw(loop=5_000, others=0, seconds=5.0)
+    # Watched: idle, 500 beats over 5 s cost 500_000 beyond the server's own 5_000.
+    idle = iw(loop=505_000, others=50_000, seconds=5.0, beats=500)
+    # Loaded: 100 requests of 10_000 instructions and 200 beats of 1_000.
+    load = iw(loop=1_200_000, others=40_000, seconds=20.0, requests=100, beats=200)
+    row = bench.instruction_row("watch", idle, load, base_idle)
+    assert row.per_beat == pytest.approx(1_000)
+    assert row.per_request == pytest.approx(10_000)
+    assert row.as_counted == pytest.approx(12_000)
+    assert row.per_second_idle == pytest.approx(111_000)
+    assert row.others_per_second == pytest.approx(2_000)
+
+
+def test_callgrind_calls_follow_compressed_names(bench: ModuleType, tmp_path: Path) -> None:
+    dump = tmp_path / "callgrind.1.2-01"
+    dump.write_text(
+        "events: Ir\nsummary: 1234\n"
+        "fn=(1) _heartbeat_caller\n"
+        "cfn=(2) time_thread_time\ncalls=3 10\n12 40\n"
+        "cfn=(3) time_monotonic\ncalls=7 10\n12 40\n"
+        "fn=(4) other\n"
+        "cfn=(2)\ncalls=2 10\n14 20\n"
+    )
+    assert bench.callgrind_total(dump) == 1234
+    assert bench.callgrind_calls(dump, "time_thread_time") == 5
+    assert bench.callgrind_calls(dump, "time_monotonic") == 7
+    assert bench.callgrind_calls(dump, "absent") == 0

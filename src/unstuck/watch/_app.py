@@ -80,9 +80,9 @@ def watch(
     if not config.enabled:
         return app
 
-    from unstuck.watch._middleware import WatchMiddleware
+    from unstuck.watch._middleware import watch_requests
 
-    app.add_middleware(WatchMiddleware, watcher=watcher)  # type: ignore[attr-defined]
+    app.add_middleware(watch_requests, watcher=watcher)  # type: ignore[attr-defined]
     router: Any = app.router  # type: ignore[attr-defined]
     router.lifespan_context = _with_watcher(router.lifespan_context, watcher)
     return app

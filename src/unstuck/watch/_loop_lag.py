@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from itertools import islice
 from typing import Any
 
 _CHART_SECONDS = 300
@@ -49,8 +50,8 @@ class LoopLag:
 
     def recent_max(self, seconds: float = 1.0) -> float:
         count = max(1, int(seconds / self.interval_s))
-        recent = list(self._recent)[-count:]
-        return max(recent, default=0.0)
+        # From the newest end: the deque holds a minute of beats, and this runs every second.
+        return max(islice(reversed(self._recent), count), default=0.0)
 
     def snapshot(self) -> dict[str, Any]:
         ordered = sorted(self._recent)

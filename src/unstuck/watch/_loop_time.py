@@ -59,7 +59,11 @@ FLAME_EVERY_S = 5.0
 _FLAME_GROWTH = 1.1
 
 OriginOf = Callable[["asyncio.Task[Any] | None"], str | None]
-StackKey = tuple[tuple[CodeType, int], ...]
+#: A sampled stack, outermost first: ``id(code), f_lasti`` for each frame, flat.
+#: Ints hash at once, where a code object hashes its contents at every lookup;
+#: and ``f_lasti`` is an attribute, where ``f_lineno`` decodes the line table.
+#: Lines are worked out when a flame graph is drawn.
+StackKey = tuple[int, ...]
 
 _IDLE_CODES = frozenset(
     cls.select.__code__
@@ -92,6 +96,14 @@ def _entry_codes(frame: FrameType | None) -> frozenset[CodeType]:
     return frozenset(codes)
 
 
+def line_of(code: CodeType, lasti: int) -> int:
+    """The line of the instruction at byte offset ``lasti`` (what ``f_lineno`` gives)."""
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
 class LoopTime:
     """The sampler of one loop; ``start`` is called on that loop's thread."""
 
@@ -114,6 +126,10 @@ class LoopTime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._idle: frozenset[CodeType] = _IDLE_CODES
+        # The same codes by id: ids are what the sampler looks up (these codes live on).
+        self._idle_ids = frozenset(map(id, _IDLE_CODES))
+        #: The code of every id in a kept stack; holding them keeps their ids unique.
+        self._codes: dict[int, CodeType] = {}
         self._accounts: dict[str, _Account] = {}
         self._stacks: dict[str, Counter[StackKey]] = {}
         self._unflushed: dict[str, float] = {}
@@ -134,6 +150,7 @@ class LoopTime:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._idle = _IDLE_CODES | _entry_codes(sys._getframe())
+        self._idle_ids = frozenset(map(id, self._idle))
         self._started = time.perf_counter()
         self._stopping.clear()
         self._thread = threading.Thread(
@@ -173,26 +190,41 @@ class LoopTime:
                 self._flush()
 
     def _sample(self, weight: float) -> bool:
-        """Count one sample; ``False`` when the loop was idle."""
+        """Count one sample; ``False`` when the loop was idle.
+
+        It holds the GIL, and so keeps the loop waiting, for as long as it runs:
+        per frame, three attribute reads and an ``id``, nothing that decodes or
+        hashes a code object.
+        """
         frame = sys._current_frames().get(self._loop_thread)
-        if frame is None or frame.f_code in self._idle:
+        idle = self._idle_ids
+        if frame is None or id(frame.f_code) in idle:
             return False
         task = asyncio.current_task(self._loop) if self._loop is not None else None
         origin = self._origin_of(task) or OTHER
-        stack: list[tuple[CodeType, int]] = []
-        idle = self._idle
-        while frame is not None and len(stack) < MAX_DEPTH:
+        stack: list[int] = []
+        codes: list[CodeType] = []
+        while frame is not None and len(codes) < MAX_DEPTH:
             code = frame.f_code
-            if code in idle:
+            key = id(code)
+            if key in idle:
                 break
-            stack.append((code, frame.f_lineno))
+            codes.append(code)
+            stack.append(frame.f_lasti)
+            stack.append(key)
             frame = frame.f_back
         del frame
-        stack.reverse()
-        self._add(origin, weight, tuple(stack))
+        stack.reverse()  # outermost first, each frame as (id, lasti)
+        self._add(origin, weight, tuple(stack), codes)
         return True
 
-    def _add(self, origin: str, weight: float, stack: StackKey | None) -> None:
+    def _add(
+        self,
+        origin: str,
+        weight: float,
+        stack: StackKey | None,
+        codes: list[CodeType] | None = None,
+    ) -> None:
         with self._lock:
             account = self._accounts.get(origin)
             if account is None:
@@ -206,9 +238,14 @@ class LoopTime:
             self._unflushed[origin] = self._unflushed.get(origin, 0.0) + weight
             if stack:
                 stacks = self._stacks.setdefault(origin, Counter())
-                if stack in stacks or len(stacks) < MAX_STACKS:
+                if stack in stacks:
                     stacks[stack] += 1
                     account.stacked += 1
+                elif len(stacks) < MAX_STACKS:
+                    stacks[stack] = 1
+                    account.stacked += 1
+                    for code in codes or ():
+                        self._codes.setdefault(id(code), code)
 
     def _flush(self) -> None:
         with self._lock:
@@ -232,9 +269,10 @@ class LoopTime:
                 for origin in busiest
             )
             stacks = {o: Counter(self._stacks.get(o, ())) for o in busiest} if stale else {}
+            codes = dict(self._codes) if stale else {}
         ranked = sorted(accounts.items(), key=lambda item: item[1][0], reverse=True)
         if stale:
-            flames = {origin: flame(counts) for origin, counts in stacks.items()}
+            flames = {origin: flame(counts, codes) for origin, counts in stacks.items()}
             self._flames, self._flames_at = flames, now
         elapsed = now - self._started if self._started else 0.0
         busy = sum(seconds for seconds, _ in accounts.values())
@@ -244,7 +282,7 @@ class LoopTime:
                 "seconds": round(seconds, 4),
                 "samples": samples,
                 "share_of_busy": round(seconds / busy, 4) if busy else 0.0,
-                "flame": flames.get(origin, flame(Counter())),
+                "flame": flames.get(origin, flame(Counter(), {})),
             }
             for origin, (seconds, samples) in ranked
         ]
@@ -265,17 +303,23 @@ def _name(code: CodeType, line: int) -> dict[str, Any]:
     }
 
 
-def flame(stacks: Counter[StackKey]) -> dict[str, Any]:
+def flame(stacks: Counter[StackKey], codes: dict[int, CodeType]) -> dict[str, Any]:
     """Sampled stacks as a tree: ``{"name", "value", "children"}``, outermost at the root."""
     root: dict[str, Any] = {"frame": None, "value": 0, "children": {}}
+    lines: dict[tuple[int, int], int] = {}
     for stack, count in stacks.items():
         root["value"] += count
         node = root
-        for code, line in stack:
+        for index in range(0, len(stack), 2):
+            key, lasti = stack[index], stack[index + 1]
+            code = codes[key]
+            line = lines.get((key, lasti))
+            if line is None:
+                line = lines[(key, lasti)] = line_of(code, lasti)
             children = node["children"]
-            child = children.get((code, line))
+            child = children.get((key, line))
             if child is None:
-                child = children[(code, line)] = {
+                child = children[(key, line)] = {
                     "frame": _name(code, line),
                     "value": 0,
                     "children": {},

@@ -1,9 +1,9 @@
 """The pure ASGI middleware: registers requests and serves the diagnostics.
 
-Every HTTP and WebSocket request is registered with its task for the length of
-the call (two dict operations, no wrapping of ``receive`` or ``send``), and its
-``scope`` is put in the context, so that the tasks it creates carry it; nothing
-else is built per request. Under
+Every HTTP and WebSocket request is registered for the length of the call
+(its ``scope`` and start, two dict operations, no wrapping of ``receive`` or
+``send``), and its ``scope`` is put in the context, so that the tasks it
+creates carry it; nothing else is built per request. Under
 ``{path}`` it answers itself: the JSON diagnostics, ``/ui`` (a static page that
 fetches the JSON with the token) and ``/metrics``. The JSON and the metrics need
 ``Authorization: Bearer <token>``, compared in constant time; with no token
@@ -17,7 +17,6 @@ import asyncio
 import hmac
 import json
 import secrets
-from asyncio import current_task
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import monotonic
 from typing import Any
@@ -66,48 +65,62 @@ def _bearer(scope: Scope) -> bytes | None:
     return None
 
 
-class WatchMiddleware:
-    def __init__(self, app: ASGIApp, watcher: Watcher) -> None:
-        self.app = app
+def watch_requests(app: ASGIApp, watcher: Watcher) -> ASGIApp:
+    """The middleware (``add_middleware`` takes a factory): one function per app.
+
+    Every request pays for what runs here, so it is a plain function closing
+    over what it needs: no instance, no attribute lookups, no clock read (the
+    registry's clock is set by the heartbeat), no task lookup.
+    """
+    active = watcher.requests.active
+    clock = watcher.requests
+    set_activity = ACTIVITY.set
+    reset_activity = ACTIVITY.reset
+    base = watcher.config.path
+    diagnostics = _Diagnostics(watcher)
+
+    async def watch_request(scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            # The substring test keeps the per-request cost to one C call.
+            if base in scope["path"] and await diagnostics.serve(scope, send):
+                return
+        elif kind != "websocket":
+            await app(scope, receive, send)
+            return
+        key = id(scope)
+        active[key] = (scope, clock.now or monotonic())
+        token = set_activity(scope)
+        try:
+            await app(scope, receive, send)
+        finally:
+            # Tasks it spawned keep the scope: out of the registry, they run "spawned by" it.
+            reset_activity(token)
+            del active[key]
+
+    watcher.requests.entry_code = watch_request.__code__
+    return watch_request
+
+
+class _Diagnostics:
+    def __init__(self, watcher: Watcher) -> None:
         self.watcher = watcher
         config = watcher.config
         self._token = config.token.encode() if config.token else None
-        self._active = watcher.requests.active
-        self._base = config.path
         self._paths = {
             config.path: "json",
             config.path + "/ui": "ui",
             config.path + "/metrics": "metrics",
         }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
-            return
-        # The substring test keeps the per-request cost to one C call.
-        if kind == "http" and self._base in scope["path"]:
-            root = scope.get("root_path", "")
-            path: str = scope["path"]
-            if root and path.startswith(root):
-                path = path[len(root) :]
-            served = self._paths.get(path)
-            if served is not None and await self._diagnostics(served, scope, send):
-                return
-        task = current_task()
-        active = self._active
-        if task is None or task in active:
-            # Not in a task, or re-entered within the same task: the outer entry stands.
-            await self.app(scope, receive, send)
-            return
-        active[task] = (scope, monotonic())
-        token = ACTIVITY.set(scope)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            # Tasks it spawned keep the scope: out of the registry, they run "spawned by" it.
-            ACTIVITY.reset(token)
-            del active[task]
+    async def serve(self, scope: Scope, send: Send) -> bool:
+        """Answer a diagnostics URL; ``False`` hands it to the app (as if absent)."""
+        root = scope.get("root_path", "")
+        path: str = scope["path"]
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        served = self._paths.get(path)
+        return served is not None and await self._diagnostics(served, scope, send)
 
     async def _diagnostics(self, kind: str, scope: Scope, send: Send) -> bool:
         """Answer a diagnostics URL; ``False`` hands it to the app (as if absent)."""

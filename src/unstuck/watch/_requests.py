@@ -1,7 +1,7 @@
 """In-flight requests: who is running, for how long, and which route it is.
 
-The ASGI middleware registers each request's ``scope`` and start time with the
-task serving it; the router later writes
+The ASGI middleware registers each request's ``scope`` and start time; the
+router later writes
 ``scope["route"]`` into that same dict, so the route template becomes known
 without any hook. The registry feeds the in-flight table and gauges; stalls
 are named from the running task's context (``_origin``), or, for code outside
@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import MutableMapping
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
-from unstuck.watch._origin import Origin, Scope, origin_of_scope, route_of
+from unstuck.watch._origin import ACTIVITY, Origin, Scope, origin_of_scope, route_of, task_context
 from unstuck.watch._stack import StackFrame, await_stack
 
 __all__ = ["Entry", "InflightRequest", "RequestRegistry", "Scope", "origin_from_frames", "route_of"]
@@ -44,43 +44,60 @@ class InflightRequest:
 class RequestRegistry:
     """Requests being served by this process; written on the loop, read by the watchdog.
 
-    ``active`` maps the task serving a request to its ``Entry``. The middleware
-    writes it inline, since it is the only cost paid by every request; readers
-    build ``InflightRequest`` views.
+    ``active`` maps ``id(scope)`` of each request in flight to its ``Entry``
+    (the scope is kept alive by the request meanwhile). The middleware writes it
+    inline, since it is the only cost paid by every request: the task serving
+    a request is not looked up then (``asyncio.current_task`` is a Python
+    function before 3.12) but when a snapshot needs its await stack.
+
+    ``now`` is the loop's clock as of the last heartbeat (0 before the first):
+    the start of a request is read from it instead of the system clock, which
+    costs more than the rest of the registration on some virtual machines; so
+    an age is at most one heartbeat (plus the loop's lag) too long.
     """
 
     def __init__(self) -> None:
-        self.active: dict[asyncio.Task[Any], Entry] = {}
+        self.active: dict[int, Entry] = {}
+        self.now = 0.0
+        #: The code of the middleware's per-request function, which stays on the
+        #: await chain of the task serving a request while it is in flight.
+        self.entry_code: CodeType | None = None
 
     def __len__(self) -> int:
         return len(self.active)
 
     def requests(self) -> list[InflightRequest]:
         # A copy in one C call: the loop may change the dict while another thread reads.
-        items = list(self.active.items())
-        return [InflightRequest(scope, started, task) for task, (scope, started) in items]
+        entries = list(self.active.values())
+        return [InflightRequest(scope, started, None) for scope, started in entries]
 
-    def for_task(self, task: asyncio.Task[Any] | None) -> InflightRequest | None:
-        entry = None if task is None else self.active.get(task)
-        return None if entry is None else InflightRequest(entry[0], entry[1], task)
+    def serving(self, scope: Scope) -> bool:
+        """Whether the request of ``scope`` is in flight; safe from another thread."""
+        entry = self.active.get(id(scope))
+        return entry is not None and entry[0] is scope
 
-    def serving(self, scope: Scope, task: asyncio.Task[Any] | None = None) -> bool:
-        """Whether the request of ``scope`` is in flight; safe from another thread.
-
-        ``task``, when it is the one serving the request, answers in one lookup;
-        otherwise (a task the request created) the entries are searched.
-        """
-        entry = None if task is None else self.active.get(task)
-        if entry is not None and entry[0] is scope:
-            return True
-        return any(entry[0] is scope for entry in list(self.active.values()))
+    def _tasks(self) -> dict[int, asyncio.Task[Any]]:
+        """The task serving each request in flight, by ``id(scope)``; call on the loop."""
+        owners: dict[int, asyncio.Task[Any]] = {}
+        if not self.active or self.entry_code is None:
+            return owners
+        for task in asyncio.all_tasks():
+            context = task_context(task)
+            value = None if context is None else context.get(ACTIVITY)
+            if not isinstance(value, MutableMapping) or not self.serving(value):
+                continue
+            if _awaits_code(task, self.entry_code):
+                owners[id(value)] = task
+        return owners
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every in-flight request with its age and await stack; call on the loop."""
         now = time.monotonic()
+        owners = self._tasks()
         rows: list[dict[str, Any]] = []
         for request in sorted(self.requests(), key=lambda r: r.started):
-            coroutine = request.task.get_coro() if request.task is not None else None
+            task = owners.get(id(request.scope))
+            coroutine = task.get_coro() if task is not None else None
             stack: list[StackFrame] = await_stack(coroutine) if coroutine is not None else []
             rows.append(
                 {
@@ -92,6 +109,19 @@ class RequestRegistry:
                 }
             )
         return rows
+
+
+def _awaits_code(task: asyncio.Task[Any], code: CodeType) -> bool:
+    """Whether a frame of ``code`` is on the await chain of ``task``."""
+    awaited: Any = task.get_coro()
+    depth = 0
+    while awaited is not None and depth < 200:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None and frame.f_code is code:
+            return True
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+        depth += 1
+    return False
 
 
 def origin_from_frames(frame: FrameType | None) -> Origin | None:

@@ -35,7 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from unstuck.watch._loop_lag import LoopLag
 from unstuck.watch._origin import GARBAGE_COLLECTION, OUTSIDE, Origin
@@ -43,6 +43,13 @@ from unstuck.watch._stack import StackFrame, thread_stack
 from unstuck.watch._stall import Stall, make_stall
 
 OriginResolver = Callable[["asyncio.Task[Any] | None", FrameType | None], Origin]
+
+
+class Clock(Protocol):
+    """Whatever wants the loop's time without reading the system clock: set by the heartbeat."""
+
+    now: float
+
 
 _MAX_DISTINCT_STACKS = 64
 
@@ -121,6 +128,7 @@ class LoopWatchdog:
         resolve_origin: OriginResolver | None = None,
         on_lag: Callable[[float], None] | None = None,
         on_hang: Callable[[Stall], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.threshold_s = threshold_s
         self.heartbeat_s = heartbeat_s
@@ -130,6 +138,7 @@ class LoopWatchdog:
         self._resolve_origin = resolve_origin
         self._on_lag = on_lag
         self._on_hang = on_hang
+        self._clock = clock
         # A stall this long may never end (a deadlock): say so while it lasts.
         self.hang_after_s = max(1.0, 10 * threshold_s)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -178,7 +187,10 @@ class LoopWatchdog:
         # watchdog's first wake-up (a test) has one too. A file of /proc: no disk.
         self._schedstat.open()
         self._runnable_before = self._runnable_s()
-        self._beat = (0, time.monotonic() + self.heartbeat_s)
+        now = time.monotonic()
+        self._beat = (0, now + self.heartbeat_s)
+        if self._clock is not None:
+            self._clock.now = now
         self._beat_cpu = time.thread_time()
         gc.callbacks.append(self._on_gc)
         self._handle = self._loop.call_later(self.heartbeat_s, self._heartbeat)
@@ -197,6 +209,8 @@ class LoopWatchdog:
             # (on a busy machine, long) is no stall of the watched code.
             self._cancelled_at = time.monotonic()
             self._stopping.set()
+            if self._clock is not None:
+                self._clock.now = 0.0  # no heartbeat to keep it current
 
     def stop(self) -> None:
         """Stop the thread; a stall still in progress (the caller's own) is reported.
@@ -253,6 +267,8 @@ class LoopWatchdog:
             self._late.append(_Late(seq, due, now, cpu - self._beat_cpu, waited))
         self._beat = (seq + 1, now + self.heartbeat_s)
         self._beat_cpu = cpu
+        if self._clock is not None:
+            self._clock.now = now
         assert self._loop is not None
         self._handle = self._loop.call_later(self.heartbeat_s, self._heartbeat)
         if self._on_lag is not None:

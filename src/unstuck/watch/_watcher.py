@@ -130,6 +130,7 @@ class Watcher:
             resolve_origin=self._resolve_origin,
             on_lag=lag_metric.observe,
             on_hang=lambda stall: log_stall(stall, ongoing=True),
+            clock=self.requests,
         )
         # Starting a thread waits for it to run: the sampler's start comes before the
         # watch, so that a busy machine does not make it a stall of the app's start-up.
@@ -196,14 +197,14 @@ class Watcher:
 
     def _resolve_origin(self, task: asyncio.Task[Any] | None, frame: FrameType | None) -> Origin:
         """On the watchdog thread: the running task's activity, else a ``scope`` local."""
-        activity = activity_of(task, lambda scope: self.requests.serving(scope, task))
+        activity = activity_of(task, self.requests.serving)
         if activity is not None:
             return origin_of(activity)
         return origin_from_frames(frame) or OUTSIDE
 
     def _origin_of_task(self, task: asyncio.Task[Any] | None) -> str | None:
         """The loop-time account of a task (a bounded label); called by the sampler thread."""
-        activity = activity_of(task, lambda scope: self.requests.serving(scope, task))
+        activity = activity_of(task, self.requests.serving)
         return None if activity is None else metric_label(origin_of(activity))
 
     def _gc_seconds(self) -> float:
