@@ -283,6 +283,9 @@ def test_embedded_broker_never_hands_out_a_half_written_message(tmp_path: Path) 
                     try:
                         message = queue.get(block=False)
                     except queue.Empty:
+                        # still polling a thousand times a second, but letting the
+                        # producer thread run: a spinning poll starved it of the GIL
+                        time.sleep(0.001)
                         continue
                     except Exception as exc:
                         errors.append(exc)
