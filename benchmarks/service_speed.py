@@ -269,7 +269,8 @@ def measure(database_url: str, rounds: int, seconds: float, connections: int) ->
         workdir = Path(directory)
         apps = [_start(name, database_url, workdir) for name in APPS]
         try:
-            _wait(apps[0], "/health")
+            # not /health: without a video worker (--no-worker) it says 503, rightly
+            _wait(apps[0], "/users?limit=1")
             user_id = _a_user(apps[0])
             for app in apps:
                 _wait(app, f"/users/{user_id}")
