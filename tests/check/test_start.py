@@ -37,9 +37,10 @@ async def index():
 """
 
 
-def loaded(*args: str, cwd: Path) -> tuple[int, str]:
+def _probe(probe: str, args: tuple[str, ...], cwd: Path) -> tuple[int, str]:
+    """Run the checker under ``probe``: its exit code and the modules it reports loaded."""
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
+        [sys.executable, "-c", probe, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -47,6 +48,10 @@ def loaded(*args: str, cwd: Path) -> tuple[int, str]:
         check=False,
     )
     return result.returncode, result.stdout.strip().splitlines()[-1].removeprefix("loaded:")
+
+
+def loaded(*args: str, cwd: Path) -> tuple[int, str]:
+    return _probe(_PROBE, args, cwd)
 
 
 def test_nothing_to_analyze_loads_no_analysis(tmp_path: Path) -> None:
@@ -90,15 +95,7 @@ sys.exit(code)
 
 
 def loaded_standard(*args: str, cwd: Path) -> tuple[int, str]:
-    result = subprocess.run(
-        [sys.executable, "-c", _LIGHT_PROBE, *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
-    return result.returncode, result.stdout.strip().splitlines()[-1].removeprefix("loaded:")
+    return _probe(_LIGHT_PROBE, args, cwd)
 
 
 def test_nothing_to_analyze_loads_only_what_the_start_needs(tmp_path: Path) -> None:

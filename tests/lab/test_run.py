@@ -109,24 +109,20 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigterm_stops_the_lab_and_the_services_it_started(tmp_path: Path) -> None:
+def _start_lab(tmp_path: Path, stderr: int) -> subprocess.Popen[bytes]:
+    """A quick lab of one claim, in a process of its own, with none of this run's settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("UNSTUCK_")}
-    lab = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "unstuck",
-            "lab",
-            "--quick",
-            "--only",
-            "thread_pool",
-            "--report",
-            str(tmp_path / "report"),
-        ],
+    command = [sys.executable, "-m", "unstuck", "lab", "--quick", "--only", "thread_pool"]
+    return subprocess.Popen(
+        [*command, "--report", str(tmp_path / "report")],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         env=env,
     )
+
+
+def test_sigterm_stops_the_lab_and_the_services_it_started(tmp_path: Path) -> None:
+    lab = _start_lab(tmp_path, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         services: list[int] = []
@@ -162,23 +158,7 @@ def _session_members(session: int) -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_sigkilled_lab_leaves_no_service_behind(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("UNSTUCK_")}
-    lab = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "unstuck",
-            "lab",
-            "--quick",
-            "--only",
-            "thread_pool",
-            "--report",
-            str(tmp_path / "report"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    lab = _start_lab(tmp_path, stderr=subprocess.DEVNULL)
     services: list[int] = []
     try:
         deadline = time.monotonic() + 60
