@@ -13,6 +13,7 @@ are in ``blockers``, and calls without an HTTP timeout (USK203) in ``timeouts``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 
 from unstuck.check.blockers import (
@@ -98,8 +99,15 @@ class BlockingAnalysis:
         self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
         self._reached: dict[Key, list[Blocker]] = {}
+        # Handed over through a weak proxy: this object's bound methods, held by an
+        # object it owns, would make a cycle that keeps every memo of the run alive
+        # until the garbage collector (off during a run) scans them all.
+        this = weakref.proxy(self)
         self._bound_values = BoundValues(
-            program, self.library_blocker, self.blockers, self.once_reason
+            program,
+            lambda value: this.library_blocker(value),
+            lambda key: this.blockers(key),
+            lambda key: this.once_reason(key),
         )
 
     # -- per function -------------------------------------------------------------

@@ -110,27 +110,33 @@ def _excluded(path: Path, patterns: tuple[str, ...], root: Path | None) -> bool:
     return False
 
 
-def _name_modules(files: dict[Path, bool]) -> list[SourceFile]:
-    is_package_dir: dict[Path, bool] = {}
+class _Packages:
+    """Which directories are packages, memoized (a class, not nested functions: a
+    recursive closure is a reference cycle, left to the garbage collector)."""
 
-    def package_dir(directory: Path) -> bool:
-        known = is_package_dir.get(directory)
+    def __init__(self) -> None:
+        self._is_package: dict[Path, bool] = {}
+        self._inside: dict[Path, bool] = {}
+
+    def package_dir(self, directory: Path) -> bool:
+        known = self._is_package.get(directory)
         if known is None:
-            known = is_package_dir[directory] = (directory / "__init__.py").is_file()
+            known = self._is_package[directory] = (directory / "__init__.py").is_file()
         return known
 
-    in_package: dict[Path, bool] = {}
-
-    def inside_package(directory: Path) -> bool:
+    def inside_package(self, directory: Path) -> bool:
         """The directory is a package, or a namespace portion of an enclosing one."""
-        known = in_package.get(directory)
+        known = self._inside.get(directory)
         if known is None:
-            known = package_dir(directory) or (
-                directory.parent != directory and inside_package(directory.parent)
+            known = self.package_dir(directory) or (
+                directory.parent != directory and self.inside_package(directory.parent)
             )
-            in_package[directory] = known
+            self._inside[directory] = known
         return known
 
+
+def _name_modules(files: dict[Path, bool]) -> list[SourceFile]:
+    inside_package = _Packages().inside_package
     named: list[SourceFile] = []
     taken: dict[str, int] = {}
     for file in files:

@@ -49,7 +49,9 @@ def parse_source(text: str, filename: str) -> Parsed:
     try:
         return Parsed(ast.parse(text, filename), None)
     except SyntaxError as exc:
-        error = exc
+        # Without its traceback: kept, it would hold this frame, and so the tree parsed
+        # below, in a cycle that only the garbage collector (off during a run) frees.
+        error = exc.with_traceback(None)
     except ValueError as exc:  # source with NUL bytes
         return Parsed(None, f"cannot be parsed: {exc}")
     except (RecursionError, MemoryError):
