@@ -4,7 +4,9 @@ newer Python, and a file that does not parse."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -133,3 +135,20 @@ def test_parallel_run_gives_the_same_report(
     parallel = check([PROJECT], jobs=2)
     assert shares == [2]
     assert parallel.as_json() == report.as_json()
+
+
+def test_a_copy_that_dies_loses_no_file(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unstuck.check import summary
+
+    here = os.getpid()
+    summarize = summary.summarize_file
+
+    def dies_in_a_copy(path: str, module: str, is_package: bool) -> object:
+        if os.getpid() != here:
+            os._exit(9)  # killed while working on the batch it claimed
+        time.sleep(0.05)  # so that the copies claim batches before this process has all
+        return summarize(path, module, is_package)
+
+    monkeypatch.setattr(engine, "_PARALLEL_FROM", 1)
+    monkeypatch.setattr(summary, "summarize_file", dies_in_a_copy)
+    assert check([PROJECT], jobs=3).as_json() == report.as_json()

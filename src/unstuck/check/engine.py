@@ -11,11 +11,12 @@ them, so that a run served from the cache starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from unstuck.check.cache import Cache, content_hash, scope_hash
@@ -27,7 +28,7 @@ from unstuck.check.records import FrozenRecord, Record
 # Not typing.TYPE_CHECKING: ``typing`` is not otherwise needed to start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import IO, Final
 
     from unstuck.check.model import ModuleSummary
     from unstuck.check.routes import Route
@@ -36,7 +37,8 @@ _RECURSION_LIMIT = 20_000
 _PARALLEL_FROM = 48  # files; below this a pool costs more than it saves
 _BUSY_SAMPLES = 5
 _BUSY_INTERVAL_S = 0.002
-_SENDING_COST = 1.14  # a worker's work per byte of source, against this process's
+# Batches are claimed as one byte each; 255 leave the last ones small enough.
+_MAX_BATCHES = 255
 
 
 class Report(Record):
@@ -254,35 +256,91 @@ def _summarize(
 def _summarize_in_parallel(
     items: list[tuple[str, str, bool]], workers: int
 ) -> list[ModuleSummary | str]:
-    """Split the files by size into ``workers`` shares; this process works on one share.
+    """Summarize in this process and ``workers - 1`` forked copies, each taking the next
+    batch of files as it is free.
 
-    Summaries cost time to send back, so this process keeps its own share local
-    instead of idling while the pool works.
+    A share fixed in advance finishes unevenly (a copy's core may be slower or busier,
+    and only a copy pickles what it made), and this process would wait for the last
+    one. Batches are claimed instead: each is a byte in a pipe, which every process
+    reads one at a time (a read of one byte is atomic), the largest files first so
+    that the last batches are small. A copy pickles each batch as it finishes, to a
+    file of its own, so sending costs this process only the reading; a batch a copy
+    claimed but did not deliver (it died) is summarized here.
     """
-    sizes = {path: _size(path) for path, _, _ in items}
-    ordered = sorted(items, key=lambda item: sizes[item[0]], reverse=True)
-    shares: list[list[tuple[str, str, bool]]] = [[] for _ in range(workers)]
-    loads = [0.0] * workers
-    for item in ordered:
-        lightest = loads.index(min(loads))
-        shares[lightest].append(item)
-        # a worker also pickles what it made, this process only unpickles it (about a
-        # seventh and a fifteenth of the work, measured): this process takes a bit more
-        loads[lightest] += sizes[item[0]] * (1.0 if lightest == 0 else _SENDING_COST)
-    # imported here: a run of a few files (and the checker's start) never pays for them
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    import pickle
+    import tempfile
 
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-        futures = [pool.submit(_summarize_batch, share) for share in shares[1:]]
-        outcomes = [_summarize_batch(shares[0])]
-        outcomes.extend(future.result() for future in futures)
+    from unstuck.check import summary  # before the fork: imported once for all
+
+    batches = _batches(items, _MAX_BATCHES)
+    claims, release = os.pipe()
+    os.write(release, bytes(range(len(batches))))
+    os.close(release)  # once the pipe is empty, a read finds its end
+    copies: list[tuple[int, IO[bytes]]] = []
+    made: dict[int, list[ModuleSummary | str]] = {}
+    try:
+        for _ in range(workers - 1):
+            sink: IO[bytes] = tempfile.TemporaryFile(prefix="unstuck-check-")  # noqa: SIM115
+            pid = os.fork()
+            if pid == 0:  # the copy: summarize what it claims, then leave at once
+                status = 1
+                try:
+                    for index in _claimed(claims):
+                        batch = [summary.summarize_file(*item) for item in batches[index]]
+                        pickle.dump((index, batch), sink, pickle.HIGHEST_PROTOCOL)
+                    sink.flush()
+                    status = 0
+                finally:
+                    os._exit(status)
+            copies.append((pid, sink))
+        for index in _claimed(claims):
+            made[index] = [summary.summarize_file(*item) for item in batches[index]]
+        for pid, sink in copies:
+            with contextlib.suppress(ChildProcessError):  # reaped already (SIGCHLD ignored)
+                os.waitpid(pid, 0)
+            sink.seek(0)
+            while True:
+                try:
+                    index, delivered = pickle.load(sink)
+                except EOFError:
+                    break
+                except Exception:  # cut short by the copy's death: what it lacks is made below
+                    break
+                made[index] = delivered
+    finally:
+        os.close(claims)
+        for _, sink in copies:
+            sink.close()
     by_path: dict[str, ModuleSummary | str] = {}
-    for share, outcome in zip(shares, outcomes, strict=True):
-        for (path, _, _), result in zip(share, outcome, strict=True):
+    for index, share in enumerate(batches):
+        results = made.get(index)
+        if results is None:
+            results = [summary.summarize_file(*item) for item in share]
+        for (path, _, _), result in zip(share, results, strict=True):
             by_path[path] = result
     return [by_path[path] for path, _, _ in items]
+
+
+def _batches(items: list[tuple[str, str, bool]], most: int) -> list[list[tuple[str, str, bool]]]:
+    """At most ``most`` batches of about equal size in bytes, the largest files first."""
+    sizes = {path: _size(path) for path, _, _ in items}
+    ordered = sorted(items, key=lambda item: sizes[item[0]], reverse=True)
+    target = sum(sizes.values()) / (most - 1) or 1.0
+    batches: list[list[tuple[str, str, bool]]] = [[]]
+    held = 0
+    for item in ordered:
+        if held >= target:
+            batches.append([])
+            held = 0
+        batches[-1].append(item)
+        held += sizes[item[0]]
+    return batches
+
+
+def _claimed(claims: int) -> Iterator[int]:
+    """The batches this process claims, until none is left."""
+    while claim := os.read(claims, 1):
+        yield claim[0]
 
 
 def _idle_cores() -> int:
