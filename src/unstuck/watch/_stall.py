@@ -44,6 +44,9 @@ class Stall:
     """Time the loop thread was ready to run but had no CPU (Linux schedstat)."""
     gc_ms: float = 0.0
     """Time spent in garbage collection during the stall (any thread: it holds the GIL)."""
+    import_ms: float = 0.0
+    """The stall's time inside an ``import`` (the share of its samples taken in one): a
+    module's first import runs once per process, whatever line asked for it."""
 
     @property
     def cause(self) -> Cause | None:
@@ -79,6 +82,7 @@ class Stall:
             "cpu_ms": _ms(self.cpu_ms),
             "runnable_ms": _ms(self.runnable_ms),
             "gc_ms": round(self.gc_ms, 1),
+            "import_ms": round(self.import_ms, 1),
         }
 
     def describe(self) -> str:
@@ -122,6 +126,7 @@ def make_stall(
     cpu_s: float | None = None,
     runnable_s: float | None = None,
     gc_s: float = 0.0,
+    import_s: float = 0.0,
 ) -> Stall:
     return Stall(
         duration_ms=duration_s * 1000,
@@ -136,6 +141,7 @@ def make_stall(
         cpu_ms=None if cpu_s is None else cpu_s * 1000,
         runnable_ms=None if runnable_s is None else runnable_s * 1000,
         gc_ms=gc_s * 1000,
+        import_ms=import_s * 1000,
     )
 
 

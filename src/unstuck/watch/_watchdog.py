@@ -354,10 +354,14 @@ class LoopWatchdog:
     ) -> Stall:
         """``waited_s``: the run-queue wait read at the stall's end; else it is read now."""
         stack: list[StackFrame] = []
-        samples = 0
+        samples = importing = 0
         if ongoing is not None and ongoing.samples:
             samples = sum(ongoing.samples.values())
-            top = max(ongoing.samples.items(), key=lambda item: item[1])[0]
+            imports = {sampled: n for sampled, n in ongoing.samples.items() if _in_import(sampled)}
+            importing = sum(imports.values())
+            # The line to fix: an import runs once, so other blocking comes first.
+            candidates = [item for item in ongoing.samples.items() if item[0] not in imports]
+            top = max(candidates or ongoing.samples.items(), key=lambda item: item[1])[0]
             stack = [{"path": p, "line": line, "function": fn} for p, line, fn in top]
         duration = ended - due
         gc_s = self._gc_seconds(due - self.heartbeat_s, ended)
@@ -381,4 +385,13 @@ class LoopWatchdog:
                 else min(duration, max(0.0, waited_s))
             ),
             gc_s=gc_s,
+            import_s=duration * importing / samples if samples else 0.0,
         )
+
+
+def _in_import(stack: tuple[tuple[str, int, str], ...]) -> bool:
+    """A sampled stack that runs inside an ``import`` (importlib's own frames)."""
+    return any(
+        function == "_find_and_load" and path.startswith("<frozen importlib")
+        for path, _, function in stack
+    )
