@@ -98,6 +98,7 @@ async def login(password: str):
     | methods(_CANVAS, "save getpdfdata")
     | methods(_FPDF, "output"),
     returns={
+        "pwdlib.PasswordHash.recommended": "pwdlib.PasswordHash",
         "PIL.Image.open": _IMAGE,
         "PIL.Image.new": _IMAGE,
         "qrcode.make": _IMAGE,
