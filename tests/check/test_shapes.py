@@ -301,3 +301,17 @@ def test_server_helpers_settings_defaults_and_library_apps() -> None:
         "POST /auth/refresh",
         "POST /auth/mobile/refresh",
     }
+
+
+def test_abstract_method_called_on_the_base_class_runs_every_override() -> None:
+    report = _check("abstract_dispatch")
+    assert {(f.line, f.route) for f in report.findings} == {
+        (24, "POST /score/{kind}"),
+        (30, "POST /score/{kind}"),
+    }
+
+
+def test_every_override_of_an_abstract_method_is_followed_however_many() -> None:
+    report = _check("many_overrides")
+    assert len(report.findings) == 14
+    assert {f.route for f in report.findings} == {"POST /send/{name}"}
