@@ -297,11 +297,16 @@ class RouteMapper:
 
     def _find_blocking(self, key: Key, is_async: bool) -> list[Blocking]:
         if is_async:
-            return [
-                Blocking(f.code, f.path, f.line, f.message, EVENT_LOOP)
-                for current in sorted(self._on_loop(key))
-                for f in self.findings_in(current)
-            ]
+            # one line per call: a call reached through several coroutines of the route
+            # is one place to fix (the first way to it is shown)
+            found: dict[tuple[str, str, int], Blocking] = {}
+            for current in sorted(self._on_loop(key)):
+                for f in self.findings_in(current):
+                    found.setdefault(
+                        (f.code, f.path, f.line),
+                        Blocking(f.code, f.path, f.line, f.message, EVENT_LOOP),
+                    )
+            return list(found.values())
         path = self.program.modules[key[0]].path
         shortest: dict[str, Blocker] = {}  # one per rule: it is fine in def anyway
         for site, blocker in sorted(self.analysis.blockers(key).items()):
