@@ -77,9 +77,10 @@ from unstuck.check.values import (
 __all__ = ["EMPTY", "Key", "Program", "RouterInfo", "Value", "describe", "keyword", "last_name"]
 
 _MAX_VALUES = 12
-# an abstract method stands for each override, and a plugin base class may have dozens:
-# functions are cheap to hold, and dropping one would lose what it blocks
-_MAX_FUNCTIONS = 64
+# The project's own functions, classes and instances are kept beyond that: an abstract
+# method stands for each override, a factory picks among dozens of classes (a library's
+# too), and each is code the analysis follows, where dropping one loses what it blocks.
+_MAX_PROJECT_VALUES = 64
 _MAX_ITEMS_DEPTH = 6  # names bound to names bound to a list, ...
 _DICT_VIEWS = frozenset({"items", "keys", "values"})
 # calls that read a setting by name, with a default: ``getenv(name, default)``
@@ -956,9 +957,12 @@ def describe(expr: Expr) -> str | None:
 
 
 def _bounded(values: frozenset[Value]) -> frozenset[Value]:
-    functions = sorted((v for v in values if isinstance(v, Function)), key=order)
-    others = sorted((v for v in values if not isinstance(v, Function)), key=order)
-    return frozenset(functions[:_MAX_FUNCTIONS]) | frozenset(others[:_MAX_VALUES])
+    own = sorted((v for v in values if isinstance(v, _PROJECT_VALUES)), key=order)
+    others = sorted((v for v in values if not isinstance(v, _PROJECT_VALUES)), key=order)
+    return frozenset(own[:_MAX_PROJECT_VALUES]) | frozenset(others[:_MAX_VALUES])
+
+
+_PROJECT_VALUES = (Function, Class, Instance)
 
 
 def last_name(expr: Expr) -> str | None:
