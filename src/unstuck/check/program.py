@@ -15,7 +15,7 @@ import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from unstuck.check.discovery import import_aliases
+from unstuck.check.discovery import import_aliases, is_test_module
 from unstuck.check.library_routes import (
     APP_CLASSES,
     ROUTER_CLASSES,
@@ -269,10 +269,13 @@ class Program:
         return None
 
     def subclasses(self, key: Key) -> list[Key]:
-        """The project classes derived from class ``key``, directly or not."""
+        """The project classes derived from class ``key``, directly or not, but for
+        those of its test code: a test double is never what production runs."""
         if self._subclasses is None:
             index: dict[Key, list[Key]] = {}
             for module_name, module in self.modules.items():
+                if module.in_tests or is_test_module(module_name):
+                    continue
                 for qualname in module.classes:
                     derived = (module_name, qualname)
                     for entry in self.mro(derived)[1:]:
