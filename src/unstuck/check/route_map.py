@@ -77,8 +77,10 @@ class RouteMapper:
             handler = self.program.function(registration.handler)
             if handler is None:
                 continue
+            view = self._view_dependencies(registration.view_class)
             for router in registration.routers:
                 extra = [(expr, registration.module) for expr in registration.dependencies]
+                extra.extend(view)
                 for placement in self._registrations.placements(router, set()):
                     path = join(placement.prefix, registration.path)
                     methods = tuple(registration.methods)
@@ -94,6 +96,28 @@ class RouteMapper:
         routes.extend(self._library_routes(seen))
         routes.sort(key=lambda route: (route.path, route.methods))
         return routes
+
+    def _view_dependencies(self, view: Key | None) -> list[tuple[Expr, str]]:
+        """The class attributes of a class-based view that default to ``Depends(...)``,
+        base classes' first (as the view's ``__init__`` takes them), each name once."""
+        if view is None:
+            return []
+        program = self.program
+        by_name: dict[str, list[tuple[Expr, str]]] = {}
+        for entry in reversed(program.mro(view)):
+            if not isinstance(entry, Class):
+                continue
+            klass, module = program.klass(entry.key), entry.key[0]
+            for name, exprs in klass.attributes.items() if klass is not None else ():
+                marked = [
+                    (expr, module)
+                    for expr in exprs
+                    if any(isinstance(value, Depends) for value in program.eval(expr, module))
+                ]
+                if marked:
+                    by_name.pop(name, None)  # a subclass's own overrides its base's
+                    by_name[name] = marked
+        return [item for items in by_name.values() for item in items]
 
     def _library_routes(self, seen: set[tuple[tuple[str, ...], str, Key]]) -> list[Route]:
         """Routes of routers libraries build (``library_routes``): no code of the
