@@ -123,3 +123,37 @@ def test_route_map_shows_what_wraps_each_route() -> None:
         "blocking": [],
     }
     assert [item["code"] for item in wrapped[1]["blocking"]] == ["USK102"]
+
+
+def test_a_call_reached_through_two_coroutines_of_a_route_is_listed_once(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+
+            from fastapi import FastAPI
+
+            app = FastAPI()
+
+
+            def load() -> None:
+                time.sleep(1)
+
+
+            async def first() -> None:
+                load()
+
+
+            async def second() -> None:
+                load()
+
+
+            @app.get("/both")
+            async def both() -> None:
+                await first()
+                await second()
+            """
+        )
+    )
+    (route,) = check([tmp_path], jobs=1).routes
+    assert [(item.code, item.line) for item in route.blocking] == [("USK101", 10)]

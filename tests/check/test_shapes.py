@@ -268,8 +268,9 @@ def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
 
 
 def test_a_coroutine_given_to_background_tasks_blocks_the_loop_of_its_route() -> None:
-    (finding,) = _check("background_tasks").findings
-    assert finding.routes == ("POST /users/{user_id}",)
+    notify, run = _check("background_tasks").findings
+    assert notify.routes == ("POST /users/{user_id}",)
+    assert run.routes == ("POST /imports",)  # handed on by a ``def`` route
 
 
 def test_validators_of_a_def_routes_model_run_on_the_loop() -> None:
@@ -301,3 +302,29 @@ def test_server_helpers_settings_defaults_and_library_apps() -> None:
         "POST /auth/refresh",
         "POST /auth/mobile/refresh",
     }
+
+
+def test_abstract_method_called_on_the_base_class_runs_every_override() -> None:
+    report = _check("abstract_dispatch")
+    assert {(f.line, f.route) for f in report.findings} == {
+        (24, "POST /score/{kind}"),
+        (30, "POST /score/{kind}"),
+    }
+
+
+def test_every_override_of_an_abstract_method_is_followed_however_many() -> None:
+    report = _check("many_overrides")
+    assert len(report.findings) == 14
+    assert {f.route for f in report.findings} == {"POST /send/{name}"}
+
+
+def test_a_class_based_views_attributes_are_dependencies_of_each_route() -> None:
+    report = _check("class_based_views")
+    assert {f.routes for f in report.findings} == {("GET /notes/", "GET /notes/{name}")}
+    for route in report.routes:
+        # base classes' first, as the view's ``__init__`` takes them
+        assert [d.name for d in route.dependencies] == [
+            "views.current_user",
+            "views.open_store",
+            "views.audit_trail",
+        ]

@@ -28,7 +28,7 @@ from unstuck.check.blockers import (
     extend,
     short,
 )
-from unstuck.check.bound_values import BoundValues, LibraryCallee
+from unstuck.check.bound_values import CALLABLES, BoundValues, LibraryCallee
 from unstuck.check.model import (
     UNKNOWN,
     Attribute,
@@ -336,12 +336,19 @@ class BlockingAnalysis:
                 blocker = self._hit_blocker(hit, path, name, memoised)
                 found[blocker.site] = better(found.get(blocker.site), blocker)
         if depth < _MAX_DEPTH:
+            bound = self._bound_values
             for sync_call in scan.sync_calls:
+                target = sync_call.target
                 link = ChainLink(path, sync_call.line, name)
                 once = memoised or (ONCE_BLOCK if sync_call.once else None)
-                for site, blocker in self.blockers(sync_call.target, depth + 1).items():
-                    reached = extend(link, sync_call.target, blocker, once)
-                    found[site] = better(found.get(site), reached)
+                reached = self.blockers(target, depth + 1)
+                # a function this one hands to the callee, which calls it (a retry loop)
+                handed = bound.bindings(sync_call.call, key[0], target, None, {}, CALLABLES)
+                if handed:
+                    reached = {**bound.bound_blockers(target, handed, 0), **reached}
+                for site, blocker in reached.items():
+                    extended = extend(link, target, blocker, once)
+                    found[site] = better(found.get(site), extended)
         self._blockers[key] = found
         return found
 

@@ -31,6 +31,7 @@ from unstuck.check.program import Program
 from unstuck.check.rule import Rule
 from unstuck.check.values import (
     Class,
+    Function,
     Instance,
     Key,
     LibraryInstance,
@@ -44,6 +45,10 @@ from unstuck.check.values import (
 LibraryCallee: TypeAlias = LibraryObject | LibraryMethod | TaskMethod
 Bindings: TypeAlias = Mapping[str, frozenset[Value]]
 _STATICMETHOD = Global("staticmethod")
+# what is followed into the callee: objects whose methods it calls, and callables it
+# calls (``with_retries(send)``: a helper that calls what it is given runs it right there)
+CALLABLES = (Function, LibraryObject, LibraryMethod)
+_BOUND = (LibraryInstance, Instance, *CALLABLES)
 
 
 class BoundValues:
@@ -68,8 +73,10 @@ class BoundValues:
         target: Key,
         scope: Key | None,
         bound: Bindings,
+        kinds: tuple[type, ...] | None = None,
     ) -> dict[str, frozenset[Value]]:
-        """What a call passes to the callee's unannotated parameters, when it is known.
+        """What a call passes to the callee's unannotated parameters, when it is known
+        (only values of ``kinds``: by default, objects and callables).
 
         ``def get_user(db, user_id): return db.query(User)...`` has no types; called from
         a coroutine with a sync ``Session``, it blocks all the same.
@@ -97,7 +104,7 @@ class BoundValues:
             values = frozenset(
                 value
                 for value in self.eval_bound(arg, module, scope, bound)
-                if isinstance(value, LibraryInstance | Instance)
+                if isinstance(value, kinds or _BOUND)
             )
             if values:
                 result[name] = values

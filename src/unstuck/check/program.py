@@ -15,7 +15,7 @@ import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from unstuck.check.discovery import import_aliases
+from unstuck.check.discovery import import_aliases, is_test_module
 from unstuck.check.library_routes import (
     APP_CLASSES,
     ROUTER_CLASSES,
@@ -77,6 +77,10 @@ from unstuck.check.values import (
 __all__ = ["EMPTY", "Key", "Program", "RouterInfo", "Value", "describe", "keyword", "last_name"]
 
 _MAX_VALUES = 12
+# The project's own functions, classes and instances are kept beyond that: an abstract
+# method stands for each override, a factory picks among dozens of classes (a library's
+# too), and each is code the analysis follows, where dropping one loses what it blocks.
+_MAX_PROJECT_VALUES = 64
 _MAX_ITEMS_DEPTH = 6  # names bound to names bound to a list, ...
 _DICT_VIEWS = frozenset({"items", "keys", "values"})
 # calls that read a setting by name, with a default: ``getenv(name, default)``
@@ -161,6 +165,7 @@ class Program:
         self._dotted: dict[str, frozenset[Value]] = {}
         self._returns: dict[Key, frozenset[Value]] = {}
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
+        self._subclasses: dict[Key, list[Key]] | None = None
         self._state: dict[str, frozenset[Value]] = {}
 
     # -- lookups ------------------------------------------------------------------
@@ -263,6 +268,38 @@ class Program:
                 return (entry.key[0], klass.methods[name])
         return None
 
+    def subclasses(self, key: Key) -> list[Key]:
+        """The project classes derived from class ``key``, directly or not, but for
+        those of its test code: a test double is never what production runs."""
+        if self._subclasses is None:
+            index: dict[Key, list[Key]] = {}
+            for module_name, module in self.modules.items():
+                if module.in_tests or is_test_module(module_name):
+                    continue
+                for qualname in module.classes:
+                    derived = (module_name, qualname)
+                    for entry in self.mro(derived)[1:]:
+                        if isinstance(entry, Class):
+                            index.setdefault(entry.key, []).append(derived)
+            self._subclasses = index
+        return self._subclasses.get(key, [])
+
+    def dispatched(self, key: Key, name: str, method: Key) -> frozenset[Value]:
+        """What calling ``name`` on an instance of class ``key`` may run, ``method``
+        being what the class itself has: an abstract method never runs, so the call
+        runs the override of whichever subclass the instance really is."""
+        function = self.function(method)
+        if function is None or not any(
+            last_name(decorator) == "abstractmethod" for decorator in function.decorators
+        ):
+            return frozenset({Function(method)})
+        overrides: set[Value] = {Function(method)}
+        for derived in self.subclasses(key):
+            override = self.method(derived, name)
+            if override is not None:
+                overrides.add(Function(override))
+        return frozenset(overrides)
+
     def callee(self, value: Value) -> Key | None:
         """The project function that calling ``value`` runs."""
         match value:
@@ -308,7 +345,7 @@ class Program:
             del active[key]
             cut, self._cut = self._cut, min(outer_cut, self._cut)
         if len(result) > _MAX_VALUES:
-            result = frozenset(sorted(result, key=order)[:_MAX_VALUES])
+            result = _bounded(result)
         # A result that depends on an expression still being evaluated further out is
         # partial: kept, it would make the answer depend on the order of evaluation.
         if cut >= depth:
@@ -442,7 +479,9 @@ class Program:
             function = self.function(method)
             if function is not None and self.is_property(function):
                 return self.returns_of(method)
-            return frozenset({Function(method)})
+            if after:  # ``super().name()`` runs the base class's own method
+                return frozenset({Function(method)})
+            return self.dispatched(key, name, method)
         for entry in self.mro(key):
             if isinstance(entry, LibraryObject):
                 return self.library_attribute(entry.name, name)
@@ -918,6 +957,15 @@ def describe(expr: Expr) -> str | None:
             return f"{called}()" if called else None
         case _:
             return None
+
+
+def _bounded(values: frozenset[Value]) -> frozenset[Value]:
+    own = sorted((v for v in values if isinstance(v, _PROJECT_VALUES)), key=order)
+    others = sorted((v for v in values if not isinstance(v, _PROJECT_VALUES)), key=order)
+    return frozenset(own[:_MAX_PROJECT_VALUES]) | frozenset(others[:_MAX_VALUES])
+
+
+_PROJECT_VALUES = (Function, Class, Instance)
 
 
 def last_name(expr: Expr) -> str | None:

@@ -75,6 +75,7 @@ _LISTED = frozenset({"Route", "APIRoute", "WebSocketRoute", "APIWebSocketRoute",
 _LISTED_FROM = ("starlette.", "fastapi.")
 # how many calls deep an app is followed through untyped parameters
 _MAX_PASSING = 4
+_NOT_INSTANCE_METHODS = frozenset({"staticmethod", "classmethod"})
 
 
 @dataclass(slots=True)
@@ -85,6 +86,9 @@ class Registration:
     handler: Key
     dependencies: list[Expr]
     module: str
+    # a method decorated in its class body: a class-based view (``@cbv(router)``) makes
+    # the instance per request, resolving the class's ``Depends`` attributes first
+    view_class: Key | None = None
 
 
 @dataclass(slots=True)
@@ -215,6 +219,7 @@ class Registrations:
         program = self.program
         for key, function in list(program.functions()):
             module = key[0]
+            decorated: list[Registration] = []
             for decorator in function.decorators:
                 if not isinstance(decorator, Call):
                     continue
@@ -223,9 +228,15 @@ class Registrations:
                     if kind is not None:
                         routers = self._routers(decorator.func.base, module)
                         self.wrappers.add(kind, frozenset({Function(key)}), routers)
-                    found.extend(self._decorated(decorator, key, module))
+                    decorated.extend(self._decorated(decorator, key, module))
                 else:
-                    found.extend(self._helper_decorated(decorator, key, module))
+                    decorated.extend(self._helper_decorated(decorator, key, module))
+            if function.class_qualname is not None and not any(
+                last_name(decorator) in _NOT_INSTANCE_METHODS for decorator in function.decorators
+            ):
+                for registration in decorated:
+                    registration.view_class = (module, function.class_qualname)
+            found.extend(decorated)
             for call in function.calls:
                 callee = call.func
                 listed = _items(call.keyword("routes"))

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from unstuck.check.blockers import Blocker
 from unstuck.check.blocking import BlockingAnalysis
-from unstuck.check.model import Expr, Finding
+from unstuck.check.model import Expr, Finding, Typed
 from unstuck.check.program import Program
 from unstuck.check.registrations import Registration, Registrations, join
 from unstuck.check.routes import (
@@ -77,6 +77,7 @@ class RouteMapper:
             handler = self.program.function(registration.handler)
             if handler is None:
                 continue
+            view = self._view_dependencies(registration.view_class)
             for router in registration.routers:
                 extra = [(expr, registration.module) for expr in registration.dependencies]
                 for placement in self._registrations.placements(router, set()):
@@ -88,12 +89,43 @@ class RouteMapper:
                         continue
                     seen.add(identity)
                     served.add(at)
-                    route = self._route(registration, path, [*placement.dependencies, *extra])
+                    extra = [*placement.dependencies, *extra]
+                    route = self._route(registration, path, extra, view)
                     self._wrap(route, placement.routers)
                     routes.append(route)
         routes.extend(self._library_routes(seen))
         routes.sort(key=lambda route: (route.path, route.methods))
         return routes
+
+    def _view_dependencies(self, view: Key | None) -> list[Value]:
+        """What the class attributes of a class-based view depend on (a ``Depends``
+        default, or ``Annotated[T, Depends(...)]``), base classes' first (as the view's
+        ``__init__`` takes them), each name once."""
+        if view is None:
+            return []
+        program = self.program
+        by_name: dict[str, list[Value]] = {}
+        for entry in reversed(program.mro(view)):
+            if not isinstance(entry, Class):
+                continue
+            klass, module = program.klass(entry.key), entry.key[0]
+            for name, exprs in klass.attributes.items() if klass is not None else ():
+                annotated = frozenset(
+                    value
+                    for expr in exprs
+                    if isinstance(expr, Typed)
+                    for value in program.eval(expr.annotation, module)
+                )
+                defaults: list[Expr | None] = [e for e in exprs if not isinstance(e, Typed)]
+                found = [
+                    callable_
+                    for default in defaults or [None]
+                    for callable_ in program.dependencies(annotated, default, module, True)
+                ]
+                if found:
+                    by_name.pop(name, None)  # a subclass's own overrides its base's
+                    by_name[name] = found
+        return [callable_ for found in by_name.values() for callable_ in found]
 
     def _library_routes(self, seen: set[tuple[tuple[str, ...], str, Key]]) -> list[Route]:
         """Routes of routers libraries build (``library_routes``): no code of the
@@ -183,7 +215,13 @@ class RouteMapper:
         self._wrappings[wrapper] = made
         return made
 
-    def _route(self, registration: Registration, path: str, extra: list[tuple[Expr, str]]) -> Route:
+    def _route(
+        self,
+        registration: Registration,
+        path: str,
+        extra: list[tuple[Expr, str]],
+        view: list[Value],
+    ) -> Route:
         program = self.program
         key = registration.handler
         handler = program.function(key)
@@ -196,6 +234,8 @@ class RouteMapper:
                 if isinstance(value, Depends):
                     for callable_ in value.callables:
                         dependencies.extend(self._dependency(callable_, set(), loop_functions))
+        for callable_ in view:  # the class-based view's instance, made before the call
+            dependencies.extend(self._dependency(callable_, set(), loop_functions))
         dependencies.extend(self._dependencies_of(key, {key}, loop_functions))
         dependencies = _distinct(dependencies)
         blocking = self._blocking(key, handler.is_async)
@@ -297,11 +337,16 @@ class RouteMapper:
 
     def _find_blocking(self, key: Key, is_async: bool) -> list[Blocking]:
         if is_async:
-            return [
-                Blocking(f.code, f.path, f.line, f.message, EVENT_LOOP)
-                for current in sorted(self._on_loop(key))
-                for f in self.findings_in(current)
-            ]
+            # one line per call: a call reached through several coroutines of the route
+            # is one place to fix (the first way to it is shown)
+            found: dict[tuple[str, str, int], Blocking] = {}
+            for current in sorted(self._on_loop(key)):
+                for f in self.findings_in(current):
+                    found.setdefault(
+                        (f.code, f.path, f.line),
+                        Blocking(f.code, f.path, f.line, f.message, EVENT_LOOP),
+                    )
+            return list(found.values())
         path = self.program.modules[key[0]].path
         shortest: dict[str, Blocker] = {}  # one per rule: it is fine in def anyway
         for site, blocker in sorted(self.analysis.blockers(key).items()):

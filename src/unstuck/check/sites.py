@@ -53,8 +53,10 @@ def site_findings(
         for key in route.loop_functions:
             routes_of.setdefault(key, set()).add(route.label)
         # a coroutine given to ``BackgroundTasks.add_task`` runs on the loop after the
-        # response; a sync function given to it runs in the thread pool (not followed)
-        for key in _background_coroutines(analysis, route.loop_functions):
+        # response, whether the route is ``async def`` or ``def``; a sync function given
+        # to it runs in the thread pool (not followed)
+        serving = [*route.loop_functions, route.handler_key]
+        for key in _background_coroutines(analysis, serving):
             routes_of.setdefault(key, set()).add(route.label)
     for key, label in wrapped.items():
         routes_of.setdefault(key, {label})
