@@ -32,9 +32,14 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["path"] in UPLOAD_PATHS:
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_bytes:
             await self._refuse(send)
+            return
+        if not chunked:
+            # The server reads no more than Content-Length (and, without one or a
+            # chunked body, no body at all): nothing to count.
+            await self.app(scope, receive, send)
             return
         await _Counted(self, receive, send).run(scope)
 
@@ -81,14 +86,20 @@ class _Counted:
             await self._send(message)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared ``Content-Length`` (None when absent or not a number), and whether
+    the body comes in chunks (``Transfer-Encoding``), whose length nothing declares."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                chunked = True  # count what arrives, whatever the header says
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 def document(schema: dict[str, Any]) -> None:
