@@ -330,10 +330,33 @@ class Registrations:
         routers = self._routers(decorator.func.base, module)
         if not routers:
             return []
-        path = self.program.text(decorator.argument("path", 0), module)
+        path = self._factory_path(decorator.argument("path", 0), module)
         methods = self._methods(verb, decorator, module)
         dependencies = _list(decorator.keyword("dependencies"))
         return [Registration(routers, path, methods, handler, dependencies, module)]
+
+    def _factory_path(self, written: Expr | None, module: str) -> str:
+        """A route path written with a parameter of the app or router factory around
+        the route (``def build(probe_path="/alive"): @app.get(probe_path)``): what
+        the factory's calls pass, or the default when they pass nothing. Calls that
+        pass different paths leave the parameter shown as ``{name}``: the app each
+        call makes is not told apart."""
+        program = self.program
+        parts = written.parts if isinstance(written, FString) else (written,)
+        owners = {part.function for part in parts if isinstance(part, Param)}
+        if written is None or len(owners) != 1:
+            return program.text(written, module)
+        factory: Key = (module, owners.pop())
+        texts = {
+            self._text_with(written, module, factory, site, caller)
+            for caller, site in self._calls_named(factory[1].rpartition(".")[2])
+            if Function(factory) in program.eval(site.func, caller)
+        }
+        if len(texts) == 1:
+            return texts.pop()
+        if not texts:  # never called here: each parameter's default, if it has one
+            return self._text_with(written, module, factory, None, module)
+        return program.text(written, module)
 
     def _helper_decorated(self, decorator: Call, handler: Key, module: str) -> list[Registration]:
         """``@page_route("/")`` with ``def page_route(path): return router.api_route(path,
@@ -661,8 +684,11 @@ class Registrations:
                 return self._text_with(info.prefix_expr, info.module, value.key, child, module)
         return None
 
-    def _text_with(self, expr: Expr, module: str, function: Key, call: Call, caller: str) -> str:
-        """A prefix with the parameters of ``function`` read from ``call``."""
+    def _text_with(
+        self, expr: Expr, module: str, function: Key, call: Call | None, caller: str
+    ) -> str:
+        """A prefix with the parameters of ``function`` read from ``call`` (their
+        defaults without one)."""
         program = self.program
         summary = program.function(function)
         names = [param.name for param in summary.params] if summary else []
@@ -671,7 +697,7 @@ class Registrations:
             if not isinstance(part, Param) or part.function != function[1]:
                 return None
             position = names.index(part.name) if part.name in names else -1
-            given = call.argument(part.name, position)
+            given = call.argument(part.name, position) if call is not None else None
             if given is not None and not isinstance(given, Unknown):
                 return program.text(given, caller)
             if part.default is not None:
