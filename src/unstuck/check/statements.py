@@ -141,7 +141,7 @@ class ModuleWalker(ExpressionReader):
                 isinstance(node, ast.If)
                 and not node.orelse
                 and isinstance(node.body[-1], ast.Return)
-                and _tests_set(node.test)
+                and _tests_kept(node.test)
             ):
                 continue
             first, last = statements[index + 1].lineno, _last_line(statements[-1])
@@ -366,6 +366,25 @@ def _tests_set(test: ast.expr) -> bool:
             return True
         return isinstance(op, ast.IsNot) and isinstance(right, ast.Constant) and right.value is None
     return False
+
+
+def _tests_kept(test: ast.expr) -> bool:
+    """``_tests_set``, or it ``and`` a flag that bypasses what is kept (``key in CACHE
+    and not refresh``): the flag asks for a rebuild now and then, not per request."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_tests_set(value) for value in test.values) and all(
+            _tests_set(value) or _is_flag(value) for value in test.values
+        )
+    return _tests_set(test)
+
+
+def _is_flag(test: ast.expr) -> bool:
+    """``not refresh`` / ``not self.force``: a plain name or attribute, negated."""
+    return (
+        isinstance(test, ast.UnaryOp)
+        and isinstance(test.op, ast.Not)
+        and isinstance(test.operand, ast.Name | ast.Attribute)
+    )
 
 
 def _called(call: ast.Call) -> str:
