@@ -28,8 +28,9 @@ RULE = Rule(
     fix="use `aiofiles` / `anyio.Path`, or `await asyncio.to_thread(...)`",
     advice="await aiofiles / anyio.Path (or asyncio.to_thread), or make it def",
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
-    "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, `shutil`, "
-    "`os` file calls, `UploadFile.file.read()` (not files under `/proc`, also in `async with`)",
+    "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
+    "`glob.glob`, `shutil`, `os` file calls, `UploadFile.file.read()` (not files under "
+    "`/proc`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
 
@@ -46,6 +47,8 @@ async def upload(file: UploadFile):
         "shutil",
         "copy copy2 copyfile copyfileobj copytree rmtree move make_archive unpack_archive",
     )
+    # a glob lists directories (``iglob`` as it is iterated, on the line that asks)
+    | functions("glob", "glob iglob")
     | functions(
         "os",
         "listdir scandir walk remove unlink rename renames replace makedirs removedirs fsync "
