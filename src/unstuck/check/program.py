@@ -91,6 +91,23 @@ _ROUTER_FACTORIES = {
 }
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
 _ANNOTATED = frozenset({"typing.Annotated"})
+# annotations of a dict whose second argument is the type of its values
+_MAPPINGS = frozenset(
+    {
+        "builtins.dict",
+        "typing.Dict",
+        "typing.Mapping",
+        "typing.MutableMapping",
+        "typing.DefaultDict",
+        "typing.OrderedDict",
+        "collections.abc.Mapping",
+        "collections.abc.MutableMapping",
+        "collections.defaultdict",
+        "collections.OrderedDict",
+    }
+)
+# methods of a dict that hand out one of its values
+_MAPPING_READS = frozenset({"get", "pop", "setdefault"})
 _UNION = frozenset({"typing.Optional", "typing.Union"})
 _FIRST_ARGUMENT = frozenset(
     f"{module}.{name}"
@@ -330,6 +347,10 @@ class Program:
                 return found
             case Call():
                 called = self.call(self.eval(expr.func, module), expr, module)
+                func = expr.func
+                if isinstance(func, Attribute) and func.name in _MAPPING_READS and expr.args:
+                    # ``SESSIONS.get(key)``: an item of the dict, as ``SESSIONS[key]`` is
+                    called |= self.stored_items(Subscript(func.base, expr.args[0]), module)
                 if any(isinstance(value, Text) for value in called):
                     return called
                 return called | _setting_default(expr)
@@ -677,6 +698,11 @@ class Program:
             return [(expr, module)]
         if depth > _MAX_ITEMS_DEPTH:
             return []
+        bound = self.module_bindings(expr, module)
+        return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
+
+    def module_bindings(self, expr: Expr, module: str) -> list[tuple[Expr, str]]:
+        """What a module-level name (``NAME``, ``module.NAME``) is bound to, and where."""
         bound: list[tuple[Expr, str]] = []
         match expr:
             case Global():
@@ -693,7 +719,7 @@ class Program:
                     summary = self.modules.get(value.name) if isinstance(value, Module) else None
                     if summary is not None:
                         bound.extend((e, summary.name) for e in summary.globals.get(name, []))
-        return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
+        return bound
 
     def is_class_name(self, name: str) -> bool:
         last = name.rpartition(".")[2]
@@ -749,6 +775,16 @@ class Program:
             summary = self.modules.get(module)
             for stored in summary.item_stores.get(expr.base.name, ()) if summary else ():
                 result |= self.eval(stored, module)
+        # ``SESSIONS: dict[str, Session] = {}``: what the annotation says its values are
+        for bound, where in self.module_bindings(expr.base, module):
+            annotation = bound.annotation if isinstance(bound, Typed) else None
+            if not (isinstance(annotation, Subscript) and isinstance(annotation.index, Items)):
+                continue
+            if len(annotation.index.items) == 2 and any(
+                isinstance(value, LibraryObject) and value.name in _MAPPINGS
+                for value in self.eval(annotation.base, where)
+            ):
+                result |= self.instances(self.eval(annotation.index.items[1], where))
         return frozenset(result)
 
     def subscript(self, expr: Subscript, module: str) -> frozenset[Value]:
