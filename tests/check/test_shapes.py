@@ -304,9 +304,11 @@ def test_server_helpers_settings_defaults_and_library_apps() -> None:
 
 
 def test_route_paths_given_to_an_app_factory_as_parameters() -> None:
-    # one passed by keyword, one left to its default, one passed by position
+    # one passed by keyword, one left to its default, one passed by position, one to a
+    # method (after ``self``)
     assert set(_routes(_check("factory_paths"))) == {
         "GET /svc/alive",
         "GET /svc/info/details",
         "GET /guide/v1/index",
+        "GET /plugins/search/status",
     }

@@ -692,11 +692,14 @@ class Registrations:
         program = self.program
         summary = program.function(function)
         names = [param.name for param in summary.params] if summary else []
+        # a method's call passes its arguments after ``self`` / ``cls``
+        bound = summary is not None and summary.class_qualname and names[:1] in (["self"], ["cls"])
+        offset = 1 if bound else 0
 
         def argument(part: Expr) -> str | None:
             if not isinstance(part, Param) or part.function != function[1]:
                 return None
-            position = names.index(part.name) if part.name in names else -1
+            position = names.index(part.name) - offset if part.name in names else -1
             given = call.argument(part.name, position) if call is not None else None
             if given is not None and not isinstance(given, Unknown):
                 return program.text(given, caller)
