@@ -413,27 +413,47 @@ class ExpressionReader:
     def e_ListComp(
         self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp, awaited: bool
     ) -> Expr:
-        self.comprehension(node.generators)
+        outer = self.comprehension(node.generators)
         self.ex(node.elt)
+        self.leave_comprehension(outer)
         return UNKNOWN
 
     e_SetComp = e_ListComp
     e_GeneratorExp = e_ListComp
 
     def e_DictComp(self, node: ast.DictComp, awaited: bool) -> Expr:
-        self.comprehension(node.generators)
+        outer = self.comprehension(node.generators)
         self.ex(node.key)
         self.ex(node.value)
+        self.leave_comprehension(outer)
         return UNKNOWN
 
-    def comprehension(self, generators: list[ast.comprehension]) -> None:
+    def comprehension(self, generators: list[ast.comprehension]) -> dict[str, Expr | None]:
+        """Binds each target to the items of its iterable, as a ``for`` loop does; the
+        names are the comprehension's own, so what they held outside is returned to be
+        put back by ``leave_comprehension``."""
+        outer: dict[str, Expr | None] = {}
         for generator in generators:
-            self.ex(generator.iter, bool(generator.is_async))
+            iterated = self.ex(generator.iter, bool(generator.is_async))
             self.loop_size(generator.iter, generator.iter)
             if self.env is not None:
-                self.assign(generator.target, UNKNOWN)
+                for target in ast.walk(generator.target):
+                    if isinstance(target, ast.Name) and target.id not in outer:
+                        outer[target.id] = self.env.get(target.id)
+                item = Each(iterated) if iterated is not UNKNOWN else UNKNOWN
+                self.assign(generator.target, item)
             for condition in generator.ifs:
                 self.ex(condition)
+        return outer
+
+    def leave_comprehension(self, outer: dict[str, Expr | None]) -> None:
+        if self.env is None:
+            return
+        for name, value in outer.items():
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = value
 
     def loop_size(self, iterator: ast.expr, where: ast.expr | ast.stmt) -> None:
         if not (

@@ -389,7 +389,7 @@ class Program:
             case Each():
                 return _union(
                     self.eval(item, where) for item, where in self.items(expr.iterable, module)
-                )
+                ) | self.library_items(expr.iterable, module)
             case At():
                 index = expr.index
                 return _union(
@@ -500,6 +500,26 @@ class Program:
                     result |= value.made
                 case TaskMethod():
                     result.add(LibraryInstance("celery.result.AsyncResult"))
+        return frozenset(result)
+
+    def library_items(self, iterable: Expr, module: str) -> frozenset[Value]:
+        """The items of what a library call returns, when a rule knows their class
+        (``folder.iterdir()``, ``os.scandir(path)``)."""
+        if not isinstance(iterable, Call):
+            return EMPTY
+        knowledge = self.knowledge
+        result: set[Value] = set()
+        for value in self.eval(iterable.func, module):
+            name = (
+                f"{value.cls}.{value.name}"
+                if isinstance(value, LibraryMethod)
+                else value.name
+                if isinstance(value, LibraryObject)
+                else None
+            )
+            item = knowledge.yields.get(name) if name is not None else None
+            if item is not None:
+                result.add(LibraryInstance(knowledge.canonical(item)))
         return frozenset(result)
 
     def returned_arguments(self, key: Key, call: Call, module: str) -> frozenset[Value]:

@@ -95,6 +95,7 @@ async def upload(file: UploadFile):
         "io.open_code": _BINARY_READER,
         f"{_PATH}.open": _TEXT_FILE,
     },
+    yields={f"{_PATH}.{name}": _PATH for name in ("iterdir", "glob", "rglob")},
     memory_paths={
         **{name: MemoryPath("file", 0, _MEMORY_ROOTS) for name in ("builtins.open", "io.open")},
         **{f"os.{name}": MemoryPath("path", 0, _MEMORY_ROOTS) for name in ("listdir", "scandir")},
