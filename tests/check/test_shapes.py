@@ -90,6 +90,9 @@ def test_routes_given_as_objects() -> None:
         "GET /health/database": "site.users",
         "GET /health/queue": "site.users",
         "GET /health/cache": "site.users",
+        # ``@app.route`` / ``@router.websocket_route``
+        "GET,POST /old-style": "site.old_style",
+        "WEBSOCKET /legacy/events": "site.events",
     }
 
 

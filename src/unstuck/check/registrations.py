@@ -1,7 +1,7 @@
 """Where routes are registered, and the prefixes that reach each router.
 
 ``Registrations.collect`` finds route decorators (``@router.get``, ``api_route``,
-``websocket``, stacked or called as ``app.get(path)(handler)``) and ``add_api_route``
+``websocket``, Starlette's ``route`` and ``websocket_route``, stacked or called as ``app.get(path)(handler)``) and ``add_api_route``
 calls on any app or router (values from ``program``: ``FastAPI``, ``APIRouter``, their
 subclasses, wherever they were created), and records each ``include_router``,
 ``mount`` and ``host`` as an ``Inclusion`` of a child in a parent: routers built per
@@ -52,7 +52,8 @@ from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
 # reads a part of a path when it knows better than ``Program.text`` (or ``None``)
 _Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
-_ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
+# ``route`` / ``websocket_route``: Starlette's decorators, on FastAPI's apps and routers too
+_ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket", "route", "websocket_route"}
 # calls that add one route (FastAPI's and, on the same objects, Starlette's)
 _ADDING = frozenset(
     {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
@@ -723,7 +724,7 @@ class Registrations:
     def _methods(self, verb: str, call: Call, module: str) -> list[str]:
         if verb in _HTTP_METHODS:
             return [verb.upper()]
-        if verb == "websocket":
+        if verb in ("websocket", "websocket_route"):
             return ["WEBSOCKET"]
         listed = call.keyword("methods")
         if isinstance(listed, Items):
