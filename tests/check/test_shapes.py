@@ -315,3 +315,14 @@ def test_route_paths_given_to_an_app_factory_as_parameters() -> None:
         "GET /guide/v1/index",
         "GET /plugins/search/status",
     }
+
+
+def test_a_call_of_an_abstract_method_reaches_each_override() -> None:
+    report = _check("abstract_services")
+    routes = {(Path(f.path).name, f.line): f.routes for f in report.findings}
+    assert routes[("storage.py", 22)] == ("PUT /blobs/{key}",)
+    assert routes[("storage.py", 27)] == ("PUT /blobs/{key}",)
+    assert routes[("storage.py", 36)] == ("POST /alerts",)
+    # the subclass's override of the override, and the one it calls through super()
+    assert routes[("storage.py", 51)] == ("POST /sweep",)
+    assert routes[("storage.py", 46)] == ("POST /sweep",)

@@ -178,6 +178,7 @@ class Program:
         self._dotted: dict[str, frozenset[Value]] = {}
         self._returns: dict[Key, frozenset[Value]] = {}
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
+        self._subclasses: dict[Key, list[Key]] | None = None
         self._state: dict[str, frozenset[Value]] = {}
 
     # -- lookups ------------------------------------------------------------------
@@ -265,6 +266,28 @@ class Program:
                         order_.append(value)
         self._mro[key] = order_
         return order_
+
+    def subclasses(self, key: Key) -> list[Key]:
+        """The project's classes derived from ``key``, directly or not."""
+        if self._subclasses is None:
+            index: dict[Key, list[Key]] = {}
+            for module_name, module in self.modules.items():
+                for qualname in module.classes:
+                    derived = (module_name, qualname)
+                    for entry in self.mro(derived)[1:]:
+                        if isinstance(entry, Class):
+                            index.setdefault(entry.key, []).append(derived)
+            self._subclasses = index
+        return self._subclasses.get(key, [])
+
+    def overrides(self, key: Key, name: str, stub: Key) -> frozenset[Value]:
+        """The methods ``name`` resolves to on the subclasses of ``key``, but ``stub``."""
+        found: set[Value] = set()
+        for derived in self.subclasses(key):
+            method = self.method(derived, name)
+            if method is not None and method != stub:
+                found.add(Function(method))
+        return frozenset(found)
 
     def method(self, key: Key, name: str, after: bool = False) -> Key | None:
         """The project function that ``name`` resolves to on instances of class ``key``."""
@@ -463,6 +486,10 @@ class Program:
             function = self.function(method)
             if function is not None and self.is_property(function):
                 return self.returns_of(method)
+            if function is not None and function.stub and not after:
+                # an abstract method (or a protocol's) on a value typed by its base class:
+                # the call runs whichever subclass's override the object has
+                return frozenset({Function(method)} | self.overrides(key, name, method))
             return frozenset({Function(method)})
         for entry in self.mro(key):
             if isinstance(entry, LibraryObject):

@@ -1,9 +1,10 @@
 """Where routes are registered, and the prefixes that reach each router.
 
 ``Registrations.collect`` finds route decorators (``@router.get``, ``api_route``,
-``websocket``, Starlette's ``route`` and ``websocket_route``, stacked or called as ``app.get(path)(handler)``) and ``add_api_route``
-calls on any app or router (values from ``program``: ``FastAPI``, ``APIRouter``, their
-subclasses, wherever they were created), and records each ``include_router``,
+``websocket``, Starlette's ``route`` and ``websocket_route``, stacked or called as
+``app.get(path)(handler)``) and ``add_api_route`` calls on any app or router (values
+from ``program``: ``FastAPI``, ``APIRouter``, their subclasses, wherever they were
+created), and records each ``include_router``,
 ``mount`` and ``host`` as an ``Inclusion`` of a child in a parent: routers built per
 call of a function (with that call's prefix), items of registration loops, plugins and
 modules found at run time, routers libraries build (``library_routes``). It hands the

@@ -112,6 +112,7 @@ class ModuleWalker(ExpressionReader):
         self.summary.functions[qualname] = function
         if self.klass is not None:
             self.klass.methods[node.name] = qualname
+            function.stub = "abstractmethod" in decorator_names or _is_stub(node.body)
         self.bind(node.name, FunctionRef(qualname))
 
         env: dict[str, Expr] = dict(self.env) if self.env is not None else {}
@@ -338,6 +339,22 @@ class ModuleWalker(ExpressionReader):
             if case.guard is not None:
                 self.ex(case.guard)
         self.branches([case.body for case in node.cases], True, node.lineno)
+
+
+def _is_stub(body: list[ast.stmt]) -> bool:
+    """A body that does nothing but say it is left to subclasses: a docstring, ``...``,
+    ``pass``, ``raise NotImplementedError``."""
+    for statement in body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # a docstring or ``...``
+        if isinstance(statement, ast.Raise) and statement.exc is not None:
+            raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+                continue
+        return False
+    return True
 
 
 def _tests_unset(test: ast.expr) -> bool:
