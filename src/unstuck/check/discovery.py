@@ -203,3 +203,16 @@ def import_aliases(
         for index in range(1, len(parts))
     }
     return aliases, namespaces
+
+
+def is_test_module(name: str) -> bool:
+    """By its dotted name from its import root (not its path: a project may sit in a
+    folder called ``tests``, as the checker's own fixtures do)."""
+    parts = name.partition("#")[0].split(".")
+    last = parts[-1]
+    return (
+        last.startswith("test_")
+        or last.endswith("_test")
+        or last == "conftest"
+        or not TEST_DIRECTORIES.isdisjoint(parts[:-1])
+    )

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from unstuck.check.discovery import TEST_DIRECTORIES
+from unstuck.check.discovery import is_test_module
 from unstuck.check.model import MODULE_BODY, Call, Constant, FunctionSummary, Items
 from unstuck.check.program import Program, last_name
 from unstuck.check.values import Function, Key, LibraryMethod, LibraryObject
@@ -130,19 +130,6 @@ def test_coroutines(program: Program) -> dict[Key, str]:
             if function.is_async:
                 found[(name, qualname)] = IN_TESTS
     return found
-
-
-def is_test_module(name: str) -> bool:
-    """By its dotted name from its import root (not its path: a project may sit in a
-    folder called ``tests``, as the checker's own fixtures do)."""
-    parts = name.partition("#")[0].split(".")
-    last = parts[-1]
-    return (
-        last.startswith("test_")
-        or last.endswith("_test")
-        or last == "conftest"
-        or not TEST_DIRECTORIES.isdisjoint(parts[:-1])
-    )
 
 
 _OWN_LOOP_FUNCTIONS = frozenset({"asyncio.run", "anyio.run", "trio.run"})

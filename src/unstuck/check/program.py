@@ -15,7 +15,7 @@ import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from unstuck.check.discovery import import_aliases
+from unstuck.check.discovery import import_aliases, is_test_module
 from unstuck.check.library_routes import (
     APP_CLASSES,
     ROUTER_CLASSES,
@@ -272,6 +272,8 @@ class Program:
         if self._subclasses is None:
             index: dict[Key, list[Key]] = {}
             for module_name, module in self.modules.items():
+                if module.in_tests or is_test_module(module_name):
+                    continue  # a test's fakes are not what the application runs
                 for qualname in module.classes:
                     derived = (module_name, qualname)
                     for entry in self.mro(derived)[1:]:
