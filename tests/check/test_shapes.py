@@ -326,3 +326,15 @@ def test_a_call_of_an_abstract_method_reaches_each_override() -> None:
     # the subclass's override of the override, and the one it calls through super()
     assert routes[("storage.py", 51)] == ("POST /sweep",)
     assert routes[("storage.py", 46)] == ("POST /sweep",)
+
+
+def test_loop_items_keep_their_own_routers_and_factory_calls() -> None:
+    # a name reused by two module-level loops holds one loop's items in each body; a
+    # factory called with the loop's item makes one router per item
+    assert set(_routes(_check("loop_items"))) == {
+        "GET /shop/catalog",
+        "GET /back-office/stock",
+        "GET /items/pens/",
+        "GET /items/inks/",
+        "GET /outlet/paper/",
+    }

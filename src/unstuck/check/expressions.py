@@ -133,6 +133,9 @@ class ExpressionReader:
         self._globals: dict[str, Global] = {}
         self._constants: dict[tuple[type, object], Constant] = {}
         self._attributes: dict[tuple[int, str], Attribute] = {}
+        # the names a module-level ``for`` binds, read in its body as this loop's item:
+        # as globals they also hold the items of every other loop that reuses the name
+        self.module_loop: dict[str, Expr] = {}
         self._keywords: dict[tuple[str | None, int], Keyword] = {}
         # the if/match blocks the walk is in: (statement line, block index), outermost first
         self.branch_path: list[tuple[int, int]] = []
@@ -195,12 +198,16 @@ class ExpressionReader:
     # -- expressions ------------------------------------------------------------
 
     def ex(self, node: ast.expr, awaited: bool = False) -> Expr:
-        if type(node) is ast.Name:  # the most common node, inlined
+        if type(node) is ast.Name:  # the most common node, inlined (``e_Name``)
             env = self.env
             if env is not None:
                 value = env.get(node.id)
                 if value is not None:
                     return value
+            elif self.module_loop and self.klass is None:
+                looped = self.module_loop.get(node.id)
+                if looped is not None:
+                    return looped
             return self.name(node.id)
         handler = self.expression.get(type(node))
         if handler is not None:
@@ -231,6 +238,10 @@ class ExpressionReader:
             value = env.get(node.id)
             if value is not None:
                 return value
+        elif self.klass is None and self.module_loop:
+            looped = self.module_loop.get(node.id)
+            if looped is not None:
+                return looped
         return self.name(node.id)
 
     def e_Attribute(self, node: ast.Attribute, awaited: bool) -> Expr:

@@ -25,12 +25,14 @@ from unstuck.check.model import (
     At,
     Attribute,
     Call,
+    Constant,
     Each,
     Either,
     Expr,
     FString,
     Global,
     Items,
+    Keyword,
     Param,
     SelfRef,
     Unknown,
@@ -505,6 +507,10 @@ class Registrations:
                     reader = _item_reader(self.program, each, item, where)
                     text = self._text(shown, module, reader)
                 pairs.append((part, text, where))
+        if each is None and isinstance(child, Call):
+            # ``for name in ("books", "authors"): include_router(make_crud(name))``: the
+            # factory's router once per item, each with the prefix that call gives it
+            pairs = self._per_item_calls(child, module) or pairs
         if each is None and isinstance(child, Param) and site.caller is not None:
             # ``def include_with_prefix(app, router, prefix): app.include_router(router,
             # prefix=prefix)`` (or ``**kwargs``): each call of the helper includes the
@@ -542,6 +548,33 @@ class Registrations:
                         found.tentative,
                     )
                     self._parents.setdefault(found.router, []).append(inclusion)
+
+    def _per_item_calls(self, call: Call, module: str) -> list[tuple[Expr, str | None, str]]:
+        """``call`` once per item of the loop an argument of it reads, that argument
+        replaced by the item (items written in another module are left alone)."""
+        passed = [*call.args, *(keyword.value for keyword in call.keywords)]
+        looped = next((value for value in passed if isinstance(value, Each | At)), None)
+        if looped is None:
+            return []
+        each = looped if isinstance(looped, Each) else looped.each
+        calls: list[tuple[Expr, str | None, str]] = []
+        for item, where in self.program.items(each.iterable, module):
+            part: Expr = item
+            if isinstance(looped, At):
+                if not isinstance(item, Items) or looped.index >= len(item.items):
+                    continue
+                part = item.items[looped.index]
+            if where != module and not isinstance(part, Constant):
+                return []
+
+            def put(value: Expr, part: Expr = part) -> Expr:
+                return part if value is looped else value
+
+            args = tuple(put(arg) for arg in call.args)
+            keywords = tuple(Keyword(keyword.name, put(keyword.value)) for keyword in call.keywords)
+            made = Call(call.func, call.line, call.col, args, keywords, call.awaited)
+            calls.append((made, None, module))
+        return calls
 
     def _through_helper(
         self, child: Param, prefix: Expr | None, spread: bool, within: Key, depth: int

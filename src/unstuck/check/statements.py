@@ -294,8 +294,19 @@ class ModuleWalker(ExpressionReader):
         self.loop_size(node.iter, node)
         # each item of a known list or dict: routers registered in a loop
         self.assign(node.target, Each(iterated) if iterated is not UNKNOWN else UNKNOWN)
+        outer: dict[str, Expr | None] = {}
+        if self.env is None and self.klass is None:
+            for target in ast.walk(node.target):
+                if isinstance(target, ast.Name) and target.id not in outer:
+                    outer[target.id] = self.module_loop.get(target.id)
+                    self.module_loop[target.id] = self.summary.globals[target.id][-1]
         self.body(node.body)
         self.body(node.orelse)
+        for name, value in outer.items():
+            if value is None:
+                self.module_loop.pop(name, None)
+            else:
+                self.module_loop[name] = value
 
     s_AsyncFor = s_For
 
