@@ -533,7 +533,7 @@ class Program:
 
     def library_items(self, iterable: Expr, module: str) -> frozenset[Value]:
         """The items of what a library call returns, when a rule knows their class
-        (``folder.iterdir()``, ``os.scandir(path)``)."""
+        (``folder.iterdir()``, ``folder.glob("*.json")``: paths)."""
         if not isinstance(iterable, Call):
             return EMPTY
         knowledge = self.knowledge
