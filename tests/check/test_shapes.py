@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from unstuck.check import Report, check
+from unstuck.check.config import Config
 
 SHAPES = Path(__file__).parent / "fixtures" / "shapes"
 _EXPECT = re.compile(r"#\s*expect:\s*(USK\d+)")
@@ -338,3 +339,13 @@ def test_loop_items_keep_their_own_routers_and_factory_calls() -> None:
         "GET /items/inks/",
         "GET /outlet/paper/",
     }
+
+
+def test_sync_callbacks_the_loop_runs_are_reported_with_their_route() -> None:
+    report = check([SHAPES / "loop_callbacks"], Config(once_per_process=True), jobs=1)
+    assert {f.line: f.routes for f in report.findings} == {
+        14: ("POST /uploads/{name}",),
+        18: ("POST /uploads/{name}",),
+    }
+    (once,) = report.once_per_process
+    assert once.line == 22
