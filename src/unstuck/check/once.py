@@ -4,7 +4,8 @@ Blocking work there stalls the event loop once (at startup, on the first request
 for every request, so it is reported apart and only on demand (``--once-per-process``):
 
 - handlers of the application's life: ``FastAPI(lifespan=...)``, ``on_startup=[...]``,
-  ``@app.on_event("startup")``, ``app.add_event_handler("shutdown", ...)``;
+  ``@app.on_event("startup")``, ``app.add_event_handler("shutdown", ...)`` (and the
+  coroutines they await: a task they start runs on beside the requests);
 - coroutines started at import time (``asyncio.run(main())`` in a module body) or by a
   command-line command (``@click.command()``, ``@app.command()`` of typer), and the
   coroutines only they call;

@@ -95,6 +95,8 @@ def site_findings(
             # queue, a graph of nodes): a test's calls neither make code once per
             # process nor keep it per request
             continue
+        # awaited only: a task started there (``scan.spawned``) runs on beside the
+        # requests, so starting it from the lifespan does not make it once per process
         for callee in analysis.scan(key).async_calls:
             callers.setdefault(callee, []).append(key)
     for scheduler, keys in scheduled.items():
@@ -206,11 +208,13 @@ def _background_coroutines(analysis: BlockingAnalysis, serving: Iterable[Key]) -
                 task = program.function(value.key)
                 if task is not None and task.is_async:
                     pending.append(value.key)
-    while pending:  # and the coroutines they await
+    while pending:  # and the coroutines they await or start
         key = pending.pop()
         if key not in found:
             found.add(key)
-            pending.extend(analysis.scan(key).async_calls)
+            scan = analysis.scan(key)
+            pending.extend(scan.async_calls)
+            pending.extend(scan.spawned)
     return found
 
 
