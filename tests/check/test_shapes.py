@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from unstuck.check import Report, check
+from unstuck.check.config import Config
 
 SHAPES = Path(__file__).parent / "fixtures" / "shapes"
 _EXPECT = re.compile(r"#\s*expect:\s*(USK\d+)")
@@ -90,6 +91,9 @@ def test_routes_given_as_objects() -> None:
         "GET /health/database": "site.users",
         "GET /health/queue": "site.users",
         "GET /health/cache": "site.users",
+        # ``@app.route`` / ``@router.websocket_route``
+        "GET,POST /old-style": "site.old_style",
+        "WEBSOCKET /legacy/events": "site.events",
     }
 
 
@@ -328,3 +332,47 @@ def test_a_class_based_views_attributes_are_dependencies_of_each_route() -> None
             "views.open_store",
             "views.audit_trail",
         ]
+
+
+def test_route_paths_given_to_an_app_factory_as_parameters() -> None:
+    # one passed by keyword, one left to its default, one passed by position, one to a
+    # method (after ``self``)
+    assert set(_routes(_check("factory_paths"))) == {
+        "GET /svc/alive",
+        "GET /svc/info/details",
+        "GET /guide/v1/index",
+        "GET /plugins/search/status",
+    }
+
+
+def test_a_call_of_an_abstract_method_reaches_each_override() -> None:
+    report = _check("abstract_services")
+    routes = {(Path(f.path).name, f.line): f.routes for f in report.findings}
+    assert routes[("storage.py", 22)] == ("PUT /blobs/{key}",)
+    assert routes[("storage.py", 27)] == ("PUT /blobs/{key}",)
+    assert routes[("storage.py", 36)] == ("POST /alerts",)
+    # the subclass's override of the override, and the one it calls through super()
+    assert routes[("storage.py", 51)] == ("POST /sweep",)
+    assert routes[("storage.py", 46)] == ("POST /sweep",)
+
+
+def test_loop_items_keep_their_own_routers_and_factory_calls() -> None:
+    # a name reused by two module-level loops holds one loop's items in each body; a
+    # factory called with the loop's item makes one router per item
+    assert set(_routes(_check("loop_items"))) == {
+        "GET /shop/catalog",
+        "GET /back-office/stock",
+        "GET /items/pens/",
+        "GET /items/inks/",
+        "GET /outlet/paper/",
+    }
+
+
+def test_sync_callbacks_the_loop_runs_are_reported_with_their_route() -> None:
+    report = check([SHAPES / "loop_callbacks"], Config(once_per_process=True), jobs=1)
+    assert {f.line: f.routes for f in report.findings} == {
+        14: ("POST /uploads/{name}",),
+        18: ("POST /uploads/{name}",),
+    }
+    (once,) = report.once_per_process
+    assert once.line == 22

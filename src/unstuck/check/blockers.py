@@ -9,7 +9,7 @@ reached through a chain of sync calls, with the qualnames on the way; ``finding`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from unstuck.check.model import MODULE_BODY, Call, ChainLink, Finding
 from unstuck.check.rule import Rule
@@ -42,6 +42,9 @@ class Scan:
     hits: list[Hit]
     sync_calls: list[SyncCall]
     async_calls: list[Key]
+    # coroutines started as tasks (``asyncio.create_task(poll())``, not awaited there):
+    # they run on the loop beside the caller, and on after it returns
+    spawned: list[Key] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -81,6 +81,12 @@ ITERATED_IN_THREADS = frozenset(
 )
 
 
+# Start a coroutine as a task that runs on by itself (a task group's ``create_task``
+# is not one: the group waits for its tasks before its block ends).
+_SPAWNERS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
+_SPAWNING_METHODS = frozenset({("asyncio.AbstractEventLoop", "create_task")})
+
+
 class BlockingAnalysis:
     def __init__(
         self,
@@ -124,6 +130,7 @@ class BlockingAnalysis:
         module = key[0]
         program = self.program
         handed = self._iterated_in_threads(function.calls, module)
+        spawned = self._spawned(function.calls, module)
         for call in function.calls:
             if function.no_loop_blocks and function.runs_without_loop_at(call.line):
                 continue  # only runs when no event loop is running
@@ -155,7 +162,7 @@ class BlockingAnalysis:
                     once = function.runs_once_at(line)
                     result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
-                    result.async_calls.append(target)
+                    (result.spawned if id(call) in spawned else result.async_calls).append(target)
                 elif callee.yields and id(call) in handed:
                     continue  # a generator: its body runs where it is iterated
                 else:
@@ -188,6 +195,22 @@ class BlockingAnalysis:
             once = function.runs_once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
+
+    def _spawned(self, calls: list[Call], module: str) -> set[int]:
+        """The coroutine calls (by id) handed to ``asyncio.create_task`` or
+        ``loop.create_task`` whose task is not awaited on the spot."""
+        found: set[int] = set()
+        for call in calls:
+            coroutine = call.argument("coro", 0)
+            if call.awaited or not isinstance(coroutine, Call):
+                continue
+            for value in self.program.eval(call.func, module):
+                if (isinstance(value, LibraryObject) and value.name in _SPAWNERS) or (
+                    isinstance(value, LibraryMethod)
+                    and (value.cls, value.name) in _SPAWNING_METHODS
+                ):
+                    found.add(id(coroutine))
+        return found
 
     def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
         """The calls (by id) whose result a streaming response iterates in the thread pool:

@@ -133,6 +133,9 @@ class ExpressionReader:
         self._globals: dict[str, Global] = {}
         self._constants: dict[tuple[type, object], Constant] = {}
         self._attributes: dict[tuple[int, str], Attribute] = {}
+        # the names a module-level ``for`` binds, read in its body as this loop's item:
+        # as globals they also hold the items of every other loop that reuses the name
+        self.module_loop: dict[str, Expr] = {}
         self._keywords: dict[tuple[str | None, int], Keyword] = {}
         # the if/match blocks the walk is in: (statement line, block index), outermost first
         self.branch_path: list[tuple[int, int]] = []
@@ -195,12 +198,16 @@ class ExpressionReader:
     # -- expressions ------------------------------------------------------------
 
     def ex(self, node: ast.expr, awaited: bool = False) -> Expr:
-        if type(node) is ast.Name:  # the most common node, inlined
+        if type(node) is ast.Name:  # the most common node, inlined (``e_Name``)
             env = self.env
             if env is not None:
                 value = env.get(node.id)
                 if value is not None:
                     return value
+            elif self.module_loop and self.klass is None:
+                looped = self.module_loop.get(node.id)
+                if looped is not None:
+                    return looped
             return self.name(node.id)
         handler = self.expression.get(type(node))
         if handler is not None:
@@ -231,6 +238,10 @@ class ExpressionReader:
             value = env.get(node.id)
             if value is not None:
                 return value
+        elif self.klass is None and self.module_loop:
+            looped = self.module_loop.get(node.id)
+            if looped is not None:
+                return looped
         return self.name(node.id)
 
     def e_Attribute(self, node: ast.Attribute, awaited: bool) -> Expr:
@@ -413,27 +424,47 @@ class ExpressionReader:
     def e_ListComp(
         self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp, awaited: bool
     ) -> Expr:
-        self.comprehension(node.generators)
+        outer = self.comprehension(node.generators)
         self.ex(node.elt)
+        self.leave_comprehension(outer)
         return UNKNOWN
 
     e_SetComp = e_ListComp
     e_GeneratorExp = e_ListComp
 
     def e_DictComp(self, node: ast.DictComp, awaited: bool) -> Expr:
-        self.comprehension(node.generators)
+        outer = self.comprehension(node.generators)
         self.ex(node.key)
         self.ex(node.value)
+        self.leave_comprehension(outer)
         return UNKNOWN
 
-    def comprehension(self, generators: list[ast.comprehension]) -> None:
+    def comprehension(self, generators: list[ast.comprehension]) -> dict[str, Expr | None]:
+        """Binds each target to the items of its iterable, as a ``for`` loop does; the
+        names are the comprehension's own, so what they held outside is returned to be
+        put back by ``leave_comprehension``."""
+        outer: dict[str, Expr | None] = {}
         for generator in generators:
-            self.ex(generator.iter, bool(generator.is_async))
+            iterated = self.ex(generator.iter, bool(generator.is_async))
             self.loop_size(generator.iter, generator.iter)
             if self.env is not None:
-                self.assign(generator.target, UNKNOWN)
+                for target in ast.walk(generator.target):
+                    if isinstance(target, ast.Name) and target.id not in outer:
+                        outer[target.id] = self.env.get(target.id)
+                item = Each(iterated) if iterated is not UNKNOWN else UNKNOWN
+                self.assign(generator.target, item)
             for condition in generator.ifs:
                 self.ex(condition)
+        return outer
+
+    def leave_comprehension(self, outer: dict[str, Expr | None]) -> None:
+        if self.env is None:
+            return
+        for name, value in outer.items():
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = value
 
     def loop_size(self, iterator: ast.expr, where: ast.expr | ast.stmt) -> None:
         if not (

@@ -366,6 +366,9 @@ class FunctionSummary(_Summary):
     # lines that only run when no event loop runs in the thread: the ``except
     # RuntimeError`` of ``asyncio.get_running_loop()``
     no_loop_blocks: list[Lines] = field(default_factory=list)
+    # a method with no body of its own (``@abstractmethod``, ``...``, ``pass``, ``raise
+    # NotImplementedError``): a call of it runs a subclass's override
+    stub: bool = False
 
     def runs_once_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.once_blocks)

@@ -4,7 +4,8 @@ Blocking work there stalls the event loop once (at startup, on the first request
 for every request, so it is reported apart and only on demand (``--once-per-process``):
 
 - handlers of the application's life: ``FastAPI(lifespan=...)``, ``on_startup=[...]``,
-  ``@app.on_event("startup")``, ``app.add_event_handler("shutdown", ...)``;
+  ``@app.on_event("startup")``, ``app.add_event_handler("shutdown", ...)`` (and the
+  coroutines they await: a task they start runs on beside the requests);
 - coroutines started at import time (``asyncio.run(main())`` in a module body) or by a
   command-line command (``@click.command()``, ``@app.command()`` of typer), and the
   coroutines only they call;
@@ -50,6 +51,10 @@ _LIFE_KEYWORDS = {
 }
 _EVENTS = {"startup": "in a startup handler", "shutdown": "in a shutdown handler"}
 _COMMAND_DECORATORS = frozenset({"command", "group"})
+# ``@app.on_event("startup")`` over ``@repeat_every(seconds=60)`` (fastapi-utils,
+# fastapi-utilities): the handler starts a loop that runs the function again and again
+# beside the requests, a coroutine on the event loop, a sync function in the thread pool
+_REPEATERS = frozenset({"repeat_every", "repeat_at"})
 IN_TESTS = "in test code (run by the test suite, not by requests)"
 
 
@@ -68,6 +73,8 @@ def life_handlers(program: Program) -> dict[Key, str]:
     found: dict[Key, str] = {}
     for key, function in program.functions():
         module = key[0]
+        if _repeats(function):
+            continue
         for decorator in function.decorators:
             # ``@app.on_event("startup")``
             if isinstance(decorator, Call) and last_name(decorator.func) == "on_event":
@@ -82,7 +89,9 @@ def life_handlers(program: Program) -> dict[Key, str]:
                 event, handler = call.argument("event_type", 0), call.argument("func", 1)
                 if isinstance(event, Constant) and event.value in _EVENTS and handler:
                     for target in _functions(program.eval(handler, module)):
-                        found.setdefault(target, _EVENTS[str(event.value)])
+                        summary = program.function(target)
+                        if summary is None or not _repeats(summary):
+                            found.setdefault(target, _EVENTS[str(event.value)])
                 continue
             for keyword in call.keywords:
                 role = _LIFE_KEYWORDS.get(keyword.name or "")
@@ -188,6 +197,13 @@ def once_only(
                 once[key] = once[calling[0]]
                 changed = True
     return once
+
+
+def _repeats(function: FunctionSummary) -> bool:
+    return any(
+        last_name(decorator.func if isinstance(decorator, Call) else decorator) in _REPEATERS
+        for decorator in function.decorators
+    )
 
 
 def _is_command(function: FunctionSummary) -> bool:

@@ -95,6 +95,23 @@ _ROUTER_FACTORIES = {
 }
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
 _ANNOTATED = frozenset({"typing.Annotated"})
+# annotations of a dict whose second argument is the type of its values
+_MAPPINGS = frozenset(
+    {
+        "builtins.dict",
+        "typing.Dict",
+        "typing.Mapping",
+        "typing.MutableMapping",
+        "typing.DefaultDict",
+        "typing.OrderedDict",
+        "collections.abc.Mapping",
+        "collections.abc.MutableMapping",
+        "collections.defaultdict",
+        "collections.OrderedDict",
+    }
+)
+# methods of a dict that hand out one of its values
+_MAPPING_READS = frozenset({"get", "pop", "setdefault"})
 _UNION = frozenset({"typing.Optional", "typing.Union"})
 _FIRST_ARGUMENT = frozenset(
     f"{module}.{name}"
@@ -286,12 +303,11 @@ class Program:
 
     def dispatched(self, key: Key, name: str, method: Key) -> frozenset[Value]:
         """What calling ``name`` on an instance of class ``key`` may run, ``method``
-        being what the class itself has: an abstract method never runs, so the call
-        runs the override of whichever subclass the instance really is."""
+        being what the class itself has: an abstract method (or a protocol's, a stub)
+        never runs, so the call runs the override of whichever subclass the instance
+        really is."""
         function = self.function(method)
-        if function is None or not any(
-            last_name(decorator) == "abstractmethod" for decorator in function.decorators
-        ):
+        if function is None or not function.stub:  # abstract, or a body of ``...``/``pass``
             return frozenset({Function(method)})
         overrides: set[Value] = {Function(method)}
         for derived in self.subclasses(key):
@@ -367,6 +383,10 @@ class Program:
                 return found
             case Call():
                 called = self.call(self.eval(expr.func, module), expr, module)
+                func = expr.func
+                if isinstance(func, Attribute) and func.name in _MAPPING_READS and expr.args:
+                    # ``SESSIONS.get(key)``: an item of the dict, as ``SESSIONS[key]`` is
+                    called |= self.stored_items(Subscript(func.base, expr.args[0]), module)
                 if any(isinstance(value, Text) for value in called):
                     return called
                 return called | _setting_default(expr)
@@ -405,7 +425,7 @@ class Program:
             case Each():
                 return _union(
                     self.eval(item, where) for item, where in self.items(expr.iterable, module)
-                )
+                ) | self.library_items(expr.iterable, module)
             case At():
                 index = expr.index
                 return _union(
@@ -518,6 +538,26 @@ class Program:
                     result |= value.made
                 case TaskMethod():
                     result.add(LibraryInstance("celery.result.AsyncResult"))
+        return frozenset(result)
+
+    def library_items(self, iterable: Expr, module: str) -> frozenset[Value]:
+        """The items of what a library call returns, when a rule knows their class
+        (``folder.iterdir()``, ``folder.glob("*.json")``: paths)."""
+        if not isinstance(iterable, Call):
+            return EMPTY
+        knowledge = self.knowledge
+        result: set[Value] = set()
+        for value in self.eval(iterable.func, module):
+            name = (
+                f"{value.cls}.{value.name}"
+                if isinstance(value, LibraryMethod)
+                else value.name
+                if isinstance(value, LibraryObject)
+                else None
+            )
+            item = knowledge.yields.get(name) if name is not None else None
+            if item is not None:
+                result.add(LibraryInstance(knowledge.canonical(item)))
         return frozenset(result)
 
     def returned_arguments(self, key: Key, call: Call, module: str) -> frozenset[Value]:
@@ -716,6 +756,11 @@ class Program:
             return [(expr, module)]
         if depth > _MAX_ITEMS_DEPTH:
             return []
+        bound = self.module_bindings(expr, module)
+        return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
+
+    def module_bindings(self, expr: Expr, module: str) -> list[tuple[Expr, str]]:
+        """What a module-level name (``NAME``, ``module.NAME``) is bound to, and where."""
         bound: list[tuple[Expr, str]] = []
         match expr:
             case Global():
@@ -732,7 +777,7 @@ class Program:
                     summary = self.modules.get(value.name) if isinstance(value, Module) else None
                     if summary is not None:
                         bound.extend((e, summary.name) for e in summary.globals.get(name, []))
-        return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
+        return bound
 
     def is_class_name(self, name: str) -> bool:
         last = name.rpartition(".")[2]
@@ -788,6 +833,16 @@ class Program:
             summary = self.modules.get(module)
             for stored in summary.item_stores.get(expr.base.name, ()) if summary else ():
                 result |= self.eval(stored, module)
+        # ``SESSIONS: dict[str, Session] = {}``: what the annotation says its values are
+        for bound, where in self.module_bindings(expr.base, module):
+            annotation = bound.annotation if isinstance(bound, Typed) else None
+            if not (isinstance(annotation, Subscript) and isinstance(annotation.index, Items)):
+                continue
+            if len(annotation.index.items) == 2 and any(
+                isinstance(value, LibraryObject) and value.name in _MAPPINGS
+                for value in self.eval(annotation.base, where)
+            ):
+                result |= self.instances(self.eval(annotation.index.items[1], where))
         return frozenset(result)
 
     def subscript(self, expr: Subscript, module: str) -> frozenset[Value]:

@@ -1,9 +1,10 @@
 """Where routes are registered, and the prefixes that reach each router.
 
 ``Registrations.collect`` finds route decorators (``@router.get``, ``api_route``,
-``websocket``, stacked or called as ``app.get(path)(handler)``) and ``add_api_route``
-calls on any app or router (values from ``program``: ``FastAPI``, ``APIRouter``, their
-subclasses, wherever they were created), and records each ``include_router``,
+``websocket``, Starlette's ``route`` and ``websocket_route``, stacked or called as
+``app.get(path)(handler)``) and ``add_api_route`` calls on any app or router (values
+from ``program``: ``FastAPI``, ``APIRouter``, their subclasses, wherever they were
+created), and records each ``include_router``,
 ``mount`` and ``host`` as an ``Inclusion`` of a child in a parent: routers built per
 call of a function (with that call's prefix), items of registration loops, plugins and
 modules found at run time, routers libraries build (``library_routes``). It hands the
@@ -24,12 +25,14 @@ from unstuck.check.model import (
     At,
     Attribute,
     Call,
+    Constant,
     Each,
     Either,
     Expr,
     FString,
     Global,
     Items,
+    Keyword,
     Param,
     SelfRef,
     Unknown,
@@ -52,7 +55,8 @@ from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
 # reads a part of a path when it knows better than ``Program.text`` (or ``None``)
 _Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
-_ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket"}
+# ``route`` / ``websocket_route``: Starlette's decorators, on FastAPI's apps and routers too
+_ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket", "route", "websocket_route"}
 # calls that add one route (FastAPI's and, on the same objects, Starlette's)
 _ADDING = frozenset(
     {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
@@ -341,10 +345,33 @@ class Registrations:
         routers = self._routers(decorator.func.base, module)
         if not routers:
             return []
-        path = self.program.text(decorator.argument("path", 0), module)
+        path = self._factory_path(decorator.argument("path", 0), module)
         methods = self._methods(verb, decorator, module)
         dependencies = _list(decorator.keyword("dependencies"))
         return [Registration(routers, path, methods, handler, dependencies, module)]
+
+    def _factory_path(self, written: Expr | None, module: str) -> str:
+        """A route path written with a parameter of the app or router factory around
+        the route (``def build(probe_path="/alive"): @app.get(probe_path)``): what
+        the factory's calls pass, or the default when they pass nothing. Calls that
+        pass different paths leave the parameter shown as ``{name}``: the app each
+        call makes is not told apart."""
+        program = self.program
+        parts = written.parts if isinstance(written, FString) else (written,)
+        owners = {part.function for part in parts if isinstance(part, Param)}
+        if written is None or len(owners) != 1:
+            return program.text(written, module)
+        factory: Key = (module, owners.pop())
+        texts = {
+            self._text_with(written, module, factory, site, caller)
+            for caller, site in self._calls_named(factory[1].rpartition(".")[2])
+            if Function(factory) in program.eval(site.func, caller)
+        }
+        if len(texts) == 1:
+            return texts.pop()
+        if not texts:  # never called here: each parameter's default, if it has one
+            return self._text_with(written, module, factory, None, module)
+        return program.text(written, module)
 
     def _helper_decorated(self, decorator: Call, handler: Key, module: str) -> list[Registration]:
         """``@page_route("/")`` with ``def page_route(path): return router.api_route(path,
@@ -491,6 +518,10 @@ class Registrations:
                     reader = _item_reader(self.program, each, item, where)
                     text = self._text(shown, module, reader)
                 pairs.append((part, text, where))
+        if each is None and isinstance(child, Call):
+            # ``for name in ("books", "authors"): include_router(make_crud(name))``: the
+            # factory's router once per item, each with the prefix that call gives it
+            pairs = self._per_item_calls(child, module) or pairs
         if each is None and isinstance(child, Param) and site.caller is not None:
             # ``def include_with_prefix(app, router, prefix): app.include_router(router,
             # prefix=prefix)`` (or ``**kwargs``): each call of the helper includes the
@@ -528,6 +559,33 @@ class Registrations:
                         found.tentative,
                     )
                     self._parents.setdefault(found.router, []).append(inclusion)
+
+    def _per_item_calls(self, call: Call, module: str) -> list[tuple[Expr, str | None, str]]:
+        """``call`` once per item of the loop an argument of it reads, that argument
+        replaced by the item (items written in another module are left alone)."""
+        passed = [*call.args, *(keyword.value for keyword in call.keywords)]
+        looped = next((value for value in passed if isinstance(value, Each | At)), None)
+        if looped is None:
+            return []
+        each = looped if isinstance(looped, Each) else looped.each
+        calls: list[tuple[Expr, str | None, str]] = []
+        for item, where in self.program.items(each.iterable, module):
+            part: Expr = item
+            if isinstance(looped, At):
+                if not isinstance(item, Items) or looped.index >= len(item.items):
+                    continue
+                part = item.items[looped.index]
+            if where != module and not isinstance(part, Constant):
+                return []
+
+            def put(value: Expr, part: Expr = part) -> Expr:
+                return part if value is looped else value
+
+            args = tuple(put(arg) for arg in call.args)
+            keywords = tuple(Keyword(keyword.name, put(keyword.value)) for keyword in call.keywords)
+            made = Call(call.func, call.line, call.col, args, keywords, call.awaited)
+            calls.append((made, None, module))
+        return calls
 
     def _through_helper(
         self, child: Param, prefix: Expr | None, spread: bool, within: Key, depth: int
@@ -672,17 +730,23 @@ class Registrations:
                 return self._text_with(info.prefix_expr, info.module, value.key, child, module)
         return None
 
-    def _text_with(self, expr: Expr, module: str, function: Key, call: Call, caller: str) -> str:
-        """A prefix with the parameters of ``function`` read from ``call``."""
+    def _text_with(
+        self, expr: Expr, module: str, function: Key, call: Call | None, caller: str
+    ) -> str:
+        """A prefix with the parameters of ``function`` read from ``call`` (their
+        defaults without one)."""
         program = self.program
         summary = program.function(function)
         names = [param.name for param in summary.params] if summary else []
+        # a method's call passes its arguments after ``self`` / ``cls``
+        bound = summary is not None and summary.class_qualname and names[:1] in (["self"], ["cls"])
+        offset = 1 if bound else 0
 
         def argument(part: Expr) -> str | None:
             if not isinstance(part, Param) or part.function != function[1]:
                 return None
-            position = names.index(part.name) if part.name in names else -1
-            given = call.argument(part.name, position)
+            position = names.index(part.name) - offset if part.name in names else -1
+            given = call.argument(part.name, position) if call is not None else None
             if given is not None and not isinstance(given, Unknown):
                 return program.text(given, caller)
             if part.default is not None:
@@ -705,7 +769,7 @@ class Registrations:
     def _methods(self, verb: str, call: Call, module: str) -> list[str]:
         if verb in _HTTP_METHODS:
             return [verb.upper()]
-        if verb == "websocket":
+        if verb in ("websocket", "websocket_route"):
             return ["WEBSOCKET"]
         listed = call.keyword("methods")
         if isinstance(listed, Items):

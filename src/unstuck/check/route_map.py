@@ -323,7 +323,9 @@ class RouteMapper:
             if current in found:
                 continue
             found.add(current)
-            pending.extend(self.analysis.scan(current).async_calls)
+            scan = self.analysis.scan(current)
+            pending.extend(scan.async_calls)
+            pending.extend(scan.spawned)  # a task a request starts runs for that request
         closure = self._closures[key] = frozenset(found)
         return closure
 

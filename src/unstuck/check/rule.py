@@ -118,6 +118,9 @@ class Rule:
     method_exceptions: frozenset[tuple[str, str]] = frozenset()
     attributes: frozenset[tuple[str, str]] = frozenset()  # blocking attribute reads
     returns: Mapping[str, str] = field(default_factory=dict)  # "f" / "Class.m" -> class
+    # "f" / "Class.m" -> the class of each item of what it returns, for a loop over it
+    # (``for entry in folder.iterdir():`` gives paths)
+    yields: Mapping[str, str] = field(default_factory=dict)
     # "f" -> a result that depends on what it is given: ``sqlalchemy.inspect(engine)`` is an
     # ``Inspector`` that queries, ``inspect(Model)`` a mapper that does not
     returns_for_argument: Mapping[str, ReturnsFor] = field(default_factory=dict)
@@ -163,6 +166,7 @@ class Knowledge:
         self.method_exceptions: set[tuple[str, str]] = set()
         self.attributes: dict[tuple[str, str], Rule] = {}
         self.returns: dict[str, str] = {}
+        self.yields: dict[str, str] = {}
         self.returns_for_argument: dict[str, ReturnsFor] = {}
         self.aliases: dict[str, str] = {}
         self.attribute_types: dict[tuple[str, str], str] = {}
@@ -186,6 +190,7 @@ class Knowledge:
                 self.attributes.setdefault(key, rule)
             self.method_exceptions.update(rule.method_exceptions)
             self.returns.update(rule.returns)
+            self.yields.update(rule.yields)
             self.returns_for_argument.update(rule.returns_for_argument)
             self.aliases.update(rule.aliases)
             self.attribute_types.update(rule.attribute_types)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from unstuck.check.blockers import Blocker, Site
 from unstuck.check.blocking import BlockingAnalysis, as_finding
-from unstuck.check.model import Call, ChainLink, Finding
+from unstuck.check.model import Attribute, Call, ChainLink, Finding
 from unstuck.check.once import (
     life_handlers,
     once_only,
@@ -29,6 +29,17 @@ from unstuck.check.values import Class, Function, Instance, Key, LibraryObject
 
 _MODEL_BASES = frozenset({"pydantic.BaseModel", "pydantic.main.BaseModel", "sqlmodel.SQLModel"})
 _VALIDATORS = frozenset({"field_validator", "model_validator", "validator", "root_validator"})
+# methods of an asyncio event loop that run a sync callback on the loop, later: the
+# position of the callback among their arguments
+_LOOP_CALLBACKS = {
+    "call_soon": 0,
+    "call_soon_threadsafe": 0,
+    "call_later": 1,
+    "call_at": 1,
+    "add_signal_handler": 1,
+    "add_reader": 1,
+    "add_writer": 1,
+}
 # (path, line, code) -> whether a comment there suppresses that code
 Suppressed = Callable[[str, int, str], bool]
 
@@ -63,6 +74,14 @@ def site_findings(
     validators = _validators(program, routes)
     for key, served in validators.items():
         routes_of.setdefault(key, set()).update(served)
+    # a sync function the loop is asked to call back runs on the loop, for the route
+    # that scheduled it
+    scheduled = _loop_callbacks(program)
+    for route in routes:
+        for key in route.loop_functions:
+            for callback in scheduled.get(key, ()):
+                routes_of.setdefault(callback, set()).add(route.label)
+    callbacks = list(dict.fromkeys(key for keys in scheduled.values() for key in keys))
     entries: dict[Key, str] = started_once(program)
     entries.update(life_handlers(program))
     for key, kind in started_on_own_loop(program).items():
@@ -78,11 +97,16 @@ def site_findings(
             # queue, a graph of nodes): a test's calls neither make code once per
             # process nor keep it per request
             continue
+        # awaited only: a task started there (``scan.spawned``) runs on beside the
+        # requests, so starting it from the lifespan does not make it once per process
         for callee in analysis.scan(key).async_calls:
             callers.setdefault(callee, []).append(key)
+    for scheduler, keys in scheduled.items():
+        for callback in keys:
+            callers.setdefault(callback, []).append(scheduler)
     once = once_only(entries, callers, set(routes_of))
     reached: dict[Site, list[tuple[Key, Blocker]]] = {}
-    for key in dict.fromkeys([*coroutines, *entries, *validators]):
+    for key in dict.fromkeys([*coroutines, *entries, *validators, *callbacks]):
         reason = once.get(key)
         for blocker in analysis.reaches(key):
             if _is_suppressed(blocker, suppressed):
@@ -120,6 +144,30 @@ def _validators(program: Program, routes: list[Route]) -> dict[Key, set[str]]:
                 if isinstance(value, Instance) and _is_model(program, value.key):
                     for validator in _validator_methods(program, value.key):
                         found.setdefault(validator, set()).add(route.label)
+    return found
+
+
+def _loop_callbacks(program: Program) -> dict[Key, list[Key]]:
+    """The sync project functions each function hands to the event loop to call back
+    (``loop.call_later(5, flush)``, ``loop.call_soon(partial(flush, queue))``)."""
+    found: dict[Key, list[Key]] = {}
+    for key, function in program.functions():
+        for call in function.calls:
+            name = last_name(call.func)
+            position = _LOOP_CALLBACKS.get(name) if name is not None else None
+            if position is None or not isinstance(call.func, Attribute):
+                continue
+            if len(call.args) <= position:
+                continue
+            callback = call.args[position]
+            if isinstance(callback, Call) and last_name(callback.func) == "partial":
+                if not callback.args:
+                    continue
+                callback = callback.args[0]
+            for value in program.eval(callback, key[0]):
+                target = program.function(value.key) if isinstance(value, Function) else None
+                if isinstance(value, Function) and target is not None and not target.is_async:
+                    found.setdefault(key, []).append(value.key)
     return found
 
 
@@ -162,11 +210,13 @@ def _background_coroutines(analysis: BlockingAnalysis, serving: Iterable[Key]) -
                 task = program.function(value.key)
                 if task is not None and task.is_async:
                     pending.append(value.key)
-    while pending:  # and the coroutines they await
+    while pending:  # and the coroutines they await or start
         key = pending.pop()
         if key not in found:
             found.add(key)
-            pending.extend(analysis.scan(key).async_calls)
+            scan = analysis.scan(key)
+            pending.extend(scan.async_calls)
+            pending.extend(scan.spawned)
     return found
 
 

@@ -112,6 +112,7 @@ class ModuleWalker(ExpressionReader):
         self.summary.functions[qualname] = function
         if self.klass is not None:
             self.klass.methods[node.name] = qualname
+            function.stub = "abstractmethod" in decorator_names or _is_stub(node.body)
         self.bind(node.name, FunctionRef(qualname))
 
         env: dict[str, Expr] = dict(self.env) if self.env is not None else {}
@@ -141,7 +142,7 @@ class ModuleWalker(ExpressionReader):
                 isinstance(node, ast.If)
                 and not node.orelse
                 and isinstance(node.body[-1], ast.Return)
-                and _tests_set(node.test)
+                and _tests_kept(node.test)
             ):
                 continue
             first, last = statements[index + 1].lineno, _last_line(statements[-1])
@@ -293,8 +294,19 @@ class ModuleWalker(ExpressionReader):
         self.loop_size(node.iter, node)
         # each item of a known list or dict: routers registered in a loop
         self.assign(node.target, Each(iterated) if iterated is not UNKNOWN else UNKNOWN)
+        outer: dict[str, Expr | None] = {}
+        if self.env is None and self.klass is None:
+            for target in ast.walk(node.target):
+                if isinstance(target, ast.Name) and target.id not in outer:
+                    outer[target.id] = self.module_loop.get(target.id)
+                    self.module_loop[target.id] = self.summary.globals[target.id][-1]
         self.body(node.body)
         self.body(node.orelse)
+        for name, value in outer.items():
+            if value is None:
+                self.module_loop.pop(name, None)
+            else:
+                self.module_loop[name] = value
 
     s_AsyncFor = s_For
 
@@ -340,6 +352,22 @@ class ModuleWalker(ExpressionReader):
         self.branches([case.body for case in node.cases], True, node.lineno)
 
 
+def _is_stub(body: list[ast.stmt]) -> bool:
+    """A body that does nothing but say it is left to subclasses: a docstring, ``...``,
+    ``pass``, ``raise NotImplementedError``."""
+    for statement in body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # a docstring or ``...``
+        if isinstance(statement, ast.Raise) and statement.exc is not None:
+            raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+                continue
+        return False
+    return True
+
+
 def _tests_unset(test: ast.expr) -> bool:
     """``x is None``, ``not x``, ``key not in CACHE`` (or any of them in an ``or``)."""
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
@@ -366,6 +394,25 @@ def _tests_set(test: ast.expr) -> bool:
             return True
         return isinstance(op, ast.IsNot) and isinstance(right, ast.Constant) and right.value is None
     return False
+
+
+def _tests_kept(test: ast.expr) -> bool:
+    """``_tests_set``, or it ``and`` a flag that bypasses what is kept (``key in CACHE
+    and not refresh``): the flag asks for a rebuild now and then, not per request."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_tests_set(value) for value in test.values) and all(
+            _tests_set(value) or _is_flag(value) for value in test.values
+        )
+    return _tests_set(test)
+
+
+def _is_flag(test: ast.expr) -> bool:
+    """``not refresh`` / ``not self.force``: a plain name or attribute, negated."""
+    return (
+        isinstance(test, ast.UnaryOp)
+        and isinstance(test.op, ast.Not)
+        and isinstance(test.operand, ast.Name | ast.Attribute)
+    )
 
 
 def _called(call: ast.Call) -> str:

@@ -18,8 +18,9 @@ _BINARY_READER = "io.BufferedReader"
 _FILE_OBJECTS = (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRandom", "io.FileIO")
 # procfs: its files are the kernel's state, read from memory (``/proc/self/status``).
 _MEMORY_ROOTS = ("/proc",)
-# Methods of an open file that never touch the disk.
-_FILE_LOCAL = "fileno isatty readable writable seekable detach tell"
+# Methods of an open file that never touch the disk; ``close`` only hands the kernel
+# what ``write`` left in the buffer, and that ``write`` is reported where it is.
+_FILE_LOCAL = "fileno isatty readable writable seekable detach tell close"
 
 RULE = Rule(
     code="USK110",
@@ -28,8 +29,9 @@ RULE = Rule(
     fix="use `aiofiles` / `anyio.Path`, or `await asyncio.to_thread(...)`",
     advice="await aiofiles / anyio.Path (or asyncio.to_thread), or make it def",
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
-    "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, `shutil`, "
-    "`os` file calls, `UploadFile.file.read()` (not files under `/proc`, also in `async with`)",
+    "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
+    "`glob.glob`, `shutil`, `os` file calls, `UploadFile.file.read()` (not files under "
+    "`/proc`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
 
@@ -46,6 +48,8 @@ async def upload(file: UploadFile):
         "shutil",
         "copy copy2 copyfile copyfileobj copytree rmtree move make_archive unpack_archive",
     )
+    # a glob lists directories (``iglob`` as it is iterated, on the line that asks)
+    | functions("glob", "glob iglob")
     | functions(
         "os",
         "listdir scandir walk remove unlink rename renames replace makedirs removedirs fsync "
@@ -92,6 +96,7 @@ async def upload(file: UploadFile):
         "io.open_code": _BINARY_READER,
         f"{_PATH}.open": _TEXT_FILE,
     },
+    yields={f"{_PATH}.{name}": _PATH for name in ("iterdir", "glob", "rglob")},
     memory_paths={
         **{name: MemoryPath("file", 0, _MEMORY_ROOTS) for name in ("builtins.open", "io.open")},
         **{f"os.{name}": MemoryPath("path", 0, _MEMORY_ROOTS) for name in ("listdir", "scandir")},

@@ -106,7 +106,8 @@ CLIENTS = (
     # Google Cloud
     Client(
         f"{_GCS}.Client",
-        local="bucket batch",
+        # ``close`` drops the connection pool: no request
+        local="bucket batch close",
         aliases=f"{_GCS}.client.Client",
         returns={"bucket": f"{_GCS}.Bucket", "get_bucket": f"{_GCS}.Bucket"},
     ),
@@ -119,7 +120,7 @@ CLIENTS = (
     Client(f"{_GCS}.Blob", local="generate_signed_url", aliases=f"{_GCS}.blob.Blob"),
     Client(
         f"{_BIGQUERY}.Client",
-        local="dataset",
+        local="dataset close",
         aliases=f"{_BIGQUERY}.client.Client",
         returns={"query": f"{_BIGQUERY}.QueryJob", "get_job": f"{_BIGQUERY}.QueryJob"},
     ),
@@ -257,10 +258,10 @@ RULE = Rule(
     advice="await the SDK's async client (or asyncio.to_thread), or make it def",
     catches="sync SDK clients of network services: OpenAI, Anthropic, pymongo, Elasticsearch, "
     "Slack `WebClient`, Azure Blob/Queue/Cosmos/Key Vault, Google Cloud Storage/BigQuery/"
-    "Firestore, Firebase Admin, Stripe, Twilio, SendGrid, websocket-client, `websockets.sync`, "
-    "paramiko, pika, kafka-python, ftplib/imaplib/poplib, ldap3, pymemcache, neo4j, "
-    "Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, PyGithub, tweepy, JIRA, zeep, "
-    "geopy geocoders (their async clients are fine)",
+    "Firestore, Firebase Admin, google-auth's `id_token` verifiers, Stripe, Twilio, SendGrid, "
+    "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
+    "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, PyGithub, "
+    "tweepy, JIRA, zeep, geopy geocoders (their async clients are fine)",
     example="""\
 from fastapi import FastAPI
 from slack_sdk import WebClient
@@ -290,6 +291,12 @@ async def alert(text: str):
             "jira.JIRA",
             "neo4j.GraphDatabase.driver",
         }
+    )
+    # google-auth's sync verifiers fetch the signing certificates with the sync
+    # transport they are given, on every call (its async verifiers live elsewhere)
+    | functions(
+        "google.oauth2.id_token",
+        "verify_oauth2_token verify_token verify_firebase_token fetch_id_token",
     )
     | functions(
         "firebase_admin.messaging",
