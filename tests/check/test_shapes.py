@@ -97,6 +97,23 @@ def test_routes_given_as_objects() -> None:
     }
 
 
+def test_starlettes_routes_get_no_prefix_or_dependency_of_their_router() -> None:
+    report = _check("plain_routes")
+    assert _routes(report) == {
+        "GET /api/conversations/{cid}/messages": "site.messages",
+        "GET /api/files/{path:path}": "site.files",
+        "POST /api/proxy": "site.forward",
+    }
+    depends = {route.path: [d.name for d in route.dependencies] for route in report.routes}
+    assert depends == {
+        "/api/conversations/{cid}/messages": ["site.audited"],
+        "/api/files/{path:path}": [],
+        "/api/proxy": [],
+    }
+    (finding,) = report.findings
+    assert finding.routes == ("GET /api/conversations/{cid}/messages",)
+
+
 def test_a_package_imported_by_a_shorter_name_is_followed() -> None:
     # ``backend.server.settings`` imported as ``server.settings``
     report = _check("run_from_subfolder")

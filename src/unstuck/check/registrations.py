@@ -57,6 +57,9 @@ _Reader = Callable[[Expr], str | None]
 _HTTP_METHODS = frozenset(["get", "post", "put", "patch", "delete", "head", "options", "trace"])
 # ``route`` / ``websocket_route``: Starlette's decorators, on FastAPI's apps and routers too
 _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket", "route", "websocket_route"}
+# Starlette's routes, on FastAPI's objects too: no prefix of their router, no dependencies
+_PLAIN_DECORATORS = frozenset({"route", "websocket_route"})
+_PLAIN_ADDING = frozenset({"add_route", "add_websocket_route"})
 # calls that add one route (FastAPI's and, on the same objects, Starlette's)
 _ADDING = frozenset(
     {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
@@ -93,6 +96,9 @@ class Registration:
     # a method decorated in its class body: a class-based view (``@cbv(router)``) makes
     # the instance per request, resolving the class's ``Depends`` attributes first
     view_class: Key | None = None
+    # Starlette's own kind of route (``@router.route``, ``add_route``): FastAPI gives
+    # it neither its router's prefix nor any dependency, and calls it with the request
+    plain: bool = False
 
 
 @dataclass(slots=True)
@@ -347,6 +353,8 @@ class Registrations:
             return []
         path = self._factory_path(decorator.argument("path", 0), module)
         methods = self._methods(verb, decorator, module)
+        if verb in _PLAIN_DECORATORS:
+            return [Registration(routers, path, methods, handler, [], module, plain=True)]
         dependencies = _list(decorator.keyword("dependencies"))
         return [Registration(routers, path, methods, handler, dependencies, module)]
 
@@ -421,9 +429,10 @@ class Registrations:
         if endpoint is None:
             return []
         verb = "websocket" if "websocket" in name else "api_route"
-        dependencies = _list(call.keyword("dependencies"))
+        plain = name in _PLAIN_ADDING
+        dependencies = [] if plain else _list(call.keyword("dependencies"))
         return [
-            Registration(routers, path, methods, handler, dependencies, module)
+            Registration(routers, path, methods, handler, dependencies, module, plain=plain)
             for path, methods, handlers in self._added_routes(call, endpoint, verb, module, within)
             for handler in handlers
         ]
@@ -781,20 +790,25 @@ class Registrations:
             return sorted(str(method).upper() for method in methods if isinstance(method, str))
         return ["GET"]
 
-    def placements(self, router: RouterKey, seen: set[RouterKey]) -> list[Placement]:
+    def placements(
+        self, router: RouterKey, seen: set[RouterKey], plain: bool = False
+    ) -> list[Placement]:
         """Where a router's routes end up: each full prefix, with the dependencies each
-        inclusion adds and the apps and routers on the way (their middleware runs)."""
+        inclusion adds and the apps and routers on the way (their middleware runs).
+        ``plain``: for Starlette's routes, which get the prefixes of inclusions and
+        mounts only (FastAPI adds a router's own prefix and dependencies to its own
+        kind of route as it is added)."""
         info = self.program.routers.get(router)
-        own = info.prefix if info is not None else ""
-        own_dependencies = list(info.dependencies) if info is not None else []
+        own = info.prefix if info is not None and not plain else ""
+        own_dependencies = list(info.dependencies) if info is not None and not plain else []
         parents = _without_alternatives(self._parents.get(router, []))
         if not parents or router in seen:
             return [Placement(own, own_dependencies, (router,))]
         result: list[Placement] = []
         for inclusion in parents:
-            for above in self.placements(inclusion.parent, seen | {router}):
-                added = [(expr, inclusion.module) for expr in inclusion.dependencies]
-                mine = own if inclusion.own is None else inclusion.own
+            for above in self.placements(inclusion.parent, seen | {router}, plain):
+                added = [] if plain else [(e, inclusion.module) for e in inclusion.dependencies]
+                mine = own if inclusion.own is None or plain else inclusion.own
                 result.append(
                     Placement(
                         join(join(above.prefix, inclusion.prefix), mine),

@@ -80,7 +80,8 @@ class RouteMapper:
             view = self._view_dependencies(registration.view_class)
             for router in registration.routers:
                 extra = [(expr, registration.module) for expr in registration.dependencies]
-                for placement in self._registrations.placements(router, set()):
+                placements = self._registrations.placements(router, set(), registration.plain)
+                for placement in placements:
                     path = join(placement.prefix, registration.path)
                     methods = tuple(registration.methods)
                     identity = (methods, path, registration.handler)
@@ -236,7 +237,8 @@ class RouteMapper:
                         dependencies.extend(self._dependency(callable_, set(), loop_functions))
         for callable_ in view:  # the class-based view's instance, made before the call
             dependencies.extend(self._dependency(callable_, set(), loop_functions))
-        dependencies.extend(self._dependencies_of(key, {key}, loop_functions))
+        if not registration.plain:  # Starlette calls its own kind with the request only
+            dependencies.extend(self._dependencies_of(key, {key}, loop_functions))
         dependencies = _distinct(dependencies)
         blocking = self._blocking(key, handler.is_async)
         if handler.is_async:
