@@ -103,12 +103,16 @@ def test_starlettes_routes_get_no_prefix_or_dependency_of_their_router() -> None
         "GET /api/conversations/{cid}/messages": "site.messages",
         "GET /api/files/{path:path}": "site.files",
         "POST /api/proxy": "site.forward",
+        "GET /api/scrape": "starlette_exporter.handle_metrics (library)",
+        "GET /metrics": "starlette_exporter.handle_metrics (library)",
     }
     depends = {route.path: [d.name for d in route.dependencies] for route in report.routes}
     assert depends == {
         "/api/conversations/{cid}/messages": ["site.audited"],
         "/api/files/{path:path}": [],
         "/api/proxy": [],
+        "/api/scrape": [],
+        "/metrics": [],
     }
     (finding,) = report.findings
     assert finding.routes == ("GET /api/conversations/{cid}/messages",)

@@ -102,11 +102,15 @@ def route_map_text(routes: list[Route]) -> str:
                     )
         lines.append(f"    advice: {route.advice}")
         lines.append("")
-    on_loop = [route for route in routes if route.runs == "event loop"]
+    from unstuck.check.routes import EVENT_LOOP, THREAD_POOL  # loaded with the routes
+
+    on_loop = sum(1 for route in routes if route.runs == EVENT_LOOP)
+    in_pool = sum(1 for route in routes if route.runs == THREAD_POOL)
+    unknown = len(routes) - on_loop - in_pool  # a library's endpoint
     stalling = [route for route in routes if route.advice.startswith("blocks the event loop")]
     lines.append(
-        f"{_plural(len(routes), 'route')}: {len(on_loop)} on the event loop, "
-        f"{len(routes) - len(on_loop)} in the thread pool; "
+        f"{_plural(len(routes), 'route')}: {on_loop} on the event loop, "
+        f"{in_pool} in the thread pool{f', {unknown} not known' if unknown else ''}; "
         f"{len(stalling)} can block the event loop"
     )
     return "\n".join(lines)

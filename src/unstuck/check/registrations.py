@@ -101,6 +101,20 @@ class Registration:
     plain: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LibraryEndpoint:
+    """A route whose endpoint a library defines (``app.add_route("/metrics",
+    metrics)``): served all the same, though none of the project's code runs there."""
+
+    routers: tuple[RouterKey, ...]
+    path: str
+    methods: tuple[str, ...]
+    name: str  # the library callable's dotted name
+    module: str
+    line: int  # of the call that adds it
+    plain: bool
+
+
 @dataclass(slots=True)
 class Inclusion:
     """A router included in (or an app mounted on) ``parent`` at ``prefix``."""
@@ -135,6 +149,7 @@ class Registrations:
         self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
         self.wrappers = Wrappers(program)
         self._module_routers_by_name: dict[str, list[RouterKey]] = {}
+        self.library_endpoints: list[LibraryEndpoint] = []
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
         found = _router_keys(self.program.eval(expr, module))
@@ -430,12 +445,35 @@ class Registrations:
             return []
         verb = "websocket" if "websocket" in name else "api_route"
         plain = name in _PLAIN_ADDING
+        self._library_endpoint(call, endpoint, verb, routers, module, plain)
         dependencies = [] if plain else _list(call.keyword("dependencies"))
         return [
             Registration(routers, path, methods, handler, dependencies, module, plain=plain)
             for path, methods, handlers in self._added_routes(call, endpoint, verb, module, within)
             for handler in handlers
         ]
+
+    def _library_endpoint(
+        self,
+        call: Call,
+        endpoint: Expr,
+        verb: str,
+        routers: list[RouterKey],
+        module: str,
+        plain: bool,
+    ) -> None:
+        program = self.program
+        values = program.eval(endpoint, module)
+        if _function_keys(values):
+            return  # the project's own handler: a registration of its own
+        names = sorted(value.name for value in values if isinstance(value, LibraryObject))
+        if not names:
+            return
+        path = program.text(call.argument("path", 0), module)
+        methods = tuple(self._methods(verb, call, module))
+        self.library_endpoints.append(
+            LibraryEndpoint(tuple(routers), path, methods, names[0], module, call.line, plain)
+        )
 
     def _added_routes(
         self, call: Call, endpoint: Expr, verb: str, module: str, within: Key

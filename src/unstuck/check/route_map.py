@@ -39,6 +39,7 @@ from unstuck.check.values import (
 from unstuck.check.wrappers import MIDDLEWARE, Wrapper
 
 _LOOP_FINE = "async def on the event loop and nothing blocks it: keep awaiting async I/O only"
+_LIBRARY_ENDPOINT = "a library's endpoint: none of your code runs there"
 _THREAD_FINE = (
     "def: runs in the thread pool (40 tokens per worker, shared with sync dependencies); "
     "blocking I/O is fine here"
@@ -95,6 +96,7 @@ class RouteMapper:
                     self._wrap(route, placement.routers)
                     routes.append(route)
         routes.extend(self._library_routes(seen))
+        routes.extend(self._library_endpoints(seen))
         routes.sort(key=lambda route: (route.path, route.methods))
         return routes
 
@@ -153,6 +155,37 @@ class RouteMapper:
                         [],
                         [],
                         _LOOP_FINE,
+                        set(),
+                    )
+                    self._wrap(route, placement.routers)
+                    routes.append(route)
+        return routes
+
+    def _library_endpoints(self, seen: set[tuple[tuple[str, ...], str, Key]]) -> list[Route]:
+        """Routes whose endpoint is a library's callable (``add_route("/metrics",
+        metrics)``): listed where they are added; whether the endpoint is a coroutine
+        function is not known here."""
+        routes: list[Route] = []
+        for endpoint in self._registrations.library_endpoints:
+            where = (self.program.modules[endpoint.module].path, endpoint.line)
+            for router in endpoint.routers:
+                for placement in self._registrations.placements(router, set(), endpoint.plain):
+                    path = join(placement.prefix, endpoint.path)
+                    # one per call that adds it: two apps may serve the same endpoint
+                    identity = (endpoint.methods, path, (endpoint.module, str(endpoint.line)))
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+                    route = Route(
+                        list(endpoint.methods),
+                        path,
+                        f"{endpoint.name} (library)",
+                        ("", endpoint.name),
+                        where,
+                        "unknown",
+                        [],
+                        [],
+                        _LIBRARY_ENDPOINT,
                         set(),
                     )
                     self._wrap(route, placement.routers)
