@@ -82,13 +82,14 @@ def test_a_report_read_back_from_the_cache_loads_no_analysis(tmp_path: Path) -> 
 
 # Modules a run with nothing to analyze does without: ``dataclasses`` (and ``inspect``,
 # which it imports), ``pickle`` (the cache), ``json`` (``--format json``), ``threading``
-# (the process pool), ``shutil`` (argparse's own way to find the terminal's width).
+# (the process pool), ``shutil`` (argparse's own way to find the terminal's width),
+# ``contextlib`` (the cache's clean-up of a failed write, the copies' reaping).
 _LIGHT_PROBE = """
 import sys
 before = set(sys.modules)
 from unstuck.check.cli import main
 code = main(sys.argv[1:])
-avoided = ("dataclasses", "inspect", "pickle", "json", "threading", "shutil")
+avoided = ("dataclasses", "inspect", "pickle", "json", "threading", "shutil", "contextlib")
 print("loaded:" + ",".join(name for name in avoided if name in sys.modules.keys() - before))
 sys.exit(code)
 """

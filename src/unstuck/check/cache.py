@@ -16,7 +16,6 @@ the cache can make a run faster, never wrong and never fail.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from functools import cache
@@ -101,6 +100,8 @@ class Cache:
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, self._entries / name)
         except Exception:  # a read-only or full disk only costs the next run its head start
+            import contextlib  # here: a run that stores nothing never needs it
+
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
 

@@ -11,7 +11,6 @@ them, so that a run served from the cache starts fast.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import sys
@@ -267,6 +266,7 @@ def _summarize_in_parallel(
     file of its own, so sending costs this process only the reading; a batch a copy
     claimed but did not deliver (it died) is summarized here.
     """
+    import contextlib
     import pickle
     import tempfile
 
