@@ -14,7 +14,7 @@ are in ``blockers``, and calls without an HTTP timeout (USK203) in ``timeouts``.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from unstuck.check.blockers import (
     Blocker,
@@ -30,6 +30,7 @@ from unstuck.check.blockers import (
 )
 from unstuck.check.bound_values import CALLABLES, BoundValues, LibraryCallee
 from unstuck.check.model import (
+    MODULE_BODY,
     UNKNOWN,
     Attribute,
     Await,
@@ -39,6 +40,7 @@ from unstuck.check.model import (
     Expr,
     Finding,
     FunctionRef,
+    FunctionSummary,
     Param,
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
@@ -105,6 +107,7 @@ class BlockingAnalysis:
         self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
         self._reached: dict[Key, list[Blocker]] = {}
+        self._long_lived: dict[Key, bool] = {}
         # Handed over through a weak proxy: this object's bound methods, held by an
         # object it owns, would make a cycle that keeps every memo of the run alive
         # until the garbage collector (off during a run) scans them all.
@@ -129,6 +132,7 @@ class BlockingAnalysis:
             return result
         module = key[0]
         program = self.program
+        once_at = self._once_at(key, function)
         handed = self._iterated_in_threads(function.calls, module)
         spawned = self._spawned(function.calls, module)
         for call in function.calls:
@@ -146,7 +150,7 @@ class BlockingAnalysis:
                     if found is not None and not self.returns_at_once(value, call, module):
                         rule, label = found
                         origin = self.origin(call.func, module)
-                        once = function.runs_once_at(line)
+                        once = once_at(line)
                         result.hits.append(Hit(rule, line, col, label, origin, once))
                     continue
                 target = program.callee(value)
@@ -159,14 +163,14 @@ class BlockingAnalysis:
                 configured = self.extra_blocking.get(dotted)
                 if configured is not None and not call.awaited:
                     label = f"{callee.qualname}()"
-                    once = function.runs_once_at(line)
+                    once = once_at(line)
                     result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
                     (result.spawned if id(call) in spawned else result.async_calls).append(target)
                 elif callee.yields and id(call) in handed:
                     continue  # a generator: its body runs where it is iterated
                 else:
-                    once = function.runs_once_at(line)
+                    once = once_at(line)
                     result.sync_calls.append(SyncCall(line, col, target, call, once))
         for read in function.attribute_reads:
             line, col, name = read.line, read.col, read.name
@@ -182,17 +186,17 @@ class BlockingAnalysis:
                     ):
                         # a property read is a call without arguments
                         call = Call(UNKNOWN, line, col, (), (), False)
-                        once = function.runs_once_at(line)
+                        once = once_at(line)
                         result.sync_calls.append(SyncCall(line, col, getter, call, once))
                 elif isinstance(value, LibraryInstance):
                     read_rule = self.knowledge.attributes.get((value.cls, name))
                     if read_rule is not None:
                         label = f"{value.cls.rpartition('.')[2]}.{name}"
-                        once = function.runs_once_at(line)
+                        once = once_at(line)
                         result.hits.append(Hit(read_rule, line, col, label, None, once))
         for loop in function.loops:
             label = f"a loop of {loop.size:,} iterations"
-            once = function.runs_once_at(loop.line)
+            once = once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
 
@@ -211,6 +215,35 @@ class BlockingAnalysis:
                 ):
                     found.add(id(coroutine))
         return found
+
+    def _once_at(self, key: Key, function: FunctionSummary) -> Callable[[int], bool]:
+        """Whether a line of ``function`` runs once per process: in a block that fills
+        module state once, or one that fills its instance's state once (``if key not in
+        self._cache: ...``) when that instance lasts as long as the process."""
+        owner = function.class_qualname
+        if not function.instance_once_blocks or owner is None:
+            return function.runs_once_at
+        if not self._lives_long((key[0], owner)):
+            return function.runs_once_at
+        return lambda line: function.runs_once_at(line) or function.fills_instance_once_at(line)
+
+    def _lives_long(self, klass: Key) -> bool:
+        """Every instance of the class is made once per process: at import time (a
+        module-level instance) or by a memoised function (``@lru_cache def
+        get_translator(): return Translator()``)."""
+        known = self._long_lived.get(klass)
+        if known is None:
+            places = self.program.constructions(klass)
+            known = bool(places) and all(
+                place[1] == MODULE_BODY
+                or (
+                    (maker := self.program.function(place)) is not None
+                    and memoised_by(self.program, place, maker) is not None
+                )
+                for place in places
+            )
+            self._long_lived[klass] = known
+        return known
 
     def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
         """The calls (by id) whose result a streaming response iterates in the thread pool:

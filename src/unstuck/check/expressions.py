@@ -128,6 +128,7 @@ class ExpressionReader:
         # into module state (those globals, or items and attributes of module names)
         self.declared_globals: set[str] = set()
         self.global_stores: list[int] = []
+        self.instance_stores: list[int] = []  # ``self.x = ...``, ``self.x[k] = ...``
         # Records shared within the module: names, constants, attribute reads of a
         # shared base, and keywords with shared values (most of what a module holds).
         self._globals: dict[str, Global] = {}
@@ -165,6 +166,8 @@ class ExpressionReader:
     def assign(self, target: ast.expr, value: Expr) -> None:
         if self.env is not None and _stores_module_state(target, self.env, self.declared_globals):
             self.global_stores.append(target.lineno)
+        elif self.env is not None and _stores_instance_state(target, self.env):
+            self.instance_stores.append(target.lineno)
         if isinstance(target, ast.Name):
             self.bind(target.id, value)
         elif isinstance(target, ast.Attribute):
@@ -496,6 +499,16 @@ def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[s
     while isinstance(root, ast.Subscript | ast.Attribute):
         root = root.value
     return isinstance(root, ast.Name) and (root.id in declared or root.id not in env)
+
+
+def _stores_instance_state(target: ast.expr, env: dict[str, Expr]) -> bool:
+    """``self._cache[key] = ...`` or ``self._client = ...`` in a method."""
+    if not isinstance(target, ast.Subscript | ast.Attribute):
+        return False
+    root = target.value
+    while isinstance(root, ast.Subscript | ast.Attribute):
+        root = root.value
+    return isinstance(root, ast.Name) and isinstance(env.get(root.id), SelfRef)
 
 
 def _short_list(expr: Expr) -> bool:

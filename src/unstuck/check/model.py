@@ -363,6 +363,9 @@ class FunctionSummary(_Summary):
     # lines that run once per process: the body of ``if _client is None: _client = ...``
     # on a module global (or what follows ``if _client is not None: return _client``)
     once_blocks: list[Lines] = field(default_factory=list)
+    # the same on the instance (``if key not in self._cache: self._cache[key] = ...``):
+    # once per process when the instance lives as long as the process
+    instance_once_blocks: list[Lines] = field(default_factory=list)
     # lines that only run when no event loop runs in the thread: the ``except
     # RuntimeError`` of ``asyncio.get_running_loop()``
     no_loop_blocks: list[Lines] = field(default_factory=list)
@@ -372,6 +375,9 @@ class FunctionSummary(_Summary):
 
     def runs_once_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.once_blocks)
+
+    def fills_instance_once_at(self, line: int) -> bool:
+        return any(block.first <= line <= block.last for block in self.instance_once_blocks)
 
     def runs_without_loop_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.no_loop_blocks)

@@ -16,7 +16,9 @@ for every request, so it is reported apart and only on demand (``--once-per-proc
 - memoised functions (``functools.cache``, ``lru_cache``, ``cached_property``,
   ``async_lru.alru_cache``, ``cachetools.cached``);
 - blocks that fill module state once: ``if _client is None: _client = make()``
-  (``FunctionSummary.once_blocks``, found while walking the module);
+  (``FunctionSummary.once_blocks``, found while walking the module), and blocks that
+  fill an instance's state once (``if key not in self._cache: ...``) when every
+  instance of the class is made at import time or by a memoised function;
 - coroutines of test code (modules ``test_*``, ``*_test``, ``conftest``, the modules of
   a ``tests`` or ``test`` package, and files under such a folder of the path checked):
   a test suite runs them, not a request; and what a test calls directly counts neither
@@ -32,7 +34,10 @@ from unstuck.check.model import MODULE_BODY, Call, Constant, FunctionSummary, It
 from unstuck.check.program import Program, last_name
 from unstuck.check.values import Function, Key, LibraryMethod, LibraryObject
 
-ONCE_BLOCK = "in a block that fills module state once (`if ... is None: ... = ...`)"
+ONCE_BLOCK = (
+    "in a block that fills module state, or an instance made once per process, once "
+    "(`if ... is None: ... = ...`)"
+)
 MEMOISERS = frozenset(
     {
         "functools.cache",

@@ -183,6 +183,7 @@ class Program:
         self._returns: dict[Key, frozenset[Value]] = {}
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
         self._subclasses: dict[Key, list[Key]] | None = None
+        self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._state: dict[str, frozenset[Value]] = {}
 
     # -- lookups ------------------------------------------------------------------
@@ -315,6 +316,27 @@ class Program:
             if override is not None:
                 overrides.add(Function(override))
         return frozenset(overrides)
+
+    def constructions(self, klass: Key) -> list[Key]:
+        """The functions (``MODULE_BODY`` for a module's own code) that call class
+        ``klass`` to make an instance, test code left out."""
+        if self._calls_by_name is None:
+            index: dict[str, list[tuple[Key, Call]]] = {}
+            for key, function in self.functions():
+                for call in function.calls:
+                    name = last_name(call.func)
+                    if name is not None:
+                        index.setdefault(name, []).append((key, call))
+            self._calls_by_name = index
+        wanted = Class(klass)
+        places: list[Key] = []
+        for key, call in self._calls_by_name.get(klass[1].rpartition(".")[2], []):
+            module = self.modules[key[0]]
+            if module.in_tests or is_test_module(key[0]):
+                continue
+            if wanted in self.eval(call.func, key[0]) and key not in places:
+                places.append(key)
+        return places
 
     def callee(self, value: Value) -> Key | None:
         """The project function that calling ``value`` runs."""

@@ -124,15 +124,15 @@ class ModuleWalker(ExpressionReader):
             else:
                 env[param.name] = param
         saved = (self.function, self.env, self.klass, self.scope, self.branch_path)
-        saved_globals = (self.declared_globals, self.global_stores)
+        saved_globals = (self.declared_globals, self.global_stores, self.instance_stores)
         self.function, self.env, self.klass = function, env, None
-        self.declared_globals, self.global_stores = set(), []
+        self.declared_globals, self.global_stores, self.instance_stores = set(), [], []
         self.scope, self.branch_path = qualname + ".<locals>.", []
         self.body(node.body)
-        if self.global_stores:
+        if self.global_stores or self.instance_stores:
             self.once_after_early_return(node.body)
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
-        self.declared_globals, self.global_stores = saved_globals
+        self.declared_globals, self.global_stores, self.instance_stores = saved_globals
 
     def once_after_early_return(self, statements: list[ast.stmt]) -> None:
         """``if _client is not None: return _client`` then ``_client = make()``: what
@@ -146,9 +146,16 @@ class ModuleWalker(ExpressionReader):
             ):
                 continue
             first, last = statements[index + 1].lineno, _last_line(statements[-1])
-            if any(first <= line <= last for line in self.global_stores):
-                self.function.once_blocks.append(Lines(first, last))
+            self.fills_once(first, last, self.global_stores, self.instance_stores)
             return
+
+    def fills_once(self, first: int, last: int, module: list[int], instance: list[int]) -> None:
+        """Lines ``first`` to ``last`` run once for what they store: per process when
+        they store into module state, per instance when they store on ``self``."""
+        if any(first <= line <= last for line in module):
+            self.function.once_blocks.append(Lines(first, last))
+        elif any(first <= line <= last for line in instance):
+            self.function.instance_once_blocks.append(Lines(first, last))
 
     def s_ClassDef(self, node: ast.ClassDef) -> None:
         qualname = self.scope + node.name
@@ -272,13 +279,19 @@ class ModuleWalker(ExpressionReader):
 
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
-        stores = len(self.global_stores)
+        stores, kept = len(self.global_stores), len(self.instance_stores)
         self.branches([node.body, node.orelse], False, node.lineno)
-        if len(self.global_stores) > stores and _tests_unset(node.test):
+        grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
+        if not grew:
+            return
+        module, instance = self.global_stores[stores:], self.instance_stores[kept:]
+        if _tests_unset(node.test):
             # ``if _client is None: _client = make()``: the body runs once per process
-            first, last = node.body[0].lineno, _last_line(node.body[-1])
-            if any(first <= line <= last for line in self.global_stores[stores:]):
-                self.function.once_blocks.append(Lines(first, last))
+            # (or once per instance, on ``self``)
+            self.fills_once(node.body[0].lineno, _last_line(node.body[-1]), module, instance)
+        elif node.orelse and _tests_set(node.test):
+            # ``if key in CACHE: ... else: CACHE[key] = load(key)``: the other way round
+            self.fills_once(node.orelse[0].lineno, _last_line(node.orelse[-1]), module, instance)
 
     def s_Global(self, node: ast.Global) -> None:
         if self.env is not None:
