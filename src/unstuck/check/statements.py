@@ -289,7 +289,7 @@ class ModuleWalker(ExpressionReader):
             # ``if _client is None: _client = make()``: the body runs once per process
             # (or once per instance, on ``self``)
             self.fills_once(node.body[0].lineno, _last_line(node.body[-1]), module, instance)
-        elif node.orelse and _tests_set(node.test):
+        elif _fills_what_it_tests(node):
             # ``if key in CACHE: ... else: CACHE[key] = load(key)``: the other way round
             self.fills_once(node.orelse[0].lineno, _last_line(node.orelse[-1]), module, instance)
 
@@ -393,6 +393,29 @@ def _tests_unset(test: ast.expr) -> bool:
             return True
         return isinstance(op, ast.Is) and isinstance(right, ast.Constant) and right.value is None
     return False
+
+
+def _fills_what_it_tests(node: ast.If) -> bool:
+    """``if key in CACHE: ... else: CACHE[key] = ...``: a plain ``else`` (not an ``elif``
+    chain, whose other tests decide more than the cache) that stores into the very
+    container the test looks in."""
+    test = node.test
+    if not (
+        node.orelse
+        and not (len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If))
+        and isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.In)
+    ):
+        return False
+    container = ast.dump(test.comparators[0])
+    return any(
+        isinstance(target, ast.Subscript) and ast.dump(target.value) == container
+        for statement in node.orelse
+        for child in ast.walk(statement)
+        if isinstance(child, ast.Assign | ast.AnnAssign)
+        for target in (child.targets if isinstance(child, ast.Assign) else [child.target])
+    )
 
 
 def _tests_set(test: ast.expr) -> bool:
