@@ -118,6 +118,15 @@ def test_starlettes_routes_get_no_prefix_or_dependency_of_their_router() -> None
     assert finding.routes == ("GET /api/conversations/{cid}/messages",)
 
 
+def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
+    report = _check("flag_arguments")
+    assert {(f.line, f.routes) for f in report.findings} == {
+        (10, ("GET /parsed",)),
+        (11, ("GET /parsed",)),
+        (17, ("POST /save",)),
+    }
+
+
 def test_a_package_imported_by_a_shorter_name_is_followed() -> None:
     # ``backend.server.settings`` imported as ``server.settings``
     report = _check("run_from_subfolder")

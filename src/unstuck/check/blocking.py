@@ -36,9 +36,11 @@ from unstuck.check.model import (
     Await,
     Call,
     ChainLink,
+    Constant,
     Entered,
     Expr,
     Finding,
+    FlagBlock,
     FunctionRef,
     FunctionSummary,
     Param,
@@ -397,7 +399,9 @@ class BlockingAnalysis:
                 target = sync_call.target
                 link = ChainLink(path, sync_call.line, name)
                 once = memoised or (ONCE_BLOCK if sync_call.once else None)
-                reached = self.blockers(target, depth + 1)
+                reached = self._flagged_off(
+                    sync_call.call, target, self.blockers(target, depth + 1)
+                )
                 # a function this one hands to the callee, which calls it (a retry loop)
                 handed = bound.bindings(sync_call.call, key[0], target, None, {}, CALLABLES)
                 if handed:
@@ -407,6 +411,35 @@ class BlockingAnalysis:
                     found[site] = better(found.get(site), extended)
         self._blockers[key] = found
         return found
+
+    def _flagged_off(
+        self, call: Call, target: Key, reached: dict[Site, Blocker]
+    ) -> dict[Site, Blocker]:
+        """``reached`` without what the call turns off: ``load(path, process=False)``
+        never runs ``if process: parse(path)``. Only a constant passed by keyword, or
+        the parameter's constant default when the call passes nothing for it, counts."""
+        callee = self.program.function(target)
+        if callee is None or not callee.flag_blocks or not reached:
+            return reached
+        names = [param.name for param in callee.params]
+        skipped = 1 if callee.class_qualname is not None and names[:1] in (["self"], ["cls"]) else 0
+        off: list[FlagBlock] = []
+        for block in callee.flag_blocks:
+            if block.name not in names:
+                continue
+            index = names.index(block.name)
+            given = call.keyword(block.name)
+            if given is None and len(call.args) <= index - skipped:
+                given = callee.params[index].default
+            if isinstance(given, Constant) and bool(given.value) != block.when:
+                off.append(block)
+        if not off:
+            return reached
+        return {
+            site: blocker
+            for site, blocker in reached.items()
+            if not any(block.first <= blocker.chain[0].line <= block.last for block in off)
+        }
 
     def _hit_blocker(self, hit: Hit, path: str, name: str, memoised: str | None) -> Blocker:
         return Blocker(
@@ -438,7 +471,7 @@ class BlockingAnalysis:
             found[blocker.site] = better(found.get(blocker.site), blocker)
         for sync_call in scan.sync_calls:
             target, call = sync_call.target, sync_call.call
-            reached = dict(self.blockers(target))
+            reached = dict(self._flagged_off(call, target, self.blockers(target)))
             bound = self._bound_values
             bindings = bound.bindings(call, key[0], target, None, {})
             bindings.update(bound.constructed_with(call, key[0], None, {}))

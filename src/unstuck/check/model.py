@@ -342,6 +342,18 @@ class Lines(_Record):
     last: int
 
 
+@_record
+@dataclass(frozen=True, slots=True)
+class FlagBlock(_Record):
+    """Lines that run only when the parameter ``name`` is true (``when``) or false:
+    ``if process: parse(path)``. A call that passes a constant turns them off or on."""
+
+    name: str
+    when: bool
+    first: int
+    last: int
+
+
 @dataclass(slots=True)
 class FunctionSummary(_Summary):
     qualname: str
@@ -366,6 +378,8 @@ class FunctionSummary(_Summary):
     # the same on the instance (``if key not in self._cache: self._cache[key] = ...``):
     # once per process when the instance lives as long as the process
     instance_once_blocks: list[Lines] = field(default_factory=list)
+    # blocks under ``if <parameter>:`` / ``if not <parameter>:`` (and their ``else``)
+    flag_blocks: list[FlagBlock] = field(default_factory=list)
     # lines that only run when no event loop runs in the thread: the ``except
     # RuntimeError`` of ``asyncio.get_running_loop()``
     no_loop_blocks: list[Lines] = field(default_factory=list)

@@ -22,6 +22,7 @@ from unstuck.check.model import (
     Either,
     Entered,
     Expr,
+    FlagBlock,
     FunctionRef,
     FunctionSummary,
     Imported,
@@ -148,6 +149,23 @@ class ModuleWalker(ExpressionReader):
             first, last = statements[index + 1].lineno, _last_line(statements[-1])
             self.fills_once(first, last, self.global_stores, self.instance_stores)
             return
+
+    def flag_blocks(self, node: ast.If) -> None:
+        """``if process:`` on a parameter: the body runs only when it is true, the
+        ``else`` only when it is false (a caller may pass a constant)."""
+        test, when = node.test, True
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, when = test.operand, False
+        if not isinstance(test, ast.Name) or self.env is None:
+            return
+        param = self.env.get(test.id)
+        if not isinstance(param, Param) or param.function != self.function.qualname:
+            return
+        blocks = self.function.flag_blocks
+        blocks.append(FlagBlock(test.id, when, node.body[0].lineno, _last_line(node.body[-1])))
+        if node.orelse:
+            first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
+            blocks.append(FlagBlock(test.id, not when, first, last))
 
     def fills_once(self, first: int, last: int, module: list[int], instance: list[int]) -> None:
         """Lines ``first`` to ``last`` run once for what they store: per process when
@@ -279,6 +297,7 @@ class ModuleWalker(ExpressionReader):
 
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
+        self.flag_blocks(node)
         stores, kept = len(self.global_stores), len(self.instance_stores)
         self.branches([node.body, node.orelse], False, node.lineno)
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
