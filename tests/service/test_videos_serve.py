@@ -123,16 +123,7 @@ def test_upload_transcode_download_through_unstuck_serve(
 ) -> None:
     base_url, data_dir = served
     clip = make_clip(tmp_path / "clip.mp4", seconds=1.0).read_bytes()
-    boundary = "unstuck-serve-test"
-    body = (
-        (
-            f"--{boundary}\r\n"
-            'Content-Disposition: form-data; name="file"; filename="clip.mp4"\r\n'
-            "Content-Type: video/mp4\r\n\r\n"
-        ).encode()
-        + clip
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    body, headers = _multipart(clip)
     halfway = threading.Event()
     health_answered = threading.Event()
 
@@ -156,7 +147,7 @@ def test_upload_transcode_download_through_unstuck_serve(
         response = http.post(
             "/upload-video",
             content=chunks(),
-            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+            headers=headers,
         )
         checker.join()
         assert health_answered.is_set()

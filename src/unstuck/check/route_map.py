@@ -145,18 +145,7 @@ class RouteMapper:
                     if identity in seen:
                         continue
                     seen.add(identity)
-                    route = Route(
-                        list(builtin.methods),
-                        path,
-                        f"{info.made_by} (library)",
-                        ("", info.made_by),
-                        where,
-                        EVENT_LOOP,
-                        [],
-                        [],
-                        _LOOP_FINE,
-                        set(),
-                    )
+                    route = _library_route(builtin.methods, path, info.made_by, where, EVENT_LOOP)
                     self._wrap(route, placement.routers)
                     routes.append(route)
         return routes
@@ -176,18 +165,7 @@ class RouteMapper:
                     if identity in seen:
                         continue
                     seen.add(identity)
-                    route = Route(
-                        list(endpoint.methods),
-                        path,
-                        f"{endpoint.name} (library)",
-                        ("", endpoint.name),
-                        where,
-                        "unknown",
-                        [],
-                        [],
-                        _LIBRARY_ENDPOINT,
-                        set(),
-                    )
+                    route = _library_route(endpoint.methods, path, endpoint.name, where, "unknown")
                     self._wrap(route, placement.routers)
                     routes.append(route)
         return routes
@@ -413,6 +391,16 @@ class RouteMapper:
         if any(item.code == "USK113" for item in blocking):
             return _THREAD_FINE + _THREAD_CPU
         return _THREAD_FINE
+
+
+def _library_route(
+    methods: tuple[str, ...], path: str, name: str, where: tuple[str, int], runs: str
+) -> Route:
+    """A route where a library's code answers: no code of the project's runs there."""
+    advice = _LOOP_FINE if runs == EVENT_LOOP else _LIBRARY_ENDPOINT
+    return Route(
+        list(methods), path, f"{name} (library)", ("", name), where, runs, [], [], advice, set()
+    )
 
 
 def _distinct(dependencies: list[Dependency]) -> list[Dependency]:
