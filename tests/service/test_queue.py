@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -310,3 +311,37 @@ def test_embedded_broker_never_hands_out_a_half_written_message(tmp_path: Path) 
 
     assert errors == []
     assert received == [len(payload["blob"])] * sent
+
+
+def test_a_new_exchange_table_is_never_read_half_made(tmp_path: Path) -> None:
+    # kombu makes an exchange's table file empty, then locks and fills it: a publisher
+    # reading it in between (a web process and a worker starting together) failed on
+    # the empty file.
+    app = create_celery(Settings(data_dir=tmp_path), queue_settings())
+    names = [f"race{index}" for index in range(400)]
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        with app.connection_for_read() as connection:
+            channel: Any = connection.default_channel
+            while not done.is_set():
+                for name in names:
+                    try:
+                        channel.get_table(name)
+                    except Exception as exc:
+                        errors.append(exc)
+                        return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        with app.connection_for_write() as connection:
+            channel: Any = connection.default_channel
+            for name in names:
+                channel._queue_bind(name, name, None, name)
+                assert [entry.queue for entry in channel.get_table(name)] == [name]
+    finally:
+        done.set()
+        reader.join(30)
+    assert errors == []

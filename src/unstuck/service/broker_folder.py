@@ -4,8 +4,11 @@ kombu creates a message file under its final name, then locks and fills it;
 a worker polling the folder can move the file in between, read it empty, and
 die on a ``JSONDecodeError`` (taking the message with it). Here a message is
 written under a name the consumer ignores and renamed into place once
-complete, so a reader only ever sees whole messages. Celery is given this
-class as ``broker_transport`` when no broker is configured.
+complete, so a reader only ever sees whole messages. An exchange's table of
+queues has the same race when it is first made (created empty, then locked and
+filled: a publisher reading it in between fails on the empty file), so a new table
+is written aside and linked into place whole. Celery is given this class as
+``broker_transport`` when no broker is configured.
 """
 
 from __future__ import annotations
@@ -40,6 +43,28 @@ class Channel(filesystem.Channel):
         finally:
             if os.path.exists(partial):
                 os.unlink(partial)
+
+    def _queue_bind(  # type: ignore[override]
+        self, exchange: str, routing_key: str, pattern: str, queue: str
+    ) -> None:
+        table = self._exchange_file(exchange)  # type: ignore[attr-defined]  # kombu 5.5+
+        if not table.exists():
+            self.control_folder.mkdir(exist_ok=True)
+            entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            partial = table.with_name(f".{table.name}.{uuid.uuid4()}.part")
+            try:
+                partial.write_bytes(str_to_bytes(dumps([entry])))
+                try:
+                    # a link, not a rename: a table another process made meanwhile is kept
+                    os.link(partial, table)
+                    return
+                except FileExistsError:
+                    pass  # made meanwhile: added to in place, under its lock, below
+            except OSError as exc:
+                raise ChannelError(f"Cannot write {table}") from exc
+            finally:
+                partial.unlink(missing_ok=True)
+        super()._queue_bind(exchange, routing_key, pattern, queue)
 
 
 class Transport(filesystem.Transport):
