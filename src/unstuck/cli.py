@@ -44,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    command: Callable[[list[str]], int] = getattr(module, function_name)
+    command: Callable[..., int] = getattr(module, function_name)
+    if name == "check" and argv is None:
+        # the process is this one check: it ends without freeing what the check built
+        return command(rest, process_ends=True)
     return command(rest)
 
 

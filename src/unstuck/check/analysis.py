@@ -25,15 +25,20 @@ from unstuck.check.sites import site_findings
 
 
 def analyze(
-    summaries: list[ModuleSummary], config: Config
+    summaries: list[ModuleSummary], config: Config, keep: list[object] | None = None
 ) -> tuple[list[Finding], list[Route], list[Finding]]:
-    """Per-request findings, routes, and (when asked for) once-per-process findings."""
+    """Per-request findings, routes, and (when asked for) once-per-process findings.
+
+    ``keep``: where to leave the analysis's own state when the process ends next, rather
+    than freeing it here (see ``engine.check``)."""
     modules = {summary.name: summary for summary in summaries}
     program = Program(modules, Knowledge(ALL_RULES))
     extra_blocking: dict[str, Rule] = {name: CONFIGURED for name in config.extra_blocking}
     analysis = BlockingAnalysis(program, extra_blocking, frozenset(config.extra_offloaders))
     mapper = RouteMapper(program, analysis)
     routes = mapper.routes()
+    if keep is not None:
+        keep.append(mapper)  # and through it the program and the analysis
 
     suppressions = {summary.path: summary.suppressions for summary in summaries}
 

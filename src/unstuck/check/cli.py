@@ -123,7 +123,9 @@ def _explain(code: str) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], process_ends: bool = False) -> int:
+    """``process_ends``: this is the whole process's command line, which ends as soon as
+    the report is out, without freeing what the analysis built (see ``engine.check``)."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -172,7 +174,7 @@ def main(argv: list[str]) -> int:
         if directory is None:
             directory = (config.root or Path.cwd()) / DIRECTORY_NAME
         cache = Cache(directory)
-    report = check(paths, config, jobs=args.jobs, cache=cache)
+    report = check(paths, config, jobs=args.jobs, cache=cache, process_ends=process_ends)
     output = render(report, args.format, args.routes)
     if output:
         try:
@@ -181,4 +183,8 @@ def main(argv: list[str]) -> int:
             # the reader (``| head``) stopped early: not an error of the check; point
             # stdout at devnull so the interpreter's final flush does not fail again
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 1 if report.findings or report.not_parsed else 0
+    status = 1 if report.findings or report.not_parsed else 0
+    if process_ends:
+        sys.stderr.flush()
+        os._exit(status)
+    return status

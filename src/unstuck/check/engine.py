@@ -95,10 +95,15 @@ def check(
     config: Config | None = None,
     jobs: int | None = None,
     cache: Cache | None = None,
+    process_ends: bool = False,
 ) -> Report:
     """Analyze the ``.py`` files under ``paths`` and return what blocks the event loop.
 
     With a ``cache``, work done on the same files by the same checker is reused.
+    ``process_ends``: the process ends right after the report (``os._exit``, as the
+    command line does), so what the analysis built is left to the end of the process,
+    which gives its memory back at once instead of freeing millions of small objects one
+    by one (about a tenth of a second on a thousand files).
     """
     # The analysis builds millions of small acyclic tuples: reference counting frees
     # them all, and the cyclic collector would only rescan them (over half the time).
@@ -108,15 +113,25 @@ def check(
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
     try:
-        return _check(paths, config or Config(), jobs, cache)
+        keep = _LEFT_TO_EXIT if process_ends else None
+        return _check(paths, config or Config(), jobs, cache, keep)
     finally:
         sys.setrecursionlimit(limit)
-        if collecting:
+        # kept to the end, what the run built would be scanned by the next collection
+        if collecting and not process_ends:
             gc.enable()
 
 
+# What a run that ends the process leaves to the process's end (see ``check``).
+_LEFT_TO_EXIT: list[object] = []
+
+
 def _check(
-    paths: Sequence[str | Path], config: Config, jobs: int | None, cache: Cache | None
+    paths: Sequence[str | Path],
+    config: Config,
+    jobs: int | None,
+    cache: Cache | None,
+    keep: list[object] | None,
 ) -> Report:
     roots = [Path(path) for path in paths]
     unreadable: list[tuple[Path, str]] = []
@@ -147,7 +162,9 @@ def _check(
     if summaries:  # imported here: a run with nothing to analyze never loads the analysis
         from unstuck.check.analysis import analyze
 
-        findings, routes, once = analyze(summaries, config)
+        findings, routes, once = analyze(summaries, config, keep)
+        if keep is not None:
+            keep.append(summaries)
     report = Report(findings, routes, len(summaries), not_parsed, newer, once)
     if cache is not None:
         cache.store(f"report-{scope}", _StoredReport(run_key, report))

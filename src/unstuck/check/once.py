@@ -155,22 +155,20 @@ _OWN_LOOP_METHODS = frozenset(
 def started_on_own_loop(program: Program) -> dict[Key, str]:
     """Coroutines that sync code runs to completion on an event loop of their own."""
     found: dict[Key, str] = {}
-    for key, function in program.functions():
-        if function.is_async or key[1] == MODULE_BODY:
+    for key, call in [*program.calls_named("run"), *program.calls_named("run_until_complete")]:
+        function = program.function(key)
+        if function is None or function.is_async or key[1] == MODULE_BODY or not call.args:
             continue
-        for call in function.calls:
-            if not call.args or last_name(call.func) not in ("run", "run_until_complete"):
-                continue
-            starter = _own_loop_starter(program.eval(call.func, key[0]))
-            if starter is None:
-                continue
-            started = call.args[0]
-            target = started.func if isinstance(started, Call) else started  # anyio.run(job)
-            for coroutine in _functions(program.eval(target, key[0])):
-                callee = program.function(coroutine)
-                if callee is not None and callee.is_async:
-                    where = f"started by {starter} in {function.qualname}()"
-                    found.setdefault(coroutine, f"on an event loop of its own, {where}")
+        starter = _own_loop_starter(program.eval(call.func, key[0]))
+        if starter is None:
+            continue
+        started = call.args[0]
+        target = started.func if isinstance(started, Call) else started  # anyio.run(job)
+        for coroutine in _functions(program.eval(target, key[0])):
+            callee = program.function(coroutine)
+            if callee is not None and callee.is_async:
+                where = f"started by {starter} in {function.qualname}()"
+                found.setdefault(coroutine, f"on an event loop of its own, {where}")
     return found
 
 

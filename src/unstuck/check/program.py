@@ -235,6 +235,8 @@ class Program:
         if summary is not None:
             exprs = summary.globals.get(name)
             if exprs:
+                if len(exprs) == 1:  # most names are bound once: no copy
+                    return self.eval(exprs[0], module)
                 return _union(self.eval(expr, module) for expr in exprs)
         submodule = self.project_module(f"{module}.{name}" if module else name)
         if submodule is not None:
@@ -317,20 +319,27 @@ class Program:
                 overrides.add(Function(override))
         return frozenset(overrides)
 
-    def constructions(self, klass: Key) -> list[Key]:
-        """The functions (``MODULE_BODY`` for a module's own code) that call class
-        ``klass`` to make an instance, test code left out."""
+    def calls_named(self, name: str) -> list[tuple[Key, Call]]:
+        """Every call, in every function, of something named ``name`` (``f(...)``,
+        ``x.f(...)``), with the function it is in: the one index that the passes looking
+        for a kind of call (registrations, constructions, handlers) share, so that none
+        of them walks every call of the project again."""
         if self._calls_by_name is None:
             index: dict[str, list[tuple[Key, Call]]] = {}
             for key, function in self.functions():
                 for call in function.calls:
-                    name = last_name(call.func)
-                    if name is not None:
-                        index.setdefault(name, []).append((key, call))
+                    name_of = last_name(call.func)
+                    if name_of is not None:
+                        index.setdefault(name_of, []).append((key, call))
             self._calls_by_name = index
+        return self._calls_by_name.get(name, [])
+
+    def constructions(self, klass: Key) -> list[Key]:
+        """The functions (``MODULE_BODY`` for a module's own code) that call class
+        ``klass`` to make an instance, test code left out."""
         wanted = Class(klass)
         places: list[Key] = []
-        for key, call in self._calls_by_name.get(klass[1].rpartition(".")[2], []):
+        for key, call in self.calls_named(klass[1].rpartition(".")[2]):
             module = self.modules[key[0]]
             if module.in_tests or is_test_module(key[0]):
                 continue
@@ -1062,7 +1071,7 @@ def last_name(expr: Expr) -> str | None:
 def _setting_default(call: Call) -> frozenset[Value]:
     """``os.getenv("API_PREFIX", "/api")``, ``confi.str("ROUTE", "/policy-data")``: a
     setting read by name whose default is written: the default (for paths and prefixes)."""
-    if last_name(call.func) not in _DEFAULTED or len(call.args) < 2:
+    if len(call.args) < 2 or last_name(call.func) not in _DEFAULTED:
         return EMPTY
     name, default = call.args[0], call.args[1]
     if (
@@ -1087,7 +1096,16 @@ def _list(expr: Expr | None) -> list[Expr]:
 
 
 def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:
-    result: set[Value] = set()
+    first: frozenset[Value] = EMPTY
+    merged: set[Value] | None = None
     for values in sets:
-        result |= values
-    return frozenset(result)
+        if not values:
+            continue
+        if merged is not None:
+            merged |= values
+        elif not first:
+            first = values  # one non-empty set (the usual case) is returned as it is
+        else:
+            merged = set(first)
+            merged |= values
+    return first if merged is None else frozenset(merged)

@@ -145,7 +145,6 @@ class Registrations:
     def __init__(self, program: Program) -> None:
         self.program = program
         self._parents: dict[RouterKey, list[Inclusion]] = {}
-        self._calls_by_name: dict[str, list[tuple[str, Call]]] | None = None
         self._attribute_routers: dict[str, list[tuple[RouterKey, Key]]] | None = None
         self.wrappers = Wrappers(program)
         self._module_routers_by_name: dict[str, list[RouterKey]] = {}
@@ -220,24 +219,13 @@ class Registrations:
             called = Class((module, function.class_qualname))
             called_name = function.class_qualname.rpartition(".")[2]
         found: list[RouterKey] = []
-        for caller, call in self._calls_named(called_name):
+        for (caller, _), call in self.program.calls_named(called_name):
             if called not in program.eval(call.func, caller):
                 continue
             argument = call.argument(parameter.name, position)
             if argument is not None:
                 found.extend(self._routers(argument, caller, depth + 1))
         return list(dict.fromkeys(found))
-
-    def _calls_named(self, name: str) -> list[tuple[str, Call]]:
-        if self._calls_by_name is None:
-            index: dict[str, list[tuple[str, Call]]] = {}
-            for key, function in self.program.functions():
-                for call in function.calls:
-                    called = last_name(call.func)
-                    if called is not None:
-                        index.setdefault(called, []).append((key[0], call))
-            self._calls_by_name = index
-        return self._calls_by_name.get(name, [])
 
     def collect(self) -> list[Registration]:
         found: list[Registration] = []
@@ -387,7 +375,7 @@ class Registrations:
         factory: Key = (module, owners.pop())
         texts = {
             self._text_with(written, module, factory, site, caller)
-            for caller, site in self._calls_named(factory[1].rpartition(".")[2])
+            for (caller, _), site in self.program.calls_named(factory[1].rpartition(".")[2])
             if Function(factory) in program.eval(site.func, caller)
         }
         if len(texts) == 1:
@@ -513,7 +501,7 @@ class Registrations:
 
         listed = call.keyword("methods")
         found: list[tuple[str, list[str], list[Key]]] = []
-        for caller, site in self._calls_named(within[1].rpartition(".")[2]):
+        for (caller, _), site in self.program.calls_named(within[1].rpartition(".")[2]):
             if Function(within) not in program.eval(site.func, caller):
                 continue
             path = self._text_with(written, module, within, site, caller)
@@ -654,7 +642,7 @@ class Registrations:
             return site.argument(param.name, names.index(param.name) - offset)
 
         found: list[tuple[Expr, str | None, str]] = []
-        for caller, site in self._calls_named(within[1].rpartition(".")[2]):
+        for (caller, _), site in self.program.calls_named(within[1].rpartition(".")[2]):
             if Function(within) not in program.eval(site.func, caller):
                 continue
             router = passed(child, site)

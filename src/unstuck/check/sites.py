@@ -60,6 +60,7 @@ def site_findings(
     routes``), which serve requests too."""
     program = analysis.program
     routes_of: dict[Key, set[str]] = {}
+    added = _added_tasks(program)
     for route in routes:
         for key in route.loop_functions:
             routes_of.setdefault(key, set()).add(route.label)
@@ -67,7 +68,7 @@ def site_findings(
         # response, whether the route is ``async def`` or ``def``; a sync function given
         # to it runs in the thread pool (not followed)
         serving = [*route.loop_functions, route.handler_key]
-        for key in _background_coroutines(analysis, serving):
+        for key in _background_coroutines(analysis, serving, added):
             routes_of.setdefault(key, set()).add(route.label)
     for key, label in wrapped.items():
         routes_of.setdefault(key, {label})
@@ -151,13 +152,9 @@ def _loop_callbacks(program: Program) -> dict[Key, list[Key]]:
     """The sync project functions each function hands to the event loop to call back
     (``loop.call_later(5, flush)``, ``loop.call_soon(partial(flush, queue))``)."""
     found: dict[Key, list[Key]] = {}
-    for key, function in program.functions():
-        for call in function.calls:
-            name = last_name(call.func)
-            position = _LOOP_CALLBACKS.get(name) if name is not None else None
-            if position is None or not isinstance(call.func, Attribute):
-                continue
-            if len(call.args) <= position:
+    for name, position in _LOOP_CALLBACKS.items():
+        for key, call in program.calls_named(name):
+            if not isinstance(call.func, Attribute) or len(call.args) <= position:
                 continue
             callback = call.args[position]
             if isinstance(callback, Call) and last_name(callback.func) == "partial":
@@ -195,15 +192,23 @@ def _validator_methods(program: Program, key: Key) -> list[Key]:
     return methods
 
 
-def _background_coroutines(analysis: BlockingAnalysis, serving: Iterable[Key]) -> set[Key]:
+def _added_tasks(program: Program) -> dict[Key, list[Call]]:
+    """The ``add_task(...)`` calls of each function that makes some."""
+    found: dict[Key, list[Call]] = {}
+    for key, call in program.calls_named("add_task"):
+        if call.args:
+            found.setdefault(key, []).append(call)
+    return found
+
+
+def _background_coroutines(
+    analysis: BlockingAnalysis, serving: Iterable[Key], added: Mapping[Key, list[Call]]
+) -> set[Key]:
     program = analysis.program
     found: set[Key] = set()
     pending: list[Key] = []
     for key in serving:
-        function = program.function(key)
-        for call in function.calls if function is not None else ():
-            if last_name(call.func) != "add_task" or not call.args:
-                continue
+        for call in added.get(key, ()):
             for value in program.eval(call.args[0], key[0]):
                 if not isinstance(value, Function):
                     continue
