@@ -55,6 +55,19 @@ def free_port() -> int:
         return port
 
 
+def stop_group(process: subprocess.Popen[bytes], within_s: float = 30.0) -> bool:
+    """SIGTERM to a server started in a process group of its own; if it has not ended
+    ``within_s`` later, SIGKILL to the whole group. Whether SIGTERM was enough."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(within_s)
+        return True
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return False
+
+
 def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while True:

@@ -51,16 +51,6 @@ def redis_server(tmp_path: Path) -> Iterator[Redis]:
         server.kill()
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    server = S3Server(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def bucket(s3_server: S3Server) -> str:
     name = f"faults-{uuid.uuid4().hex[:10]}"

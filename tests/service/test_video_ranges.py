@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.own_servers import S3Server, free_port
+from tests.own_servers import S3Server, free_port, stop_group
 from unstuck.service import jobs
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings
@@ -88,22 +87,7 @@ def _start(settings: Settings, tmp: Path) -> Iterator[Served]:
             time.sleep(0.2)
         yield Served(base_url, task_id, video, thumbnail)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    server = S3Server(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+        stop_group(process)
 
 
 @pytest.fixture(scope="module", params=["local", "s3"])

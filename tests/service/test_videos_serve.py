@@ -26,6 +26,7 @@ import av
 import httpx
 import pytest
 
+from tests.own_servers import stop_group
 from tests.service.video_fixtures import make_clip
 from unstuck.service import jobs
 from unstuck.service.settings import Settings
@@ -85,13 +86,7 @@ def _start_serve(data_dir: Path, **extra: str) -> tuple[subprocess.Popen[bytes],
 
 
 def _stop_serve(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        raise
+    assert stop_group(process), "unstuck serve did not stop on SIGTERM"
 
 
 def _wait_for_no_process_using(data_dir: Path, within_s: float, after: str) -> None:
