@@ -84,6 +84,21 @@ def test_put_replaces_and_missing_objects_are_named(store: Storage, tmp_path: Pa
         store.get_file(video_key(other), tmp_path / "none")
     assert not (tmp_path / "none").exists()
     assert not store.exists(video_key(other))
+    with pytest.raises(ObjectMissingError):
+        store.stat(video_key(other))
+
+
+def test_stat_tells_the_size_and_tag_that_open_gives(store: Storage, tmp_path: Path) -> None:
+    task_id = str(uuid.uuid4())
+    for content in (b"first version", b"the second, longer version"):
+        (tmp_path / "v").write_bytes(content)
+        store.put_file(video_key(task_id), tmp_path / "v")
+        info = store.stat(video_key(task_id))
+        opened = store.open(video_key(task_id))
+        opened.close()
+        assert info.size == len(content) == opened.size
+        assert info.etag is not None
+        assert info.etag == opened.etag
 
 
 def test_open_reads_one_byte_range_or_says_it_is_past_the_end(

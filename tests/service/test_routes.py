@@ -375,3 +375,8 @@ async def test_openapi_tells_the_limits_and_errors_the_routes_answer(
     assert {"404", "503"} <= set(paths["/cached/users/{user_id}"]["get"]["responses"])
     assert "409" in paths["/users"]["post"]["responses"]
     assert {"502", "504"} <= set(paths["/safe"]["get"]["responses"])
+    for path in ("/videos/{task_id}", "/videos/{task_id}/thumbnail"):
+        operation = paths[path]["get"]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert headers == {"Range", "If-Range"}, path
+        assert {"206", "416"} <= set(operation["responses"]), path

@@ -172,12 +172,17 @@ def test_several_or_malformed_ranges_get_the_whole_file(served: Served, header: 
 
 def test_head_describes_the_whole_file_without_a_body(served: Served) -> None:
     url = f"{served.base_url}/videos/{served.task_id}"
+    etag = _get(served).headers["etag"]
     for headers in ({}, {"range": "bytes=0-9"}):
         response = httpx.head(url, headers=headers, timeout=30)
         assert response.status_code == 200
         assert response.headers["content-length"] == str(SIZE)
         assert response.headers["accept-ranges"] == "bytes"
+        assert response.headers["content-type"] == "video/mp4"
+        assert response.headers["etag"] == etag
         assert response.content == b""
+    missing = httpx.head(f"{served.base_url}/videos/{uuid.uuid4()}", timeout=30)
+    assert missing.status_code == 404
 
 
 def test_if_range_serves_the_range_only_for_the_current_tag(served: Served) -> None:

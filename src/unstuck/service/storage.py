@@ -133,6 +133,14 @@ class StoredObject:
             self._stream.close()
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a HEAD needs of an object, without opening it: its size and entity tag."""
+
+    size: int
+    etag: str | None
+
+
 class Storage(Protocol):
     """What the pipeline needs from a store of objects."""
 
@@ -145,6 +153,9 @@ class Storage(Protocol):
     def open(self, key: str, wanted: RangeRequest | None = None) -> StoredObject:
         """Open the object for streaming, or the range `wanted` of it; `ObjectMissingError`
         if none, `RangeNotSatisfiableError` if the range starts past its end."""
+
+    def stat(self, key: str) -> ObjectInfo:
+        """The object's size and tag, as `open` would give them; `ObjectMissingError` if none."""
 
     def exists(self, key: str) -> bool: ...
 
@@ -198,8 +209,7 @@ class LocalStorage:
         except FileNotFoundError as exc:
             raise ObjectMissingError(key) from exc
         stat = os.fstat(stream.fileno())
-        # An object is replaced by a rename: a new inode and mtime, so a new tag.
-        etag = f'"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+        etag = _file_etag(stat)
         span = None
         if wanted is not None:
             span = wanted.resolve(stat.st_size)
@@ -208,6 +218,13 @@ class LocalStorage:
                 raise RangeNotSatisfiableError(key, stat.st_size)
             stream.seek(span.first)
         return StoredObject(stat.st_size, stream, etag, span)
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            stat = (self.root / key).stat()
+        except FileNotFoundError as exc:
+            raise ObjectMissingError(key) from exc
+        return ObjectInfo(stat.st_size, _file_etag(stat))
 
     def exists(self, key: str) -> bool:
         return (self.root / key).is_file()
@@ -298,6 +315,11 @@ class S3Storage:
         span = ByteSpan(int(first), int(last), int(size_text))
         return StoredObject(span.size, answer["Body"], etag, span)
 
+    def stat(self, key: str) -> ObjectInfo:
+        with self._errors(key):
+            head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return ObjectInfo(int(head["ContentLength"]), head.get("ETag"))
+
     def exists(self, key: str) -> bool:
         try:
             with self._errors(key):
@@ -328,6 +350,11 @@ class S3Storage:
             raise StorageUnavailableError(f"{self.describe()}: {exc}") from exc
         except (BotoCoreError, Boto3Error) as exc:
             raise StorageUnavailableError(f"{self.describe()}: {exc}") from exc
+
+
+def _file_etag(stat: os.stat_result) -> str:
+    # An object is replaced by a rename: a new inode and mtime, so a new tag.
+    return f'"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"'
 
 
 def _error_code(exc: BaseException | None) -> str:

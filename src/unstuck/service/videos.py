@@ -17,14 +17,15 @@ pipeline cannot work (database, broker, no live worker: `pipeline_status`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
@@ -237,6 +238,27 @@ async def get_task(task_id: str, request: Request) -> TaskState:
     )
 
 
+# Declared, so that the API's description shows them; malformed or several ranges are
+# not refused: the whole file is sent, as RFC 9110 lets a server do.
+RangeHeader = Annotated[
+    str | None,
+    Header(
+        alias="Range",
+        description="one byte range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`: "
+        "a 206 with those bytes (a 416 when it starts past the end); anything else gets "
+        "the whole file",
+    ),
+]
+IfRangeHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Range",
+        description="the ETag of the copy the client holds: the range is sent only if the "
+        "file is still that one, else the whole file",
+    ),
+]
+
+
 def _result_answers(media_type: str) -> dict[int | str, dict[str, Any]]:
     content: dict[str, Any] = {media_type: {}}
     return {
@@ -254,13 +276,16 @@ def _result_answers(media_type: str) -> dict[int | str, dict[str, Any]]:
     response_class=StreamingResponse,
     responses=_result_answers("video/mp4"),
 )
-async def get_video(task_id: str, request: Request) -> Response:
+async def get_video(
+    task_id: str, request: Request, range_: RangeHeader = None, if_range: IfRangeHeader = None
+) -> Response:
     """The transcoded H.264 MP4 (at most 320 px wide), once the task has succeeded.
 
     ``Range: bytes=…`` (one range) gets a 206 with those bytes, as players ask for it.
     """
     job = await _job(request, task_id)
-    return await _stream_result(request, job, storage.video_key(job.id), "video/mp4")
+    key = storage.video_key(job.id)
+    return await _stream_result(request, job, key, "video/mp4", range_, if_range)
 
 
 @router.get(
@@ -268,10 +293,13 @@ async def get_video(task_id: str, request: Request) -> Response:
     response_class=StreamingResponse,
     responses=_result_answers("image/jpeg"),
 )
-async def get_thumbnail(task_id: str, request: Request) -> Response:
+async def get_thumbnail(
+    task_id: str, request: Request, range_: RangeHeader = None, if_range: IfRangeHeader = None
+) -> Response:
     """A JPEG frame of the transcoded video, once the task has succeeded."""
     job = await _job(request, task_id)
-    return await _stream_result(request, job, storage.thumbnail_key(job.id), "image/jpeg")
+    key = storage.thumbnail_key(job.id)
+    return await _stream_result(request, job, key, "image/jpeg", range_, if_range)
 
 
 async def _job(request: Request, task_id: str) -> jobs.Job:
@@ -289,7 +317,14 @@ async def _job(request: Request, task_id: str) -> jobs.Job:
     return jobs.Job.from_row(row)
 
 
-async def _stream_result(request: Request, job: jobs.Job, key: str, media_type: str) -> Response:
+async def _stream_result(
+    request: Request,
+    job: jobs.Job,
+    key: str,
+    media_type: str,
+    range_: str | None,
+    if_range: str | None,
+) -> Response:
     if job.state == jobs.FAILURE:
         raise HTTPException(409, f"the transcode failed: {job.error_message}")
     if job.state != jobs.SUCCESS:
@@ -297,14 +332,36 @@ async def _stream_result(request: Request, job: jobs.Job, key: str, media_type: 
             404,
             f"the video is not ready: the task is {job.state}; poll /task/{job.id} until SUCCESS",
         )
-    head = is_head(request.scope)
-    # Ranges are defined for GET only (RFC 9110, 14.2): a HEAD describes the whole file.
-    wanted = None if head else byte_ranges.parse(request.headers.get("range"))
-    opening = functools.partial(
-        _open_result, _storage(request), key, wanted, request.headers.get("if-range")
-    )
-    try:
+    if is_head(request.scope):
+        # Ranges are defined for GET only (RFC 9110, 14.2): a HEAD describes the whole
+        # file, from what the store knows of it (the object is never opened).
+        with _storage_errors(key):
+            info = await pipeline_thread(_storage(request).stat, key)
+        headers = {"Content-Length": str(info.size), "Accept-Ranges": "bytes"}
+        if info.etag is not None:
+            headers["ETag"] = info.etag
+        return Response(headers=headers, media_type=media_type)
+    wanted = byte_ranges.parse(range_)
+    opening = functools.partial(_open_result, _storage(request), key, wanted, if_range)
+    with _storage_errors(key):
         opened = await pipeline_thread(opening)
+    headers = {"Content-Length": str(opened.length), "Accept-Ranges": "bytes"}
+    if opened.etag is not None:
+        headers["ETag"] = opened.etag
+    status = 200
+    if opened.span is not None:
+        status = 206
+        headers["Content-Range"] = opened.span.content_range()
+    return StreamingResponse(
+        _chunks(opened), status_code=status, media_type=media_type, headers=headers
+    )
+
+
+@contextlib.contextmanager
+def _storage_errors(key: str) -> Iterator[None]:
+    """The store's failures as the answers a client can act on."""
+    try:
+        yield
     except storage.ObjectMissingError as exc:
         raise HTTPException(404, "the transcoded file is no longer stored") from exc
     except storage.RangeNotSatisfiableError as exc:
@@ -316,19 +373,6 @@ async def _stream_result(request: Request, job: jobs.Job, key: str, media_type: 
     except storage.StorageUnavailableError as exc:
         logger.exception("could not open %s", key)
         raise HTTPException(503, "the video storage is unavailable; try again later") from exc
-    headers = {"Content-Length": str(opened.length), "Accept-Ranges": "bytes"}
-    if opened.etag is not None:
-        headers["ETag"] = opened.etag
-    status = 200
-    if opened.span is not None:
-        status = 206
-        headers["Content-Range"] = opened.span.content_range()
-    if head:
-        await pipeline_thread(opened.close)
-        return Response(status_code=status, headers=headers, media_type=media_type)
-    return StreamingResponse(
-        _chunks(opened), status_code=status, media_type=media_type, headers=headers
-    )
 
 
 def _open_result(
