@@ -127,6 +127,18 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
     }
 
 
+def test_work_under_a_comparison_a_constant_argument_fails_is_not_reached() -> None:
+    # ``save(..., to=Target.MEMORY)`` never runs ``if to == Target.DISK or ...:``
+    report = _check("mode_arguments")
+    assert {(f.line, f.routes) for f in report.findings} == {
+        (11, ("PUT /files/{name}",)),
+        (12, ("PUT /files/{name}",)),
+        (19, ("GET /exports/{name}",)),
+        (20, ("GET /exports/{name}",)),
+        (26, ("PUT /files/{name}",)),
+    }
+
+
 def test_a_package_imported_by_a_shorter_name_is_followed() -> None:
     # ``backend.server.settings`` imported as ``server.settings``
     report = _check("run_from_subfolder")

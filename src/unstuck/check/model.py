@@ -346,12 +346,15 @@ class Lines(_Record):
 @dataclass(frozen=True, slots=True)
 class FlagBlock(_Record):
     """Lines that run only when the parameter ``name`` is true (``when``) or false:
-    ``if process: parse(path)``. A call that passes a constant turns them off or on."""
+    ``if process: parse(path)``. A call that passes a constant turns them off or on.
+    With ``values``, they run only when it equals one of them (``when``) or none of
+    them: ``if to == Target.DISK or to == Target.BOTH:``, ``if fmt != "csv":``."""
 
     name: str
     when: bool
     first: int
     last: int
+    values: tuple[Expr, ...] = ()
 
 
 @dataclass(slots=True)

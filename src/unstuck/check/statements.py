@@ -18,6 +18,7 @@ from unstuck.check.model import (
     UNKNOWN,
     ClassRef,
     ClassSummary,
+    Constant,
     Each,
     Either,
     Entered,
@@ -152,20 +153,70 @@ class ModuleWalker(ExpressionReader):
 
     def flag_blocks(self, node: ast.If) -> None:
         """``if process:`` on a parameter: the body runs only when it is true, the
-        ``else`` only when it is false (a caller may pass a constant)."""
+        ``else`` only when it is false (a caller may pass a constant). The same for a
+        comparison with constants: ``if to == Target.DISK or to == Target.BOTH:``,
+        ``if to in (...)``, ``if fmt != "csv":``."""
         test, when = node.test, True
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             test, when = test.operand, False
-        if not isinstance(test, ast.Name) or self.env is None:
+        compared = self._compared(test)
+        if compared is None or self.env is None:
             return
-        param = self.env.get(test.id)
+        name, values, equal = compared
+        param = self.env.get(name)
         if not isinstance(param, Param) or param.function != self.function.qualname:
             return
+        when = when == equal
         blocks = self.function.flag_blocks
-        blocks.append(FlagBlock(test.id, when, node.body[0].lineno, _last_line(node.body[-1])))
+        first, last = node.body[0].lineno, _last_line(node.body[-1])
+        blocks.append(FlagBlock(name, when, first, last, values))
         if node.orelse:
             first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
-            blocks.append(FlagBlock(test.id, not when, first, last))
+            blocks.append(FlagBlock(name, not when, first, last, values))
+
+    def _compared(self, test: ast.expr) -> tuple[str, tuple[Expr, ...], bool] | None:
+        """The name a test looks at, the constants it compares it with (none: its truth),
+        and whether the test holds when the name equals one of them (``==``, ``in``,
+        ``or`` of those) or when it equals none (``!=``, ``not in``)."""
+        if isinstance(test, ast.Name):
+            return test.id, (), True
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+            parts = [self._compared(value) for value in test.values]
+            kept = [part for part in parts if part is not None and part[1] and part[2]]
+            names = {name for name, _, _ in kept}
+            if len(kept) != len(parts) or len(names) != 1:
+                return None
+            return names.pop(), tuple(value for _, values, _ in kept for value in values), True
+        if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+            return None
+        left, op, right = test.left, test.ops[0], test.comparators[0]
+        if not isinstance(left, ast.Name):
+            return None
+        if isinstance(op, ast.Eq | ast.NotEq):
+            options = [right]
+        elif isinstance(op, ast.In | ast.NotIn) and isinstance(
+            right, ast.Tuple | ast.List | ast.Set
+        ):
+            options = list(right.elts)
+        else:
+            return None
+        values = [self._plain_value(option) for option in options]
+        if not values or any(value is None for value in values):
+            return None
+        return left.id, tuple(v for v in values if v is not None), isinstance(op, ast.Eq | ast.In)
+
+    def _plain_value(self, node: ast.expr) -> Expr | None:
+        """A constant, or a member of a class named at module level (``Target.DISK``)."""
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, str | int | bool) or value is None:
+                return Constant(value)
+            return None
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if self.env is not None and node.value.id in self.env:
+                return None  # a local or a parameter, not a class
+            return self.attribute(self.name(node.value.id), node.attr)
+        return None
 
     def fills_once(self, first: int, last: int, module: list[int], instance: list[int]) -> None:
         """Lines ``first`` to ``last`` run once for what they store: per process when
