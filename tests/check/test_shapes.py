@@ -124,6 +124,9 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         (10, ("GET /parsed",)),
         (11, ("GET /parsed",)),
         (17, ("POST /save",)),
+        # after ``if cached: return ...``, only a call that leaves ``cached`` false
+        (46, ("GET /slow",)),
+        (47, ("GET /slow",)),
     }
 
 

@@ -131,6 +131,7 @@ class ModuleWalker(ExpressionReader):
         self.declared_globals, self.global_stores, self.instance_stores = set(), [], []
         self.scope, self.branch_path = qualname + ".<locals>.", []
         self.body(node.body)
+        self.flag_after_early_return(node.body)
         if self.global_stores or self.instance_stores:
             self.once_after_early_return(node.body)
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
@@ -156,23 +157,48 @@ class ModuleWalker(ExpressionReader):
         ``else`` only when it is false (a caller may pass a constant). The same for a
         comparison with constants: ``if to == Target.DISK or to == Target.BOTH:``,
         ``if to in (...)``, ``if fmt != "csv":``."""
-        test, when = node.test, True
-        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-            test, when = test.operand, False
-        compared = self._compared(test)
-        if compared is None or self.env is None:
+        flag = self._flag_test(node.test)
+        if flag is None:
             return
-        name, values, equal = compared
-        param = self.env.get(name)
-        if not isinstance(param, Param) or param.function != self.function.qualname:
-            return
-        when = when == equal
+        name, when, values = flag
         blocks = self.function.flag_blocks
         first, last = node.body[0].lineno, _last_line(node.body[-1])
         blocks.append(FlagBlock(name, when, first, last, values))
         if node.orelse:
             first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
             blocks.append(FlagBlock(name, not when, first, last, values))
+
+    def flag_after_early_return(self, statements: list[ast.stmt]) -> None:
+        """``if allow_cache: return cached()`` then ``return load()``: what follows an
+        ``if`` on a parameter that always returns (or raises) runs only when the test
+        fails, as its ``else`` would."""
+        for index, node in enumerate(statements[:-1]):
+            if not (
+                isinstance(node, ast.If)
+                and not node.orelse
+                and isinstance(node.body[-1], ast.Return | ast.Raise)
+            ):
+                continue
+            flag = self._flag_test(node.test)
+            if flag is not None:
+                name, when, values = flag
+                first, last = statements[index + 1].lineno, _last_line(statements[-1])
+                self.function.flag_blocks.append(FlagBlock(name, not when, first, last, values))
+
+    def _flag_test(self, test: ast.expr) -> tuple[str, bool, tuple[Expr, ...]] | None:
+        """The parameter a test looks at, whether it holds when the parameter is true (or
+        equals one of the constants), and those constants."""
+        when = True
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, when = test.operand, False
+        compared = self._compared(test)
+        if compared is None or self.env is None:
+            return None
+        name, values, equal = compared
+        param = self.env.get(name)
+        if not isinstance(param, Param) or param.function != self.function.qualname:
+            return None
+        return name, when == equal, values
 
     def _compared(self, test: ast.expr) -> tuple[str, tuple[Expr, ...], bool] | None:
         """The name a test looks at, the constants it compares it with (none: its truth),
