@@ -36,6 +36,7 @@ from unstuck.check.model import (
     Await,
     Call,
     ChainLink,
+    ClassSummary,
     Constant,
     Entered,
     Expr,
@@ -46,7 +47,7 @@ from unstuck.check.model import (
     Param,
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
-from unstuck.check.program import Program
+from unstuck.check.program import Program, last_name
 from unstuck.check.rule import Rule
 from unstuck.check.timeouts import timeout_findings
 from unstuck.check.values import (
@@ -451,7 +452,8 @@ class BlockingAnalysis:
 
     def _same_value(self, left: Expr, left_in: str, right: Expr, right_in: str) -> bool | None:
         """Whether two constants are equal: ``None`` when that is not known. Members of
-        one class are told apart by name (``Target.DISK`` is not ``Target.MEMORY``)."""
+        one class of the project compare by the constants they are set to (``auto()``
+        members by name): ``Target.DISK`` is not ``Target.MEMORY``."""
         match left, right:
             case Constant(a), Constant(b):
                 return type(a) is type(b) and a == b
@@ -459,12 +461,20 @@ class BlockingAnalysis:
                 owner = self._one_class(left_base, left_in)
                 if owner is None or owner != self._one_class(right_base, right_in):
                     return None
-                return a == b
+                if a == b:
+                    return True
+                summary = self.program.klass(owner.key)
+                if summary is None:
+                    return None
+                left_value, right_value = _member(summary, a), _member(summary, b)
+                if left_value is None or right_value is None:
+                    return None
+                return left_value == right_value
         return None
 
-    def _one_class(self, expr: Expr, module: str) -> Class | LibraryObject | None:
+    def _one_class(self, expr: Expr, module: str) -> Class | None:
         values = self.program.eval(expr, module)
-        classes = [value for value in values if isinstance(value, Class | LibraryObject)]
+        classes = [value for value in values if isinstance(value, Class)]
         return classes[0] if len(classes) == 1 == len(values) else None
 
     def _hit_blocker(self, hit: Hit, path: str, name: str, memoised: str | None) -> Blocker:
@@ -535,3 +545,17 @@ def as_finding(blocker: Blocker) -> Finding:
         blocker.chain,
         once=blocker.once,
     )
+
+
+def _member(summary: ClassSummary, name: str) -> tuple[object, ...] | None:
+    """What a class attribute is set to, when it is set once to a constant or to
+    ``auto()`` (a value of its own)."""
+    values = summary.attributes.get(name, [])
+    if len(values) != 1:
+        return None
+    match values[0]:
+        case Constant(value):
+            return (type(value), value)
+        case Call(func) if last_name(func) == "auto":
+            return ("auto", name)
+    return None

@@ -202,8 +202,8 @@ class ModuleWalker(ExpressionReader):
 
     def _compared(self, test: ast.expr) -> tuple[str, tuple[Expr, ...], bool] | None:
         """The name a test looks at, the constants it compares it with (none: its truth),
-        and whether the test holds when the name equals one of them (``==``, ``in``,
-        ``or`` of those) or when it equals none (``!=``, ``not in``)."""
+        and whether the test holds when the name equals one of them (``==``, ``is``,
+        ``in``, ``or`` of those) or when it equals none (``!=``, ``is not``, ``not in``)."""
         if isinstance(test, ast.Name):
             return test.id, (), True
         if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
@@ -218,7 +218,7 @@ class ModuleWalker(ExpressionReader):
         left, op, right = test.left, test.ops[0], test.comparators[0]
         if not isinstance(left, ast.Name):
             return None
-        if isinstance(op, ast.Eq | ast.NotEq):
+        if isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot):
             options = [right]
         elif isinstance(op, ast.In | ast.NotIn) and isinstance(
             right, ast.Tuple | ast.List | ast.Set
@@ -229,7 +229,8 @@ class ModuleWalker(ExpressionReader):
         values = [self._plain_value(option) for option in options]
         if not values or any(value is None for value in values):
             return None
-        return left.id, tuple(v for v in values if v is not None), isinstance(op, ast.Eq | ast.In)
+        equal = isinstance(op, ast.Eq | ast.In | ast.Is)
+        return left.id, tuple(v for v in values if v is not None), equal
 
     def _plain_value(self, node: ast.expr) -> Expr | None:
         """A constant, or a member of a class named at module level (``Target.DISK``)."""
