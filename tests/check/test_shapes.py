@@ -312,6 +312,23 @@ def test_a_generic_base_query_is_one_finding_for_both_repositories() -> None:
     assert len(finding.entries) == 2
 
 
+def test_a_middleware_class_defined_in_a_function_wraps_the_routes_of_its_app() -> None:
+    report = _check("local_middleware")
+    wrapped = {
+        route.path: [w.name.removeprefix("app.") for w in route.wrapped_by]
+        for route in report.routes
+    }
+    assert wrapped == {
+        "/items": ["add_timing.<locals>.Timing.dispatch"],
+        "/admin/users": ["build_admin.<locals>.Audit.dispatch"],
+    }
+    assert {(f.line, f.route) for f in report.findings} == {
+        (13, "middleware of 1 route"),
+        (24, "middleware of 1 route"),
+        (25, "middleware of 1 route"),
+    }
+
+
 def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
     findings = {f.line: f for f in _check("app_state").findings}
     assert findings[41].route == "GET /cached/{key}"  # app.state.cache, set in lifespan
