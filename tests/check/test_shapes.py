@@ -329,6 +329,14 @@ def test_a_middleware_class_defined_in_a_function_wraps_the_routes_of_its_app() 
     }
 
 
+def test_what_add_middleware_gives_the_middleware_is_followed_into_dispatch() -> None:
+    report = _check("middleware_arguments")
+    assert {(f.line, f.route) for f in report.findings} == {
+        (13, "middleware of 1 route"),
+        (14, "middleware of 1 route"),
+    }
+
+
 def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:
     findings = {f.line: f for f in _check("app_state").findings}
     assert findings[41].route == "GET /cached/{key}"  # app.state.cache, set in lifespan

@@ -309,6 +309,8 @@ class ExpressionReader:
             keywords.append(self.keyword(keyword.arg, value))
         call = Call(callee, node.lineno, node.col_offset, tuple(args), tuple(keywords), awaited)
         self.function.calls.append(call)
+        if called == "add_middleware" and args and keywords:
+            self.summary.middleware_arguments.append((args[0], tuple(keywords)))
         grown = func.value if isinstance(func, ast.Attribute) else None
         if called in _GROWING and isinstance(grown, ast.Name) and len(args) == 1:
             # ``routes.append(Route(...))``

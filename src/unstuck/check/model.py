@@ -420,6 +420,9 @@ class ModuleSummary(_Summary):
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     # ``request.state.db = ...`` / ``app.state.redis = ...``: name -> values, anywhere
     state_attributes: dict[str, list[Expr]] = field(default_factory=dict)
+    # ``app.add_middleware(Cls, name=value)``: Starlette makes ``Cls(app, name=value)``,
+    # so these are the arguments of the class's ``__init__`` (the class, its keywords)
+    middleware_arguments: list[tuple[Expr, tuple[Keyword, ...]]] = field(default_factory=list)
     # ``CLIENTS[name] = make()`` on a module-level name: name -> values stored in it
     item_stores: dict[str, list[Expr]] = field(default_factory=dict)
     # line -> codes suppressed there (None: every code)
