@@ -124,6 +124,23 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         (10, ("GET /parsed",)),
         (11, ("GET /parsed",)),
         (17, ("POST /save",)),
+        # after ``if cached: return ...``, only a call that leaves ``cached`` false
+        (46, ("GET /slow",)),
+        (47, ("GET /slow",)),
+    }
+
+
+def test_work_under_a_comparison_a_constant_argument_fails_is_not_reached() -> None:
+    # ``save(..., to=Target.MEMORY)`` never runs ``if to == Target.DISK or ...:``
+    report = _check("mode_arguments")
+    assert {(f.line, f.routes) for f in report.findings} == {
+        (11, ("PUT /files/{name}",)),
+        (12, ("PUT /files/{name}",)),
+        (19, ("GET /exports/{name}",)),
+        (20, ("GET /exports/{name}",)),
+        (26, ("PUT /files/{name}",)),
+        (33, ("POST /grades/{name}",)),  # an alias of the default member: the same value
+        (38, ("POST /runs/{name}",)),  # ``auto()`` members differ
     }
 
 
@@ -293,6 +310,31 @@ def test_a_generic_base_query_is_one_finding_for_both_repositories() -> None:
     (finding,) = _check("generic_repository").findings
     assert finding.routes == ("GET /groups/{name}", "GET /users/{user_id}")
     assert len(finding.entries) == 2
+
+
+def test_a_middleware_class_defined_in_a_function_wraps_the_routes_of_its_app() -> None:
+    report = _check("local_middleware")
+    wrapped = {
+        route.path: [w.name.removeprefix("app.") for w in route.wrapped_by]
+        for route in report.routes
+    }
+    assert wrapped == {
+        "/items": ["add_timing.<locals>.Timing.dispatch"],
+        "/admin/users": ["build_admin.<locals>.Audit.dispatch"],
+    }
+    assert {(f.line, f.route) for f in report.findings} == {
+        (13, "middleware of 1 route"),
+        (24, "middleware of 1 route"),
+        (25, "middleware of 1 route"),
+    }
+
+
+def test_what_add_middleware_gives_the_middleware_is_followed_into_dispatch() -> None:
+    report = _check("middleware_arguments")
+    assert {(f.line, f.route) for f in report.findings} == {
+        (13, "middleware of 1 route"),
+        (14, "middleware of 1 route"),
+    }
 
 
 def test_state_set_in_lifespan_and_middleware_is_followed_into_routes() -> None:

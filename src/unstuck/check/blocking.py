@@ -36,6 +36,7 @@ from unstuck.check.model import (
     Await,
     Call,
     ChainLink,
+    ClassSummary,
     Constant,
     Entered,
     Expr,
@@ -46,7 +47,7 @@ from unstuck.check.model import (
     Param,
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
-from unstuck.check.program import Program
+from unstuck.check.program import Program, last_name
 from unstuck.check.rule import Rule
 from unstuck.check.timeouts import timeout_findings
 from unstuck.check.values import (
@@ -400,7 +401,7 @@ class BlockingAnalysis:
                 link = ChainLink(path, sync_call.line, name)
                 once = memoised or (ONCE_BLOCK if sync_call.once else None)
                 reached = self._flagged_off(
-                    sync_call.call, target, self.blockers(target, depth + 1)
+                    sync_call.call, key[0], target, self.blockers(target, depth + 1)
                 )
                 # a function this one hands to the callee, which calls it (a retry loop)
                 handed = bound.bindings(sync_call.call, key[0], target, None, {}, CALLABLES)
@@ -413,11 +414,13 @@ class BlockingAnalysis:
         return found
 
     def _flagged_off(
-        self, call: Call, target: Key, reached: dict[Site, Blocker]
+        self, call: Call, module: str, target: Key, reached: dict[Site, Blocker]
     ) -> dict[Site, Blocker]:
-        """``reached`` without what the call turns off: ``load(path, process=False)``
-        never runs ``if process: parse(path)``. Only a constant passed by keyword, or
-        the parameter's constant default when the call passes nothing for it, counts."""
+        """``reached`` without what the call (made in ``module``) turns off:
+        ``load(path, process=False)`` never runs ``if process: parse(path)``, nor
+        ``save(data, to=Target.MEMORY)`` ``if to == Target.DISK: ...``. Only a constant
+        passed by keyword, or the parameter's constant default when the call passes
+        nothing for it, counts."""
         callee = self.program.function(target)
         if callee is None or not callee.flag_blocks or not reached:
             return reached
@@ -428,10 +431,16 @@ class BlockingAnalysis:
             if block.name not in names:
                 continue
             index = names.index(block.name)
-            given = call.keyword(block.name)
+            given, given_in = call.keyword(block.name), module
             if given is None and len(call.args) <= index - skipped:
-                given = callee.params[index].default
-            if isinstance(given, Constant) and bool(given.value) != block.when:
+                given, given_in = callee.params[index].default, target[0]
+            if given is None:
+                continue
+            if block.values:
+                same = [self._same_value(given, given_in, v, target[0]) for v in block.values]
+                if (block.when and all(s is False for s in same)) or (not block.when and any(same)):
+                    off.append(block)
+            elif isinstance(given, Constant) and bool(given.value) != block.when:
                 off.append(block)
         if not off:
             return reached
@@ -440,6 +449,33 @@ class BlockingAnalysis:
             for site, blocker in reached.items()
             if not any(block.first <= blocker.chain[0].line <= block.last for block in off)
         }
+
+    def _same_value(self, left: Expr, left_in: str, right: Expr, right_in: str) -> bool | None:
+        """Whether two constants are equal: ``None`` when that is not known. Members of
+        one class of the project compare by the constants they are set to (``auto()``
+        members by name): ``Target.DISK`` is not ``Target.MEMORY``."""
+        match left, right:
+            case Constant(a), Constant(b):
+                return type(a) is type(b) and a == b
+            case Attribute(left_base, a), Attribute(right_base, b):
+                owner = self._one_class(left_base, left_in)
+                if owner is None or owner != self._one_class(right_base, right_in):
+                    return None
+                if a == b:
+                    return True
+                summary = self.program.klass(owner.key)
+                if summary is None:
+                    return None
+                left_value, right_value = _member(summary, a), _member(summary, b)
+                if left_value is None or right_value is None:
+                    return None
+                return left_value == right_value
+        return None
+
+    def _one_class(self, expr: Expr, module: str) -> Class | None:
+        values = self.program.eval(expr, module)
+        classes = [value for value in values if isinstance(value, Class)]
+        return classes[0] if len(classes) == 1 == len(values) else None
 
     def _hit_blocker(self, hit: Hit, path: str, name: str, memoised: str | None) -> Blocker:
         return Blocker(
@@ -471,7 +507,7 @@ class BlockingAnalysis:
             found[blocker.site] = better(found.get(blocker.site), blocker)
         for sync_call in scan.sync_calls:
             target, call = sync_call.target, sync_call.call
-            reached = dict(self._flagged_off(call, target, self.blockers(target)))
+            reached = dict(self._flagged_off(call, key[0], target, self.blockers(target)))
             bound = self._bound_values
             bindings = bound.bindings(call, key[0], target, None, {})
             bindings.update(bound.constructed_with(call, key[0], None, {}))
@@ -509,3 +545,17 @@ def as_finding(blocker: Blocker) -> Finding:
         blocker.chain,
         once=blocker.once,
     )
+
+
+def _member(summary: ClassSummary, name: str) -> tuple[object, ...] | None:
+    """What a class attribute is set to, when it is set once to a constant or to
+    ``auto()`` (a value of its own)."""
+    values = summary.attributes.get(name, [])
+    if len(values) != 1:
+        return None
+    match values[0]:
+        case Constant(value):
+            return (type(value), value)
+        case Call(func) if last_name(func) == "auto":
+            return ("auto", name)
+    return None

@@ -26,6 +26,7 @@ from unstuck.check.model import (
     Await,
     BigLoop,
     Call,
+    ClassRef,
     ClassSummary,
     Constant,
     DictDisplay,
@@ -83,10 +84,11 @@ _PROPERTY_OWNERS = (SelfRef, Param, Call)
 # Constants are kept too (a flag such as ``wait=False`` can make a call return at once),
 # and calls: ``include_routers(APIRouter())`` passes a router built in place; functions
 # and loop items (``app.get("/")(handler)``, ``register(router)`` in a loop), a name that
-# holds one of several values (``app or FastAPI()``) and f-strings (a path).
+# holds one of several values (``app or FastAPI()``) and f-strings (a path); classes
+# defined in a function (``app.add_middleware(Local)``).
 _PASSED_ON = (
     *(Param, SelfRef, Global, Attribute, Entered, Typed, Imported, Constant, Call),
-    *(FunctionRef, Each, At, Either, FString),
+    *(FunctionRef, ClassRef, Each, At, Either, FString),
 )
 _SHORT_LIST = 8
 # List methods that add items: a list of routes or routers may be built that way.
@@ -307,6 +309,8 @@ class ExpressionReader:
             keywords.append(self.keyword(keyword.arg, value))
         call = Call(callee, node.lineno, node.col_offset, tuple(args), tuple(keywords), awaited)
         self.function.calls.append(call)
+        if called == "add_middleware" and args and keywords:
+            self.summary.middleware_arguments.append((args[0], tuple(keywords)))
         grown = func.value if isinstance(func, ast.Attribute) else None
         if called in _GROWING and isinstance(grown, ast.Name) and len(args) == 1:
             # ``routes.append(Route(...))``

@@ -346,12 +346,15 @@ class Lines(_Record):
 @dataclass(frozen=True, slots=True)
 class FlagBlock(_Record):
     """Lines that run only when the parameter ``name`` is true (``when``) or false:
-    ``if process: parse(path)``. A call that passes a constant turns them off or on."""
+    ``if process: parse(path)``. A call that passes a constant turns them off or on.
+    With ``values``, they run only when it equals one of them (``when``) or none of
+    them: ``if to == Target.DISK or to == Target.BOTH:``, ``if fmt != "csv":``."""
 
     name: str
     when: bool
     first: int
     last: int
+    values: tuple[Expr, ...] = ()
 
 
 @dataclass(slots=True)
@@ -417,6 +420,9 @@ class ModuleSummary(_Summary):
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     # ``request.state.db = ...`` / ``app.state.redis = ...``: name -> values, anywhere
     state_attributes: dict[str, list[Expr]] = field(default_factory=dict)
+    # ``app.add_middleware(Cls, name=value)``: Starlette makes ``Cls(app, name=value)``,
+    # so these are the arguments of the class's ``__init__`` (the class, its keywords)
+    middleware_arguments: list[tuple[Expr, tuple[Keyword, ...]]] = field(default_factory=list)
     # ``CLIENTS[name] = make()`` on a module-level name: name -> values stored in it
     item_stores: dict[str, list[Expr]] = field(default_factory=dict)
     # line -> codes suppressed there (None: every code)

@@ -185,6 +185,8 @@ class Program:
         self._subclasses: dict[Key, list[Key]] | None = None
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._state: dict[str, frozenset[Value]] = {}
+        # class -> __init__ parameter -> (value, module) given through add_middleware
+        self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
 
     # -- lookups ------------------------------------------------------------------
 
@@ -914,7 +916,29 @@ class Program:
         result: set[Value] = set()
         for dependency in self.dependencies(annotated, default, module):
             result |= self.dependency_result(dependency)
+        owner, _, method = expr.function.rpartition(".")
+        if method == "__init__":
+            given = self.middleware_arguments().get((module, owner), {})
+            for value, where in given.get(expr.name, ()):
+                result |= self.eval(value, where)
         return frozenset(result)
+
+    def middleware_arguments(self) -> dict[Key, dict[str, list[tuple[Expr, str]]]]:
+        """What ``app.add_middleware(Cls, name=value)`` gives ``Cls.__init__``: Starlette
+        makes the middleware with those arguments, so ``self.name`` holds ``value``."""
+        known = self._middleware_arguments
+        if known is None:
+            known = self._middleware_arguments = {}
+            for module, summary in self.modules.items():
+                for klass, keywords in summary.middleware_arguments:
+                    for value in self.eval(klass, module):
+                        if not isinstance(value, Class):
+                            continue
+                        given = known.setdefault(value.key, {})
+                        for keyword in keywords:
+                            if keyword.name is not None:
+                                given.setdefault(keyword.name, []).append((keyword.value, module))
+        return known
 
     def dependencies(
         self,

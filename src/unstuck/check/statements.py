@@ -18,6 +18,7 @@ from unstuck.check.model import (
     UNKNOWN,
     ClassRef,
     ClassSummary,
+    Constant,
     Each,
     Either,
     Entered,
@@ -130,6 +131,7 @@ class ModuleWalker(ExpressionReader):
         self.declared_globals, self.global_stores, self.instance_stores = set(), [], []
         self.scope, self.branch_path = qualname + ".<locals>.", []
         self.body(node.body)
+        self.flag_after_early_return(node.body)
         if self.global_stores or self.instance_stores:
             self.once_after_early_return(node.body)
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
@@ -152,20 +154,96 @@ class ModuleWalker(ExpressionReader):
 
     def flag_blocks(self, node: ast.If) -> None:
         """``if process:`` on a parameter: the body runs only when it is true, the
-        ``else`` only when it is false (a caller may pass a constant)."""
-        test, when = node.test, True
-        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-            test, when = test.operand, False
-        if not isinstance(test, ast.Name) or self.env is None:
+        ``else`` only when it is false (a caller may pass a constant). The same for a
+        comparison with constants: ``if to == Target.DISK or to == Target.BOTH:``,
+        ``if to in (...)``, ``if fmt != "csv":``."""
+        flag = self._flag_test(node.test)
+        if flag is None:
             return
-        param = self.env.get(test.id)
-        if not isinstance(param, Param) or param.function != self.function.qualname:
-            return
+        name, when, values = flag
         blocks = self.function.flag_blocks
-        blocks.append(FlagBlock(test.id, when, node.body[0].lineno, _last_line(node.body[-1])))
+        first, last = node.body[0].lineno, _last_line(node.body[-1])
+        blocks.append(FlagBlock(name, when, first, last, values))
         if node.orelse:
             first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
-            blocks.append(FlagBlock(test.id, not when, first, last))
+            blocks.append(FlagBlock(name, not when, first, last, values))
+
+    def flag_after_early_return(self, statements: list[ast.stmt]) -> None:
+        """``if allow_cache: return cached()`` then ``return load()``: what follows an
+        ``if`` on a parameter that always returns (or raises) runs only when the test
+        fails, as its ``else`` would."""
+        for index, node in enumerate(statements[:-1]):
+            if not (
+                isinstance(node, ast.If)
+                and not node.orelse
+                and isinstance(node.body[-1], ast.Return | ast.Raise)
+            ):
+                continue
+            flag = self._flag_test(node.test)
+            if flag is not None:
+                name, when, values = flag
+                first, last = statements[index + 1].lineno, _last_line(statements[-1])
+                self.function.flag_blocks.append(FlagBlock(name, not when, first, last, values))
+
+    def _flag_test(self, test: ast.expr) -> tuple[str, bool, tuple[Expr, ...]] | None:
+        """The parameter a test looks at, whether it holds when the parameter is true (or
+        equals one of the constants), and those constants."""
+        when = True
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, when = test.operand, False
+        compared = self._compared(test)
+        if compared is None or self.env is None:
+            return None
+        name, values, equal = compared
+        param = self.env.get(name)
+        if not isinstance(param, Param) or param.function != self.function.qualname:
+            return None
+        return name, when == equal, values
+
+    def _compared(self, test: ast.expr) -> tuple[str, tuple[Expr, ...], bool] | None:
+        """The name a test looks at, the constants it compares it with (none: its truth),
+        and whether the test holds when the name equals one of them (``==``, ``is``,
+        ``in``, ``or`` of those) or when it equals none (``!=``, ``is not``, ``not in``)."""
+        if isinstance(test, ast.Name):
+            return test.id, (), True
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+            parts = [self._compared(value) for value in test.values]
+            kept = [part for part in parts if part is not None and part[1] and part[2]]
+            names = {name for name, _, _ in kept}
+            if len(kept) != len(parts) or len(names) != 1:
+                return None
+            return names.pop(), tuple(value for _, values, _ in kept for value in values), True
+        if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+            return None
+        left, op, right = test.left, test.ops[0], test.comparators[0]
+        if not isinstance(left, ast.Name):
+            return None
+        if isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot):
+            options = [right]
+        elif isinstance(op, ast.In | ast.NotIn) and isinstance(
+            right, ast.Tuple | ast.List | ast.Set
+        ):
+            options = list(right.elts)
+        else:
+            return None
+        values = [self._plain_value(option) for option in options]
+        if not values or any(value is None for value in values):
+            return None
+        equal = isinstance(op, ast.Eq | ast.In | ast.Is)
+        return left.id, tuple(v for v in values if v is not None), equal
+
+    def _plain_value(self, node: ast.expr) -> Expr | None:
+        """A constant, or a member of a class named at module level (``Target.DISK``)."""
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, str | int | bool) or value is None:
+                return Constant(value)
+            return None
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if self.env is not None and node.value.id in self.env:
+                return None  # a local or a parameter, not a class
+            return self.attribute(self.name(node.value.id), node.attr)
+        return None
 
     def fills_once(self, first: int, last: int, module: list[int], instance: list[int]) -> None:
         """Lines ``first`` to ``last`` run once for what they store: per process when

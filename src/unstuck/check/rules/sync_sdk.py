@@ -13,7 +13,7 @@ Fix: the async client of the same SDK (``AsyncOpenAI``, ``AsyncAnthropic``,
 ``await asyncio.to_thread(...)`` around the call; or make the route ``def``.
 """
 
-from unstuck.check.rule import Client, Rule, functions
+from unstuck.check.rule import Client, Rule, functions, methods
 
 _AZURE_BLOB = "azure.storage.blob"
 _GCS = "google.cloud.storage"
@@ -28,6 +28,11 @@ _STRIPE_RESOURCES = (
 _STRIPE_CALLS = (
     "create retrieve modify list delete search confirm capture cancel pay finalize_invoice "
     "void_invoice list_line_items create_source list_sources attach detach"
+)
+
+_POSTHOG_WAITS = (
+    "feature_enabled get_feature_flag get_feature_flag_payload get_all_flags "
+    "get_all_flags_and_payloads get_remote_config_payload load_feature_flags flush"
 )
 
 # One entry per client class: the methods that stay local, the other names it is
@@ -261,7 +266,7 @@ RULE = Rule(
     "Firestore, Firebase Admin, google-auth's `id_token` verifiers, Stripe, Twilio, SendGrid, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, PyGithub, "
-    "tweepy, JIRA, zeep, geopy geocoders (their async clients are fine)",
+    "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags (their async clients are fine)",
     example="""\
 from fastapi import FastAPI
 from slack_sdk import WebClient
@@ -275,6 +280,7 @@ async def alert(text: str):
 """,
     doc=__doc__ or "",
     clients=CLIENTS,
+    methods=methods("posthog.Posthog", _POSTHOG_WAITS),
     functions=frozenset(
         {
             "websocket.create_connection",
@@ -309,6 +315,10 @@ async def alert(text: str):
         "delete_user list_users set_custom_user_claims revoke_refresh_tokens "
         "generate_password_reset_link generate_email_verification_link",
     )
+    # PostHog queues events for a thread of its own (``capture`` returns at once), but
+    # asks its server for feature flags while the caller waits, and ``flush`` waits for
+    # the queue to be sent
+    | functions("posthog", _POSTHOG_WAITS)
     | frozenset(
         f"stripe.{resource}.{call}"
         for resource in _STRIPE_RESOURCES.split()
@@ -322,6 +332,8 @@ async def alert(text: str):
         "firebase_admin.firestore.client": "google.cloud.firestore.Client",
     },
     aliases={
+        "posthog.Client": "posthog.Posthog",
+        "posthog.client.Client": "posthog.Posthog",
         "websocket._core.create_connection": "websocket.create_connection",
         "websockets.sync.connect": "websockets.sync.client.connect",
         "docker.client.from_env": "docker.from_env",
