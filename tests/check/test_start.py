@@ -119,3 +119,37 @@ def test_the_probe_sees_what_a_run_with_work_loads(tmp_path: Path) -> None:
     code, standard = loaded_standard("app.py", "--format", "json", cwd=tmp_path)
     assert code == 1
     assert {"dataclasses", "pickle", "json"} <= set(standard.split(","))
+
+
+_TOML_PROBE = """
+import sys
+from unstuck.check.cli import main
+code = main(sys.argv[1:])
+print("loaded:" + ("tomllib" if "tomllib" in sys.modules else ""))
+sys.exit(code)
+"""
+
+
+def test_an_unchanged_configuration_is_read_back_without_parsing_toml(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "app"\n\n[tool.unstuck]\nignore = ["USK203"]\n')
+    assert _probe(_TOML_PROBE, ("empty",), tmp_path) == (0, "tomllib")
+    assert (tmp_path / ".unstuck_cache" / "tool-unstuck.marshal").is_file()
+    assert _probe(_TOML_PROBE, ("empty",), tmp_path) == (0, "")
+    # any edit of the file is read again, and what it says holds
+    pyproject.write_text('[project]\nname = "app"\n\n[tool.unstuck]\nignore = ["USK999"]\n')
+    assert _probe(_TOML_PROBE, ("empty",), tmp_path) == (2, "tomllib")
+    assert _probe(_TOML_PROBE, ("empty",), tmp_path) == (2, "")
+
+
+def test_the_configuration_is_kept_only_where_the_cache_may_go(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[tool.unstuck]\nignore = ["USK203"]\n')
+    for _ in range(2):
+        assert _probe(_TOML_PROBE, ("--no-cache", "empty"), tmp_path) == (0, "tomllib")
+    assert not (tmp_path / ".unstuck_cache").exists()
+    (tmp_path / "pyproject.toml").write_text('[tool.unstuck]\ncache-dir = "../elsewhere"\n')
+    for _ in range(2):
+        assert _probe(_TOML_PROBE, ("empty",), tmp_path) == (0, "tomllib")
+    assert not (tmp_path / ".unstuck_cache").exists()

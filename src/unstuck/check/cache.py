@@ -105,6 +105,27 @@ class Cache:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
 
+    def read_aside(self, name: str) -> bytes | None:
+        """A file kept at the top of the cache, outside any checker version's entries."""
+        try:
+            return (self.directory / name).read_bytes()
+        except OSError:
+            return None
+
+    def write_aside(self, name: str, data: bytes) -> None:
+        """Keep ``data`` as ``read_aside(name)`` reads it: written whole, then renamed."""
+        temporary = self.directory / f".{name}.{os.getpid()}.{os.urandom(4).hex()}"
+        try:
+            self._prepare()
+            with open(temporary, "xb") as handle:
+                handle.write(data)
+            os.replace(temporary, self.directory / name)
+        except OSError:  # a read-only or full disk only costs the next run its head start
+            import contextlib  # here: a run that stores nothing never needs it
+
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
     def _prepare(self) -> None:
         fresh = not self.directory.exists()
         self._entries.mkdir(parents=True, exist_ok=True)

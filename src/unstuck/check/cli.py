@@ -149,7 +149,11 @@ def main(argv: list[str], process_ends: bool = False) -> int:
             pyproject = args.config if args.config is not None else find_pyproject(paths)
             if args.config is not None and not args.config.is_file():
                 raise _UsageError(f"--config: no such file: {args.config}")
-            config = load_config(pyproject)
+            # kept where the cache goes by default, unless told to keep nothing or elsewhere
+            kept_in = None
+            if pyproject is not None and not args.no_cache and args.cache_dir is None:
+                kept_in = pyproject.parent / DIRECTORY_NAME
+            config = load_config(pyproject, kept_in)
             _validate(config.select, "[tool.unstuck] select")
             _validate(config.ignore, "[tool.unstuck] ignore")
         select = _codes(args.select, "--select")

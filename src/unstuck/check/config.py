@@ -88,18 +88,77 @@ def find_pyproject(paths: list[Path]) -> Path | None:
     return None
 
 
-def load_config(pyproject: Path | None) -> Config:
+# The ``[tool.unstuck]`` table last read, with the text of the pyproject.toml it was read
+# from, at the top of the cache (``marshal``: built in, nothing to import).
+_REMEMBERED = "tool-unstuck.marshal"
+
+
+def load_config(pyproject: Path | None, remember_in: Path | None = None) -> Config:
+    """The configuration in ``pyproject``'s ``[tool.unstuck]``.
+
+    ``remember_in``: a cache directory that keeps the table between runs. Reading TOML
+    imports ``tomllib``, and with it ``typing`` and ``datetime``: a third of the
+    checker's start. While the file's text is the same, the table is read back instead.
+    """
     if pyproject is None:
         return Config()
+    try:
+        text = pyproject.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{pyproject}: cannot be read: {exc}") from exc
+    section = _remembered(remember_in, text) if remember_in is not None else None
+    if section is None:
+        section = _section(pyproject, text)
+        # a table that sends the cache elsewhere is not kept here, in the default place
+        if remember_in is not None and not {"cache-dir", "cache_dir"} & section.keys():
+            _remember(remember_in, text, section)
+    return _config(pyproject, section)
+
+
+def _section(pyproject: Path, text: str) -> dict[str, object]:
     import tomllib  # only when there is a configuration to read: it is slow to import
 
     try:
-        data = tomllib.loads(pyproject.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{pyproject}: cannot be read as TOML: {exc}") from exc
     section = data.get("tool", {}).get("unstuck", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{pyproject}: [tool.unstuck] must be a table")
+    return section
+
+
+def _remembered(directory: Path, text: str) -> dict[str, object] | None:
+    import marshal
+
+    from unstuck.check.cache import Cache
+
+    data = Cache(directory).read_aside(_REMEMBERED)
+    if data is None:
+        return None
+    try:
+        kept = marshal.loads(data)
+    except (EOFError, ValueError, TypeError):  # another Python's, or a damaged file
+        return None
+    if not (isinstance(kept, tuple) and len(kept) == 2 and kept[0] == text):
+        return None
+    section = kept[1]
+    return section if isinstance(section, dict) else None
+
+
+def _remember(directory: Path, text: str, section: dict[str, object]) -> None:
+    import marshal
+
+    from unstuck.check.cache import Cache
+
+    try:
+        data = marshal.dumps((text, section))
+    except ValueError:  # a TOML date or time: not kept, read again next time
+        return
+    Cache(directory).write_aside(_REMEMBERED, data)
+
+
+def _config(pyproject: Path, section: dict[str, object]) -> Config:
     values: dict[str, tuple[str, ...]] = {}
     cache_dir: Path | None = None
     flags: dict[str, bool] = {}
