@@ -124,6 +124,7 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         (10, ("GET /parsed",)),
         (11, ("GET /parsed",)),
         (17, ("POST /save",)),
+        (45, ("GET /resolved",)),
     }
 
 

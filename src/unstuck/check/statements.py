@@ -130,6 +130,7 @@ class ModuleWalker(ExpressionReader):
         self.declared_globals, self.global_stores, self.instance_stores = set(), [], []
         self.scope, self.branch_path = qualname + ".<locals>.", []
         self.body(node.body)
+        self.flag_returns(node.body)
         if self.global_stores or self.instance_stores:
             self.once_after_early_return(node.body)
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
@@ -153,19 +154,43 @@ class ModuleWalker(ExpressionReader):
     def flag_blocks(self, node: ast.If) -> None:
         """``if process:`` on a parameter: the body runs only when it is true, the
         ``else`` only when it is false (a caller may pass a constant)."""
-        test, when = node.test, True
+        flag = self.flag_test(node.test)
+        if flag is None:
+            return
+        name, when = flag
+        blocks = self.function.flag_blocks
+        blocks.append(FlagBlock(name, when, node.body[0].lineno, _last_line(node.body[-1])))
+        if node.orelse:
+            first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
+            blocks.append(FlagBlock(name, not when, first, last))
+
+    def flag_returns(self, statements: list[ast.stmt]) -> None:
+        """``if not resolve: return url`` at the top level of a function: what follows
+        runs only when the flag is true (a caller may pass ``resolve=False``)."""
+        for index, node in enumerate(statements[:-1]):
+            if not (
+                isinstance(node, ast.If)
+                and not node.orelse
+                and isinstance(node.body[-1], ast.Return | ast.Raise)
+            ):
+                continue
+            flag = self.flag_test(node.test)
+            if flag is not None:
+                first, last = statements[index + 1].lineno, _last_line(statements[-1])
+                self.function.flag_blocks.append(FlagBlock(flag[0], not flag[1], first, last))
+
+    def flag_test(self, test: ast.expr) -> tuple[str, bool] | None:
+        """``process`` or ``not process`` on a parameter of the function: its name and
+        the value that makes the test true."""
+        when = True
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             test, when = test.operand, False
         if not isinstance(test, ast.Name) or self.env is None:
-            return
+            return None
         param = self.env.get(test.id)
         if not isinstance(param, Param) or param.function != self.function.qualname:
-            return
-        blocks = self.function.flag_blocks
-        blocks.append(FlagBlock(test.id, when, node.body[0].lineno, _last_line(node.body[-1])))
-        if node.orelse:
-            first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
-            blocks.append(FlagBlock(test.id, not when, first, last))
+            return None
+        return test.id, when
 
     def fills_once(self, first: int, last: int, module: list[int], instance: list[int]) -> None:
         """Lines ``first`` to ``last`` run once for what they store: per process when
