@@ -128,6 +128,20 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
     }
 
 
+def test_context_managers_block_where_they_are_entered() -> None:
+    report = check([SHAPES / "context_managers"], jobs=1, config=Config(once_per_process=True))
+    assert {(f.line, f.routes) for f in report.findings} == {
+        (14, ("GET /snapshot",)),
+        (15, ("GET /snapshot",)),
+        (27, ("GET /throttled",)),
+    }
+    # entered on the lifespan handler's exit stack: once per process
+    assert {(f.line, f.once) for f in report.once_per_process} == {
+        (32, "in the lifespan handler"),
+        (33, "in the lifespan handler"),
+    }
+
+
 def test_a_package_imported_by_a_shorter_name_is_followed() -> None:
     # ``backend.server.settings`` imported as ``server.settings``
     report = _check("run_from_subfolder")

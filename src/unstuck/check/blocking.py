@@ -30,6 +30,7 @@ from unstuck.check.blockers import (
 )
 from unstuck.check.bound_values import CALLABLES, BoundValues, LibraryCallee
 from unstuck.check.model import (
+    CONTEXT_METHODS,
     MODULE_BODY,
     UNKNOWN,
     Attribute,
@@ -146,8 +147,10 @@ class BlockingAnalysis:
             line, col = call.line, call.col
             for value in callees:
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
-                    if call.awaited:
-                        continue
+                    if call.awaited or (
+                        isinstance(value, LibraryMethod) and value.name in CONTEXT_METHODS
+                    ):
+                        continue  # a library's ``with``: its call is what is checked
                     found = self.library_blocker(value)
                     if found is not None and not self.returns_at_once(value, call, module):
                         rule, label = found

@@ -96,6 +96,10 @@ class _Summary:
         return (cls, cls._fields(self))
 
 
+# what ``with`` / ``async with`` calls on the value it enters
+CONTEXT_METHODS = frozenset({"__enter__", "__exit__", "__aenter__", "__aexit__"})
+
+
 @_record
 @dataclass(frozen=True, slots=True)
 class Global(_Record):

@@ -372,6 +372,7 @@ class ModuleWalker(ExpressionReader):
             # not awaited: ``async with f():`` calls ``f`` on the loop and awaits only the
             # ``__aenter__`` of its result, so ``async with open(path)`` opens the file there
             value = self.ex(item.context_expr)
+            self.enters(value, item.context_expr, isinstance(node, ast.AsyncWith))
             if item.optional_vars is not None:
                 self.assign(item.optional_vars, Entered(value))
         self.body(node.body)
