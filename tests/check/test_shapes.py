@@ -142,6 +142,14 @@ def test_context_managers_block_where_they_are_entered() -> None:
     }
 
 
+def test_a_path_under_if_walrus_is_not_the_bare_path() -> None:
+    # ``if suffix := mount_suffix():`` rules out the "" that ``mount_suffix`` may return
+    assert _routes(_check("truthy_paths")) == {
+        "GET /.well-known/status": "app.status",
+        "GET /.well-known/status{mount_suffix()}": "app.status",
+    }
+
+
 def test_a_package_imported_by_a_shorter_name_is_followed() -> None:
     # ``backend.server.settings`` imported as ``server.settings``
     report = _check("run_from_subfolder")

@@ -285,6 +285,15 @@ class FString(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class Truthy(_Record):
+    """A local inside ``if name:`` (or ``if name := f():``): not the empty string there,
+    whatever else it may hold (``f"/meta{root}"`` under ``if root := root_path():``)."""
+
+    value: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Unknown(_Record):
     def __reduce__(self) -> str:
         return "UNKNOWN"  # the one instance, also after unpickling
@@ -313,6 +322,7 @@ Expr: TypeAlias = (
     | At
     | Constant
     | FString
+    | Truthy
     | Unknown
 )
 UNKNOWN = Unknown()

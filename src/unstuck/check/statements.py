@@ -31,6 +31,7 @@ from unstuck.check.model import (
     ModuleSummary,
     Param,
     SelfRef,
+    Truthy,
     Typed,
 )
 
@@ -282,11 +283,18 @@ class ModuleWalker(ExpressionReader):
         for target in node.targets:
             self.ex(target)
 
-    def branches(self, bodies: list[list[ast.stmt]], fallthrough: bool, where: int) -> None:
+    def branches(
+        self,
+        bodies: list[list[ast.stmt]],
+        fallthrough: bool,
+        where: int,
+        truthy: str | None = None,
+    ) -> None:
         """Walk alternative blocks; afterwards a local may hold what any of them bound.
 
         ``if s3: store = S3() else: store = Local()`` leaves ``store`` as either, and
-        ``fallthrough`` keeps the value from before when no block may run.
+        ``fallthrough`` keeps the value from before when no block may run. ``truthy``:
+        a local the first block may take as true (``if root := root_path():``).
         """
         before = self.env
         if before is None:
@@ -296,7 +304,13 @@ class ModuleWalker(ExpressionReader):
         outcomes: list[dict[str, Expr]] = []
         for index, statements in enumerate(bodies):
             self.env = dict(before)
+            held = before.get(truthy) if truthy is not None and index == 0 else None
+            narrowed = Truthy(held) if held is not None else None
+            if truthy is not None and narrowed is not None:
+                self.env[truthy] = narrowed
             self.alternative(statements, where, index)
+            if truthy is not None and held is not None and self.env.get(truthy) is narrowed:
+                self.env[truthy] = held  # the same value afterwards, true or not
             outcomes.append(self.env)
         if fallthrough:
             outcomes.append(before)
@@ -324,7 +338,7 @@ class ModuleWalker(ExpressionReader):
         self.ex(node.test)
         self.flag_blocks(node)
         stores, kept = len(self.global_stores), len(self.instance_stores)
-        self.branches([node.body, node.orelse], False, node.lineno)
+        self.branches([node.body, node.orelse], False, node.lineno, _tested_name(node.test))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
         if not grew:
             return
@@ -485,6 +499,13 @@ def _tests_kept(test: ast.expr) -> bool:
             _tests_set(value) or _is_flag(value) for value in test.values
         )
     return _tests_set(test)
+
+
+def _tested_name(test: ast.expr) -> str | None:
+    """The local ``if name:`` or ``if name := value:`` tests for truth."""
+    if isinstance(test, ast.NamedExpr):
+        test = test.target
+    return test.id if isinstance(test, ast.Name) else None
 
 
 def _is_flag(test: ast.expr) -> bool:
