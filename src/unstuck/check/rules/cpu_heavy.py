@@ -108,6 +108,9 @@ async def login(password: str):
         "segno.make_micro": _SEGNO,
         f"{_WEASYPRINT}.render": "weasyprint.Document",
         **{f"{_IMAGE}.{name}": _IMAGE for name in ["resize", "convert", "rotate", "copy", "crop"]},
+        # the frame's other constructors, and functions that make a new frame
+        **{f"{_FRAME}.{name}": _FRAME for name in ["from_records", "from_dict"]},
+        **{f"pandas.{name}": _FRAME for name in ["concat", "json_normalize"]},
         **{
             f"pandas.{name}": _FRAME
             for name in [
