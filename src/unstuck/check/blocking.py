@@ -141,6 +141,8 @@ class BlockingAnalysis:
         for call in function.calls:
             if function.no_loop_blocks and function.runs_without_loop_at(call.line):
                 continue  # only runs when no event loop is running
+            if self._generator_entered(call, module):
+                continue
             callees = program.eval(call.func, module)
             if not callees:
                 continue
@@ -220,6 +222,24 @@ class BlockingAnalysis:
                 ):
                     found.add(id(coroutine))
         return found
+
+    def _generator_entered(self, call: Call, module: str) -> bool:
+        """``with opened() as resource`` where ``opened`` is a generator function
+        (``@contextmanager``): what is entered is the generator's context manager, whose
+        ``__enter__`` runs ``opened`` (already a call there), not the yielded value's."""
+        func = call.func
+        if not (
+            isinstance(func, Attribute)
+            and func.name in CONTEXT_METHODS
+            and isinstance(func.base, Call)
+        ):
+            return False
+        for value in self.program.eval(func.base.func, module):
+            target = self.program.callee(value)
+            maker = self.program.function(target) if target is not None else None
+            if maker is not None and maker.yields:
+                return True
+        return False
 
     def _once_at(self, key: Key, function: FunctionSummary) -> Callable[[int], bool]:
         """Whether a line of ``function`` runs once per process: in a block that fills
