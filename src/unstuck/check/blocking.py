@@ -154,6 +154,8 @@ class BlockingAnalysis:
                     ):
                         continue  # a library's ``with``: its call is what is checked
                     found = self.library_blocker(value)
+                    if found is not None and _takes_ready_item(function, value, call):
+                        continue
                     if found is not None and not self.returns_at_once(value, call, module):
                         rule, label = found
                         origin = self.origin(call.func, module)
@@ -531,4 +533,16 @@ def as_finding(blocker: Blocker) -> Finding:
         None,
         blocker.chain,
         once=blocker.once,
+    )
+
+
+def _takes_ready_item(function: FunctionSummary, value: LibraryCallee, call: Call) -> bool:
+    """``queue.get()`` where the function just found ``queue`` not empty: it returns
+    the item at once."""
+    func = call.func
+    return (
+        isinstance(value, LibraryMethod)
+        and value.name == "get"
+        and isinstance(func, Attribute)
+        and function.holds_item_at(func.base, call.line)
     )

@@ -368,6 +368,18 @@ class FlagBlock(_Record):
     last: int
 
 
+@_record
+@dataclass(frozen=True, slots=True)
+class ReadyBlock(_Record):
+    """Lines where ``queue`` holds an item: the body of ``if not queue.empty():`` /
+    ``while not queue.empty():``, or the ``else`` of ``if queue.empty():``. A ``get``
+    there returns at once."""
+
+    queue: Expr
+    first: int
+    last: int
+
+
 @dataclass(slots=True)
 class FunctionSummary(_Summary):
     qualname: str
@@ -397,6 +409,7 @@ class FunctionSummary(_Summary):
     # lines that only run when no event loop runs in the thread: the ``except
     # RuntimeError`` of ``asyncio.get_running_loop()``
     no_loop_blocks: list[Lines] = field(default_factory=list)
+    ready_blocks: list[ReadyBlock] = field(default_factory=list)
     # a method with no body of its own (``@abstractmethod``, ``...``, ``pass``, ``raise
     # NotImplementedError``): a call of it runs a subclass's override
     stub: bool = False
@@ -409,6 +422,13 @@ class FunctionSummary(_Summary):
 
     def runs_without_loop_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.no_loop_blocks)
+
+    def holds_item_at(self, queue: Expr, line: int) -> bool:
+        """``queue`` was just found not empty where ``line`` runs."""
+        return any(
+            block.first <= line <= block.last and block.queue == queue
+            for block in self.ready_blocks
+        )
 
 
 @dataclass(slots=True)

@@ -30,6 +30,7 @@ from unstuck.check.model import (
     Lines,
     ModuleSummary,
     Param,
+    ReadyBlock,
     SelfRef,
     Truthy,
     Typed,
@@ -164,6 +165,29 @@ class ModuleWalker(ExpressionReader):
         if node.orelse:
             first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
             blocks.append(FlagBlock(name, not when, first, last))
+
+    def ready_blocks(self, node: ast.If | ast.While) -> None:
+        """``if not queue.empty(): queue.get()``: the block where the queue holds an
+        item (the ``else`` of ``if queue.empty():``)."""
+        test, holds = node.test, node.body
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test = test.operand
+        elif isinstance(node, ast.If):
+            holds = node.orelse
+        else:
+            return
+        if not (
+            holds
+            and isinstance(test, ast.Call)
+            and not test.args
+            and isinstance(test.func, ast.Attribute)
+            and test.func.attr == "empty"
+            and _plain_reference(test.func.value)
+        ):
+            return
+        queue = self.ex(test.func.value)
+        first, last = holds[0].lineno, _last_line(holds[-1])
+        self.function.ready_blocks.append(ReadyBlock(queue, first, last))
 
     def flag_returns(self, statements: list[ast.stmt]) -> None:
         """``if not resolve: return url`` at the top level of a function: what follows
@@ -337,6 +361,7 @@ class ModuleWalker(ExpressionReader):
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
         self.flag_blocks(node)
+        self.ready_blocks(node)
         stores, kept = len(self.global_stores), len(self.instance_stores)
         self.branches([node.body, node.orelse], False, node.lineno, _tested_name(node.test))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
@@ -357,6 +382,7 @@ class ModuleWalker(ExpressionReader):
 
     def s_While(self, node: ast.While) -> None:
         self.ex(node.test)
+        self.ready_blocks(node)
         self.body(node.body)
         self.body(node.orelse)
 
@@ -499,6 +525,13 @@ def _tests_kept(test: ast.expr) -> bool:
             _tests_set(value) or _is_flag(value) for value in test.values
         )
     return _tests_set(test)
+
+
+def _plain_reference(node: ast.expr) -> bool:
+    """A name or a chain of attributes (``self.buffer``): read again, it calls nothing."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def _tested_name(test: ast.expr) -> str | None:
