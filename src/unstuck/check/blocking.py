@@ -256,21 +256,31 @@ class BlockingAnalysis:
 
     def _lives_long(self, klass: Key) -> bool:
         """Every instance of the class is made once per process: at import time (a
-        module-level instance) or by a memoised function (``@lru_cache def
-        get_translator(): return Translator()``)."""
+        module-level instance), by a memoised function (``@lru_cache def
+        get_translator(): return Translator()``), or by the ``__init__`` of a class whose
+        instances all are (``self.git = GitClient()`` in a service made at import)."""
         known = self._long_lived.get(klass)
         if known is None:
+            self._long_lived[klass] = False  # a class made in its own kind's __init__
             places = self.program.constructions(klass)
-            known = bool(places) and all(
-                place[1] == MODULE_BODY
-                or (
-                    (maker := self.program.function(place)) is not None
-                    and memoised_by(self.program, place, maker) is not None
-                )
-                for place in places
-            )
+            known = bool(places) and all(self._makes_once(place) for place in places)
             self._long_lived[klass] = known
         return known
+
+    def _makes_once(self, place: Key) -> bool:
+        if place[1] == MODULE_BODY:
+            return True
+        maker = self.program.function(place)
+        if maker is None:
+            return False
+        if memoised_by(self.program, place, maker) is not None:
+            return True
+        owner, _, name = place[1].rpartition(".")
+        return (
+            name == "__init__"
+            and owner == maker.class_qualname
+            and self._lives_long((place[0], owner))
+        )
 
     def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
         """The calls (by id) whose result a streaming response iterates in the thread pool:
