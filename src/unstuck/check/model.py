@@ -409,6 +409,7 @@ class FunctionSummary(_Summary):
     # lines that only run when no event loop runs in the thread: the ``except
     # RuntimeError`` of ``asyncio.get_running_loop()``
     no_loop_blocks: list[Lines] = field(default_factory=list)
+    # blocks where a queue was just found not empty (``if not q.empty(): q.get()``)
     ready_blocks: list[ReadyBlock] = field(default_factory=list)
     # a method with no body of its own (``@abstractmethod``, ``...``, ``pass``, ``raise
     # NotImplementedError``): a call of it runs a subclass's override
