@@ -127,6 +127,8 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # after ``if cached: return ...``, only a call that leaves ``cached`` false
         (46, ("GET /slow",)),
         (47, ("GET /slow",)),
+        # after ``if not resolve: return ...``, only a call that leaves it true
+        (65, ("GET /resolved",)),
     }
 
 
@@ -141,6 +143,28 @@ def test_work_under_a_comparison_a_constant_argument_fails_is_not_reached() -> N
         (26, ("PUT /files/{name}",)),
         (33, ("POST /grades/{name}",)),  # an alias of the default member: the same value
         (38, ("POST /runs/{name}",)),  # ``auto()`` members differ
+    }
+
+
+def test_context_managers_block_where_they_are_entered() -> None:
+    report = check([SHAPES / "context_managers"], jobs=1, config=Config(once_per_process=True))
+    assert {(f.line, f.routes) for f in report.findings} == {
+        (14, ("GET /snapshot",)),
+        (15, ("GET /snapshot",)),
+        (27, ("GET /throttled",)),
+    }
+    # entered on the lifespan handler's exit stack: once per process
+    assert {(f.line, f.once) for f in report.once_per_process} == {
+        (32, "in the lifespan handler"),
+        (33, "in the lifespan handler"),
+    }
+
+
+def test_a_path_under_if_walrus_is_not_the_bare_path() -> None:
+    # ``if suffix := mount_suffix():`` rules out the "" that ``mount_suffix`` may return
+    assert _routes(_check("truthy_paths")) == {
+        "GET /.well-known/status": "app.status",
+        "GET /.well-known/status{mount_suffix()}": "app.status",
     }
 
 

@@ -30,6 +30,7 @@ from unstuck.check.blockers import (
 )
 from unstuck.check.bound_values import CALLABLES, BoundValues, LibraryCallee
 from unstuck.check.model import (
+    CONTEXT_METHODS,
     MODULE_BODY,
     UNKNOWN,
     Attribute,
@@ -141,15 +142,21 @@ class BlockingAnalysis:
         for call in function.calls:
             if function.no_loop_blocks and function.runs_without_loop_at(call.line):
                 continue  # only runs when no event loop is running
+            if self._generator_entered(call, module):
+                continue
             callees = program.eval(call.func, module)
             if not callees:
                 continue
             line, col = call.line, call.col
             for value in callees:
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
-                    if call.awaited:
-                        continue
+                    if call.awaited or (
+                        isinstance(value, LibraryMethod) and value.name in CONTEXT_METHODS
+                    ):
+                        continue  # a library's ``with``: its call is what is checked
                     found = self.library_blocker(value)
+                    if found is not None and _takes_ready_item(function, value, call):
+                        continue
                     if found is not None and not self.returns_at_once(value, call, module):
                         rule, label = found
                         origin = self.origin(call.func, module)
@@ -219,6 +226,24 @@ class BlockingAnalysis:
                     found.add(id(coroutine))
         return found
 
+    def _generator_entered(self, call: Call, module: str) -> bool:
+        """``with opened() as resource`` where ``opened`` is a generator function
+        (``@contextmanager``): what is entered is the generator's context manager, whose
+        ``__enter__`` runs ``opened`` (already a call there), not the yielded value's."""
+        func = call.func
+        if not (
+            isinstance(func, Attribute)
+            and func.name in CONTEXT_METHODS
+            and isinstance(func.base, Call)
+        ):
+            return False
+        for value in self.program.eval(func.base.func, module):
+            target = self.program.callee(value)
+            maker = self.program.function(target) if target is not None else None
+            if maker is not None and maker.yields:
+                return True
+        return False
+
     def _once_at(self, key: Key, function: FunctionSummary) -> Callable[[int], bool]:
         """Whether a line of ``function`` runs once per process: in a block that fills
         module state once, or one that fills its instance's state once (``if key not in
@@ -232,21 +257,31 @@ class BlockingAnalysis:
 
     def _lives_long(self, klass: Key) -> bool:
         """Every instance of the class is made once per process: at import time (a
-        module-level instance) or by a memoised function (``@lru_cache def
-        get_translator(): return Translator()``)."""
+        module-level instance), by a memoised function (``@lru_cache def
+        get_translator(): return Translator()``), or by the ``__init__`` of a class whose
+        instances all are (``self.git = GitClient()`` in a service made at import)."""
         known = self._long_lived.get(klass)
         if known is None:
+            self._long_lived[klass] = False  # a class made in its own kind's __init__
             places = self.program.constructions(klass)
-            known = bool(places) and all(
-                place[1] == MODULE_BODY
-                or (
-                    (maker := self.program.function(place)) is not None
-                    and memoised_by(self.program, place, maker) is not None
-                )
-                for place in places
-            )
+            known = bool(places) and all(self._makes_once(place) for place in places)
             self._long_lived[klass] = known
         return known
+
+    def _makes_once(self, place: Key) -> bool:
+        if place[1] == MODULE_BODY:
+            return True
+        maker = self.program.function(place)
+        if maker is None:
+            return False
+        if memoised_by(self.program, place, maker) is not None:
+            return True
+        owner, _, name = place[1].rpartition(".")
+        return (
+            name == "__init__"
+            and owner == maker.class_qualname
+            and self._lives_long((place[0], owner))
+        )
 
     def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
         """The calls (by id) whose result a streaming response iterates in the thread pool:
@@ -559,3 +594,15 @@ def _member(summary: ClassSummary, name: str) -> tuple[object, ...] | None:
         case Call(func) if last_name(func) == "auto":
             return ("auto", name)
     return None
+
+
+def _takes_ready_item(function: FunctionSummary, value: LibraryCallee, call: Call) -> bool:
+    """``queue.get()`` where the function just found ``queue`` not empty: it returns
+    the item at once."""
+    func = call.func
+    return (
+        isinstance(value, LibraryMethod)
+        and value.name == "get"
+        and isinstance(func, Attribute)
+        and function.holds_item_at(func.base, call.line)
+    )

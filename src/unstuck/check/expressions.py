@@ -93,6 +93,10 @@ _PASSED_ON = (
 _SHORT_LIST = 8
 # List methods that add items: a list of routes or routers may be built that way.
 _GROWING = frozenset({"append", "extend"})
+# ``stack.enter_context(cm)`` / ``await stack.enter_async_context(cm)`` (contextlib's
+# exit stacks): ``cm``'s ``__enter__`` / ``__aenter__`` runs there, its exit when the
+# stack closes (in the same function, or at shutdown for a lifespan's stack)
+_STACK_ENTERS = {"enter_context": False, "enter_async_context": True}
 # Calls that attach routes: which if/match block each is in tells alternatives apart.
 _REGISTERING = frozenset(
     {
@@ -292,12 +296,14 @@ class ExpressionReader:
         every_argument = called in ARGUMENT_CALLS
         ex = self.ex
         args: list[Expr] = []
+        read: list[Expr] = []
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 ex(arg.value)
                 args.append(UNKNOWN)
                 continue
             value = ex(arg)
+            read.append(value)
             kept = every_argument or isinstance(value, _PASSED_ON) or _short_list(value)
             args.append(value if kept else UNKNOWN)
         keywords: list[Keyword] = []
@@ -311,6 +317,9 @@ class ExpressionReader:
         self.function.calls.append(call)
         if called == "add_middleware" and args and keywords:
             self.summary.middleware_arguments.append((args[0], tuple(keywords)))
+        entered = _STACK_ENTERS.get(called or "")
+        if entered is not None and len(read) == 1:
+            self.enters(read[0], node, entered)
         grown = func.value if isinstance(func, ast.Attribute) else None
         if called in _GROWING and isinstance(grown, ast.Name) and len(args) == 1:
             # ``routes.append(Route(...))``
@@ -318,6 +327,15 @@ class ExpressionReader:
         if self.branch_path and called in _REGISTERING:
             self.function.branches[(node.lineno, node.col_offset)] = tuple(self.branch_path)
         return call
+
+    def enters(self, value: Expr, node: ast.expr, is_async: bool) -> None:
+        """``with Lock():`` calls the value's ``__enter__`` and ``__exit__`` there,
+        ``async with`` awaits its ``__aenter__`` and ``__aexit__``: what blocks in a
+        context manager of the project blocks where it is entered."""
+        names = ("__aenter__", "__aexit__") if is_async else ("__enter__", "__exit__")
+        for name in names:
+            method = self.attribute(value, name)
+            self.function.calls.append(Call(method, node.lineno, node.col_offset, (), (), is_async))
 
     # Nodes whose value is unknown but whose parts may call something; each reads its
     # parts in field order (the order ``ast.iter_child_nodes`` has, only faster).

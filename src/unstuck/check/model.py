@@ -96,6 +96,10 @@ class _Summary:
         return (cls, cls._fields(self))
 
 
+# what ``with`` / ``async with`` calls on the value it enters
+CONTEXT_METHODS = frozenset({"__enter__", "__exit__", "__aenter__", "__aexit__"})
+
+
 @_record
 @dataclass(frozen=True, slots=True)
 class Global(_Record):
@@ -281,6 +285,15 @@ class FString(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class Truthy(_Record):
+    """A local inside ``if name:`` (or ``if name := f():``): not the empty string there,
+    whatever else it may hold (``f"/meta{root}"`` under ``if root := root_path():``)."""
+
+    value: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Unknown(_Record):
     def __reduce__(self) -> str:
         return "UNKNOWN"  # the one instance, also after unpickling
@@ -309,6 +322,7 @@ Expr: TypeAlias = (
     | At
     | Constant
     | FString
+    | Truthy
     | Unknown
 )
 UNKNOWN = Unknown()
@@ -357,6 +371,18 @@ class FlagBlock(_Record):
     values: tuple[Expr, ...] = ()
 
 
+@_record
+@dataclass(frozen=True, slots=True)
+class ReadyBlock(_Record):
+    """Lines where ``queue`` holds an item: the body of ``if not queue.empty():`` /
+    ``while not queue.empty():``, or the ``else`` of ``if queue.empty():``. A ``get``
+    there returns at once."""
+
+    queue: Expr
+    first: int
+    last: int
+
+
 @dataclass(slots=True)
 class FunctionSummary(_Summary):
     qualname: str
@@ -386,6 +412,8 @@ class FunctionSummary(_Summary):
     # lines that only run when no event loop runs in the thread: the ``except
     # RuntimeError`` of ``asyncio.get_running_loop()``
     no_loop_blocks: list[Lines] = field(default_factory=list)
+    # blocks where a queue was just found not empty (``if not q.empty(): q.get()``)
+    ready_blocks: list[ReadyBlock] = field(default_factory=list)
     # a method with no body of its own (``@abstractmethod``, ``...``, ``pass``, ``raise
     # NotImplementedError``): a call of it runs a subclass's override
     stub: bool = False
@@ -398,6 +426,13 @@ class FunctionSummary(_Summary):
 
     def runs_without_loop_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.no_loop_blocks)
+
+    def holds_item_at(self, queue: Expr, line: int) -> bool:
+        """``queue`` was just found not empty where ``line`` runs."""
+        return any(
+            block.first <= line <= block.last and block.queue == queue
+            for block in self.ready_blocks
+        )
 
 
 @dataclass(slots=True)

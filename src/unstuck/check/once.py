@@ -18,7 +18,8 @@ for every request, so it is reported apart and only on demand (``--once-per-proc
 - blocks that fill module state once: ``if _client is None: _client = make()``
   (``FunctionSummary.once_blocks``, found while walking the module), and blocks that
   fill an instance's state once (``if key not in self._cache: ...``) when every
-  instance of the class is made at import time or by a memoised function;
+  instance of the class is made at import time, by a memoised function, or in the
+  ``__init__`` of a class whose instances all are;
 - coroutines of test code (modules ``test_*``, ``*_test``, ``conftest``, the modules of
   a ``tests`` or ``test`` package, and files under such a folder of the path checked):
   a test suite runs them, not a request; and what a test calls directly counts neither

@@ -48,6 +48,7 @@ from unstuck.check.model import (
     SelfRef,
     Subscript,
     SuperRef,
+    Truthy,
     Typed,
     Unknown,
 )
@@ -448,6 +449,8 @@ class Program:
                 return frozenset({Function((module, expr.function))})
             case Either():
                 return self.eval(expr.left, module) | self.eval(expr.right, module)
+            case Truthy():
+                return self.eval(expr.value, module) - _EMPTY_TEXT
             case Subscript():
                 return self.subscript(expr, module)
             case FString():
@@ -1065,6 +1068,8 @@ def describe(expr: Expr) -> str | None:
         case Call():  # ``mount(settings.base_path(), api)``
             called = describe(expr.func)
             return f"{called}()" if called else None
+        case Truthy():
+            return describe(expr.value)
         case _:
             return None
 
@@ -1076,6 +1081,7 @@ def _bounded(values: frozenset[Value]) -> frozenset[Value]:
 
 
 _PROJECT_VALUES = (Function, Class, Instance)
+_EMPTY_TEXT = frozenset({Text("")})
 
 
 def last_name(expr: Expr) -> str | None:

@@ -31,7 +31,9 @@ from unstuck.check.model import (
     Lines,
     ModuleSummary,
     Param,
+    ReadyBlock,
     SelfRef,
+    Truthy,
     Typed,
 )
 
@@ -167,6 +169,29 @@ class ModuleWalker(ExpressionReader):
         if node.orelse:
             first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
             blocks.append(FlagBlock(name, not when, first, last, values))
+
+    def ready_blocks(self, node: ast.If | ast.While) -> None:
+        """``if not queue.empty(): queue.get()``: the block where the queue holds an
+        item (the ``else`` of ``if queue.empty():``)."""
+        test, holds = node.test, node.body
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test = test.operand
+        elif isinstance(node, ast.If):
+            holds = node.orelse
+        else:
+            return
+        if not (
+            holds
+            and isinstance(test, ast.Call)
+            and not test.args
+            and isinstance(test.func, ast.Attribute)
+            and test.func.attr == "empty"
+            and _plain_reference(test.func.value)
+        ):
+            return
+        queue = self.ex(test.func.value)
+        first, last = holds[0].lineno, _last_line(holds[-1])
+        self.function.ready_blocks.append(ReadyBlock(queue, first, last))
 
     def flag_after_early_return(self, statements: list[ast.stmt]) -> None:
         """``if allow_cache: return cached()`` then ``return load()``: what follows an
@@ -335,11 +360,18 @@ class ModuleWalker(ExpressionReader):
         for target in node.targets:
             self.ex(target)
 
-    def branches(self, bodies: list[list[ast.stmt]], fallthrough: bool, where: int) -> None:
+    def branches(
+        self,
+        bodies: list[list[ast.stmt]],
+        fallthrough: bool,
+        where: int,
+        truthy: str | None = None,
+    ) -> None:
         """Walk alternative blocks; afterwards a local may hold what any of them bound.
 
         ``if s3: store = S3() else: store = Local()`` leaves ``store`` as either, and
-        ``fallthrough`` keeps the value from before when no block may run.
+        ``fallthrough`` keeps the value from before when no block may run. ``truthy``:
+        a local the first block may take as true (``if root := root_path():``).
         """
         before = self.env
         if before is None:
@@ -349,7 +381,13 @@ class ModuleWalker(ExpressionReader):
         outcomes: list[dict[str, Expr]] = []
         for index, statements in enumerate(bodies):
             self.env = dict(before)
+            held = before.get(truthy) if truthy is not None and index == 0 else None
+            narrowed = Truthy(held) if held is not None else None
+            if truthy is not None and narrowed is not None:
+                self.env[truthy] = narrowed
             self.alternative(statements, where, index)
+            if truthy is not None and held is not None and self.env.get(truthy) is narrowed:
+                self.env[truthy] = held  # the same value afterwards, true or not
             outcomes.append(self.env)
         if fallthrough:
             outcomes.append(before)
@@ -376,8 +414,9 @@ class ModuleWalker(ExpressionReader):
     def s_If(self, node: ast.If) -> None:
         self.ex(node.test)
         self.flag_blocks(node)
+        self.ready_blocks(node)
         stores, kept = len(self.global_stores), len(self.instance_stores)
-        self.branches([node.body, node.orelse], False, node.lineno)
+        self.branches([node.body, node.orelse], False, node.lineno, _tested_name(node.test))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
         if not grew:
             return
@@ -396,6 +435,7 @@ class ModuleWalker(ExpressionReader):
 
     def s_While(self, node: ast.While) -> None:
         self.ex(node.test)
+        self.ready_blocks(node)
         self.body(node.body)
         self.body(node.orelse)
 
@@ -425,6 +465,7 @@ class ModuleWalker(ExpressionReader):
             # not awaited: ``async with f():`` calls ``f`` on the loop and awaits only the
             # ``__aenter__`` of its result, so ``async with open(path)`` opens the file there
             value = self.ex(item.context_expr)
+            self.enters(value, item.context_expr, isinstance(node, ast.AsyncWith))
             if item.optional_vars is not None:
                 self.assign(item.optional_vars, Entered(value))
         self.body(node.body)
@@ -537,6 +578,20 @@ def _tests_kept(test: ast.expr) -> bool:
             _tests_set(value) or _is_flag(value) for value in test.values
         )
     return _tests_set(test)
+
+
+def _plain_reference(node: ast.expr) -> bool:
+    """A name or a chain of attributes (``self.buffer``): read again, it calls nothing."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def _tested_name(test: ast.expr) -> str | None:
+    """The local ``if name:`` or ``if name := value:`` tests for truth."""
+    if isinstance(test, ast.NamedExpr):
+        test = test.target
+    return test.id if isinstance(test, ast.Name) else None
 
 
 def _is_flag(test: ast.expr) -> bool:

@@ -23,6 +23,8 @@ _PLATYPUS = "reportlab.platypus.SimpleDocTemplate"
 _CANVAS = "reportlab.pdfgen.canvas.Canvas"
 _FPDF = "fpdf.FPDF"
 _JINJA = "jinja2.Environment"
+_KDF_PBKDF2 = "cryptography.hazmat.primitives.kdf.pbkdf2.PBKDF2HMAC"
+_KDF_SCRYPT = "cryptography.hazmat.primitives.kdf.scrypt.Scrypt"
 _TEMPLATES = "starlette.templating.Jinja2Templates"
 # A template environment holds the cache of compiled templates: a new one per request
 # parses and compiles every template it renders again (milliseconds each).
@@ -35,10 +37,10 @@ RULE = Rule(
     code="USK113",
     name="cpu-heavy",
     catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
-    "`hashlib.pbkdf2_hmac/scrypt`), PIL decoding and transforms, pandas I/O, QR codes (qrcode, "
-    "pyqrcode, segno), PDF (reportlab, WeasyPrint, fpdf2, xhtml2pdf, "
-    "pdfkit), `savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) built per "
-    "request, loops of a million iterations or more",
+    "`hashlib.pbkdf2_hmac/scrypt`, cryptography's `PBKDF2HMAC`/`Scrypt`), PIL decoding and "
+    "transforms, pandas I/O, QR codes (qrcode, pyqrcode, segno), PDF (reportlab, "
+    "WeasyPrint, fpdf2, xhtml2pdf, pdfkit), `savefig`, a Jinja2 environment (`Environment`, "
+    "`Jinja2Templates`) built per request, loops of a million iterations or more",
     example="""\
 import bcrypt
 from fastapi import FastAPI, HTTPException
@@ -83,6 +85,10 @@ async def login(password: str):
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("argon2.PasswordHasher", "hash verify")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
+    # cryptography's key derivation functions (hundreds of thousands of rounds, or
+    # scrypt's memory-hard work), not its ciphers
+    | methods(_KDF_PBKDF2, "derive verify")
+    | methods(_KDF_SCRYPT, "derive verify")
     # ``Image.open`` only reads the header: decoding happens in these
     | methods(
         _IMAGE,
@@ -108,6 +114,9 @@ async def login(password: str):
         "segno.make_micro": _SEGNO,
         f"{_WEASYPRINT}.render": "weasyprint.Document",
         **{f"{_IMAGE}.{name}": _IMAGE for name in ["resize", "convert", "rotate", "copy", "crop"]},
+        # the frame's other constructors, and functions that make a new frame
+        **{f"{_FRAME}.{name}": _FRAME for name in ["from_records", "from_dict"]},
+        **{f"pandas.{name}": _FRAME for name in ["concat", "json_normalize"]},
         **{
             f"pandas.{name}": _FRAME
             for name in [

@@ -30,8 +30,8 @@ RULE = Rule(
     advice="await aiofiles / anyio.Path (or asyncio.to_thread), or make it def",
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
-    "`glob.glob`, `shutil`, `os` file calls, `UploadFile.file.read()` (not files under "
-    "`/proc`, also in `async with`)",
+    "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
+    "`UploadFile.file.read()` (not files under `/proc`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
 
@@ -50,6 +50,9 @@ async def upload(file: UploadFile):
     )
     # a glob lists directories (``iglob`` as it is iterated, on the line that asks)
     | functions("glob", "glob iglob")
+    # they create the file or directory at once (a ``TemporaryDirectory`` also deletes
+    # its whole tree on exit); ``SpooledTemporaryFile`` stays in memory until it grows
+    | functions("tempfile", "mkdtemp mkstemp TemporaryDirectory NamedTemporaryFile TemporaryFile")
     | functions(
         "os",
         "listdir scandir walk remove unlink rename renames replace makedirs removedirs fsync "
@@ -94,6 +97,9 @@ async def upload(file: UploadFile):
         "io.open": _TEXT_FILE,
         "os.fdopen": _TEXT_FILE,
         "io.open_code": _BINARY_READER,
+        # opened ``w+b`` unless told otherwise
+        "tempfile.NamedTemporaryFile": "io.BufferedRandom",
+        "tempfile.TemporaryFile": "io.BufferedRandom",
         f"{_PATH}.open": _TEXT_FILE,
     },
     yields={f"{_PATH}.{name}": _PATH for name in ("iterdir", "glob", "rglob")},
