@@ -479,10 +479,14 @@ class BlockingAnalysis:
                 off.append(block)
         if not off:
             return reached
+        spans = [(block.first, block.last) for block in off]
+        for filled in callee.filled_blocks:  # ``if pushed:``, filled only where it is off
+            if all(any(first <= line <= last for first, last in spans) for line in filled.fills):
+                spans.append((filled.first, filled.last))
         return {
             site: blocker
             for site, blocker in reached.items()
-            if not any(block.first <= blocker.chain[0].line <= block.last for block in off)
+            if not any(first <= blocker.chain[0].line <= last for first, last in spans)
         }
 
     def _same_value(self, left: Expr, left_in: str, right: Expr, right_in: str) -> bool | None:

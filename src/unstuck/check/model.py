@@ -373,6 +373,17 @@ class FlagBlock(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class FilledBlock(_Record):
+    """Lines that run only once a local collection made empty in the function has been
+    filled (``if pushed:``); ``fills``: the lines that may fill it (``filled``)."""
+
+    first: int
+    last: int
+    fills: tuple[int, ...]
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class ReadyBlock(_Record):
     """Lines where ``queue`` holds an item: the body of ``if not queue.empty():`` /
     ``while not queue.empty():``, or the ``else`` of ``if queue.empty():``. A ``get``
@@ -414,6 +425,8 @@ class FunctionSummary(_Summary):
     no_loop_blocks: list[Lines] = field(default_factory=list)
     # blocks where a queue was just found not empty (``if not q.empty(): q.get()``)
     ready_blocks: list[ReadyBlock] = field(default_factory=list)
+    # blocks under ``if <local>:`` that run only once the local has been filled
+    filled_blocks: list[FilledBlock] = field(default_factory=list)
     # a method with no body of its own (``@abstractmethod``, ``...``, ``pass``, ``raise
     # NotImplementedError``): a call of it runs a subclass's override
     stub: bool = False

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from unstuck.check.expressions import ExpressionReader, node_handlers
+from unstuck.check.filled import filled_blocks
 from unstuck.check.model import (
     UNKNOWN,
     ClassRef,
@@ -52,6 +53,8 @@ class ModuleWalker(ExpressionReader):
         super().__init__(summary)
         self.package = _module_package(summary)
         self.scope = ""  # qualname prefix
+        # ``if <local>:`` tests in the function being walked (``tested_local``)
+        self.tested_locals: list[tuple[str, int, int, int]] = []
 
     # -- scopes ---------------------------------------------------------------
 
@@ -132,10 +135,14 @@ class ModuleWalker(ExpressionReader):
         self.function, self.env, self.klass = function, env, None
         self.declared_globals, self.global_stores, self.instance_stores = set(), [], []
         self.scope, self.branch_path = qualname + ".<locals>.", []
+        saved_tested, self.tested_locals = self.tested_locals, []
         self.body(node.body)
         self.flag_after_early_return(node.body)
         if self.global_stores or self.instance_stores:
             self.once_after_early_return(node.body)
+        if self.tested_locals and function.flag_blocks:  # only a flag can leave it empty
+            function.filled_blocks = filled_blocks(node, self.tested_locals)
+        self.tested_locals = saved_tested
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
         self.declared_globals, self.global_stores, self.instance_stores = saved_globals
 
@@ -169,6 +176,19 @@ class ModuleWalker(ExpressionReader):
         if node.orelse:
             first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
             blocks.append(FlagBlock(name, not when, first, last, values))
+
+    def tested_local(self, node: ast.If) -> None:
+        """``if pushed:`` (or the ``else`` of ``if not pushed:``) on a local of the
+        function: the block that runs once it holds something (see ``filled``)."""
+        test, block = node.test, node.body
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, block = test.operand, node.orelse
+        if not (block and isinstance(test, ast.Name) and self.env is not None):
+            return
+        if isinstance(self.env.get(test.id), Param):
+            return  # a parameter: a flag (``flag_blocks``)
+        first, last = block[0].lineno, _last_line(block[-1])
+        self.tested_locals.append((test.id, node.lineno, first, last))
 
     def ready_blocks(self, node: ast.If | ast.While) -> None:
         """``if not queue.empty(): queue.get()``: the block where the queue holds an
@@ -415,6 +435,7 @@ class ModuleWalker(ExpressionReader):
         self.ex(node.test)
         self.flag_blocks(node)
         self.ready_blocks(node)
+        self.tested_local(node)
         stores, kept = len(self.global_stores), len(self.instance_stores)
         self.branches([node.body, node.orelse], False, node.lineno, _tested_name(node.test))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
