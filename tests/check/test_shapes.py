@@ -448,3 +448,16 @@ def test_sync_callbacks_the_loop_runs_are_reported_with_their_route() -> None:
     }
     (once,) = report.once_per_process
     assert once.line == 22
+
+
+def test_routers_exported_lazily_by_a_module_getattr_keep_their_prefix() -> None:
+    # ``from pkg import crates_router`` where ``pkg/__init__.py`` has no such global but
+    # a PEP 562 ``__getattr__`` that imports it from a table of (module, attribute)
+    report = _check("lazy_exports")
+    assert _routes(report) == {
+        "GET /api/v1/crates/{crate_id}": "depot.api.v1.crates.get_crate",
+        "GET /api/v1/docks/": "depot.api.v1.docks.router.list_docks",
+        "GET /api/v1/health": "depot.api.v1.health.health",
+    }
+    (finding,) = report.findings
+    assert finding.route == "GET /api/v1/crates/{crate_id}"

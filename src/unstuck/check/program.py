@@ -255,9 +255,32 @@ class Program:
                     found = frozenset({self.library(f"{star}.{name}")})
                 if found:
                     return found
+            lazy = self._lazy_export(summary, name)
+            if lazy is not None:
+                return self.module_attribute(*lazy, False)
         if builtin and name in _BUILTINS:
             return frozenset({LibraryObject(f"builtins.{name}")})
         return EMPTY
+
+    def _lazy_export(self, summary: ModuleSummary, name: str) -> tuple[str, str] | None:
+        """What a module's ``__getattr__`` hands out for ``name`` (PEP 562 lazy exports),
+        read from a module-level dict written in the code: ``{"name": ("pkg.mod",
+        "attr")}`` or ``{"name": "pkg.mod:attr"}``. Only a project module's attribute:
+        the module and the name, read as ``getattr(module, name)`` reads it (a package's
+        global before a submodule of the same name), or None."""
+        if "__getattr__" not in summary.functions:
+            return None
+        for exprs in summary.globals.values():
+            table = exprs[0]
+            if len(exprs) != 1 or not isinstance(table, DictDisplay):
+                continue
+            for key, value in zip(table.keys, table.values, strict=True):
+                if key == Constant(name):
+                    target = _export_target(value)
+                    project = self.project_module(target[0]) if target is not None else None
+                    if target is not None and project is not None:
+                        return project, target[1]
+        return None
 
     def mro(self, key: Key) -> list[Class | LibraryObject]:
         known = self._mro.get(key)
@@ -1133,3 +1156,16 @@ def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:
             merged = set(first)
             merged |= values
     return first if merged is None else frozenset(merged)
+
+
+def _export_target(value: Expr) -> tuple[str, str] | None:
+    """``("pkg.mod", "attr")`` or ``"pkg.mod:attr"``: the module and attribute."""
+    if isinstance(value, Items) and len(value.items) == 2:
+        module, attribute = value.items
+        if isinstance(module, Constant) and isinstance(attribute, Constant):
+            if isinstance(module.value, str) and isinstance(attribute.value, str):
+                return module.value, attribute.value
+    if isinstance(value, Constant) and isinstance(value.value, str) and ":" in value.value:
+        module_name, _, attribute_name = value.value.partition(":")
+        return module_name, attribute_name
+    return None
