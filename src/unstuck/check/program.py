@@ -12,6 +12,7 @@ the checker stays quiet on code it does not understand.
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -173,6 +174,7 @@ class Program:
         self.aliases, self.namespaces = import_aliases(
             (name, summary.path) for name, summary in modules.items()
         )
+        self._top_level = _top_level_names(modules)
         self.routers: dict[RouterKey, RouterInfo] = {}
         self._memo: dict[tuple[str, int], frozenset[Value]] = {}
         # expressions being evaluated, by depth; the outermost depth a cycle cut reached
@@ -220,7 +222,30 @@ class Program:
                 for attribute in parts[index:]:
                     result = self.attribute(result, attribute)
                 break
+        else:
+            result = self._from_top_level(parts) or result
         self._dotted[dotted] = result
+        return result
+
+    def _from_top_level(self, parts: list[str]) -> frozenset[Value] | None:
+        """``from helpers import save`` in code run from inside the folder that holds
+        ``helpers.py`` (``sys.path.insert``, ``cd backend``): the one project module of
+        that name, when it defines ``save`` itself (a def, a class or an assignment), so
+        that a library's name (``from redis import Redis``) stays the library's."""
+        module = self._top_level.get(parts[0]) if len(parts) > 1 else None
+        summary = self.modules.get(module) if module is not None else None
+        if summary is None or module is None:
+            return None
+        name = parts[1]
+        exprs = summary.globals.get(name, ())
+        defined = name in summary.functions or name in summary.classes
+        if not defined and not any(
+            not isinstance(expr, (Imported, ImportedModule)) for expr in exprs
+        ):
+            return None
+        result = self.module_attribute(module, name, False)
+        for attribute in parts[2:]:
+            result = self.attribute(result, attribute)
         return result
 
     def project_module(self, name: str) -> str | None:
@@ -1169,3 +1194,15 @@ def _export_target(value: Expr) -> tuple[str, str] | None:
         module_name, _, attribute_name = value.value.partition(":")
         return module_name, attribute_name
     return None
+
+
+def _top_level_names(modules: dict[str, ModuleSummary]) -> dict[str, str]:
+    """Modules by their last name alone, when one module has it and it is no standard
+    library's name: the names code run from inside their folder imports them by."""
+    claims: dict[str, set[str]] = {}
+    for name in modules:
+        short = name.partition("#")[0]
+        last = short.rpartition(".")[2]
+        if "." in short and last not in sys.stdlib_module_names and last != "__init__":
+            claims.setdefault(last, set()).add(name)
+    return {last: next(iter(names)) for last, names in claims.items() if len(names) == 1}
