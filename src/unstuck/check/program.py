@@ -52,7 +52,7 @@ from unstuck.check.model import (
     Typed,
     Unknown,
 )
-from unstuck.check.rule import Knowledge, ReturnsFor
+from unstuck.check.rule import Knowledge, ReturnsFor, Sized
 from unstuck.check.values import (
     EMPTY,
     AnnotatedType,
@@ -688,6 +688,9 @@ class Program:
             return frozenset({Depends(callables)})
         if self.opens_memory_file(name, call, module):
             return EMPTY
+        sized = knowledge.sized.get(name)
+        if sized is not None and self.given_size(sized, call, module):
+            return frozenset({LibraryInstance(sized.returned)})
         returned = knowledge.returns.get(name)
         if returned is not None:
             return frozenset({LibraryInstance(knowledge.canonical(returned))})
@@ -706,6 +709,17 @@ class Program:
             return False
         path = self.text(call.argument(where.keyword, where.position), module)
         return any(path == root or path.startswith(f"{root}/") for root in where.roots)
+
+    def given_size(self, sized: Sized, call: Call, module: str) -> bool:
+        """The call passes a size that bounds it: a positive constant, or a value not
+        known here (the code asked for a bound)."""
+        argument = call.argument(sized.keyword, sized.position)
+        if argument is None:
+            return False
+        size = self.constant(argument, module)
+        if size is None:
+            return not (isinstance(argument, Constant) and argument.value is None)
+        return not (isinstance(size, int) and size <= 0)
 
     def returned_for_argument(
         self, returns: ReturnsFor, call: Call, module: str
