@@ -1201,9 +1201,13 @@ def _export_target(value: Expr) -> tuple[str, str] | None:
     """``("pkg.mod", "attr")`` or ``"pkg.mod:attr"``: the module and attribute."""
     if isinstance(value, Items) and len(value.items) == 2:
         module, attribute = value.items
-        if isinstance(module, Constant) and isinstance(attribute, Constant):
-            if isinstance(module.value, str) and isinstance(attribute.value, str):
-                return module.value, attribute.value
+        if (
+            isinstance(module, Constant)
+            and isinstance(attribute, Constant)
+            and isinstance(module.value, str)
+            and isinstance(attribute.value, str)
+        ):
+            return module.value, attribute.value
     if isinstance(value, Constant) and isinstance(value.value, str) and ":" in value.value:
         module_name, _, attribute_name = value.value.partition(":")
         return module_name, attribute_name

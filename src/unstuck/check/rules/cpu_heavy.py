@@ -38,8 +38,8 @@ RULE = Rule(
     catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
     "`hashlib.pbkdf2_hmac/scrypt`), PIL decoding and transforms, pandas I/O, QR codes (qrcode, "
     "pyqrcode, segno), PDF (reportlab, WeasyPrint, fpdf2, xhtml2pdf, "
-    "pdfkit, md2pdf), Word documents (python-docx `save`), `savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) built per "
-    "request, loops of a million iterations or more",
+    "pdfkit, md2pdf), Word documents (python-docx `save`), `savefig`, a Jinja2 environment "
+    "(`Environment`, `Jinja2Templates`) built per request, loops of a million iterations or more",
     example="""\
 import bcrypt
 from fastapi import FastAPI, HTTPException
