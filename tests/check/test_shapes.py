@@ -465,8 +465,8 @@ def test_routers_exported_lazily_by_a_module_getattr_keep_their_prefix() -> None
 
 def test_module_imported_by_its_last_name_from_inside_its_folder() -> None:
     # ``sys.path.insert(0, backend)`` then ``from helpers import save_report``: the one
-    # ``helpers`` module of the project, which defines it; ``from redis import Redis``
-    # stays the library's although the project has a ``redis.py`` re-exporting it
+    # ``helpers`` module of the project, which defines it; ``from redis import from_url``
+    # stays the library's although the project's ``redis.py`` defines a ``from_url``
     report = _check("top_level_module")
     assert {(f.code, f.route) for f in report.findings} == {
         ("USK110", "POST /reports"),

@@ -174,7 +174,7 @@ class Program:
         self.aliases, self.namespaces = import_aliases(
             (name, summary.path) for name, summary in modules.items()
         )
-        self._top_level = _top_level_names(modules)
+        self._top_level = _top_level_names(modules, _library_roots(knowledge))
         self.routers: dict[RouterKey, RouterInfo] = {}
         self._memo: dict[tuple[str, int], frozenset[Value]] = {}
         # expressions being evaluated, by depth; the outermost depth a cycle cut reached
@@ -1214,13 +1214,37 @@ def _export_target(value: Expr) -> tuple[str, str] | None:
     return None
 
 
-def _top_level_names(modules: dict[str, ModuleSummary]) -> dict[str, str]:
-    """Modules by their last name alone, when one module has it and it is no standard
-    library's name: the names code run from inside their folder imports them by."""
+def _library_roots(knowledge: Knowledge) -> frozenset[str]:
+    """The top-level names of the libraries the checker knows (``redis``, ``fastapi``):
+    a project module of such a name (``app/redis.py``) never stands for them."""
+    names = [
+        *knowledge.functions,
+        *(cls for cls, _ in knowledge.methods),
+        *knowledge.returns,
+        *knowledge.aliases,
+        *knowledge.factories,
+        *_ROUTER_FACTORIES,
+        *ROUTER_CLASSES,
+        *APP_CLASSES,
+    ]
+    return frozenset(name.partition(".")[0] for name in names)
+
+
+def _top_level_names(
+    modules: dict[str, ModuleSummary], libraries: frozenset[str]
+) -> dict[str, str]:
+    """Modules by their last name alone, when one module has it and it is the name of
+    no standard library nor known library: the names code run from inside their folder
+    imports them by."""
     claims: dict[str, set[str]] = {}
     for name in modules:
         short = name.partition("#")[0]
         last = short.rpartition(".")[2]
-        if "." in short and last not in sys.stdlib_module_names and last != "__init__":
+        if (
+            "." in short
+            and last not in sys.stdlib_module_names
+            and last not in libraries
+            and last != "__init__"
+        ):
             claims.setdefault(last, set()).add(name)
     return {last: next(iter(names)) for last, names in claims.items() if len(names) == 1}
