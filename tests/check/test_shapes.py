@@ -478,3 +478,27 @@ def test_sync_callbacks_the_loop_runs_are_reported_with_their_route() -> None:
     }
     (once,) = report.once_per_process
     assert once.line == 22
+
+
+def test_routers_exported_lazily_by_a_module_getattr_keep_their_prefix() -> None:
+    # ``from pkg import crates_router`` where ``pkg/__init__.py`` has no such global but
+    # a PEP 562 ``__getattr__`` that imports it from a table of (module, attribute)
+    report = _check("lazy_exports")
+    assert _routes(report) == {
+        "GET /api/v1/crates/{crate_id}": "depot.api.v1.crates.get_crate",
+        "GET /api/v1/docks/": "depot.api.v1.docks.router.list_docks",
+        "GET /api/v1/health": "depot.api.v1.health.health",
+    }
+    (finding,) = report.findings
+    assert finding.route == "GET /api/v1/crates/{crate_id}"
+
+
+def test_module_imported_by_its_last_name_from_inside_its_folder() -> None:
+    # ``sys.path.insert(0, backend)`` then ``from helpers import save_report``: the one
+    # ``helpers`` module of the project, which defines it; ``from redis import from_url``
+    # stays the library's although the project's ``redis.py`` defines a ``from_url``
+    report = _check("top_level_module")
+    assert {(f.code, f.route) for f in report.findings} == {
+        ("USK110", "POST /reports"),
+        ("USK106", "POST /reports"),
+    }

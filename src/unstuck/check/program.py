@@ -12,6 +12,7 @@ the checker stays quiet on code it does not understand.
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -52,7 +53,7 @@ from unstuck.check.model import (
     Typed,
     Unknown,
 )
-from unstuck.check.rule import Knowledge, ReturnsFor
+from unstuck.check.rule import Knowledge, ReturnsFor, Sized
 from unstuck.check.values import (
     EMPTY,
     AnnotatedType,
@@ -174,6 +175,7 @@ class Program:
         self.aliases, self.namespaces = import_aliases(
             (name, summary.path) for name, summary in modules.items()
         )
+        self._top_level = _top_level_names(modules, _library_roots(knowledge))
         self.routers: dict[RouterKey, RouterInfo] = {}
         self._memo: dict[tuple[str, int], frozenset[Value]] = {}
         # expressions being evaluated, by depth; the outermost depth a cycle cut reached
@@ -221,7 +223,30 @@ class Program:
                 for attribute in parts[index:]:
                     result = self.attribute(result, attribute)
                 break
+        else:
+            result = self._from_top_level(parts) or result
         self._dotted[dotted] = result
+        return result
+
+    def _from_top_level(self, parts: list[str]) -> frozenset[Value] | None:
+        """``from helpers import save`` in code run from inside the folder that holds
+        ``helpers.py`` (``sys.path.insert``, ``cd backend``): the one project module of
+        that name, when it defines ``save`` itself (a def, a class or an assignment), so
+        that a library's name (``from redis import Redis``) stays the library's."""
+        module = self._top_level.get(parts[0]) if len(parts) > 1 else None
+        summary = self.modules.get(module) if module is not None else None
+        if summary is None or module is None:
+            return None
+        name = parts[1]
+        exprs = summary.globals.get(name, ())
+        defined = name in summary.functions or name in summary.classes
+        if not defined and not any(
+            not isinstance(expr, (Imported, ImportedModule)) for expr in exprs
+        ):
+            return None
+        result = self.module_attribute(module, name, False)
+        for attribute in parts[2:]:
+            result = self.attribute(result, attribute)
         return result
 
     def project_module(self, name: str) -> str | None:
@@ -256,9 +281,32 @@ class Program:
                     found = frozenset({self.library(f"{star}.{name}")})
                 if found:
                     return found
+            lazy = self._lazy_export(summary, name)
+            if lazy is not None:
+                return self.module_attribute(*lazy, False)
         if builtin and name in _BUILTINS:
             return frozenset({LibraryObject(f"builtins.{name}")})
         return EMPTY
+
+    def _lazy_export(self, summary: ModuleSummary, name: str) -> tuple[str, str] | None:
+        """What a module's ``__getattr__`` hands out for ``name`` (PEP 562 lazy exports),
+        read from a module-level dict written in the code: ``{"name": ("pkg.mod",
+        "attr")}`` or ``{"name": "pkg.mod:attr"}``. Only a project module's attribute:
+        the module and the name, read as ``getattr(module, name)`` reads it (a package's
+        global before a submodule of the same name), or None."""
+        if "__getattr__" not in summary.functions:
+            return None
+        for exprs in summary.globals.values():
+            table = exprs[0]
+            if len(exprs) != 1 or not isinstance(table, DictDisplay):
+                continue
+            for key, value in zip(table.keys, table.values, strict=True):
+                if key == Constant(name):
+                    target = _export_target(value)
+                    project = self.project_module(target[0]) if target is not None else None
+                    if target is not None and project is not None:
+                        return project, target[1]
+        return None
 
     def mro(self, key: Key) -> list[Class | LibraryObject]:
         known = self._mro.get(key)
@@ -643,6 +691,9 @@ class Program:
             return frozenset({Depends(callables)})
         if self.opens_memory_file(name, call, module):
             return EMPTY
+        sized = knowledge.sized.get(name)
+        if sized is not None and self.given_size(sized, call, module):
+            return frozenset({LibraryInstance(sized.returned)})
         returned = knowledge.returns.get(name)
         if returned is not None:
             return frozenset({LibraryInstance(knowledge.canonical(returned))})
@@ -661,6 +712,17 @@ class Program:
             return False
         path = self.text(call.argument(where.keyword, where.position), module)
         return any(path == root or path.startswith(f"{root}/") for root in where.roots)
+
+    def given_size(self, sized: Sized, call: Call, module: str) -> bool:
+        """The call passes a size that bounds it: a positive constant, or a value not
+        known here (the code asked for a bound)."""
+        argument = call.argument(sized.keyword, sized.position)
+        if argument is None:
+            return False
+        size = self.constant(argument, module)
+        if size is None:
+            return not (isinstance(argument, Constant) and argument.value is None)
+        return not (isinstance(size, int) and size <= 0)
 
     def returned_for_argument(
         self, returns: ReturnsFor, call: Call, module: str
@@ -1139,3 +1201,56 @@ def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:
             merged = set(first)
             merged |= values
     return first if merged is None else frozenset(merged)
+
+
+def _export_target(value: Expr) -> tuple[str, str] | None:
+    """``("pkg.mod", "attr")`` or ``"pkg.mod:attr"``: the module and attribute."""
+    if isinstance(value, Items) and len(value.items) == 2:
+        module, attribute = value.items
+        if (
+            isinstance(module, Constant)
+            and isinstance(attribute, Constant)
+            and isinstance(module.value, str)
+            and isinstance(attribute.value, str)
+        ):
+            return module.value, attribute.value
+    if isinstance(value, Constant) and isinstance(value.value, str) and ":" in value.value:
+        module_name, _, attribute_name = value.value.partition(":")
+        return module_name, attribute_name
+    return None
+
+
+def _library_roots(knowledge: Knowledge) -> frozenset[str]:
+    """The top-level names of the libraries the checker knows (``redis``, ``fastapi``):
+    a project module of such a name (``app/redis.py``) never stands for them."""
+    names = [
+        *knowledge.functions,
+        *(cls for cls, _ in knowledge.methods),
+        *knowledge.returns,
+        *knowledge.aliases,
+        *knowledge.factories,
+        *_ROUTER_FACTORIES,
+        *ROUTER_CLASSES,
+        *APP_CLASSES,
+    ]
+    return frozenset(name.partition(".")[0] for name in names)
+
+
+def _top_level_names(
+    modules: dict[str, ModuleSummary], libraries: frozenset[str]
+) -> dict[str, str]:
+    """Modules by their last name alone, when one module has it and it is the name of
+    no standard library nor known library: the names code run from inside their folder
+    imports them by."""
+    claims: dict[str, set[str]] = {}
+    for name in modules:
+        short = name.partition("#")[0]
+        last = short.rpartition(".")[2]
+        if (
+            "." in short
+            and last not in sys.stdlib_module_names
+            and last not in libraries
+            and last != "__init__"
+        ):
+            claims.setdefault(last, set()).add(name)
+    return {last: next(iter(names)) for last, names in claims.items() if len(names) == 1}

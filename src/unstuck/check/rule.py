@@ -63,6 +63,17 @@ class ReturnsFor:
 
 
 @dataclass(frozen=True, slots=True)
+class Sized:
+    """A constructor whose size argument (by ``keyword`` or at ``position``), given and
+    not a constant of 0 or less, makes an instance of ``returned``: ``queue.Queue(10)`` is
+    bounded, and its ``put`` waits when it is full; ``queue.Queue()`` never waits to put."""
+
+    keyword: str
+    position: int
+    returned: str
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryPath:
     """The path argument (by ``keyword`` or at ``position``) of a call that opens a file,
     and the ``roots`` under which the kernel serves files from memory."""
@@ -143,6 +154,7 @@ class Rule:
     factories: Mapping[str, str] = field(default_factory=dict)
     timeouts: Timeouts | None = None
     cheap_below: Mapping[str, CheapBelow] = field(default_factory=dict)  # "f" / "Class.m"
+    sized: Mapping[str, Sized] = field(default_factory=dict)  # "Class" -> its sized kind
     # Codes whose finding on the same line makes this rule's redundant: one fix covers
     # both (``if path.exists(): open(path)`` in a helper is one USK110, not also USK117).
     subsumed_by: frozenset[str] = frozenset()
@@ -175,6 +187,7 @@ class Knowledge:
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
         self.factories: dict[str, str] = {}
         self.cheap_below: dict[str, CheapBelow] = {}
+        self.sized: dict[str, Sized] = {}
         for rule in self.rules.values():
             for name in rule.functions:
                 wording = rule.messages.get(name)
@@ -199,6 +212,7 @@ class Knowledge:
             self.nonblocking.update(rule.nonblocking)
             self.factories.update(rule.factories)
             self.cheap_below.update(rule.cheap_below)
+            self.sized.update(rule.sized)
             for client in rule.clients:
                 self._add_client(rule, client)
         self._canonical: dict[str, str] = {}

@@ -138,6 +138,7 @@ class ModuleWalker(ExpressionReader):
         saved_tested, self.tested_locals = self.tested_locals, []
         self.body(node.body)
         self.flag_after_early_return(node.body)
+        self.no_loop_after_refusal(node.body)
         if self.global_stores or self.instance_stores:
             self.once_after_early_return(node.body)
         if self.tested_locals and function.flag_blocks:  # only a flag can leave it empty
@@ -212,6 +213,21 @@ class ModuleWalker(ExpressionReader):
         queue = self.ex(test.func.value)
         first, last = holds[0].lineno, _last_line(holds[-1])
         self.function.ready_blocks.append(ReadyBlock(queue, first, last))
+
+    def no_loop_after_refusal(self, statements: list[ast.stmt]) -> None:
+        """``try: asyncio.get_running_loop()`` whose ``else`` raises (or returns): with a
+        loop running the function stops there, so what follows the ``try`` only runs
+        when no loop is running (a sync bridge that refuses to be called from one)."""
+        for index, node in enumerate(statements[:-1]):
+            if (
+                isinstance(node, ast.Try)
+                and node.orelse
+                and isinstance(node.orelse[-1], ast.Raise | ast.Return)
+                and _asks_for_loop(node)
+            ):
+                first, last = statements[index + 1].lineno, _last_line(statements[-1])
+                self.function.no_loop_blocks.append(Lines(first, last))
+                return
 
     def flag_after_early_return(self, statements: list[ast.stmt]) -> None:
         """``if allow_cache: return cached()`` then ``return load()``: what follows an
@@ -496,11 +512,7 @@ class ModuleWalker(ExpressionReader):
     def s_Try(self, node: ast.Try) -> None:
         self.body(node.body)
         # the body's whole tree is read only when a handler could be the fallback
-        asks_for_loop = any(_catches_runtime_error(handler) for handler in node.handlers) and any(
-            isinstance(inner, ast.Call) and _called(inner) == "get_running_loop"
-            for statement in node.body
-            for inner in ast.walk(statement)
-        )
+        asks_for_loop = _asks_for_loop(node)
         for handler in node.handlers:
             if handler.type is not None:
                 self.ex(handler.type)
@@ -632,6 +644,15 @@ def _called(call: ast.Call) -> str:
         else func.id
         if isinstance(func, ast.Name)
         else ""
+    )
+
+
+def _asks_for_loop(node: ast.Try) -> bool:
+    """``try: asyncio.get_running_loop() except RuntimeError:``: a test for a running loop."""
+    return any(_catches_runtime_error(handler) for handler in node.handlers) and any(
+        isinstance(inner, ast.Call) and _called(inner) == "get_running_loop"
+        for statement in node.body
+        for inner in ast.walk(statement)
     )
 
 

@@ -22,6 +22,7 @@ _WEASYPRINT = "weasyprint.HTML"
 _PLATYPUS = "reportlab.platypus.SimpleDocTemplate"
 _CANVAS = "reportlab.pdfgen.canvas.Canvas"
 _FPDF = "fpdf.FPDF"
+_DOCX = "docx.document.Document"
 _JINJA = "jinja2.Environment"
 _KDF_PBKDF2 = "cryptography.hazmat.primitives.kdf.pbkdf2.PBKDF2HMAC"
 _KDF_SCRYPT = "cryptography.hazmat.primitives.kdf.scrypt.Scrypt"
@@ -39,8 +40,9 @@ RULE = Rule(
     catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
     "`hashlib.pbkdf2_hmac/scrypt`, cryptography's `PBKDF2HMAC`/`Scrypt`), PIL decoding and "
     "transforms, pandas I/O, QR codes (qrcode, pyqrcode, segno), PDF (reportlab, "
-    "WeasyPrint, fpdf2, xhtml2pdf, pdfkit), `savefig`, a Jinja2 environment (`Environment`, "
-    "`Jinja2Templates`) built per request, loops of a million iterations or more",
+    "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`), "
+    "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) built per request, "
+    "loops of a million iterations or more",
     example="""\
 import bcrypt
 from fastapi import FastAPI, HTTPException
@@ -76,6 +78,7 @@ async def login(password: str):
     | functions("segno", "make make_qr make_micro")
     | functions("xhtml2pdf.pisa", "CreatePDF")
     | functions("pdfkit", "from_string from_url from_file")
+    | functions("md2pdf.core", "md2pdf")  # Markdown rendered by WeasyPrint
     | functions("matplotlib.pyplot", "savefig")
     | frozenset({_JINJA, "jinja2.sandbox.SandboxedEnvironment", _TEMPLATES}),
     messages={
@@ -102,7 +105,9 @@ async def login(password: str):
     | methods("weasyprint.Document", "write_pdf")
     | methods(_PLATYPUS, "build multiBuild")
     | methods(_CANVAS, "save getpdfdata")
-    | methods(_FPDF, "output"),
+    | methods(_FPDF, "output")
+    # serializes every part of the document to XML and zips it (and writes the file)
+    | methods(_DOCX, "save"),
     returns={
         "pwdlib.PasswordHash.recommended": "pwdlib.PasswordHash",
         "PIL.Image.open": _IMAGE,
@@ -113,6 +118,7 @@ async def login(password: str):
         "segno.make_qr": _SEGNO,
         "segno.make_micro": _SEGNO,
         f"{_WEASYPRINT}.render": "weasyprint.Document",
+        "docx.Document": _DOCX,
         **{f"{_IMAGE}.{name}": _IMAGE for name in ["resize", "convert", "rotate", "copy", "crop"]},
         # the frame's other constructors, and functions that make a new frame
         **{f"{_FRAME}.{name}": _FRAME for name in ["from_records", "from_dict"]},
@@ -142,6 +148,8 @@ async def login(password: str):
         "pyqrcode.builder.QRCode": _PYQRCODE,
         "reportlab.platypus.doctemplate.SimpleDocTemplate": _PLATYPUS,
         "fpdf.fpdf.FPDF": _FPDF,
+        "docx.api.Document": "docx.Document",
+        "md2pdf.md2pdf": "md2pdf.core.md2pdf",
         "weasyprint.document.Document": "weasyprint.Document",
         "weasyprint.document.HTML": _WEASYPRINT,
         "jinja2.environment.Environment": _JINJA,

@@ -11,11 +11,19 @@ from unstuck.check.rule import Client, Rule, methods
 
 _REDIS = "redis.Redis"
 _NO_IO = "pipeline pubsub lock register_script get_encoder get_connection_kwargs"
+_CLUSTER = "redis.cluster.RedisCluster"
+# RedisCluster's routing table, kept in the process: no command is sent. Not methods
+# of Redis either, so on a value that may be either (``Redis | RedisCluster``, picked by
+# configuration) these calls are the cluster's.
+_CLUSTER_NO_IO = (
+    "get_default_node set_default_node get_node_from_key get_node get_nodes get_primaries "
+    "get_replicas get_random_node keyslot get_redis_connection"
+)
 
 RULE = Rule(
     code="USK106",
     name="sync-redis",
-    catches="commands of `redis.Redis` (not `redis.asyncio`)",
+    catches="commands of `redis.Redis` and `RedisCluster` (not `redis.asyncio`)",
     example="""\
 import redis
 from fastapi import FastAPI
@@ -35,10 +43,20 @@ async def counter():
     clients=(
         Client(
             _REDIS,
-            local=_NO_IO,
+            local=f"{_NO_IO} {_CLUSTER_NO_IO}",
             aliases="redis.StrictRedis redis.client.Redis redis.client.StrictRedis",
             returns={
                 "from_url": _REDIS,
+                "pipeline": "redis.client.Pipeline",
+                "lock": "redis.lock.Lock",
+            },
+        ),
+        Client(
+            _CLUSTER,
+            local=f"{_NO_IO} {_CLUSTER_NO_IO}",
+            aliases="redis.RedisCluster",
+            returns={
+                "from_url": _CLUSTER,
                 "pipeline": "redis.client.Pipeline",
                 "lock": "redis.lock.Lock",
             },

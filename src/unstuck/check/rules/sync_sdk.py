@@ -52,6 +52,8 @@ CLIENTS = (
         resources=True,
     ),
     Client("elasticsearch.Elasticsearch", local="options", resources=True),
+    # Tavily web search (every method is a request; ``AsyncTavilyClient`` is the async one)
+    Client("tavily.TavilyClient", aliases="tavily.Client tavily.tavily.TavilyClient"),
     # Slack
     Client(
         "slack_sdk.WebClient",
@@ -266,7 +268,8 @@ RULE = Rule(
     "Firestore, Firebase Admin, google-auth's `id_token` verifiers, Stripe, Twilio, SendGrid, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, PyGithub, "
-    "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags (their async clients are fine)",
+    "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search "
+    "(their async clients are fine)",
     example="""\
 from fastapi import FastAPI
 from slack_sdk import WebClient

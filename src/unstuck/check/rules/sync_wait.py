@@ -7,15 +7,17 @@ Fix: ``await loop.run_in_executor(pool, fn)`` or ``await asyncio.wrap_future(fut
 asyncio's own ``Event``/``Lock``/``Queue`` in coroutines.
 """
 
-from unstuck.check.rule import Rule, functions, methods
+from unstuck.check.rule import Rule, Sized, functions, methods
 
 _FUTURE = "concurrent.futures.Future"
 _EXECUTOR = "concurrent.futures.Executor"
+_BOUNDED = "queue.BoundedQueue"  # a queue.Queue made with a maxsize
 
 RULE = Rule(
     code="USK114",
     name="sync-wait",
-    catches="`Future.result()`, `Executor.shutdown/map`, `threading` waits, `queue.Queue.get/put`",
+    catches="`Future.result()`, `Executor.shutdown/map`, `threading` waits, `queue.Queue.get` "
+    "(and `put` on a bounded one)",
     example="""\
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,7 +44,9 @@ async def report():
     | methods("threading.Event", "wait")
     | methods("threading.Lock", "acquire")
     | methods("threading.Thread", "join")
-    | methods("queue.Queue", "get put join")
+    # ``put`` waits only on a bounded queue that is full (``Queue(maxsize=10)``)
+    | methods("queue.Queue", "get join")
+    | methods(_BOUNDED, "get put join")
     | methods("multiprocessing.pool.Pool", "map starmap apply join"),
     # run_coroutine_threadsafe(...).result() on the loop waits for the loop itself: deadlock
     returns={f"{_EXECUTOR}.submit": _FUTURE, "asyncio.run_coroutine_threadsafe": _FUTURE},
@@ -60,12 +64,14 @@ async def report():
         "queue.SimpleQueue": "queue.Queue",
         "multiprocessing.Pool": "multiprocessing.pool.Pool",
     },
+    sized={"queue.Queue": Sized("maxsize", 0, _BOUNDED)},
     classes=frozenset({"threading.Lock"}),
     nonblocking={
         f"{_EXECUTOR}.shutdown": ("wait", 0, False),
         "threading.Lock.acquire": ("blocking", 0, False),
         "queue.Queue.get": ("block", 0, False),
-        "queue.Queue.put": ("block", 1, False),
+        f"{_BOUNDED}.get": ("block", 0, False),
+        f"{_BOUNDED}.put": ("block", 1, False),
         "threading.Thread.join": ("timeout", 0, 0),
         "threading.Event.wait": ("timeout", 0, 0),
     },
