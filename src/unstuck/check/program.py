@@ -909,12 +909,27 @@ class Program:
         annotation, default = expr.annotation, expr.default
         annotated = self.eval(annotation, module) if annotation is not None else EMPTY
         types = self.instances(annotated)
-        if types:
+        if types and not self.opaque(types):
             return types
-        result: set[Value] = set()
+        result: set[Value] = set(types)
         for dependency in self.dependencies(annotated, default, module):
             result |= self.dependency_result(dependency)
+        if default is not None:
+            # ``def __init__(self, client: "S3Client" = shared_client)``: what the caller
+            # gets when it passes nothing
+            result.update(
+                value
+                for value in self.eval(default, module)
+                if isinstance(value, Instance | LibraryInstance)
+            )
         return frozenset(result)
+
+    def opaque(self, types: frozenset[Value]) -> bool:
+        """An annotation that names only library classes no rule knows (a stub-only type
+        imported under ``TYPE_CHECKING``, such as ``mypy_boto3_s3.S3Client``) says nothing
+        the analysis can use: the value given or returned still tells what it is."""
+        knows = self.knowledge.knows_class
+        return all(isinstance(value, LibraryInstance) and not knows(value.cls) for value in types)
 
     def dependencies(
         self,
@@ -978,6 +993,10 @@ class Program:
                 # ``def make_router() -> APIRouter``: the router it returns, not any router
                 if not result or any(self.is_router_type(value) for value in result):
                     result = _union(
+                        self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
+                    )
+                elif self.opaque(result):  # ``-> "S3Client"``: and what it returns
+                    result |= _union(
                         self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
                     )
         finally:
