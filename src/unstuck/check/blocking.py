@@ -168,7 +168,13 @@ class BlockingAnalysis:
                     once = once_at(line)
                     result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
-                    (result.spawned if id(call) in spawned else result.async_calls).append(target)
+                    if id(call) in spawned:
+                        result.spawned.append(target)
+                        continue
+                    result.async_calls.append(target)
+                    if call.args or call.keywords:
+                        awaited = SyncCall(line, col, target, call, once_at(line))
+                        result.awaited_with_arguments.append(awaited)
                 elif callee.yields and id(call) in handed:
                     continue  # a generator: its body runs where it is iterated
                 else:
@@ -481,6 +487,18 @@ class BlockingAnalysis:
             link = ChainLink(path, sync_call.line, name)
             once = memoised or (ONCE_BLOCK if sync_call.once else None)
             for site, blocker in reached.items():
+                found[site] = better(found.get(site), extend(link, target, blocker, once))
+        for awaited in scan.awaited_with_arguments:
+            # the coroutine is an entry of its own; what only this call gives it is not
+            target, call = awaited.target, awaited.call
+            bound = self._bound_values
+            bindings = bound.bindings(call, key[0], target, None, {})
+            bindings.update(bound.constructed_with(call, key[0], None, {}))
+            if not bindings:
+                continue
+            link = ChainLink(path, awaited.line, name)
+            once = memoised or (ONCE_BLOCK if awaited.once else None)
+            for site, blocker in bound.bound_blockers(target, bindings, 0).items():
                 found[site] = better(found.get(site), extend(link, target, blocker, once))
         return [found[site] for site in sorted(found)]
 

@@ -774,12 +774,28 @@ class Program:
                     for returned in function.returns
                     for item in self.items(returned, value.key[0], depth + 1)
                 ]
+            case Attribute(SelfRef() as owner, name):  # ``for finder in self.finders:``
+                return [
+                    item
+                    for bound, where in self.self_attribute_bindings((module, owner.klass), name)
+                    for item in self.items(bound, where, depth + 1)
+                ]
             case _:
                 return [
                     item
                     for shown, where in self.displays(expr, module, depth + 1)
                     for item in self.items(shown, where, depth + 1)
                 ]
+
+    def self_attribute_bindings(self, key: Key, name: str) -> list[tuple[Expr, str]]:
+        """What the nearest class of ``key``'s bases that sets ``self.name`` binds it to."""
+        for entry in self.mro(key):
+            if isinstance(entry, LibraryObject):
+                return []
+            klass = self.klass(entry.key)
+            if klass is not None and name in klass.attributes:
+                return [(expr, entry.key[0]) for expr in klass.attributes[name]]
+        return []
 
     def displays(self, expr: Expr, module: str, depth: int) -> list[tuple[Expr, str]]:
         """The list, tuple or dict displays a name or module attribute is bound to."""
