@@ -58,6 +58,7 @@ from unstuck.check.values import (
     LibraryInstance,
     LibraryMethod,
     LibraryObject,
+    Super,
     TaskMethod,
 )
 
@@ -146,6 +147,12 @@ class BlockingAnalysis:
             line, col = call.line, call.col
             for value in callees:
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
+                    if isinstance(value, LibraryMethod) and isinstance(call.func, Attribute):
+                        # a library method of a project subclass calls back its hooks
+                        for hook in self._library_hooks(call.func.base, module):
+                            hooked = Call(UNKNOWN, line, col, (), (), False)
+                            once = once_at(line)
+                            result.sync_calls.append(SyncCall(line, col, hook, hooked, once))
                     if call.awaited:
                         continue
                     found = self.library_blocker(value)
@@ -207,6 +214,15 @@ class BlockingAnalysis:
             once = once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
+
+    def _library_hooks(self, receiver: Expr, module: str) -> list[Key]:
+        program = self.program
+        return [
+            hook
+            for value in program.eval(receiver, module)
+            if isinstance(value, Instance | Super)  # ``super().authorize(...)`` too
+            for hook in program.library_hooks(value.key)
+        ]
 
     def _spawned(self, calls: list[Call], module: str) -> set[int]:
         """The coroutine calls (by id) handed to ``asyncio.create_task`` or

@@ -95,6 +95,8 @@ _ROUTER_FACTORIES = {
 }
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
 _ANNOTATED = frozenset({"typing.Annotated"})
+# library classes whose methods run the subclass's hooks on another thread or process
+_RUN_ELSEWHERE = frozenset({"threading.Thread", "threading.Timer", "multiprocessing.Process"})
 # annotations of a dict whose second argument is the type of its values
 _MAPPINGS = frozenset(
     {
@@ -185,6 +187,7 @@ class Program:
         self._subclasses: dict[Key, list[Key]] | None = None
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._state: dict[str, frozenset[Value]] = {}
+        self._hooks: dict[Key, list[Key]] = {}
 
     # -- lookups ------------------------------------------------------------------
 
@@ -333,6 +336,44 @@ class Program:
                         index.setdefault(name_of, []).append((key, call))
             self._calls_by_name = index
         return self._calls_by_name.get(name, [])
+
+    def library_hooks(self, key: Key) -> list[Key]:
+        """The methods a project class derived from a library class defines for the
+        library to call back (template methods: an OAuth server's ``query_client``, a
+        ``JSONEncoder``'s ``default``): sync, neither property nor dunder, and called by
+        no code of the project. A library method called on an instance runs them, on the
+        caller's thread (but for a thread's or a process's ``start()``)."""
+        known = self._hooks.get(key)
+        if known is not None:
+            return known
+        hooks: list[Key] = []
+        entries = self.mro(key)
+        bases = [entry.name for entry in entries if isinstance(entry, LibraryObject)]
+        if bases and not any(base in _RUN_ELSEWHERE for base in bases):
+            for entry in entries:
+                if not isinstance(entry, Class):
+                    continue
+                klass = self.klass(entry.key)
+                for name, qualname in klass.methods.items() if klass is not None else ():
+                    method = (entry.key[0], qualname)
+                    function = self.function(method)
+                    if (
+                        function is None
+                        or name.startswith("__")
+                        or function.is_async
+                        or function.stub
+                        or self.method(key, name) != method  # overridden below
+                        or self.is_property(function)
+                        or any(
+                            last_name(decorator) in ("classmethod", "staticmethod")
+                            for decorator in function.decorators
+                        )
+                        or self.calls_named(name)
+                    ):
+                        continue
+                    hooks.append(method)
+        self._hooks[key] = hooks
+        return hooks
 
     def constructions(self, klass: Key) -> list[Key]:
         """The functions (``MODULE_BODY`` for a module's own code) that call class
