@@ -406,3 +406,14 @@ def test_sync_callbacks_the_loop_runs_are_reported_with_their_route() -> None:
     }
     (once,) = report.once_per_process
     assert once.line == 22
+
+
+def test_a_library_method_runs_the_hooks_of_a_project_subclass() -> None:
+    report = _check("library_hooks")
+    (finding,) = report.findings
+    # ``revoke_response`` is declared under ``if TYPE_CHECKING:`` only: the library's runs
+    assert set(finding.routes) == {"POST /revoke", "POST /token"}
+    assert [step.function for step in finding.chain] == [
+        "library_hooks.tokens.token",
+        "library_hooks.tokens.Server.lookup_client",
+    ]
