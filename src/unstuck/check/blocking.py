@@ -109,6 +109,7 @@ class BlockingAnalysis:
         self._blockers: dict[Key, dict[Site, Blocker]] = {}
         self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
+        self._wrapped: dict[Key, list[Key]] = {}
         self._reached: dict[Key, list[Blocker]] = {}
         self._long_lived: dict[Key, bool] = {}
         # Handed over through a weak proxy: this object's bound methods, held by an
@@ -187,6 +188,8 @@ class BlockingAnalysis:
                 else:
                     once = once_at(line)
                     result.sync_calls.append(SyncCall(line, col, target, call, once))
+                    for wrapper in self._wrappers(target):
+                        result.sync_calls.append(SyncCall(line, col, wrapper, call, once))
         for read in function.attribute_reads:
             line, col, name = read.line, read.col, read.name
             for value in program.eval(read.base, module):
@@ -346,6 +349,31 @@ class BlockingAnalysis:
         )
         self._offloaded[key] = offloaded
         return offloaded
+
+    def _wrappers(self, key: Key) -> list[Key]:
+        """The sync wrappers that decorators of the project put around function ``key``
+        (``@retry(times=3)`` whose wrapper sleeps between tries, ``@auto_init()`` that
+        queries before ``__init__`` runs): calling the function runs them, there."""
+        known = self._wrapped.get(key)
+        if known is not None:
+            return known
+        found: list[Key] = []
+        program = self.program
+        function = program.function(key)
+        for decorator in function.decorators if function is not None else ():
+            for value in program.eval(decorator, key[0]):
+                if not isinstance(value, Function):
+                    continue
+                inner = value.key[1] + "."
+                for returned in program.returns_of(value.key):
+                    if not isinstance(returned, Function) or returned.key in found:
+                        continue
+                    wrapper = program.function(returned.key)
+                    # a function the decorator makes (not the one it was given, returned)
+                    if returned.key[1].startswith(inner) and wrapper and not wrapper.is_async:
+                        found.append(returned.key)
+        self._wrapped[key] = found
+        return found
 
     def _wraps_without_calling(self, decorator: Key) -> bool:
         """A decorator of the project that returns a coroutine function which never calls
