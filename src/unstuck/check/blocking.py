@@ -150,7 +150,8 @@ class BlockingAnalysis:
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
                     if isinstance(value, LibraryMethod) and isinstance(call.func, Attribute):
                         # a library method of a project subclass calls back its hooks
-                        for hook in self._library_hooks(call.func.base, module):
+                        hooks = self._library_hooks(call.func.base, call.func.name, module)
+                        for hook in hooks:
                             hooked = Call(UNKNOWN, line, col, (), (), False)
                             once = once_at(line)
                             result.sync_calls.append(SyncCall(line, col, hook, hooked, once))
@@ -218,12 +219,14 @@ class BlockingAnalysis:
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
 
-    def _library_hooks(self, receiver: Expr, module: str) -> list[Key]:
+    def _library_hooks(self, receiver: Expr, method: str, module: str) -> list[Key]:
+        """The hooks that library method ``method`` may call back on ``receiver``."""
         program = self.program
         return [
             hook
             for value in program.eval(receiver, module)
-            if isinstance(value, Instance | Super)  # ``super().authorize(...)`` too
+            if isinstance(value, Super)
+            or (isinstance(value, Instance) and not program.defined_beside(value.key, method))
             for hook in program.library_hooks(value.key)
         ]
 

@@ -188,6 +188,7 @@ class Program:
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._state: dict[str, frozenset[Value]] = {}
         self._hooks: dict[Key, list[Key]] = {}
+        self._method_owners: dict[str, list[Key]] | None = None
 
     # -- lookups ------------------------------------------------------------------
 
@@ -341,8 +342,9 @@ class Program:
         """The methods a project class derived from a library class defines for the
         library to call back (template methods: an OAuth server's ``query_client``, a
         ``JSONEncoder``'s ``default``): sync, neither property nor dunder, and called by
-        no code of the project. A library method called on an instance runs them, on the
-        caller's thread (but for a thread's or a process's ``start()``)."""
+        no code of the project on such an instance. A library method called on an
+        instance runs them, on the caller's thread (but for a thread's or a process's
+        ``start()``)."""
         known = self._hooks.get(key)
         if known is not None:
             return known
@@ -368,12 +370,43 @@ class Program:
                             last_name(decorator) in ("classmethod", "staticmethod")
                             for decorator in function.decorators
                         )
-                        or self.calls_named(name)
+                        or self._called_on(key, name)
                     ):
                         continue
                     hooks.append(method)
         self._hooks[key] = hooks
         return hooks
+
+    def defined_beside(self, key: Key, name: str) -> bool:
+        """Whether a class of the project derived from one of the library classes that
+        class ``key`` derives from defines a method ``name``: a call of ``name`` on an
+        instance of ``key`` is then more likely that method, not found, than the library's."""
+        owners = self._method_owners
+        if owners is None:
+            owners = self._method_owners = {}
+            for module_name, module in self.modules.items():
+                for qualname, klass in module.classes.items():
+                    for method in klass.methods:
+                        owners.setdefault(method, []).append((module_name, qualname))
+        candidates = owners.get(name)
+        if not candidates:
+            return False
+        bases = {entry for entry in self.mro(key) if isinstance(entry, LibraryObject)}
+        return any(bases.intersection(self.mro(owner)) for owner in candidates)
+
+    def _called_on(self, klass: Key, name: str) -> bool:
+        """Whether project code calls method ``name`` on an instance of ``klass`` (or of a
+        class related to it), so that the method is no hook only the library calls."""
+        for where, call in self.calls_named(name):
+            func = call.func
+            if not isinstance(func, Attribute):
+                continue
+            for value in self.eval(func.base, where[0]):
+                if isinstance(value, Instance | Super) and (
+                    Class(klass) in self.mro(value.key) or Class(value.key) in self.mro(klass)
+                ):
+                    return True
+        return False
 
     def constructions(self, klass: Key) -> list[Key]:
         """The functions (``MODULE_BODY`` for a module's own code) that call class
