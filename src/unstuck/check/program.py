@@ -131,6 +131,19 @@ _FIRST_ARGUMENT = frozenset(
         "Type",
     ]
 ) | frozenset({"contextlib.AbstractContextManager", "contextlib.AbstractAsyncContextManager"})
+# annotations of a collection whose first argument is the type of its items
+_COLLECTIONS = (
+    frozenset(
+        f"{module}.{name}"
+        for module, names in (
+            ("builtins", "list set frozenset tuple"),
+            ("typing", "List Set FrozenSet Tuple Sequence MutableSequence Collection AbstractSet"),
+            ("collections.abc", "Sequence MutableSequence Collection Set"),
+        )
+        for name in names.split()
+    )
+    | _FIRST_ARGUMENT
+) - {"typing.Type", "collections.abc.Type"}
 _GENERIC_ALIASES = {
     "typing_extensions": "typing",
     "fastapi.params": "fastapi",
@@ -528,9 +541,13 @@ class Program:
                     return frozenset({Text("".join(str(piece) for piece in pieces))})
                 return EMPTY
             case Each():
-                return _union(
-                    self.eval(item, where) for item, where in self.items(expr.iterable, module)
-                ) | self.library_items(expr.iterable, module)
+                return (
+                    _union(
+                        self.eval(item, where) for item, where in self.items(expr.iterable, module)
+                    )
+                    | self.library_items(expr.iterable, module)
+                    | self.annotated_items(expr.iterable, module)
+                )
             case At():
                 index = expr.index
                 return _union(
@@ -965,6 +982,37 @@ class Program:
             ):
                 result |= self.instances(self.eval(annotation.index.items[1], where))
         return frozenset(result)
+
+    def annotated_items(self, expr: Expr, module: str) -> frozenset[Value]:
+        """The items of a parameter or local annotated as a collection of some class
+        (``images: list[Image] | None``, ``Sequence[Job]``): instances of that class."""
+        match expr:
+            case Either():
+                left = self.annotated_items(expr.left, module)
+                return left | self.annotated_items(expr.right, module)
+            case Param() | Typed() if expr.annotation is not None:
+                return self.element_types(expr.annotation, module)
+        return EMPTY
+
+    def element_types(self, annotation: Expr, module: str) -> frozenset[Value]:
+        match annotation:
+            case Either():
+                left = self.element_types(annotation.left, module)
+                return left | self.element_types(annotation.right, module)
+            case Subscript():
+                index = annotation.index
+                items = index.items if isinstance(index, Items) else (index,)
+                result: set[Value] = set()
+                for base in self.eval(annotation.base, module):
+                    if not isinstance(base, LibraryObject) or not items:
+                        continue
+                    if base.name in _UNION:
+                        for item in items:
+                            result |= self.element_types(item, module)
+                    elif base.name in _COLLECTIONS:
+                        result |= self.instances(self.eval(items[0], module))
+                return frozenset(result)
+        return EMPTY
 
     def subscript(self, expr: Subscript, module: str) -> frozenset[Value]:
         index = expr.index
