@@ -361,6 +361,7 @@ class Program:
         known = self._hooks.get(key)
         if known is not None:
             return known
+        self._hooks[key] = []  # a class registered into one it registers: cut
         hooks: list[Key] = []
         entries = self.mro(key)
         bases = [entry.name for entry in entries if isinstance(entry, LibraryObject)]
@@ -387,8 +388,57 @@ class Program:
                     ):
                         continue
                     hooks.append(method)
+            for registered in self._registered_classes(key):
+                hooks.extend(hook for hook in self.library_hooks(registered) if hook not in hooks)
         self._hooks[key] = hooks
         return hooks
+
+    def _registered_classes(self, key: Key) -> list[Key]:
+        """Classes of the project derived from library classes that class ``key``'s own
+        methods (or a function they hand the instance to) give to a library method of the
+        instance: ``server.register_grant(CodeGrant)``. The library makes them and calls
+        their hooks when its methods run on the instance."""
+        places: list[Key] = []
+        for entry in self.mro(key):
+            if isinstance(entry, Class):
+                klass = self.klass(entry.key)
+                methods = klass.methods.values() if klass is not None else ()
+                places.extend((entry.key[0], qualname) for qualname in methods)
+        found: list[Key] = []
+        for place in list(places):
+            function = self.function(place)
+            for call in function.calls if function is not None else ():
+                passes_instance = any(
+                    isinstance(value, Instance) and value.key == key
+                    for arg in call.args
+                    for value in self.eval(arg, place[0])
+                )
+                if passes_instance:  # ``register_grants(server)``: one call deep
+                    places.extend(
+                        value.key
+                        for value in self.eval(call.func, place[0])
+                        if isinstance(value, Function) and value.key not in places
+                    )
+        for place in places:
+            function = self.function(place)
+            for call in function.calls if function is not None else ():
+                func = call.func
+                if not isinstance(func, Attribute) or not any(
+                    isinstance(value, Instance) and value.key == key
+                    for value in self.eval(func.base, place[0])
+                ):
+                    continue
+                if not any(isinstance(v, LibraryMethod) for v in self.eval(func, place[0])):
+                    continue
+                for arg in call.args:
+                    for value in self.eval(arg, place[0]):
+                        if (
+                            isinstance(value, Class)
+                            and value.key not in found
+                            and any(isinstance(e, LibraryObject) for e in self.mro(value.key))
+                        ):
+                            found.append(value.key)
+        return found
 
     def defined_beside(self, key: Key, name: str) -> bool:
         """Whether a class of the project derived from one of the library classes that
