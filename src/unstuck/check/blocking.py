@@ -148,9 +148,14 @@ class BlockingAnalysis:
             line, col = call.line, call.col
             for value in callees:
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
-                    if isinstance(value, LibraryMethod) and isinstance(call.func, Attribute):
+                    func = call.func
+                    if (
+                        isinstance(value, LibraryMethod)
+                        and isinstance(func, Attribute)
+                        and not func.name.startswith("__")  # setting up or down: no hooks
+                    ):
                         # a library method of a project subclass calls back its hooks
-                        hooks = self._library_hooks(call.func.base, call.func.name, module)
+                        hooks = self._library_hooks(func.base, func.name, module)
                         for hook in hooks:
                             hooked = Call(UNKNOWN, line, col, (), (), False)
                             once = once_at(line)
