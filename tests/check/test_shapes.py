@@ -502,3 +502,14 @@ def test_module_imported_by_its_last_name_from_inside_its_folder() -> None:
         ("USK110", "POST /reports"),
         ("USK106", "POST /reports"),
     }
+
+
+def test_a_library_method_runs_the_hooks_of_a_project_subclass() -> None:
+    report = _check("library_hooks")
+    finding = next(f for f in report.findings if "lookup_client" in f.message)
+    # ``revoke_response`` is declared under ``if TYPE_CHECKING:`` only: the library's runs
+    assert set(finding.routes) == {"POST /revoke", "POST /token"}
+    assert [step.function for step in finding.chain] == [
+        "library_hooks.tokens.token",
+        "library_hooks.tokens.Server.lookup_client",
+    ]

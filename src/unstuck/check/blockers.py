@@ -45,6 +45,9 @@ class Scan:
     # coroutines started as tasks (``asyncio.create_task(poll())``, not awaited there):
     # they run on the loop beside the caller, and on after it returns
     spawned: list[Key] = field(default_factory=list)
+    # awaited coroutine calls that pass arguments: what they pass to untyped parameters
+    # is followed into the coroutine (``await fetch(requests.Session(), url)``)
+    awaited_with_arguments: list[SyncCall] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, order=True)

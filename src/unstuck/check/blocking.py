@@ -60,6 +60,7 @@ from unstuck.check.values import (
     LibraryInstance,
     LibraryMethod,
     LibraryObject,
+    Super,
     TaskMethod,
 )
 
@@ -110,6 +111,7 @@ class BlockingAnalysis:
         self._blockers: dict[Key, dict[Site, Blocker]] = {}
         self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
+        self._wrapped: dict[Key, list[Key]] = {}
         self._reached: dict[Key, list[Blocker]] = {}
         self._long_lived: dict[Key, bool] = {}
         # Handed over through a weak proxy: this object's bound methods, held by an
@@ -150,6 +152,18 @@ class BlockingAnalysis:
             line, col = call.line, call.col
             for value in callees:
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
+                    func = call.func
+                    if (
+                        isinstance(value, LibraryMethod)
+                        and isinstance(func, Attribute)
+                        and not func.name.startswith("__")  # setting up or down: no hooks
+                    ):
+                        # a library method of a project subclass calls back its hooks
+                        hooks = self._library_hooks(func.base, func.name, module)
+                        for hook in hooks:
+                            hooked = Call(UNKNOWN, line, col, (), (), False)
+                            once = once_at(line)
+                            result.sync_calls.append(SyncCall(line, col, hook, hooked, once))
                     if call.awaited or (
                         isinstance(value, LibraryMethod) and value.name in CONTEXT_METHODS
                     ):
@@ -176,12 +190,20 @@ class BlockingAnalysis:
                     once = once_at(line)
                     result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
-                    (result.spawned if id(call) in spawned else result.async_calls).append(target)
+                    if id(call) in spawned:
+                        result.spawned.append(target)
+                        continue
+                    result.async_calls.append(target)
+                    if call.args or call.keywords:
+                        awaited = SyncCall(line, col, target, call, once_at(line))
+                        result.awaited_with_arguments.append(awaited)
                 elif callee.yields and id(call) in handed:
                     continue  # a generator: its body runs where it is iterated
                 else:
                     once = once_at(line)
                     result.sync_calls.append(SyncCall(line, col, target, call, once))
+                    for wrapper in self._wrappers(target):
+                        result.sync_calls.append(SyncCall(line, col, wrapper, call, once))
         for read in function.attribute_reads:
             line, col, name = read.line, read.col, read.name
             for value in program.eval(read.base, module):
@@ -209,6 +231,17 @@ class BlockingAnalysis:
             once = once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
+
+    def _library_hooks(self, receiver: Expr, method: str, module: str) -> list[Key]:
+        """The hooks that library method ``method`` may call back on ``receiver``."""
+        program = self.program
+        return [
+            hook
+            for value in program.eval(receiver, module)
+            if isinstance(value, Super)
+            or (isinstance(value, Instance) and not program.defined_beside(value.key, method))
+            for hook in program.library_hooks(value.key)
+        ]
 
     def _spawned(self, calls: list[Call], module: str) -> set[int]:
         """The coroutine calls (by id) handed to ``asyncio.create_task`` or
@@ -360,6 +393,31 @@ class BlockingAnalysis:
         )
         self._offloaded[key] = offloaded
         return offloaded
+
+    def _wrappers(self, key: Key) -> list[Key]:
+        """The sync wrappers that decorators of the project put around function ``key``
+        (``@retry(times=3)`` whose wrapper sleeps between tries, ``@auto_init()`` that
+        queries before ``__init__`` runs): calling the function runs them, there."""
+        known = self._wrapped.get(key)
+        if known is not None:
+            return known
+        found: list[Key] = []
+        program = self.program
+        function = program.function(key)
+        for decorator in function.decorators if function is not None else ():
+            for value in program.eval(decorator, key[0]):
+                if not isinstance(value, Function):
+                    continue
+                inner = value.key[1] + "."
+                for returned in program.returns_of(value.key):
+                    if not isinstance(returned, Function) or returned.key in found:
+                        continue
+                    wrapper = program.function(returned.key)
+                    # a function the decorator makes (not the one it was given, returned)
+                    if returned.key[1].startswith(inner) and wrapper and not wrapper.is_async:
+                        found.append(returned.key)
+        self._wrapped[key] = found
+        return found
 
     def _wraps_without_calling(self, decorator: Key) -> bool:
         """A decorator of the project that returns a coroutine function which never calls
@@ -556,6 +614,18 @@ class BlockingAnalysis:
             link = ChainLink(path, sync_call.line, name)
             once = memoised or (ONCE_BLOCK if sync_call.once else None)
             for site, blocker in reached.items():
+                found[site] = better(found.get(site), extend(link, target, blocker, once))
+        for awaited in scan.awaited_with_arguments:
+            # the coroutine is an entry of its own; what only this call gives it is not
+            target, call = awaited.target, awaited.call
+            bound = self._bound_values
+            bindings = bound.bindings(call, key[0], target, None, {})
+            bindings.update(bound.constructed_with(call, key[0], None, {}))
+            if not bindings:
+                continue
+            link = ChainLink(path, awaited.line, name)
+            once = memoised or (ONCE_BLOCK if awaited.once else None)
+            for site, blocker in bound.bound_blockers(target, bindings, 0).items():
                 found[site] = better(found.get(site), extend(link, target, blocker, once))
         return [found[site] for site in sorted(found)]
 

@@ -48,7 +48,8 @@ _STATICMETHOD = Global("staticmethod")
 # what is followed into the callee: objects whose methods it calls, and callables it
 # calls (``with_retries(send)``: a helper that calls what it is given runs it right there)
 CALLABLES = (Function, LibraryObject, LibraryMethod)
-_BOUND = (LibraryInstance, Instance, *CALLABLES)
+# (a class too: ``run(finder_class, query)`` that calls ``finder_class(query).search()``)
+_BOUND = (LibraryInstance, Instance, Class, *CALLABLES)
 
 
 class BoundValues:

@@ -450,9 +450,11 @@ class ExpressionReader:
         self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp, awaited: bool
     ) -> Expr:
         outer = self.comprehension(node.generators)
-        self.ex(node.elt)
+        element = self.ex(node.elt)
         self.leave_comprehension(outer)
-        return UNKNOWN
+        # a collection of what the element is, item by item: ``for f in [make(n) for n in
+        # names]`` iterates calls of ``make``
+        return Items((element,)) if element is not UNKNOWN else UNKNOWN
 
     e_SetComp = e_ListComp
     e_GeneratorExp = e_ListComp

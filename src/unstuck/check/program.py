@@ -97,6 +97,8 @@ _ROUTER_FACTORIES = {
 }
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
 _ANNOTATED = frozenset({"typing.Annotated"})
+# library classes whose methods run the subclass's hooks on another thread or process
+_RUN_ELSEWHERE = frozenset({"threading.Thread", "threading.Timer", "multiprocessing.Process"})
 # annotations of a dict whose second argument is the type of its values
 _MAPPINGS = frozenset(
     {
@@ -131,6 +133,19 @@ _FIRST_ARGUMENT = frozenset(
         "Type",
     ]
 ) | frozenset({"contextlib.AbstractContextManager", "contextlib.AbstractAsyncContextManager"})
+# annotations of a collection whose first argument is the type of its items
+_COLLECTIONS = (
+    frozenset(
+        f"{module}.{name}"
+        for module, names in (
+            ("builtins", "list set frozenset tuple"),
+            ("typing", "List Set FrozenSet Tuple Sequence MutableSequence Collection AbstractSet"),
+            ("collections.abc", "Sequence MutableSequence Collection Set"),
+        )
+        for name in names.split()
+    )
+    | _FIRST_ARGUMENT
+) - {"typing.Type", "collections.abc.Type"}
 _GENERIC_ALIASES = {
     "typing_extensions": "typing",
     "fastapi.params": "fastapi",
@@ -190,6 +205,8 @@ class Program:
         self._state: dict[str, frozenset[Value]] = {}
         # class -> __init__ parameter -> (value, module) given through add_middleware
         self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
+        self._hooks: dict[Key, list[Key]] = {}
+        self._method_owners: dict[str, list[Key]] | None = None
 
     # -- lookups ------------------------------------------------------------------
 
@@ -385,6 +402,126 @@ class Program:
             self._calls_by_name = index
         return self._calls_by_name.get(name, [])
 
+    def library_hooks(self, key: Key) -> list[Key]:
+        """The methods a project class derived from a library class defines for the
+        library to call back (template methods: an OAuth server's ``query_client``, a
+        ``JSONEncoder``'s ``default``): sync, neither property nor dunder, and called by
+        no code of the project on such an instance. A library method called on an
+        instance runs them, on the caller's thread (but for a thread's or a process's
+        ``start()``)."""
+        known = self._hooks.get(key)
+        if known is not None:
+            return known
+        self._hooks[key] = []  # a class registered into one it registers: cut
+        hooks: list[Key] = []
+        entries = self.mro(key)
+        bases = [entry.name for entry in entries if isinstance(entry, LibraryObject)]
+        if bases and not any(base in _RUN_ELSEWHERE for base in bases):
+            for entry in entries:
+                if not isinstance(entry, Class):
+                    continue
+                klass = self.klass(entry.key)
+                for name, qualname in klass.methods.items() if klass is not None else ():
+                    method = (entry.key[0], qualname)
+                    function = self.function(method)
+                    if (
+                        function is None
+                        or name.startswith("__")
+                        or function.is_async
+                        or function.stub
+                        or self.method(key, name) != method  # overridden below
+                        or self.is_property(function)
+                        or any(
+                            last_name(decorator) in ("classmethod", "staticmethod")
+                            for decorator in function.decorators
+                        )
+                        or self._called_on(key, name)
+                    ):
+                        continue
+                    hooks.append(method)
+            for registered in self._registered_classes(key):
+                hooks.extend(hook for hook in self.library_hooks(registered) if hook not in hooks)
+        self._hooks[key] = hooks
+        return hooks
+
+    def _registered_classes(self, key: Key) -> list[Key]:
+        """Classes of the project derived from library classes that class ``key``'s own
+        methods (or a function they hand the instance to) give to a library method of the
+        instance: ``server.register_grant(CodeGrant)``. The library makes them and calls
+        their hooks when its methods run on the instance."""
+        places: list[Key] = []
+        for entry in self.mro(key):
+            if isinstance(entry, Class):
+                klass = self.klass(entry.key)
+                methods = klass.methods.values() if klass is not None else ()
+                places.extend((entry.key[0], qualname) for qualname in methods)
+        found: list[Key] = []
+        for place in list(places):
+            function = self.function(place)
+            for call in function.calls if function is not None else ():
+                passes_instance = any(
+                    isinstance(value, Instance) and value.key == key
+                    for arg in call.args
+                    for value in self.eval(arg, place[0])
+                )
+                if passes_instance:  # ``register_grants(server)``: one call deep
+                    places.extend(
+                        value.key
+                        for value in self.eval(call.func, place[0])
+                        if isinstance(value, Function) and value.key not in places
+                    )
+        for place in places:
+            function = self.function(place)
+            for call in function.calls if function is not None else ():
+                func = call.func
+                if not isinstance(func, Attribute) or not any(
+                    isinstance(value, Instance) and value.key == key
+                    for value in self.eval(func.base, place[0])
+                ):
+                    continue
+                if not any(isinstance(v, LibraryMethod) for v in self.eval(func, place[0])):
+                    continue
+                for arg in call.args:
+                    for value in self.eval(arg, place[0]):
+                        if (
+                            isinstance(value, Class)
+                            and value.key not in found
+                            and any(isinstance(e, LibraryObject) for e in self.mro(value.key))
+                        ):
+                            found.append(value.key)
+        return found
+
+    def defined_beside(self, key: Key, name: str) -> bool:
+        """Whether a class of the project derived from one of the library classes that
+        class ``key`` derives from defines a method ``name``: a call of ``name`` on an
+        instance of ``key`` is then more likely that method, not found, than the library's."""
+        owners = self._method_owners
+        if owners is None:
+            owners = self._method_owners = {}
+            for module_name, module in self.modules.items():
+                for qualname, klass in module.classes.items():
+                    for method in klass.methods:
+                        owners.setdefault(method, []).append((module_name, qualname))
+        candidates = owners.get(name)
+        if not candidates:
+            return False
+        bases = {entry for entry in self.mro(key) if isinstance(entry, LibraryObject)}
+        return any(bases.intersection(self.mro(owner)) for owner in candidates)
+
+    def _called_on(self, klass: Key, name: str) -> bool:
+        """Whether project code calls method ``name`` on an instance of ``klass`` (or of a
+        class related to it), so that the method is no hook only the library calls."""
+        for where, call in self.calls_named(name):
+            func = call.func
+            if not isinstance(func, Attribute):
+                continue
+            for value in self.eval(func.base, where[0]):
+                if isinstance(value, Instance | Super) and (
+                    Class(klass) in self.mro(value.key) or Class(value.key) in self.mro(klass)
+                ):
+                    return True
+        return False
+
     def constructions(self, klass: Key) -> list[Key]:
         """The functions (``MODULE_BODY`` for a module's own code) that call class
         ``klass`` to make an instance, test code left out."""
@@ -507,9 +644,13 @@ class Program:
                     return frozenset({Text("".join(str(piece) for piece in pieces))})
                 return EMPTY
             case Each():
-                return _union(
-                    self.eval(item, where) for item, where in self.items(expr.iterable, module)
-                ) | self.library_items(expr.iterable, module)
+                return (
+                    _union(
+                        self.eval(item, where) for item, where in self.items(expr.iterable, module)
+                    )
+                    | self.library_items(expr.iterable, module)
+                    | self.annotated_items(expr.iterable, module)
+                )
             case At():
                 index = expr.index
                 return _union(
@@ -841,12 +982,28 @@ class Program:
                     for returned in function.returns
                     for item in self.items(returned, value.key[0], depth + 1)
                 ]
+            case Attribute(SelfRef() as owner, name):  # ``for finder in self.finders:``
+                return [
+                    item
+                    for bound, where in self.self_attribute_bindings((module, owner.klass), name)
+                    for item in self.items(bound, where, depth + 1)
+                ]
             case _:
                 return [
                     item
                     for shown, where in self.displays(expr, module, depth + 1)
                     for item in self.items(shown, where, depth + 1)
                 ]
+
+    def self_attribute_bindings(self, key: Key, name: str) -> list[tuple[Expr, str]]:
+        """What the nearest class of ``key``'s bases that sets ``self.name`` binds it to."""
+        for entry in self.mro(key):
+            if isinstance(entry, LibraryObject):
+                return []
+            klass = self.klass(entry.key)
+            if klass is not None and name in klass.attributes:
+                return [(expr, entry.key[0]) for expr in klass.attributes[name]]
+        return []
 
     def displays(self, expr: Expr, module: str, depth: int) -> list[tuple[Expr, str]]:
         """The list, tuple or dict displays a name or module attribute is bound to."""
@@ -943,6 +1100,37 @@ class Program:
                 result |= self.instances(self.eval(annotation.index.items[1], where))
         return frozenset(result)
 
+    def annotated_items(self, expr: Expr, module: str) -> frozenset[Value]:
+        """The items of a parameter or local annotated as a collection of some class
+        (``images: list[Image] | None``, ``Sequence[Job]``): instances of that class."""
+        match expr:
+            case Either():
+                left = self.annotated_items(expr.left, module)
+                return left | self.annotated_items(expr.right, module)
+            case Param() | Typed() if expr.annotation is not None:
+                return self.element_types(expr.annotation, module)
+        return EMPTY
+
+    def element_types(self, annotation: Expr, module: str) -> frozenset[Value]:
+        match annotation:
+            case Either():
+                left = self.element_types(annotation.left, module)
+                return left | self.element_types(annotation.right, module)
+            case Subscript():
+                index = annotation.index
+                items = index.items if isinstance(index, Items) else (index,)
+                result: set[Value] = set()
+                for base in self.eval(annotation.base, module):
+                    if not isinstance(base, LibraryObject) or not items:
+                        continue
+                    if base.name in _UNION:
+                        for item in items:
+                            result |= self.element_types(item, module)
+                    elif base.name in _COLLECTIONS:
+                        result |= self.instances(self.eval(items[0], module))
+                return frozenset(result)
+        return EMPTY
+
     def subscript(self, expr: Subscript, module: str) -> frozenset[Value]:
         index = expr.index
         items: tuple[Expr, ...] = index.items if isinstance(index, Items) else (index,)
@@ -976,9 +1164,9 @@ class Program:
         annotation, default = expr.annotation, expr.default
         annotated = self.eval(annotation, module) if annotation is not None else EMPTY
         types = self.instances(annotated)
-        if types:
+        if types and not self.opaque(types):
             return types
-        result: set[Value] = set()
+        result: set[Value] = set(types)
         for dependency in self.dependencies(annotated, default, module):
             result |= self.dependency_result(dependency)
         owner, _, method = expr.function.rpartition(".")
@@ -986,6 +1174,14 @@ class Program:
             given = self.middleware_arguments().get((module, owner), {})
             for value, where in given.get(expr.name, ()):
                 result |= self.eval(value, where)
+        if default is not None:
+            # ``def __init__(self, client: "S3Client" = shared_client)``: what the caller
+            # gets when it passes nothing
+            result.update(
+                value
+                for value in self.eval(default, module)
+                if isinstance(value, Instance | LibraryInstance)
+            )
         return frozenset(result)
 
     def middleware_arguments(self) -> dict[Key, dict[str, list[tuple[Expr, str]]]]:
@@ -1004,6 +1200,13 @@ class Program:
                             if keyword.name is not None:
                                 given.setdefault(keyword.name, []).append((keyword.value, module))
         return known
+
+    def opaque(self, types: frozenset[Value]) -> bool:
+        """An annotation that names only library classes no rule knows (a stub-only type
+        imported under ``TYPE_CHECKING``, such as ``mypy_boto3_s3.S3Client``) says nothing
+        the analysis can use: the value given or returned still tells what it is."""
+        knows = self.knowledge.knows_class
+        return all(isinstance(value, LibraryInstance) and not knows(value.cls) for value in types)
 
     def dependencies(
         self,
@@ -1067,6 +1270,10 @@ class Program:
                 # ``def make_router() -> APIRouter``: the router it returns, not any router
                 if not result or any(self.is_router_type(value) for value in result):
                     result = _union(
+                        self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
+                    )
+                elif self.opaque(result):  # ``-> "S3Client"``: and what it returns
+                    result |= _union(
                         self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
                     )
         finally:

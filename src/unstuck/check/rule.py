@@ -216,6 +216,7 @@ class Knowledge:
             for client in rule.clients:
                 self._add_client(rule, client)
         self._canonical: dict[str, str] = {}
+        self._known_classes: frozenset[str] | None = None
 
     def _add_client(self, rule: Rule, client: Client) -> None:
         name = client.name
@@ -252,6 +253,21 @@ class Knowledge:
             result = target
         self._canonical[dotted] = result
         return result
+
+    def knows_class(self, cls: str) -> bool:
+        """Whether some rule says what instances of ``cls`` do or what they hold."""
+        known = self._known_classes
+        if known is None:
+            classes = {cls for cls, _ in self.methods}
+            classes.update(cls for cls, _ in self.attributes)
+            classes.update(cls for cls, _ in self.attribute_types)
+            classes.update(self.attribute_types.values())
+            classes.update(self.returns.values())
+            classes.update(self.yields.values())
+            classes.update(self.factories.values())
+            classes.update(returns.returned for returns in self.returns_for_argument.values())
+            known = self._known_classes = frozenset(classes)
+        return self.canonical(cls) in known
 
     def attribute_type(self, cls: str, name: str) -> str | None:
         """The class of ``instance.name``; ``(cls, ANY_METHOD)`` types every attribute

@@ -452,6 +452,15 @@ class ModuleWalker(ExpressionReader):
         self.flag_blocks(node)
         self.ready_blocks(node)
         self.tested_local(node)
+        klass = self.klass
+        if klass is not None and self.env is None and _is_type_checking(node.test):
+            # methods declared for type checkers only do not exist at run time: the
+            # base class's (a library's) run
+            methods, attributes = dict(klass.methods), dict(klass.attributes)
+            self.body(node.body)
+            klass.methods, klass.attributes = methods, attributes
+            self.body(node.orelse)
+            return
         stores, kept = len(self.global_stores), len(self.instance_stores)
         self.branches([node.body, node.orelse], False, node.lineno, _tested_name(node.test))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
@@ -550,6 +559,13 @@ def _is_stub(body: list[ast.stmt]) -> bool:
                 continue
         return False
     return True
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING``."""
+    if isinstance(test, ast.Attribute):
+        return test.attr == "TYPE_CHECKING"
+    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
 
 
 def _tests_unset(test: ast.expr) -> bool:

@@ -264,8 +264,9 @@ RULE = Rule(
     "or make the route `def`",
     advice="await the SDK's async client (or asyncio.to_thread), or make it def",
     catches="sync SDK clients of network services: OpenAI, Anthropic, pymongo, Elasticsearch, "
-    "Slack `WebClient`, Azure Blob/Queue/Cosmos/Key Vault, Google Cloud Storage/BigQuery/"
-    "Firestore, Firebase Admin, google-auth's `id_token` verifiers, Stripe, Twilio, SendGrid, "
+    "Slack `WebClient` and Bolt's `App.dispatch`, Azure Blob/Queue/Cosmos/Key Vault, "
+    "Google Cloud Storage/BigQuery/Firestore, Firebase Admin, google-auth's `id_token` "
+    "verifiers, Stripe, Twilio, SendGrid, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, PyGithub, "
     "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search "
@@ -283,7 +284,12 @@ async def alert(text: str):
 """,
     doc=__doc__ or "",
     clients=CLIENTS,
-    methods=methods("posthog.Posthog", _POSTHOG_WAITS),
+    # Bolt's sync ``App.dispatch`` runs the middleware and listeners (Web API calls) and
+    # waits for the listener to acknowledge; its other methods register listeners
+    methods=methods("posthog.Posthog", _POSTHOG_WAITS)
+    | methods("slack_bolt.App", "dispatch start")
+    | methods("slack_bolt.oauth.OAuthFlow", "handle_installation handle_callback"),
+    attribute_types={("slack_bolt.App", "client"): "slack_sdk.WebClient"},
     functions=frozenset(
         {
             "websocket.create_connection",
@@ -340,5 +346,8 @@ async def alert(text: str):
         "websocket._core.create_connection": "websocket.create_connection",
         "websockets.sync.connect": "websockets.sync.client.connect",
         "docker.client.from_env": "docker.from_env",
+        "slack_bolt.app.App": "slack_bolt.App",
+        "slack_bolt.app.app.App": "slack_bolt.App",
+        "slack_bolt.oauth.oauth_flow.OAuthFlow": "slack_bolt.oauth.OAuthFlow",
     },
 )
