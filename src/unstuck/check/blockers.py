@@ -85,12 +85,22 @@ def extend(link: ChainLink, callee: Key, blocker: Blocker, once: str | None = No
 
 
 def better(current: Blocker | None, candidate: Blocker) -> Blocker:
-    """Of two ways to reach a site: per request over once, then the shorter chain."""
+    """Of two ways to reach a site: per request over once, then the shorter chain, then
+    the first chain in the order of its places. A total order: whatever order the ways
+    are found in (sets of values are iterated in an order that changes from one process
+    to the next), the same one is kept, so two runs give the same report."""
     if current is None:
         return candidate
     if (candidate.once is None) != (current.once is None):
         return candidate if candidate.once is None else current
-    return candidate if len(candidate.chain) < len(current.chain) else current
+    if len(candidate.chain) != len(current.chain):
+        return candidate if len(candidate.chain) < len(current.chain) else current
+    return candidate if _tie_order(candidate) < _tie_order(current) else current
+
+
+def _tie_order(blocker: Blocker) -> tuple[list[tuple[str, int, str]], str]:
+    links = [(link.path, link.line, link.function) for link in blocker.chain]
+    return links, blocker.once or ""
 
 
 def dotted_name(key: Key) -> str:

@@ -62,6 +62,7 @@ from unstuck.check.values import (
     LibraryObject,
     Super,
     TaskMethod,
+    value_order,
 )
 
 OFFLOADERS = frozenset(
@@ -150,7 +151,7 @@ class BlockingAnalysis:
             if not callees:
                 continue
             line, col = call.line, call.col
-            for value in callees:
+            for value in callees if len(callees) < 2 else sorted(callees, key=value_order):
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
                     func = call.func
                     if (
@@ -206,7 +207,7 @@ class BlockingAnalysis:
                         result.sync_calls.append(SyncCall(line, col, wrapper, call, once))
         for read in function.attribute_reads:
             line, col, name = read.line, read.col, read.name
-            for value in program.eval(read.base, module):
+            for value in sorted(program.eval(read.base, module), key=value_order):
                 if isinstance(value, Instance):
                     getter = program.method(value.key, name)
                     getter_function = program.function(getter) if getter else None
@@ -610,7 +611,7 @@ class BlockingAnalysis:
             bindings.update(bound.constructed_with(call, key[0], None, {}))
             if bindings:
                 for site, blocker in bound.bound_blockers(target, bindings, 0).items():
-                    reached.setdefault(site, blocker)
+                    reached[site] = better(reached.get(site), blocker)
             link = ChainLink(path, sync_call.line, name)
             once = memoised or (ONCE_BLOCK if sync_call.once else None)
             for site, blocker in reached.items():

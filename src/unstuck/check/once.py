@@ -88,18 +88,7 @@ def life_handlers(program: Program) -> dict[Key, str]:
                 if isinstance(event, Constant) and event.value in _EVENTS:
                     found.setdefault(key, _EVENTS[str(event.value)])
         for call in function.calls:
-            if not call.keywords and len(call.args) < 2:
-                continue  # neither ``lifespan=...`` nor ``add_event_handler(event, f)``
-            name = last_name(call.func)
-            if name == "add_event_handler":
-                event, handler = call.argument("event_type", 0), call.argument("func", 1)
-                if isinstance(event, Constant) and event.value in _EVENTS and handler:
-                    for target in _functions(program.eval(handler, module)):
-                        summary = program.function(target)
-                        if summary is None or not _repeats(summary):
-                            found.setdefault(target, _EVENTS[str(event.value)])
-                continue
-            for keyword in call.keywords:
+            for keyword in call.keywords:  # ``FastAPI(lifespan=...)``
                 role = _LIFE_KEYWORDS.get(keyword.name or "")
                 if role is None:
                     continue
@@ -107,6 +96,16 @@ def life_handlers(program: Program) -> dict[Key, str]:
                 for expr in items or (keyword.value,):
                     for target in _functions(program.eval(expr, module)):
                         found.setdefault(target, role)
+    for key, call in program.calls_named("add_event_handler"):  # (event, handler)
+        caller = program.function(key)
+        event, handler = call.argument("event_type", 0), call.argument("func", 1)
+        if caller is None or _repeats(caller) or handler is None:
+            continue
+        if isinstance(event, Constant) and event.value in _EVENTS:
+            for target in _functions(program.eval(handler, key[0])):
+                summary = program.function(target)
+                if summary is None or not _repeats(summary):
+                    found.setdefault(target, _EVENTS[str(event.value)])
     return found
 
 

@@ -73,7 +73,7 @@ from unstuck.check.values import (
     TaskMethod,
     Text,
     Value,
-    order,
+    value_order,
 )
 
 __all__ = ["EMPTY", "Key", "Program", "RouterInfo", "Value", "describe", "keyword", "last_name"]
@@ -207,6 +207,7 @@ class Program:
         self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
         self._hooks: dict[Key, list[Key]] = {}
         self._method_owners: dict[str, list[Key]] | None = None
+        self._beside: dict[tuple[Key, str], bool] = {}
 
     # -- lookups ------------------------------------------------------------------
 
@@ -495,6 +496,13 @@ class Program:
         """Whether a class of the project derived from one of the library classes that
         class ``key`` derives from defines a method ``name``: a call of ``name`` on an
         instance of ``key`` is then more likely that method, not found, than the library's."""
+        known = self._beside.get((key, name))
+        if known is not None:
+            return known
+        found = self._beside[(key, name)] = self._defined_beside(key, name)
+        return found
+
+    def _defined_beside(self, key: Key, name: str) -> bool:
         owners = self._method_owners
         if owners is None:
             owners = self._method_owners = {}
@@ -1235,7 +1243,8 @@ class Program:
                     callables.extend(value.types if isinstance(value, AnnotatedType) else (value,))
         project = (Function, Class, Instance)
         kinds = (*project, LibraryInstance) if library else project
-        return [value for value in callables if isinstance(value, kinds)]
+        # in the same order in every process (alternatives come from sets)
+        return sorted((value for value in callables if isinstance(value, kinds)), key=value_order)
 
     def dependency_result(self, dependency: Value) -> frozenset[Value]:
         match dependency:
@@ -1344,8 +1353,8 @@ def describe(expr: Expr) -> str | None:
 
 
 def _bounded(values: frozenset[Value]) -> frozenset[Value]:
-    own = sorted((v for v in values if isinstance(v, _PROJECT_VALUES)), key=order)
-    others = sorted((v for v in values if not isinstance(v, _PROJECT_VALUES)), key=order)
+    own = sorted((v for v in values if isinstance(v, _PROJECT_VALUES)), key=value_order)
+    others = sorted((v for v in values if not isinstance(v, _PROJECT_VALUES)), key=value_order)
     return frozenset(own[:_MAX_PROJECT_VALUES]) | frozenset(others[:_MAX_VALUES])
 
 

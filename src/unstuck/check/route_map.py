@@ -35,6 +35,7 @@ from unstuck.check.values import (
     LibraryInstance,
     RouterKey,
     Value,
+    value_order,
 )
 from unstuck.check.wrappers import MIDDLEWARE, Wrapper
 
@@ -242,9 +243,9 @@ class RouteMapper:
         dependencies: list[Dependency] = []
         loop_functions: set[Key] = set()
         for expr, module in extra:
-            for value in program.eval(expr, module):
+            for value in sorted(program.eval(expr, module), key=value_order):
                 if isinstance(value, Depends):
-                    for callable_ in value.callables:
+                    for callable_ in sorted(value.callables, key=value_order):
                         dependencies.extend(self._dependency(callable_, set(), loop_functions))
         for callable_ in view:  # the class-based view's instance, made before the call
             dependencies.extend(self._dependency(callable_, set(), loop_functions))

@@ -25,7 +25,7 @@ from unstuck.check.once import (
 )
 from unstuck.check.program import Program, last_name
 from unstuck.check.routes import Route
-from unstuck.check.values import Class, Function, Instance, Key, LibraryObject
+from unstuck.check.values import Class, Function, Instance, Key, LibraryObject, value_order
 
 _MODEL_BASES = frozenset({"pydantic.BaseModel", "pydantic.main.BaseModel", "sqlmodel.SQLModel"})
 _VALIDATORS = frozenset({"field_validator", "model_validator", "validator", "root_validator"})
@@ -161,7 +161,7 @@ def _loop_callbacks(program: Program) -> dict[Key, list[Key]]:
                 if not callback.args:
                     continue
                 callback = callback.args[0]
-            for value in program.eval(callback, key[0]):
+            for value in sorted(program.eval(callback, key[0]), key=value_order):
                 target = program.function(value.key) if isinstance(value, Function) else None
                 if isinstance(value, Function) and target is not None and not target.is_async:
                     found.setdefault(key, []).append(value.key)
@@ -209,7 +209,7 @@ def _background_coroutines(
     pending: list[Key] = []
     for key in serving:
         for call in added.get(key, ()):
-            for value in program.eval(call.args[0], key[0]):
+            for value in sorted(program.eval(call.args[0], key[0]), key=value_order):
                 if not isinstance(value, Function):
                     continue
                 task = program.function(value.key)

@@ -130,17 +130,32 @@ _RANK = {
 }
 
 
-def order(value: Value) -> tuple[int, str]:
-    """A cheap, deterministic order of values (names only, never nested sets)."""
+def value_order(value: Value) -> tuple[int, str | tuple[object, ...]]:
+    """A total, deterministic order of values: by kind, then by name (the members of a
+    set-valued one in order). Sets are walked in this order wherever the order shows in
+    the report or decides what is kept, since a set's own order follows the hashes of
+    strings, which change from one process to the next."""
     rank = _RANK[type(value)]
     match value:
         case Module(name) | LibraryObject(name) | Text(name):
             return rank, name
-        case LibraryInstance(cls) | LibraryMethod(cls, _):
+        case LibraryInstance(cls):
             return rank, cls
-        case Function(key) | Class(key) | Instance(key) | Super(key) | TaskMethod(key, _):
+        case LibraryMethod(cls, name):
+            return rank, f"{cls}\0{name}"
+        case Function(key) | Class(key) | Instance(key) | Super(key):
             return rank, ".".join(key)
+        case TaskMethod(key, name):
+            return rank, f"{'.'.join(key)}\0{name}"
         case Router(key):
             return rank, ".".join(map(str, key))
-        case _:
-            return rank, ""
+        case SessionFactory(made):
+            return rank, tuple(sorted(map(value_order, made)))
+        case Depends(callables):
+            return rank, tuple(sorted(map(value_order, callables)))
+        case AnnotatedType(types, depends):
+            return rank, (
+                tuple(sorted(map(value_order, types))),
+                tuple(sorted(map(value_order, depends))),
+            )
+    return rank, ""
