@@ -31,4 +31,7 @@ def test_the_report_is_the_same_whatever_the_hash_seed() -> None:
     assert len(reports) == 1
     # the way shown is the first of the equally short ones, in the order of their places
     # (north is defined first)
-    assert '"app.north"' in reports.pop()
+    report = reports.pop()
+    assert '"app.north"' in report
+    # of two handlers for one method and path, the first by name is listed
+    assert '"handler": "app.greet_loud"' in report

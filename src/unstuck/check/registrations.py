@@ -48,6 +48,7 @@ from unstuck.check.values import (
     RouterKey,
     Text,
     Value,
+    value_order,
 )
 from unstuck.check.wrappers import DECORATORS as WRAPPER_DECORATORS
 from unstuck.check.wrappers import EXCEPTION_HANDLER, Wrappers
@@ -317,7 +318,7 @@ class Registrations:
                 for value in program.eval(item.func, module)
                 if isinstance(value, LibraryObject) and value.name.startswith(_LISTED_FROM)
             } & _LISTED
-            kind = next(iter(kinds), None)
+            kind = min(kinds, default=None)
             path = program.text(item.argument("path", 0), module)
             if kind in ("Mount", "Host"):
                 routes = _items(item.keyword("routes"))
@@ -337,7 +338,11 @@ class Registrations:
                 verb = "websocket" if "WebSocket" in kind else "api_route"
                 methods = self._methods(verb, item, module)
                 dependencies = _list(item.keyword("dependencies"))
-                for value in program.eval(endpoint, module) if endpoint is not None else ():
+                for value in (
+                    sorted(program.eval(endpoint, module), key=value_order)
+                    if endpoint is not None
+                    else ()
+                ):
                     if isinstance(value, Function):
                         found.append(
                             Registration([owner], path, methods, value.key, dependencies, module)
@@ -403,7 +408,7 @@ class Registrations:
                         )
                         return self._decorated(call, handler, module)
         found: list[Registration] = []
-        for value in program.eval(callee, module):
+        for value in sorted(program.eval(callee, module), key=value_order):
             function = program.function(value.key) if isinstance(value, Function) else None
             if not isinstance(value, Function) or function is None:
                 continue
@@ -685,7 +690,7 @@ class Registrations:
     def _library_made(self, call: Call, module: str) -> list[RouterKey]:
         """``include_router(fastapi_users.get_auth_router(backend))``: a router a library
         builds, with the routes ``library_routes`` knows it has."""
-        for value in self.program.eval(call.func, module):
+        for value in sorted(self.program.eval(call.func, module), key=value_order):
             if not isinstance(value, LibraryMethod):
                 continue
             routes = method_routes(value.cls, value.name)
@@ -757,7 +762,7 @@ class Registrations:
         info = self.program.routers.get(router)
         if not isinstance(child, Call) or info is None or info.prefix_expr is None:
             return None
-        for value in self.program.eval(child.func, module):
+        for value in sorted(self.program.eval(child.func, module), key=value_order):
             if not isinstance(value, Function) or value.key[0] != info.module:
                 continue
             function = self.program.function(value.key)
@@ -863,7 +868,9 @@ class Placement:
 
 
 def _function_keys(values: frozenset[Value]) -> list[Key]:
-    return [value.key for value in values if isinstance(value, Function)]
+    """The functions among ``values``, in the same order (by name) in every process: when
+    one method and path get several handlers, the first is the one listed."""
+    return sorted(value.key for value in values if isinstance(value, Function))
 
 
 def _items(expr: Expr | None) -> list[Expr]:
