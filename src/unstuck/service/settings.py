@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     antipatterns: bool = Field(default=False, description="mount /bad and /also-bad")
     asyncio_debug: bool = Field(default=False, description="loop.set_debug(True) in lifespan")
     watch_token: str | None = None
+    telemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry: a span, metrics and logs for every request",
+    )
 
     @field_validator("database_url", "redis_url", "broker_url", "upstream_url")
     @classmethod
