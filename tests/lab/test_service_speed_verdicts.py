@@ -57,3 +57,14 @@ def test_each_target_can_fail_on_its_own() -> None:
 def test_a_spread_is_the_median_and_the_range_of_its_rounds() -> None:
     spread = load().Spread.of([3.0, 1.0, 2.0, 10.0])
     assert (spread.median, spread.low, spread.high) == (2.5, 1.0, 10.0)
+
+
+def test_a_target_whose_apps_were_not_run_is_left_out() -> None:
+    speed = load()
+    goals = speed.judge(
+        _measured(speed, {"service": 1000.0, "bare": 2400.0}, {"service": 1.12, "bare": 1.05})
+    )
+    assert [goal.name for goal in goals] == [
+        "GET /users/{id} req/s, service / bare",
+        "1000 x /async?delay=1 p99, service / bare",
+    ]
