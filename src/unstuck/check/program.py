@@ -203,6 +203,7 @@ class Program:
         self._subclasses: dict[Key, list[Key]] | None = None
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._state: dict[str, frozenset[Value]] = {}
+        self._exporting: set[tuple[str, str]] = set()
         # class -> __init__ parameter -> (value, module) given through add_middleware
         self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
         self._hooks: dict[Key, list[Key]] = {}
@@ -290,20 +291,33 @@ class Program:
         if summary is None and module in self.namespaces:
             # a directory of the project's that may share its name with a library
             return frozenset({self.library(f"{module}.{name}")})
-        if summary is not None:
-            for star in summary.star_imports:
-                project = self.project_module(star)
-                if project is not None:
-                    found = self.module_attribute(project, name, False)
-                else:
-                    found = frozenset({self.library(f"{star}.{name}")})
-                if found:
-                    return found
-            lazy = self._lazy_export(summary, name)
-            if lazy is not None:
-                return self.module_attribute(*lazy, False)
+        if summary is not None and (module, name) not in self._exporting:
+            # Star imports and lazy exports can go round (``a`` does ``from b import *``
+            # and ``b`` does ``from a import *``): a name looked for again is not there.
+            self._exporting.add((module, name))
+            try:
+                found = self._exported(summary, name)
+            finally:
+                self._exporting.discard((module, name))
+            if found:
+                return found
         if builtin and name in _BUILTINS:
             return frozenset({LibraryObject(f"builtins.{name}")})
+        return EMPTY
+
+    def _exported(self, summary: ModuleSummary, name: str) -> frozenset[Value]:
+        """A name a module has through ``from x import *`` or a PEP 562 lazy export."""
+        for star in summary.star_imports:
+            project = self.project_module(star)
+            if project is not None:
+                found = self.module_attribute(project, name, False)
+            else:
+                found = frozenset({self.library(f"{star}.{name}")})
+            if found:
+                return found
+        lazy = self._lazy_export(summary, name)
+        if lazy is not None:
+            return self.module_attribute(*lazy, False)
         return EMPTY
 
     def _lazy_export(self, summary: ModuleSummary, name: str) -> tuple[str, str] | None:
