@@ -113,3 +113,12 @@ def test_a_tests_folder_is_test_code_but_only_below_the_path_checked(tmp_path: P
     assert [(Path(f.path).name, f.line) for f in report.findings] == [("app.py", 9)]
     (helper,) = report.once_per_process
     assert (Path(helper.path).name, helper.once) == ("helpers.py", IN_TESTS)
+
+
+def test_jobs_of_task_queues_run_in_a_worker_not_on_the_loop(report: Report) -> None:
+    assert _once(report, "jobs.py", 13).once == (
+        "in a job of a task queue's worker (@rq.decorators.job), not on the app's loop"
+    )
+    assert "@dramatiq.actor" in (_once(report, "jobs.py", 17).once or "")
+    # also a job, but another coroutine runs the same line on the loop
+    assert not any(f.line == 21 for f in report.once_per_process if f.path.endswith("jobs.py"))

@@ -13,6 +13,9 @@ for every request, so it is reported apart and only on demand (``--once-per-proc
   ``anyio.run``, ``loop.run_until_complete``): ``asyncio.run`` refuses to start where a
   loop runs, so that loop is never the server's (``anyio.from_thread.run``, which runs
   on the server's loop, is not one of these);
+- coroutines a task queue's worker runs (``@job`` of rq, ``@dramatiq.actor``,
+  ``@shared_task`` and ``@app.task`` of Celery, ``@huey.task()``): a worker process
+  runs each job, not the server's event loop, and the coroutines only they call;
 - memoised functions (``functools.cache``, ``lru_cache``, ``cached_property``,
   ``async_lru.alru_cache``, ``cachetools.cached``);
 - blocks that fill module state once: ``if _client is None: _client = make()``
@@ -219,3 +222,43 @@ def _is_command(function: FunctionSummary) -> bool:
 
 def _functions(values: Iterable[object]) -> list[Key]:
     return [value.key for value in values if isinstance(value, Function)]
+
+
+# Decorators that make a function a task queue's job: a worker process runs it (rq runs
+# a coroutine job with ``asyncio.run``), never the application's event loop.
+_JOB_DECORATORS = frozenset(
+    {"rq.decorators.job", "rq.job", "dramatiq.actor", "celery.shared_task", "huey.task"}
+)
+_JOB_DECORATOR_METHODS = frozenset(
+    {
+        ("celery.Celery", "task"),
+        ("huey.api.Huey", "task"),
+        ("huey.api.Huey", "periodic_task"),
+        ("huey.Huey", "task"),
+        ("huey.Huey", "periodic_task"),
+    }
+)
+
+
+def worker_jobs(program: Program) -> dict[Key, str]:
+    """Coroutines declared as a task queue's jobs, with the decorator that made them so."""
+    found: dict[Key, str] = {}
+    for key, function in program.functions():
+        if not function.is_async or not function.decorators:
+            continue
+        for decorator in function.decorators:
+            target = decorator.func if isinstance(decorator, Call) else decorator
+            named = _job_decorator(program.eval(target, key[0]))
+            if named is not None:
+                found[key] = f"in a job of a task queue's worker (@{named}), not on the app's loop"
+                break
+    return found
+
+
+def _job_decorator(values: Iterable[object]) -> str | None:
+    for value in values:
+        if isinstance(value, LibraryObject) and value.name in _JOB_DECORATORS:
+            return value.name
+        if isinstance(value, LibraryMethod) and (value.cls, value.name) in _JOB_DECORATOR_METHODS:
+            return f"{value.cls}.{value.name}"
+    return None

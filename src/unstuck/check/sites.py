@@ -22,6 +22,7 @@ from unstuck.check.once import (
     started_on_own_loop,
     started_once,
     test_coroutines,
+    worker_jobs,
 )
 from unstuck.check.program import Program, last_name
 from unstuck.check.routes import Route
@@ -85,6 +86,8 @@ def site_findings(
     callbacks = list(dict.fromkeys(key for keys in scheduled.values() for key in keys))
     entries: dict[Key, str] = started_once(program)
     entries.update(life_handlers(program))
+    for key, kind in worker_jobs(program).items():
+        entries.setdefault(key, kind)
     for key, kind in started_on_own_loop(program).items():
         entries.setdefault(key, kind)
     tests = test_coroutines(program)
