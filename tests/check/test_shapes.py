@@ -513,3 +513,21 @@ def test_a_library_method_runs_the_hooks_of_a_project_subclass() -> None:
         "library_hooks.tokens.token",
         "library_hooks.tokens.Server.lookup_client",
     ]
+
+
+def test_registration_methods_a_router_class_overrides_are_played_on_each_path() -> None:
+    report = _check("router_overrides")
+    assert _routes(report) == {
+        # the slash twin of each path, computed in ``add_api_route``
+        "GET /items/": "shop.views.list_items",
+        "GET /items": "shop.views.list_items",
+        "GET /items/{item_id}": "shop.views.get_item",
+        "GET /items/{item_id}/": "shop.views.get_item",
+        # an override that only logs registers the path as written
+        "GET /audit/events": "shop.views.events",
+        # a test on the instance cannot be read: both registrations may happen
+        "GET /reports/legacy/daily/": "shop.views.daily",
+        "GET /reports/daily": "shop.views.daily",
+    }
+    (finding,) = report.findings
+    assert sorted(finding.routes) == ["GET /items/{item_id}", "GET /items/{item_id}/"]

@@ -34,6 +34,7 @@ from typing import Any, TypeAlias, TypeVar
 from unstuck.check.findings import ChainLink as ChainLink
 from unstuck.check.findings import FileProblem as FileProblem
 from unstuck.check.findings import Finding as Finding
+from unstuck.check.overrides import PathVariant
 
 _R = TypeVar("_R")
 
@@ -430,6 +431,8 @@ class FunctionSummary(_Summary):
     # a method with no body of its own (``@abstractmethod``, ``...``, ``pass``, ``raise
     # NotImplementedError``): a call of it runs a subclass's override
     stub: bool = False
+    # an override of a route registration method (``add_api_route``): what it passes on
+    path_variants: tuple[PathVariant, ...] = ()
 
     def runs_once_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.once_blocks)

@@ -174,6 +174,8 @@ class RouterInfo:
     builtin: tuple[LibraryRoute, ...] = ()
     builtin_path: str = ""
     made_by: str = ""
+    # the project's class it is an instance of (``class SlashRouter(APIRouter)``)
+    cls: Key | None = None
 
 
 class Program:
@@ -961,7 +963,9 @@ class Program:
                     ):
                         defaults = (made, init[0])
                         break
-            return self.router(kind, call, module, defaults)
+            router = self.router(kind, call, module, defaults)
+            self.routers[router.key].cls = key
+            return router
         return None
 
     def items(self, expr: Expr, module: str, depth: int = 0) -> list[tuple[Expr, str]]:

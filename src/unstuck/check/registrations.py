@@ -17,6 +17,7 @@ each inclusion adds and the apps on the way; of inclusions made in alternative
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from unstuck.check.model import (
     SelfRef,
     Unknown,
 )
+from unstuck.check.overrides import REGISTRATION_METHODS, apply
 from unstuck.check.program import Program, RouterInfo, last_name
 from unstuck.check.values import (
     Class,
@@ -300,7 +302,39 @@ class Registrations:
                         for parent in routers:
                             inclusion = Inclusion(parent, prefix, [], module, None, key, branch)
                             self._parents.setdefault(child_key, []).append(inclusion)
-        return found
+        return [played for registration in found for played in self._overridden(registration)]
+
+    def _overridden(self, registration: Registration) -> list[Registration]:
+        """The routes a registration makes on a router whose class overrides
+        ``api_route`` or ``add_api_route`` (``overrides``): one per path the
+        override passes on to FastAPI's method, or the registration as it is."""
+        if registration.plain:
+            return [registration]
+        program = self.program
+        classes = {
+            info.cls if info is not None else None
+            for info in map(program.routers.get, registration.routers)
+        }
+        klass = classes.pop() if len(classes) == 1 else None
+        if klass is None:
+            return [registration]
+        paths = [registration.path]
+        for name in REGISTRATION_METHODS:
+            method = program.method(klass, name)
+            function = program.function(method) if method is not None else None
+            if function is None or not function.path_variants:
+                continue
+            paths = list(
+                dict.fromkeys(
+                    played
+                    for path in paths
+                    for variant in function.path_variants
+                    if (played := apply(variant, path)) is not None
+                )
+            )
+        if paths == [registration.path]:
+            return [registration]
+        return [dataclasses.replace(registration, path=path) for path in paths]
 
     def _listed(
         self, listed: list[Expr], owner: RouterKey, module: str, within: Key

@@ -37,6 +37,7 @@ from unstuck.check.model import (
     Truthy,
     Typed,
 )
+from unstuck.check.overrides import path_variants
 
 
 def _module_package(summary: ModuleSummary) -> str:
@@ -120,6 +121,7 @@ class ModuleWalker(ExpressionReader):
         if self.klass is not None:
             self.klass.methods[node.name] = qualname
             function.stub = "abstractmethod" in decorator_names or _is_stub(node.body)
+            function.path_variants = path_variants(node)
         self.bind(node.name, FunctionRef(qualname))
 
         env: dict[str, Expr] = dict(self.env) if self.env is not None else {}
