@@ -50,6 +50,7 @@ from unstuck.check.model import (
 from unstuck.check.once import ONCE_BLOCK, memoised_by
 from unstuck.check.program import Program, last_name
 from unstuck.check.rule import Rule
+from unstuck.check.serving import Serving
 from unstuck.check.timeouts import timeout_findings
 from unstuck.check.values import (
     EMPTY,
@@ -115,6 +116,7 @@ class BlockingAnalysis:
         self._wrapped: dict[Key, list[Key]] = {}
         self._reached: dict[Key, list[Blocker]] = {}
         self._long_lived: dict[Key, bool] = {}
+        self._serving = Serving(program)
         # Handed over through a weak proxy: this object's bound methods, held by an
         # object it owns, would make a cycle that keeps every memo of the run alive
         # until the garbage collector (off during a run) scans them all.
@@ -290,19 +292,25 @@ class BlockingAnalysis:
         return lambda line: function.runs_once_at(line) or function.fills_instance_once_at(line)
 
     def _lives_long(self, klass: Key) -> bool:
-        """Every instance of the class is made once per process: at import time (a
+        """No instance of the class is made per request: each is made at import time (a
         module-level instance), by a memoised function (``@lru_cache def
-        get_translator(): return Translator()``), or by the ``__init__`` of a class whose
-        instances all are (``self.git = GitClient()`` in a service made at import)."""
+        get_translator(): return Translator()``), by the ``__init__`` of a class whose
+        instances all live long (``self.git = GitClient()`` in a service made at
+        import), or by code that serves no request (a command, a script, a start-up
+        handler: ``serving``). A class given to ``Depends`` is made per request."""
         known = self._long_lived.get(klass)
         if known is None:
             self._long_lived[klass] = False  # a class made in its own kind's __init__
             places = self.program.constructions(klass)
-            known = bool(places) and all(self._makes_once(place) for place in places)
+            # A class the project never makes by name (its users do, or a framework)
+            # counts as made once: no request of the project makes one.
+            known = not self._serving.made_per_request(klass) and all(
+                self._makes_once(place, klass) for place in places
+            )
             self._long_lived[klass] = known
         return known
 
-    def _makes_once(self, place: Key) -> bool:
+    def _makes_once(self, place: Key, klass: Key) -> bool:
         if place[1] == MODULE_BODY:
             return True
         maker = self.program.function(place)
@@ -310,12 +318,26 @@ class BlockingAnalysis:
             return False
         if memoised_by(self.program, place, maker) is not None:
             return True
-        owner, _, name = place[1].rpartition(".")
-        return (
-            name == "__init__"
-            and owner == maker.class_qualname
-            and self._lives_long((place[0], owner))
-        )
+        owner = maker.class_qualname
+        if owner is not None and (
+            place[1].rpartition(".")[2] == "__init__" or self._fills_once(place, maker, klass)
+        ):
+            # once per instance of the owner: as long-lived as the owner's instances
+            return self._lives_long((place[0], owner))
+        return not self._serving.may_serve(place)
+
+    def _fills_once(self, place: Key, maker: FunctionSummary, klass: Key) -> bool:
+        """Every instance the function makes is kept on ``self`` by a block that fills
+        it once (``if self._store is None: self._store = Store()``)."""
+        if not maker.instance_once_blocks:
+            return False
+        lines = [
+            call.line
+            for call in maker.calls
+            if last_name(call.func) == klass[1].rpartition(".")[2]
+            and Class(klass) in self.program.eval(call.func, place[0])
+        ]
+        return bool(lines) and all(maker.fills_instance_once_at(line) for line in lines)
 
     def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
         """The calls (by id) whose result a streaming response iterates in the thread pool:
