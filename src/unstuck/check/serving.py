@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from unstuck.check.discovery import is_test_module
-from unstuck.check.model import MODULE_BODY, Attribute, Call
+from unstuck.check.model import MODULE_BODY, Attribute, Call, Expr, Subscript
 from unstuck.check.once import life_handlers, started_once, worker_jobs
 from unstuck.check.program import Program, last_name
 from unstuck.check.values import Class, Function, Key
@@ -125,6 +125,31 @@ class Serving:
                         callee = program.callee(value)
                         if callee is not None:
                             found.add(callee)
+            # ``Depends()`` with no argument, as a default or in ``Annotated[Basket,
+            # Depends()]``: the annotation is the dependency
+            for key, function in program.functions():
+                for param in function.params:
+                    if not _may_depend_on_annotation(param.default, param.annotation):
+                        continue
+                    annotated = (
+                        program.eval(param.annotation, key[0])
+                        if param.annotation is not None
+                        else frozenset()
+                    )
+                    for value in program.dependencies(annotated, param.default, key[0]):
+                        if isinstance(value, Class):
+                            classes.add(value.key)
+                        callee = program.callee(value)
+                        if callee is not None:
+                            found.add(callee)
             self._dependencies = frozenset(found)
             self._depended_classes = frozenset(classes)
         return self._dependencies
+
+
+def _may_depend_on_annotation(default: Expr | None, annotation: Expr | None) -> bool:
+    """A parameter whose dependency its annotation names: a ``Depends()`` default with
+    no argument, or an ``Annotated[...]`` annotation (which may hold one)."""
+    if isinstance(default, Call) and last_name(default.func) in ("Depends", "Security"):
+        return not default.args and default.keyword("dependency") is None
+    return isinstance(annotation, Subscript) and last_name(annotation.base) == "Annotated"
