@@ -102,19 +102,17 @@ def measure(base: CodeBase, root: Path, runs: int, dump: Path | None) -> None:
         times.append(elapsed)
     assert report is not None
     floor, took = statistics.median(floors), statistics.median(times)
-    served = [route for route in report.routes if route.included]
-    labels = {route.label for route in served}
-    unknown = sum(1 for route in served if "{...}" in route.path)
+    labels = {route.label for route in report.routes}
+    unknown = sum(1 for route in report.routes if "{...}" in route.path)
     missing = [path for path in base.paths if path not in labels]
-    share = len(served) / base.routes if base.routes else 1.0
+    share = len(report.routes) / base.routes if base.routes else 1.0
     codes = Counter(finding.code for finding in report.findings)
     print(f"== {base.repository} @ {base.commit[:12]}  ({base.application})")
     print(f"   files      {report.analyzed} analyzed, {len(report.not_parsed)} not parsed")
     print(f"   time       {took:.2f} s, parse floor {floor:.2f} s: {took / floor:.1f}x")
     print(
-        f"   routes     {len(served)} found / {base.routes} counted ({share:.0%});"
-        f" {unknown} with an unknown part; {len(report.routes) - len(served)} more on"
-        " routers no app includes"
+        f"   routes     {len(report.routes)} found / {base.routes} counted ({share:.0%});"
+        f" {unknown} with an unknown part"
     )
     for path in missing:
         print(f"   missing    {path}")

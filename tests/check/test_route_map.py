@@ -157,36 +157,3 @@ def test_a_call_reached_through_two_coroutines_of_a_route_is_listed_once(tmp_pat
     )
     (route,) = check([tmp_path], jobs=1).routes
     assert [(item.code, item.line) for item in route.blocking] == [("USK101", 10)]
-
-
-def test_a_router_no_app_includes_is_listed_apart(tmp_path: Path) -> None:
-    (tmp_path / "main.py").write_text(
-        textwrap.dedent(
-            """
-            from fastapi import APIRouter, FastAPI
-
-            app = FastAPI()
-            users = APIRouter(prefix="/users")
-            drafts = APIRouter(prefix="/drafts")  # made, filled, included nowhere
-
-
-            @users.get("/{user_id}")
-            async def get_user(user_id: int) -> int:
-                return user_id
-
-
-            @drafts.get("/{draft_id}")
-            async def get_draft(draft_id: int) -> int:
-                return draft_id
-
-
-            app.include_router(users)
-            """
-        )
-    )
-    report = check([tmp_path], jobs=1)
-    included = {route.path: route.included for route in report.routes}
-    assert included == {"/users/{user_id}": True, "/drafts/{draft_id}": False}
-    routes = cast(list[dict[str, Any]], report.as_json()["routes"])
-    assert [route["included"] for route in routes] == [False, True]
-    assert "not served: its router is included in no app" in route_map_text(report.routes)

@@ -82,8 +82,6 @@ def route_map_text(routes: list[Route]) -> str:
     lines: list[str] = []
     for route in routes:
         lines.append(f"{route.label}  {route.handler}  ({route.location[0]}:{route.location[1]})")
-        if not route.included:
-            lines.append("    not served: its router is included in no app")
         lines.append(f"    runs on: {route.runs}")
         if route.dependencies:
             lines.append("    dependencies:")

@@ -163,7 +163,7 @@ class Registrations:
             return self._routers_by_attribute(expr.name)
         if isinstance(expr, Attribute) and expr.name == "router":  # ``app.router.add_...``
             within = self._routers(expr.base, module, depth + 1)
-            return [key for key in within if self.is_app(key)]
+            return [key for key in within if self._is_app(key)]
         if isinstance(expr, Attribute) and isinstance(expr.base, SelfRef):
             return self._routers_injected(expr.base.klass, expr.name, module, depth)
         return found
@@ -178,7 +178,7 @@ class Registrations:
                 found.extend(self._routers_passed(stored, module, depth + 1))
         return list(dict.fromkeys(found))
 
-    def is_app(self, key: RouterKey) -> bool:
+    def _is_app(self, key: RouterKey) -> bool:
         info = self.program.routers.get(key)
         return info is not None and info.kind == "app"
 

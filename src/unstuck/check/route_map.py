@@ -94,9 +94,6 @@ class RouteMapper:
                     served.add(at)
                     extra = [*placement.dependencies, *extra]
                     route = self._route(registration, path, extra, view)
-                    # a chain of routers that reaches no app: listed at its own prefix,
-                    # though nothing serves it
-                    route.included = self._registrations.is_app(placement.routers[0])
                     self._wrap(route, placement.routers)
                     routes.append(route)
         routes.extend(self._library_routes(seen))

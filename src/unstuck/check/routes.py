@@ -120,7 +120,6 @@ class Route(Record):
         "advice",
         "loop_functions",
         "wrapped_by",
-        "included",
     )
     __slots__ = __match_args__
 
@@ -137,7 +136,6 @@ class Route(Record):
         advice: str,
         loop_functions: set[Key],  # coroutines that serve this route
         wrapped_by: list[Wrapping] | None = None,
-        included: bool = True,  # False: on a router that no app includes (never served)
     ) -> None:
         self.methods = methods
         self.path = path
@@ -150,7 +148,6 @@ class Route(Record):
         self.advice = advice
         self.loop_functions = loop_functions
         self.wrapped_by = [] if wrapped_by is None else wrapped_by
-        self.included = included
 
     @property
     def label(self) -> str:
@@ -167,5 +164,4 @@ class Route(Record):
             "blocking": [item.as_json() for item in self.blocking],
             "wrapped_by": [item.as_json() for item in self.wrapped_by],
             "advice": self.advice,
-            "included": self.included,
         }
