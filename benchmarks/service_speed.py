@@ -119,39 +119,21 @@ def judge(measured: Measured) -> list[Goal]:
 
     A target whose apps were not run (``--apps``) is left out.
     """
-    users = measured.users_per_s
-    burst_p99 = measured.burst_p99_s
+    # (name, medians, the other app, bound, higher is better)
+    targets = [
+        ("GET /users/{id} req/s, service / fastapi-orm", measured.users_per_s,
+         "fastapi-orm", USERS_VS_ORM, True),
+        ("GET /users/{id} req/s, service / bare", measured.users_per_s,
+         "bare", USERS_VS_BARE, True),
+        (f"{BURST} x /async?delay=1 p99, service / bare", measured.burst_p99_s,
+         "bare", BURST_VS_BARE, False),
+    ]  # fmt: skip
     goals = []
-    if "service" in users and "fastapi-orm" in users:
-        vs_orm = users["service"].median / users["fastapi-orm"].median
-        goals.append(
-            Goal(
-                "GET /users/{id} req/s, service / fastapi-orm",
-                vs_orm,
-                USERS_VS_ORM,
-                vs_orm >= USERS_VS_ORM,
-            )
-        )
-    if "service" in users and "bare" in users:
-        vs_bare = users["service"].median / users["bare"].median
-        goals.append(
-            Goal(
-                "GET /users/{id} req/s, service / bare",
-                vs_bare,
-                USERS_VS_BARE,
-                vs_bare >= USERS_VS_BARE,
-            )
-        )
-    if "service" in burst_p99 and "bare" in burst_p99:
-        burst_ratio = burst_p99["service"].median / burst_p99["bare"].median
-        goals.append(
-            Goal(
-                f"{BURST} x /async?delay=1 p99, service / bare",
-                burst_ratio,
-                BURST_VS_BARE,
-                burst_ratio <= BURST_VS_BARE,
-            )
-        )
+    for name, medians, other, bound, higher in targets:
+        if "service" not in medians or other not in medians:
+            continue
+        ratio = medians["service"].median / medians[other].median
+        goals.append(Goal(name, ratio, bound, ratio >= bound if higher else ratio <= bound))
     return goals
 
 
