@@ -7,8 +7,12 @@ written under a name the consumer ignores and renamed into place once
 complete, so a reader only ever sees whole messages. An exchange's table of
 queues has the same race when it is first made (created empty, then locked and
 filled: a publisher reading it in between fails on the empty file), so a new table
-is written aside and linked into place whole. Celery is given this class as
-``broker_transport`` when no broker is configured.
+is written aside and linked into place whole. And kombu records a binding in the
+process-wide state before it writes the table: another thread of the same process
+that finds the binding declared skips its own, publishes, finds no table yet, and
+kombu drops the message without a word; so the bindings this process declared
+count as part of the table. Celery is given this class as ``broker_transport``
+when no broker is configured.
 """
 
 from __future__ import annotations
@@ -43,6 +47,16 @@ class Channel(filesystem.Channel):
         finally:
             if os.path.exists(partial):
                 os.unlink(partial)
+
+    def get_table(self, exchange: str) -> list[filesystem.exchange_queue_t]:  # type: ignore[override]
+        table = super().get_table(exchange)
+        exchanges = self.state.exchanges or {}
+        declared = exchanges.get(exchange, {}).get("table", ())
+        for routing_key, pattern, queue in declared:
+            entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            if entry not in table:
+                table.append(entry)
+        return table
 
     def _queue_bind(  # type: ignore[override]
         self, exchange: str, routing_key: str, pattern: str, queue: str
