@@ -47,7 +47,8 @@ class Wrappers:
 
     def add(self, kind: str, values: frozenset[Value], apps: list[RouterKey]) -> None:
         """What ``values`` (functions, classes, library classes) add to ``apps``."""
-        for value in values:
+        # A set's order follows the hash seed: sorted, the report is the same every run.
+        for value in sorted(values, key=repr):
             wrapper: Wrapper | None = None
             match value:
                 case Function(key):
