@@ -194,7 +194,10 @@ class Program:
         )
         self._top_level = _top_level_names(modules, _library_roots(knowledge))
         self.routers: dict[RouterKey, RouterInfo] = {}
-        self._memo: dict[tuple[str, int], frozenset[Value]] = {}
+        # Keyed by the expression's id, and holding the expression: kept alive, an
+        # expression made for one evaluation (a call rebuilt with a loop's item) cannot
+        # be freed and its id reused by another, which would read this one's values.
+        self._memo: dict[tuple[str, int], tuple[Expr, frozenset[Value]]] = {}
         # expressions being evaluated, by depth; the outermost depth a cycle cut reached
         # (functions whose return values are being found are in it too, by their key)
         self._active: dict[tuple[str, int] | Key, int] = {}
@@ -589,7 +592,7 @@ class Program:
         key = (module, id(expr))
         known = self._memo.get(key)
         if known is not None:
-            return known
+            return known[1]
         active = self._active
         depth = active.get(key)
         if depth is not None:  # a cycle: cut it, and remember how far out it reached
@@ -608,7 +611,7 @@ class Program:
         # A result that depends on an expression still being evaluated further out is
         # partial: kept, it would make the answer depend on the order of evaluation.
         if cut >= depth:
-            self._memo[key] = result
+            self._memo[key] = (expr, result)
         return result
 
     # The matches on the hot paths test the class only and then read fields: capture
