@@ -508,7 +508,7 @@ def test_a_library_method_runs_the_hooks_of_a_project_subclass() -> None:
     report = _check("library_hooks")
     finding = next(f for f in report.findings if "lookup_client" in f.message)
     # ``revoke_response`` is declared under ``if TYPE_CHECKING:`` only: the library's runs
-    assert set(finding.routes) == {"POST /revoke", "POST /token"}
+    assert set(finding.routes) == {"POST /purge", "POST /revoke", "POST /token"}
     assert [step.function for step in finding.chain] == [
         "library_hooks.tokens.token",
         "library_hooks.tokens.Server.lookup_client",

@@ -48,6 +48,9 @@ class Scan:
     # awaited coroutine calls that pass arguments: what they pass to untyped parameters
     # is followed into the coroutine (``await fetch(requests.Session(), url)``)
     awaited_with_arguments: list[SyncCall] = field(default_factory=list)
+    # coroutines awaited under a once-guard (``if _token is None: _token = await
+    # log_in()``): followed like calls, the first time only
+    awaited_once: list[Key] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, order=True)

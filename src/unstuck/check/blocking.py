@@ -196,6 +196,12 @@ class BlockingAnalysis:
                     if id(call) in spawned:
                         result.spawned.append(target)
                         continue
+                    if once_at(line):
+                        # awaited under a once-guard (``if client is None: client = await
+                        # connect()``): runs on the loop like a call, the first time only
+                        result.sync_calls.append(SyncCall(line, col, target, call, True))
+                        result.awaited_once.append(target)
+                        continue
                     result.async_calls.append(target)
                     if call.args or call.keywords:
                         awaited = SyncCall(line, col, target, call, once_at(line))

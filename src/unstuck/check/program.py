@@ -207,6 +207,7 @@ class Program:
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
         self._subclasses: dict[Key, list[Key]] | None = None
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
+        self._handed_by_name: dict[str, list[tuple[Key, Attribute]]] | None = None
         self._state: dict[str, frozenset[Value]] = {}
         self._exporting: set[tuple[str, str]] = set()
         # class -> __init__ parameter -> (value, module) given through add_middleware
@@ -422,6 +423,19 @@ class Program:
             self._calls_by_name = index
         return self._calls_by_name.get(name, [])
 
+    def methods_handed(self, name: str) -> list[tuple[Key, Attribute]]:
+        """Every ``x.name`` given as an argument (``run(executor, self._delete, ids)``),
+        with the function it is in: a method the project hands over itself."""
+        if self._handed_by_name is None:
+            index: dict[str, list[tuple[Key, Attribute]]] = {}
+            for key, function in self.functions():
+                for call in function.calls:
+                    for argument in (*call.args, *(keyword.value for keyword in call.keywords)):
+                        if isinstance(argument, Attribute):
+                            index.setdefault(argument.name, []).append((key, argument))
+            self._handed_by_name = index
+        return self._handed_by_name.get(name, [])
+
     def library_hooks(self, key: Key) -> list[Key]:
         """The methods a project class derived from a library class defines for the
         library to call back (template methods: an OAuth server's ``query_client``, a
@@ -537,9 +551,13 @@ class Program:
 
     def _called_on(self, klass: Key, name: str) -> bool:
         """Whether project code calls method ``name`` on an instance of ``klass`` (or of a
-        class related to it), so that the method is no hook only the library calls."""
-        for where, call in self.calls_named(name):
-            func = call.func
+        class related to it), or hands it over, so that the method is no hook only the
+        library calls."""
+        used = [(where, call.func) for where, call in self.calls_named(name)]
+        # a method the project hands to a call (a thread pool, a retry helper) is
+        # its own to run, not the library's to call back
+        used.extend(self.methods_handed(name))
+        for where, func in used:
             if not isinstance(func, Attribute):
                 continue
             for value in self.eval(func.base, where[0]):

@@ -17,6 +17,7 @@ from unstuck.check.blockers import Blocker, Site
 from unstuck.check.blocking import BlockingAnalysis, as_finding
 from unstuck.check.model import Attribute, Call, ChainLink, Finding
 from unstuck.check.once import (
+    ONCE_BLOCK,
     life_handlers,
     once_only,
     started_on_own_loop,
@@ -108,6 +109,11 @@ def site_findings(
     for scheduler, keys in scheduled.items():
         for callback in keys:
             callers.setdefault(callback, []).append(scheduler)
+    # a coroutine awaited only under once-guards runs once, whoever awaits it
+    for key in coroutines:
+        for callee in analysis.scan(key).awaited_once:
+            if callee not in callers:
+                entries.setdefault(callee, ONCE_BLOCK)
     once = once_only(entries, callers, set(routes_of))
     reached: dict[Site, list[tuple[Key, Blocker]]] = {}
     for key in dict.fromkeys([*coroutines, *entries, *validators, *callbacks]):
