@@ -129,6 +129,8 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         (47, ("GET /slow",)),
         # after ``if not resolve: return ...``, only a call that leaves it true
         (65, ("GET /resolved",)),
+        # a constant passed by position (arithmetic on numbers included) counts too
+        (83, ("PUT /forever", "PUT /spread")),
     }
 
 

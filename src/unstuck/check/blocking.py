@@ -46,6 +46,7 @@ from unstuck.check.model import (
     FunctionRef,
     FunctionSummary,
     Param,
+    Unknown,
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
 from unstuck.check.program import Program, last_name
@@ -541,7 +542,8 @@ class BlockingAnalysis:
         """``reached`` without what the call (made in ``module``) turns off:
         ``load(path, process=False)`` never runs ``if process: parse(path)``, nor
         ``save(data, to=Target.MEMORY)`` ``if to == Target.DISK: ...``. Only a constant
-        passed by keyword, or the parameter's constant default when the call passes
+        passed (by keyword, or by position when every argument before it is known: no
+        ``*args`` shifts it), or the parameter's constant default when the call passes
         nothing for it, counts."""
         callee = self.program.function(target)
         if callee is None or not callee.flag_blocks or not reached:
@@ -553,9 +555,12 @@ class BlockingAnalysis:
             if block.name not in names:
                 continue
             index = names.index(block.name)
+            position = index - skipped
             given, given_in = call.keyword(block.name), module
-            if given is None and len(call.args) <= index - skipped:
+            if given is None and len(call.args) <= position:
                 given, given_in = callee.params[index].default, target[0]
+            elif given is None and position >= 0 and _positions_known(call, position):
+                given = call.args[position]
             if given is None:
                 continue
             if block.values:
@@ -709,3 +714,9 @@ def _takes_ready_item(function: FunctionSummary, value: LibraryCallee, call: Cal
         and isinstance(func, Attribute)
         and function.holds_item_at(func.base, call.line)
     )
+
+
+def _positions_known(call: Call, position: int) -> bool:
+    """The arguments up to ``position`` are all read: none is an unpacked ``*args``
+    (read as unknown), which could move the one at ``position`` elsewhere."""
+    return not any(isinstance(arg, Unknown) for arg in call.args[: position + 1])

@@ -418,7 +418,7 @@ class ExpressionReader:
             if _is_text(left) or _is_text(right):
                 # ``API_PREFIX + "/users"``: read as the f-string it could have been
                 return FString((left, right))
-        return UNKNOWN
+        return _folded(node.op, left, right)
 
     def e_IfExp(self, node: ast.IfExp, awaited: bool) -> Expr:
         self.ex(node.test)
@@ -566,3 +566,25 @@ def _constant_int(node: ast.expr) -> int | None:
 
 
 ExpressionReader.expression = node_handlers(ExpressionReader, "e_")
+
+
+def _folded(op: ast.operator, left: Expr, right: Expr) -> Expr:
+    """Arithmetic on two numbers written in the code (``3600 * 24``): the number, so a
+    call passing it compares as the constant it is; anything else is not followed."""
+    if not (isinstance(left, Constant) and isinstance(right, Constant)):
+        return UNKNOWN
+    a, b = left.value, right.value
+    if (
+        not isinstance(a, int)
+        or not isinstance(b, int)
+        or isinstance(a, bool)
+        or isinstance(b, bool)
+    ):
+        return UNKNOWN
+    if isinstance(op, ast.Mult):
+        return Constant(a * b)
+    if isinstance(op, ast.Add):
+        return Constant(a + b)
+    if isinstance(op, ast.Sub):
+        return Constant(a - b)
+    return UNKNOWN
