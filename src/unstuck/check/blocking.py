@@ -541,13 +541,22 @@ class BlockingAnalysis:
     ) -> dict[Site, Blocker]:
         """``reached`` without what the call (made in ``module``) turns off:
         ``load(path, process=False)`` never runs ``if process: parse(path)``, nor
-        ``save(data, to=Target.MEMORY)`` ``if to == Target.DISK: ...``. Only a constant
-        passed (by keyword, or by position when every argument before it is known: no
-        ``*args`` shifts it), or the parameter's constant default when the call passes
-        nothing for it, counts."""
-        callee = self.program.function(target)
-        if callee is None or not callee.flag_blocks or not reached:
+        ``save(data, to=Target.MEMORY)`` ``if to == Target.DISK: ...``."""
+        if not reached:
             return reached
+        spans = self._off_spans(call, module, target)
+        if not spans:
+            return reached
+        return _outside(reached, spans)
+
+    def _off_spans(self, call: Call, module: str, target: Key) -> list[tuple[int, int]]:
+        """The lines of ``target`` that the call (made in ``module``) turns off. Only a
+        constant passed (by keyword, or by position when every argument before it is
+        known: no ``*args`` shifts it), or the parameter's constant default when the
+        call passes nothing for it, counts."""
+        callee = self.program.function(target)
+        if callee is None or not callee.flag_blocks:
+            return []
         names = [param.name for param in callee.params]
         skipped = 1 if callee.class_qualname is not None and names[:1] in (["self"], ["cls"]) else 0
         off: list[FlagBlock] = []
@@ -570,16 +579,40 @@ class BlockingAnalysis:
             elif isinstance(given, Constant) and bool(given.value) != block.when:
                 off.append(block)
         if not off:
-            return reached
+            return []
         spans = [(block.first, block.last) for block in off]
         for filled in callee.filled_blocks:  # ``if pushed:``, filled only where it is off
             if all(any(first <= line <= last for first, last in spans) for line in filled.fills):
                 spans.append((filled.first, filled.last))
-        return {
-            site: blocker
-            for site, blocker in reached.items()
-            if not any(first <= blocker.chain[0].line <= last for first, last in spans)
-        }
+        return spans
+
+    def _off_for_every_caller(self, key: Key) -> list[tuple[int, int]]:
+        """The lines of coroutine ``key`` that every call of it turns off (a coroutine is
+        an entry of its own, analyzed once for all its callers): ``if file_path is not
+        None:`` when no caller passes one. Only when each use of its name is a call the
+        analysis resolves to it; handed on (``Depends(...)``, a task, a callback) or
+        served as a route, its arguments are not known."""
+        function = self.program.function(key)
+        if function is None or not function.flag_blocks or function.decorators:
+            return []  # a decorated coroutine may be registered (a route, a handler)
+        program = self.program
+        name = key[1].rpartition(".")[2]
+        if program.names_handed(name):
+            return []
+        spans: list[tuple[int, int]] | None = None
+        wanted = Function(key)
+        calls = program.calls_named(name)
+        for where, call in calls:
+            found = program.eval(call.func, where[0])
+            if wanted not in found:
+                if not found:
+                    return []  # a call of that name on something not known: maybe this
+                continue
+            off = self._off_spans(call, where[0], key)
+            spans = off if spans is None else [span for span in spans if span in off]
+            if not spans:
+                return []
+        return spans or []
 
     def _same_value(self, left: Expr, left_in: str, right: Expr, right_in: str) -> bool | None:
         """Whether two constants are equal: ``None`` when that is not known. Members of
@@ -661,6 +694,9 @@ class BlockingAnalysis:
             once = memoised or (ONCE_BLOCK if awaited.once else None)
             for site, blocker in bound.bound_blockers(target, bindings, 0).items():
                 found[site] = better(found.get(site), extend(link, target, blocker, once))
+        dead = self._off_for_every_caller(key)
+        if dead:
+            found = _outside(found, dead)
         return [found[site] for site in sorted(found)]
 
     def findings_in(self, key: Key) -> list[Finding]:
@@ -720,3 +756,12 @@ def _positions_known(call: Call, position: int) -> bool:
     """The arguments up to ``position`` are all read: none is an unpacked ``*args``
     (read as unknown), which could move the one at ``position`` elsewhere."""
     return not any(isinstance(arg, Unknown) for arg in call.args[: position + 1])
+
+
+def _outside(reached: dict[Site, Blocker], spans: list[tuple[int, int]]) -> dict[Site, Blocker]:
+    """What is reached from lines outside ``spans`` (the first line of each chain)."""
+    return {
+        site: blocker
+        for site, blocker in reached.items()
+        if not any(first <= blocker.chain[0].line <= last for first, last in spans)
+    }

@@ -208,6 +208,7 @@ class Program:
         self._subclasses: dict[Key, list[Key]] | None = None
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._handed_by_name: dict[str, list[tuple[Key, Attribute]]] | None = None
+        self._names_handed: set[str] | None = None
         self._state: dict[str, frozenset[Value]] = {}
         self._exporting: set[tuple[str, str]] = set()
         # class -> __init__ parameter -> (value, module) given through add_middleware
@@ -422,6 +423,21 @@ class Program:
                         index.setdefault(name_of, []).append((key, call))
             self._calls_by_name = index
         return self._calls_by_name.get(name, [])
+
+    def names_handed(self, name: str) -> bool:
+        """Whether something named ``name`` (``f``, ``x.f``) is given as an argument
+        anywhere (``Depends(f)``, ``add_task(f, path)``): its calls are then made where
+        the analysis does not see them."""
+        if self._names_handed is None:
+            names: set[str] = set()
+            for _, function in self.functions():
+                for call in function.calls:
+                    for argument in (*call.args, *(keyword.value for keyword in call.keywords)):
+                        named = last_name(argument)
+                        if named is not None:
+                            names.add(named)
+            self._names_handed = names
+        return name in self._names_handed
 
     def methods_handed(self, name: str) -> list[tuple[Key, Attribute]]:
         """Every ``x.name`` given as an argument (``run(executor, self._delete, ids)``),
