@@ -137,6 +137,9 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         (122, ("POST /records", "POST /snapshots")),
         # a dependency is called by FastAPI, with what the request holds
         (129, ("POST /snapshots",)),
+        # a parameter handed on is what every caller gives: none gives ``full_shot`` a
+        # path, so ``scroll_shot`` never writes; ``shot_of`` hands on a request's
+        (158, ("GET /saved-shots",)),
     }
 
 

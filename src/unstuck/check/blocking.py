@@ -79,6 +79,8 @@ OFFLOADERS = frozenset(
     }
 )
 _MAX_DEPTH = 40
+# parameters handed on from function to function, followed to their constant at most so far
+_MAX_PASSED_THROUGH = 4
 # Responses that iterate a sync iterator in the thread pool (Starlette's
 # ``iterate_in_threadpool``): the body of a sync generator handed to one runs there.
 ITERATED_IN_THREADS = frozenset(
@@ -116,6 +118,7 @@ class BlockingAnalysis:
         self._offloaded: dict[Key, bool] = {}
         self._wrapped: dict[Key, list[Key]] = {}
         self._reached: dict[Key, list[Blocker]] = {}
+        self._calls_of: dict[Key, list[tuple[Key, Call]]] = {}
         self._long_lived: dict[Key, bool] = {}
         self._serving = Serving(program)
         # Handed over through a weak proxy: this object's bound methods, held by an
@@ -558,18 +561,19 @@ class BlockingAnalysis:
         if callee is None or not callee.flag_blocks:
             return []
         names = [param.name for param in callee.params]
-        skipped = 1 if callee.class_qualname is not None and names[:1] in (["self"], ["cls"]) else 0
+        skipped = _bound_first(callee, names)
         off: list[FlagBlock] = []
         for block in callee.flag_blocks:
             if block.name not in names:
                 continue
             index = names.index(block.name)
-            position = index - skipped
-            given, given_in = call.keyword(block.name), module
-            if given is None and len(call.args) <= position:
+            given, given_in = _given(call, block.name, index - skipped), module
+            if given is None:
                 given, given_in = callee.params[index].default, target[0]
-            elif given is None and position >= 0 and _positions_known(call, position):
-                given = call.args[position]
+            elif isinstance(given, Param):
+                passed = self._passed_through(given, module, 0)
+                if passed is not None:
+                    given, given_in = passed
             if given is None:
                 continue
             if block.values:
@@ -589,30 +593,80 @@ class BlockingAnalysis:
     def _off_for_every_caller(self, key: Key) -> list[tuple[int, int]]:
         """The lines of coroutine ``key`` that every call of it turns off (a coroutine is
         an entry of its own, analyzed once for all its callers): ``if file_path is not
-        None:`` when no caller passes one. Only when each use of its name is a call the
-        analysis resolves to it; handed on (``Depends(...)``, a task, a callback) or
-        served as a route, its arguments are not known."""
+        None:`` when no caller passes one."""
         function = self.program.function(key)
-        if function is None or not function.flag_blocks or function.decorators:
-            return []  # a decorated coroutine may be registered (a route, a handler)
-        program = self.program
-        name = key[1].rpartition(".")[2]
-        if program.names_handed(name):
+        if function is None or not function.flag_blocks:
+            return []
+        calls = self._every_call(key)
+        if not calls:
             return []
         spans: list[tuple[int, int]] | None = None
-        wanted = Function(key)
-        calls = program.calls_named(name)
         for where, call in calls:
-            found = program.eval(call.func, where[0])
-            if wanted not in found:
-                if not found:
-                    return []  # a call of that name on something not known: maybe this
-                continue
             off = self._off_spans(call, where[0], key)
             spans = off if spans is None else [span for span in spans if span in off]
             if not spans:
                 return []
         return spans or []
+
+    def _every_call(self, key: Key) -> list[tuple[Key, Call]]:
+        """Every call of function ``key``, with the function it is made in; empty when
+        some use of it is not known: handed on (``Depends(...)``, a task, a callback),
+        decorated (a route, a handler: called by a framework), or a call of that name
+        on something the analysis does not resolve (which may be this function)."""
+        known = self._calls_of.get(key)
+        if known is not None:
+            return known
+        self._calls_of[key] = []
+        program = self.program
+        function = program.function(key)
+        name = key[1].rpartition(".")[2]
+        if function is None or function.decorators or program.names_handed(name):
+            return []
+        found: list[tuple[Key, Call]] = []
+        wanted = Function(key)
+        for where, call in program.calls_named(name):
+            values = program.eval(call.func, where[0])
+            if not values:
+                return []
+            if wanted in values:
+                found.append((where, call))
+        self._calls_of[key] = found
+        return found
+
+    def _passed_through(self, param: Param, module: str, depth: int) -> tuple[Expr, str] | None:
+        """The one constant that every call of the function ``param`` belongs to gives
+        it (a parameter handed on: ``shoot(file_path=file_path)`` in a function that
+        every caller calls without ``file_path``), with the module it is written in."""
+        key = (module, param.function)
+        function = self.program.function(key)
+        if function is None or depth > _MAX_PASSED_THROUGH:
+            return None
+        names = [each.name for each in function.params]
+        if param.name not in names:
+            return None
+        index = names.index(param.name)
+        skipped = _bound_first(function, names)
+        found: tuple[Expr, str] | None = None
+        calls = self._every_call(key)
+        if not calls:
+            return None
+        for where, call in calls:
+            given = _given(call, param.name, index - skipped)
+            given_in = where[0]
+            if given is None:
+                given, given_in = function.params[index].default, key[0]
+            if isinstance(given, Param):
+                passed = self._passed_through(given, given_in, depth + 1)
+                if passed is None:
+                    return None
+                given, given_in = passed
+            if not isinstance(given, Constant | Attribute):
+                return None
+            same = found is None or self._same_value(*found, given, given_in)
+            if same is not True:
+                return None
+            found = (given, given_in)
+        return found
 
     def _same_value(self, left: Expr, left_in: str, right: Expr, right_in: str) -> bool | None:
         """Whether two constants are equal: ``None`` when that is not known. Members of
@@ -750,6 +804,23 @@ def _takes_ready_item(function: FunctionSummary, value: LibraryCallee, call: Cal
         and isinstance(func, Attribute)
         and function.holds_item_at(func.base, call.line)
     )
+
+
+def _bound_first(function: FunctionSummary, names: list[str]) -> int:
+    """1 when a call of the method binds its first parameter (``self``, ``cls``)."""
+    return 1 if function.class_qualname is not None and names[:1] in (["self"], ["cls"]) else 0
+
+
+def _given(call: Call, name: str, position: int) -> Expr | None:
+    """What the call passes for parameter ``name`` at ``position`` (after ``self``):
+    by keyword, or by position when no ``*args`` before it could shift it; ``None``
+    when it passes nothing for it (or what it passes is not known)."""
+    given = call.keyword(name)
+    if given is None and 0 <= position < len(call.args):
+        if not _positions_known(call, position):
+            return UNKNOWN
+        given = call.args[position]
+    return given
 
 
 def _positions_known(call: Call, position: int) -> bool:
