@@ -133,6 +133,10 @@ class ExpressionReader:
         # names the current function declares ``global``, and the lines where it stores
         # into module state (those globals, or items and attributes of module names)
         self.declared_globals: set[str] = set()
+        # names of the functions around this one, not bound in it: what it stores on
+        # them (``app.ready = True`` in a route an app factory defines) lasts as long as
+        # the factory's closure, the process
+        self.closure_names: set[str] = set()
         self.global_stores: list[int] = []
         self.instance_stores: list[int] = []  # ``self.x = ...``, ``self.x[k] = ...``
         # Records shared within the module: names, constants, attribute reads of a
@@ -150,6 +154,7 @@ class ExpressionReader:
     # -- bindings -------------------------------------------------------------
 
     def bind(self, name: str, value: Expr) -> None:
+        self.closure_names.discard(name)  # bound here: a local of this function
         if self.env is not None and name not in self.declared_globals:
             self.env[name] = value
         elif self.klass is not None:
@@ -170,7 +175,9 @@ class ExpressionReader:
             self.env[name] = Either(current, added)
 
     def assign(self, target: ast.expr, value: Expr) -> None:
-        if self.env is not None and _stores_module_state(target, self.env, self.declared_globals):
+        if self.env is not None and _stores_module_state(
+            target, self.env, self.declared_globals | self.closure_names
+        ):
             self.global_stores.append(target.lineno)
         elif self.env is not None and _stores_instance_state(target, self.env):
             self.instance_stores.append(target.lineno)

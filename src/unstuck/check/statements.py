@@ -134,6 +134,14 @@ class ModuleWalker(ExpressionReader):
                 env[param.name] = param
         saved = (self.function, self.env, self.klass, self.scope, self.branch_path)
         saved_globals = (self.declared_globals, self.global_stores, self.instance_stores)
+        saved_closure = self.closure_names
+        # the enclosing function's names, if it is not a coroutine (one may run per
+        # request: what it makes does not outlive the request)
+        enclosing = saved[0]
+        closure = set(saved[1]) if saved[1] is not None and saved[2] is None else set()
+        if enclosing is not None and enclosing.is_async:
+            closure = set()
+        self.closure_names = closure - {param.name for param in params}
         self.function, self.env, self.klass = function, env, None
         self.declared_globals, self.global_stores, self.instance_stores = set(), [], []
         self.scope, self.branch_path = qualname + ".<locals>.", []
@@ -148,6 +156,7 @@ class ModuleWalker(ExpressionReader):
         self.tested_locals = saved_tested
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
         self.declared_globals, self.global_stores, self.instance_stores = saved_globals
+        self.closure_names = saved_closure
 
     def once_after_early_return(self, statements: list[ast.stmt]) -> None:
         """``if _client is not None: return _client`` then ``_client = make()``: what
