@@ -64,6 +64,7 @@ from unstuck.check.values import (
     LibraryObject,
     Super,
     TaskMethod,
+    Value,
     value_order,
 )
 
@@ -156,6 +157,8 @@ class BlockingAnalysis:
             callees = program.eval(call.func, module)
             if not callees:
                 continue
+            if call.awaited and len(callees) > 1:
+                callees = self._awaitable(callees)
             line, col = call.line, call.col
             for value in callees if len(callees) < 2 else sorted(callees, key=value_order):
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
@@ -244,6 +247,23 @@ class BlockingAnalysis:
             once = once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
+
+    def _awaitable(self, callees: frozenset[Value]) -> frozenset[Value]:
+        """What an awaited call may run: where some of the candidates are coroutine
+        functions (``await db.load()`` on a value that is one of several classes), the
+        plain functions among them are not what runs there, since awaiting what they
+        return would fail (``if isinstance(db, AsyncDb): await db.load() else: await
+        run_in_threadpool(db.load)``)."""
+        program = self.program
+        kinds: dict[Value, bool] = {}
+        for value in callees:
+            target = program.callee(value)
+            function = program.function(target) if target is not None else None
+            if function is not None:
+                kinds[value] = function.is_async
+        if not any(kinds.values()):
+            return callees
+        return frozenset(value for value in callees if kinds.get(value, True))
 
     def _library_hooks(self, receiver: Expr, method: str, module: str) -> list[Key]:
         """The hooks that library method ``method`` may call back on ``receiver``."""
