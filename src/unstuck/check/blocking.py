@@ -50,7 +50,7 @@ from unstuck.check.model import (
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
 from unstuck.check.program import Program, last_name
-from unstuck.check.rule import Rule
+from unstuck.check.rule import FlagSet, Rule
 from unstuck.check.serving import Serving
 from unstuck.check.timeouts import timeout_findings
 from unstuck.check.values import (
@@ -423,6 +423,11 @@ class BlockingAnalysis:
         argument = call.argument(keyword, position)
         if argument is None:
             return False
+        if isinstance(expected, FlagSet):
+            return any(
+                isinstance(value, LibraryObject) and value.name == expected.flag
+                for value in self.program.eval(argument, module)
+            )
         actual = self.program.constant(argument, module)
         return actual == expected and isinstance(actual, bool) == isinstance(expected, bool)
 

@@ -84,6 +84,15 @@ class MemoryPath:
 
 
 @dataclass(frozen=True, slots=True)
+class FlagSet:
+    """An argument of ``nonblocking`` that is a set of a library's bit flags: the call
+    returns at once when ``flag`` is among them (``os.waitpid(pid, os.WNOHANG)``,
+    ``os.WNOHANG | os.WUNTRACED``)."""
+
+    flag: str
+
+
+@dataclass(frozen=True, slots=True)
 class Wording:
     """A summary and fix of one function's findings, in place of its rule's."""
 
@@ -146,7 +155,8 @@ class Rule:
     # what is wrong with it (a template environment built per request)
     messages: Mapping[str, Wording] = field(default_factory=dict)
     # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
-    # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only
+    # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only; a
+    # ``FlagSet`` value: the argument's flags hold it
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
     clients: tuple[Client, ...] = ()
     # "f" -> class: calling ``f(...)`` gives a factory whose calls make instances of the

@@ -11,7 +11,7 @@ Fix: ``await asyncio.create_subprocess_exec(...)`` and ``await proc.communicate(
 task queue for long jobs.
 """
 
-from unstuck.check.rule import Client, Rule, functions, methods
+from unstuck.check.rule import Client, FlagSet, Rule, functions, methods
 
 _REPO = "git.Repo"
 _COMMIT = "git.Commit"
@@ -63,6 +63,13 @@ async def probe(path: str):
     | functions(_REPO, "clone_from init")
     | frozenset({_REPO}),
     methods=methods("subprocess.Popen", "wait communicate"),
+    # WNOHANG: reap a child that has exited, or return at once
+    nonblocking={
+        "os.waitpid": ("options", 1, FlagSet("os.WNOHANG")),
+        "os.wait3": ("options", 0, FlagSet("os.WNOHANG")),
+        "os.wait4": ("options", 1, FlagSet("os.WNOHANG")),
+        "os.waitid": ("options", 2, FlagSet("os.WNOHANG")),
+    },
     clients=_GIT,
     attribute_types={
         (_REPO, "git"): "git.cmd.Git",
