@@ -37,11 +37,25 @@ _POSTHOG_WAITS = (
 
 # One entry per client class: the methods that stay local, the other names it is
 # imported under, and which methods hand out another client.
+# the generated SDK clients' own bookkeeping: no request
+_SDK_LOCAL = "is_closed close copy with_options with_raw_response with_streaming_response"
+
 CLIENTS = (
-    Client("openai.OpenAI", aliases="openai.Client openai._client.OpenAI", resources=True),
-    Client("openai.AzureOpenAI", aliases="openai.lib.azure.AzureOpenAI", resources=True),
+    Client(
+        "openai.OpenAI",
+        local=_SDK_LOCAL,
+        aliases="openai.Client openai._client.OpenAI",
+        resources=True,
+    ),
+    Client(
+        "openai.AzureOpenAI",
+        local=_SDK_LOCAL,
+        aliases="openai.lib.azure.AzureOpenAI",
+        resources=True,
+    ),
     Client(
         "anthropic.Anthropic",
+        local=_SDK_LOCAL,
         aliases="anthropic.Client anthropic._client.Anthropic",
         resources=True,
     ),
