@@ -295,6 +295,16 @@ class Truthy(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class Narrowed(_Record):
+    """A local inside ``if isinstance(name, Classes):``: only what is an instance of one
+    of ``classes`` (a class, or the items of a tuple of them)."""
+
+    value: Expr
+    classes: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Unknown(_Record):
     def __reduce__(self) -> str:
         return "UNKNOWN"  # the one instance, also after unpickling
@@ -324,6 +334,7 @@ Expr: TypeAlias = (
     | Constant
     | FString
     | Truthy
+    | Narrowed
     | Unknown
 )
 UNKNOWN = Unknown()

@@ -45,6 +45,7 @@ from unstuck.check.model import (
     ImportedModule,
     Items,
     ModuleSummary,
+    Narrowed,
     Param,
     SelfRef,
     Subscript,
@@ -697,6 +698,8 @@ class Program:
                 return self.eval(expr.left, module) | self.eval(expr.right, module)
             case Truthy():
                 return self.eval(expr.value, module) - _EMPTY_TEXT
+            case Narrowed():
+                return self._narrowed(expr, module)
             case Subscript():
                 return self.subscript(expr, module)
             case FString():
@@ -1101,6 +1104,23 @@ class Program:
         last = name.rpartition(".")[2]
         return last[:1].isupper() or name in self.knowledge.classes
 
+    def _narrowed(self, expr: Narrowed, module: str) -> frozenset[Value]:
+        """What ``isinstance(name, classes)`` lets through: the instances among the
+        local's values whose class is or derives from one of them; when none is known
+        to, an instance of each class named (what an annotation would say)."""
+        parts = expr.classes.items if isinstance(expr.classes, Items) else (expr.classes,)
+        classes: set[Value] = set()
+        for part in parts:
+            classes |= self.eval(part, module)
+        kept: set[Value] = set()
+        for value in self.eval(expr.value, module):
+            if isinstance(value, Instance):
+                if any(entry in classes for entry in self.mro(value.key)):
+                    kept.add(value)
+            elif isinstance(value, LibraryInstance) and LibraryObject(value.cls) in classes:
+                kept.add(value)
+        return frozenset(kept) if kept else self.instances(frozenset(classes))
+
     def instances(self, values: frozenset[Value]) -> frozenset[Value]:
         result: set[Value] = set()
         for value in values:
@@ -1401,7 +1421,7 @@ def describe(expr: Expr) -> str | None:
         case Call():  # ``mount(settings.base_path(), api)``
             called = describe(expr.func)
             return f"{called}()" if called else None
-        case Truthy():
+        case Truthy() | Narrowed():
             return describe(expr.value)
         case _:
             return None

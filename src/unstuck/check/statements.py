@@ -31,6 +31,7 @@ from unstuck.check.model import (
     ImportedModule,
     Lines,
     ModuleSummary,
+    Narrowed,
     Param,
     ReadyBlock,
     SelfRef,
@@ -413,12 +414,15 @@ class ModuleWalker(ExpressionReader):
         fallthrough: bool,
         where: int,
         truthy: str | None = None,
+        kind: tuple[str, Expr] | None = None,
     ) -> None:
         """Walk alternative blocks; afterwards a local may hold what any of them bound.
 
         ``if s3: store = S3() else: store = Local()`` leaves ``store`` as either, and
         ``fallthrough`` keeps the value from before when no block may run. ``truthy``:
-        a local the first block may take as true (``if root := root_path():``).
+        a local the first block may take as true (``if root := root_path():``);
+        ``kind``: a local and the classes the first block knows it is an instance of
+        (``if isinstance(db, AsyncDb):``).
         """
         before = self.env
         if before is None:
@@ -432,9 +436,16 @@ class ModuleWalker(ExpressionReader):
             narrowed = Truthy(held) if held is not None else None
             if truthy is not None and narrowed is not None:
                 self.env[truthy] = narrowed
+            typed: tuple[str, Expr, Expr] | None = None
+            if kind is not None and index == 0 and kind[0] in before:
+                name, classes = kind
+                typed = (name, before[name], Narrowed(before[name], classes))
+                self.env[name] = typed[2]
             self.alternative(statements, where, index)
             if truthy is not None and held is not None and self.env.get(truthy) is narrowed:
                 self.env[truthy] = held  # the same value afterwards, true or not
+            if typed is not None and self.env.get(typed[0]) is typed[2]:
+                self.env[typed[0]] = typed[1]  # whatever it was, afterwards
             outcomes.append(self.env)
         if fallthrough:
             outcomes.append(before)
@@ -473,7 +484,13 @@ class ModuleWalker(ExpressionReader):
             self.body(node.orelse)
             return
         stores, kept = len(self.global_stores), len(self.instance_stores)
-        self.branches([node.body, node.orelse], False, node.lineno, _tested_name(node.test))
+        self.branches(
+            [node.body, node.orelse],
+            False,
+            node.lineno,
+            _tested_name(node.test),
+            self._isinstance_test(node.test),
+        )
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
         if not grew:
             return
@@ -485,6 +502,22 @@ class ModuleWalker(ExpressionReader):
         elif _fills_what_it_tests(node):
             # ``if key in CACHE: ... else: CACHE[key] = load(key)``: the other way round
             self.fills_once(node.orelse[0].lineno, _last_line(node.orelse[-1]), module, instance)
+
+    def _isinstance_test(self, test: ast.expr) -> tuple[str, Expr] | None:
+        """``isinstance(local, Classes)`` (alone, or first of an ``and``): the local and
+        the classes, read as expressions."""
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+            test = test.values[0]
+        if not (
+            isinstance(test, ast.Call)
+            and isinstance(test.func, ast.Name)
+            and test.func.id == "isinstance"
+            and len(test.args) == 2
+            and isinstance(test.args[0], ast.Name)
+            and not test.keywords
+        ):
+            return None
+        return test.args[0].id, self.ex(test.args[1])
 
     def s_Global(self, node: ast.Global) -> None:
         if self.env is not None:
