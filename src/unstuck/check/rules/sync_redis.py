@@ -20,6 +20,9 @@ _CLUSTER_NO_IO = (
     "get_replicas get_random_node keyslot get_redis_connection"
 )
 
+# what both clients' methods hand out: a pipeline, and a lock whose acquire waits
+_HANDED_OUT = {"pipeline": "redis.client.Pipeline", "lock": "redis.lock.Lock"}
+
 RULE = Rule(
     code="USK106",
     name="sync-redis",
@@ -45,21 +48,13 @@ async def counter():
             _REDIS,
             local=f"{_NO_IO} {_CLUSTER_NO_IO}",
             aliases="redis.StrictRedis redis.client.Redis redis.client.StrictRedis",
-            returns={
-                "from_url": _REDIS,
-                "pipeline": "redis.client.Pipeline",
-                "lock": "redis.lock.Lock",
-            },
+            returns={"from_url": _REDIS, **_HANDED_OUT},
         ),
         Client(
             _CLUSTER,
             local=f"{_NO_IO} {_CLUSTER_NO_IO}",
             aliases="redis.RedisCluster",
-            returns={
-                "from_url": _CLUSTER,
-                "pipeline": "redis.client.Pipeline",
-                "lock": "redis.lock.Lock",
-            },
+            returns={"from_url": _CLUSTER, **_HANDED_OUT},
         ),
     ),
     returns={"redis.from_url": _REDIS},
