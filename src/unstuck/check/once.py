@@ -40,7 +40,7 @@ from unstuck.check.values import Function, Key, LibraryMethod, LibraryObject
 
 ONCE_BLOCK = (
     "in a block that fills module state, or an instance made once per process, once "
-    "(`if ... is None: ... = ...`)"
+    "(`if ... is None: ... = ...`), or makes a missing file (`if not path.exists(): ...`)"
 )
 MEMOISERS = frozenset(
     {

@@ -491,6 +491,10 @@ class ModuleWalker(ExpressionReader):
             _tested_name(node.test),
             self._isinstance_test(node.test),
         )
+        if self.env is not None and node.body and _creates_what_is_missing(node):
+            # ``if not path.exists(): path.write_text(...)``: once the file is there, the
+            # block never runs again for that path (as a cache filled once per key)
+            self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
         if not grew:
             return
@@ -610,6 +614,50 @@ def _is_type_checking(test: ast.expr) -> bool:
     if isinstance(test, ast.Attribute):
         return test.attr == "TYPE_CHECKING"
     return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+
+
+# what asks whether a path is there: ``path.exists()``, ``os.path.isfile(path)``
+_PATH_TESTS = frozenset({"exists", "is_file", "is_dir", "isfile", "isdir"})
+# what makes it be there: ``path.write_text(...)``, ``open(path, "w")``, ``os.makedirs(path)``
+_PATH_MAKERS = frozenset(
+    {"touch", "write_text", "write_bytes", "mkdir", "makedirs", "open", "copy", "copyfile"}
+)
+
+
+def _creates_what_is_missing(node: ast.If) -> bool:
+    """``if not path.exists():`` (or ``if not os.path.isfile(path):``) whose block makes
+    that very path: writes, touches or creates it, or opens it for writing."""
+    test = node.test
+    if not (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)):
+        return False
+    asked = test.operand
+    if not (isinstance(asked, ast.Call) and isinstance(asked.func, ast.Attribute)):
+        return False
+    if asked.func.attr not in _PATH_TESTS:
+        return False
+    if asked.args:  # ``os.path.exists(path)``
+        path = asked.args[0]
+    elif not asked.keywords:  # ``path.exists()``
+        path = asked.func.value
+    else:
+        return False
+    wanted = ast.dump(path)
+    for statement in node.body:
+        for inner in ast.walk(statement):
+            if not isinstance(inner, ast.Call):
+                continue
+            func = inner.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name not in _PATH_MAKERS:
+                continue
+            made = [*inner.args[:1], *(k.value for k in inner.keywords if k.arg in ("file", "dst"))]
+            if isinstance(func, ast.Attribute):
+                made.append(func.value)  # ``path.write_text(...)``
+            if name == "copy" or name == "copyfile":
+                made = inner.args[1:2]
+            if any(ast.dump(each) == wanted for each in made):
+                return True
+    return False
 
 
 def _tests_unset(test: ast.expr) -> bool:
