@@ -618,46 +618,71 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 # what asks whether a path is there: ``path.exists()``, ``os.path.isfile(path)``
 _PATH_TESTS = frozenset({"exists", "is_file", "is_dir", "isfile", "isdir"})
-# what makes it be there: ``path.write_text(...)``, ``open(path, "w")``, ``os.makedirs(path)``
-_PATH_MAKERS = frozenset(
-    {"touch", "write_text", "write_bytes", "mkdir", "makedirs", "open", "copy", "copyfile"}
-)
+# what makes a path be there, and where the call names it: on the object
+# (``path.write_text(...)``), first (``open(path, "w")``, ``os.makedirs(path)``), or
+# second (``shutil.copytree(src, path)``, ``os.replace(tmp, path)``; ``tmp.rename(path)``
+# names it first)
+_MADE_ON = frozenset({"touch", "write_text", "write_bytes", "mkdir", "open"})
+_MADE_FIRST = frozenset({"open", "makedirs", "mkdir", "rename", "replace", "symlink_to"})
+_MADE_SECOND = frozenset({"copy", "copy2", "copyfile", "copytree", "move", "rename", "replace"})
 
 
 def _creates_what_is_missing(node: ast.If) -> bool:
     """``if not path.exists():`` (or ``if not os.path.isfile(path):``) whose block makes
-    that very path: writes, touches or creates it, or opens it for writing."""
+    that very path: writes, touches or creates it, opens it, or moves or copies a file
+    or folder to it."""
     test = node.test
     if not (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)):
         return False
     asked = test.operand
     if not (isinstance(asked, ast.Call) and isinstance(asked.func, ast.Attribute)):
         return False
-    if asked.func.attr not in _PATH_TESTS:
+    if asked.func.attr not in _PATH_TESTS or asked.keywords:
         return False
-    if asked.args:  # ``os.path.exists(path)``
-        path = asked.args[0]
-    elif not asked.keywords:  # ``path.exists()``
-        path = asked.func.value
-    else:
-        return False
-    wanted = ast.dump(path)
+    # ``os.path.exists(path)`` or ``path.exists()``
+    wanted = ast.dump(_unwrapped(asked.args[0] if asked.args else asked.func.value))
     for statement in node.body:
         for inner in ast.walk(statement):
-            if not isinstance(inner, ast.Call):
-                continue
-            func = inner.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name not in _PATH_MAKERS:
-                continue
-            made = [*inner.args[:1], *(k.value for k in inner.keywords if k.arg in ("file", "dst"))]
-            if isinstance(func, ast.Attribute):
-                made.append(func.value)  # ``path.write_text(...)``
-            if name == "copy" or name == "copyfile":
-                made = inner.args[1:2]
-            if any(ast.dump(each) == wanted for each in made):
+            if isinstance(inner, ast.Call) and any(
+                ast.dump(_unwrapped(made)) == wanted for made in _made_paths(inner)
+            ):
                 return True
     return False
+
+
+def _made_paths(call: ast.Call) -> list[ast.expr]:
+    """The paths a call may make (see ``_MADE_ON`` and its kin)."""
+    func = call.func
+    on_object = isinstance(func, ast.Attribute) and not _is_module_name(func.value)
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    made: list[ast.expr] = []
+    if on_object and name in _MADE_ON and isinstance(func, ast.Attribute):
+        made.append(func.value)
+    if name in _MADE_FIRST and call.args and (on_object or name not in ("rename", "replace")):
+        made.append(call.args[0])
+    if name in _MADE_SECOND and not on_object and len(call.args) > 1:
+        made.append(call.args[1])
+    return made
+
+
+def _is_module_name(node: ast.expr) -> bool:
+    """``os``, ``shutil``, ``os.path``: a module the call is a function of."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id in ("os", "shutil")
+
+
+def _unwrapped(node: ast.expr) -> ast.expr:
+    """``Path(x)``, ``str(x)``, ``os.fspath(x)``: ``x``."""
+    while (
+        isinstance(node, ast.Call)
+        and len(node.args) == 1
+        and not node.keywords
+        and (getattr(node.func, "id", None) or getattr(node.func, "attr", None))
+        in ("Path", "str", "fspath")
+    ):
+        node = node.args[0]
+    return node
 
 
 def _tests_unset(test: ast.expr) -> bool:
