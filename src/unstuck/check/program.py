@@ -430,28 +430,33 @@ class Program:
         anywhere (``Depends(f)``, ``add_task(f, path)``): its calls are then made where
         the analysis does not see them."""
         if self._names_handed is None:
-            names: set[str] = set()
-            for _, function in self.functions():
-                for call in function.calls:
-                    for argument in (*call.args, *(keyword.value for keyword in call.keywords)):
-                        named = last_name(argument)
-                        if named is not None:
-                            names.add(named)
-            self._names_handed = names
+            self._index_handed()
+        assert self._names_handed is not None
         return name in self._names_handed
 
     def methods_handed(self, name: str) -> list[tuple[Key, Attribute]]:
         """Every ``x.name`` given as an argument (``run(executor, self._delete, ids)``),
         with the function it is in: a method the project hands over itself."""
         if self._handed_by_name is None:
-            index: dict[str, list[tuple[Key, Attribute]]] = {}
-            for key, function in self.functions():
-                for call in function.calls:
-                    for argument in (*call.args, *(keyword.value for keyword in call.keywords)):
-                        if isinstance(argument, Attribute):
-                            index.setdefault(argument.name, []).append((key, argument))
-            self._handed_by_name = index
+            self._index_handed()
+        assert self._handed_by_name is not None
         return self._handed_by_name.get(name, [])
+
+    def _index_handed(self) -> None:
+        """One walk of every call's arguments for ``names_handed`` and ``methods_handed``."""
+        names: set[str] = set()
+        index: dict[str, list[tuple[Key, Attribute]]] = {}
+        for key, function in self.functions():
+            for call in function.calls:
+                for argument in (*call.args, *(keyword.value for keyword in call.keywords)):
+                    if isinstance(argument, Attribute):
+                        names.add(argument.name)
+                        index.setdefault(argument.name, []).append((key, argument))
+                    elif isinstance(argument, Global | Imported | FunctionRef | ClassRef):
+                        named = last_name(argument)
+                        if named is not None:
+                            names.add(named)
+        self._names_handed, self._handed_by_name = names, index
 
     def library_hooks(self, key: Key) -> list[Key]:
         """The methods a project class derived from a library class defines for the
