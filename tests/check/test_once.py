@@ -122,10 +122,3 @@ def test_jobs_of_task_queues_run_in_a_worker_not_on_the_loop(report: Report) -> 
     assert "@dramatiq.actor" in (_once(report, "jobs.py", 17).once or "")
     # also a job, but another coroutine runs the same line on the loop
     assert not any(f.line == 21 for f in report.once_per_process if f.path.endswith("jobs.py"))
-
-
-def test_a_task_a_request_starts_once_is_no_route_of_its_own(report: Report) -> None:
-    # started under ``if _watcher is None:``, it runs beside every request, as a task
-    # the lifespan starts does: what blocks in it is loop work of no one route
-    (watcher,) = [f for f in report.findings if f.path.endswith("poller.py") and f.line == 37]
-    assert watcher.route is None and watcher.routes == ()

@@ -201,11 +201,7 @@ class BlockingAnalysis:
                     result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
                     if id(call) in spawned:
-                        if not once_at(line):
-                            # a task started once (``if _poller is None: _poller =
-                            # create_task(poll())``) runs beside every request, as one
-                            # the lifespan starts: none of them is its route
-                            result.spawned.append(target)
+                        result.spawned.append(target)
                         continue
                     if once_at(line):
                         # awaited under a once-guard (``if client is None: client = await
