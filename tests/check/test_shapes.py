@@ -140,6 +140,9 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # a parameter handed on is what every caller gives: none gives ``full_shot`` a
         # path, so ``scroll_shot`` never writes; ``shot_of`` hands on a request's
         (158, ("GET /saved-shots",)),
+        # a coroutine kept in a table may be called through it with a path
+        (180, ("POST /exports",)),
+        (181, ("POST /exports",)),
     }
 
 

@@ -456,6 +456,15 @@ class Program:
                         named = last_name(argument)
                         if named is not None:
                             names.add(named)
+        # kept in a table (``HANDLERS = {"snap": snapshot}``) and called through it
+        for summary in self.modules.values():
+            bound = [*summary.globals.values()]
+            bound.extend(v for klass in summary.classes.values() for v in klass.attributes.values())
+            for values in bound:
+                for value in values:
+                    if isinstance(value, DictDisplay | Items):
+                        shown = value.values if isinstance(value, DictDisplay) else value.items
+                        names.update(n for n in map(last_name, shown) if n is not None)
         self._names_handed, self._handed_by_name = names, index
 
     def library_hooks(self, key: Key) -> list[Key]:
