@@ -297,10 +297,12 @@ class Truthy(_Record):
 @dataclass(frozen=True, slots=True)
 class Narrowed(_Record):
     """A local inside ``if isinstance(name, Classes):``: only what is an instance of one
-    of ``classes`` (a class, or the items of a tuple of them)."""
+    of ``classes`` (a class, or the items of a tuple of them); in its ``else``
+    (``instances`` false), only what is not."""
 
     value: Expr
     classes: Expr
+    instances: bool
 
 
 @_record

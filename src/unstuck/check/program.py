@@ -1127,12 +1127,15 @@ class Program:
         for part in parts:
             classes |= self.eval(part, module)
         kept: set[Value] = set()
-        for value in self.eval(expr.value, module):
+        values = self.eval(expr.value, module)
+        for value in values:
             if isinstance(value, Instance):
                 if any(entry in classes for entry in self.mro(value.key)):
                     kept.add(value)
             elif isinstance(value, LibraryInstance) and LibraryObject(value.cls) in classes:
                 kept.add(value)
+        if not expr.instances:  # the ``else``: what the test let through is not there
+            return values - kept
         return frozenset(kept) if kept else self.instances(frozenset(classes))
 
     def instances(self, values: frozenset[Value]) -> frozenset[Value]:

@@ -414,15 +414,16 @@ class ModuleWalker(ExpressionReader):
         fallthrough: bool,
         where: int,
         truthy: str | None = None,
-        kind: tuple[str, Expr] | None = None,
+        kind: tuple[str, Expr, bool] | None = None,
     ) -> None:
         """Walk alternative blocks; afterwards a local may hold what any of them bound.
 
         ``if s3: store = S3() else: store = Local()`` leaves ``store`` as either, and
         ``fallthrough`` keeps the value from before when no block may run. ``truthy``:
         a local the first block may take as true (``if root := root_path():``);
-        ``kind``: a local and the classes the first block knows it is an instance of
-        (``if isinstance(db, AsyncDb):``).
+        ``kind``: a local, the classes the first block knows it is an instance of
+        (``if isinstance(db, AsyncDb):``), and whether the test is that alone (then the
+        second block knows it is not).
         """
         before = self.env
         if before is None:
@@ -437,10 +438,14 @@ class ModuleWalker(ExpressionReader):
             if truthy is not None and narrowed is not None:
                 self.env[truthy] = narrowed
             typed: tuple[str, Expr, Expr] | None = None
-            if kind is not None and index == 0 and kind[0] in before:
-                name, classes = kind
-                typed = (name, before[name], Narrowed(before[name], classes))
-                self.env[name] = typed[2]
+            if kind is not None and kind[0] in before and index < 2:
+                name, classes, plain = kind
+                if index == 0:
+                    typed = (name, before[name], Narrowed(before[name], classes, True))
+                elif plain:  # the ``else`` of a test of the class alone
+                    typed = (name, before[name], Narrowed(before[name], classes, False))
+            if typed is not None:
+                self.env[typed[0]] = typed[2]
             self.alternative(statements, where, index)
             if truthy is not None and held is not None and self.env.get(truthy) is narrowed:
                 self.env[truthy] = held  # the same value afterwards, true or not
@@ -507,11 +512,12 @@ class ModuleWalker(ExpressionReader):
             # ``if key in CACHE: ... else: CACHE[key] = load(key)``: the other way round
             self.fills_once(node.orelse[0].lineno, _last_line(node.orelse[-1]), module, instance)
 
-    def _isinstance_test(self, test: ast.expr) -> tuple[str, Expr] | None:
-        """``isinstance(local, Classes)`` (alone, or first of an ``and``): the local and
-        the classes, read as expressions."""
+    def _isinstance_test(self, test: ast.expr) -> tuple[str, Expr, bool] | None:
+        """``isinstance(local, Classes)`` (alone, or first of an ``and``): the local, the
+        classes read as an expression, and whether it is alone."""
+        plain = True
         if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
-            test = test.values[0]
+            test, plain = test.values[0], False
         if not (
             isinstance(test, ast.Call)
             and isinstance(test.func, ast.Name)
@@ -521,7 +527,7 @@ class ModuleWalker(ExpressionReader):
             and not test.keywords
         ):
             return None
-        return test.args[0].id, self.ex(test.args[1])
+        return test.args[0].id, self.ex(test.args[1]), plain
 
     def s_Global(self, node: ast.Global) -> None:
         if self.env is not None:
