@@ -636,7 +636,8 @@ class BlockingAnalysis:
     def _every_call(self, key: Key) -> list[tuple[Key, Call]]:
         """Every call of function ``key``, with the function it is made in; empty when
         some use of it is not known: handed on (``Depends(...)``, a task, a callback),
-        decorated (a route, a handler: called by a framework), or a call of that name
+        decorated (a route, a handler: called by a framework), a dunder method (called
+        by what no call names, ``Cls(...)`` for ``__init__``), or a call of that name
         on something the analysis does not resolve (which may be this function)."""
         known = self._calls_of.get(key)
         if known is not None:
@@ -645,7 +646,10 @@ class BlockingAnalysis:
         program = self.program
         function = program.function(key)
         name = key[1].rpartition(".")[2]
-        if function is None or function.decorators or program.names_handed(name):
+        # a dunder runs where no call names it (``Cls(...)`` runs ``__init__``)
+        if name.startswith("__") or function is None or function.decorators:
+            return []
+        if program.names_handed(name):
             return []
         found: list[tuple[Key, Call]] = []
         wanted = Function(key)
