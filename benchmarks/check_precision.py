@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, required=True, help="checkouts of the corpus")
     parser.add_argument("--pypi", type=Path, help="unpacked packages of the second sample")
     parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument(
+        "--show-false", action="store_true", help="list the false findings still reported"
+    )
     args = parser.parse_args()
     labels = read_labels(args.labels)
     applications = {base.directory: base for base in load(LIST)}
@@ -122,6 +125,16 @@ def main() -> None:
         print(f"   no longer reported: {len(fixed)} false alarms, {len(lost)} real findings")
         for label in lost:
             print(f"   lost: {label.codebase}/{label.path}:{label.line} {label.code}")
+        if args.show_false:
+            for label in labels:
+                if (
+                    label.sample == sample
+                    and label.verdict != "real"
+                    and label not in gone
+                    and (sample, label.codebase) in found
+                ):
+                    where = f"{label.codebase}/{label.path}:{label.line}"
+                    print(f"   false: {where} {label.code} ({label.family})")
 
 
 if __name__ == "__main__":

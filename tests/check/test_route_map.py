@@ -157,3 +157,39 @@ def test_a_call_reached_through_two_coroutines_of_a_route_is_listed_once(tmp_pat
     )
     (route,) = check([tmp_path], jobs=1).routes
     assert [(item.code, item.line) for item in route.blocking] == [("USK101", 10)]
+
+
+def test_the_route_a_finding_names_is_where_its_chain_starts(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+
+            from fastapi import FastAPI
+
+            app = FastAPI()
+
+
+            def load() -> None:
+                time.sleep(1)
+
+
+            def prepare() -> None:
+                load()
+
+
+            @app.delete("/archive")
+            async def archive() -> None:
+                prepare()
+
+
+            @app.post("/load")
+            async def reload() -> None:
+                load()
+            """
+        )
+    )
+    (finding,) = check([tmp_path], jobs=1).findings
+    assert finding.routes == ("DELETE /archive", "POST /load")
+    assert [link.function for link in finding.chain] == ["main.reload", "main.load"]
+    assert finding.route == "POST /load"

@@ -52,7 +52,7 @@ class Finding(FrozenRecord):
         column: int,
         message: str,
         severity: str,
-        route: str | None,  # the first of ``routes``
+        route: str | None,  # one of ``routes``, where ``chain`` starts
         chain: tuple[ChainLink, ...],  # the shortest, from where the event loop runs it
         # every route whose request reaches this blocking call
         routes: tuple[str, ...] = (),
@@ -74,10 +74,13 @@ class Finding(FrozenRecord):
         self.once: Final = once
 
     def reached_by(
-        self, routes: tuple[str, ...], entries: tuple[ChainLink, ...] | None = None
+        self,
+        routes: tuple[str, ...],
+        entries: tuple[ChainLink, ...] | None = None,
+        route: str | None = None,
     ) -> Finding:
-        """The same finding, reached by ``routes`` (the first is ``route``) and, when
-        given, entered from ``entries``."""
+        """The same finding, reached by ``routes`` and, when given, entered from
+        ``entries``; ``route`` is the one named (by default the first)."""
         return Finding(
             self.code,
             self.path,
@@ -85,7 +88,7 @@ class Finding(FrozenRecord):
             self.column,
             self.message,
             self.severity,
-            routes[0] if routes else None,
+            route or (routes[0] if routes else None),
             self.chain,
             routes,
             self.entries if entries is None else entries,

@@ -129,13 +129,16 @@ def site_findings(
         ways = reached[site]
         per_request = [(key, blocker) for key, blocker in ways if blocker.once is None]
         chosen = per_request or ways
-        best = min((blocker for _, blocker in chosen), key=_chain_order)
+        best_key, best = min(chosen, key=lambda way: _chain_order(way[1]))
         labels = sorted({label for key, _ in chosen for label in routes_of.get(key, ())})
+        # the route named is one the chain shown starts from
+        own = sorted(routes_of.get(best_key, ()))
+        named = own[0] if own else None
         entries_at = sorted(
             {blocker.chain[0] for _, blocker in chosen},
             key=lambda link: (link.path, link.line, link.function),
         )
-        finding = as_finding(best).reached_by(tuple(labels), tuple(entries_at))
+        finding = as_finding(best).reached_by(tuple(labels), tuple(entries_at), named)
         (found.per_request if per_request else found.once_per_process).append(finding)
     return found
 
