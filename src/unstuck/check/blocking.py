@@ -647,7 +647,9 @@ class BlockingAnalysis:
         function = program.function(key)
         name = key[1].rpartition(".")[2]
         # a dunder runs where no call names it (``Cls(...)`` runs ``__init__``)
-        if name.startswith("__") or function is None or function.decorators:
+        if name.startswith("__") or function is None:
+            return []
+        if not all(self._passes_calls_on(each, key[0]) for each in function.decorators):
             return []
         if program.names_handed(name):
             return []
@@ -661,6 +663,46 @@ class BlockingAnalysis:
                 found.append((where, call))
         self._calls_of[key] = found
         return found
+
+    def _passes_calls_on(self, decorator: Expr, module: str) -> bool:
+        """A decorator under which a call by name still runs the function with the
+        call's arguments, and nothing else calls it: ``staticmethod``, ``classmethod``,
+        or one of the project's that returns a wrapper of its own making which calls the
+        function (``@traced(name=...)``). A decorator that registers the function (a
+        route, a handler, a task) lets a framework call it too."""
+        if last_name(decorator) in _NOT_REGISTERING:
+            return True
+        program = self.program
+        values = program.eval(decorator, module)
+        if not any(isinstance(value, Function) for value in values):
+            return False
+        for value in values:
+            if isinstance(value, LibraryInstance) and value.cls in _CALLABLE_TYPES:
+                continue  # what an annotation (``-> Callable``) adds to the function made
+            if not isinstance(value, Function):
+                return False
+            decorator_function = program.function(value.key)
+            if decorator_function is None or not decorator_function.params:
+                return False
+            wrapped = decorator_function.params[0].name
+            inner = value.key[1] + "."
+            returned = program.returns_of(value.key)
+            if not returned:
+                return False
+            for each in returned:
+                if isinstance(each, LibraryInstance) and each.cls in _CALLABLE_TYPES:
+                    continue
+                wrapper = program.function(each.key) if isinstance(each, Function) else None
+                if (
+                    wrapper is None
+                    or not each.key[1].startswith(inner)
+                    or not any(
+                        isinstance(call.func, Param) and call.func.name == wrapped
+                        for call in wrapper.calls
+                    )
+                ):
+                    return False
+        return True
 
     def _passed_through(self, param: Param, module: str, depth: int) -> tuple[Expr, str] | None:
         """The one constant that every call of the function ``param`` belongs to gives
@@ -807,6 +849,11 @@ def as_finding(blocker: Blocker) -> Finding:
         blocker.chain,
         once=blocker.once,
     )
+
+
+# decorators that only change how the function is bound
+_NOT_REGISTERING = frozenset({"staticmethod", "classmethod"})
+_CALLABLE_TYPES = frozenset({"typing.Callable", "collections.abc.Callable"})
 
 
 def _member(summary: ClassSummary, name: str) -> tuple[object, ...] | None:
