@@ -692,10 +692,11 @@ class BlockingAnalysis:
             for each in returned:
                 if isinstance(each, LibraryInstance) and each.cls in _CALLABLE_TYPES:
                     continue
-                wrapper = program.function(each.key) if isinstance(each, Function) else None
+                if not isinstance(each, Function) or not each.key[1].startswith(inner):
+                    return False
+                wrapper = program.function(each.key)
                 if (
                     wrapper is None
-                    or not each.key[1].startswith(inner)
                     or not any(
                         isinstance(call.func, Param) and call.func.name == wrapped
                         for call in wrapper.calls
