@@ -147,6 +147,10 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # not only what ``super().__init__()`` leaves it
         (204, ("GET /reports",)),
         (205, ("GET /reports",)),
+        # a factory called with constants returns only what their branches make: the
+        # store of ``if mode == "sync":`` is never made, so its ``ids`` never runs
+        (284, ("GET /ids",)),
+        (285, ("GET /ids",)),
     }
 
 

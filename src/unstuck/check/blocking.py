@@ -695,12 +695,9 @@ class BlockingAnalysis:
                 if not isinstance(each, Function) or not each.key[1].startswith(inner):
                     return False
                 wrapper = program.function(each.key)
-                if (
-                    wrapper is None
-                    or not any(
-                        isinstance(call.func, Param) and call.func.name == wrapped
-                        for call in wrapper.calls
-                    )
+                if wrapper is None or not any(
+                    isinstance(call.func, Param) and call.func.name == wrapped
+                    for call in wrapper.calls
                 ):
                     return False
         return True

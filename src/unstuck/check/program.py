@@ -819,7 +819,7 @@ class Program:
         for value in callees:
             match value:
                 case Function():
-                    result |= self.returns_of(value.key)
+                    result |= self.returns_for(value.key, call)
                     result |= self.returned_arguments(value.key, call, module)
                 case Class():
                     result.add(self.router_subclass(value.key, call, module) or Instance(value.key))
@@ -1384,6 +1384,28 @@ class Program:
             self._returns[key] = result
         return result
 
+    def returns_for(self, key: Key, call: Call) -> frozenset[Value]:
+        """What a call of function ``key`` returns: ``returns_of``, less what the
+        ``return`` statements under a branch the call's constant arguments turn off
+        make (``get_store(mode="async")`` never returns the store of ``if mode ==
+        "sync": return SyncStore(...)``). Only constants the call writes count: a
+        default may be overridden by ``**options``."""
+        function = self.function(key)
+        if function is None or not function.flag_blocks or function.return_annotation:
+            return self.returns_of(key)
+        off = _constant_off(function, call)
+        if not off:
+            return self.returns_of(key)
+        made = [*function.returns, *function.yields]
+        kept = [
+            expr
+            for expr in made
+            if not (isinstance(expr, Call) and any(a <= expr.line <= b for a, b in off))
+        ]
+        if len(kept) == len(made):
+            return self.returns_of(key)
+        return _union(self.eval(expr, key[0]) for expr in kept)
+
     def constant(self, expr: Expr | None, module: str) -> object:
         if expr is None:
             return None
@@ -1562,3 +1584,37 @@ def _top_level_names(
         ):
             claims.setdefault(last, set()).add(name)
     return {last: next(iter(names)) for last, names in claims.items() if len(names) == 1}
+
+
+def _constant_off(function: FunctionSummary, call: Call) -> list[tuple[int, int]]:
+    """The lines of ``function`` under ``if <parameter>`` tests that the constants the
+    call passes (by keyword, or by a position no ``*args`` before it could shift) make
+    fail: ``if mode == "sync":`` for ``mode="async"``."""
+    names = [param.name for param in function.params]
+    skipped = 1 if function.class_qualname is not None and names[:1] in (["self"], ["cls"]) else 0
+    off: list[tuple[int, int]] = []
+    for block in function.flag_blocks:
+        if block.name not in names:
+            continue
+        position = names.index(block.name) - skipped
+        given = call.keyword(block.name)
+        if given is None and 0 <= position < len(call.args):
+            if any(isinstance(arg, Unknown) for arg in call.args[: position + 1]):
+                continue
+            given = call.args[position]
+        if not isinstance(given, Constant):
+            continue
+        if block.values:
+            if not all(isinstance(value, Constant) for value in block.values):
+                continue
+            equal = any(
+                isinstance(value, Constant)
+                and type(value.value) is type(given.value)
+                and value.value == given.value
+                for value in block.values
+            )
+            if equal != block.when:
+                off.append((block.first, block.last))
+        elif bool(given.value) != block.when:
+            off.append((block.first, block.last))
+    return off
