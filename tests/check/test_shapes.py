@@ -151,6 +151,9 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # store of ``if mode == "sync":`` is never made, so its ``ids`` never runs
         (284, ("GET /ids",)),
         (285, ("GET /ids",)),
+        # ``if workspace is None:`` where every caller passes an object it made is off;
+        # a value from ``os.environ.get`` may be ``None``
+        (331, ("POST /packages",)),
     }
 
 

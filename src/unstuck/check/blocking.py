@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
+from typing import Final
 
 from unstuck.check.blockers import (
     Blocker,
@@ -601,6 +602,15 @@ class BlockingAnalysis:
                     given, given_in = passed
             if given is None:
                 continue
+            if block.values == (Constant(None),) and (
+                given is _OBJECT or self._never_none(given, given_in)
+            ):
+                # ``if output_dir is None:`` where the call passes an object it made
+                if block.when:
+                    off.append(block)
+                continue
+            if given is _OBJECT:
+                continue
             if block.values:
                 same = [self._same_value(given, given_in, v, target[0]) for v in block.values]
                 if (block.when and all(s is False for s in same)) or (not block.when and any(same)):
@@ -729,7 +739,11 @@ class BlockingAnalysis:
                 if passed is None:
                     return None
                 given, given_in = passed
-            if not isinstance(given, Constant | Attribute):
+            if given is None:
+                return None
+            if given is not _OBJECT and self._never_none(given, given_in):
+                given = _OBJECT
+            if not isinstance(given, Constant | Attribute) and given is not _OBJECT:
                 return None
             same = found is None or self._same_value(*found, given, given_in)
             if same is not True:
@@ -741,6 +755,9 @@ class BlockingAnalysis:
         """Whether two constants are equal: ``None`` when that is not known. Members of
         one class of the project compare by the constants they are set to (``auto()``
         members by name): ``Target.DISK`` is not ``Target.MEMORY``."""
+        if left is _OBJECT or right is _OBJECT:
+            # two objects are alike as far as ``is None`` goes, and nothing more is known
+            return True if left is right else None
         match left, right:
             case Constant(a), Constant(b):
                 return type(a) is type(b) and a == b
@@ -758,6 +775,24 @@ class BlockingAnalysis:
                     return None
                 return left_value == right_value
         return None
+
+    def _never_none(self, expr: Expr, module: str) -> bool:
+        """The expression makes an object: a class of the project called, or a library
+        class whose call makes an instance of it (``Path(temp_dir)``); never ``None``."""
+        if not isinstance(expr, Call):
+            return False
+        program = self.program
+        made = program.eval(expr.func, module)
+        if not made:
+            return False
+        if all(isinstance(value, Class) for value in made):
+            return True
+        results = program.eval(expr, module)
+        canonical = program.knowledge.canonical
+        return all(
+            isinstance(value, LibraryObject) and results == {LibraryInstance(canonical(value.name))}
+            for value in made
+        )
 
     def _one_class(self, expr: Expr, module: str) -> Class | None:
         values = self.program.eval(expr, module)
@@ -848,6 +883,10 @@ def as_finding(blocker: Blocker) -> Finding:
         once=blocker.once,
     )
 
+
+# what ``_passed_through`` finds when every caller passes an object it made: not
+# ``None``, and nothing else known about it
+_OBJECT: Final = Unknown()
 
 # decorators that only change how the function is bound
 _NOT_REGISTERING = frozenset({"staticmethod", "classmethod"})
