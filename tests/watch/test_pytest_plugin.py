@@ -295,10 +295,18 @@ async def test_first_import_of_a_slow_module():
     import slow_to_import  # 300 ms at its first import, once per process
 
 
-# A heap as a long suite leaves it (built at collection, before any test is watched).
-HEAP = [[] for _ in range(2_000_000)]
-for item in HEAP:
-    item.append(item)
+# A heap as a long suite leaves it (built at collection, before any test is watched),
+# grown until a full collection of it takes long enough to matter on this machine.
+HEAP = []
+while len(HEAP) < 16_000_000:
+    grown = [[] for _ in range(1_000_000)]
+    for item in grown:
+        item.append(item)
+    HEAP.extend(grown)
+    started = time.perf_counter()
+    gc.collect()
+    if time.perf_counter() - started > 0.3:
+        break
 
 
 async def test_a_full_collection_of_a_big_heap():
