@@ -7,7 +7,9 @@ line and rule, the route the report named, and the verdict (``real``, or ``fp`` 
 its family: ``once``, ``thread``, ``unreachable``, ``not-blocking``, ``other``), each
 traced from the route to the line in the code base's source. The samples were drawn at
 random (seed 20261202) among the per-request findings of rules of severity ``error``
-that name a route, at most 8 (code bases) or 12 (packages) per code base.
+that name a route, at most 8 (code bases) or 12 (packages) per code base; the third
+("fresh"), at most 10 from each of four code bases added to the list afterwards, was
+read before any change was made from it.
 
 This runs the checker on every code base a label names and looks each labelled line
 up in the new report: a finding still reported (with a route) counts as it was
@@ -40,7 +42,7 @@ LABELS = Path(__file__).with_name("check_precision_labels.jsonl")
 
 @dataclass(frozen=True, slots=True)
 class Label:
-    sample: str  # "corpus" or "pypi"
+    sample: str  # "corpus", "fresh" (code bases of check_corpus.toml) or "pypi"
     codebase: str
     path: str  # inside the code base's directory
     line: int
@@ -92,13 +94,13 @@ def main() -> None:
     applications = {base.directory: base for base in load(LIST)}
     found: dict[tuple[str, str], set[tuple[str, int, str]]] = {}
     for sample, codebase in sorted({(label.sample, label.codebase) for label in labels}):
-        folder = args.corpora if sample == "corpus" else args.pypi
+        folder = args.pypi if sample == "pypi" else args.corpora
         if folder is None:
             continue
         directory = (folder / codebase).resolve()
         root = directory
         exclude: tuple[str, ...] = ()
-        if sample == "corpus" and codebase in applications:
+        if sample != "pypi" and codebase in applications:
             base = applications[codebase]
             root, exclude = directory / base.application, base.exclude
         if not root.is_dir():

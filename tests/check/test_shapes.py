@@ -78,6 +78,13 @@ def test_router_filled_and_returned_by_a_function_keeps_each_prefix() -> None:
     assert set(_routes(report)) == {"GET /api/me", "GET /{tenant}/api/me"}
 
 
+def test_router_factory_exported_over_its_submodule_and_not_test_apps() -> None:
+    # ``from pkg.routers import get_notes_router`` is the function the package binds,
+    # not its submodule of the same name; the app a test builds is not the service
+    report = _check("factory_packages")
+    assert set(_routes(report)) == {"GET /api/v1/notes", "POST /api/v1/notes/{note_id}/archive"}
+
+
 def test_routes_given_as_objects() -> None:
     report = _check("declared_routes")
     assert _routes(report) == {

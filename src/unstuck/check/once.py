@@ -23,6 +23,8 @@ for every request, so it is reported apart and only on demand (``--once-per-proc
   fill an instance's state once (``if key not in self._cache: ...``) when every
   instance of the class is made at import time, by a memoised function, or in the
   ``__init__`` of a class whose instances all are;
+- coroutines of test doubles kept beside production code (methods of ``MockAgentService``,
+  ``FakeCache``): an abstract method or a factory never runs one of them in production;
 - coroutines of test code (modules ``test_*``, ``*_test``, ``conftest``, the modules of
   a ``tests`` or ``test`` package, and files under such a folder of the path checked):
   a test suite runs them, not a request; and what a test calls directly counts neither
@@ -35,7 +37,7 @@ from collections.abc import Iterable, Mapping
 
 from unstuck.check.discovery import is_test_module
 from unstuck.check.model import MODULE_BODY, Call, Constant, FunctionSummary, Items
-from unstuck.check.program import Program, last_name
+from unstuck.check.program import Program, is_test_double, last_name
 from unstuck.check.values import Function, Key, LibraryMethod, LibraryObject
 
 ONCE_BLOCK = (
@@ -65,6 +67,7 @@ _COMMAND_DECORATORS = frozenset({"command", "group"})
 # beside the requests, a coroutine on the event loop, a sync function in the thread pool
 _REPEATERS = frozenset({"repeat_every", "repeat_at"})
 IN_TESTS = "in test code (run by the test suite, not by requests)"
+IN_TEST_DOUBLE = "in a test double (`Mock...`, `Fake...`: it stands in for the real class in tests)"
 
 
 def memoised_by(program: Program, key: Key, function: FunctionSummary) -> str | None:
@@ -138,14 +141,18 @@ def started_once(program: Program) -> dict[Key, str]:
 
 
 def test_coroutines(program: Program) -> dict[Key, str]:
-    """The coroutines of the project's test code (tests, fixtures, their helpers)."""
+    """The coroutines of the project's test code (tests, fixtures, their helpers) and
+    of its test doubles."""
     found: dict[Key, str] = {}
     for name, summary in program.modules.items():
-        if not (summary.in_tests or is_test_module(name)):
-            continue
+        in_tests = summary.in_tests or is_test_module(name)
         for qualname, function in summary.functions.items():
-            if function.is_async:
+            if not function.is_async:
+                continue
+            if in_tests:
                 found[(name, qualname)] = IN_TESTS
+            elif function.class_qualname is not None and is_test_double(function.class_qualname):
+                found[(name, qualname)] = IN_TEST_DOUBLE
     return found
 
 

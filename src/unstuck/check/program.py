@@ -12,6 +12,7 @@ the checker stays quiet on code it does not understand.
 from __future__ import annotations
 
 import builtins
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -246,6 +247,11 @@ class Program:
         for index in range(len(parts), 0, -1):
             module = self.project_module(".".join(parts[:index]))
             if module is not None:
+                if index == len(parts) > 1:
+                    shadowed = self._bound_over_submodule(parts, dotted)
+                    if shadowed:
+                        result = shadowed
+                        break
                 result = frozenset({Module(module)})
                 for attribute in parts[index:]:
                     result = self.attribute(result, attribute)
@@ -254,6 +260,22 @@ class Program:
             result = self._from_top_level(parts) or result
         self._dotted[dotted] = result
         return result
+
+    def _bound_over_submodule(self, parts: list[str], dotted: str) -> frozenset[Value]:
+        """``from pkg.routers import get_router`` where ``pkg/routers/__init__.py`` does
+        ``from .get_router import get_router``: the package's name is bound to the
+        function, over the submodule of the same name, and ``from`` takes the package's
+        attribute before it looks for a submodule."""
+        parent = self.project_module(".".join(parts[:-1]))
+        summary = self.modules.get(parent) if parent is not None else None
+        if summary is None or parent is None:
+            return EMPTY
+        exprs = summary.globals.get(parts[-1], ())
+        if not exprs or any(
+            isinstance(expr, Imported | ImportedModule) and expr.dotted == dotted for expr in exprs
+        ):
+            return EMPTY  # not bound, or bound to the submodule itself (``from . import x``)
+        return self.module_attribute(parent, parts[-1], False)
 
     def _from_top_level(self, parts: list[str]) -> frozenset[Value] | None:
         """``from helpers import save`` in code run from inside the folder that holds
@@ -381,13 +403,17 @@ class Program:
 
     def subclasses(self, key: Key) -> list[Key]:
         """The project classes derived from class ``key``, directly or not, but for
-        those of its test code: a test double is never what production runs."""
+        those of its test code and the test doubles kept beside production code
+        (``MockAgentService``, ``FakeLLM``): a test double is never what production
+        runs in place of an abstract method."""
         if self._subclasses is None:
             index: dict[Key, list[Key]] = {}
             for module_name, module in self.modules.items():
                 if module.in_tests or is_test_module(module_name):
                     continue
                 for qualname in module.classes:
+                    if is_test_double(qualname):
+                        continue
                     derived = (module_name, qualname)
                     for entry in self.mro(derived)[1:]:
                         if isinstance(entry, Class):
@@ -1380,6 +1406,12 @@ class Program:
         finally:
             del active[key]
             cut, self._cut = self._cut, min(outer_cut, self._cut)
+        if any(isinstance(v, Instance) and is_test_double(v.key[1]) for v in result):
+            # ``return MockService() if settings.mock else Service()``: production's
+            kept = frozenset(
+                v for v in result if not (isinstance(v, Instance) and is_test_double(v.key[1]))
+            )
+            result = kept or result
         if cut >= depth:
             self._returns[key] = result
         return result
@@ -1618,3 +1650,12 @@ def _constant_off(function: FunctionSummary, call: Call) -> list[tuple[int, int]
         elif bool(given.value) != block.when:
             off.append((block.first, block.last))
     return off
+
+
+_TEST_DOUBLE = re.compile(r"(?:Mock|Fake|Dummy|Stub)(?:[A-Z_]|$)")
+
+
+def is_test_double(qualname: str) -> bool:
+    """A class named as a test double (``MockAgentService``, ``FakeRedis``,
+    ``DummyCache``): it stands in for the real one in tests and demos."""
+    return _TEST_DOUBLE.match(qualname.rpartition(".")[2]) is not None

@@ -21,6 +21,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from unstuck.check.discovery import is_test_module
 from unstuck.check.library_routes import INCLUDING_METHODS, method_routes
 from unstuck.check.model import (
     At,
@@ -235,6 +236,9 @@ class Registrations:
         program = self.program
         for key, function in list(program.functions()):
             module = key[0]
+            if program.modules[module].in_tests or is_test_module(module):
+                # the apps a test builds to exercise a router are not the service's
+                continue
             decorated: list[Registration] = []
             for decorator in function.decorators:
                 if not isinstance(decorator, Call):

@@ -16,8 +16,9 @@ _SPOOLED = "tempfile.SpooledTemporaryFile"
 _TEXT_FILE = "io.TextIOWrapper"
 _BINARY_READER = "io.BufferedReader"
 _FILE_OBJECTS = (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRandom", "io.FileIO")
-# procfs: its files are the kernel's state, read from memory (``/proc/self/status``).
-_MEMORY_ROOTS = ("/proc",)
+# procfs and sysfs: their files are the kernel's state, read from memory
+# (``/proc/self/status``, ``/sys/fs/cgroup/memory.max``).
+_MEMORY_ROOTS = ("/proc", "/sys")
 # Methods of an open file that never touch the disk; ``close`` only hands the kernel
 # what ``write`` left in the buffer, and that ``write`` is reported where it is.
 _FILE_LOCAL = "fileno isatty readable writable seekable detach tell close"
@@ -31,7 +32,7 @@ RULE = Rule(
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
     "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
-    "`UploadFile.file.read()` (not files under `/proc`, also in `async with`)",
+    "`UploadFile.file.read()` (not files under `/proc` or `/sys`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
 
