@@ -51,7 +51,7 @@ from unstuck.check.model import (
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
 from unstuck.check.program import Program, last_name
-from unstuck.check.rule import FlagSet, Rule
+from unstuck.check.rule import FlagSet, GivenToWait, Rule
 from unstuck.check.serving import Serving
 from unstuck.check.timeouts import timeout_findings
 from unstuck.check.values import (
@@ -422,6 +422,11 @@ class BlockingAnalysis:
             return False
         keyword, position, expected = condition
         argument = call.argument(keyword, position)
+        if isinstance(expected, GivenToWait):
+            if argument is None or argument == Constant(None):
+                return True
+            given = self.program.constant(argument, module)
+            return isinstance(given, int | float) and not isinstance(given, bool) and given == 0
         if argument is None:
             return False
         if isinstance(expected, FlagSet):

@@ -93,6 +93,13 @@ class FlagSet:
 
 
 @dataclass(frozen=True, slots=True)
+class GivenToWait:
+    """An argument of ``nonblocking`` that the call waits for only when it is given and
+    is neither ``None`` nor zero: ``psutil.cpu_percent(interval=0.5)`` sleeps half a
+    second, ``psutil.cpu_percent()`` compares with the last call and returns at once."""
+
+
+@dataclass(frozen=True, slots=True)
 class Wording:
     """A summary and fix of one function's findings, in place of its rule's."""
 
@@ -151,12 +158,13 @@ class Rule:
     # kernel serves from memory (``/proc``), so the call is not disk I/O and what it returns
     # is no file object to report either
     memory_paths: Mapping[str, MemoryPath] = field(default_factory=dict)
-    # "f" of ``functions`` -> words of its own, when the rule's general ones would not tell
+    # "f" of ``functions`` (or "Class.m" of ``methods``) -> words of its own, when the rule's general ones would not tell
     # what is wrong with it (a template environment built per request)
     messages: Mapping[str, Wording] = field(default_factory=dict)
     # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only; a
-    # ``FlagSet`` value: the argument's flags hold it
+    # ``FlagSet`` value: the argument's flags hold it; a ``GivenToWait`` value: leaving it
+    # out (or ``None``, ``0``) does
     nonblocking: Mapping[str, tuple[str, int, object]] = field(default_factory=dict)
     clients: tuple[Client, ...] = ()
     # "f" -> class: calling ``f(...)`` gives a factory whose calls make instances of the
@@ -208,7 +216,13 @@ class Knowledge:
                 )
                 self.functions.setdefault(name, worded)
             for key in rule.methods:
-                self.methods.setdefault(key, rule)
+                wording = rule.messages.get(f"{key[0]}.{key[1]}")
+                worded = (
+                    rule
+                    if wording is None
+                    else replace(rule, summary=wording.summary, fix=wording.fix)
+                )
+                self.methods.setdefault(key, worded)
             for key in rule.attributes:
                 self.attributes.setdefault(key, rule)
             self.method_exceptions.update(rule.method_exceptions)
