@@ -158,8 +158,9 @@ class Rule:
     # kernel serves from memory (``/proc``), so the call is not disk I/O and what it returns
     # is no file object to report either
     memory_paths: Mapping[str, MemoryPath] = field(default_factory=dict)
-    # "f" of ``functions`` (or "Class.m" of ``methods``) -> words of its own, when the rule's general ones would not tell
-    # what is wrong with it (a template environment built per request)
+    # "f" of ``functions`` (or "Class.m" of ``methods``) -> words of its own, when the
+    # rule's general ones would not tell what is wrong with it (a template environment
+    # built per request)
     messages: Mapping[str, Wording] = field(default_factory=dict)
     # "f" / "Class.m" -> (keyword, position, value): that argument makes the call return
     # at once, e.g. ``executor.shutdown(wait=False)``; position -1: keyword only; a
