@@ -40,6 +40,8 @@ from unstuck.check.model import (
     ChainLink,
     ClassSummary,
     Constant,
+    Divide,
+    Either,
     Entered,
     Expr,
     Finding,
@@ -783,9 +785,20 @@ class BlockingAnalysis:
 
     def _never_none(self, expr: Expr, module: str) -> bool:
         """The expression makes an object: a class of the project called, or a library
-        class whose call makes an instance of it (``Path(temp_dir)``); never ``None``."""
-        if not isinstance(expr, Call):
-            return False
+        class whose call makes an instance of it (``Path(temp_dir)``), a path joined
+        (``work_dir / "out"``); or a parameter after ``if output_dir is None:
+        output_dir = Path(...)``. Never ``None``."""
+        match expr:
+            case Divide():
+                return True
+            case Either(Param() as param, other) | Either(other, Param() as param):
+                return self._never_none(other, module) and self._defaulted(param, module)
+            case Either(left, right):
+                return self._never_none(left, module) and self._never_none(right, module)
+            case Call():
+                pass
+            case _:
+                return False
         program = self.program
         made = program.eval(expr.func, module)
         if not made:
@@ -797,6 +810,15 @@ class BlockingAnalysis:
         return all(
             isinstance(value, LibraryObject) and results == {LibraryInstance(canonical(value.name))}
             for value in made
+        )
+
+    def _defaulted(self, param: Param, module: str) -> bool:
+        """The parameter's function (in ``module``) tests ``if param is None:`` (to set
+        it, as the other branch of the local shows)."""
+        function = self.program.function((module, param.function))
+        return function is not None and any(
+            block.name == param.name and block.when and block.values == (Constant(None),)
+            for block in function.flag_blocks
         )
 
     def _one_class(self, expr: Expr, module: str) -> Class | None:
