@@ -193,3 +193,40 @@ def test_the_route_a_finding_names_is_where_its_chain_starts(tmp_path: Path) -> 
     assert finding.routes == ("DELETE /archive", "POST /load")
     assert [link.function for link in finding.chain] == ["main.reload", "main.load"]
     assert finding.route == "POST /load"
+
+
+def test_the_route_named_is_the_nearest_of_those_that_await_the_chain_start(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "main.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+
+            from fastapi import FastAPI
+
+            app = FastAPI()
+
+
+            async def read_event() -> None:
+                time.sleep(1)
+
+
+            async def poll() -> None:
+                await read_event()
+
+
+            @app.delete("/archive")
+            async def archive() -> None:
+                await poll()
+
+
+            @app.get("/events")
+            async def events() -> None:
+                await read_event()
+            """
+        )
+    )
+    (finding,) = check([tmp_path], jobs=1).findings
+    assert finding.routes == ("DELETE /archive", "GET /events")
+    assert finding.route == "GET /events"

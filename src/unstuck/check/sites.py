@@ -115,6 +115,9 @@ def site_findings(
             if callee not in callers:
                 entries.setdefault(callee, ONCE_BLOCK)
     once = once_only(entries, callers, set(routes_of))
+    handled: dict[Key, set[str]] = {}  # the routes each handler serves
+    for route in routes:
+        handled.setdefault(route.handler_key, set()).add(route.label)
     reached: dict[Site, list[tuple[Key, Blocker]]] = {}
     for key in dict.fromkeys([*coroutines, *entries, *validators, *callbacks]):
         reason = once.get(key)
@@ -131,9 +134,9 @@ def site_findings(
         chosen = per_request or ways
         best_key, best = min(chosen, key=lambda way: _chain_order(way[1]))
         labels = sorted({label for key, _ in chosen for label in routes_of.get(key, ())})
-        # the route named is one the chain shown starts from
-        own = sorted(routes_of.get(best_key, ()))
-        named = own[0] if own else None
+        # the route named is one the chain shown starts from, the nearest to it
+        own = set(routes_of.get(best_key, ()))
+        named = _nearest_route(best_key, callers, handled, own) or min(own, default=None)
         entries_at = sorted(
             {blocker.chain[0] for _, blocker in chosen},
             key=lambda link: (link.path, link.line, link.function),
@@ -141,6 +144,27 @@ def site_findings(
         finding = as_finding(best).reached_by(tuple(labels), tuple(entries_at), named)
         (found.per_request if per_request else found.once_per_process).append(finding)
     return found
+
+
+def _nearest_route(
+    start: Key, callers: Mapping[Key, list[Key]], handled: Mapping[Key, set[str]], among: set[str]
+) -> str | None:
+    """Of the routes ``among``, the first of those whose handler awaits coroutine
+    ``start`` in the fewest steps (``GET /events`` that awaits ``get_event`` itself,
+    rather than a route that starts a poller that does)."""
+    seen, frontier = {start}, [start]
+    while frontier:
+        here = {label for key in frontier for label in handled.get(key, ()) if label in among}
+        if here:
+            return min(here)
+        following: list[Key] = []
+        for key in frontier:
+            for caller in callers.get(key, ()):
+                if caller not in seen:
+                    seen.add(caller)
+                    following.append(caller)
+        frontier = following
+    return None
 
 
 def _validators(program: Program, routes: list[Route]) -> dict[Key, set[str]]:
