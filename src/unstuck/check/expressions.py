@@ -88,7 +88,7 @@ _PROPERTY_OWNERS = (SelfRef, Param, Call)
 # defined in a function (``app.add_middleware(Local)``).
 _PASSED_ON = (
     *(Param, SelfRef, Global, Attribute, Entered, Typed, Imported, Constant, Call),
-    *(FunctionRef, ClassRef, Each, At, Either, FString),
+    *(FunctionRef, ClassRef, Each, At, Either, FString, Divide),
 )
 _SHORT_LIST = 8
 # List methods that add items: a list of routes or routers may be built that way.
