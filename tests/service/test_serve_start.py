@@ -15,12 +15,18 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service.test_serve import _environment, serving, stop_and_check_no_orphans
+from tests.service.test_serve import (
+    _environment,
+    _free_port,
+    serving,
+    stop_and_check_no_orphans,
+)
 
 
 def _serve(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
@@ -118,3 +124,27 @@ def test_a_database_migrated_by_a_newer_version_is_a_clear_refusal(tmp_path: Pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "at migration revision '9999'" in lines[0]
+
+
+@pytest.mark.parametrize("after_s", [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5])
+def test_sigterm_at_any_moment_of_the_start_stops_the_service(
+    tmp_path: Path, after_s: float
+) -> None:
+    # A signal that comes while uvicorn sets up its event loop, before it takes the
+    # signals over, once left the service serving on: the stop must hold at every moment.
+    command = [sys.executable, "-m", "unstuck", "serve", "--data-dir", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, "--port", str(_free_port()), "--no-worker", "--log-level", "warning"],
+        env=_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(after_s)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -160,12 +160,24 @@ class BlockingAnalysis:
             callees = program.eval(call.func, module)
             if not callees:
                 continue
+            func = call.func
+            # an attribute stored (``config.key = value``): only an instance's class runs
+            # its ``__setattr__`` (a class's attribute is the metaclass's business)
+            if (
+                isinstance(func, Attribute)
+                and func.name == "__setattr__"
+                and call.args
+                and not any(isinstance(v, Instance) for v in program.eval(func.base, module))
+            ):
+                continue
             if call.awaited and len(callees) > 1:
                 callees = self._awaitable(callees)
             line, col = call.line, call.col
             for value in callees if len(callees) < 2 else sorted(callees, key=value_order):
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
                     func = call.func
+                    if isinstance(func, Attribute) and func.name == "__setattr__":
+                        continue  # an attribute stored on a library's object: no call
                     if (
                         isinstance(value, LibraryMethod)
                         and isinstance(func, Attribute)

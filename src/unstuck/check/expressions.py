@@ -188,10 +188,19 @@ class ExpressionReader:
                 # Starlette's state objects: set in lifespan or middleware, read in routes
                 self.summary.state_attributes.setdefault(target.attr, []).append(value)
             owner = self.ex(target.value)
-            if isinstance(owner, SelfRef) and self.env is not None:
+            if isinstance(owner, SelfRef | ClassRef) and self.env is not None:
+                # ``self.x = ...``, and ``cls._shared = cls()`` in a class method (a class
+                # attribute: the singleton ``shared()`` returns)
                 klass = self.summary.classes.get(owner.klass)
                 if klass is not None:
                     klass.attributes.setdefault(target.attr, []).append(value)
+            elif self.env is not None and not isinstance(owner, Unknown):
+                # ``config.api_key = key`` runs the ``__setattr__`` of the object's class
+                # (one of the project's may write the setting to a file)
+                setter = self.attribute(owner, "__setattr__")
+                line, col = target.lineno, target.col_offset
+                stored = (Constant(target.attr), value)
+                self.function.calls.append(Call(setter, line, col, stored, (), False))
         elif isinstance(target, ast.Tuple | ast.List):
             items = (
                 value.items
@@ -521,7 +530,8 @@ class ExpressionReader:
 
 def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[str]) -> bool:
     """``_client = ...`` after ``global _client``, or ``_CACHE[key] = ...`` and
-    ``settings.value = ...`` on a name that is not local."""
+    ``settings.value = ...`` on a name that is not local, or ``cls._shared = cls()`` in a
+    class method (a class lives as long as its module)."""
     if isinstance(target, ast.Name):
         return target.id in declared
     if not isinstance(target, ast.Subscript | ast.Attribute):
@@ -529,7 +539,9 @@ def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[s
     root = target.value
     while isinstance(root, ast.Subscript | ast.Attribute):
         root = root.value
-    return isinstance(root, ast.Name) and (root.id in declared or root.id not in env)
+    return isinstance(root, ast.Name) and (
+        root.id in declared or root.id not in env or isinstance(env.get(root.id), ClassRef)
+    )
 
 
 def _stores_instance_state(target: ast.expr, env: dict[str, Expr]) -> bool:

@@ -21,7 +21,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.script.revision import ResolutionError
 from alembic.util import CommandError
@@ -33,13 +33,32 @@ from unstuck.service.budget import connection_budget, database_label
 from unstuck.service.migrations import upgrade
 from unstuck.service.settings import Settings, settings_error
 
+if TYPE_CHECKING:
+    import uvicorn
 
-class _Stop(Exception):
-    """Raised by the signal handler so that ``finally`` blocks stop the children."""
+
+class _Stop(BaseException):
+    """Raised by the signal handler so that ``finally`` blocks stop the children (not an
+    ``Exception``, as ``KeyboardInterrupt`` is not: code that catches ``Exception``
+    must not swallow it)."""
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise _Stop(signum)
+class _Stopper:
+    """The handler of SIGTERM and SIGINT outside uvicorn's own.
+
+    Before the server exists, a signal raises `_Stop`. Once it exists, a signal that
+    comes before uvicorn takes the signals over (while its event loop starts) would
+    be raised inside one of the loop's callbacks, which logs it and goes on: the
+    service would serve on after it was told to stop. So it asks the server to exit
+    instead, which uvicorn checks once its start-up is done."""
+
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.server is None:
+            raise _Stop(signum)
+        self.server.should_exit = True
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -197,27 +216,36 @@ def serve(argv: list[str]) -> int:
 
     # uvicorn handles the signals while it runs and re-raises them when it is done;
     # these handlers turn that (and a signal before it starts) into a clean stop.
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stopper = _Stopper()
+    signal.signal(signal.SIGTERM, stopper)
+    signal.signal(signal.SIGINT, stopper)
     embedded = None
     try:
         if args.with_worker or (settings.broker_url is None and not args.no_worker):
             embedded = celery_worker.SupervisedWorker(settings)
-        uvicorn.run(
-            "unstuck.service.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=settings.workers,
-            log_level=args.log_level,
+        options: dict[str, Any] = {
+            "factory": True,
+            "host": args.host,
+            "port": args.port,
+            "workers": settings.workers,
+            "log_level": args.log_level,
             **server_options(settings),
-        )
+        }
+        if settings.workers > 1:  # uvicorn's supervisor of worker processes
+            uvicorn.run(_APP, **options)
+        else:
+            server = uvicorn.Server(uvicorn.Config(_APP, **options))
+            stopper.server = server
+            server.run()
     except _Stop:
         pass
     finally:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+_APP = "unstuck.service.app:create_app"
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
