@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, cast
 
-from unstuck.check import check
+from unstuck.check import Report, check
 from unstuck.check.formats import route_map_text
 
 APP = """
@@ -54,6 +54,12 @@ app.mount("/admin", admin)
 """
 
 
+def _checked(tmp_path: Path, source: str) -> Report:
+    """The report on an application of one module, ``source``."""
+    (tmp_path / "main.py").write_text(textwrap.dedent(source))
+    return check([tmp_path], jobs=1)
+
+
 def test_route_map_details(tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text(textwrap.dedent(APP))
     report = check([tmp_path], jobs=1)
@@ -73,26 +79,25 @@ def test_route_map_details(tmp_path: Path) -> None:
 
 
 def test_library_security_scheme_is_a_dependency_on_the_loop(tmp_path: Path) -> None:
-    (tmp_path / "main.py").write_text(
-        textwrap.dedent(
-            """
-            from typing import Annotated
-            from fastapi import Depends, FastAPI
-            from fastapi.security import OAuth2PasswordBearer
+    report = _checked(
+        tmp_path,
+        """
+    from typing import Annotated
+    from fastapi import Depends, FastAPI
+    from fastapi.security import OAuth2PasswordBearer
 
-            app = FastAPI()
-            TokenDep = Annotated[str, Depends(OAuth2PasswordBearer(tokenUrl="token"))]
+    app = FastAPI()
+    TokenDep = Annotated[str, Depends(OAuth2PasswordBearer(tokenUrl="token"))]
 
-            def current_user(token: TokenDep) -> str:
-                return token
+    def current_user(token: TokenDep) -> str:
+        return token
 
-            @app.get("/me")
-            async def me(user: Annotated[str, Depends(current_user)]):
-                return user
-            """
-        )
+    @app.get("/me")
+    async def me(user: Annotated[str, Depends(current_user)]):
+        return user
+        """,
     )
-    (route,) = check([tmp_path], jobs=1).routes
+    (route,) = report.routes
     (user,) = cast(list[dict[str, Any]], route.as_json()["dependencies"])
     assert (user["name"], user["runs"]) == ("main.current_user", "thread pool")
     (scheme,) = user["dependencies"]
@@ -126,70 +131,68 @@ def test_route_map_shows_what_wraps_each_route() -> None:
 
 
 def test_a_call_reached_through_two_coroutines_of_a_route_is_listed_once(tmp_path: Path) -> None:
-    (tmp_path / "main.py").write_text(
-        textwrap.dedent(
-            """
-            import time
+    report = _checked(
+        tmp_path,
+        """
+    import time
 
-            from fastapi import FastAPI
+    from fastapi import FastAPI
 
-            app = FastAPI()
-
-
-            def load() -> None:
-                time.sleep(1)
+    app = FastAPI()
 
 
-            async def first() -> None:
-                load()
+    def load() -> None:
+        time.sleep(1)
 
 
-            async def second() -> None:
-                load()
+    async def first() -> None:
+        load()
 
 
-            @app.get("/both")
-            async def both() -> None:
-                await first()
-                await second()
-            """
-        )
+    async def second() -> None:
+        load()
+
+
+    @app.get("/both")
+    async def both() -> None:
+        await first()
+        await second()
+        """,
     )
-    (route,) = check([tmp_path], jobs=1).routes
+    (route,) = report.routes
     assert [(item.code, item.line) for item in route.blocking] == [("USK101", 10)]
 
 
 def test_the_route_a_finding_names_is_where_its_chain_starts(tmp_path: Path) -> None:
-    (tmp_path / "main.py").write_text(
-        textwrap.dedent(
-            """
-            import time
+    report = _checked(
+        tmp_path,
+        """
+    import time
 
-            from fastapi import FastAPI
+    from fastapi import FastAPI
 
-            app = FastAPI()
-
-
-            def load() -> None:
-                time.sleep(1)
+    app = FastAPI()
 
 
-            def prepare() -> None:
-                load()
+    def load() -> None:
+        time.sleep(1)
 
 
-            @app.delete("/archive")
-            async def archive() -> None:
-                prepare()
+    def prepare() -> None:
+        load()
 
 
-            @app.post("/load")
-            async def reload() -> None:
-                load()
-            """
-        )
+    @app.delete("/archive")
+    async def archive() -> None:
+        prepare()
+
+
+    @app.post("/load")
+    async def reload() -> None:
+        load()
+        """,
     )
-    (finding,) = check([tmp_path], jobs=1).findings
+    (finding,) = report.findings
     assert finding.routes == ("DELETE /archive", "POST /load")
     assert [link.function for link in finding.chain] == ["main.reload", "main.load"]
     assert finding.route == "POST /load"
@@ -198,35 +201,34 @@ def test_the_route_a_finding_names_is_where_its_chain_starts(tmp_path: Path) -> 
 def test_the_route_named_is_the_nearest_of_those_that_await_the_chain_start(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "main.py").write_text(
-        textwrap.dedent(
-            """
-            import time
+    report = _checked(
+        tmp_path,
+        """
+    import time
 
-            from fastapi import FastAPI
+    from fastapi import FastAPI
 
-            app = FastAPI()
-
-
-            async def read_event() -> None:
-                time.sleep(1)
+    app = FastAPI()
 
 
-            async def poll() -> None:
-                await read_event()
+    async def read_event() -> None:
+        time.sleep(1)
 
 
-            @app.delete("/archive")
-            async def archive() -> None:
-                await poll()
+    async def poll() -> None:
+        await read_event()
 
 
-            @app.get("/events")
-            async def events() -> None:
-                await read_event()
-            """
-        )
+    @app.delete("/archive")
+    async def archive() -> None:
+        await poll()
+
+
+    @app.get("/events")
+    async def events() -> None:
+        await read_event()
+        """,
     )
-    (finding,) = check([tmp_path], jobs=1).findings
+    (finding,) = report.findings
     assert finding.routes == ("DELETE /archive", "GET /events")
     assert finding.route == "GET /events"
