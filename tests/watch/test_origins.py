@@ -155,9 +155,10 @@ def test_cpu_work_is_told_from_waiting(stall_server: Server) -> None:
     not Path(f"/proc/self/task/{os.getpid()}/schedstat").exists(), reason="needs Linux schedstat"
 )
 def test_a_loop_thread_given_no_cpu_is_marked_starved() -> None:
-    # The server shares one CPU with a busy process of higher priority: its
-    # loop thread is ready to run but gets almost no CPU. The stall it sees is
-    # on no route: nothing of the app ran.
+    # The server shares one CPU with a busy process of higher priority: its loop
+    # thread, kept ready to run by a task that works in 1 ms steps, gets almost no
+    # CPU. (An idle loop would not do: a scheduler may run a thread that wakes from
+    # sleep at once, whatever its priority.) The stalls name no route.
     cpu = sorted(os.sched_getaffinity(0))[-1]
     wrapper = ["taskset", "-c", str(cpu), "nice", "-n", "19"]
     env = {"UNSTUCK_WATCH_TOKEN": TOKEN, "UNSTUCK_WATCH_THRESHOLD_MS": "20"}
@@ -166,6 +167,7 @@ def test_a_loop_thread_given_no_cpu_is_marked_starved() -> None:
     if autogroup.exists():
         # With autogroup scheduling, nice weighs only within a session: lower the whole group.
         autogroup.write_text("19")
+    assert server.request("/spin?seconds=4")[0] == 200
     hog = subprocess.Popen(
         ["taskset", "-c", str(cpu), sys.executable, "-c", "import time\nt=time.time()+1.5\n"
          "while time.time() < t: pass"]

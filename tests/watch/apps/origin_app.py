@@ -76,10 +76,15 @@ async def spawn() -> dict[str, bool]:
 
 
 def collect_a_big_heap() -> None:
-    # Twice the objects a collection needs to pass the 100 ms threshold on an idle machine
-    # (1.5 million lists took 95 ms here): the stall must not depend on the machine's load.
-    heap = [[] for _ in range(3_000_000)]  # type: ignore[var-annotated]
-    gc.collect()
+    # Grow the heap until one full collection of it takes three times the 100 ms threshold
+    # on this machine, fast or loaded: the stall must depend on neither.
+    heap: list[list[None]] = []
+    for _ in range(100):
+        heap.extend([] for _ in range(500_000))
+        started = time.perf_counter()
+        gc.collect()
+        if time.perf_counter() - started > 0.3:
+            break
     del heap
 
 

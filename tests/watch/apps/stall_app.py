@@ -71,6 +71,28 @@ async def catastrophic_regex(n: int = 22) -> dict[str, bool]:
     return {"matched": EVIL.match("a" * n + "b") is not None}  # BLOCKS: regex
 
 
+_background: set[asyncio.Task[None]] = set()
+
+
+async def spin_in_short_steps(seconds: float) -> None:
+    # Keeps the loop thread ready to run without ever holding the loop for long: each
+    # step is far shorter than any stall threshold.
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        step_ends = time.perf_counter() + 0.001
+        while time.perf_counter() < step_ends:
+            pass
+        await asyncio.sleep(0)
+
+
+@app.get("/spin")
+async def spin(seconds: float) -> dict[str, bool]:
+    task = asyncio.create_task(spin_in_short_steps(seconds))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return {"ok": True}
+
+
 @app.get("/async-sleep")
 async def polite_sleep() -> dict[str, bool]:
     await asyncio.sleep(STALL_S)
