@@ -138,10 +138,10 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         (65, ("GET /resolved",)),
         # a constant passed by position (arithmetic on numbers included) counts too
         (83, ("PUT /forever", "PUT /spread")),
-        # a coroutine is analyzed once for all its callers: a block every call turns off
-        # is gone (``snapshot``), one that some call runs is there for every route
-        (121, ("POST /records", "POST /snapshots")),
-        (122, ("POST /records", "POST /snapshots")),
+        # a block of a coroutine that every call turns off is gone (``snapshot``); one
+        # that some calls run is there for the routes of those calls only
+        (121, ("POST /records",)),
+        (122, ("POST /records",)),
         # a dependency is called by FastAPI, with what the request holds
         (129, ("POST /snapshots",)),
         # a parameter handed on is what every caller gives: none gives ``full_shot`` a
@@ -563,3 +563,10 @@ def test_registration_methods_a_router_class_overrides_are_played_on_each_path()
     }
     (finding,) = report.findings
     assert sorted(finding.routes) == ["GET /items/{item_id}", "GET /items/{item_id}/"]
+
+
+def test_a_line_that_some_callers_turn_off_names_the_routes_of_the_others() -> None:
+    report = _check("caller_flags")
+    (mkdir,) = report.findings
+    assert mkdir.routes == ("POST /sync",)
+    assert mkdir.route == "POST /sync"

@@ -662,6 +662,34 @@ class BlockingAnalysis:
                 return []
         return spans or []
 
+    def callers_leaving_on(self, key: Key, line: int) -> list[Key] | None:
+        """The coroutines whose calls of coroutine ``key`` leave its ``line`` on, when
+        some call turns it off (``temporary_agent()`` never runs ``if socket_dir is not
+        None:``, though another caller passes one): the routes that reach the line are
+        those of these callers. ``None`` when every caller counts: no call turns the
+        line off, or some use of ``key`` is not a call the analysis knows, or is made by
+        a sync function (which hands the coroutine on)."""
+        function = self.program.function(key)
+        if function is None or not any(
+            block.first <= line <= block.last for block in function.flag_blocks
+        ):
+            return None
+        calls = self._every_call(key)
+        if not calls:
+            return None
+        leaving: list[Key] = []
+        turned_off = False
+        for where, call in calls:
+            caller = self.program.function(where)
+            if caller is None or not caller.is_async:
+                return None
+            spans = self._off_spans(call, where[0], key)
+            if any(first <= line <= last for first, last in spans):
+                turned_off = True
+            elif where not in leaving:
+                leaving.append(where)
+        return leaving if turned_off else None
+
     def _every_call(self, key: Key) -> list[tuple[Key, Call]]:
         """Every call of function ``key``, with the function it is made in; empty when
         some use of it is not known: handed on (``Depends(...)``, a task, a callback),
@@ -703,6 +731,11 @@ class BlockingAnalysis:
             return True
         program = self.program
         values = program.eval(decorator, module)
+        if values and all(
+            isinstance(value, LibraryObject) and value.name in _CALLING_DECORATORS
+            for value in values
+        ):
+            return True
         if not any(isinstance(value, Function) for value in values):
             return False
         for value in values:
@@ -929,6 +962,8 @@ _OBJECT: Final = Unknown()
 
 # decorators that only change how the function is bound
 _NOT_REGISTERING = frozenset({"staticmethod", "classmethod"})
+# library decorators whose result, called, calls the function with the same arguments
+_CALLING_DECORATORS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
 _CALLABLE_TYPES = frozenset({"typing.Callable", "collections.abc.Callable"})
 
 

@@ -118,27 +118,36 @@ def site_findings(
     handled: dict[Key, set[str]] = {}  # the routes each handler serves
     for route in routes:
         handled.setdefault(route.handler_key, set()).add(route.label)
-    reached: dict[Site, list[tuple[Key, Blocker]]] = {}
+    # coroutines the framework or the loop runs, whatever calls them
+    run_anyway = {*handled, *entries, *validators, *callbacks, *wrapped}
+    reached: dict[Site, list[_Way]] = {}
     for key in dict.fromkeys([*coroutines, *entries, *validators, *callbacks]):
         reason = once.get(key)
         for blocker in analysis.reaches(key):
             if _is_suppressed(blocker, suppressed):
                 continue
+            through = None
+            if key not in run_anyway:
+                # the line may run for some callers only: ``if socket_dir is not None:``
+                through = analysis.callers_leaving_on(key, blocker.chain[0].line)
+                if through == []:
+                    continue  # every call turns it off
             if reason is not None and blocker.once is None:
                 blocker = dataclasses.replace(blocker, once=reason)
-            reached.setdefault(blocker.site, []).append((key, blocker))
+            reached.setdefault(blocker.site, []).append(_Way(key, blocker, through))
     found = SiteFindings([], [])
     for site in sorted(reached):
         ways = reached[site]
-        per_request = [(key, blocker) for key, blocker in ways if blocker.once is None]
+        per_request = [way for way in ways if way.blocker.once is None]
         chosen = per_request or ways
-        best_key, best = min(chosen, key=lambda way: _chain_order(way[1]))
-        labels = sorted({label for key, _ in chosen for label in routes_of.get(key, ())})
+        best_way = min(chosen, key=lambda way: _chain_order(way.blocker))
+        best = best_way.blocker
+        labels = sorted({label for way in chosen for label in way.routes(routes_of)})
         # the route named is one the chain shown starts from, the nearest to it
-        own = set(routes_of.get(best_key, ()))
-        named = _nearest_route(best_key, callers, handled, own) or min(own, default=None)
+        own = best_way.routes(routes_of)
+        named = _nearest_route(best_way, callers, handled, own) or min(own, default=None)
         entries_at = sorted(
-            {blocker.chain[0] for _, blocker in chosen},
+            {way.blocker.chain[0] for way in chosen},
             key=lambda link: (link.path, link.line, link.function),
         )
         finding = as_finding(best).reached_by(tuple(labels), tuple(entries_at), named)
@@ -146,20 +155,36 @@ def site_findings(
     return found
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Way:
+    """How an entry reaches a site: the coroutine, its chain, and the callers whose calls
+    of it run the chain's first line (``None``: every caller)."""
+
+    key: Key
+    blocker: Blocker
+    through: list[Key] | None
+
+    def routes(self, routes_of: Mapping[Key, set[str]]) -> set[str]:
+        if self.through is None:
+            return set(routes_of.get(self.key, ()))
+        return {label for caller in self.through for label in routes_of.get(caller, ())}
+
+
 def _nearest_route(
-    start: Key, callers: Mapping[Key, list[Key]], handled: Mapping[Key, set[str]], among: set[str]
+    start: _Way, callers: Mapping[Key, list[Key]], handled: Mapping[Key, set[str]], among: set[str]
 ) -> str | None:
-    """Of the routes ``among``, the first of those whose handler awaits coroutine
-    ``start`` in the fewest steps (``GET /events`` that awaits ``get_event`` itself,
+    """Of the routes ``among``, the first of those whose handler awaits the way's
+    coroutine in the fewest steps (``GET /events`` that awaits ``get_event`` itself,
     rather than a route that starts a poller that does)."""
-    seen, frontier = {start}, [start]
+    seen, frontier = {start.key}, [start.key]
     while frontier:
         here = {label for key in frontier for label in handled.get(key, ()) if label in among}
         if here:
             return min(here)
         following: list[Key] = []
         for key in frontier:
-            for caller in callers.get(key, ()):
+            step = start.through if key == start.key and start.through is not None else None
+            for caller in step if step is not None else callers.get(key, ()):
                 if caller not in seen:
                     seen.add(caller)
                     following.append(caller)
