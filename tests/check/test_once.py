@@ -66,6 +66,7 @@ def test_each_once_finding_says_why(report: Report) -> None:
     assert _once(report, "main.py", 53).once == "memoised by functools.lru_cache"
     assert _once(report, "main.py", 58).once == "memoised by functools.cache"
     assert _once(report, "main.py", 65).once == "memoised by functools.cached_property"
+    assert _once(report, "engines.py", 32).once == "memoised by closing_lru_cache"
     assert _once(report, "main.py", 109).once == "started at import time"
     assert _once(report, "cli.py", 8).once == "started by the command rebuild()"
     assert _once(report, "cli.py", 18).once == (

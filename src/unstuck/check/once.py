@@ -33,6 +33,7 @@ for every request, so it is reported apart and only on demand (``--once-per-proc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from unstuck.check.discovery import is_test_module
@@ -55,6 +56,10 @@ MEMOISERS = frozenset(
         "cachetools.func.ttl_cache",
     }
 )
+# the names a project gives its own memoising decorators: the last part of the name
+_MEMOISER_NAME = re.compile(
+    r"(?:^|[._])(?:\w*_)?(?:lru_cache|ttl_cache|memoi[sz]ed?|singleton|run_once)$"
+)
 _LIFE_KEYWORDS = {
     "lifespan": "in the lifespan handler",
     "on_startup": "in a startup handler",
@@ -71,12 +76,15 @@ IN_TEST_DOUBLE = "in a test double (`Mock...`, `Fake...`: it stands in for the r
 
 
 def memoised_by(program: Program, key: Key, function: FunctionSummary) -> str | None:
-    """The memoising decorator of a function, if it has one."""
+    """The memoising decorator of a function, if it has one: a library's, or one of the
+    project's named as one (``@closing_lru_cache(maxsize=8)``, ``@memoize``)."""
     for decorator in function.decorators:
         target = decorator.func if isinstance(decorator, Call) else decorator
         for value in program.eval(target, key[0]):
             if isinstance(value, LibraryObject) and value.name in MEMOISERS:
                 return f"memoised by {value.name}"
+            if isinstance(value, Function) and _MEMOISER_NAME.search(value.key[1]):
+                return f"memoised by {value.key[1]}"
     return None
 
 
