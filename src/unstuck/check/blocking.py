@@ -363,6 +363,10 @@ class BlockingAnalysis:
             return False
         if memoised_by(self.program, place, maker) is not None:
             return True
+        made_at = self._made_at(place, maker, klass)
+        if made_at and all(maker.runs_once_at(line) for line in made_at):
+            # a singleton's getter: ``if _store is None: _store = Store()`` on a global
+            return True
         owner = maker.class_qualname
         if owner is not None and (
             place[1].rpartition(".")[2] == "__init__" or self._fills_once(place, maker, klass)
@@ -376,13 +380,17 @@ class BlockingAnalysis:
         it once (``if self._store is None: self._store = Store()``)."""
         if not maker.instance_once_blocks:
             return False
-        lines = [
+        lines = self._made_at(place, maker, klass)
+        return bool(lines) and all(maker.fills_instance_once_at(line) for line in lines)
+
+    def _made_at(self, place: Key, maker: FunctionSummary, klass: Key) -> list[int]:
+        """The lines where function ``place`` calls class ``klass`` by name."""
+        return [
             call.line
             for call in maker.calls
             if last_name(call.func) == klass[1].rpartition(".")[2]
             and Class(klass) in self.program.eval(call.func, place[0])
         ]
-        return bool(lines) and all(maker.fills_instance_once_at(line) for line in lines)
 
     def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
         """The calls (by id) whose result a streaming response iterates in the thread pool:
