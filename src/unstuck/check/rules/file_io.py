@@ -32,6 +32,7 @@ RULE = Rule(
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
     "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
+    "faiss indexes and networkx graphs read or written, "
     "`UploadFile.file.read()` (not files under `/proc` or `/sys`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
@@ -51,6 +52,13 @@ async def upload(file: UploadFile):
     )
     # a glob lists directories (``iglob`` as it is iterated, on the line that asks)
     | functions("glob", "glob iglob")
+    # indexes and graphs read from or written to files whole
+    | functions("faiss", "read_index write_index")
+    | functions(
+        "networkx",
+        "read_graphml write_graphml read_gml write_gml read_gexf write_gexf read_edgelist "
+        "write_edgelist read_adjlist write_adjlist read_pajek write_pajek",
+    )
     # they create the file or directory at once (a ``TemporaryDirectory`` also deletes
     # its whole tree on exit); ``SpooledTemporaryFile`` stays in memory until it grows
     | functions("tempfile", "mkdtemp mkstemp TemporaryDirectory NamedTemporaryFile TemporaryFile")

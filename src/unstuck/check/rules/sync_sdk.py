@@ -247,6 +247,18 @@ CLIENTS = (
         ]
     ),
     Client("dropbox.Dropbox", aliases="dropbox.dropbox_client.Dropbox"),
+    # vector databases (``AsyncQdrantClient`` and ``AsyncMilvusClient`` are the async ones)
+    Client(
+        "qdrant_client.QdrantClient",
+        local="close",
+        aliases="qdrant_client.qdrant_client.QdrantClient",
+    ),
+    Client(
+        "pymilvus.MilvusClient",
+        local="close",
+        aliases="pymilvus.milvus_client.MilvusClient pymilvus.milvus_client.milvus_client.MilvusClient",
+    ),
+    Client("pymilvus.Collection", aliases="pymilvus.orm.collection.Collection"),
     Client(
         "github.Github",
         aliases="github.MainClass.Github",
@@ -282,7 +294,8 @@ RULE = Rule(
     "Google Cloud Storage/BigQuery/Firestore, Firebase Admin, google-auth's `id_token` "
     "verifiers, Stripe, Twilio, SendGrid, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
-    "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, PyGithub, "
+    "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
+    "Milvus, PyGithub, "
     "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search "
     "(their async clients are fine)",
     example="""\
