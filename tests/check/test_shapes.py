@@ -570,3 +570,8 @@ def test_a_line_that_some_callers_turn_off_names_the_routes_of_the_others() -> N
     (mkdir,) = report.findings
     assert mkdir.routes == ("POST /sync",)
     assert mkdir.route == "POST /sync"
+
+
+def test_a_factory_parameter_without_annotation_is_what_its_calls_give() -> None:
+    report = _check("untyped_factory")
+    assert {f.route for f in report.findings} == {"GET /query/{name}"}

@@ -180,6 +180,11 @@ class RouterInfo:
     cls: Key | None = None
 
 
+# at most this many calls of a function for its unannotated parameters to take what
+# they give (a factory is called once or twice)
+_FEW_CALLERS = 3
+
+
 class Program:
     def __init__(self, modules: dict[str, ModuleSummary], knowledge: Knowledge) -> None:
         self.modules = modules
@@ -215,6 +220,7 @@ class Program:
         self._exporting: set[tuple[str, str]] = set()
         # class -> __init__ parameter -> (value, module) given through add_middleware
         self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
+        self._passed_in: dict[tuple[str, str, str], frozenset[Value]] = {}
         self._hooks: dict[Key, list[Key]] = {}
         self._method_owners: dict[str, list[Key]] | None = None
         self._beside: dict[tuple[Key, str], bool] = {}
@@ -1300,6 +1306,8 @@ class Program:
             given = self.middleware_arguments().get((module, owner), {})
             for value, where in given.get(expr.name, ()):
                 result |= self.eval(value, where)
+        if annotation is None:
+            result |= self.passed_in(expr, module)
         if default is not None:
             # ``def __init__(self, client: "S3Client" = shared_client)``: what the caller
             # gets when it passes nothing
@@ -1309,6 +1317,47 @@ class Program:
                 if isinstance(value, Instance | LibraryInstance)
             )
         return frozenset(result)
+
+    def passed_in(self, expr: Param, module: str) -> frozenset[Value]:
+        """What the calls of a module-level function give its parameter that has no
+        annotation, when the function is called by name in a few places only: the
+        router factory ``create_routes(rag)`` whose routes use ``rag``, which no call
+        of theirs passes. A helper called from many places keeps its parameter unknown
+        (a union over all its callers would be a guess)."""
+        cached = (module, expr.function, expr.name)
+        known = self._passed_in.get(cached)
+        if known is not None:
+            return known
+        self._passed_in[cached] = EMPTY  # a parameter handed back to its own function: cut
+        key = (module, expr.function)
+        function = self.function(key)
+        if function is None or function.class_qualname is not None or "." in expr.function:
+            return EMPTY
+        names = [param.name for param in function.params]
+        if expr.name not in names or self.names_handed(expr.function):
+            return EMPTY
+        position = names.index(expr.name)
+        calls = [
+            (where, call)
+            for where, call in self.calls_named(expr.function)
+            if Function(key) in self.eval(call.func, where[0])
+        ]
+        if not calls or len(calls) > _FEW_CALLERS:
+            return EMPTY
+        result: set[Value] = set()
+        for where, call in calls:
+            given = call.keyword(expr.name)
+            if given is None and position < len(call.args):
+                if any(isinstance(arg, Unknown) for arg in call.args[: position + 1]):
+                    continue  # ``*args`` before it: its position is not known
+                given = call.args[position]
+            if given is not None:
+                # objects only: a text (a path's prefix) given by some calls is not what
+                # the others, which leave the default, give
+                result.update(v for v in self.eval(given, where[0]) if not isinstance(v, Text))
+        found = frozenset(result)
+        self._passed_in[cached] = found
+        return found
 
     def middleware_arguments(self) -> dict[Key, dict[str, list[tuple[Expr, str]]]]:
         """What ``app.add_middleware(Cls, name=value)`` gives ``Cls.__init__``: Starlette
