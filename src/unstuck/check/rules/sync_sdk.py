@@ -256,7 +256,8 @@ CLIENTS = (
     Client(
         "pymilvus.MilvusClient",
         local="close",
-        aliases="pymilvus.milvus_client.MilvusClient pymilvus.milvus_client.milvus_client.MilvusClient",
+        aliases="pymilvus.milvus_client.MilvusClient "
+        "pymilvus.milvus_client.milvus_client.MilvusClient",
     ),
     Client("pymilvus.Collection", aliases="pymilvus.orm.collection.Collection"),
     Client(
