@@ -41,6 +41,7 @@ from unstuck.check.model import (
     Global,
     Imported,
     ImportedModule,
+    ItemOf,
     Items,
     Keyword,
     ModuleSummary,
@@ -207,9 +208,12 @@ class ExpressionReader:
                 if isinstance(value, Items) and len(value.items) == len(target.elts)
                 else None
             )
+            returned = value.value if isinstance(value, Await) else value
             for index, element in enumerate(target.elts):
                 if isinstance(value, Each):  # ``for prefix, router in ROUTERS:``
                     self.assign(element, At(value, index))
+                elif items is None and isinstance(returned, Call):
+                    self.assign(element, ItemOf(value, index))  # ``a, b = make()``
                 else:
                     self.assign(element, items[index] if items is not None else UNKNOWN)
         elif isinstance(target, ast.Starred):

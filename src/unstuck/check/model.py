@@ -274,6 +274,15 @@ class At(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class ItemOf(_Record):
+    """One part of what a call returns, unpacked: ``folder, scratch = prepare(base)``."""
+
+    value: Expr
+    index: int
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Constant(_Record):
     value: str | int | bool | None
 
@@ -333,6 +342,7 @@ Expr: TypeAlias = (
     | DictDisplay
     | Each
     | At
+    | ItemOf
     | Constant
     | FString
     | Truthy

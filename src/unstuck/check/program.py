@@ -44,6 +44,7 @@ from unstuck.check.model import (
     Global,
     Imported,
     ImportedModule,
+    ItemOf,
     Items,
     ModuleSummary,
     Narrowed,
@@ -180,6 +181,7 @@ class RouterInfo:
     cls: Key | None = None
 
 
+_TUPLES = frozenset({"builtins.tuple", "typing.Tuple"})
 # at most this many calls of a function for its unannotated parameters to take what
 # they give (a factory is called once or twice)
 _FEW_CALLERS = 3
@@ -768,11 +770,41 @@ class Program:
                     for item, where in self.items(expr.each.iterable, module)
                     if isinstance(item, Items) and index < len(item.items)
                 )
+            case ItemOf():
+                return self.unpacked(expr.value, expr.index, module)
             case Divide():
                 path = (LibraryInstance(_PATH), LibraryObject(_PATH))
                 return frozenset(value for value in self.eval(expr.left, module) if value in path)
             case _:
                 return EMPTY
+
+    def unpacked(self, value: Expr, index: int, module: str) -> frozenset[Value]:
+        """Item ``index`` of what a call of a project function returns, unpacked: the
+        item at that place of each tuple its ``return`` statements write, or of its
+        ``-> tuple[Path, Scratch]`` annotation."""
+        call = value.value if isinstance(value, Await) else value
+        if not isinstance(call, Call):
+            return EMPTY
+        result: set[Value] = set()
+        for callee in self.eval(call.func, module):
+            function = self.function(callee.key) if isinstance(callee, Function) else None
+            if function is None or not isinstance(callee, Function):
+                continue
+            where = callee.key[0]
+            annotation = function.return_annotation
+            if isinstance(annotation, Subscript) and any(
+                isinstance(base, LibraryObject) and base.name in _TUPLES
+                for base in self.eval(annotation.base, where)
+            ):
+                index_of = annotation.index
+                parts = index_of.items if isinstance(index_of, Items) else (index_of,)
+                # ``tuple[Job, ...]`` (its ``...`` read as unknown) is no fixed tuple
+                if index < len(parts) and not any(isinstance(p, Unknown) for p in parts):
+                    result |= self.instances(self.eval(parts[index], where))
+            for returned in function.returns:
+                if isinstance(returned, Items) and index < len(returned.items):
+                    result |= self.eval(returned.items[index], where)
+        return frozenset(result)
 
     def attribute(self, values: frozenset[Value], name: str) -> frozenset[Value]:
         result: set[Value] = set()
