@@ -575,3 +575,8 @@ def test_a_line_that_some_callers_turn_off_names_the_routes_of_the_others() -> N
 def test_a_factory_parameter_without_annotation_is_what_its_calls_give() -> None:
     report = _check("untyped_factory")
     assert {f.route for f in report.findings} == {"GET /query/{name}"}
+
+
+def test_a_class_method_called_on_a_subclass_makes_the_subclass() -> None:
+    (unlink,) = _check("class_method_results").findings
+    assert unlink.routes == ("DELETE /uploads/{key}",)

@@ -883,7 +883,8 @@ class Program:
         for value in callees:
             match value:
                 case Function():
-                    result |= self.returns_for(value.key, call)
+                    made = self.returns_for(value.key, call)
+                    result |= self._made_for_receiver(value.key, made, call, module)
                     result |= self.returned_arguments(value.key, call, module)
                 case Class():
                     result.add(self.router_subclass(value.key, call, module) or Instance(value.key))
@@ -906,6 +907,30 @@ class Program:
                 case TaskMethod():
                     result.add(LibraryInstance("celery.result.AsyncResult"))
         return frozenset(result)
+
+    def _made_for_receiver(
+        self, key: Key, returned: frozenset[Value], call: Call, module: str
+    ) -> frozenset[Value]:
+        """What a class method returns when called on a subclass: ``cls(...)`` in the base
+        makes an instance of the class it is called on (``await Source.get(id)`` with
+        ``get`` defined on ``Model`` gives a ``Source``)."""
+        function = self.function(key)
+        if (
+            function is None
+            or function.class_qualname is None
+            or not isinstance(call.func, Attribute)
+            or not any(last_name(each) == "classmethod" for each in function.decorators)
+        ):
+            return returned
+        owner = Instance((key[0], function.class_qualname))
+        if owner not in returned:
+            return returned
+        receivers = [
+            value for value in self.eval(call.func.base, module) if isinstance(value, Class)
+        ]
+        if not receivers or all(value.key == owner.key for value in receivers):
+            return returned
+        return (returned - {owner}) | {Instance(value.key) for value in receivers}
 
     def library_items(self, iterable: Expr, module: str) -> frozenset[Value]:
         """The items of what a library call returns, when a rule knows their class
