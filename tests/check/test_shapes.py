@@ -580,3 +580,8 @@ def test_a_factory_parameter_without_annotation_is_what_its_calls_give() -> None
 def test_a_class_method_called_on_a_subclass_makes_the_subclass() -> None:
     (unlink,) = _check("class_method_results").findings
     assert unlink.routes == ("DELETE /uploads/{key}",)
+
+
+def test_a_class_stored_under_type_of_a_base_is_one_of_its_subclasses() -> None:
+    (remove,) = _check("declared_classes").findings
+    assert remove.routes == ("DELETE /graph",)

@@ -40,6 +40,7 @@ from unstuck.check.model import (
     ChainLink,
     ClassSummary,
     Constant,
+    Declared,
     Divide,
     Either,
     Entered,
@@ -848,6 +849,8 @@ class BlockingAnalysis:
                 return self._never_none(other, module) and self._defaulted(param, module)
             case Either(left, right):
                 return self._never_none(left, module) and self._never_none(right, module)
+            case Declared(value):
+                return self._never_none(value, module)
             case Call():
                 pass
             case _:

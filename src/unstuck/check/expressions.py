@@ -29,6 +29,7 @@ from unstuck.check.model import (
     ClassRef,
     ClassSummary,
     Constant,
+    Declared,
     DictDisplay,
     Divide,
     Each,
@@ -172,7 +173,7 @@ class ExpressionReader:
             self.bind(name, added)  # a module global holds every value bound to it
             return
         current = self.env.get(name)
-        if isinstance(current, Items | Either):
+        if isinstance(current, Items | Either | Declared):
             self.env[name] = Either(current, added)
 
     def assign(self, target: ast.expr, value: Expr) -> None:

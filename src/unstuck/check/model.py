@@ -316,6 +316,16 @@ class Narrowed(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class Declared(_Record):
+    """A value stored with an annotation (``self.kv_cls: type[KVStore] = load(name)``):
+    what the value may be, as far as the annotation allows."""
+
+    value: Expr
+    annotation: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Unknown(_Record):
     def __reduce__(self) -> str:
         return "UNKNOWN"  # the one instance, also after unpickling
@@ -347,6 +357,7 @@ Expr: TypeAlias = (
     | FString
     | Truthy
     | Narrowed
+    | Declared
     | Unknown
 )
 UNKNOWN = Unknown()

@@ -32,6 +32,7 @@ from unstuck.check.model import (
     ClassRef,
     ClassSummary,
     Constant,
+    Declared,
     DictDisplay,
     Divide,
     Each,
@@ -182,6 +183,7 @@ class RouterInfo:
 
 
 _TUPLES = frozenset({"builtins.tuple", "typing.Tuple"})
+_CLASS_OF = frozenset({"builtins.type", "typing.Type"})
 # at most this many calls of a function for its unannotated parameters to take what
 # they give (a factory is called once or twice)
 _FEW_CALLERS = 3
@@ -772,6 +774,8 @@ class Program:
                 )
             case ItemOf():
                 return self.unpacked(expr.value, expr.index, module)
+            case Declared():
+                return self._declared(expr, module)
             case Divide():
                 path = (LibraryInstance(_PATH), LibraryObject(_PATH))
                 return frozenset(value for value in self.eval(expr.left, module) if value in path)
@@ -1127,6 +1131,8 @@ class Program:
             case Either():
                 left = self.items(expr.left, module, depth + 1)
                 return left + self.items(expr.right, module, depth + 1)
+            case Declared():
+                return self.items(expr.value, module, depth + 1)
             case Call() if isinstance(expr.func, Attribute) and expr.func.name in _DICT_VIEWS:
                 found: list[tuple[Expr, str]] = []
                 for shown, where in self.displays(expr.func.base, module, depth + 1):
@@ -1227,6 +1233,30 @@ class Program:
             return values - kept
         return frozenset(kept) if kept else self.instances(frozenset(classes))
 
+    def _declared(self, expr: Declared, module: str) -> frozenset[Value]:
+        """A value stored with an annotation: what the annotation says, and what the
+        value may be; but for ``type[Base]`` naming a class of the project, only the
+        classes the value may be that are (or derive from) it (a factory that can return
+        every storage class gives a ``type[KVStore]`` attribute the key-value ones
+        only). An instance annotation narrows nothing: the analysis may know only some
+        of what the value is, and the annotation stands for the rest."""
+        values = self.eval(expr.value, module)
+        annotation = expr.annotation
+        if isinstance(annotation, Subscript) and any(
+            isinstance(base, LibraryObject) and base.name in _CLASS_OF
+            for base in self.eval(annotation.base, module)
+        ):
+            allowed = self.eval(annotation.index, module)
+            if allowed and all(isinstance(each, Class) for each in allowed):
+                kept = frozenset(
+                    value
+                    for value in values
+                    if isinstance(value, Class)
+                    and any(entry in allowed for entry in self.mro(value.key))
+                )
+                return kept or allowed
+        return self.instances(self.eval(annotation, module)) | values
+
     def instances(self, values: frozenset[Value]) -> frozenset[Value]:
         result: set[Value] = set()
         for value in values:
@@ -1296,7 +1326,7 @@ class Program:
             case Either():
                 left = self.annotated_items(expr.left, module)
                 return left | self.annotated_items(expr.right, module)
-            case Param() | Typed() if expr.annotation is not None:
+            case Param() | Typed() | Declared() if expr.annotation is not None:
                 return self.element_types(expr.annotation, module)
         return EMPTY
 

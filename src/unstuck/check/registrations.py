@@ -28,6 +28,7 @@ from unstuck.check.model import (
     Attribute,
     Call,
     Constant,
+    Declared,
     Each,
     Either,
     Expr,
@@ -918,6 +919,8 @@ def _items(expr: Expr | None) -> list[Expr]:
             return list(expr.items)
         case Either():
             return [*_items(expr.left), *_items(expr.right)]
+        case Declared():
+            return _items(expr.value)
         case _:
             return []
 

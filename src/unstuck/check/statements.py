@@ -20,6 +20,7 @@ from unstuck.check.model import (
     ClassRef,
     ClassSummary,
     Constant,
+    Declared,
     Each,
     Either,
     Entered,
@@ -370,7 +371,7 @@ class ModuleWalker(ExpressionReader):
         value = self.ex(node.value) if node.value is not None else None
         if value is not None and self.env is not None and value is not UNKNOWN:
             # ``store: object = S3Store()``: a loose annotation must not hide the value
-            self.assign(node.target, Either(Typed(annotation), value))
+            self.assign(node.target, Declared(value, annotation))
             return
         self.assign(node.target, Typed(annotation))
         if value is not None and self.env is None and isinstance(node.target, ast.Name):
