@@ -255,7 +255,8 @@ CLIENTS = (
     ),
     Client(
         "pymilvus.MilvusClient",
-        local="close",
+        # they build request parameters in memory
+        local="close prepare_index_params create_schema create_field_schema",
         aliases="pymilvus.milvus_client.MilvusClient "
         "pymilvus.milvus_client.milvus_client.MilvusClient",
     ),
