@@ -32,7 +32,7 @@ RULE = Rule(
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
     "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
-    "faiss indexes and networkx graphs read or written, "
+    "faiss indexes, networkx graphs and nano-vectordb stores read or written, "
     "`UploadFile.file.read()` (not files under `/proc` or `/sys`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
@@ -52,8 +52,10 @@ async def upload(file: UploadFile):
     )
     # a glob lists directories (``iglob`` as it is iterated, on the line that asks)
     | functions("glob", "glob iglob")
-    # indexes and graphs read from or written to files whole
+    # indexes and graphs read from or written to files whole (a ``NanoVectorDB`` made
+    # with its file loads it)
     | functions("faiss", "read_index write_index")
+    | functions("nano_vectordb", "NanoVectorDB")
     | functions(
         "networkx",
         "read_graphml write_graphml read_gml write_gml read_gexf write_gexf read_edgelist "
@@ -73,6 +75,7 @@ async def upload(file: UploadFile):
         "mkdir unlink rmdir touch rename replace",
     )
     | methods(_SPOOLED, "read write readline readlines")
+    | methods("nano_vectordb.NanoVectorDB", "save")
     | frozenset((cls, ANY_METHOD) for cls in _FILE_OBJECTS),
     method_exceptions=frozenset(
         (cls, name) for cls in _FILE_OBJECTS for name in _FILE_LOCAL.split()
