@@ -585,3 +585,8 @@ def test_a_class_method_called_on_a_subclass_makes_the_subclass() -> None:
 def test_a_class_stored_under_type_of_a_base_is_one_of_its_subclasses() -> None:
     (remove,) = _check("declared_classes").findings
     assert remove.routes == ("DELETE /graph",)
+
+
+def test_app_dependencies_chosen_by_a_condition_run_for_every_route() -> None:
+    (finding,) = _check("conditional_app_dependencies").findings
+    assert finding.route == "GET /orders"

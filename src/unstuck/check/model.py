@@ -517,4 +517,14 @@ class ModuleSummary(_Summary):
     in_tests: bool = False
 
 
+def listed(expr: Expr | None) -> list[Expr]:
+    """The items of a list or tuple display; of both when it is one or the other
+    (``[Depends(auth)] if secured else []``)."""
+    if isinstance(expr, Items):
+        return list(expr.items)
+    if isinstance(expr, Either):
+        return [*listed(expr.left), *listed(expr.right)]
+    return []
+
+
 MODULE_BODY = "<module>"

@@ -56,6 +56,7 @@ from unstuck.check.model import (
     Truthy,
     Typed,
     Unknown,
+    listed,
 )
 from unstuck.check.rule import Knowledge, ReturnsFor, Sized
 from unstuck.check.values import (
@@ -1063,11 +1064,11 @@ class Program:
                 given = defaults[0].keyword("prefix")
                 if given is not None and not isinstance(given, Param):
                     prefix, prefix_module = given, defaults[1]
-            dependencies = [(expr, module) for expr in _list(call.keyword("dependencies"))]
+            dependencies = [(expr, module) for expr in listed(call.keyword("dependencies"))]
             if defaults is not None:
                 given = defaults[0].keyword("dependencies")
                 if given is not None and not isinstance(given, Param):
-                    dependencies += [(expr, defaults[1]) for expr in _list(given)]
+                    dependencies += [(expr, defaults[1]) for expr in listed(given)]
             self.routers[key] = RouterInfo(
                 key,
                 kind,
@@ -1679,10 +1680,6 @@ def _router_kind(name: str) -> str | None:
     if name in APP_CLASSES:
         return "app"
     return _ROUTER_FACTORIES.get(name) or ("router" if name in ROUTER_CLASSES else None)
-
-
-def _list(expr: Expr | None) -> list[Expr]:
-    return list(expr.items) if isinstance(expr, Items) else []
 
 
 def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:

@@ -39,6 +39,7 @@ from unstuck.check.model import (
     Param,
     SelfRef,
     Unknown,
+    listed,
 )
 from unstuck.check.overrides import REGISTRATION_METHODS, apply
 from unstuck.check.program import Program, RouterInfo, last_name
@@ -260,10 +261,10 @@ class Registrations:
             found.extend(decorated)
             for call in function.calls:
                 callee = call.func
-                listed = _items(call.keyword("routes"))
-                if listed:  # ``Starlette(routes=[Route(...), ...])``
+                routes = _items(call.keyword("routes"))
+                if routes:  # ``Starlette(routes=[Route(...), ...])``
                     for owner in _router_keys(program.eval(call, module)):
-                        found.extend(self._listed(listed, owner, module, key))
+                        found.extend(self._listed(routes, owner, module, key))
                 if isinstance(callee, Call) and isinstance(callee.func, Attribute):
                     # ``app.get("/")(handler)``, ``app.middleware("http")(handler)``
                     handler = call.args[0] if call.args else None
@@ -342,14 +343,14 @@ class Registrations:
         return [dataclasses.replace(registration, path=path) for path in paths]
 
     def _listed(
-        self, listed: list[Expr], owner: RouterKey, module: str, within: Key
+        self, given: list[Expr], owner: RouterKey, module: str, within: Key
     ) -> list[Registration]:
         """Routes given as objects: ``Route``/``APIRoute(path, endpoint, methods=...)``,
         ``WebSocketRoute(path, endpoint)``, and ``Mount(path, app=...)`` or
         ``Mount(path, routes=[...])`` (a router of its own, under the path)."""
         program = self.program
         found: list[Registration] = []
-        for item in listed:
+        for item in given:
             if not isinstance(item, Call) or last_name(item.func) not in _LISTED:
                 continue
             kinds = {
@@ -376,7 +377,7 @@ class Registrations:
                 endpoint = item.argument("endpoint", 1)
                 verb = "websocket" if "WebSocket" in kind else "api_route"
                 methods = self._methods(verb, item, module)
-                dependencies = _list(item.keyword("dependencies"))
+                dependencies = listed(item.keyword("dependencies"))
                 for value in (
                     sorted(program.eval(endpoint, module), key=value_order)
                     if endpoint is not None
@@ -402,7 +403,7 @@ class Registrations:
         methods = self._methods(verb, decorator, module)
         if verb in _PLAIN_DECORATORS:
             return [Registration(routers, path, methods, handler, [], module, plain=True)]
-        dependencies = _list(decorator.keyword("dependencies"))
+        dependencies = listed(decorator.keyword("dependencies"))
         return [Registration(routers, path, methods, handler, dependencies, module)]
 
     def _factory_path(self, written: Expr | None, module: str) -> str:
@@ -478,7 +479,7 @@ class Registrations:
         verb = "websocket" if "websocket" in name else "api_route"
         plain = name in _PLAIN_ADDING
         self._library_endpoint(call, endpoint, verb, routers, module, plain)
-        dependencies = [] if plain else _list(call.keyword("dependencies"))
+        dependencies = [] if plain else listed(call.keyword("dependencies"))
         return [
             Registration(routers, path, methods, handler, dependencies, module, plain=plain)
             for path, methods, handlers in self._added_routes(call, endpoint, verb, module, within)
@@ -573,7 +574,7 @@ class Registrations:
         prefix_expr = call.keyword("prefix")
         if prefix_expr is not None:
             prefix_expr = self._loop_part(prefix_expr, module)
-        dependencies = _list(call.keyword("dependencies"))
+        dependencies = listed(call.keyword("dependencies"))
         # (router expression, prefix text when the loop item decides it, module)
         pairs: list[tuple[Expr, str | None, str]] = [(child, None, module)]
         each = child.each if isinstance(child, At) else child if isinstance(child, Each) else None
@@ -923,10 +924,6 @@ def _items(expr: Expr | None) -> list[Expr]:
             return _items(expr.value)
         case _:
             return []
-
-
-def _list(expr: Expr | None) -> list[Expr]:
-    return list(expr.items) if isinstance(expr, Items) else []
 
 
 def _router_keys(values: frozenset[object] | tuple[()]) -> list[RouterKey]:
