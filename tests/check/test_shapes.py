@@ -590,3 +590,11 @@ def test_a_class_stored_under_type_of_a_base_is_one_of_its_subclasses() -> None:
 def test_app_dependencies_chosen_by_a_condition_run_for_every_route() -> None:
     (finding,) = _check("conditional_app_dependencies").findings
     assert finding.route == "GET /orders"
+
+
+def test_paths_of_the_docs_pages_read_from_the_app() -> None:
+    assert set(_routes(_check("docs_pages_served_anew"))) == {
+        "GET /docs",
+        "GET /docs/oauth2-redirect",
+        "GET /reference",
+    }

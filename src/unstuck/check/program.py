@@ -100,6 +100,13 @@ _ROUTER_FACTORIES = {
     "starlette.applications.Starlette": "app",
     "starlette.routing.Router": "router",
 }
+# the paths of the pages FastAPI serves itself, by default
+_APP_PAGES = {
+    "docs_url": "/docs",
+    "redoc_url": "/redoc",
+    "openapi_url": "/openapi.json",
+    "swagger_ui_oauth2_redirect_url": "/docs/oauth2-redirect",
+}
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
 _ANNOTATED = frozenset({"typing.Annotated"})
 # library classes whose methods run the subclass's hooks on another thread or process
@@ -179,6 +186,8 @@ class RouterInfo:
     builtin: tuple[LibraryRoute, ...] = ()
     builtin_path: str = ""
     made_by: str = ""
+    # an app's pages (``app.docs_url``): as given to ``FastAPI(...)``, else FastAPI's own
+    pages: dict[str, object] = field(default_factory=dict)
     # the project's class it is an instance of (``class SlashRouter(APIRouter)``)
     cls: Key | None = None
 
@@ -831,6 +840,12 @@ class Program:
                         result.add(Function(method))
                     else:
                         result |= self.class_attribute(value.key, name)
+                case Router() if name in _APP_PAGES:
+                    # ``@app.get(app.docs_url)``: the pages of FastAPI's docs, served anew
+                    info = self.routers.get(value.key)
+                    page = info.pages.get(name) if info is not None else None
+                    if isinstance(page, str):
+                        result.add(Text(page))
                 case SessionFactory() if name == "begin":
                     # ``with SessionLocal.begin() as session:`` gives a session too
                     result.add(value)
@@ -1077,6 +1092,12 @@ class Program:
                 prefix,
                 prefix_module if prefix is not None else module,
             )
+            if kind == "app":
+                self.routers[key].pages = {
+                    name: self.constant(call.keyword(name), module) if name in given else default
+                    for given in [{keyword.name for keyword in call.keywords}]
+                    for name, default in _APP_PAGES.items()
+                }
         return Router(key)
 
     def is_router_type(self, value: Value) -> bool:
