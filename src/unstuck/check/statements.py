@@ -745,12 +745,26 @@ def _tests_set(test: ast.expr) -> bool:
 
 def _tests_kept(test: ast.expr) -> bool:
     """``_tests_set``, or it ``and`` a flag that bypasses what is kept (``key in CACHE
-    and not refresh``): the flag asks for a rebuild now and then, not per request."""
+    and not refresh``): the flag asks for a rebuild now and then, not per request; or
+    ``and`` a test that it is still fresh (``time.time() - _stamp < TTL``): it is
+    rebuilt once per expiry, as ``cachetools.func.ttl_cache`` does."""
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
         return any(_tests_set(value) for value in test.values) and all(
-            _tests_set(value) or _is_flag(value) for value in test.values
+            _tests_set(value) or _is_flag(value) or _reads_clock(value) for value in test.values
         )
     return _tests_set(test)
+
+
+# what reads the time: ``time.time()``, ``time.monotonic()``, ``datetime.now(UTC)``
+_CLOCKS = frozenset({"time", "monotonic", "perf_counter", "now", "utcnow"})
+
+
+def _reads_clock(test: ast.expr) -> bool:
+    """A comparison with the time now in it: ``time.monotonic() - _stamp < TTL``,
+    ``_expires > datetime.now(UTC)``."""
+    return isinstance(test, ast.Compare) and any(
+        isinstance(node, ast.Call) and _called(node) in _CLOCKS for node in ast.walk(test)
+    )
 
 
 def _plain_reference(node: ast.expr) -> bool:
