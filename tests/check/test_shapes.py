@@ -598,3 +598,9 @@ def test_paths_of_the_docs_pages_read_from_the_app() -> None:
         "GET /docs/oauth2-redirect",
         "GET /reference",
     }
+
+
+def test_the_chain_shown_starts_at_the_route_it_names() -> None:
+    for finding in _check("chain_from_the_route").findings:
+        assert finding.route == "POST /jobs"
+        assert finding.chain[0].function == "app.create_job"

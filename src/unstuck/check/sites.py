@@ -140,7 +140,11 @@ def site_findings(
         ways = reached[site]
         per_request = [way for way in ways if way.blocker.once is None]
         chosen = per_request or ways
-        best_way = min(chosen, key=lambda way: _chain_order(way.blocker))
+        # the chain shown starts from a route's coroutine when one reaches the site:
+        # the route named must be one the chain shown starts from
+        best_way = min(
+            chosen, key=lambda way: (not way.routes(routes_of), _chain_order(way.blocker))
+        )
         best = best_way.blocker
         labels = sorted({label for way in chosen for label in way.routes(routes_of)})
         # the route named is one the chain shown starts from, the nearest to it
