@@ -33,6 +33,7 @@ RULE = Rule(
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
     "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
     "faiss indexes, networkx graphs and nano-vectordb stores read or written, "
+    "`importlib.reload`, "
     "`UploadFile.file.read()` (not files under `/proc` or `/sys`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
@@ -55,6 +56,8 @@ async def upload(file: UploadFile):
     # indexes and graphs read from or written to files whole (a ``NanoVectorDB`` made
     # with its file loads it)
     | functions("faiss", "read_index write_index")
+    # reads the module's source (or bytecode) again and runs it: never a cached import
+    | functions("importlib", "reload")
     | functions("nano_vectordb", "NanoVectorDB")
     | functions(
         "networkx",

@@ -35,6 +35,31 @@ _POSTHOG_WAITS = (
     "get_all_flags_and_payloads get_remote_config_payload load_feature_flags flush"
 )
 
+# LangChain's models call their provider over HTTP in their sync methods (``invoke``,
+# ``embed_query``); the ``a``-prefixed ones (``ainvoke``, ``aembed_query``) are async.
+# A model bound to tools or to a schema is the same model when invoked.
+_LANGCHAIN_CHAT_MODELS = (
+    "langchain_openai.ChatOpenAI langchain_openai.AzureChatOpenAI langchain_openai.OpenAI "
+    "langchain_openai.AzureOpenAI langchain_anthropic.ChatAnthropic langchain_ollama.ChatOllama "
+    "langchain_ollama.OllamaLLM langchain_google_genai.ChatGoogleGenerativeAI "
+    "langchain_mistralai.ChatMistralAI langchain_groq.ChatGroq langchain_aws.ChatBedrock "
+    "langchain_aws.ChatBedrockConverse langchain_deepseek.ChatDeepSeek "
+    "langchain_community.chat_models.ChatOpenAI langchain_community.chat_models.ChatOllama "
+    "langchain_community.chat_models.ChatTongyi langchain_community.chat_models.ChatZhipuAI "
+    "langchain_community.llms.Ollama langchain_community.llms.OpenAI "
+    "langchain_community.llms.Tongyi langchain.chat_models.ChatOpenAI langchain.llms.OpenAI"
+)
+_LANGCHAIN_CHAT_CALLS = "invoke batch stream generate predict predict_messages"
+_LANGCHAIN_BINDINGS = "bind bind_tools with_structured_output with_retry with_config"
+_LANGCHAIN_EMBEDDINGS = (
+    "langchain_openai.OpenAIEmbeddings langchain_openai.AzureOpenAIEmbeddings "
+    "langchain_ollama.OllamaEmbeddings langchain_google_genai.GoogleGenerativeAIEmbeddings "
+    "langchain_mistralai.MistralAIEmbeddings langchain_aws.BedrockEmbeddings "
+    "langchain_community.embeddings.OpenAIEmbeddings "
+    "langchain_community.embeddings.OllamaEmbeddings "
+    "langchain_community.embeddings.DashScopeEmbeddings langchain.embeddings.OpenAIEmbeddings"
+)
+
 # One entry per client class: the methods that stay local, the other names it is
 # imported under, and which methods hand out another client.
 # the generated SDK clients' own bookkeeping: no request
@@ -298,7 +323,8 @@ RULE = Rule(
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, PyGithub, "
-    "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search "
+    "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
+    "LangChain chat models and embeddings (`invoke`, `embed_query`) "
     "(their async clients are fine)",
     example="""\
 from fastapi import FastAPI
@@ -317,7 +343,17 @@ async def alert(text: str):
     # waits for the listener to acknowledge; its other methods register listeners
     methods=methods("posthog.Posthog", _POSTHOG_WAITS)
     | methods("slack_bolt.App", "dispatch start")
-    | methods("slack_bolt.oauth.OAuthFlow", "handle_installation handle_callback"),
+    | methods("slack_bolt.oauth.OAuthFlow", "handle_installation handle_callback")
+    | frozenset(
+        (model, call)
+        for model in _LANGCHAIN_CHAT_MODELS.split()
+        for call in _LANGCHAIN_CHAT_CALLS.split()
+    )
+    | frozenset(
+        (model, call)
+        for model in _LANGCHAIN_EMBEDDINGS.split()
+        for call in ("embed_query", "embed_documents")
+    ),
     attribute_types={("slack_bolt.App", "client"): "slack_sdk.WebClient"},
     functions=frozenset(
         {
@@ -363,6 +399,11 @@ async def alert(text: str):
         for call in _STRIPE_CALLS.split()
     ),
     returns={
+        **{
+            f"{model}.{binding}": model
+            for model in _LANGCHAIN_CHAT_MODELS.split()
+            for binding in _LANGCHAIN_BINDINGS.split()
+        },
         "websocket.create_connection": "websocket.WebSocket",
         "websockets.sync.client.connect": "websockets.sync.client.ClientConnection",
         "neo4j.GraphDatabase.driver": "neo4j.Driver",
