@@ -828,6 +828,9 @@ class Program:
                     result |= self.module_attribute(value.name, name, False)
                 case LibraryObject():
                     result.add(self.library(f"{value.name}.{name}"))
+                case LibraryInstance(cls) if cls == "fastapi.FastAPI" and name in _APP_PAGES:
+                    # an app known by its type only: FastAPI's own paths
+                    result.add(Text(_APP_PAGES[name]))
                 case LibraryInstance():
                     result |= self.library_attribute(value.cls, name)
                 case Instance():
