@@ -1449,13 +1449,15 @@ class Program:
         if expr.name not in names or self.names_handed(expr.function):
             return EMPTY
         position = names.index(expr.name)
-        calls = [
-            (where, call)
-            for where, call in self.calls_named(expr.function)
-            if Function(key) in self.eval(call.func, where[0])
-        ]
-        if not calls or len(calls) > _FEW_CALLERS:
-            return EMPTY
+        calls = self._wrapper_calls(key, function)
+        if calls is None:
+            calls = [
+                (where, call)
+                for where, call in self.calls_named(expr.function)
+                if Function(key) in self.eval(call.func, where[0])
+            ]
+            if not calls or len(calls) > _FEW_CALLERS:
+                return EMPTY
         result: set[Value] = set()
         for where, call in calls:
             given = call.keyword(expr.name)
@@ -1470,6 +1472,37 @@ class Program:
         found = frozenset(result)
         self._passed_in[cached] = found
         return found
+
+    def _wrapper_calls(
+        self, key: Key, function: FunctionSummary
+    ) -> list[tuple[Key, Call]] | None:
+        """How the wrappers of the project's decorators of the function call it, when
+        one does: ``@with_session`` whose ``wrapper(*args)`` calls ``fn(session, *args)``
+        gives the function its first argument, whatever its callers pass."""
+        found: list[tuple[Key, Call]] = []
+        for decorator in function.decorators:
+            target = decorator.func if isinstance(decorator, Call) else decorator
+            for value in self.eval(target, key[0]):
+                # ``@with_session`` (the decorator) or ``@retry(3)`` (what it returns)
+                decorators = [value.key] if isinstance(value, Function) else []
+                for made in self.returns_of(value.key) if decorators else ():
+                    if isinstance(made, Function) and made.key[1].startswith(value.key[1] + "."):
+                        decorators.append(made.key)
+                for maker in decorators:
+                    summary = self.function(maker)
+                    if summary is None or not summary.params:
+                        continue
+                    wrapped = (maker[1], summary.params[0].name)
+                    inside = maker[1] + "."
+                    for qualname, inner in self.modules[maker[0]].functions.items():
+                        if qualname.startswith(inside):
+                            found.extend(
+                                ((maker[0], qualname), call)
+                                for call in inner.calls
+                                if isinstance(call.func, Param)
+                                and (call.func.function, call.func.name) == wrapped
+                            )
+        return found or None
 
     def middleware_arguments(self) -> dict[Key, dict[str, list[tuple[Expr, str]]]]:
         """What ``app.add_middleware(Cls, name=value)`` gives ``Cls.__init__``: Starlette
