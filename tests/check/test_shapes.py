@@ -606,3 +606,10 @@ def test_the_chain_shown_starts_at_the_route_it_names() -> None:
     for finding in _check("chain_from_the_route").findings:
         assert finding.route == "POST /jobs"
         assert finding.chain[0].function == "app.create_job"
+
+
+def test_a_prefix_made_of_names_is_their_text() -> None:
+    assert set(_routes(_check("prefix_of_names"))) == {
+        "GET /api/v1/orders",
+        "GET /api/v1/orders/{order_id}",
+    }

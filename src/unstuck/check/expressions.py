@@ -439,6 +439,9 @@ class ExpressionReader:
             if _is_text(left) or _is_text(right):
                 # ``API_PREFIX + "/users"``: read as the f-string it could have been
                 return FString((left, right))
+            if isinstance(left, _NAMED) and isinstance(right, _NAMED):
+                # ``API + VERSION_1``: text when both names hold text (a number is not)
+                return FString((left, right))
         return _folded(node.op, left, right)
 
     def e_IfExp(self, node: ast.IfExp, awaited: bool) -> Expr:
@@ -562,6 +565,10 @@ def _stores_instance_state(target: ast.expr, env: dict[str, Expr]) -> bool:
 def _short_list(expr: Expr) -> bool:
     """A few items passed on (``route("/topics", create, ["POST"])``): methods, names."""
     return isinstance(expr, Items) and len(expr.items) <= _SHORT_LIST
+
+
+# what a name or an attribute chain reads (``API``, ``constants.VERSION_1``)
+_NAMED = (Global, Imported, Attribute, FString)
 
 
 def _is_text(expr: Expr) -> bool:

@@ -1473,9 +1473,7 @@ class Program:
         self._passed_in[cached] = found
         return found
 
-    def _wrapper_calls(
-        self, key: Key, function: FunctionSummary
-    ) -> list[tuple[Key, Call]] | None:
+    def _wrapper_calls(self, key: Key, function: FunctionSummary) -> list[tuple[Key, Call]] | None:
         """How the wrappers of the project's decorators of the function call it, when
         one does: ``@with_session`` whose ``wrapper(*args)`` calls ``fn(session, *args)``
         gives the function its first argument, whatever its callers pass."""
