@@ -27,6 +27,12 @@ _JINJA = "jinja2.Environment"
 _KDF_PBKDF2 = "cryptography.hazmat.primitives.kdf.pbkdf2.PBKDF2HMAC"
 _KDF_SCRYPT = "cryptography.hazmat.primitives.kdf.scrypt.Scrypt"
 _TEMPLATES = "starlette.templating.Jinja2Templates"
+_TEMPLATE_ENVIRONMENTS = (
+    _JINJA,
+    "jinja2.sandbox.SandboxedEnvironment",
+    "jinja2.sandbox.ImmutableSandboxedEnvironment",
+    _TEMPLATES,
+)
 # A template environment holds the cache of compiled templates: a new one per request
 # parses and compiles every template it renders again (milliseconds each).
 _PER_REQUEST_TEMPLATES = Wording(
@@ -41,8 +47,9 @@ RULE = Rule(
     "`hashlib.pbkdf2_hmac/scrypt`, cryptography's `PBKDF2HMAC`/`Scrypt`), PIL decoding and "
     "transforms, pandas I/O, QR codes (qrcode, pyqrcode, segno), PDF (reportlab, "
     "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`), "
-    "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) built per request, "
-    "loops of a million iterations or more",
+    "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
+    "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
+    "Prometheus text parsed, loops of a million iterations or more",
     example="""\
 import bcrypt
 from fastapi import FastAPI, HTTPException
@@ -80,10 +87,33 @@ async def login(password: str):
     | functions("pdfkit", "from_string from_url from_file")
     | functions("md2pdf.core", "md2pdf")  # Markdown rendered by WeasyPrint
     | functions("matplotlib.pyplot", "savefig")
-    | frozenset({_JINJA, "jinja2.sandbox.SandboxedEnvironment", _TEMPLATES}),
+    | frozenset(_TEMPLATE_ENVIRONMENTS)
+    # a template compiled from its source, with an environment of its own each time
+    | frozenset({"jinja2.Template"})
+    # a full collection, or a list of every object of the heap (seconds with big models)
+    | functions("gc", "collect get_objects get_referrers")
+    | functions("tracemalloc", "take_snapshot")
+    # new asymmetric keys: a search for primes (tens to hundreds of milliseconds)
+    | functions("cryptography.hazmat.primitives.asymmetric.rsa", "generate_private_key")
+    | functions("cryptography.hazmat.primitives.asymmetric.dsa", "generate_private_key")
+    | functions("cryptography.hazmat.primitives.asymmetric.dh", "generate_parameters")
+    | functions("Crypto.PublicKey.RSA", "generate")
+    | functions("paramiko.RSAKey", "generate")
+    # the text format of Prometheus metrics, parsed in pure Python
+    | functions("prometheus_client.parser", "text_string_to_metric_families"),
     messages={
-        name: _PER_REQUEST_TEMPLATES
-        for name in (_JINJA, "jinja2.sandbox.SandboxedEnvironment", _TEMPLATES)
+        **{name: _PER_REQUEST_TEMPLATES for name in _TEMPLATE_ENVIRONMENTS},
+        "jinja2.Template": Wording(
+            "compiles the template's source again, in an environment of its own",
+            "compile it once (at import, or in a cache keyed by its source) and reuse it",
+        ),
+        **{
+            f"gc.{name}": Wording(
+                "walks every object of the heap while the loop waits",
+                "leave collections to the collector; for a heap report, make the route `def`",
+            )
+            for name in ("collect", "get_objects", "get_referrers")
+        },
     },
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("argon2.PasswordHasher", "hash verify")

@@ -33,7 +33,8 @@ RULE = Rule(
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
     "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
     "faiss indexes, networkx graphs and nano-vectordb stores read or written, "
-    "`importlib.reload`, "
+    "`importlib.reload`, `importlib.resources.read_text`/`files(...)` reads, "
+    "`pkgutil.get_data`, "
     "`UploadFile.file.read()` (not files under `/proc` or `/sys`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
@@ -58,6 +59,9 @@ async def upload(file: UploadFile):
     | functions("faiss", "read_index write_index")
     # reads the module's source (or bytecode) again and runs it: never a cached import
     | functions("importlib", "reload")
+    # a package's data files: read from the disk (or the zip) at each call
+    | functions("importlib.resources", "read_text read_binary")
+    | functions("pkgutil", "get_data")
     | functions("nano_vectordb", "NanoVectorDB")
     | functions(
         "networkx",
@@ -96,6 +100,8 @@ async def upload(file: UploadFile):
         "_io.FileIO": "io.FileIO",
     },
     returns={
+        # a package's folder: a path on the disk, unless the package is zipped
+        "importlib.resources.files": _PATH,
         **{
             f"{_PATH}.{name}": _PATH
             for name in [
