@@ -30,6 +30,7 @@ from unstuck.check.blockers import (
     short,
 )
 from unstuck.check.bound_values import CALLABLES, BoundValues, LibraryCallee
+from unstuck.check.discovery import is_test_module
 from unstuck.check.model import (
     CONTEXT_METHODS,
     MODULE_BODY,
@@ -345,6 +346,8 @@ class BlockingAnalysis:
         import), or by code that serves no request (a command, a script, a start-up
         handler: ``serving``). A class given to ``Depends`` is made per request."""
         known = self._long_lived.get(klass)
+        if known is None and self._made_by_metaclass(klass):
+            known = self._long_lived[klass] = True
         if known is None:
             self._long_lived[klass] = False  # a class made in its own kind's __init__
             places = self.program.constructions(klass)
@@ -355,6 +358,20 @@ class BlockingAnalysis:
             )
             self._long_lived[klass] = known
         return known
+
+    def _made_by_metaclass(self, klass: Key) -> bool:
+        """A class whose metaclass (of the project) has its own ``__call__``: calling the
+        class runs it, which keeps and hands back the instance it made (a singleton),
+        so calls of the class per request do not make an instance each."""
+        program = self.program
+        for entry in program.mro(klass):
+            summary = program.klass(entry.key) if isinstance(entry, Class) else None
+            if summary is None or summary.metaclass is None:
+                continue
+            for value in program.eval(summary.metaclass, entry.key[0]):
+                if isinstance(value, Class) and program.method(value.key, "__call__"):
+                    return True
+        return False
 
     def _makes_once(self, place: Key, klass: Key) -> bool:
         if place[1] == MODULE_BODY:
@@ -368,6 +385,10 @@ class BlockingAnalysis:
         if made_at and all(maker.runs_once_at(line) for line in made_at):
             # a singleton's getter: ``if _store is None: _store = Store()`` on a global
             return True
+        if self._called_once_only(place):
+            # a factory only a singleton's getter calls: ``if _settings is None:
+            # _settings = Settings.from_env()``
+            return True
         owner = maker.class_qualname
         if owner is not None and (
             place[1].rpartition(".")[2] == "__init__" or self._fills_once(place, maker, klass)
@@ -375,6 +396,25 @@ class BlockingAnalysis:
             # once per instance of the owner: as long-lived as the owner's instances
             return self._lives_long((place[0], owner))
         return not self._serving.may_serve(place)
+
+    def _called_once_only(self, key: Key) -> bool:
+        """Every call of the function, outside tests, is in a block that runs once per
+        process (``FunctionSummary.once_blocks``) or in a memoised function."""
+        program = self.program
+        wanted = Function(key)
+        found = False
+        for caller, call in program.calls_named(key[1].rpartition(".")[2]):
+            if program.modules[caller[0]].in_tests or is_test_module(caller[0]):
+                continue
+            if wanted not in program.eval(call.func, caller[0]):
+                continue
+            function = program.function(caller)
+            if function is None:
+                return False
+            if not function.runs_once_at(call.line) and self.once_reason(caller) is None:
+                return False
+            found = True
+        return found
 
     def _fills_once(self, place: Key, maker: FunctionSummary, klass: Key) -> bool:
         """Every instance the function makes is kept on ``self`` by a block that fills

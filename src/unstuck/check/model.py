@@ -492,6 +492,7 @@ class ClassSummary(_Summary):
     bases: list[Expr]
     methods: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, list[Expr]] = field(default_factory=dict)
+    metaclass: Expr | None = None  # ``class Config(metaclass=Singleton)``
 
 
 @dataclass(slots=True)

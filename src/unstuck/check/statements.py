@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from unstuck.check.expressions import ExpressionReader, node_handlers
 from unstuck.check.filled import filled_blocks
 from unstuck.check.model import (
     UNKNOWN,
+    Attribute,
+    Call,
     ClassRef,
     ClassSummary,
     Constant,
@@ -28,6 +31,7 @@ from unstuck.check.model import (
     FlagBlock,
     FunctionRef,
     FunctionSummary,
+    Global,
     Imported,
     ImportedModule,
     Lines,
@@ -48,6 +52,16 @@ def _module_package(summary: ModuleSummary) -> str:
     return summary.name.rpartition(".")[0]
 
 
+@dataclass(frozen=True, slots=True)
+class _PendingFill:
+    """A block that tests state unset and calls functions of the module (``_fills``)."""
+
+    function: FunctionSummary
+    first: int
+    last: int
+    calls: tuple[Call, ...]
+
+
 class ModuleWalker(ExpressionReader):
     # s_<node> methods by node type (filled in below the class)
     statement: ClassVar[dict[type[ast.AST], Callable[[Any, Any], None]]] = {}
@@ -58,11 +72,42 @@ class ModuleWalker(ExpressionReader):
         self.scope = ""  # qualname prefix
         # ``if <local>:`` tests in the function being walked (``tested_local``)
         self.tested_locals: list[tuple[str, int, int, int]] = []
+        # functions by qualname: whether they store into module state, into ``self``
+        self.fillers: dict[str, tuple[bool, bool]] = {}
+        # blocks that would fill state once if what they call stores it (``_fills``)
+        self.pending_fills: list[_PendingFill] = []
 
     # -- scopes ---------------------------------------------------------------
 
     def walk_module(self, tree: ast.Module) -> None:
         self.body(tree.body)
+        self._fills()
+
+    def _fills(self) -> None:
+        """``if _engine is None: _init_engine()`` where ``_init_engine`` sets the global,
+        and ``if self._store is None: self._configure()`` where ``_configure`` sets the
+        attribute: a block that fills state through a helper of the module fills it
+        once, as one that stores it itself does."""
+        for pending in self.pending_fills:
+            for call in pending.calls:
+                func = call.func
+                if isinstance(func, Global | FunctionRef):
+                    name = func.name if isinstance(func, Global) else func.function
+                    module, _ = self.fillers.get(name, (False, False))
+                    instance = False
+                elif isinstance(func, Attribute) and isinstance(func.base, SelfRef):
+                    module, instance = self.fillers.get(
+                        f"{func.base.klass}.{func.name}", (False, False)
+                    )
+                else:
+                    continue
+                lines = Lines(pending.first, pending.last)
+                if module:
+                    pending.function.once_blocks.append(lines)
+                    break
+                if instance:
+                    pending.function.instance_once_blocks.append(lines)
+                    break
 
     def body(self, statements: list[ast.stmt]) -> None:
         table = self.statement
@@ -151,8 +196,8 @@ class ModuleWalker(ExpressionReader):
         self.body(node.body)
         self.flag_after_early_return(node.body)
         self.no_loop_after_refusal(node.body)
-        if self.global_stores or self.instance_stores:
-            self.once_after_early_return(node.body)
+        self.once_after_early_return(node.body)
+        self.fillers[qualname] = (bool(self.global_stores), bool(self.instance_stores))
         if self.tested_locals and function.flag_blocks:  # only a flag can leave it empty
             function.filled_blocks = filled_blocks(node, self.tested_locals)
         self.tested_locals = saved_tested
@@ -172,7 +217,8 @@ class ModuleWalker(ExpressionReader):
             ):
                 continue
             first, last = statements[index + 1].lineno, _last_line(statements[-1])
-            self.fills_once(first, last, self.global_stores, self.instance_stores)
+            if not self.fills_once(first, last, self.global_stores, self.instance_stores):
+                self.fill_through_calls(first, last, 0)
             return
 
     def flag_blocks(self, node: ast.If) -> None:
@@ -319,19 +365,32 @@ class ModuleWalker(ExpressionReader):
             return self.attribute(self.name(node.value.id), node.attr)
         return None
 
-    def fills_once(self, first: int, last: int, module: list[int], instance: list[int]) -> None:
+    def fills_once(self, first: int, last: int, module: list[int], instance: list[int]) -> bool:
         """Lines ``first`` to ``last`` run once for what they store: per process when
         they store into module state, per instance when they store on ``self``."""
         if any(first <= line <= last for line in module):
             self.function.once_blocks.append(Lines(first, last))
         elif any(first <= line <= last for line in instance):
             self.function.instance_once_blocks.append(Lines(first, last))
+        else:
+            return False
+        return True
+
+    def fill_through_calls(self, first: int, last: int, since: int) -> None:
+        """Lines ``first`` to ``last`` store nothing themselves: they fill state once if
+        a function of the module they call stores it (known once the module is walked)."""
+        calls = tuple(call for call in self.function.calls[since:] if first <= call.line <= last)
+        if calls and self.env is not None:
+            self.pending_fills.append(_PendingFill(self.function, first, last, calls))
 
     def s_ClassDef(self, node: ast.ClassDef) -> None:
         qualname = self.scope + node.name
         for decorator in node.decorator_list:
             self.ex(decorator)
         klass = ClassSummary(qualname, node.lineno, [self.ex(base) for base in node.bases])
+        for keyword in node.keywords:
+            if keyword.arg == "metaclass":
+                klass.metaclass = self.ex(keyword.value)
         self.summary.classes[qualname] = klass
         self.bind(node.name, ClassRef(qualname))
         saved = (self.env, self.klass, self.scope)
@@ -490,6 +549,7 @@ class ModuleWalker(ExpressionReader):
             self.body(node.orelse)
             return
         stores, kept = len(self.global_stores), len(self.instance_stores)
+        calls = len(self.function.calls)
         self.branches(
             [node.body, node.orelse],
             False,
@@ -503,6 +563,8 @@ class ModuleWalker(ExpressionReader):
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
         if not grew:
+            if node.body and _tests_unset(node.test):
+                self.fill_through_calls(node.body[0].lineno, _last_line(node.body[-1]), calls)
             return
         module, instance = self.global_stores[stores:], self.instance_stores[kept:]
         if _tests_unset(node.test):
