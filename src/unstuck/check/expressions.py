@@ -502,8 +502,7 @@ class ExpressionReader:
                 for target in ast.walk(generator.target):
                     if isinstance(target, ast.Name) and target.id not in outer:
                         outer[target.id] = self.env.get(target.id)
-                item = Each(iterated) if iterated is not UNKNOWN else UNKNOWN
-                self.assign(generator.target, item)
+                self.assign(generator.target, loop_item(iterated))
             for condition in generator.ifs:
                 self.ex(condition)
         return outer
@@ -569,6 +568,27 @@ def _short_list(expr: Expr) -> bool:
 
 # what a name or an attribute chain reads (``API``, ``constants.VERSION_1``)
 _NAMED = (Global, Imported, Attribute, FString)
+
+
+# builtins whose items are those of their argument, in another order or container
+_SAME_ITEMS = frozenset({"sorted", "reversed", "list", "tuple", "set", "frozenset", "iter"})
+
+
+def loop_item(iterated: Expr) -> Expr:
+    """What a loop over ``iterated`` binds: one of its items (``Each``), seen through
+    ``sorted(x)`` and its kin, ``enumerate(x)`` (a count, then an item of ``x``) and
+    ``zip(a, b)`` (an item of each)."""
+    if iterated is UNKNOWN:
+        return UNKNOWN
+    if isinstance(iterated, Call) and isinstance(iterated.func, Global) and iterated.args:
+        name, first = iterated.func.name, iterated.args[0]
+        if name in _SAME_ITEMS and len(iterated.args) == 1:  # ``sorted(x, key=...)``
+            return loop_item(first)
+        if name == "enumerate":
+            return Items((UNKNOWN, loop_item(first)))
+        if name == "zip" and not iterated.keywords:
+            return Items(tuple(loop_item(each) for each in iterated.args))
+    return Each(iterated)
 
 
 def _is_text(expr: Expr) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from unstuck.check.expressions import ExpressionReader, node_handlers
+from unstuck.check.expressions import ExpressionReader, loop_item, node_handlers
 from unstuck.check.filled import filled_blocks
 from unstuck.check.model import (
     UNKNOWN,
@@ -24,7 +24,6 @@ from unstuck.check.model import (
     ClassSummary,
     Constant,
     Declared,
-    Each,
     Either,
     Entered,
     Expr,
@@ -606,7 +605,7 @@ class ModuleWalker(ExpressionReader):
         iterated = self.ex(node.iter, isinstance(node, ast.AsyncFor))
         self.loop_size(node.iter, node)
         # each item of a known list or dict: routers registered in a loop
-        self.assign(node.target, Each(iterated) if iterated is not UNKNOWN else UNKNOWN)
+        self.assign(node.target, loop_item(iterated))
         outer: dict[str, Expr | None] = {}
         if self.env is None and self.klass is None:
             for target in ast.walk(node.target):
