@@ -59,6 +59,24 @@ _LANGCHAIN_EMBEDDINGS = (
     "langchain_community.embeddings.OllamaEmbeddings "
     "langchain_community.embeddings.DashScopeEmbeddings langchain.embeddings.OpenAIEmbeddings"
 )
+# LangChain's vector stores backed by a server (or a database on disk) query it in their
+# sync methods; ``asimilarity_search``, ``aadd_documents``, ... are the async ones. A
+# retriever made from one queries it when invoked.
+_LANGCHAIN_STORES = (
+    "langchain_elasticsearch.ElasticsearchStore "
+    "langchain_community.vectorstores.ElasticsearchStore langchain_milvus.Milvus "
+    "langchain_community.vectorstores.Milvus langchain_postgres.PGVector "
+    "langchain_community.vectorstores.PGVector langchain_qdrant.QdrantVectorStore "
+    "langchain_community.vectorstores.Qdrant langchain_pinecone.PineconeVectorStore "
+    "langchain_chroma.Chroma langchain_community.vectorstores.Chroma "
+    "langchain_weaviate.WeaviateVectorStore langchain_mongodb.MongoDBAtlasVectorSearch"
+)
+_LANGCHAIN_STORE_CALLS = (
+    "similarity_search similarity_search_with_score similarity_search_by_vector "
+    "similarity_search_with_relevance_scores max_marginal_relevance_search add_texts "
+    "add_documents delete get_by_ids"
+)
+_RETRIEVER = "langchain_core.vectorstores.VectorStoreRetriever"
 
 # One entry per client class: the methods that stay local, the other names it is
 # imported under, and which methods hand out another client.
@@ -324,7 +342,8 @@ RULE = Rule(
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, PyGithub, "
     "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
-    "LangChain chat models and embeddings (`invoke`, `embed_query`) "
+    "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
+    "`similarity_search`) "
     "(their async clients are fine)",
     example="""\
 from fastapi import FastAPI
@@ -353,7 +372,13 @@ async def alert(text: str):
         (model, call)
         for model in _LANGCHAIN_EMBEDDINGS.split()
         for call in ("embed_query", "embed_documents")
-    ),
+    )
+    | frozenset(
+        (store, call)
+        for store in _LANGCHAIN_STORES.split()
+        for call in _LANGCHAIN_STORE_CALLS.split()
+    )
+    | methods(_RETRIEVER, "invoke batch get_relevant_documents"),
     attribute_types={("slack_bolt.App", "client"): "slack_sdk.WebClient"},
     functions=frozenset(
         {
@@ -370,7 +395,17 @@ async def alert(text: str):
             "zeep.Client",
             "jira.JIRA",
             "neo4j.GraphDatabase.driver",
+            # they connect and make sure the index or collection exists
+            "langchain_elasticsearch.ElasticsearchStore",
+            "langchain_community.vectorstores.ElasticsearchStore",
+            "langchain_milvus.Milvus",
         }
+    )
+    # embed every document and write it to the store
+    | frozenset(
+        f"{store}.{made}"
+        for store in _LANGCHAIN_STORES.split()
+        for made in ("from_documents", "from_texts")
     )
     # google-auth's sync verifiers fetch the signing certificates with the sync
     # transport they are given, on every call (its async verifiers live elsewhere)
@@ -399,6 +434,7 @@ async def alert(text: str):
         for call in _STRIPE_CALLS.split()
     ),
     returns={
+        **{f"{store}.as_retriever": _RETRIEVER for store in _LANGCHAIN_STORES.split()},
         **{
             f"{model}.{binding}": model
             for model in _LANGCHAIN_CHAT_MODELS.split()
