@@ -198,6 +198,13 @@ class BlockingAnalysis:
                     found = self.library_blocker(value)
                     if found is not None and _takes_ready_item(function, value, call):
                         continue
+                    if (
+                        found is not None
+                        and isinstance(value, LibraryMethod)
+                        and value.name in found[0].quiet_in_except
+                        and function.handles_error_at(line)
+                    ):
+                        continue  # cleaning up after a failure of the work in the ``try``
                     if found is not None and not self.returns_at_once(value, call, module):
                         rule, label = found
                         origin = self.origin(call.func, module)

@@ -458,6 +458,8 @@ class FunctionSummary(_Summary):
     # lines that only run when no event loop runs in the thread: the ``except
     # RuntimeError`` of ``asyncio.get_running_loop()``
     no_loop_blocks: list[Lines] = field(default_factory=list)
+    # the bodies of ``except`` handlers: they run after something in the ``try`` failed
+    error_blocks: list[Lines] = field(default_factory=list)
     # blocks where a queue was just found not empty (``if not q.empty(): q.get()``)
     ready_blocks: list[ReadyBlock] = field(default_factory=list)
     # blocks under ``if <local>:`` that run only once the local has been filled
@@ -473,6 +475,9 @@ class FunctionSummary(_Summary):
 
     def fills_instance_once_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.instance_once_blocks)
+
+    def handles_error_at(self, line: int) -> bool:
+        return any(block.first <= line <= block.last for block in self.error_blocks)
 
     def runs_without_loop_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.no_loop_blocks)

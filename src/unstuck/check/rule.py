@@ -140,6 +140,9 @@ class Rule:
     doc: str = ""  # the rule module's docstring: what, the incident, the fix
     # False: only direct use in a coroutine matters (not through sync helpers).
     through_calls: bool = True
+    # methods that, in an ``except`` handler, only clean up after a failure of the work
+    # in the ``try`` (``session.rollback()``): that work is what is reported
+    quiet_in_except: frozenset[str] = frozenset()
     functions: frozenset[str] = frozenset()
     methods: frozenset[tuple[str, str]] = frozenset()  # (class, method or ANY_METHOD)
     method_exceptions: frozenset[tuple[str, str]] = frozenset()

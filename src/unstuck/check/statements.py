@@ -644,6 +644,9 @@ class ModuleWalker(ExpressionReader):
             if handler.name and self.env is not None:
                 self.env[handler.name] = UNKNOWN
             self.body(handler.body)
+            if handler.body and self.env is not None:
+                last = _last_line(handler.body[-1])
+                self.function.error_blocks.append(Lines(handler.body[0].lineno, last))
             if asks_for_loop and _catches_runtime_error(handler) and handler.body:
                 # ``asyncio.run(...)`` there only runs when no loop is running
                 last = _last_line(handler.body[-1])

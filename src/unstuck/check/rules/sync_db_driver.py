@@ -64,6 +64,9 @@ async def items():
     return connection.execute("select * from items").fetchall()
 """,
     doc=__doc__ or "",
+    # a rollback in an ``except`` follows a failed query or commit, which is reported
+    # (and a failed commit has already rolled back)
+    quiet_in_except=frozenset({"rollback"}),
     summary="is a synchronous database call on the event loop",
     fix="use an async driver (aiosqlite, asyncpg, psycopg AsyncConnection) with await, "
     "or make the route `def`",

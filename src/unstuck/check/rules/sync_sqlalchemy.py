@@ -55,6 +55,9 @@ async def user(user_id: int, db: Session = Depends(get_db)):
     return db.get(User, user_id)
 """,
     doc=__doc__ or "",
+    # a rollback in an ``except`` follows a failed query or commit, which is reported
+    # (and a failed commit has already rolled back)
+    quiet_in_except=frozenset({"rollback"}),
     summary="is synchronous SQLAlchemy I/O on the event loop",
     fix="use `AsyncSession` (async_sessionmaker) and `await session.execute(...)`, "
     "or make the route `def`",
