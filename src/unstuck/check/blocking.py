@@ -442,15 +442,25 @@ class BlockingAnalysis:
 
     def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
         """The calls (by id) whose result a streaming response iterates in the thread pool:
-        ``StreamingResponse(read_chunks(path))``."""
+        ``StreamingResponse(read_chunks(path))``; or that a thread advances: ``chunks =
+        read_chunks(path)``, then ``await asyncio.to_thread(next, chunks, None)``."""
         handed: set[int] = set()
         for call in calls:
             content = call.argument("content", 0)
+            called = self.program.eval(call.func, module)
             if isinstance(content, Call) and any(
                 isinstance(value, LibraryObject) and value.name in ITERATED_IN_THREADS
-                for value in self.program.eval(call.func, module)
+                for value in called
             ):
                 handed.add(id(content))
+            if any(
+                isinstance(value, LibraryObject)
+                and value.name in self.offloaders
+                or isinstance(value, LibraryMethod)
+                and value.name == "run_in_executor"
+                for value in called
+            ):
+                handed.update(id(given) for given in call.args if isinstance(given, Call))
         return handed
 
     def library_blocker(self, value: LibraryCallee) -> tuple[Rule, str] | None:
