@@ -454,10 +454,8 @@ class BlockingAnalysis:
             ):
                 handed.add(id(content))
             if any(
-                isinstance(value, LibraryObject)
-                and value.name in self.offloaders
-                or isinstance(value, LibraryMethod)
-                and value.name == "run_in_executor"
+                (isinstance(value, LibraryObject) and value.name in self.offloaders)
+                or (isinstance(value, LibraryMethod) and value.name == "run_in_executor")
                 for value in called
             ):
                 handed.update(id(given) for given in call.args if isinstance(given, Call))
