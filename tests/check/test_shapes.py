@@ -613,3 +613,11 @@ def test_a_prefix_made_of_names_is_their_text() -> None:
         "GET /api/v1/orders",
         "GET /api/v1/orders/{order_id}",
     }
+
+
+def test_routers_included_with_the_keywords_of_a_dict() -> None:
+    assert set(_routes(_check("include_spread"))) == {
+        "GET /v2/orders",
+        "GET /v2/orders/{order_id}",
+        "POST /v2/refunds",
+    }

@@ -29,6 +29,7 @@ from unstuck.check.model import (
     Call,
     Constant,
     Declared,
+    DictDisplay,
     Each,
     Either,
     Expr,
@@ -569,6 +570,10 @@ class Registrations:
         module = site.module
         child = call.argument("router", 0)
         if child is None:
+            # ``for spec in ROUTERS: app.include_router(**spec)``: each dict's keys are
+            # the keywords of one inclusion
+            for given in self._spread_dicts(call, module):
+                self._include(given, routers, site)
             return
         child = self._loop_part(child, module)
         prefix_expr = call.keyword("prefix")
@@ -639,6 +644,36 @@ class Registrations:
                         found.tentative,
                     )
                     self._parents.setdefault(found.router, []).append(inclusion)
+
+    def _spread_dicts(self, call: Call, module: str) -> list[Call]:
+        """``include_router(**spec)`` once per dict ``spec`` may be (a dict display, or
+        each of a list of them a loop goes over), the dict's keys as keywords; dicts
+        written in another module are left alone (their names read there)."""
+        spread = [keyword.value for keyword in call.keywords if keyword.name is None]
+        if len(spread) != 1:
+            return []
+        given = self._loop_part(spread[0], module)
+        if isinstance(given, DictDisplay):
+            displays = [given]
+        elif isinstance(given, Each):
+            displays = [
+                item
+                for item, where in self.program.items(given.iterable, module)
+                if isinstance(item, DictDisplay) and where == module
+            ]
+        else:
+            return []
+        made: list[Call] = []
+        for display in displays:
+            keys = [self.program.constant(key, module) for key in display.keys]
+            if not all(isinstance(key, str) for key in keys):
+                continue
+            named = tuple(
+                Keyword(str(key), value) for key, value in zip(keys, display.values, strict=True)
+            )
+            kept = tuple(keyword for keyword in call.keywords if keyword.name is not None)
+            made.append(Call(call.func, call.line, call.col, call.args, named + kept, False))
+        return made
 
     def _per_item_calls(self, call: Call, module: str) -> list[tuple[Expr, str | None, str]]:
         """``call`` once per item of the loop an argument of it reads, that argument
