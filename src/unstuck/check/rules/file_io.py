@@ -8,7 +8,7 @@ Fix: stream in chunks with ``await upload.read(chunk)`` and write through ``aiof
 ``anyio.Path`` or ``await asyncio.to_thread(...)``; or make the route ``def``.
 """
 
-from unstuck.check.rule import ANY_METHOD, MemoryPath, Rule, functions, methods
+from unstuck.check.rule import ANY_METHOD, MemoryPath, ReturnsFor, Rule, functions, methods
 
 _PATH = "pathlib.Path"
 _SPOOLED = "tempfile.SpooledTemporaryFile"
@@ -122,6 +122,13 @@ async def upload(file: UploadFile):
         "tempfile.NamedTemporaryFile": "io.BufferedRandom",
         "tempfile.TemporaryFile": "io.BufferedRandom",
         f"{_PATH}.open": _TEXT_FILE,
+    },
+    # a wrapper made around a stream does I/O when that stream does: around an open file
+    # it is one; around ``BytesIO`` or a class of the project that keeps bytes in
+    # memory, nothing is known of it
+    returns_for_argument={
+        wrapper: ReturnsFor(frozenset({*_FILE_OBJECTS, _SPOOLED}), wrapper)
+        for wrapper in (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRandom")
     },
     yields={f"{_PATH}.{name}": _PATH for name in ("iterdir", "glob", "rglob")},
     memory_paths={
