@@ -49,7 +49,8 @@ RULE = Rule(
     "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`), "
     "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
-    "Prometheus text parsed, loops of a million iterations or more",
+    "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
+    "loops of a million iterations or more",
     example="""\
 import bcrypt
 from fastapi import FastAPI, HTTPException
@@ -100,7 +101,10 @@ async def login(password: str):
     | functions("Crypto.PublicKey.RSA", "generate")
     | functions("paramiko.RSAKey", "generate")
     # the text format of Prometheus metrics, parsed in pure Python
-    | functions("prometheus_client.parser", "text_string_to_metric_families"),
+    | functions("prometheus_client.parser", "text_string_to_metric_families")
+    # a web page parsed into a tree, or turned into text or Markdown: tens of
+    # milliseconds to a second for a real page
+    | frozenset({"bs4.BeautifulSoup", "html2text.html2text", "markdownify.markdownify"}),
     messages={
         **{name: _PER_REQUEST_TEMPLATES for name in _TEMPLATE_ENVIRONMENTS},
         "jinja2.Template": Wording(
@@ -116,6 +120,7 @@ async def login(password: str):
         },
     },
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
+    | methods("html2text.HTML2Text", "handle")
     | methods("argon2.PasswordHasher", "hash verify")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
     # cryptography's key derivation functions (hundreds of thousands of rounds, or

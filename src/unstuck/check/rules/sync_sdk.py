@@ -290,6 +290,11 @@ CLIENTS = (
         ]
     ),
     Client("dropbox.Dropbox", aliases="dropbox.dropbox_client.Dropbox"),
+    # Hugging Face's inference API (``AsyncInferenceClient`` is the async one)
+    Client(
+        "huggingface_hub.InferenceClient",
+        aliases="huggingface_hub.inference._client.InferenceClient",
+    ),
     # vector databases (``AsyncQdrantClient`` and ``AsyncMilvusClient`` are the async ones)
     Client(
         "qdrant_client.QdrantClient",
@@ -340,7 +345,7 @@ RULE = Rule(
     "verifiers, Stripe, Twilio, SendGrid, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
-    "Milvus, PyGithub, "
+    "Milvus, PyGithub, Hugging Face `InferenceClient`, "
     "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
     "`similarity_search`) "
