@@ -452,6 +452,19 @@ async def alert(text: str):
         "firebase_admin.firestore.client": "google.cloud.firestore.Client",
     },
     aliases={
+        # LangChain's community stores, imported from their own modules
+        **{
+            f"langchain_community.vectorstores.{module}.{store}": (
+                f"langchain_community.vectorstores.{store}"
+            )
+            for module, store in [
+                ("elasticsearch", "ElasticsearchStore"),
+                ("milvus", "Milvus"),
+                ("pgvector", "PGVector"),
+                ("qdrant", "Qdrant"),
+                ("chroma", "Chroma"),
+            ]
+        },
         "posthog.Client": "posthog.Posthog",
         "posthog.client.Client": "posthog.Posthog",
         "websocket._core.create_connection": "websocket.create_connection",
