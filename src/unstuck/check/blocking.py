@@ -372,7 +372,9 @@ class BlockingAnalysis:
         so calls of the class per request do not make an instance each."""
         program = self.program
         for entry in program.mro(klass):
-            summary = program.klass(entry.key) if isinstance(entry, Class) else None
+            if not isinstance(entry, Class):
+                continue
+            summary = program.klass(entry.key)
             if summary is None or summary.metaclass is None:
                 continue
             for value in program.eval(summary.metaclass, entry.key[0]):

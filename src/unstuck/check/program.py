@@ -1481,9 +1481,11 @@ class Program:
         for decorator in function.decorators:
             target = decorator.func if isinstance(decorator, Call) else decorator
             for value in self.eval(target, key[0]):
+                if not isinstance(value, Function):
+                    continue
                 # ``@with_session`` (the decorator) or ``@retry(3)`` (what it returns)
-                decorators = [value.key] if isinstance(value, Function) else []
-                for made in self.returns_of(value.key) if decorators else ():
+                decorators = [value.key]
+                for made in self.returns_of(value.key):
                     if isinstance(made, Function) and made.key[1].startswith(value.key[1] + "."):
                         decorators.append(made.key)
                 for maker in decorators:
