@@ -33,6 +33,7 @@ from unstuck.check.bound_values import CALLABLES, BoundValues, LibraryCallee
 from unstuck.check.discovery import is_test_module
 from unstuck.check.model import (
     CONTEXT_METHODS,
+    ITERATED,
     MODULE_BODY,
     UNKNOWN,
     Attribute,
@@ -473,7 +474,12 @@ class BlockingAnalysis:
                 rule = knowledge.method_rule(cls, method) or self.extra_blocking.get(
                     f"{cls}.{method}"
                 )
-                label = f"{cls.rpartition('.')[2]}.{method}()"
+                short_name = cls.rpartition(".")[2]
+                label = (
+                    f"a loop over {short_name}"
+                    if method == ITERATED
+                    else f"{short_name}.{method}()"
+                )
                 return (rule, label) if rule is not None else None
             case TaskMethod(key, method):
                 task = self.program.function(key)

@@ -18,6 +18,7 @@ from sys import intern
 from typing import Any, ClassVar
 
 from unstuck.check.model import (
+    ITERATED,
     MODULE_BODY,
     UNKNOWN,
     At,
@@ -224,6 +225,14 @@ class ExpressionReader:
             held = target.value
             if isinstance(held, ast.Name) and (self.env is None or held.id not in self.env):
                 self.summary.item_stores.setdefault(held.id, []).append(value)
+
+    def iterates(self, iterated: Expr, node: ast.expr) -> None:
+        """A sync loop over ``iterated``: a call of its ``__iter__`` (``ITERATED``), which
+        a rule may know to do I/O; a display of items calls nothing."""
+        if self.env is None or isinstance(iterated, _DISPLAYS):
+            return
+        method = self.attribute(iterated, ITERATED)
+        self.function.calls.append(Call(method, node.lineno, node.col_offset, (), (), False))
 
     # -- expressions ------------------------------------------------------------
 
@@ -498,6 +507,8 @@ class ExpressionReader:
         for generator in generators:
             iterated = self.ex(generator.iter, bool(generator.is_async))
             self.loop_size(generator.iter, generator.iter)
+            if not generator.is_async:
+                self.iterates(iterated, generator.iter)
             if self.env is not None:
                 for target in ast.walk(generator.target):
                     if isinstance(target, ast.Name) and target.id not in outer:
@@ -566,6 +577,8 @@ def _short_list(expr: Expr) -> bool:
     return isinstance(expr, Items) and len(expr.items) <= _SHORT_LIST
 
 
+# literal containers and texts: a loop over one calls nothing of a library's
+_DISPLAYS = (Items, DictDisplay, Constant, FString, Unknown)
 # what a name or an attribute chain reads (``API``, ``constants.VERSION_1``)
 _NAMED = (Global, Imported, Attribute, FString)
 

@@ -97,6 +97,9 @@ class _Summary:
         return (cls, cls._fields(self))
 
 
+# what a ``for`` loop calls on what it goes over: some objects do I/O for each item
+# (a ``Query`` runs its statement, a file reads its lines)
+ITERATED = "__iter__"
 # what ``with`` / ``async with`` calls on the value it enters
 CONTEXT_METHODS = frozenset({"__enter__", "__exit__", "__aenter__", "__aexit__"})
 

@@ -604,6 +604,8 @@ class ModuleWalker(ExpressionReader):
     def s_For(self, node: ast.For | ast.AsyncFor) -> None:
         iterated = self.ex(node.iter, isinstance(node, ast.AsyncFor))
         self.loop_size(node.iter, node)
+        if isinstance(node, ast.For):
+            self.iterates(iterated, node.iter)
         # each item of a known list or dict: routers registered in a loop
         self.assign(node.target, loop_item(iterated))
         outer: dict[str, Expr | None] = {}

@@ -8,6 +8,7 @@ Fix: stream in chunks with ``await upload.read(chunk)`` and write through ``aiof
 ``anyio.Path`` or ``await asyncio.to_thread(...)``; or make the route ``def``.
 """
 
+from unstuck.check.model import ITERATED
 from unstuck.check.rule import ANY_METHOD, MemoryPath, ReturnsFor, Rule, functions, methods
 
 _PATH = "pathlib.Path"
@@ -83,7 +84,9 @@ async def upload(file: UploadFile):
     )
     | methods(_SPOOLED, "read write readline readlines")
     | methods("nano_vectordb.NanoVectorDB", "save")
-    | frozenset((cls, ANY_METHOD) for cls in _FILE_OBJECTS),
+    | frozenset((cls, ANY_METHOD) for cls in _FILE_OBJECTS)
+    # ``for line in handle:`` reads the file
+    | frozenset((cls, ITERATED) for cls in (*_FILE_OBJECTS, _SPOOLED)),
     method_exceptions=frozenset(
         (cls, name) for cls in _FILE_OBJECTS for name in _FILE_LOCAL.split()
     ),

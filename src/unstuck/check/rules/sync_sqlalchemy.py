@@ -9,6 +9,7 @@ Fix: ``AsyncSession`` from ``async_sessionmaker`` and ``await session.execute(..
 make the route ``def`` so that it and its sync session run in the thread pool.
 """
 
+from unstuck.check.model import ITERATED
 from unstuck.check.rule import ReturnsFor, Rule, methods
 
 _SESSION = "sqlalchemy.orm.Session"
@@ -69,6 +70,8 @@ async def user(user_id: int, db: Session = Depends(get_db)):
     | methods(_ENGINE, "connect begin raw_connection execute")
     | methods(_CONNECTION, "execute exec_driver_sql scalar scalars commit rollback")
     | methods(_QUERY, _QUERY_IO)
+    # ``for row in session.query(User):`` runs the statement
+    | methods(_QUERY, ITERATED)
     | methods(_INSPECTOR, _INSPECTOR_IO),
     returns={
         "sqlalchemy.create_engine": _ENGINE,
