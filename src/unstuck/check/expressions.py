@@ -142,6 +142,8 @@ class ExpressionReader:
         self.closure_names: set[str] = set()
         self.global_stores: list[int] = []
         self.instance_stores: list[int] = []  # ``self.x = ...``, ``self.x[k] = ...``
+        # the names of what those stores fill: ``_client``, ``x`` of ``self.x[k]``
+        self.stored_names: set[str] = set()
         # Records shared within the module: names, constants, attribute reads of a
         # shared base, and keywords with shared values (most of what a module holds).
         self._globals: dict[str, Global] = {}
@@ -182,8 +184,10 @@ class ExpressionReader:
             target, self.env, self.declared_globals | self.closure_names
         ):
             self.global_stores.append(target.lineno)
+            self.stored_names.add(stored_name(target))
         elif self.env is not None and _stores_instance_state(target, self.env):
             self.instance_stores.append(target.lineno)
+            self.stored_names.add(stored_name(target))
         if isinstance(target, ast.Name):
             self.bind(target.id, value)
         elif isinstance(target, ast.Attribute):
@@ -560,6 +564,21 @@ def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[s
     return isinstance(root, ast.Name) and (
         root.id in declared or root.id not in env or isinstance(env.get(root.id), ClassRef)
     )
+
+
+def stored_name(target: ast.expr) -> str:
+    """The name of the state a store fills: ``_client`` (``_client = ...``, also
+    ``_CACHE[k] = ...`` for ``_CACHE``), ``x`` for ``self.x = ...`` or ``self.x[k] = ...``."""
+    node = target
+    while isinstance(node, ast.Subscript | ast.Attribute):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("self", "cls")
+        ):
+            return node.attr
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _stores_instance_state(target: ast.expr, env: dict[str, Expr]) -> bool:

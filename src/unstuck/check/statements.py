@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from unstuck.check.expressions import ExpressionReader, loop_item, node_handlers
+from unstuck.check.expressions import ExpressionReader, loop_item, node_handlers, stored_name
 from unstuck.check.filled import filled_blocks
 from unstuck.check.model import (
     UNKNOWN,
@@ -59,6 +59,15 @@ class _PendingFill:
     first: int
     last: int
     calls: tuple[Call, ...]
+    tested: frozenset[str]  # the names of the state tested: ``_client``, ``_store``
+
+
+@dataclass(frozen=True, slots=True)
+class _Filler:
+    """What a function stores: names of module state, names of attributes of ``self``."""
+
+    module: frozenset[str]
+    instance: frozenset[str]
 
 
 class ModuleWalker(ExpressionReader):
@@ -71,8 +80,8 @@ class ModuleWalker(ExpressionReader):
         self.scope = ""  # qualname prefix
         # ``if <local>:`` tests in the function being walked (``tested_local``)
         self.tested_locals: list[tuple[str, int, int, int]] = []
-        # functions by qualname: whether they store into module state, into ``self``
-        self.fillers: dict[str, tuple[bool, bool]] = {}
+        # functions by qualname: what they store into module state, into ``self``
+        self.fillers: dict[str, _Filler] = {}
         # blocks that would fill state once if what they call stores it (``_fills``)
         self.pending_fills: list[_PendingFill] = []
 
@@ -92,19 +101,19 @@ class ModuleWalker(ExpressionReader):
                 func = call.func
                 if isinstance(func, Global | FunctionRef):
                     name = func.name if isinstance(func, Global) else func.function
-                    module, _ = self.fillers.get(name, (False, False))
-                    instance = False
                 elif isinstance(func, Attribute) and isinstance(func.base, SelfRef):
-                    module, instance = self.fillers.get(
-                        f"{func.base.klass}.{func.name}", (False, False)
-                    )
+                    name = f"{func.base.klass}.{func.name}"
                 else:
                     continue
+                filler = self.fillers.get(name)
+                if filler is None:
+                    continue
                 lines = Lines(pending.first, pending.last)
-                if module:
+                # the helper fills what the test asked about, not some other state
+                if filler.module & pending.tested:
                     pending.function.once_blocks.append(lines)
                     break
-                if instance:
+                if filler.instance & pending.tested:
                     pending.function.instance_once_blocks.append(lines)
                     break
 
@@ -179,7 +188,12 @@ class ModuleWalker(ExpressionReader):
             else:
                 env[param.name] = param
         saved = (self.function, self.env, self.klass, self.scope, self.branch_path)
-        saved_globals = (self.declared_globals, self.global_stores, self.instance_stores)
+        saved_globals = (
+            self.declared_globals,
+            self.global_stores,
+            self.instance_stores,
+            self.stored_names,
+        )
         saved_closure = self.closure_names
         # the enclosing function's names, if it is not a coroutine (one may run per
         # request: what it makes does not outlive the request)
@@ -190,18 +204,27 @@ class ModuleWalker(ExpressionReader):
         self.closure_names = closure - {param.name for param in params}
         self.function, self.env, self.klass = function, env, None
         self.declared_globals, self.global_stores, self.instance_stores = set(), [], []
+        self.stored_names = set()
         self.scope, self.branch_path = qualname + ".<locals>.", []
         saved_tested, self.tested_locals = self.tested_locals, []
         self.body(node.body)
         self.flag_after_early_return(node.body)
         self.no_loop_after_refusal(node.body)
         self.once_after_early_return(node.body)
-        self.fillers[qualname] = (bool(self.global_stores), bool(self.instance_stores))
+        self.fillers[qualname] = _Filler(
+            frozenset(self.stored_names) if self.global_stores else frozenset(),
+            frozenset(self.stored_names) if self.instance_stores else frozenset(),
+        )
         if self.tested_locals and function.flag_blocks:  # only a flag can leave it empty
             function.filled_blocks = filled_blocks(node, self.tested_locals)
         self.tested_locals = saved_tested
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
-        self.declared_globals, self.global_stores, self.instance_stores = saved_globals
+        (
+            self.declared_globals,
+            self.global_stores,
+            self.instance_stores,
+            self.stored_names,
+        ) = saved_globals
         self.closure_names = saved_closure
 
     def once_after_early_return(self, statements: list[ast.stmt]) -> None:
@@ -217,7 +240,7 @@ class ModuleWalker(ExpressionReader):
                 continue
             first, last = statements[index + 1].lineno, _last_line(statements[-1])
             if not self.fills_once(first, last, self.global_stores, self.instance_stores):
-                self.fill_through_calls(first, last, 0)
+                self.fill_through_calls(first, last, 0, node.test)
             return
 
     def flag_blocks(self, node: ast.If) -> None:
@@ -375,12 +398,14 @@ class ModuleWalker(ExpressionReader):
             return False
         return True
 
-    def fill_through_calls(self, first: int, last: int, since: int) -> None:
+    def fill_through_calls(self, first: int, last: int, since: int, test: ast.expr) -> None:
         """Lines ``first`` to ``last`` store nothing themselves: they fill state once if
-        a function of the module they call stores it (known once the module is walked)."""
+        a function of the module they call stores what ``test`` asks about (known once
+        the module is walked)."""
         calls = tuple(call for call in self.function.calls[since:] if first <= call.line <= last)
-        if calls and self.env is not None:
-            self.pending_fills.append(_PendingFill(self.function, first, last, calls))
+        tested = _tested_state(test)
+        if calls and tested and self.env is not None:
+            self.pending_fills.append(_PendingFill(self.function, first, last, calls, tested))
 
     def s_ClassDef(self, node: ast.ClassDef) -> None:
         qualname = self.scope + node.name
@@ -563,7 +588,8 @@ class ModuleWalker(ExpressionReader):
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
         if not grew:
             if node.body and _tests_unset(node.test):
-                self.fill_through_calls(node.body[0].lineno, _last_line(node.body[-1]), calls)
+                first, last = node.body[0].lineno, _last_line(node.body[-1])
+                self.fill_through_calls(first, last, calls, node.test)
             return
         module, instance = self.global_stores[stores:], self.instance_stores[kept:]
         if _tests_unset(node.test):
@@ -756,6 +782,18 @@ def _unwrapped(node: ast.expr) -> ast.expr:
     ):
         node = node.args[0]
     return node
+
+
+def _tested_state(test: ast.expr) -> frozenset[str]:
+    """The state a test of a kept value asks about: ``_client`` in ``_client is None``,
+    ``_store`` in ``not self._store``, ``_CACHE`` in ``key not in _CACHE``."""
+    names: set[str] = set()
+    for node in ast.walk(test):
+        if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In | ast.NotIn):
+            names.add(stored_name(node.comparators[0]))
+        elif isinstance(node, ast.Attribute | ast.Name):
+            names.add(stored_name(node))
+    return frozenset(names - {""})
 
 
 def _tests_unset(test: ast.expr) -> bool:
