@@ -19,6 +19,7 @@ from unstuck.check.filled import filled_blocks
 from unstuck.check.model import (
     UNKNOWN,
     Attribute,
+    Await,
     Call,
     ClassRef,
     ClassSummary,
@@ -39,6 +40,7 @@ from unstuck.check.model import (
     Param,
     ReadyBlock,
     SelfRef,
+    Subscript,
     Truthy,
     Typed,
 )
@@ -404,6 +406,14 @@ class ModuleWalker(ExpressionReader):
         the module is walked)."""
         calls = tuple(call for call in self.function.calls[since:] if first <= call.line <= last)
         tested = _tested_state(test)
+        if self.env is not None:
+            # ``cached = _CACHE.get(key)``, then ``if cached is None:``: ``_CACHE`` too
+            tested |= {
+                name
+                for local in tested
+                if local in self.env
+                for name in _state_read(self.env[local])
+            }
         if calls and tested and self.env is not None:
             self.pending_fills.append(_PendingFill(self.function, first, last, calls, tested))
 
@@ -794,6 +804,26 @@ def _tested_state(test: ast.expr) -> frozenset[str]:
         elif isinstance(node, ast.Attribute | ast.Name):
             names.add(stored_name(node))
     return frozenset(names - {""})
+
+
+def _state_read(expr: Expr, depth: int = 0) -> set[str]:
+    """The module names and attributes of ``self`` an expression reads from:
+    ``_CACHE`` in ``_CACHE.get(key)``, ``_tokens`` in ``self._tokens[user]``."""
+    match expr:
+        case Global(name):
+            return {name}
+        case Attribute(SelfRef(), name):
+            return {name}
+        case _ if depth > 4:
+            return set()
+        case Attribute(base, _) | Subscript(base, _) | Await(base):
+            return _state_read(base, depth + 1)
+        case Call(func, _, _, _, _, _):
+            return _state_read(func, depth + 1)
+        case Either(left, right):  # rebound in the block: what it held before, too
+            return _state_read(left, depth + 1) | _state_read(right, depth + 1)
+        case _:
+            return set()
 
 
 def _tests_unset(test: ast.expr) -> bool:
