@@ -158,6 +158,8 @@ class BlockingAnalysis:
         for call in function.calls:
             if function.no_loop_blocks and function.runs_without_loop_at(call.line):
                 continue  # only runs when no event loop is running
+            if function.failure_blocks and function.fails_at(call.line):
+                continue  # undoing work for a request that fails: not per-request work
             if self._generator_entered(call, module):
                 continue
             callees = program.eval(call.func, module)

@@ -463,6 +463,8 @@ class FunctionSummary(_Summary):
     no_loop_blocks: list[Lines] = field(default_factory=list)
     # the bodies of ``except`` handlers: they run after something in the ``try`` failed
     error_blocks: list[Lines] = field(default_factory=list)
+    # those of them that end by raising: they run only for a request that fails
+    failure_blocks: list[Lines] = field(default_factory=list)
     # blocks where a queue was just found not empty (``if not q.empty(): q.get()``)
     ready_blocks: list[ReadyBlock] = field(default_factory=list)
     # blocks under ``if <local>:`` that run only once the local has been filled
@@ -478,6 +480,9 @@ class FunctionSummary(_Summary):
 
     def fills_instance_once_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.instance_once_blocks)
+
+    def fails_at(self, line: int) -> bool:
+        return any(block.first <= line <= block.last for block in self.failure_blocks)
 
     def handles_error_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.error_blocks)

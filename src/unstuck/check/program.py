@@ -235,6 +235,7 @@ class Program:
         # class -> __init__ parameter -> (value, module) given through add_middleware
         self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
         self._passed_in: dict[tuple[str, str, str], frozenset[Value]] = {}
+        self._lifespans: dict[Key, set[Value]] | None = None
         self._hooks: dict[Key, list[Key]] = {}
         self._method_owners: dict[str, list[Key]] | None = None
         self._beside: dict[tuple[Key, str], bool] = {}
@@ -1409,6 +1410,11 @@ class Program:
         annotated = self.eval(annotation, module) if annotation is not None else EMPTY
         types = self.instances(annotated)
         if types and not self.opaque(types):
+            if any(self.is_router_type(value) for value in types):
+                # ``def init_routers(app: FastAPI)``: the apps its few callers pass, and
+                # the app a lifespan function is given to
+                passed = {v for v in self.passed_in(expr, module) if isinstance(v, Router)}
+                return types | passed | self._lifespan_of(expr, module)
             return types
         result: set[Value] = set(types)
         for dependency in self.dependencies(annotated, default, module):
@@ -1472,6 +1478,24 @@ class Program:
         found = frozenset(result)
         self._passed_in[cached] = found
         return found
+
+    def _lifespan_of(self, expr: Param, module: str) -> frozenset[Value]:
+        """The apps a function is the lifespan of (``FastAPI(lifespan=lifespan)``), for
+        its first parameter: FastAPI calls it with the app."""
+        function = self.function((module, expr.function))
+        if function is None or not function.params or function.params[0].name != expr.name:
+            return EMPTY
+        if self._lifespans is None:
+            self._lifespans = {}
+            for where, call in self.calls_named("FastAPI"):
+                given = call.keyword("lifespan")
+                key = (where[0], call.line, call.col)
+                if given is None or key not in self.routers:
+                    continue
+                for value in self.eval(given, where[0]):
+                    if isinstance(value, Function):
+                        self._lifespans.setdefault(value.key, set()).add(Router(key))
+        return frozenset(self._lifespans.get((module, expr.function), ()))
 
     def _wrapper_calls(self, key: Key, function: FunctionSummary) -> list[tuple[Key, Call]] | None:
         """How the wrappers of the project's decorators of the function call it, when

@@ -10,6 +10,7 @@ local may afterwards hold what any branch assigned.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -103,8 +104,10 @@ class ModuleWalker(ExpressionReader):
                 func = call.func
                 if isinstance(func, Global | FunctionRef):
                     name = func.name if isinstance(func, Global) else func.function
-                elif isinstance(func, Attribute) and isinstance(func.base, SelfRef):
+                elif isinstance(func, Attribute) and isinstance(func.base, SelfRef | ClassRef):
                     name = f"{func.base.klass}.{func.name}"
+                elif isinstance(func, Attribute) and isinstance(func.base, Global):
+                    name = f"{func.base.name}.{func.name}"  # ``Pool.put(key, engine)``
                 else:
                     continue
                 filler = self.fillers.get(name)
@@ -232,7 +235,11 @@ class ModuleWalker(ExpressionReader):
     def once_after_early_return(self, statements: list[ast.stmt]) -> None:
         """``if _client is not None: return _client`` then ``_client = make()``: what
         follows the early return runs once, when it stores into module state."""
-        for index, node in enumerate(statements[:-1]):
+        for index, statement in enumerate(statements[:-1]):
+            node = statement
+            if isinstance(node, ast.Try) and len(node.body) == 1 and not node.finalbody:
+                # ``try: if key in CACHE: return CACHE[key]`` ``except KeyError: pass``
+                node = node.body[0]
             if not (
                 isinstance(node, ast.If)
                 and not node.orelse
@@ -316,7 +323,11 @@ class ModuleWalker(ExpressionReader):
         """``if allow_cache: return cached()`` then ``return load()``: what follows an
         ``if`` on a parameter that always returns (or raises) runs only when the test
         fails, as its ``else`` would."""
-        for index, node in enumerate(statements[:-1]):
+        for index, statement in enumerate(statements[:-1]):
+            node = statement
+            if isinstance(node, ast.Try) and len(node.body) == 1 and not node.finalbody:
+                # ``try: if key in CACHE: return CACHE[key]`` ``except KeyError: pass``
+                node = node.body[0]
             if not (
                 isinstance(node, ast.If)
                 and not node.orelse
@@ -685,6 +696,9 @@ class ModuleWalker(ExpressionReader):
             if handler.body and self.env is not None:
                 last = _last_line(handler.body[-1])
                 self.function.error_blocks.append(Lines(handler.body[0].lineno, last))
+                if isinstance(handler.body[-1], ast.Raise):
+                    # ``except ...: undo(); raise``: the request fails after it
+                    self.function.failure_blocks.append(Lines(handler.body[0].lineno, last))
             if asks_for_loop and _catches_runtime_error(handler) and handler.body:
                 # ``asyncio.run(...)`` there only runs when no loop is running
                 last = _last_line(handler.body[-1])
@@ -739,13 +753,16 @@ _MADE_SECOND = frozenset({"copy", "copy2", "copyfile", "copytree", "move", "rena
 def _creates_what_is_missing(node: ast.If) -> bool:
     """``if not path.exists():`` (or ``if not os.path.isfile(path):``) whose block makes
     that very path: writes, touches or creates it, opens it, or moves or copies a file
-    or folder to it."""
+    or folder to it; or ``if not client.bucket_exists(name):`` whose block asks the same
+    client to make it (``client.make_bucket(name)``, ``create_collection``, ...)."""
     test = node.test
     if not (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)):
         return False
     asked = test.operand
     if not (isinstance(asked, ast.Call) and isinstance(asked.func, ast.Attribute)):
         return False
+    if _ASKS_THERE.search(asked.func.attr) and _creates_on_the_same(asked, node.body):
+        return True
     if asked.func.attr not in _PATH_TESTS or asked.keywords:
         return False
     # ``os.path.exists(path)`` or ``path.exists()``
@@ -757,6 +774,35 @@ def _creates_what_is_missing(node: ast.If) -> bool:
             ):
                 return True
     return False
+
+
+# a store asked whether something is there: ``bucket_exists``, ``has_collection``,
+# ``indices.exists``; and asked to make it
+_ASKS_THERE = re.compile(r"(?:^|_)(?:exists?|has)(?:_|$)")
+_MAKES = re.compile(r"^(?:create|make)(?:_|$)")
+
+
+def _creates_on_the_same(asked: ast.Call, body: list[ast.stmt]) -> bool:
+    """The block asks the same receiver to make something named by one of the values
+    the test asked about: ``client.make_bucket(bucket_name=name)``."""
+    assert isinstance(asked.func, ast.Attribute)
+    receiver = ast.dump(asked.func.value)
+    named = {ast.dump(value) for value in _argument_values(asked)}
+    for statement in body:
+        for inner in ast.walk(statement):
+            if (
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Attribute)
+                and _MAKES.search(inner.func.attr)
+                and ast.dump(inner.func.value) == receiver
+                and named & {ast.dump(value) for value in _argument_values(inner)}
+            ):
+                return True
+    return False
+
+
+def _argument_values(call: ast.Call) -> list[ast.expr]:
+    return [*call.args, *(keyword.value for keyword in call.keywords)]
 
 
 def _made_paths(call: ast.Call) -> list[ast.expr]:
