@@ -621,3 +621,13 @@ def test_routers_included_with_the_keywords_of_a_dict() -> None:
         "GET /v2/orders/{order_id}",
         "POST /v2/refunds",
     }
+
+
+def test_routers_added_by_the_lifespan_to_the_app_it_is_given() -> None:
+    report = _check("routers_added_in_lifespan")
+    (route,) = report.routes
+    assert route.label == "GET /api/orders"
+    # the app's middleware runs for it
+    assert [wrapper["name"] for wrapper in route.as_json()["wrapped_by"]] == [
+        "app.create_app.<locals>.timed"
+    ]

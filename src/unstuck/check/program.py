@@ -1409,12 +1409,14 @@ class Program:
         annotation, default = expr.annotation, expr.default
         annotated = self.eval(annotation, module) if annotation is not None else EMPTY
         types = self.instances(annotated)
+        if any(self.is_router_type(value) for value in types):
+            # ``def init_routers(app: FastAPI)``: the apps its few callers pass, and the
+            # app a lifespan function is given to
+            passed = {v for v in self.passed_in(expr, module) if isinstance(v, Router)}
+            passed |= self._lifespan_of(expr, module)
+            if passed:
+                return types | passed
         if types and not self.opaque(types):
-            if any(self.is_router_type(value) for value in types):
-                # ``def init_routers(app: FastAPI)``: the apps its few callers pass, and
-                # the app a lifespan function is given to
-                passed = {v for v in self.passed_in(expr, module) if isinstance(v, Router)}
-                return types | passed | self._lifespan_of(expr, module)
             return types
         result: set[Value] = set(types)
         for dependency in self.dependencies(annotated, default, module):
@@ -1489,12 +1491,16 @@ class Program:
             self._lifespans = {}
             for where, call in self.calls_named("FastAPI"):
                 given = call.keyword("lifespan")
-                key = (where[0], call.line, call.col)
-                if given is None or key not in self.routers:
+                if given is None:
                     continue
+                if LibraryObject("fastapi.FastAPI") not in self.eval(call.func, where[0]):
+                    continue
+                # the app the call makes, by its key (``router``), not by evaluating the
+                # call: that may be what asked for this, still being evaluated
+                apps = [Router((where[0], call.line, call.col))]
                 for value in self.eval(given, where[0]):
                     if isinstance(value, Function):
-                        self._lifespans.setdefault(value.key, set()).add(Router(key))
+                        self._lifespans.setdefault(value.key, set()).update(apps)
         return frozenset(self._lifespans.get((module, expr.function), ()))
 
     def _wrapper_calls(self, key: Key, function: FunctionSummary) -> list[tuple[Key, Call]] | None:
