@@ -628,6 +628,4 @@ def test_routers_added_by_the_lifespan_to_the_app_it_is_given() -> None:
     (route,) = report.routes
     assert route.label == "GET /api/orders"
     # the app's middleware runs for it
-    assert [wrapper["name"] for wrapper in route.as_json()["wrapped_by"]] == [
-        "app.create_app.<locals>.timed"
-    ]
+    assert [wrapper.name for wrapper in route.wrapped_by] == ["app.create_app.<locals>.timed"]

@@ -1412,7 +1412,7 @@ class Program:
         if any(self.is_router_type(value) for value in types):
             # ``def init_routers(app: FastAPI)``: the apps its few callers pass, and the
             # app a lifespan function is given to
-            passed = {v for v in self.passed_in(expr, module) if isinstance(v, Router)}
+            passed: set[Value] = {v for v in self.passed_in(expr, module) if isinstance(v, Router)}
             passed |= self._lifespan_of(expr, module)
             if passed:
                 return types | passed
