@@ -828,7 +828,9 @@ class Program:
                 case Module():
                     result |= self.module_attribute(value.name, name, False)
                 case LibraryObject():
-                    result.add(self.library(f"{value.name}.{name}"))
+                    dotted = self.knowledge.canonical(f"{value.name}.{name}")
+                    cls = self.knowledge.instances.get(dotted)
+                    result.add(LibraryInstance(cls) if cls is not None else LibraryObject(dotted))
                 case LibraryInstance(cls) if cls == "fastapi.FastAPI" and name in _APP_PAGES:
                     # an app known by its type only: FastAPI's own paths
                     result.add(Text(_APP_PAGES[name]))

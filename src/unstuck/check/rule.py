@@ -156,6 +156,9 @@ class Rule:
     returns_for_argument: Mapping[str, ReturnsFor] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     attribute_types: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # objects a library module holds that are instances of a class: ``db.session`` of
+    # fastapi-sqlalchemy is a ``Session`` (dotted name -> class)
+    instances: Mapping[str, str] = field(default_factory=dict)
     classes: frozenset[str] = frozenset()  # lower-case class names
     # "f" / "Class" -> the path it opens: known to start under a root, it is a file the
     # kernel serves from memory (``/proc``), so the call is not disk I/O and what it returns
@@ -204,6 +207,7 @@ class Knowledge:
         self.returns_for_argument: dict[str, ReturnsFor] = {}
         self.aliases: dict[str, str] = {}
         self.attribute_types: dict[tuple[str, str], str] = {}
+        self.instances: dict[str, str] = {}
         self.classes: set[str] = set()
         self.memory_paths: dict[str, MemoryPath] = {}
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
@@ -235,6 +239,7 @@ class Knowledge:
             self.returns_for_argument.update(rule.returns_for_argument)
             self.aliases.update(rule.aliases)
             self.attribute_types.update(rule.attribute_types)
+            self.instances.update(rule.instances)
             self.classes.update(rule.classes)
             self.memory_paths.update(rule.memory_paths)
             self.nonblocking.update(rule.nonblocking)

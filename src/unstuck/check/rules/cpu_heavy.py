@@ -27,6 +27,10 @@ _JINJA = "jinja2.Environment"
 _KDF_PBKDF2 = "cryptography.hazmat.primitives.kdf.pbkdf2.PBKDF2HMAC"
 _KDF_SCRYPT = "cryptography.hazmat.primitives.kdf.scrypt.Scrypt"
 _TEMPLATES = "starlette.templating.Jinja2Templates"
+_LANGCHAIN_LOADERS = (
+    "PyPDFLoader PyMuPDFLoader PDFPlumberLoader UnstructuredFileLoader UnstructuredPDFLoader "
+    "UnstructuredWordDocumentLoader UnstructuredMarkdownLoader Docx2txtLoader CSVLoader"
+)
 _TEMPLATE_ENVIRONMENTS = (
     _JINJA,
     "jinja2.sandbox.SandboxedEnvironment",
@@ -50,6 +54,7 @@ RULE = Rule(
     "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
+    "documents converted (docling, LangChain's file loaders), "
     "loops of a million iterations or more",
     example="""\
 import bcrypt
@@ -121,6 +126,13 @@ async def login(password: str):
     },
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("html2text.HTML2Text", "handle")
+    # documents read and converted: layout models, OCR, PDF parsing (seconds a document)
+    | methods("docling.document_converter.DocumentConverter", "convert convert_all")
+    | frozenset(
+        (f"langchain_community.document_loaders.{loader}", method)
+        for loader in _LANGCHAIN_LOADERS.split()
+        for method in ("load", "load_and_split")
+    )
     | methods("argon2.PasswordHasher", "hash verify")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
     # cryptography's key derivation functions (hundreds of thousands of rounds, or

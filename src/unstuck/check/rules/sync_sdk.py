@@ -347,6 +347,7 @@ RULE = Rule(
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, PyGithub, Hugging Face `InferenceClient`, "
     "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
+    "openai before 1.0 (`openai.ChatCompletion.create`), "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
     "`similarity_search`) "
     "(their async clients are fine)",
@@ -406,6 +407,14 @@ async def alert(text: str):
             "langchain_milvus.Milvus",
         }
     )
+    # the module-level API of openai before 1.0 (its ``acreate`` are the async ones)
+    | functions("openai.ChatCompletion", "create")
+    | functions("openai.Completion", "create")
+    | functions("openai.Embedding", "create")
+    | functions("openai.Image", "create create_edit create_variation")
+    | functions("openai.Moderation", "create")
+    | functions("openai.Audio", "transcribe translate")
+    | functions("openai.Model", "list retrieve")
     # embed every document and write it to the store
     | frozenset(
         f"{store}.{made}"

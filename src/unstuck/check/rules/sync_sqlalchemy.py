@@ -59,6 +59,8 @@ async def user(user_id: int, db: Session = Depends(get_db)):
     # a rollback in an ``except`` follows a failed query or commit, which is reported
     # (and a failed commit has already rolled back)
     quiet_in_except=frozenset({"rollback"}),
+    # fastapi-sqlalchemy's middleware keeps a sync session per request in ``db.session``
+    instances={"fastapi_sqlalchemy.db.session": _SESSION},
     summary="is synchronous SQLAlchemy I/O on the event loop",
     fix="use `AsyncSession` (async_sessionmaker) and `await session.execute(...)`, "
     "or make the route `def`",
