@@ -1023,6 +1023,9 @@ class Program:
             target = call.args[0] if call.args else call.keyword("dependency")
             callables = self.eval(target, module) if target is not None else EMPTY
             return frozenset({Depends(callables)})
+        if name == "functools.partial" and call.args:
+            # calling what ``partial(f, ...)`` returns calls ``f``
+            return self.eval(call.args[0], module)
         if self.opens_memory_file(name, call, module):
             return EMPTY
         sized = knowledge.sized.get(name)
