@@ -58,7 +58,7 @@ from unstuck.check.model import (
     Unknown,
     listed,
 )
-from unstuck.check.rule import Knowledge, ReturnsFor, Sized
+from unstuck.check.rule import ANY_METHOD, Knowledge, ReturnsFor, Sized
 from unstuck.check.values import (
     EMPTY,
     AnnotatedType,
@@ -1390,6 +1390,12 @@ class Program:
         for base in self.eval(expr.base, module):
             if isinstance(base, Class):  # ``Repository[User]``: the class, as a base too
                 result.add(base)
+                continue
+            if isinstance(base, LibraryInstance):
+                # ``client["app"]["users"]``: a client whose attributes are resource groups
+                # (``client.app.users``) has them by item too
+                if self.knowledge.attribute_types.get((base.cls, ANY_METHOD)) == base.cls:
+                    result.add(base)
                 continue
             if not isinstance(base, LibraryObject):
                 continue
