@@ -629,3 +629,8 @@ def test_routers_added_by_the_lifespan_to_the_app_it_is_given() -> None:
     assert route.label == "GET /api/orders"
     # the app's middleware runs for it
     assert [wrapper.name for wrapper in route.wrapped_by] == ["app.create_app.<locals>.timed"]
+
+
+def test_a_name_a_package_exports_lazily_through_import_module() -> None:
+    (finding,) = _check("lazy_module_getattr").findings
+    assert finding.route == "GET /items/{sku}"

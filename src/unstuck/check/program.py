@@ -377,8 +377,15 @@ class Program:
         "attr")}`` or ``{"name": "pkg.mod:attr"}``. Only a project module's attribute:
         the module and the name, read as ``getattr(module, name)`` reads it (a package's
         global before a submodule of the same name), or None."""
-        if "__getattr__" not in summary.functions:
+        getter = summary.functions.get("__getattr__")
+        if getter is None:
             return None
+        for returned in getter.returns:
+            # ``return getattr(import_module("pkg.store"), name)``
+            module = _imported_module(returned, summary)
+            project = self.project_module(module) if module is not None else None
+            if project is not None:
+                return project, name
         for exprs in summary.globals.values():
             table = exprs[0]
             if len(exprs) != 1 or not isinstance(table, DictDisplay):
@@ -1778,6 +1785,26 @@ def _router_kind(name: str) -> str | None:
     if name in APP_CLASSES:
         return "app"
     return _ROUTER_FACTORIES.get(name) or ("router" if name in ROUTER_CLASSES else None)
+
+
+def _imported_module(returned: Expr, summary: ModuleSummary) -> str | None:
+    """The module of ``getattr(import_module("pkg.mod"), name)`` (or of a relative
+    ``import_module(".mod", __name__)``), as ``__getattr__`` returns it."""
+    if not (isinstance(returned, Call) and last_name(returned.func) == "getattr"):
+        return None
+    if len(returned.args) != 2 or not isinstance(returned.args[0], Call):
+        return None
+    imported = returned.args[0]
+    if last_name(imported.func) != "import_module" or not imported.args:
+        return None
+    target = imported.args[0]
+    if not (isinstance(target, Constant) and isinstance(target.value, str)):
+        return None
+    dotted = target.value
+    if dotted.startswith("."):
+        package = summary.name if summary.is_package else summary.name.rpartition(".")[0]
+        dotted = package + dotted
+    return dotted
 
 
 def _union(sets: Iterable[frozenset[Value]]) -> frozenset[Value]:
