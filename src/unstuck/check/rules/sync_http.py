@@ -34,7 +34,8 @@ RULE = Rule(
     name="sync-http",
     catches="requests (functions and `Session`), urllib, urllib3 (functions and "
     "pools, also typed by annotation), sync httpx (`httpx.get`, "
-    "`httpx.Client`), `http.client`, xmlrpc",
+    "`httpx.Client`), `http.client`, xmlrpc, the `load_image` helpers of transformers, "
+    "diffusers and sglang",
     example="""\
 import requests
 from fastapi import FastAPI
@@ -52,7 +53,11 @@ async def bad():
     functions=functions("requests", _VERBS)
     | functions("httpx", _VERBS + " stream")
     | functions("urllib.request", "urlopen urlretrieve")
-    | functions("urllib3", "request"),
+    | functions("urllib3", "request")
+    # the image helpers of inference libraries fetch a URL they are given with requests
+    | functions("transformers.image_utils", "load_image")
+    | functions("diffusers.utils", "load_image")
+    | functions("sglang.srt.utils", "load_image"),
     methods=methods("requests.Session", _VERBS + " send")
     | methods("httpx.Client", _VERBS + " send stream close")
     | methods("urllib.request.OpenerDirector", "open")

@@ -401,11 +401,19 @@ async def alert(text: str):
             "zeep.Client",
             "jira.JIRA",
             "neo4j.GraphDatabase.driver",
+            # pymilvus's ORM: a collection made by name describes it on the server
+            "pymilvus.Collection",
+            "pymilvus.connections.connect",
             # they connect and make sure the index or collection exists
             "langchain_elasticsearch.ElasticsearchStore",
             "langchain_community.vectorstores.ElasticsearchStore",
             "langchain_milvus.Milvus",
         }
+    )
+    | functions(
+        "pymilvus.utility",
+        "has_collection list_collections drop_collection has_partition get_query_segment_info "
+        "wait_for_index_building_complete loading_progress wait_for_loading_complete",
     )
     # the module-level API of openai before 1.0 (its ``acreate`` are the async ones)
     | functions("openai.ChatCompletion", "create")
