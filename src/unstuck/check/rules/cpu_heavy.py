@@ -54,7 +54,8 @@ RULE = Rule(
     "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
-    "documents converted (docling, LangChain's file loaders), "
+    "documents converted (docling, LangChain's file loaders), audio decoded (soundfile, "
+    "librosa, torchaudio), "
     "loops of a million iterations or more",
     example="""\
 import bcrypt
@@ -109,7 +110,10 @@ async def login(password: str):
     | functions("prometheus_client.parser", "text_string_to_metric_families")
     # a web page parsed into a tree, or turned into text or Markdown: tens of
     # milliseconds to a second for a real page
-    | frozenset({"bs4.BeautifulSoup", "html2text.html2text", "markdownify.markdownify"}),
+    | frozenset({"bs4.BeautifulSoup", "html2text.html2text", "markdownify.markdownify"})
+    | functions("soundfile", "read")
+    | functions("librosa", "load resample")
+    | functions("torchaudio", "load"),
     messages={
         **{name: _PER_REQUEST_TEMPLATES for name in _TEMPLATE_ENVIRONMENTS},
         "jinja2.Template": Wording(
@@ -126,6 +130,8 @@ async def login(password: str):
     },
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("html2text.HTML2Text", "handle")
+    # audio decoded into samples (and read from the file it is given)
+    | methods("soundfile.SoundFile", "read")
     # documents read and converted: layout models, OCR, PDF parsing (seconds a document)
     | methods("docling.document_converter.DocumentConverter", "convert convert_all")
     | frozenset(

@@ -347,7 +347,7 @@ RULE = Rule(
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, PyGithub, Hugging Face `InferenceClient`, "
     "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
-    "openai before 1.0 (`openai.ChatCompletion.create`), "
+    "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
     "`similarity_search`) "
     "(their async clients are fine)",
@@ -384,7 +384,10 @@ async def alert(text: str):
         for store in _LANGCHAIN_STORES.split()
         for call in _LANGCHAIN_STORE_CALLS.split()
     )
-    | methods(_RETRIEVER, "invoke batch get_relevant_documents"),
+    | methods(_RETRIEVER, "invoke batch get_relevant_documents")
+    # a Haystack pipeline run synchronously runs its components (model calls, retrievers)
+    # on the caller's thread; ``draw``/``show`` render through mermaid.ink over HTTP
+    | methods("haystack.Pipeline", "run draw show"),
     attribute_types={("slack_bolt.App", "client"): "slack_sdk.WebClient"},
     functions=frozenset(
         {
@@ -482,6 +485,7 @@ async def alert(text: str):
                 ("chroma", "Chroma"),
             ]
         },
+        "haystack.core.pipeline.pipeline.Pipeline": "haystack.Pipeline",
         "posthog.Client": "posthog.Posthog",
         "posthog.client.Client": "posthog.Posthog",
         "websocket._core.create_connection": "websocket.create_connection",
