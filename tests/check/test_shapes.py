@@ -634,3 +634,10 @@ def test_routers_added_by_the_lifespan_to_the_app_it_is_given() -> None:
 def test_a_name_a_package_exports_lazily_through_import_module() -> None:
     (finding,) = _check("lazy_module_getattr").findings
     assert finding.route == "GET /items/{sku}"
+
+
+def test_paths_read_by_enum_member_and_from_settings_with_an_empty_default() -> None:
+    assert _routes(_check("paths_from_settings")) == {
+        "POST /gateway/openai/chat": "app.chat",
+        "POST /gateway/openai/embeddings": "app.embed",
+    }

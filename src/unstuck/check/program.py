@@ -92,6 +92,8 @@ _MAX_ITEMS_DEPTH = 6  # names bound to names bound to a list, ...
 _DICT_VIEWS = frozenset({"items", "keys", "values"})
 # calls that read a setting by name, with a default: ``getenv(name, default)``
 _DEFAULTED = frozenset({"getenv", "get", "str"})
+# methods of ``str`` that edit a path or prefix, read on a text known here
+_TEXT_METHODS = frozenset({"strip", "rstrip", "lstrip", "lower", "removeprefix", "removesuffix"})
 _BUILTINS = frozenset(dir(builtins))
 _ROUTER_FACTORIES = {
     "fastapi.FastAPI": "app",
@@ -731,8 +733,13 @@ class Program:
                     found |= self.state_attribute(expr.name)
                 return found
             case Call():
-                called = self.call(self.eval(expr.func, module), expr, module)
                 func = expr.func
+                if isinstance(func, Attribute) and func.name in _TEXT_METHODS:
+                    # ``os.environ.get("PREFIX", "").rstrip("/")``
+                    edited = self._text_method(func, expr, module)
+                    if edited:
+                        return edited
+                called = self.call(self.eval(expr.func, module), expr, module)
                 if isinstance(func, Attribute) and func.name in _MAPPING_READS and expr.args:
                     # ``SESSIONS.get(key)``: an item of the dict, as ``SESSIONS[key]`` is
                     called |= self.stored_items(Subscript(func.base, expr.args[0]), module)
@@ -1331,6 +1338,37 @@ class Program:
             self._state[name] = known
         return known
 
+    def _no_prefix_by_default(self, expr: Expr, module: str, depth: int = 0) -> bool:
+        """A path part read from a setting whose default is empty, ``os.environ.get(
+        "BASE_PATH", "")`` (maybe ``.rstrip("/")``, maybe through a module-level name):
+        by default, nothing. Only paths read it so (elsewhere an empty text is a flag)."""
+        if isinstance(expr, Call) and isinstance(expr.func, Attribute):
+            if expr.func.name in _TEXT_METHODS:
+                return self._no_prefix_by_default(expr.func.base, module, depth)
+        if isinstance(expr, Call):
+            return (
+                last_name(expr.func) in _DEFAULTED
+                and len(expr.args) >= 2
+                and isinstance(expr.args[0], Constant)
+                and expr.args[1] == Constant("")
+            )
+        if isinstance(expr, Global | Imported) and depth < 2:
+            bound = self.module_bindings(expr, module)
+            return len(bound) == 1 and self._no_prefix_by_default(*bound[0], depth + 1)
+        return False
+
+    def _text_method(self, func: Attribute, call: Call, module: str) -> frozenset[Value]:
+        """A method of ``str`` that edits a text known here, with constant arguments."""
+        arguments = [self.constant(argument, module) for argument in call.args]
+        if call.keywords or not all(isinstance(argument, str) for argument in arguments):
+            return EMPTY
+        edit = getattr(str, func.name)
+        return frozenset(
+            Text(edit(value.value, *arguments))
+            for value in self.eval(func.base, module)
+            if isinstance(value, Text)
+        )
+
     def stored_items(self, expr: Subscript, module: str) -> frozenset[Value]:
         """``CLIENTS["s3"]``: the values of a module-level dict display (the one under a
         constant key when there is one) and what the project stores into it."""
@@ -1338,7 +1376,17 @@ class Program:
         result: set[Value] = set()
         for shown, where in self.displays(expr.base, module, 0):
             if isinstance(shown, DictDisplay):
-                for item_key, value in zip(shown.keys, shown.values, strict=True):
+                pairs = list(zip(shown.keys, shown.values, strict=True))
+                if key is None and not isinstance(expr.index, Constant):
+                    # ``ROUTES[Action.CHAT]``: the entry whose key is the same member
+                    asked = self.eval(expr.index, module)
+                    same = [
+                        (item_key, value)
+                        for item_key, value in pairs
+                        if asked and asked & self.eval(item_key, where)
+                    ]
+                    pairs = same or pairs
+                for item_key, value in pairs:
                     if key is None or not isinstance(item_key, Constant) or item_key.value == key:
                         result |= self.eval(value, where)
         if isinstance(expr.base, Global):
@@ -1685,10 +1733,10 @@ class Program:
             return None
         if isinstance(expr, Constant):
             return expr.value
-        for value in self.eval(expr, module):
-            if isinstance(value, Text):
-                return value.value
-        return None
+        # the same in every process when several texts are possible (a set's order
+        # follows the hash seed)
+        texts = [value.value for value in self.eval(expr, module) if isinstance(value, Text)]
+        return min(texts) if texts else None
 
     def text(self, expr: Expr | None, module: str) -> str:
         """A path or prefix: its value when known, else ``{the expression}``."""
@@ -1698,7 +1746,14 @@ class Program:
         if isinstance(value, str):
             return value
         if isinstance(expr, FString):
-            return "".join(self.text(part, module) or "{...}" for part in expr.parts)
+            return "".join(
+                ""
+                if self._no_prefix_by_default(part, module)
+                else self.text(part, module) or "{...}"
+                for part in expr.parts
+            )
+        if self._no_prefix_by_default(expr, module):
+            return ""
         shown = describe(expr)
         return f"{{{shown}}}" if shown else ""
 
