@@ -1342,9 +1342,12 @@ class Program:
         """A path part read from a setting whose default is empty, ``os.environ.get(
         "BASE_PATH", "")`` (maybe ``.rstrip("/")``, maybe through a module-level name):
         by default, nothing. Only paths read it so (elsewhere an empty text is a flag)."""
-        if isinstance(expr, Call) and isinstance(expr.func, Attribute):
-            if expr.func.name in _TEXT_METHODS:
-                return self._no_prefix_by_default(expr.func.base, module, depth)
+        if (
+            isinstance(expr, Call)
+            and isinstance(expr.func, Attribute)
+            and expr.func.name in _TEXT_METHODS
+        ):
+            return self._no_prefix_by_default(expr.func.base, module, depth)
         if isinstance(expr, Call):
             return (
                 last_name(expr.func) in _DEFAULTED
