@@ -641,3 +641,9 @@ def test_paths_read_by_enum_member_and_from_settings_with_an_empty_default() -> 
         "POST /gateway/openai/chat": "app.chat",
         "POST /gateway/openai/embeddings": "app.embed",
     }
+
+
+def test_routes_an_app_class_adds_to_itself() -> None:
+    report = _check("routes_added_by_app_class")
+    assert _routes(report) == {"GET /stock": "app.ShopAPI.stock"}
+    assert report.findings[0].route == "GET /stock"

@@ -170,7 +170,22 @@ class Registrations:
             return [key for key in within if self._is_app(key)]
         if isinstance(expr, Attribute) and isinstance(expr.base, SelfRef):
             return self._routers_injected(expr.base.klass, expr.name, module, depth)
+        if isinstance(expr, SelfRef):
+            return self._routers_made_of((module, expr.klass))
         return found
+
+    def _routers_made_of(self, klass: Key) -> list[RouterKey]:
+        """``self.add_api_route(...)`` in a method of a class derived from ``FastAPI`` or
+        ``APIRouter``: the apps and routers the project makes of it (or of a subclass)."""
+        program = self.program
+        found: list[RouterKey] = []
+        for made in (klass, *program.subclasses(klass)):
+            for where, call in program.calls_named(made[1].rpartition(".")[2]):
+                for value in program.eval(call, where[0]):
+                    info = program.routers.get(value.key) if isinstance(value, Router) else None
+                    if info is not None and info.cls == made:
+                        found.append(info.key)
+        return list(dict.fromkeys(found))
 
     def _routers_injected(self, klass: str, name: str, module: str, depth: int) -> list[RouterKey]:
         """``self.users_router``, stored from a parameter of ``__init__``: the routers
