@@ -560,6 +560,9 @@ def test_registration_methods_a_router_class_overrides_are_played_on_each_path()
         # a test on the instance cannot be read: both registrations may happen
         "GET /reports/legacy/daily/": "shop.views.daily",
         "GET /reports/daily": "shop.views.daily",
+        # decorators made by ``api_route``, kept in names, each a registration
+        "GET /runs/{run_id}": "shop.views.get_run",
+        "GET /runs/{run_id}/": "shop.views.get_run",
     }
     (finding,) = report.findings
     assert sorted(finding.routes) == ["GET /items/{item_id}", "GET /items/{item_id}/"]

@@ -180,6 +180,10 @@ class _Player:
                     self.unreadable = True
                     return states
                 return [(*state, Append(text)) for state in states]
+            case ast.Assign(value=value) | ast.AnnAssign(value=value) if value is not None:
+                # ``primary = super().api_route(path, ...)``: kept to decorate with later
+                self.registrations(value, states)
+                return states
             case ast.If():
                 return self.branch(node, states)
             case ast.Expr(value=value) | ast.Return(value=value) if value is not None:
