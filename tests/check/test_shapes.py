@@ -650,3 +650,7 @@ def test_routes_an_app_class_adds_to_itself() -> None:
     report = _check("routes_added_by_app_class")
     assert _routes(report) == {"GET /stock": "app.ShopAPI.stock"}
     assert report.findings[0].route == "GET /stock"
+
+
+def test_star_imports_of_the_project_before_a_library_and_a_prefix_passed_to_a_helper() -> None:
+    assert set(_routes(_check("star_exports"))) == {"GET /api/v1/orders", "GET /api/v1/refunds"}

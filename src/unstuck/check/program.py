@@ -360,18 +360,35 @@ class Program:
 
     def _exported(self, summary: ModuleSummary, name: str) -> frozenset[Value]:
         """A name a module has through ``from x import *`` or a PEP 562 lazy export."""
+        libraries: list[str] = []
         for star in summary.star_imports:
             project = self.project_module(star)
-            if project is not None:
-                found = self.module_attribute(project, name, False)
-            else:
-                found = frozenset({self.library(f"{star}.{name}")})
+            if project is None:
+                libraries.append(star)
+                continue
+            if not self._star_exports(project, name):
+                continue
+            found = self.module_attribute(project, name, False)
             if found:
                 return found
+        # a library's ``*`` may hold any name: only what no module of the project has
+        for star in libraries:
+            return frozenset({self.library(f"{star}.{name}")})
         lazy = self._lazy_export(summary, name)
         if lazy is not None:
             return self.module_attribute(*lazy, False)
         return EMPTY
+
+    def _star_exports(self, module: str, name: str) -> bool:
+        """Whether ``from module import *`` binds ``name``: listed in its ``__all__``
+        when it has one written as a list of texts, else any name without a ``_``."""
+        summary = self.modules.get(module)
+        listed = summary.globals.get("__all__") if summary is not None else None
+        if listed and len(listed) == 1 and isinstance(listed[0], Items):
+            names = {item.value for item in listed[0].items if isinstance(item, Constant)}
+            if len(names) == len(listed[0].items):
+                return name in names
+        return not name.startswith("_")
 
     def _lazy_export(self, summary: ModuleSummary, name: str) -> tuple[str, str] | None:
         """What a module's ``__getattr__`` hands out for ``name`` (PEP 562 lazy exports),

@@ -622,7 +622,11 @@ class Registrations:
             # ``for name in ("books", "authors"): include_router(make_crud(name))``: the
             # factory's router once per item, each with the prefix that call gives it
             pairs = self._per_item_calls(child, module) or pairs
-        if each is None and isinstance(child, Param) and site.caller is not None:
+        if (
+            each is None
+            and (isinstance(child, Param) or isinstance(prefix_expr, Param))
+            and site.caller is not None
+        ):
             # ``def include_with_prefix(app, router, prefix): app.include_router(router,
             # prefix=prefix)`` (or ``**kwargs``): each call of the helper includes the
             # router it passes, at the prefix it passes
@@ -718,16 +722,17 @@ class Registrations:
         return calls
 
     def _through_helper(
-        self, child: Param, prefix: Expr | None, spread: bool, within: Key, depth: int
+        self, child: Expr, prefix: Expr | None, spread: bool, within: Key, depth: int
     ) -> list[tuple[Expr, str | None, str]]:
         """The routers (and prefixes) the calls of helper ``within`` pass to its parameter
-        ``child``, through helpers that call helpers (a few levels)."""
+        ``child``, through helpers that call helpers (a few levels); or, for a router of
+        its own, the prefix each call passes (``add_routes(route_prefix)``)."""
         program = self.program
         function = program.function(within)
-        if function is None or child.function != within[1] or depth > _MAX_PASSING:
+        if function is None or depth > _MAX_PASSING:
             return []
         names = [param.name for param in function.params]
-        if child.name not in names:
+        if isinstance(child, Param) and (child.function != within[1] or child.name not in names):
             return []
         offset = 1 if names[:1] in (["self"], ["cls"]) and function.class_qualname else 0
 
@@ -740,7 +745,8 @@ class Registrations:
         for (caller, _), site in self.program.calls_named(within[1].rpartition(".")[2]):
             if Function(within) not in program.eval(site.func, caller):
                 continue
-            router = passed(child, site)
+            router = passed(child, site) if isinstance(child, Param) else child
+            where = caller if isinstance(child, Param) else within[0]
             if router is None:
                 continue
             given: Expr | None = prefix
@@ -748,13 +754,13 @@ class Registrations:
                 given = passed(prefix, site)
             elif prefix is None and spread:
                 given = site.keyword("prefix")
-            if isinstance(router, Param):
+            if isinstance(router, Param) and isinstance(child, Param):
                 outer = (caller, router.function)
                 more = any(keyword.name is None for keyword in site.keywords)
                 found.extend(self._through_helper(router, given, more, outer, depth + 1))
             else:
                 text = program.text(given, caller) if given is not None else ""
-                found.append((router, text, caller))
+                found.append((router, text, where))
         return found
 
     def _children(
