@@ -100,6 +100,17 @@ ITERATED_IN_THREADS = frozenset(
 )
 
 
+# keywords whose function a library (or a builtin) calls during the call itself: the
+# decoders' hooks of JSON libraries, and sort keys; ``default=`` of a serialiser too
+_CALLED_BACK = frozenset({"object_hook", "object_pairs_hook", "key"})
+
+
+def _serialises(value: LibraryCallee) -> bool:
+    """``json.dumps``, ``orjson.dumps``, ``json.dump``: ``default=`` encodes with it."""
+    name = value.name if isinstance(value, LibraryObject | LibraryMethod) else ""
+    return name in ("dumps", "dump") or name.endswith((".dumps", ".dump"))
+
+
 # Start a coroutine as a task that runs on by itself (a task group's ``create_task``
 # is not one: the group waits for its tasks before its block ends).
 _SPAWNERS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
@@ -183,6 +194,20 @@ class BlockingAnalysis:
                     func = call.func
                     if isinstance(func, Attribute) and func.name == "__setattr__":
                         continue  # an attribute stored on a library's object: no call
+                    # ``json.loads(raw, object_hook=decode)``, ``sorted(rows, key=rank)``:
+                    # the library calls the function it is given, there and then
+                    for keyword in call.keywords if not call.awaited else ():
+                        if keyword.name not in _CALLED_BACK and not (
+                            keyword.name == "default" and _serialises(value)
+                        ):
+                            continue
+                        for given in program.eval(keyword.value, module):
+                            hook = program.callee(given)
+                            summary = program.function(hook) if hook is not None else None
+                            if hook is not None and summary is not None and not summary.is_async:
+                                hooked = Call(UNKNOWN, line, col, (), (), False)
+                                once = once_at(line)
+                                result.sync_calls.append(SyncCall(line, col, hook, hooked, once))
                     if (
                         isinstance(value, LibraryMethod)
                         and isinstance(func, Attribute)

@@ -201,6 +201,11 @@ class ExpressionReader:
                 klass = self.summary.classes.get(owner.klass)
                 if klass is not None:
                     klass.attributes.setdefault(target.attr, []).append(value)
+            elif isinstance(owner, Global) and owner.name in self.summary.classes:
+                # ``Ledger.session = scoped_session(...)`` in a function that sets the
+                # class up: the class attribute holds it from then on
+                klass = self.summary.classes[owner.name]
+                klass.attributes.setdefault(target.attr, []).append(value)
             elif self.env is not None and not isinstance(owner, Unknown):
                 # ``config.api_key = key`` runs the ``__setattr__`` of the object's class
                 # (one of the project's may write the setting to a file)

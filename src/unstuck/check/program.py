@@ -145,6 +145,9 @@ _FIRST_ARGUMENT = frozenset(
         "AbstractContextManager",
         "AbstractAsyncContextManager",
         "Type",
+        # a class attribute's or a constant's own type
+        "ClassVar",
+        "Final",
     ]
 ) | frozenset({"contextlib.AbstractContextManager", "contextlib.AbstractAsyncContextManager"})
 # annotations of a collection whose first argument is the type of its items
@@ -1488,6 +1491,9 @@ class Program:
             elif base.name in _FIRST_ARGUMENT:
                 result |= self.eval(items[0], module)
             elif is_generic_owner(base.name):  # ``FastAPIUsers[User, UUID]``: the class
+                result.add(base)
+            elif self.knowledge.knows_class(self.knowledge.canonical(base.name)):
+                # ``scoped_session[Session]``: a generic library class a rule knows
                 result.add(base)
         return frozenset(result)
 
