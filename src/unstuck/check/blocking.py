@@ -477,6 +477,8 @@ class BlockingAnalysis:
         handed: set[int] = set()
         for call in calls:
             content = call.argument("content", 0)
+            if not isinstance(content, Call) and not any(isinstance(a, Call) for a in call.args):
+                continue  # nothing made by a call is handed on: most calls
             called = self.program.eval(call.func, module)
             if isinstance(content, Call) and any(
                 isinstance(value, LibraryObject) and value.name in ITERATED_IN_THREADS
