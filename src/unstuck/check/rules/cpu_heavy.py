@@ -11,7 +11,7 @@ thread_pool, ...)`` (hashlib and PIL release the GIL); heavier, a process pool c
 lifespan (``run_in_executor(process_pool, ...)``); very heavy or queued, a Celery task.
 """
 
-from unstuck.check.rule import CheapBelow, Rule, Wording, functions, methods
+from unstuck.check.rule import CheapBelow, GivenToWait, Rule, Wording, functions, methods
 
 _IMAGE = "PIL.Image.Image"
 _FRAME = "pandas.DataFrame"
@@ -29,7 +29,8 @@ _KDF_SCRYPT = "cryptography.hazmat.primitives.kdf.scrypt.Scrypt"
 _TEMPLATES = "starlette.templating.Jinja2Templates"
 _LANGCHAIN_LOADERS = (
     "PyPDFLoader PyMuPDFLoader PDFPlumberLoader UnstructuredFileLoader UnstructuredPDFLoader "
-    "UnstructuredWordDocumentLoader UnstructuredMarkdownLoader Docx2txtLoader CSVLoader"
+    "UnstructuredWordDocumentLoader UnstructuredMarkdownLoader UnstructuredHTMLLoader "
+    "BSHTMLLoader Docx2txtLoader CSVLoader TextLoader JSONLoader"
 )
 _TEMPLATE_ENVIRONMENTS = (
     _JINJA,
@@ -50,7 +51,8 @@ RULE = Rule(
     catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
     "`hashlib.pbkdf2_hmac/scrypt`, cryptography's `PBKDF2HMAC`/`Scrypt`), PIL decoding and "
     "transforms, pandas I/O, QR codes (qrcode, pyqrcode, segno), PDF (reportlab, "
-    "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`), "
+    "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`, "
+    "and a file opened), "
     "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
@@ -111,6 +113,9 @@ async def login(password: str):
     # a web page parsed into a tree, or turned into text or Markdown: tens of
     # milliseconds to a second for a real page
     | frozenset({"bs4.BeautifulSoup", "html2text.html2text", "markdownify.markdownify"})
+    # a Word file opened: unzipped and its XML parsed (a new document, with no file given,
+    # does not count: see ``nonblocking``)
+    | frozenset({"docx.Document"})
     | functions("soundfile", "read")
     | functions("librosa", "load resample")
     | functions("torchaudio", "load"),
@@ -128,6 +133,7 @@ async def login(password: str):
             for name in ("collect", "get_objects", "get_referrers")
         },
     },
+    nonblocking={"docx.Document": ("docx", 0, GivenToWait())},
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("html2text.HTML2Text", "handle")
     # audio decoded into samples (and read from the file it is given)
