@@ -654,3 +654,8 @@ def test_routes_an_app_class_adds_to_itself() -> None:
 
 def test_star_imports_of_the_project_before_a_library_and_a_prefix_passed_to_a_helper() -> None:
     assert set(_routes(_check("star_exports"))) == {"GET /api/v1/orders", "GET /api/v1/refunds"}
+
+
+def test_a_class_given_as_a_parameter_with_a_default_makes_its_instances() -> None:
+    for finding in _check("class_parameter").findings:
+        assert finding.route == "WEBSOCKET /feed"

@@ -1298,6 +1298,21 @@ class Program:
             return values - kept
         return frozenset(kept) if kept else self.instances(frozenset(classes))
 
+    def _classes_given(
+        self, annotation: Expr | None, default: Expr | None, module: str
+    ) -> frozenset[Value]:
+        """``codec_cls: type[Codec] = FrameCodec``: a class of the project, the one named
+        or the default (calling it makes an instance of it)."""
+        if not isinstance(annotation, Subscript) or not any(
+            isinstance(base, LibraryObject) and base.name in _CLASS_OF
+            for base in self.eval(annotation.base, module)
+        ):
+            return EMPTY
+        given = self.eval(annotation.index, module)
+        if default is not None:
+            given |= self.eval(default, module)
+        return frozenset(value for value in given if isinstance(value, Class))
+
     def _declared(self, expr: Declared, module: str) -> frozenset[Value]:
         """A value stored with an annotation: what the annotation says, and what the
         value may be; but for ``type[Base]`` naming a class of the project, only the
@@ -1499,6 +1514,9 @@ class Program:
 
     def parameter(self, expr: Param, module: str) -> frozenset[Value]:
         annotation, default = expr.annotation, expr.default
+        classes = self._classes_given(annotation, default, module)
+        if classes:
+            return classes
         annotated = self.eval(annotation, module) if annotation is not None else EMPTY
         types = self.instances(annotated)
         if any(self.is_router_type(value) for value in types):
