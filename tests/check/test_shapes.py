@@ -659,3 +659,8 @@ def test_star_imports_of_the_project_before_a_library_and_a_prefix_passed_to_a_h
 def test_a_class_given_as_a_parameter_with_a_default_makes_its_instances() -> None:
     for finding in _check("class_parameter").findings:
         assert finding.route == "WEBSOCKET /feed"
+
+
+def test_a_str_method_given_wrong_arguments_leaves_the_path_unknown() -> None:
+    (route,) = _check("text_methods_misused").routes
+    assert route.path.endswith("/orders")

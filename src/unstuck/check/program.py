@@ -1401,11 +1401,14 @@ class Program:
         if call.keywords or not all(isinstance(argument, str) for argument in arguments):
             return EMPTY
         edit = getattr(str, func.name)
-        return frozenset(
-            Text(edit(value.value, *arguments))
-            for value in self.eval(func.base, module)
-            if isinstance(value, Text)
-        )
+        edited: set[Value] = set()
+        for value in self.eval(func.base, module):
+            if isinstance(value, Text):
+                try:
+                    edited.add(Text(edit(value.value, *arguments)))
+                except TypeError:  # ``"/API".lower("x")``: a call that fails when run
+                    return EMPTY
+        return frozenset(edited)
 
     def stored_items(self, expr: Subscript, module: str) -> frozenset[Value]:
         """``CLIENTS["s3"]``: the values of a module-level dict display (the one under a
