@@ -40,7 +40,9 @@ from unstuck.check.model import (
     Await,
     Call,
     ChainLink,
+    ClassRef,
     ClassSummary,
+    ClockGuard,
     Constant,
     Declared,
     Divide,
@@ -51,6 +53,7 @@ from unstuck.check.model import (
     FlagBlock,
     FunctionRef,
     FunctionSummary,
+    Global,
     Param,
     Unknown,
 )
@@ -367,11 +370,56 @@ class BlockingAnalysis:
         module state once, or one that fills its instance's state once (``if key not in
         self._cache: ...``) when that instance lasts as long as the process."""
         owner = function.class_qualname
-        if not function.instance_once_blocks or owner is None:
+        timed = self._clock_blocks(key, function)
+        if (
+            function.instance_once_blocks
+            and owner is not None
+            and self._lives_long((key[0], owner))
+        ):
+            if not timed:
+                return lambda line: (
+                    function.runs_once_at(line) or function.fills_instance_once_at(line)
+                )
+            return lambda line: (
+                function.runs_once_at(line)
+                or function.fills_instance_once_at(line)
+                or any(block.first <= line <= block.last for block in timed)
+            )
+        if not timed:
             return function.runs_once_at
-        if not self._lives_long((key[0], owner)):
-            return function.runs_once_at
-        return lambda line: function.runs_once_at(line) or function.fills_instance_once_at(line)
+        return lambda line: (
+            function.runs_once_at(line) or any(block.first <= line <= block.last for block in timed)
+        )
+
+    def _clock_blocks(self, key: Key, function: FunctionSummary) -> list[ClockGuard]:
+        """The stale sides of tests of freshness (``ClockGuard``): the test calls only
+        functions of the project that compare the time now with a stamp, on an object
+        that lives as long as the process (a tracker made per request is always
+        stale), so the side runs once per interval."""
+        program, module = self.program, key[0]
+        found: list[ClockGuard] = []
+        for guard in function.clock_guards:
+            tested = [program.callee(value) for value in program.eval(guard.test, module)]
+            if not tested or any(
+                target is None
+                or not (summary := program.function(target))
+                or not summary.tests_clock
+                for target in tested
+            ):
+                continue
+            test = guard.test
+            if isinstance(test, Attribute) and not isinstance(test.base, Global | ClassRef):
+                owners = [
+                    value
+                    for value in program.eval(test.base, module)
+                    if not isinstance(value, Class)
+                ]
+                if not owners or not all(
+                    isinstance(value, Instance) and self._lives_long(value.key) for value in owners
+                ):
+                    continue
+            found.append(guard)
+        return found
 
     def _lives_long(self, klass: Key) -> bool:
         """No instance of the class is made per request: each is made at import time (a

@@ -396,6 +396,18 @@ class Lines(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class ClockGuard(_Record):
+    """Lines that run only when a function of the project called in an ``if`` says so:
+    once per interval when that function compares the time now with a stamp
+    (``if tracker.needs_refresh(): ...``), which is known once calls are resolved."""
+
+    test: Expr  # what the test calls: ``tracker.needs_refresh``
+    first: int
+    last: int
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class FlagBlock(_Record):
     """Lines that run only when the parameter ``name`` is true (``when``) or false:
     ``if process: parse(path)``. A call that passes a constant turns them off or on.
@@ -469,6 +481,10 @@ class FunctionSummary(_Summary):
     ready_blocks: list[ReadyBlock] = field(default_factory=list)
     # blocks under ``if <local>:`` that run only once the local has been filled
     filled_blocks: list[FilledBlock] = field(default_factory=list)
+    # blocks on one side of a test a function of the project makes (``ClockGuard``)
+    clock_guards: list[ClockGuard] = field(default_factory=list)
+    # every return compares the time now with something: a test of freshness
+    tests_clock: bool = False
     # a method with no body of its own (``@abstractmethod``, ``...``, ``pass``, ``raise
     # NotImplementedError``): a call of it runs a subclass's override
     stub: bool = False

@@ -43,7 +43,8 @@ from unstuck.check.values import Function, Key, LibraryMethod, LibraryObject
 
 ONCE_BLOCK = (
     "in a block that fills module state, or an instance made once per process, once "
-    "(`if ... is None: ... = ...`), or makes a missing file (`if not path.exists(): ...`)"
+    "(`if ... is None: ... = ...`), or makes a missing file (`if not path.exists(): ...`), "
+    "or runs once per interval (`if tracker.needs_refresh(): ...`)"
 )
 MEMOISERS = frozenset(
     {

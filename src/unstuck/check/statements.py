@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,6 +24,7 @@ from unstuck.check.model import (
     Call,
     ClassRef,
     ClassSummary,
+    ClockGuard,
     Constant,
     Declared,
     Either,
@@ -87,6 +88,8 @@ class ModuleWalker(ExpressionReader):
         self.fillers: dict[str, _Filler] = {}
         # blocks that would fill state once if what they call stores it (``_fills``)
         self.pending_fills: list[_PendingFill] = []
+        # the statements the one being walked is part of
+        self.current_block: list[ast.stmt] = []
 
     # -- scopes ---------------------------------------------------------------
 
@@ -124,10 +127,12 @@ class ModuleWalker(ExpressionReader):
 
     def body(self, statements: list[ast.stmt]) -> None:
         table = self.statement
+        outer, self.current_block = self.current_block, statements
         for node in statements:
             handler = table.get(type(node))
             if handler is not None:
                 handler(self, node)
+        self.current_block = outer
 
     # -- statements -------------------------------------------------------------
 
@@ -213,6 +218,7 @@ class ModuleWalker(ExpressionReader):
         self.scope, self.branch_path = qualname + ".<locals>.", []
         saved_tested, self.tested_locals = self.tested_locals, []
         self.body(node.body)
+        function.tests_clock = tests_clock(node)
         self.flag_after_early_return(node.body)
         self.no_loop_after_refusal(node.body)
         self.once_after_early_return(node.body)
@@ -580,7 +586,10 @@ class ModuleWalker(ExpressionReader):
             self.branch_path.pop()
 
     def s_If(self, node: ast.If) -> None:
+        since = len(self.function.calls) if self.env is not None else 0
         self.ex(node.test)
+        if self.env is not None:
+            self.clock_guard(node, since)
         self.flag_blocks(node)
         self.ready_blocks(node)
         self.tested_local(node)
@@ -607,6 +616,11 @@ class ModuleWalker(ExpressionReader):
             # block never runs again for that path (as a cache filled once per key)
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
+        if grew and node.body and self.env is not None and _reads_clock(node.test):
+            # ``if time.monotonic() - _last > INTERVAL: refresh(); _last = ...``: the
+            # block stores state and runs once per interval
+            self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
+            return
         if not grew:
             if node.body and _tests_unset(node.test):
                 first, last = node.body[0].lineno, _last_line(node.body[-1])
@@ -620,6 +634,35 @@ class ModuleWalker(ExpressionReader):
         elif _fills_what_it_tests(node):
             # ``if key in CACHE: ... else: CACHE[key] = load(key)``: the other way round
             self.fills_once(node.orelse[0].lineno, _last_line(node.orelse[-1]), module, instance)
+
+    def clock_guard(self, node: ast.If, since: int) -> None:
+        """``if tracker.needs_refresh(): ...`` or ``if cache and _fresh(cache): return
+        cache``: whether the test's function compares with the time now is known once
+        calls are resolved (``ClockGuard``). The stale side is the one that runs once
+        per interval: what follows a test whose body only returns what is kept, or else
+        the body."""
+        tested = _guard_call(node.test)
+        if tested is None or node.orelse or not node.body:
+            return
+        test = next(
+            (
+                call.func
+                for call in self.function.calls[since:]
+                if call.line == tested.lineno and call.col == tested.col_offset
+            ),
+            None,
+        )
+        if test is None:
+            return
+        body, statements = node.body, self.current_block
+        if len(body) == 1 and isinstance(body[0], ast.Return) and not _calls_in(body[0]):
+            index = next((i for i, s in enumerate(statements) if s is node), None)
+            if index is None or index + 1 >= len(statements):
+                return
+            first, last = statements[index + 1].lineno, _last_line(statements[-1])
+        else:
+            first, last = body[0].lineno, _last_line(body[-1])
+        self.function.clock_guards.append(ClockGuard(test, first, last))
 
     def _isinstance_test(self, test: ast.expr) -> tuple[str, Expr, bool] | None:
         """``isinstance(local, Classes)`` (alone, or first of an ``and``): the local, the
@@ -945,6 +988,49 @@ def _reads_clock(test: ast.expr) -> bool:
     return isinstance(test, ast.Compare) and any(
         isinstance(node, ast.Call) and _called(node) in _CLOCKS for node in ast.walk(test)
     )
+
+
+def _guard_call(test: ast.expr) -> ast.Call | None:
+    """The call a test rests on: ``f()``, ``not f()``, or the one call of an ``and``
+    whose other parts test that something is kept (``cache and fresh(cache)``)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        calls = [value for value in test.values if isinstance(value, ast.Call)]
+        rest = [value for value in test.values if not isinstance(value, ast.Call)]
+        if len(calls) != 1 or not all(_tests_set(value) for value in rest):
+            return None
+        test = calls[0]
+    return test if isinstance(test, ast.Call) else None
+
+
+def _calls_in(node: ast.AST) -> bool:
+    return any(isinstance(child, ast.Call) for child in ast.walk(node))
+
+
+def tests_clock(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Every ``return`` of the function (one at least) gives a comparison with the time
+    now: ``return time.monotonic() - self._last >= self.interval``."""
+    returns = [child for child in _own_nodes(node) if isinstance(child, ast.Return)]
+    return bool(returns) and all(
+        child.value is not None
+        and any(
+            isinstance(part, ast.Compare) and _reads_clock(part) for part in ast.walk(child.value)
+        )
+        for child in returns
+    )
+
+
+def _own_nodes(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
+    """The nodes of a function's body, not those of the functions defined in it."""
+    pending: list[ast.AST] = list(node.body)
+    while pending:
+        child = pending.pop()
+        yield child
+        if not isinstance(
+            child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+        ):
+            pending.extend(ast.iter_child_nodes(child))
 
 
 def _plain_reference(node: ast.expr) -> bool:
