@@ -1057,6 +1057,11 @@ class Program:
             target = call.args[0] if call.args else call.keyword("dependency")
             callables = self.eval(target, module) if target is not None else EMPTY
             return frozenset({Depends(callables)})
+        based_on = knowledge.based_on.get(name)
+        if based_on is not None:
+            given = call.keyword(based_on)
+            if given is not None:
+                return frozenset(v for v in self.eval(given, module) if isinstance(v, Class))
         if name == "functools.partial" and call.args:
             # calling what ``partial(f, ...)`` returns calls ``f``
             return self.eval(call.args[0], module)

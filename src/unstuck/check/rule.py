@@ -177,6 +177,9 @@ class Rule:
     # "f" -> class: calling ``f(...)`` gives a factory whose calls make instances of the
     # class (or of its ``class_=`` argument): ``sessionmaker(bind=engine)()`` is a Session
     factories: Mapping[str, str] = field(default_factory=dict)
+    # "f" -> keyword: calling ``f`` makes a class derived from the class given by that
+    # keyword (``declarative_base(cls=CrudMixin)``), whose methods its subclasses inherit
+    based_on: Mapping[str, str] = field(default_factory=dict)
     timeouts: Timeouts | None = None
     cheap_below: Mapping[str, CheapBelow] = field(default_factory=dict)  # "f" / "Class.m"
     sized: Mapping[str, Sized] = field(default_factory=dict)  # "Class" -> its sized kind
@@ -212,6 +215,7 @@ class Knowledge:
         self.memory_paths: dict[str, MemoryPath] = {}
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
         self.factories: dict[str, str] = {}
+        self.based_on: dict[str, str] = {}
         self.cheap_below: dict[str, CheapBelow] = {}
         self.sized: dict[str, Sized] = {}
         for rule in self.rules.values():
@@ -244,6 +248,7 @@ class Knowledge:
             self.memory_paths.update(rule.memory_paths)
             self.nonblocking.update(rule.nonblocking)
             self.factories.update(rule.factories)
+            self.based_on.update(rule.based_on)
             self.cheap_below.update(rule.cheap_below)
             self.sized.update(rule.sized)
             for client in rule.clients:

@@ -97,7 +97,11 @@ async def user(user_id: int, db: Session = Depends(get_db)):
         # followed too, so that an async session is known not to block
         "sqlalchemy.ext.asyncio.async_sessionmaker": "sqlalchemy.ext.asyncio.AsyncSession",
     },
+    # ``Base = declarative_base(cls=CrudMixin)``: the models' class methods are the mixin's
+    based_on={"sqlalchemy.orm.declarative_base": "cls"},
     aliases={
+        "sqlalchemy.ext.declarative.declarative_base": "sqlalchemy.orm.declarative_base",
+        "sqlalchemy.orm.decl_api.declarative_base": "sqlalchemy.orm.declarative_base",
         "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
         "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
         "sqlalchemy.engine.Engine": _ENGINE,
