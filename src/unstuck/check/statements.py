@@ -655,7 +655,7 @@ class ModuleWalker(ExpressionReader):
         if test is None:
             return
         body, statements = node.body, self.current_block
-        if len(body) == 1 and isinstance(body[0], ast.Return) and not _calls_in(body[0]):
+        if len(body) == 1 and isinstance(body[0], ast.Return) and _gives_kept(body[0], node.test):
             index = next((i for i, s in enumerate(statements) if s is node), None)
             if index is None or index + 1 >= len(statements):
                 return
@@ -1004,20 +1004,49 @@ def _guard_call(test: ast.expr) -> ast.Call | None:
     return test if isinstance(test, ast.Call) else None
 
 
-def _calls_in(node: ast.AST) -> bool:
-    return any(isinstance(child, ast.Call) for child in ast.walk(node))
+def _gives_kept(node: ast.Return, test: ast.expr) -> bool:
+    """``return kept`` / ``return kept.get("version")`` after ``if kept and fresh(kept)``:
+    a return that calls nothing, or reads what the test reads (the fresh side); not
+    ``return refresh()``."""
+    if node.value is None or not any(isinstance(child, ast.Call) for child in ast.walk(node)):
+        return True
+    tested = {ast.dump(child) for child in ast.walk(test) if isinstance(child, ast.Name)}
+    tested.discard(ast.dump(ast.Name("self")))
+    return any(
+        isinstance(child, ast.Name) and ast.dump(child) in tested for child in ast.walk(node.value)
+    )
 
 
 def tests_clock(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Every ``return`` of the function (one at least) gives a comparison with the time
     now: ``return time.monotonic() - self._last >= self.interval``."""
-    returns = [child for child in _own_nodes(node) if isinstance(child, ast.Return)]
+    nodes = list(_own_nodes(node))
+    # ``now = time.time()`` first, then ``return now - stamp < TTL``
+    clocks = {
+        target.id
+        for child in nodes
+        if isinstance(child, ast.Assign) and _reads_clock_in(child.value)
+        for target in child.targets
+        if isinstance(target, ast.Name)
+    }
+    returns = [child for child in nodes if isinstance(child, ast.Return)]
     return bool(returns) and all(
         child.value is not None
         and any(
-            isinstance(part, ast.Compare) and _reads_clock(part) for part in ast.walk(child.value)
+            isinstance(part, ast.Compare)
+            and (
+                _reads_clock(part)
+                or any(isinstance(name, ast.Name) and name.id in clocks for name in ast.walk(part))
+            )
+            for part in ast.walk(child.value)
         )
         for child in returns
+    )
+
+
+def _reads_clock_in(node: ast.expr) -> bool:
+    return any(
+        isinstance(child, ast.Call) and _called(child) in _CLOCKS for child in ast.walk(node)
     )
 
 
