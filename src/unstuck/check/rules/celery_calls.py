@@ -14,12 +14,15 @@ from unstuck.check.rule import Rule, methods
 
 _RESULT = "celery.result.AsyncResult"
 _SIGNATURE = "celery.canvas.Signature"
+_CONTROL = "celery.app.control.Control"
+_INSPECT = "celery.app.control.Inspect"
 
 RULE = Rule(
     code="USK111",
     name="celery-blocking",
-    catches="`task.delay()`, `task.apply_async()`, `send_task`, `AsyncResult.get()` "
-    "and state reads (`.state`, `.status`, `.result`)",
+    catches="`task.delay()`, `task.apply_async()`, `send_task`, `AsyncResult.get()`, "
+    "state reads (`.state`, `.status`, `.result`) and remote control "
+    "(`app.control.inspect().ping()`, `app.control.revoke()`)",
     example="""\
 from celery import shared_task
 from fastapi import FastAPI
@@ -42,9 +45,24 @@ async def upload_video(path: str):
     methods=methods(_RESULT, "get wait ready successful failed forget revoke collect")
     | methods("celery.Celery", "send_task")
     | methods("celery.app.task.Task", "delay apply_async")
-    | methods(_SIGNATURE, "delay apply_async"),
+    | methods(_SIGNATURE, "delay apply_async")
+    # remote control: a broadcast to the workers, and for most a wait of up to a second
+    # (``timeout``) for their replies
+    | methods(
+        _CONTROL,
+        "ping broadcast revoke terminate rate_limit time_limit purge discard_all election "
+        "enable_events disable_events pool_grow pool_shrink autoscale shutdown "
+        "add_consumer cancel_consumer heartbeat",
+    )
+    | methods(
+        _INSPECT,
+        "ping active scheduled reserved revoked registered registered_tasks stats report "
+        "active_queues conf query_task clock memsample memdump objgraph",
+    ),
     attributes=methods(_RESULT, "state status result info traceback date_done"),
+    attribute_types={("celery.Celery", "control"): _CONTROL},
     returns={
+        f"{_CONTROL}.inspect": _INSPECT,
         "celery.Celery.AsyncResult": _RESULT,
         "celery.Celery.send_task": _RESULT,
         "celery.app.task.Task.delay": _RESULT,

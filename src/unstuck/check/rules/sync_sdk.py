@@ -182,6 +182,13 @@ CLIENTS = (
         returns={"blob": f"{_GCS}.Blob", "get_blob": f"{_GCS}.Blob"},
     ),
     Client(f"{_GCS}.Blob", local="generate_signed_url", aliases=f"{_GCS}.blob.Blob"),
+    # Pusher Channels: each event is an HTTP request to its REST API (signing a channel
+    # or a webhook is local)
+    Client(
+        "pusher.Pusher",
+        local="authenticate authenticate_subscription validate_webhook",
+        aliases="pusher.pusher.Pusher",
+    ),
     Client(
         f"{_BIGQUERY}.Client",
         local="dataset close",
@@ -346,7 +353,7 @@ RULE = Rule(
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, PyGithub, Hugging Face `InferenceClient`, "
-    "tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
+    "Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
     "`similarity_search`) "
