@@ -182,6 +182,11 @@ CLIENTS = (
         returns={"blob": f"{_GCS}.Blob", "get_blob": f"{_GCS}.Blob"},
     ),
     Client(f"{_GCS}.Blob", local="generate_signed_url", aliases=f"{_GCS}.blob.Blob"),
+    # SurrealDB's blocking connections (``Surreal(url)``; ``AsyncSurreal`` is the async one)
+    Client(
+        "surrealdb.Surreal",
+        aliases="surrealdb.BlockingWsSurrealConnection surrealdb.BlockingHttpSurrealConnection",
+    ),
     # Pusher Channels: each event is an HTTP request to its REST API (signing a channel
     # or a webhook is local)
     Client(
@@ -353,7 +358,7 @@ RULE = Rule(
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, PyGithub, Hugging Face `InferenceClient`, "
-    "Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
+    "SurrealDB, Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
     "`similarity_search`) "
