@@ -161,6 +161,10 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # ``if workspace is None:`` where every caller passes an object it made is off;
         # a value from ``os.environ.get`` may be ``None``
         (331, ("POST /packages",)),
+        # nor is a text, a formatted text or a parameter typed ``str``: only the call
+        # that passes nothing reads the file
+        (383, ("GET /notes/{name}",)),
+        (384, ("GET /notes/{name}",)),
     }
 
 

@@ -45,16 +45,21 @@ from unstuck.check.model import (
     ClockGuard,
     Constant,
     Declared,
+    DictDisplay,
     Divide,
     Either,
     Entered,
     Expr,
     Finding,
     FlagBlock,
+    FString,
     FunctionRef,
     FunctionSummary,
     Global,
+    Items,
     Param,
+    Subscript,
+    Truthy,
     Unknown,
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
@@ -983,8 +988,14 @@ class BlockingAnalysis:
         (``work_dir / "out"``); or a parameter after ``if output_dir is None:
         output_dir = Path(...)``. Never ``None``."""
         match expr:
-            case Divide():
+            case Divide() | FString() | Items() | DictDisplay() | Truthy():
+                # a path joined, a text formatted, a display, a local under ``if name:``
                 return True
+            case Constant(value):
+                return value is not None
+            case Param(annotation=annotation, default=default) if annotation is not None:
+                # ``text: str`` with no ``None`` default: a value of that type is passed
+                return _plain_type(annotation) and default != Constant(None)
             case Either(Param() as param, other) | Either(other, Param() as param):
                 return self._never_none(other, module) and self._defaulted(param, module)
             case Either(left, right):
@@ -1147,6 +1158,17 @@ def _takes_ready_item(function: FunctionSummary, value: LibraryCallee, call: Cal
 def _bound_first(function: FunctionSummary, names: list[str]) -> int:
     """1 when a call of the method binds its first parameter (``self``, ``cls``)."""
     return 1 if function.class_qualname is not None and names[:1] in (["self"], ["cls"]) else 0
+
+
+# annotations of values that are never ``None``
+_PLAIN_TYPES = frozenset({"str", "bytes", "int", "float", "bool", "dict", "list", "tuple", "set"})
+
+
+def _plain_type(annotation: Expr) -> bool:
+    """``str``, ``list[str]``, ``dict[str, int]``: a builtin type, not ``Optional``."""
+    if isinstance(annotation, Subscript):
+        annotation = annotation.base
+    return isinstance(annotation, Global) and annotation.name in _PLAIN_TYPES
 
 
 def _given(call: Call, name: str, position: int) -> Expr | None:
