@@ -90,6 +90,8 @@ class ModuleWalker(ExpressionReader):
         self.pending_fills: list[_PendingFill] = []
         # the statements the one being walked is part of
         self.current_block: list[ast.stmt] = []
+        # locals of the function being walked that hold a test (``held_test``)
+        self.held_tests: dict[str, ast.expr] = {}
 
     # -- scopes ---------------------------------------------------------------
 
@@ -217,6 +219,7 @@ class ModuleWalker(ExpressionReader):
         self.stored_names = set()
         self.scope, self.branch_path = qualname + ".<locals>.", []
         saved_tested, self.tested_locals = self.tested_locals, []
+        saved_held, self.held_tests = self.held_tests, {}
         self.body(node.body)
         function.tests_clock = tests_clock(node)
         self.flag_after_early_return(node.body)
@@ -229,6 +232,7 @@ class ModuleWalker(ExpressionReader):
         if self.tested_locals and function.flag_blocks:  # only a flag can leave it empty
             function.filled_blocks = filled_blocks(node, self.tested_locals)
         self.tested_locals = saved_tested
+        self.held_tests = saved_held
         self.function, self.env, self.klass, self.scope, self.branch_path = saved
         (
             self.declared_globals,
@@ -475,6 +479,22 @@ class ModuleWalker(ExpressionReader):
         value = self.ex(node.value)
         for target in node.targets:
             self.assign(target, value)
+            if self.env is not None and isinstance(target, ast.Name):
+                if isinstance(node.value, ast.BoolOp | ast.Compare | ast.UnaryOp):
+                    self.held_tests[target.id] = node.value
+                else:
+                    self.held_tests.pop(target.id, None)
+
+    def held_test(self, test: ast.expr) -> ast.expr:
+        """The test a local holds, for ``if must_reload:`` after ``must_reload = _cache is
+        None or _tag != tag`` (and ``not must_reload``); else ``test`` itself."""
+        if isinstance(test, ast.Name):
+            return self.held_tests.get(test.id, test)
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            operand = test.operand
+            if isinstance(operand, ast.Name) and operand.id in self.held_tests:
+                return ast.UnaryOp(ast.Not(), self.held_tests[operand.id])
+        return test
 
     def s_AnnAssign(self, node: ast.AnnAssign) -> None:
         annotation = self.annotation(node.annotation)
@@ -588,8 +608,9 @@ class ModuleWalker(ExpressionReader):
     def s_If(self, node: ast.If) -> None:
         since = len(self.function.calls) if self.env is not None else 0
         self.ex(node.test)
+        test = self.held_test(node.test) if self.env is not None else node.test
         if self.env is not None:
-            self.clock_guard(node, since)
+            self.clock_guard(node, test, since)
         self.flag_blocks(node)
         self.ready_blocks(node)
         self.tested_local(node)
@@ -616,18 +637,18 @@ class ModuleWalker(ExpressionReader):
             # block never runs again for that path (as a cache filled once per key)
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
-        if grew and node.body and self.env is not None and _reads_clock(node.test):
+        if grew and node.body and self.env is not None and _reads_clock(test):
             # ``if time.monotonic() - _last > INTERVAL: refresh(); _last = ...``: the
             # block stores state and runs once per interval
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
             return
         if not grew:
-            if node.body and _tests_unset(node.test):
+            if node.body and _tests_unset(test):
                 first, last = node.body[0].lineno, _last_line(node.body[-1])
-                self.fill_through_calls(first, last, calls, node.test)
+                self.fill_through_calls(first, last, calls, test)
             return
         module, instance = self.global_stores[stores:], self.instance_stores[kept:]
-        if _tests_unset(node.test):
+        if _tests_unset(test):
             # ``if _client is None: _client = make()``: the body runs once per process
             # (or once per instance, on ``self``)
             self.fills_once(node.body[0].lineno, _last_line(node.body[-1]), module, instance)
@@ -635,34 +656,36 @@ class ModuleWalker(ExpressionReader):
             # ``if key in CACHE: ... else: CACHE[key] = load(key)``: the other way round
             self.fills_once(node.orelse[0].lineno, _last_line(node.orelse[-1]), module, instance)
 
-    def clock_guard(self, node: ast.If, since: int) -> None:
+    def clock_guard(self, node: ast.If, test: ast.expr, since: int) -> None:
         """``if tracker.needs_refresh(): ...`` or ``if cache and _fresh(cache): return
         cache``: whether the test's function compares with the time now is known once
         calls are resolved (``ClockGuard``). The stale side is the one that runs once
         per interval: what follows a test whose body only returns what is kept, or else
         the body."""
-        tested = _guard_call(node.test)
+        tested = _guard_call(test)
         if tested is None or node.orelse or not node.body:
             return
-        test = next(
+        # the call was made by the test, or by the assignment of a local it holds
+        calls = self.function.calls
+        func = next(
             (
                 call.func
-                for call in self.function.calls[since:]
+                for call in (calls[since:] if tested in ast.walk(node.test) else calls)
                 if call.line == tested.lineno and call.col == tested.col_offset
             ),
             None,
         )
-        if test is None:
+        if func is None:
             return
         body, statements = node.body, self.current_block
-        if len(body) == 1 and isinstance(body[0], ast.Return) and _gives_kept(body[0], node.test):
+        if len(body) == 1 and isinstance(body[0], ast.Return) and _gives_kept(body[0], test):
             index = next((i for i, s in enumerate(statements) if s is node), None)
             if index is None or index + 1 >= len(statements):
                 return
             first, last = statements[index + 1].lineno, _last_line(statements[-1])
         else:
             first, last = body[0].lineno, _last_line(body[-1])
-        self.function.clock_guards.append(ClockGuard(test, first, last))
+        self.function.clock_guards.append(ClockGuard(func, first, last))
 
     def _isinstance_test(self, test: ast.expr) -> tuple[str, Expr, bool] | None:
         """``isinstance(local, Classes)`` (alone, or first of an ``and``): the local, the
