@@ -1544,7 +1544,8 @@ class Program:
             given = self.middleware_arguments().get((module, owner), {})
             for value, where in given.get(expr.name, ()):
                 result |= self.eval(value, where)
-        if annotation is None:
+        if annotation is None or self.opaque(types):
+            # no annotation, or one that says nothing (``agent_factory: Any``)
             result |= self.passed_in(expr, module)
         if default is not None:
             # ``def __init__(self, client: "S3Client" = shared_client)``: what the caller
