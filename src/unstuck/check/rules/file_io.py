@@ -33,7 +33,8 @@ RULE = Rule(
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
     "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
-    "faiss indexes, networkx graphs and nano-vectordb stores read or written, "
+    "faiss indexes, networkx graphs, nano-vectordb stores, joblib/numpy/torch files "
+    "read or written, "
     "`importlib.reload`, `importlib.resources.read_text`/`files(...)` reads, "
     "`pkgutil.get_data`, "
     "`UploadFile.file.read()` (not files under `/proc` or `/sys`, also in `async with`)",
@@ -64,6 +65,10 @@ async def upload(file: UploadFile):
     | functions("importlib.resources", "read_text read_binary")
     | functions("pkgutil", "get_data")
     | functions("nano_vectordb", "NanoVectorDB")
+    # arrays, models and pickles read from or written to a file whole
+    | functions("joblib", "load dump")
+    | functions("numpy", "load save savez savez_compressed loadtxt savetxt genfromtxt fromfile")
+    | functions("torch", "load save")
     | functions(
         "networkx",
         "read_graphml write_graphml read_gml write_gml read_gexf write_gexf read_edgelist "
