@@ -240,6 +240,7 @@ class Program:
         # class -> __init__ parameter -> (value, module) given through add_middleware
         self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
         self._passed_in: dict[tuple[str, str, str], frozenset[Value]] = {}
+        self._calls_of_function: dict[Key, list[tuple[Key, Call]]] = {}
         self._lifespans: dict[Key, set[Value]] | None = None
         self._hooks: dict[Key, list[Key]] = {}
         self._method_owners: dict[str, list[Key]] | None = None
@@ -1578,11 +1579,14 @@ class Program:
         position = names.index(expr.name)
         calls = self._wrapper_calls(key, function)
         if calls is None:
-            calls = [
-                (where, call)
-                for where, call in self.calls_named(expr.function)
-                if Function(key) in self.eval(call.func, where[0])
-            ]
+            calls = self._calls_of_function.get(key)
+            if calls is None:
+                # the same for each of the function's parameters: found once
+                calls = self._calls_of_function[key] = [
+                    (where, call)
+                    for where, call in self.calls_named(expr.function)
+                    if Function(key) in self.eval(call.func, where[0])
+                ]
             if not calls or len(calls) > _FEW_CALLERS:
                 return EMPTY
         result: set[Value] = set()
