@@ -668,3 +668,10 @@ def test_a_class_given_as_a_parameter_with_a_default_makes_its_instances() -> No
 def test_a_str_method_given_wrong_arguments_leaves_the_path_unknown() -> None:
     (route,) = _check("text_methods_misused").routes
     assert route.path.endswith("/orders")
+
+
+def test_a_base_method_runs_the_override_of_its_receivers_class() -> None:
+    # ``listing`` of the base calls ``self._entries()``: only receivers whose class
+    # runs the disk override reach its walk
+    (finding,) = _check("template_methods").findings
+    assert finding.routes == ("GET /disk", "GET /kinds/{kind}")

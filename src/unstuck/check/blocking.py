@@ -58,6 +58,7 @@ from unstuck.check.model import (
     Global,
     Items,
     Param,
+    SelfRef,
     Subscript,
     Truthy,
     Unknown,
@@ -746,10 +747,53 @@ class BlockingAnalysis:
         ``save(data, to=Target.MEMORY)`` ``if to == Target.DISK: ...``."""
         if not reached:
             return reached
+        reached = self._dispatched_off(call, module, target, reached)
         spans = self._off_spans(call, module, target)
         if not spans:
             return reached
         return _outside(reached, spans)
+
+    def _dispatched_off(
+        self, call: Call, module: str, target: Key, reached: dict[Site, Blocker]
+    ) -> dict[Site, Blocker]:
+        """``reached`` without the overrides that the method's calls on ``self`` cannot
+        run for the receivers of this call: ``catalog.listing()`` on a
+        ``MemoryCatalog`` runs its own ``_entries``, not another subclass's, where
+        ``listing`` (of the base) calls ``self._entries()``. A receiver known only as a
+        class whose method is abstract keeps every override."""
+        func = call.func
+        program = self.program
+        callee = program.function(target)
+        if not isinstance(func, Attribute) or callee is None or callee.class_qualname is None:
+            return reached
+        receivers = program.eval(func.base, module)
+        if not receivers or not all(isinstance(value, Instance) for value in receivers):
+            return reached
+        off: set[tuple[int, str]] = set()
+        for sync_call in self.scan(target).sync_calls:
+            inner = sync_call.call.func
+            if not (isinstance(inner, Attribute) and isinstance(inner.base, SelfRef)):
+                continue
+            runs = {
+                program.method(value.key, inner.name)
+                for value in receivers
+                if isinstance(value, Instance)
+            }
+            if any(
+                method is None or (found := program.function(method)) is None or found.stub
+                for method in runs
+            ):
+                continue
+            if sync_call.target not in runs:
+                off.add((sync_call.line, dotted_name(sync_call.target)))
+        if not off:
+            return reached
+        return {
+            site: blocker
+            for site, blocker in reached.items()
+            if len(blocker.chain) < 2
+            or (blocker.chain[0].line, blocker.chain[1].function) not in off
+        }
 
     def _off_spans(self, call: Call, module: str, target: Key) -> list[tuple[int, int]]:
         """The lines of ``target`` that the call (made in ``module``) turns off. Only a

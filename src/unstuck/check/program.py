@@ -1750,6 +1750,8 @@ class Program:
                     result |= _union(
                         self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
                     )
+                elif all(isinstance(value, Instance) for value in result):
+                    result = self._returned_subclasses(function, key[0], result)
         finally:
             del active[key]
             cut, self._cut = self._cut, min(outer_cut, self._cut)
@@ -1762,6 +1764,30 @@ class Program:
         if cut >= depth:
             self._returns[key] = result
         return result
+
+    def _returned_subclasses(
+        self, function: FunctionSummary, module: str, annotated: frozenset[Value]
+    ) -> frozenset[Value]:
+        """``def catalog_for(user) -> Catalog`` whose every ``return`` gives instances of
+        classes derived from ``Catalog`` (``return MemoryCatalog(...)``): those, which
+        say which overrides run; else the annotation's classes."""
+        if not function.returns or function.yields:
+            return annotated
+        wanted = {value for value in annotated if isinstance(value, Instance)}
+        found: set[Value] = set()
+        for expr in function.returns:
+            values = self.eval(expr, module)
+            if not values or not all(
+                isinstance(value, Instance)
+                and any(Class(base.key) in self.mro(value.key) for base in wanted)
+                for value in values
+            ):
+                return annotated
+            found |= values
+        # ``_cache[user]`` of ``_cache: dict[str, Catalog]`` filled with ``MemoryCatalog``s:
+        # the instances stored say more than the container's annotation
+        derived = found - wanted
+        return frozenset(derived or found)
 
     def returns_for(self, key: Key, call: Call) -> frozenset[Value]:
         """What a call of function ``key`` returns: ``returns_of``, less what the
