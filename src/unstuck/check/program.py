@@ -1783,11 +1783,14 @@ class Program:
                 for value in values
             ):
                 return annotated
+            if isinstance(expr, Subscript) and values - wanted:
+                # ``_cache[user]`` of ``_cache: dict[str, Catalog]`` filled with
+                # ``MemoryCatalog``s: the items stored say more than the container's
+                # annotation (a global annotated with the base keeps it: it may be
+                # set to what the analysis does not know)
+                values = values - wanted
             found |= values
-        # ``_cache[user]`` of ``_cache: dict[str, Catalog]`` filled with ``MemoryCatalog``s:
-        # the instances stored say more than the container's annotation
-        derived = found - wanted
-        return frozenset(derived or found)
+        return frozenset(found)
 
     def returns_for(self, key: Key, call: Call) -> frozenset[Value]:
         """What a call of function ``key`` returns: ``returns_of``, less what the
