@@ -198,6 +198,7 @@ class RouterInfo:
 
 
 _TUPLES = frozenset({"builtins.tuple", "typing.Tuple"})
+_PROTOCOLS = frozenset({"typing.Protocol", "typing_extensions.Protocol"})
 _CLASS_OF = frozenset({"builtins.type", "typing.Type"})
 # at most this many calls of a function for its unannotated parameters to take what
 # they give (a factory is called once or twice)
@@ -1063,6 +1064,11 @@ class Program:
             given = call.keyword(based_on)
             if given is not None:
                 return frozenset(v for v in self.eval(given, module) if isinstance(v, Class))
+        if name == "typing.cast" and len(call.args) == 2:
+            # ``cast(BlobStore, request.app.state.blobs)``: what is cast, when known
+            return self.eval(call.args[1], module) or self.instances(
+                self.eval(call.args[0], module)
+            )
         if name == "functools.partial" and call.args:
             # calling what ``partial(f, ...)`` returns calls ``f``
             return self.eval(call.args[0], module)
@@ -1750,6 +1756,9 @@ class Program:
                     result |= _union(
                         self.eval(expr, key[0]) for expr in (*function.returns, *function.yields)
                     )
+                elif self._protocols_only(result):
+                    # ``-> BlobStore`` of a ``Protocol``: what it returns says which class
+                    result |= _union(self.eval(expr, key[0]) for expr in function.returns)
                 elif all(isinstance(value, Instance) for value in result):
                     result = self._returned_subclasses(function, key[0], result)
         finally:
@@ -1764,6 +1773,18 @@ class Program:
         if cut >= depth:
             self._returns[key] = result
         return result
+
+    def _protocols_only(self, values: frozenset[Value]) -> bool:
+        """Instances of classes derived from ``typing.Protocol`` only: a structural type,
+        which the classes that implement it need not name."""
+        return bool(values) and all(
+            isinstance(value, Instance)
+            and any(
+                isinstance(entry, LibraryObject) and entry.name in _PROTOCOLS
+                for entry in self.mro(value.key)
+            )
+            for value in values
+        )
 
     def _returned_subclasses(
         self, function: FunctionSummary, module: str, annotated: frozenset[Value]

@@ -24,6 +24,13 @@ _DRIVERS = {
     "duckdb.connect": "duckdb.DuckDBPyConnection",
 }
 _CONNECTIONS = (
+    # psycopg's sync pool: a connection is waited for (and made) where it is asked for
+    Client(
+        "psycopg_pool.ConnectionPool",
+        local="get_stats pop_stats",
+        aliases="psycopg_pool.pool.ConnectionPool",
+        returns={"connection": "psycopg.Connection", "getconn": "psycopg.Connection"},
+    ),
     Client("pyodbc.Connection", local="cursor", returns=_CURSORS),
     Client("oracledb.Connection", local="cursor", aliases="cx_Oracle.Connection", returns=_CURSORS),
     Client(
@@ -49,7 +56,7 @@ _CONNECTIONS = (
 RULE = Rule(
     code="USK104",
     name="sync-db-driver",
-    catches="sqlite3, psycopg2, psycopg 3 sync, pymysql, MySQLdb, pyodbc, oracledb, pymssql, "
+    catches="sqlite3, psycopg2, psycopg 3 sync (and its `ConnectionPool`), pymysql, MySQLdb, pyodbc, oracledb, pymssql, "
     "mysql-connector, DuckDB, clickhouse-driver: connect, execute, fetch, commit",
     example="""\
 import sqlite3

@@ -292,6 +292,20 @@ CLIENTS = (
         aliases="minio.api.Minio",
     ),
     Client("docker.DockerClient", aliases="docker.client.DockerClient", resources=True),
+    # ``client.containers.get(name)``: a request to the daemon (not a dict's ``get``), and
+    # what it returns: a container or an image whose methods are requests too
+    *(
+        Client(
+            f"docker.models.{module}.{kind}Collection",
+            returns={name: f"docker.models.{module}.{kind}" for name in made.split()},
+        )
+        for module, kind, made in [
+            ("containers", "Container", "get run create"),
+            ("images", "Image", "get pull build load"),
+        ]
+    ),
+    Client("docker.models.containers.Container"),
+    Client("docker.models.images.Image"),
     *(
         Client(f"kubernetes.client.{api}", aliases=f"kubernetes.client.api.{module}.{api}")
         for api, module in [
@@ -400,7 +414,11 @@ async def alert(text: str):
     # a Haystack pipeline run synchronously runs its components (model calls, retrievers)
     # on the caller's thread; ``draw``/``show`` render through mermaid.ink over HTTP
     | methods("haystack.Pipeline", "run draw show"),
-    attribute_types={("slack_bolt.App", "client"): "slack_sdk.WebClient"},
+    attribute_types={
+        ("slack_bolt.App", "client"): "slack_sdk.WebClient",
+        ("docker.DockerClient", "containers"): "docker.models.containers.ContainerCollection",
+        ("docker.DockerClient", "images"): "docker.models.images.ImageCollection",
+    },
     functions=frozenset(
         {
             "websocket.create_connection",
