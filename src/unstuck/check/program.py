@@ -1449,14 +1449,29 @@ class Program:
         # ``SESSIONS: dict[str, Session] = {}``: what the annotation says its values are
         for bound, where in self.module_bindings(expr.base, module):
             annotation = bound.annotation if isinstance(bound, Typed) else None
-            if not (isinstance(annotation, Subscript) and isinstance(annotation.index, Items)):
-                continue
-            if len(annotation.index.items) == 2 and any(
-                isinstance(value, LibraryObject) and value.name in _MAPPINGS
-                for value in self.eval(annotation.base, where)
-            ):
-                result |= self.instances(self.eval(annotation.index.items[1], where))
+            result |= self._mapped_values(annotation, where)
+        # the same on an attribute of ``self`` (``self.addons: dict[str, Addon] = {}``)
+        base = expr.base
+        if isinstance(base, Attribute) and isinstance(base.base, SelfRef):
+            for entry in self.mro((module, base.base.klass)):
+                if not isinstance(entry, Class):
+                    continue
+                klass = self.klass(entry.key)
+                for bound in klass.attributes.get(base.name, ()) if klass else ():
+                    if isinstance(bound, Typed | Declared):
+                        result |= self._mapped_values(bound.annotation, entry.key[0])
         return frozenset(result)
+
+    def _mapped_values(self, annotation: Expr | None, module: str) -> frozenset[Value]:
+        """Instances of the values' class of a mapping annotation (``dict[str, Addon]``)."""
+        if not (isinstance(annotation, Subscript) and isinstance(annotation.index, Items)):
+            return EMPTY
+        if len(annotation.index.items) == 2 and any(
+            isinstance(value, LibraryObject) and value.name in _MAPPINGS
+            for value in self.eval(annotation.base, module)
+        ):
+            return self.instances(self.eval(annotation.index.items[1], module))
+        return EMPTY
 
     def annotated_items(self, expr: Expr, module: str) -> frozenset[Value]:
         """The items of a parameter or local annotated as a collection of some class
