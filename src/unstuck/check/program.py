@@ -1065,10 +1065,13 @@ class Program:
             if given is not None:
                 return frozenset(v for v in self.eval(given, module) if isinstance(v, Class))
         if name == "typing.cast" and len(call.args) == 2:
-            # ``cast(BlobStore, request.app.state.blobs)``: what is cast, when known
-            return self.eval(call.args[1], module) or self.instances(
-                self.eval(call.args[0], module)
-            )
+            # ``cast(Session, value)``: an instance of the class named; but for a
+            # ``Protocol`` (``cast(BlobStore, request.app.state.blobs)``), whose classes
+            # need not name it, what is cast, when known
+            named = self.instances(self.eval(call.args[0], module))
+            if not self._protocols_only(named):
+                return named
+            return self.eval(call.args[1], module) or named
         if name == "functools.partial" and call.args:
             # calling what ``partial(f, ...)`` returns calls ``f``
             return self.eval(call.args[0], module)
