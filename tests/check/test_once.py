@@ -123,3 +123,9 @@ def test_jobs_of_task_queues_run_in_a_worker_not_on_the_loop(report: Report) -> 
     assert "@dramatiq.actor" in (_once(report, "jobs.py", 17).once or "")
     # also a job, but another coroutine runs the same line on the loop
     assert not any(f.line == 21 for f in report.once_per_process if f.path.endswith("jobs.py"))
+
+
+def test_a_task_a_request_starts_once_runs_for_no_request() -> None:
+    report = check([ONCE], jobs=1)
+    (watcher,) = [f for f in report.findings if f.path.endswith("poller.py") and f.line == 37]
+    assert watcher.routes == ()

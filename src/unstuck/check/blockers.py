@@ -51,6 +51,9 @@ class Scan:
     # coroutines awaited under a once-guard (``if _token is None: _token = await
     # log_in()``): followed like calls, the first time only
     awaited_once: list[Key] = field(default_factory=list)
+    # tasks started under a once-guard: they run beside the requests (a background
+    # poller, as one the lifespan starts), for no request of their own
+    spawned_once: list[Key] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -41,6 +41,10 @@ from unstuck.check.model import MODULE_BODY, Call, Constant, FunctionSummary, It
 from unstuck.check.program import Program, is_test_double, last_name
 from unstuck.check.values import Function, Key, LibraryMethod, LibraryObject
 
+# a background task, not a request's work: it may still stall the loop as it runs
+SPAWNED_ONCE = (
+    "in a task started once per process (`if _poller is None: _poller = create_task(...)`)"
+)
 ONCE_BLOCK = (
     "in a block that fills module state, or an instance made once per process, once "
     "(`if ... is None: ... = ...`), or makes a missing file (`if not path.exists(): ...`), "

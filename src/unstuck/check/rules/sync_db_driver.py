@@ -56,8 +56,9 @@ _CONNECTIONS = (
 RULE = Rule(
     code="USK104",
     name="sync-db-driver",
-    catches="sqlite3, psycopg2, psycopg 3 sync (and its `ConnectionPool`), pymysql, MySQLdb, pyodbc, oracledb, pymssql, "
-    "mysql-connector, DuckDB, clickhouse-driver: connect, execute, fetch, commit",
+    catches="sqlite3, psycopg2, psycopg 3 sync (and its `ConnectionPool`), pymysql, MySQLdb, "
+    "pyodbc, oracledb, pymssql, mysql-connector, DuckDB, clickhouse-driver: connect, execute, "
+    "fetch, commit",
     example="""\
 import sqlite3
 
