@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -92,6 +92,10 @@ class ModuleWalker(ExpressionReader):
         self.current_block: list[ast.stmt] = []
         # locals of the function being walked that hold a test (``held_test``)
         self.held_tests: dict[str, ast.expr] = {}
+        # its locals set to the time now, and its returns: all, and those that compare
+        # with the time now (``tests_clock``)
+        self.clock_locals: set[str] = set()
+        self.clock_returns = [0, 0]
 
     # -- scopes ---------------------------------------------------------------
 
@@ -220,8 +224,13 @@ class ModuleWalker(ExpressionReader):
         self.scope, self.branch_path = qualname + ".<locals>.", []
         saved_tested, self.tested_locals = self.tested_locals, []
         saved_held, self.held_tests = self.held_tests, {}
+        saved_clock = self.clock_locals, self.clock_returns
+        self.clock_locals, self.clock_returns = set(), [0, 0]
         self.body(node.body)
-        function.tests_clock = tests_clock(node)
+        # every ``return`` (one at least) compares the time now with something
+        returns, comparing = self.clock_returns
+        function.tests_clock = returns > 0 and comparing == returns
+        self.clock_locals, self.clock_returns = saved_clock
         self.flag_after_early_return(node.body)
         self.no_loop_after_refusal(node.body)
         self.once_after_early_return(node.body)
@@ -484,6 +493,8 @@ class ModuleWalker(ExpressionReader):
                     self.held_tests[target.id] = node.value
                 else:
                     self.held_tests.pop(target.id, None)
+                if isinstance(node.value, ast.Call) and _called(node.value) in _CLOCKS:
+                    self.clock_locals.add(target.id)  # ``now = time.time()``
 
     def held_test(self, test: ast.expr) -> ast.expr:
         """The test a local holds, for ``if must_reload:`` after ``must_reload = _cache is
@@ -525,8 +536,11 @@ class ModuleWalker(ExpressionReader):
             self.ex(node.value)
 
     def s_Return(self, node: ast.Return) -> None:
+        self.clock_returns[0] += 1
         if node.value is not None:
             self.function.returns.append(self.ex(node.value))
+            if _compares_clock(node.value, self.clock_locals):
+                self.clock_returns[1] += 1
 
     def s_Raise(self, node: ast.Raise) -> None:
         if node.exc is not None:
@@ -1040,49 +1054,17 @@ def _gives_kept(node: ast.Return, test: ast.expr) -> bool:
     )
 
 
-def tests_clock(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Every ``return`` of the function (one at least) gives a comparison with the time
-    now: ``return time.monotonic() - self._last >= self.interval``."""
-    nodes = list(_own_nodes(node))
-    # ``now = time.time()`` first, then ``return now - stamp < TTL``
-    clocks = {
-        target.id
-        for child in nodes
-        if isinstance(child, ast.Assign) and _reads_clock_in(child.value)
-        for target in child.targets
-        if isinstance(target, ast.Name)
-    }
-    returns = [child for child in nodes if isinstance(child, ast.Return)]
-    return bool(returns) and all(
-        child.value is not None
-        and any(
-            isinstance(part, ast.Compare)
-            and (
-                _reads_clock(part)
-                or any(isinstance(name, ast.Name) and name.id in clocks for name in ast.walk(part))
-            )
-            for part in ast.walk(child.value)
-        )
-        for child in returns
-    )
-
-
-def _reads_clock_in(node: ast.expr) -> bool:
+def _compares_clock(value: ast.expr, clocks: set[str]) -> bool:
+    """``time.monotonic() - self._last >= self.interval``, or ``now - stamp < TTL`` after
+    ``now = time.time()``: a comparison with the time now."""
     return any(
-        isinstance(child, ast.Call) and _called(child) in _CLOCKS for child in ast.walk(node)
+        isinstance(part, ast.Compare)
+        and (
+            _reads_clock(part)
+            or any(isinstance(name, ast.Name) and name.id in clocks for name in ast.walk(part))
+        )
+        for part in ast.walk(value)
     )
-
-
-def _own_nodes(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
-    """The nodes of a function's body, not those of the functions defined in it."""
-    pending: list[ast.AST] = list(node.body)
-    while pending:
-        child = pending.pop()
-        yield child
-        if not isinstance(
-            child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
-        ):
-            pending.extend(ast.iter_child_nodes(child))
 
 
 def _plain_reference(node: ast.expr) -> bool:
