@@ -56,7 +56,8 @@ RULE = Rule(
     "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
-    "documents converted (docling, LangChain's file loaders), audio decoded (soundfile, "
+    "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
+    "audio decoded (soundfile, "
     "librosa, torchaudio), "
     "loops of a million iterations or more",
     example="""\
@@ -116,6 +117,11 @@ async def login(password: str):
     # a Word file opened: unzipped and its XML parsed (a new document, with no file given,
     # does not count: see ``nonblocking``)
     | frozenset({"docx.Document"})
+    # a PDF parsed: its cross-reference table and objects read (pypdf, PyMuPDF); its
+    # pages' text extracted as they are read
+    | frozenset({"pypdf.PdfReader", "PyPDF2.PdfReader", "PyPDF2.PdfFileReader"})
+    | functions("fitz", "open")
+    | functions("pymupdf", "open")
     | functions("soundfile", "read")
     | functions("librosa", "load resample")
     | functions("torchaudio", "load"),
