@@ -35,6 +35,7 @@ from unstuck.check.model import (
     CONTEXT_METHODS,
     ITERATED,
     MODULE_BODY,
+    STALE_WHEN_TRUE,
     UNKNOWN,
     Attribute,
     Await,
@@ -42,7 +43,6 @@ from unstuck.check.model import (
     ChainLink,
     ClassRef,
     ClassSummary,
-    ClockGuard,
     Constant,
     Declared,
     DictDisplay,
@@ -57,6 +57,7 @@ from unstuck.check.model import (
     FunctionSummary,
     Global,
     Items,
+    Lines,
     Param,
     SelfRef,
     Subscript,
@@ -400,21 +401,21 @@ class BlockingAnalysis:
             function.runs_once_at(line) or any(block.first <= line <= block.last for block in timed)
         )
 
-    def _clock_blocks(self, key: Key, function: FunctionSummary) -> list[ClockGuard]:
+    def _clock_blocks(self, key: Key, function: FunctionSummary) -> list[Lines]:
         """The stale sides of tests of freshness (``ClockGuard``): the test calls only
-        functions of the project that compare the time now with a stamp, on an object
-        that lives as long as the process (a tracker made per request is always
-        stale), so the side runs once per interval."""
+        functions of the project that compare the time now with a stamp, the same way,
+        on an object that lives as long as the process (a tracker made per request is
+        always stale), so that side runs once per interval."""
         program, module = self.program, key[0]
-        found: list[ClockGuard] = []
+        found: list[Lines] = []
         for guard in function.clock_guards:
             tested = [program.callee(value) for value in program.eval(guard.test, module)]
-            if not tested or any(
-                target is None
-                or not (summary := program.function(target))
-                or not summary.tests_clock
+            ways = {
+                summary.tests_clock if (summary := program.function(target)) else 0
                 for target in tested
-            ):
+                if target is not None
+            }
+            if len(ways) != 1 or 0 in ways or None in tested:
                 continue
             test = guard.test
             if isinstance(test, Attribute) and not isinstance(test.base, Global | ClassRef):
@@ -427,7 +428,10 @@ class BlockingAnalysis:
                     isinstance(value, Instance) and self._lives_long(value.key) for value in owners
                 ):
                     continue
-            found.append(guard)
+            stale_when_true = (ways.pop() == STALE_WHEN_TRUE) != guard.negated
+            stale = guard.when_true if stale_when_true else guard.when_false
+            if stale is not None:
+                found.append(stale)
         return found
 
     def _lives_long(self, klass: Key) -> bool:

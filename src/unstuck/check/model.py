@@ -397,13 +397,21 @@ class Lines(_Record):
 @_record
 @dataclass(frozen=True, slots=True)
 class ClockGuard(_Record):
-    """Lines that run only when a function of the project called in an ``if`` says so:
-    once per interval when that function compares the time now with a stamp
-    (``if tracker.needs_refresh(): ...``), which is known once calls are resolved."""
+    """The two sides of an ``if`` whose test calls a function of the project: when that
+    function compares the time now with a stamp (``FunctionSummary.tests_clock``), the
+    stale side runs once per interval (``if tracker.needs_refresh(): refresh()``, or
+    what follows ``if kept and still_fresh(kept): return kept``), which is known once
+    calls are resolved."""
 
     test: Expr  # what the test calls: ``tracker.needs_refresh``
-    first: int
-    last: int
+    negated: bool  # ``if not fresh(kept):``
+    when_true: Lines  # the body
+    when_false: Lines | None  # the ``else``, or what follows a body that returns
+
+
+# what a test of freshness (``FunctionSummary.tests_clock``) says when it is true
+STALE_WHEN_TRUE = 1
+FRESH_WHEN_TRUE = -1
 
 
 @_record
@@ -483,8 +491,10 @@ class FunctionSummary(_Summary):
     filled_blocks: list[FilledBlock] = field(default_factory=list)
     # blocks on one side of a test a function of the project makes (``ClockGuard``)
     clock_guards: list[ClockGuard] = field(default_factory=list)
-    # every return compares the time now with something: a test of freshness
-    tests_clock: bool = False
+    # a test of freshness: every return compares the time now with something, or is a
+    # constant; STALE_WHEN_TRUE (``now - stamp > TTL``), FRESH_WHEN_TRUE (``now - stamp
+    # < TTL``), or 0: not one (or its returns disagree)
+    tests_clock: int = 0
     # a method with no body of its own (``@abstractmethod``, ``...``, ``pass``, ``raise
     # NotImplementedError``): a call of it runs a subclass's override
     stub: bool = False

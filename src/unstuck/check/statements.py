@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 from unstuck.check.expressions import ExpressionReader, loop_item, node_handlers, stored_name
 from unstuck.check.filled import filled_blocks
 from unstuck.check.model import (
+    FRESH_WHEN_TRUE,
+    STALE_WHEN_TRUE,
     UNKNOWN,
     Attribute,
     Await,
@@ -92,10 +94,11 @@ class ModuleWalker(ExpressionReader):
         self.current_block: list[ast.stmt] = []
         # locals of the function being walked that hold a test (``held_test``)
         self.held_tests: dict[str, ast.expr] = {}
-        # its locals set to the time now, and its returns: all, and those that compare
-        # with the time now (``tests_clock``)
-        self.clock_locals: set[str] = set()
-        self.clock_returns = [0, 0]
+        # its locals that hold the time now, by the sign it has in them (``elapsed =
+        # time.time() - start``: +1), and what its returns say of the time
+        # (``tests_clock``)
+        self.clock_locals: dict[str, int] = {}
+        self.clock_returns = _ClockReturns()
 
     # -- scopes ---------------------------------------------------------------
 
@@ -225,11 +228,9 @@ class ModuleWalker(ExpressionReader):
         saved_tested, self.tested_locals = self.tested_locals, []
         saved_held, self.held_tests = self.held_tests, {}
         saved_clock = self.clock_locals, self.clock_returns
-        self.clock_locals, self.clock_returns = set(), [0, 0]
+        self.clock_locals, self.clock_returns = {}, _ClockReturns()
         self.body(node.body)
-        # every ``return`` (one at least) compares the time now with something
-        returns, comparing = self.clock_returns
-        function.tests_clock = returns > 0 and comparing == returns
+        function.tests_clock = self.clock_returns.verdict()
         self.clock_locals, self.clock_returns = saved_clock
         self.flag_after_early_return(node.body)
         self.no_loop_after_refusal(node.body)
@@ -493,8 +494,11 @@ class ModuleWalker(ExpressionReader):
                     self.held_tests[target.id] = node.value
                 else:
                     self.held_tests.pop(target.id, None)
-                if isinstance(node.value, ast.Call) and _called(node.value) in _CLOCKS:
-                    self.clock_locals.add(target.id)  # ``now = time.time()``
+                sign = _clock_sign(node.value, self.clock_locals)
+                if sign:
+                    self.clock_locals[target.id] = sign  # ``now = time.time()``
+                else:
+                    self.clock_locals.pop(target.id, None)
 
     def held_test(self, test: ast.expr) -> ast.expr:
         """The test a local holds, for ``if must_reload:`` after ``must_reload = _cache is
@@ -536,11 +540,9 @@ class ModuleWalker(ExpressionReader):
             self.ex(node.value)
 
     def s_Return(self, node: ast.Return) -> None:
-        self.clock_returns[0] += 1
         if node.value is not None:
             self.function.returns.append(self.ex(node.value))
-            if _compares_clock(node.value, self.clock_locals):
-                self.clock_returns[1] += 1
+        self.clock_returns.add(node.value, self.clock_locals)
 
     def s_Raise(self, node: ast.Raise) -> None:
         if node.exc is not None:
@@ -671,14 +673,14 @@ class ModuleWalker(ExpressionReader):
             self.fills_once(node.orelse[0].lineno, _last_line(node.orelse[-1]), module, instance)
 
     def clock_guard(self, node: ast.If, test: ast.expr, since: int) -> None:
-        """``if tracker.needs_refresh(): ...`` or ``if cache and _fresh(cache): return
-        cache``: whether the test's function compares with the time now is known once
-        calls are resolved (``ClockGuard``). The stale side is the one that runs once
-        per interval: what follows a test whose body only returns what is kept, or else
-        the body."""
-        tested = _guard_call(test)
-        if tested is None or node.orelse or not node.body:
+        """``if tracker.needs_refresh(): ...`` or ``if kept and still_fresh(kept): return
+        kept``: whether the function the test calls is a test of freshness, and which
+        way, is known once calls are resolved (``ClockGuard``); its sides are kept: the
+        body, and the ``else`` or what follows a body that returns."""
+        guarded = _guard_call(test)
+        if guarded is None or not node.body:
             return
+        tested, negated = guarded
         # the call was made by the test, or by the assignment of a local it holds
         calls = self.function.calls
         func = next(
@@ -692,14 +694,15 @@ class ModuleWalker(ExpressionReader):
         if func is None:
             return
         body, statements = node.body, self.current_block
-        if len(body) == 1 and isinstance(body[0], ast.Return) and _gives_kept(body[0], test):
+        when_false = None
+        if node.orelse:
+            when_false = Lines(node.orelse[0].lineno, _last_line(node.orelse[-1]))
+        elif isinstance(body[-1], ast.Return):
             index = next((i for i, s in enumerate(statements) if s is node), None)
-            if index is None or index + 1 >= len(statements):
-                return
-            first, last = statements[index + 1].lineno, _last_line(statements[-1])
-        else:
-            first, last = body[0].lineno, _last_line(body[-1])
-        self.function.clock_guards.append(ClockGuard(func, first, last))
+            if index is not None and index + 1 < len(statements):
+                when_false = Lines(statements[index + 1].lineno, _last_line(statements[-1]))
+        when_true = Lines(body[0].lineno, _last_line(body[-1]))
+        self.function.clock_guards.append(ClockGuard(func, negated, when_true, when_false))
 
     def _isinstance_test(self, test: ast.expr) -> tuple[str, Expr, bool] | None:
         """``isinstance(local, Classes)`` (alone, or first of an ``and``): the local, the
@@ -1027,44 +1030,97 @@ def _reads_clock(test: ast.expr) -> bool:
     )
 
 
-def _guard_call(test: ast.expr) -> ast.Call | None:
-    """The call a test rests on: ``f()``, ``not f()``, or the one call of an ``and``
-    whose other parts test that something is kept (``cache and fresh(cache)``)."""
+def _guard_call(test: ast.expr) -> tuple[ast.Call, bool] | None:
+    """The call a test rests on, and whether it is negated: ``f()``, ``not f()``, or the
+    one call of an ``and`` whose other parts test that something is kept (``cache and
+    fresh(cache)``, ``cache and not expired(cache)``)."""
+    negated = False
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        test = test.operand
-    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
-        calls = [value for value in test.values if isinstance(value, ast.Call)]
-        rest = [value for value in test.values if not isinstance(value, ast.Call)]
+        test, negated = test.operand, True
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) and not negated:
+        calls = [value for value in test.values if _bare_call(value) is not None]
+        rest = [value for value in test.values if _bare_call(value) is None]
         if len(calls) != 1 or not all(_tests_set(value) for value in rest):
             return None
         test = calls[0]
-    return test if isinstance(test, ast.Call) else None
+        if isinstance(test, ast.UnaryOp):
+            test, negated = test.operand, True
+    return (test, negated) if isinstance(test, ast.Call) else None
 
 
-def _gives_kept(node: ast.Return, test: ast.expr) -> bool:
-    """``return kept`` / ``return kept.get("version")`` after ``if kept and fresh(kept)``:
-    a return that calls nothing, or reads what the test reads (the fresh side); not
-    ``return refresh()``."""
-    if node.value is None or not any(isinstance(child, ast.Call) for child in ast.walk(node)):
-        return True
-    tested = {ast.dump(child) for child in ast.walk(test) if isinstance(child, ast.Name)}
-    tested.discard(ast.dump(ast.Name("self")))
-    return any(
-        isinstance(child, ast.Name) and ast.dump(child) in tested for child in ast.walk(node.value)
-    )
+def _bare_call(node: ast.expr) -> ast.Call | None:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        node = node.operand
+    return node if isinstance(node, ast.Call) else None
 
 
-def _compares_clock(value: ast.expr, clocks: set[str]) -> bool:
-    """``time.monotonic() - self._last >= self.interval``, or ``now - stamp < TTL`` after
-    ``now = time.time()``: a comparison with the time now."""
-    return any(
-        isinstance(part, ast.Compare)
-        and (
-            _reads_clock(part)
-            or any(isinstance(name, ast.Name) and name.id in clocks for name in ast.walk(part))
-        )
-        for part in ast.walk(value)
-    )
+class _ClockReturns:
+    """What the returns of a function say of the time now (``tests_clock``): each
+    compares it with a stamp, the same way (``now - stamp > TTL``: stale when true), or
+    is a constant (``return True`` when there is no stamp)."""
+
+    __slots__ = ("other", "ways")
+
+    def __init__(self) -> None:
+        self.ways: set[int] = set()
+        self.other = False
+
+    def add(self, value: ast.expr | None, clocks: dict[str, int]) -> None:
+        if value is None or isinstance(value, ast.Constant):
+            return
+        way = _compare_way(value, clocks)
+        if way:
+            self.ways.add(way)
+        else:
+            self.other = True
+
+    def verdict(self) -> int:
+        return next(iter(self.ways)) if len(self.ways) == 1 and not self.other else 0
+
+
+def _compare_way(value: ast.expr, clocks: dict[str, int]) -> int:
+    """STALE_WHEN_TRUE for ``time.monotonic() - last >= interval`` or ``now > expires``,
+    FRESH_WHEN_TRUE for ``now - stamp < TTL`` or ``expires - now > margin``; 0 for a
+    comparison that has no time now in it, or not one (``not`` turns it round)."""
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.Not):
+        return -_compare_way(value.operand, clocks)
+    if isinstance(value, ast.BoolOp):
+        # ``expires is None or time.time() > expires``: what its clock parts say, if
+        # they agree
+        ways = {_compare_way(part, clocks) for part in value.values} - {0}
+        return ways.pop() if len(ways) == 1 else 0
+    if not (isinstance(value, ast.Compare) and len(value.ops) == 1):
+        return 0
+    # the sign of the time now in ``left - right``
+    sign = _clock_sign(value.left, clocks) - _clock_sign(value.comparators[0], clocks)
+    if not sign:
+        return 0
+    later = 1 if sign > 0 else -1  # the difference grows with time (+1) or shrinks
+    op = value.ops[0]
+    if isinstance(op, ast.Gt | ast.GtE):
+        return STALE_WHEN_TRUE if later > 0 else FRESH_WHEN_TRUE
+    if isinstance(op, ast.Lt | ast.LtE):
+        return FRESH_WHEN_TRUE if later > 0 else STALE_WHEN_TRUE
+    return 0
+
+
+def _clock_sign(node: ast.expr, clocks: dict[str, int]) -> int:
+    """+1 when ``node`` grows with the time now (``time.time()``, ``now - start``), -1
+    when it shrinks (``deadline - now``), 0 when the time now is not in it."""
+    if isinstance(node, ast.Call):
+        if _called(node) in _CLOCKS:
+            return 1
+        func = node.func
+        # ``(expires - now).total_seconds()``, ``datetime.now().timestamp()``
+        return _clock_sign(func.value, clocks) if isinstance(func, ast.Attribute) else 0
+    if isinstance(node, ast.Name):
+        return clocks.get(node.id, 0)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+        left, right = _clock_sign(node.left, clocks), _clock_sign(node.right, clocks)
+        return left or (-right if isinstance(node.op, ast.Sub) else right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_clock_sign(node.operand, clocks)
+    return 0
 
 
 def _plain_reference(node: ast.expr) -> bool:
