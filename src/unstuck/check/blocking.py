@@ -230,9 +230,13 @@ class BlockingAnalysis:
                             once = once_at(line)
                             result.sync_calls.append(SyncCall(line, col, hook, hooked, once))
                     if call.awaited or (
-                        isinstance(value, LibraryMethod) and value.name in CONTEXT_METHODS
+                        isinstance(value, LibraryMethod)
+                        and value.name in CONTEXT_METHODS
+                        and (value.cls, value.name) not in self.knowledge.methods
                     ):
-                        continue  # a library's ``with``: its call is what is checked
+                        # a library's ``with``: its call is what is checked, unless entering
+                        # is what waits (a lock file)
+                        continue
                     found = self.library_blocker(value)
                     if found is not None and _takes_ready_item(function, value, call):
                         continue
@@ -565,11 +569,12 @@ class BlockingAnalysis:
                     f"{cls}.{method}"
                 )
                 short_name = cls.rpartition(".")[2]
-                label = (
-                    f"a loop over {short_name}"
-                    if method == ITERATED
-                    else f"{short_name}.{method}()"
-                )
+                if method == ITERATED:
+                    label = f"a loop over {short_name}"
+                elif method in CONTEXT_METHODS:
+                    label = f"`with {short_name}`"
+                else:
+                    label = f"{short_name}.{method}()"
                 return (rule, label) if rule is not None else None
             case TaskMethod(key, method):
                 task = self.program.function(key)

@@ -7,17 +7,18 @@ Fix: ``await loop.run_in_executor(pool, fn)`` or ``await asyncio.wrap_future(fut
 asyncio's own ``Event``/``Lock``/``Queue`` in coroutines.
 """
 
-from unstuck.check.rule import Rule, Sized, functions, methods
+from unstuck.check.rule import Rule, Sized, Wording, functions, methods
 
 _FUTURE = "concurrent.futures.Future"
 _EXECUTOR = "concurrent.futures.Executor"
 _BOUNDED = "queue.BoundedQueue"  # a queue.Queue made with a maxsize
+_FILE_LOCK = "filelock.FileLock"
 
 RULE = Rule(
     code="USK114",
     name="sync-wait",
     catches="`Future.result()`, `Executor.shutdown/map`, `threading` waits, `queue.Queue.get` "
-    "(and `put` on a bounded one)",
+    "(and `put` on a bounded one), lock files (filelock) acquired or entered",
     example="""\
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,7 +48,10 @@ async def report():
     # ``put`` waits only on a bounded queue that is full (``Queue(maxsize=10)``)
     | methods("queue.Queue", "get join")
     | methods(_BOUNDED, "get put join")
-    | methods("multiprocessing.pool.Pool", "map starmap apply join"),
+    | methods("multiprocessing.pool.Pool", "map starmap apply join")
+    # a lock file held by another process: ``acquire`` polls it with ``time.sleep`` until
+    # it is free (or its timeout, by default never)
+    | methods(_FILE_LOCK, "acquire __enter__"),
     # run_coroutine_threadsafe(...).result() on the loop waits for the loop itself: deadlock
     returns={f"{_EXECUTOR}.submit": _FUTURE, "asyncio.run_coroutine_threadsafe": _FUTURE},
     aliases={
@@ -63,6 +67,18 @@ async def report():
         "queue.PriorityQueue": "queue.Queue",
         "queue.SimpleQueue": "queue.Queue",
         "multiprocessing.Pool": "multiprocessing.pool.Pool",
+        **{
+            f"filelock.{name}": _FILE_LOCK
+            for name in ("SoftFileLock", "UnixFileLock", "WindowsFileLock", "BaseFileLock")
+        },
+    },
+    messages={
+        f"{_FILE_LOCK}.{name}": Wording(
+            "waits for a lock file another process may hold, polling it on the event loop",
+            "take it in a thread (`await asyncio.to_thread(lock.acquire)`), "
+            "or make the route `def`",
+        )
+        for name in ("acquire", "__enter__")
     },
     sized={"queue.Queue": Sized("maxsize", 0, _BOUNDED)},
     classes=frozenset({"threading.Lock"}),
@@ -74,5 +90,6 @@ async def report():
         f"{_BOUNDED}.put": ("block", 1, False),
         "threading.Thread.join": ("timeout", 0, 0),
         "threading.Event.wait": ("timeout", 0, 0),
+        f"{_FILE_LOCK}.acquire": ("blocking", -1, False),
     },
 )
