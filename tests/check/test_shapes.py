@@ -656,6 +656,16 @@ def test_routes_an_app_class_adds_to_itself() -> None:
     assert report.findings[0].route == "GET /stock"
 
 
+def test_routes_a_router_class_adds_through_its_base_when_made() -> None:
+    report = _check("routes_added_by_router_class")
+    assert _routes(report) == {
+        "GET /ui/": "ui.static.StaticRouter.index",
+        "GET /ui/{file_path:path}": "ui.static.StaticRouter.static_file",
+        "GET /ui/ping": "ui.static.StaticRouter.ping",
+    }
+    assert {finding.route for finding in report.findings} == {"GET /ui/{file_path:path}"}
+
+
 def test_star_imports_of_the_project_before_a_library_and_a_prefix_passed_to_a_helper() -> None:
     assert set(_routes(_check("star_exports"))) == {"GET /api/v1/orders", "GET /api/v1/refunds"}
 

@@ -39,6 +39,7 @@ from unstuck.check.model import (
     Keyword,
     Param,
     SelfRef,
+    SuperRef,
     Unknown,
     listed,
 )
@@ -170,7 +171,8 @@ class Registrations:
             return [key for key in within if self._is_app(key)]
         if isinstance(expr, Attribute) and isinstance(expr.base, SelfRef):
             return self._routers_injected(expr.base.klass, expr.name, module, depth)
-        if isinstance(expr, SelfRef):
+        if isinstance(expr, SelfRef | SuperRef):
+            # ``super().add_api_route(...)`` in a subclass's ``__init__`` adds to itself
             return self._routers_made_of((module, expr.klass))
         return found
 
@@ -296,6 +298,11 @@ class Registrations:
                 if not isinstance(callee, Attribute) or callee.name not in _CALLS:
                     continue
                 name = callee.name
+                if (
+                    isinstance(callee.base, SuperRef)
+                    and key[1].rpartition(".")[2] in REGISTRATION_METHODS
+                ):
+                    continue  # an override passing on what it is given: ``overrides`` reads it
                 branch = function.branches.get((call.line, call.col), ())
                 routers = self._routers(callee.base, module)
                 if not routers:
