@@ -351,6 +351,14 @@ CLIENTS = (
     Client("jira.JIRA", aliases="jira.client.JIRA"),
     # SOAP: ``client.service.Operation(...)`` is a request
     Client("zeep.Client", aliases="zeep.client.Client", resources=True),
+    # fitness services: Strava's API and Garmin Connect, over requests
+    Client(
+        "stravalib.Client",
+        # the authorization URL is built in memory
+        local="authorization_url",
+        aliases="stravalib.client.Client",
+    ),
+    Client("garminconnect.Garmin"),
     *(
         Client(f"geopy.geocoders.{geocoder}")
         for geocoder in ("Nominatim", "GoogleV3", "ArcGIS", "Bing", "Photon", "OpenCage")
@@ -371,7 +379,7 @@ RULE = Rule(
     "verifiers, Stripe, Twilio, SendGrid, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
-    "Milvus, PyGithub, Hugging Face `InferenceClient`, "
+    "Milvus, PyGithub, Hugging Face `InferenceClient`, Strava (stravalib), Garmin Connect, "
     "SurrealDB, Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
