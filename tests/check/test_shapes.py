@@ -656,6 +656,13 @@ def test_routes_an_app_class_adds_to_itself() -> None:
     assert report.findings[0].route == "GET /stock"
 
 
+def test_a_handler_looked_up_in_a_table_on_the_instance_runs_for_the_route() -> None:
+    report = _check("keyed_registry")
+    handled = [f for f in report.findings if f.path.endswith("messages.py")]
+    assert len(handled) == 2
+    assert all(finding.routes == ("WEBSOCKET /messages",) for finding in handled)
+
+
 def test_routes_a_router_class_adds_through_its_base_when_made() -> None:
     report = _check("routes_added_by_router_class")
     assert _routes(report) == {

@@ -1261,12 +1261,26 @@ class Program:
         return []
 
     def displays(self, expr: Expr, module: str, depth: int) -> list[tuple[Expr, str]]:
-        """The list, tuple or dict displays a name or module attribute is bound to."""
+        """The list, tuple or dict displays a name or module attribute is bound to, an
+        attribute of ``self`` is set to, or a function of the project returns (a table of
+        handlers built in a method: ``self.handlers = self._init_handlers()``)."""
         if isinstance(expr, Items | DictDisplay):
             return [(expr, module)]
         if depth > _MAX_ITEMS_DEPTH:
             return []
-        bound = self.module_bindings(expr, module)
+        match expr:
+            case Attribute(SelfRef() as owner, name):
+                bound = self.self_attribute_bindings((module, owner.klass), name)
+            case Call(func) if not expr.args:
+                bound = [
+                    (returned, value.key[0])
+                    for value in self.eval(func, module)
+                    if isinstance(value, Function)
+                    and (function := self.function(value.key)) is not None
+                    for returned in function.returns
+                ]
+            case _:
+                bound = self.module_bindings(expr, module)
         return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
 
     def module_bindings(self, expr: Expr, module: str) -> list[tuple[Expr, str]]:
