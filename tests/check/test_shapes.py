@@ -142,6 +142,10 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # that some calls run is there for the routes of those calls only
         (121, ("POST /records",)),
         (122, ("POST /records",)),
+        # flags handed on to a method: ``if sync or wait:`` only for the call that sets
+        # one; the ``else`` of ``if sync and wait:`` for both
+        (417, ("POST /submissions/waited",)),
+        (423, ("POST /submissions", "POST /submissions/waited")),
         # a dependency is called by FastAPI, with what the request holds
         (129, ("POST /snapshots",)),
         # a parameter handed on is what every caller gives: none gives ``full_shot`` a

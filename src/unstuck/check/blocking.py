@@ -57,6 +57,7 @@ from unstuck.check.model import (
     FunctionSummary,
     Global,
     Items,
+    Keyword,
     Lines,
     Param,
     SelfRef,
@@ -760,10 +761,53 @@ class BlockingAnalysis:
         if not reached:
             return reached
         reached = self._dispatched_off(call, module, target, reached)
+        reached = self._forwarded_off(call, module, target, reached)
         spans = self._off_spans(call, module, target)
         if not spans:
             return reached
         return _outside(reached, spans)
+
+    def _forwarded_off(
+        self, call: Call, module: str, target: Key, reached: dict[Site, Blocker]
+    ) -> dict[Site, Blocker]:
+        """``reached`` without what the callee's own calls turn off once the constants
+        this call gives its parameters are handed on: ``submit(name)`` calls
+        ``self._submit(name, wait=wait)``, whose ``if wait:`` is off for this call
+        though another caller of ``submit`` passes ``wait=True``."""
+        callee = self.program.function(target)
+        if callee is None or not callee.params:
+            return reached
+        names = [param.name for param in callee.params]
+        skipped = _bound_first(callee, names)
+        constants: dict[str, Constant] = {}
+        for index, param in enumerate(callee.params):
+            given = _given(call, param.name, index - skipped)
+            if given is None:
+                given = param.default
+            if isinstance(given, Constant):
+                constants[param.name] = given
+        if not constants:
+            return reached
+        program = self.program
+        off: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for sync_call in self.scan(target).sync_calls:
+            inner = sync_call.call
+            handed = _handed_constants(inner, callee.qualname, constants)
+            if handed is None or not program.function(sync_call.target):
+                continue
+            spans = self._off_spans(handed, target[0], sync_call.target)
+            if spans:
+                off[(sync_call.line, dotted_name(sync_call.target))] = spans
+        if not off:
+            return reached
+        kept: dict[Site, Blocker] = {}
+        for site, blocker in reached.items():
+            chain = blocker.chain
+            spans = off.get((chain[0].line, chain[1].function)) if len(chain) > 1 else None
+            if spans and any(first <= chain[1].line <= last for first, last in spans):
+                continue
+            kept[site] = blocker
+        return kept
 
     def _dispatched_off(
         self, call: Call, module: str, target: Key, reached: dict[Site, Blocker]
@@ -817,10 +861,10 @@ class BlockingAnalysis:
             return []
         names = [param.name for param in callee.params]
         skipped = _bound_first(callee, names)
-        off: list[FlagBlock] = []
-        for block in callee.flag_blocks:
+
+        def turned_off(block: FlagBlock) -> bool:
             if block.name not in names:
-                continue
+                return False
             index = names.index(block.name)
             given, given_in = _given(call, block.name, index - skipped), module
             if given is None:
@@ -830,22 +874,26 @@ class BlockingAnalysis:
                 if passed is not None:
                     given, given_in = passed
             if given is None:
-                continue
+                return False
             if block.values == (Constant(None),) and (
                 given is _OBJECT or self._never_none(given, given_in)
             ):
                 # ``if output_dir is None:`` where the call passes an object it made
-                if block.when:
-                    off.append(block)
-                continue
+                return block.when
             if given is _OBJECT:
-                continue
+                return False
             if block.values:
                 same = [self._same_value(given, given_in, v, target[0]) for v in block.values]
-                if (block.when and all(s is False for s in same)) or (not block.when and any(same)):
-                    off.append(block)
-            elif isinstance(given, Constant) and bool(given.value) != block.when:
-                off.append(block)
+                return (block.when and all(s is False for s in same)) or (
+                    not block.when and any(same)
+                )
+            return isinstance(given, Constant) and bool(given.value) != block.when
+
+        off = [
+            block
+            for block in callee.flag_blocks
+            if turned_off(block) and all(turned_off(other) for other in block.also)
+        ]
         if not off:
             return []
         spans = [(block.first, block.last) for block in off]
@@ -1003,7 +1051,11 @@ class BlockingAnalysis:
                 given, given_in = passed
             if given is None:
                 return None
-            if given is not _OBJECT and self._never_none(given, given_in):
+            if (
+                given is not _OBJECT
+                and not isinstance(given, Constant)  # a constant is known as it is
+                and self._never_none(given, given_in)
+            ):
                 given = _OBJECT
             if not isinstance(given, Constant | Attribute) and given is not _OBJECT:
                 return None
@@ -1209,6 +1261,25 @@ def _takes_ready_item(function: FunctionSummary, value: LibraryCallee, call: Cal
         and isinstance(func, Attribute)
         and function.holds_item_at(func.base, call.line)
     )
+
+
+def _handed_constants(call: Call, function: str, constants: dict[str, Constant]) -> Call | None:
+    """``call`` with each parameter of ``function`` it passes on replaced by the constant
+    the outer call gives it; ``None`` when it passes none of them."""
+
+    def handed(value: Expr) -> Expr:
+        if isinstance(value, Param) and value.function == function and value.name in constants:
+            return constants[value.name]
+        return value
+
+    args = tuple(handed(arg) for arg in call.args)
+    keywords = tuple(
+        Keyword(keyword.name, handed(keyword.value)) if keyword.name is not None else keyword
+        for keyword in call.keywords
+    )
+    if args == call.args and keywords == call.keywords:
+        return None
+    return Call(call.func, call.line, call.col, args, keywords, call.awaited)
 
 
 def _bound_first(function: FunctionSummary, names: list[str]) -> int:

@@ -420,13 +420,16 @@ class FlagBlock(_Record):
     """Lines that run only when the parameter ``name`` is true (``when``) or false:
     ``if process: parse(path)``. A call that passes a constant turns them off or on.
     With ``values``, they run only when it equals one of them (``when``) or none of
-    them: ``if to == Target.DISK or to == Target.BOTH:``, ``if fmt != "csv":``."""
+    them: ``if to == Target.DISK or to == Target.BOTH:``, ``if fmt != "csv":``. With
+    ``also``, tests of other parameters joined by ``or`` (``if sync or wait:``): a call
+    turns the lines off only when it turns off every one of them."""
 
     name: str
     when: bool
     first: int
     last: int
-    values: tuple[Expr, ...] = ()
+    values: tuple[Expr, ...]
+    also: tuple[FlagBlock, ...]
 
 
 @_record

@@ -277,16 +277,30 @@ class ModuleWalker(ExpressionReader):
         ``else`` only when it is false (a caller may pass a constant). The same for a
         comparison with constants: ``if to == Target.DISK or to == Target.BOTH:``,
         ``if to in (...)``, ``if fmt != "csv":``."""
-        flag = self._flag_test(node.test)
-        if flag is None:
-            return
-        name, when, values = flag
         blocks = self.function.flag_blocks
         first, last = node.body[0].lineno, _last_line(node.body[-1])
-        blocks.append(FlagBlock(name, when, first, last, values))
+        flag = self._flag_test(node.test)
+        if flag is None:
+            # ``if sync or wait:`` runs when either is true: off when both are off; its
+            # ``else`` runs when both are false: off when either is on (``and`` the other
+            # way round)
+            test = node.test
+            if not isinstance(test, ast.BoolOp):
+                return
+            parts = [self._flag_test(value) for value in test.values]
+            flags = [part for part in parts if part is not None]
+            every = len(flags) == len(parts)
+            is_or = isinstance(test.op, ast.Or)
+            blocks.extend(_joined_flags(flags, not is_or, every, first, last, True))
+            if node.orelse:
+                first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
+                blocks.extend(_joined_flags(flags, is_or, every, first, last, False))
+            return
+        name, when, values = flag
+        blocks.append(FlagBlock(name, when, first, last, values, ()))
         if node.orelse:
             first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
-            blocks.append(FlagBlock(name, not when, first, last, values))
+            blocks.append(FlagBlock(name, not when, first, last, values, ()))
 
     def tested_local(self, node: ast.If) -> None:
         """``if pushed:`` (or the ``else`` of ``if not pushed:``) on a local of the
@@ -358,7 +372,8 @@ class ModuleWalker(ExpressionReader):
             if flag is not None:
                 name, when, values = flag
                 first, last = statements[index + 1].lineno, _last_line(statements[-1])
-                self.function.flag_blocks.append(FlagBlock(name, not when, first, last, values))
+                block = FlagBlock(name, not when, first, last, values, ())
+                self.function.flag_blocks.append(block)
 
     def _flag_test(self, test: ast.expr) -> tuple[str, bool, tuple[Expr, ...]] | None:
         """The parameter a test looks at, whether it holds when the parameter is true (or
@@ -1186,3 +1201,26 @@ def _holds(merged: Expr, value: Expr) -> bool:
 
 
 ModuleWalker.statement = node_handlers(ModuleWalker, "s_")
+
+
+def _joined_flags(
+    flags: list[tuple[str, bool, tuple[Expr, ...]]],
+    each: bool,
+    every: bool,
+    first: int,
+    last: int,
+    holds: bool,
+) -> list[FlagBlock]:
+    """The flag blocks of lines that run when a test of ``flags`` joined by ``and`` or
+    ``or`` holds (or fails: ``holds``): with ``each``, every flag alone turning the
+    lines off (the body of an ``and``); otherwise one block that all of them must turn
+    off (the body of an ``or``), known only when ``every`` part of the test is a flag."""
+    blocks = [
+        FlagBlock(name, when == holds, first, last, values, ()) for name, when, values in flags
+    ]
+    if each or not blocks:
+        return blocks
+    if not every:
+        return []
+    head, *rest = blocks
+    return [FlagBlock(head.name, head.when, first, last, head.values, tuple(rest))]
