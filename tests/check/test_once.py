@@ -129,3 +129,6 @@ def test_a_task_a_request_starts_once_runs_for_no_request() -> None:
     report = check([ONCE], jobs=1)
     (watcher,) = [f for f in report.findings if f.path.endswith("poller.py") and f.line == 37]
     assert watcher.routes == ()
+    # one task per key of an instance's dict is started by its session's request
+    (starting,) = [f for f in report.findings if f.path.endswith("poller.py") and f.line == 57]
+    assert starting.routes == ("POST /sessions/{session_id}",)

@@ -268,10 +268,13 @@ class BlockingAnalysis:
                     result.hits.append(Hit(configured, line, col, label, None, once))
                 elif callee.is_async:
                     if id(call) in spawned:
-                        # a task started under a once-guard (``if _poller is None:
-                        # _poller = create_task(poll())``) is started once per process:
-                        # it polls beside the requests, not for the one that started it
-                        (result.spawned_once if once_at(line) else result.spawned).append(target)
+                        # a task started under a guard of module state (``if _poller is
+                        # None: _poller = create_task(poll())``) is started once per
+                        # process: it polls beside the requests, not for the one that
+                        # started it. One kept per key of an instance's dict (``if key not
+                        # in self._pending:``) is started per session, by its request.
+                        once_started = function.runs_once_at(line)
+                        (result.spawned_once if once_started else result.spawned).append(target)
                         continue
                     if once_at(line):
                         # awaited under a once-guard (``if client is None: client = await
