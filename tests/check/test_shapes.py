@@ -146,6 +146,9 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # one; the ``else`` of ``if sync and wait:`` for both
         (417, ("POST /submissions/waited",)),
         (423, ("POST /submissions", "POST /submissions/waited")),
+        # a coroutine awaited under a flag: for the routes whose calls set it
+        (442, ("GET /entities/{name}/full",)),
+        (443, ("GET /entities/{name}/full",)),
         # a dependency is called by FastAPI, with what the request holds
         (129, ("POST /snapshots",)),
         # a parameter handed on is what every caller gives: none gives ``full_shot`` a

@@ -45,9 +45,10 @@ class Scan:
     # coroutines started as tasks (``asyncio.create_task(poll())``, not awaited there):
     # they run on the loop beside the caller, and on after it returns
     spawned: list[Key] = field(default_factory=list)
-    # awaited coroutine calls that pass arguments: what they pass to untyped parameters
-    # is followed into the coroutine (``await fetch(requests.Session(), url)``)
-    awaited_with_arguments: list[SyncCall] = field(default_factory=list)
+    # the awaited coroutine calls of ``async_calls``, each with its call: what they pass
+    # to untyped parameters is followed into the coroutine (``await fetch(requests.
+    # Session(), url)``), and the constants they pass turn its flag blocks off
+    awaited: list[SyncCall] = field(default_factory=list)
     # coroutines awaited under a once-guard (``if _token is None: _token = await
     # log_in()``): followed like calls, the first time only
     awaited_once: list[Key] = field(default_factory=list)

@@ -148,6 +148,9 @@ class BlockingAnalysis:
         self._wrapped: dict[Key, list[Key]] = {}
         self._reached: dict[Key, list[Blocker]] = {}
         self._calls_of: dict[Key, list[tuple[Key, Call]]] = {}
+        # id of an awaited call -> (the call, kept alive so that its id stays its own;
+        # the lines of its coroutine it turns off)
+        self._awaited_off: dict[int, tuple[Call, list[tuple[int, int]]]] = {}
         self._long_lived: dict[Key, bool] = {}
         self._serving = Serving(program)
         # Handed over through a weak proxy: this object's bound methods, held by an
@@ -283,9 +286,7 @@ class BlockingAnalysis:
                         result.awaited_once.append(target)
                         continue
                     result.async_calls.append(target)
-                    if call.args or call.keywords:
-                        awaited = SyncCall(line, col, target, call, once_at(line))
-                        result.awaited_with_arguments.append(awaited)
+                    result.awaited.append(SyncCall(line, col, target, call, once_at(line)))
                 elif callee.yields and id(call) in handed:
                     continue  # a generator: its body runs where it is iterated
                 else:
@@ -806,8 +807,8 @@ class BlockingAnalysis:
         kept: dict[Site, Blocker] = {}
         for site, blocker in reached.items():
             chain = blocker.chain
-            spans = off.get((chain[0].line, chain[1].function)) if len(chain) > 1 else None
-            if spans and any(first <= chain[1].line <= last for first, last in spans):
+            turned = off.get((chain[0].line, chain[1].function)) if len(chain) > 1 else None
+            if turned and any(first <= chain[1].line <= last for first, last in turned):
                 continue
             kept[site] = blocker
         return kept
@@ -950,6 +951,14 @@ class BlockingAnalysis:
             elif where not in leaving:
                 leaving.append(where)
         return leaving if turned_off else None
+
+    def awaited_off(self, call: Call, module: str, target: Key) -> list[tuple[int, int]]:
+        """The lines of coroutine ``target`` that ``call`` (awaited in ``module``) turns
+        off: its flag blocks, for the coroutines it awaits there."""
+        known = self._awaited_off.get(id(call))
+        if known is None:
+            known = self._awaited_off[id(call)] = (call, self._off_spans(call, module, target))
+        return known[1]
 
     def _every_call(self, key: Key) -> list[tuple[Key, Call]]:
         """Every call of function ``key``, with the function it is made in; empty when
@@ -1185,9 +1194,11 @@ class BlockingAnalysis:
             once = memoised or (ONCE_BLOCK if sync_call.once else None)
             for site, blocker in reached.items():
                 found[site] = better(found.get(site), extend(link, target, blocker, once))
-        for awaited in scan.awaited_with_arguments:
+        for awaited in scan.awaited:
             # the coroutine is an entry of its own; what only this call gives it is not
             target, call = awaited.target, awaited.call
+            if not (call.args or call.keywords):
+                continue
             bound = self._bound_values
             bindings = bound.bindings(call, key[0], target, None, {})
             bindings.update(bound.constructed_with(call, key[0], None, {}))

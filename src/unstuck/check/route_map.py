@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from unstuck.check.blockers import Blocker
+from unstuck.check.blockers import Blocker, SyncCall
 from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.model import Expr, Finding, Typed
 from unstuck.check.program import Program
@@ -330,16 +330,29 @@ class RouteMapper:
         known = self._closures.get(key)
         if known is not None:
             return known
+        analysis = self.analysis
+        whole: set[Key] = set()  # coroutines entered with every line on
+        entered: set[tuple[Key, int]] = set()  # the others, by the call that turns some off
         found: set[Key] = set()
-        pending = [key]
+        pending: list[tuple[Key, SyncCall | None, str]] = [(key, None, key[0])]
         while pending:
-            current = pending.pop()
-            if current in found:
+            current, awaited, module = pending.pop()
+            # ``await get_info(name, include_vectors=False)`` never runs what
+            # ``if include_vectors:`` holds, for this call
+            off = analysis.awaited_off(awaited.call, module, current) if awaited else []
+            if current in whole or (off and (current, id(awaited)) in entered):
                 continue
+            if off:
+                entered.add((current, id(awaited)))
+            else:
+                whole.add(current)
             found.add(current)
-            scan = self.analysis.scan(current)
-            pending.extend(scan.async_calls)
-            pending.extend(scan.spawned)  # a task a request starts runs for that request
+            scan = analysis.scan(current)
+            for each in scan.awaited:
+                if not any(first <= each.line <= last for first, last in off):
+                    pending.append((each.target, each, current[0]))
+            # a task a request starts runs for that request
+            pending.extend((spawned, None, spawned[0]) for spawned in scan.spawned)
         closure = self._closures[key] = frozenset(found)
         return closure
 
