@@ -670,6 +670,11 @@ def test_a_handler_looked_up_in_a_table_on_the_instance_runs_for_the_route() -> 
     assert all(finding.routes == ("WEBSOCKET /messages",) for finding in handled)
 
 
+def test_a_single_dispatch_call_runs_each_registered_implementation() -> None:
+    report = _check("single_dispatch")
+    assert {finding.route for finding in report.findings} == {"GET /render"}
+
+
 def test_routes_a_router_class_adds_through_its_base_when_made() -> None:
     report = _check("routes_added_by_router_class")
     assert _routes(report) == {

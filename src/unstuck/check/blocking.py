@@ -666,6 +666,11 @@ class BlockingAnalysis:
                     # a function the decorator makes (not the one it was given, returned)
                     if returned.key[1].startswith(inner) and wrapper and not wrapper.is_async:
                         found.append(returned.key)
+        # a single-dispatch function runs the implementation registered for its argument
+        for implementation in program.dispatched_to(key):
+            registered = program.function(implementation)
+            if registered is not None and not registered.is_async:
+                found.append(implementation)
         self._wrapped[key] = found
         return found
 

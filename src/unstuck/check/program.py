@@ -130,6 +130,7 @@ _MAPPINGS = frozenset(
 )
 # methods of a dict that hand out one of its values
 _MAPPING_READS = frozenset({"get", "pop", "setdefault"})
+_SINGLE_DISPATCH = frozenset({"functools.singledispatch", "functools.singledispatchmethod"})
 _UNION = frozenset({"typing.Optional", "typing.Union"})
 _FIRST_ARGUMENT = frozenset(
     f"{module}.{name}"
@@ -234,6 +235,7 @@ class Program:
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
         self._subclasses: dict[Key, list[Key]] | None = None
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
+        self._registered: dict[Key, list[Key]] | None = None
         self._handed_by_name: dict[str, list[tuple[Key, Attribute]]] | None = None
         self._names_handed: set[str] | None = None
         self._state: dict[str, frozenset[Value]] = {}
@@ -502,6 +504,41 @@ class Program:
                         index.setdefault(name_of, []).append((key, call))
             self._calls_by_name = index
         return self._calls_by_name.get(name, [])
+
+    def dispatched_to(self, key: Key) -> list[Key]:
+        """The implementations registered on a ``functools.singledispatch`` function or
+        ``singledispatchmethod`` (``@render.register``, ``@render.register(list)``): a
+        call of it runs one of them, by the type of its first argument."""
+        if self._registered is None:
+            index: dict[Key, list[Key]] = {}
+            for implementation, function in self.functions():
+                for decorator in function.decorators:
+                    if isinstance(decorator, Call):
+                        decorator = decorator.func
+                    if not (isinstance(decorator, Attribute) and decorator.name == "register"):
+                        continue
+                    for dispatcher in self._dispatchers(decorator.base, implementation, function):
+                        index.setdefault(dispatcher, []).append(implementation)
+            self._registered = index
+        return self._registered.get(key, [])
+
+    def _dispatchers(self, base: Expr, implementation: Key, function: FunctionSummary) -> list[Key]:
+        module = implementation[0]
+        if function.class_qualname is not None and isinstance(base, Global):
+            # ``@export.register`` in a class body: the method of that class
+            candidates = [(module, f"{function.class_qualname}.{base.name}")]
+        else:
+            candidates = [v.key for v in self.eval(base, module) if isinstance(v, Function)]
+        found: list[Key] = []
+        for candidate in candidates:
+            dispatcher = self.function(candidate)
+            if dispatcher is not None and any(
+                isinstance(value, LibraryObject) and value.name in _SINGLE_DISPATCH
+                for decorator in dispatcher.decorators
+                for value in self.eval(decorator, candidate[0])
+            ):
+                found.append(candidate)
+        return found
 
     def names_handed(self, name: str) -> bool:
         """Whether something named ``name`` (``f``, ``x.f``) is given as an argument
