@@ -236,6 +236,7 @@ class Program:
         self._subclasses: dict[Key, list[Key]] | None = None
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._registered: dict[Key, list[Key]] | None = None
+        self._forwarding: set[tuple[Key, str]] = set()
         self._handed_by_name: dict[str, list[tuple[Key, Attribute]]] | None = None
         self._names_handed: set[str] | None = None
         self._state: dict[str, frozenset[Value]] = {}
@@ -974,7 +975,33 @@ class Program:
             klass = self.klass(entry.key)
             if klass is not None and name in klass.attributes:
                 return _union(self.eval(expr, entry.key[0]) for expr in klass.attributes[name])
-        return EMPTY
+        if name.startswith("__"):
+            return EMPTY
+        return self._forwarded_attribute(key, name)
+
+    def _forwarded_attribute(self, key: Key, name: str) -> frozenset[Value]:
+        """``name`` of a wrapper whose ``__getattr__`` returns ``getattr(self._client,
+        name)``: the attribute of what it wraps (a lazy or instrumented client)."""
+        hook = self.method(key, "__getattr__")
+        function = self.function(hook) if hook is not None else None
+        if hook is None or function is None or len(function.params) < 2:
+            return EMPTY
+        asked = function.params[1].name
+        if (key, name) in self._forwarding:
+            return EMPTY  # a wrapper of a wrapper of its own class
+        self._forwarding.add((key, name))
+        found: set[Value] = set()
+        for returned in function.returns:
+            if (
+                isinstance(returned, Call)
+                and last_name(returned.func) == "getattr"
+                and len(returned.args) >= 2
+                and isinstance(returned.args[1], Param)
+                and returned.args[1].name == asked
+            ):
+                found |= self.attribute(self.eval(returned.args[0], hook[0]), name)
+        self._forwarding.discard((key, name))
+        return frozenset(found)
 
     def call(self, callees: frozenset[Value], call: Call, module: str) -> frozenset[Value]:
         result: set[Value] = set()
