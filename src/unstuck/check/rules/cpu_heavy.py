@@ -57,7 +57,7 @@ RULE = Rule(
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
-    "audio decoded (soundfile, "
+    "embeddings computed (sentence-transformers), audio decoded (soundfile, "
     "librosa, torchaudio), "
     "loops of a million iterations or more",
     example="""\
@@ -152,6 +152,9 @@ async def login(password: str):
         for method in ("load", "load_and_split")
     )
     | methods("argon2.PasswordHasher", "hash verify")
+    # a transformer model run over the texts (tens of milliseconds to seconds a batch)
+    | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
+    | methods("sentence_transformers.CrossEncoder", "predict rank")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
     # cryptography's key derivation functions (hundreds of thousands of rounds, or
     # scrypt's memory-hard work), not its ciphers
@@ -207,6 +210,12 @@ async def login(password: str):
     },
     aliases={
         "passlib.CryptContext": "passlib.context.CryptContext",
+        "sentence_transformers.SentenceTransformer.SentenceTransformer": (
+            "sentence_transformers.SentenceTransformer"
+        ),
+        "sentence_transformers.cross_encoder.CrossEncoder.CrossEncoder": (
+            "sentence_transformers.CrossEncoder"
+        ),
         "argon2._password_hasher.PasswordHasher": "argon2.PasswordHasher",
         "pandas.core.frame.DataFrame": _FRAME,
         "qrcode.main.QRCode": _QRCODE,

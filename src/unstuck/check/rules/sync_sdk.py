@@ -108,6 +108,49 @@ CLIENTS = (
         aliases="pymongo.mongo_client.MongoClient",
         resources=True,
     ),
+    # model providers' own SDKs (each has an async client: ``AsyncGroq``,
+    # ``ollama.AsyncClient``, ``cohere.AsyncClient``, ``client.aio`` of google-genai,
+    # the ``*_async`` methods of mistralai)
+    Client("groq.Groq", local=_SDK_LOCAL, aliases="groq.Client groq._client.Groq", resources=True),
+    Client("ollama.Client", aliases="ollama._client.Client"),
+    Client("cohere.Client", aliases="cohere.client.Client"),
+    Client("cohere.ClientV2", aliases="cohere.client_v2.ClientV2"),
+    Client("mistralai.Mistral", aliases="mistralai.sdk.Mistral", resources=True),
+    # its async half is ``client.aio``, whose calls are awaited
+    Client("google.genai.Client", aliases="google.genai.client.Client", resources=True),
+    Client(
+        "google.generativeai.GenerativeModel",
+        local="start_chat",
+        aliases="google.generativeai.generative_models.GenerativeModel",
+        returns={"start_chat": "google.generativeai.ChatSession"},
+    ),
+    Client(
+        "google.generativeai.ChatSession",
+        local="rewind",
+        aliases="google.generativeai.generative_models.ChatSession",
+    ),
+    # vector databases over HTTP (or on disk): Pinecone, Chroma, OpenSearch
+    Client(
+        "pinecone.Pinecone",
+        # handles on an index, made in memory
+        local="Index IndexAsyncio",
+        aliases="pinecone.control.pinecone.Pinecone",
+        returns={"Index": "pinecone.Index"},
+    ),
+    Client("pinecone.Index", aliases="pinecone.data.index.Index pinecone.db_data.index.Index"),
+    *(
+        Client(
+            f"chromadb.{client}",
+            local="get_settings",
+            returns={
+                made: "chromadb.Collection"
+                for made in ("get_collection", "create_collection", "get_or_create_collection")
+            },
+        )
+        for client in ("HttpClient", "PersistentClient", "CloudClient")
+    ),
+    Client("chromadb.Collection", aliases="chromadb.api.models.Collection.Collection"),
+    Client("opensearchpy.OpenSearch", resources=True),
     Client("elasticsearch.Elasticsearch", local="options", resources=True),
     # Tavily web search (every method is a request; ``AsyncTavilyClient`` is the async one)
     Client("tavily.TavilyClient", aliases="tavily.Client tavily.tavily.TavilyClient"),
@@ -379,7 +422,8 @@ RULE = Rule(
     "verifiers, Stripe, Twilio, SendGrid, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
-    "Milvus, PyGithub, Hugging Face `InferenceClient`, Strava (stravalib), Garmin Connect, "
+    "Milvus, Pinecone, Chroma, OpenSearch, PyGithub, Hugging Face `InferenceClient`, "
+    "Strava (stravalib), Garmin Connect, Groq, Ollama, Cohere, Mistral, Google Gen AI, "
     "SurrealDB, Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
@@ -457,6 +501,14 @@ async def alert(text: str):
         "wait_for_index_building_complete loading_progress wait_for_loading_complete",
     )
     # the module-level API of openai before 1.0 (its ``acreate`` are the async ones)
+    # ollama's module-level functions use a sync client of its own
+    | functions(
+        "ollama", "chat generate embed embeddings pull push create delete copy list show ps"
+    )
+    | functions(
+        "google.generativeai",
+        "embed_content generate_content list_models get_model upload_file get_file",
+    )
     | functions("openai.ChatCompletion", "create")
     | functions("openai.Completion", "create")
     | functions("openai.Embedding", "create")
