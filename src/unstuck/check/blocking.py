@@ -107,6 +107,10 @@ ITERATED_IN_THREADS = frozenset(
         "fastapi.responses.StreamingResponse",
         "sse_starlette.sse.EventSourceResponse",
         "sse_starlette.EventSourceResponse",
+        # the function those responses use, called by hand: ``async for chunk in
+        # iterate_in_threadpool(stream(...))``
+        "starlette.concurrency.iterate_in_threadpool",
+        "fastapi.concurrency.iterate_in_threadpool",
     }
 )
 
