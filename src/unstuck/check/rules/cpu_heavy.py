@@ -45,6 +45,13 @@ _PER_REQUEST_TEMPLATES = Wording(
     "build it once at import (or in lifespan) and reuse it",
 )
 
+_SERIALIZATION = "cryptography.hazmat.primitives.serialization"
+# checking an RSA private key's primes as it is loaded costs tens of milliseconds
+_KEY_LOADED = Wording(
+    "loads a private key, and an RSA key is checked as it is loaded (some 30 ms a 2048-bit key)",
+    "load it once (at start-up, or cached) and keep the key object",
+)
+
 RULE = Rule(
     code="USK113",
     name="cpu-heavy",
@@ -53,7 +60,8 @@ RULE = Rule(
     "transforms, pandas I/O, QR codes (qrcode, pyqrcode, segno), PDF (reportlab, "
     "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`, "
     "and a file opened), "
-    "`savefig`, a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
+    "`savefig`, private keys loaded from bytes (RSA keys are checked as they load), "
+    "a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
@@ -109,6 +117,10 @@ async def login(password: str):
     | functions("cryptography.hazmat.primitives.asymmetric.dh", "generate_parameters")
     | functions("Crypto.PublicKey.RSA", "generate")
     | functions("paramiko.RSAKey", "generate")
+    # an RSA private key loaded from its bytes is checked (its primes tested): some 30 ms
+    # a 2048-bit key, on every load
+    | functions(_SERIALIZATION, "load_pem_private_key load_der_private_key")
+    | functions("paramiko.RSAKey", "from_private_key from_private_key_file")
     # the text format of Prometheus metrics, parsed in pure Python
     | functions("prometheus_client.parser", "text_string_to_metric_families")
     # a web page parsed into a tree, or turned into text or Markdown: tens of
@@ -127,6 +139,14 @@ async def login(password: str):
     | functions("torchaudio", "load"),
     messages={
         **{name: _PER_REQUEST_TEMPLATES for name in _TEMPLATE_ENVIRONMENTS},
+        **{
+            f"{_SERIALIZATION}.{name}": _KEY_LOADED
+            for name in ("load_pem_private_key", "load_der_private_key")
+        },
+        **{
+            f"paramiko.RSAKey.{name}": _KEY_LOADED
+            for name in ("from_private_key", "from_private_key_file")
+        },
         "jinja2.Template": Wording(
             "compiles the template's source again, in an environment of its own",
             "compile it once (at import, or in a cache keyed by its source) and reuse it",
@@ -139,7 +159,13 @@ async def login(password: str):
             for name in ("collect", "get_objects", "get_referrers")
         },
     },
-    nonblocking={"docx.Document": ("docx", 0, GivenToWait())},
+    nonblocking={
+        "docx.Document": ("docx", 0, GivenToWait()),
+        **{
+            f"{_SERIALIZATION}.{name}": ("unsafe_skip_rsa_key_validation", -1, True)
+            for name in ("load_pem_private_key", "load_der_private_key")
+        },
+    },
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
     | methods("html2text.HTML2Text", "handle")
     # audio decoded into samples (and read from the file it is given)
