@@ -208,6 +208,12 @@ class BlockingAnalysis:
                 callees = self._awaitable(callees)
             line, col = call.line, call.col
             for value in callees if len(callees) < 2 else sorted(callees, key=value_order):
+                if (
+                    isinstance(value, LibraryInstance)
+                    and (value.cls, "__call__") in self.knowledge.methods
+                ):
+                    # a library object called: ``pipe(text)`` runs a model
+                    value = LibraryMethod(value.cls, "__call__")
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
                     func = call.func
                     if isinstance(func, Attribute) and func.name == "__setattr__":
@@ -582,6 +588,8 @@ class BlockingAnalysis:
                     label = f"a loop over {short_name}"
                 elif method in CONTEXT_METHODS:
                     label = f"`with {short_name}`"
+                elif method == "__call__":
+                    label = f"calling a {short_name}"
                 else:
                     label = f"{short_name}.{method}()"
                 return (rule, label) if rule is not None else None

@@ -65,7 +65,8 @@ RULE = Rule(
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
-    "embeddings computed (sentence-transformers), audio decoded (soundfile, "
+    "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
+    "`pipeline`, Kokoro), embeddings computed (sentence-transformers), audio decoded (soundfile, "
     "librosa, torchaudio), "
     "loops of a million iterations or more",
     example="""\
@@ -178,6 +179,18 @@ async def login(password: str):
         for method in ("load", "load_and_split")
     )
     | methods("argon2.PasswordHasher", "hash verify")
+    # a model run: local LLMs, ONNX graphs, speech recognition, Hugging Face pipelines
+    # (hundreds of milliseconds to minutes a call)
+    | methods(
+        "llama_cpp.Llama",
+        "__call__ create_completion create_chat_completion create_embedding embed",
+    )
+    | methods("onnxruntime.InferenceSession", "run run_with_iobinding")
+    | methods("faster_whisper.WhisperModel", "transcribe detect_language")
+    | methods("faster_whisper.BatchedInferencePipeline", "transcribe")
+    | methods("whisper.model.Whisper", "transcribe")
+    | methods("transformers.Pipeline", "__call__")
+    | methods("kokoro.KPipeline", "__call__")
     # a transformer model run over the texts (tens of milliseconds to seconds a batch)
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
     | methods("sentence_transformers.CrossEncoder", "predict rank")
@@ -204,6 +217,9 @@ async def login(password: str):
     | methods(_DOCX, "save"),
     returns={
         "pwdlib.PasswordHash.recommended": "pwdlib.PasswordHash",
+        "whisper.load_model": "whisper.model.Whisper",
+        "transformers.pipeline": "transformers.Pipeline",
+        "llama_cpp.Llama.from_pretrained": "llama_cpp.Llama",
         "PIL.Image.open": _IMAGE,
         "PIL.Image.new": _IMAGE,
         "qrcode.make": _IMAGE,
@@ -236,6 +252,15 @@ async def login(password: str):
     },
     aliases={
         "passlib.CryptContext": "passlib.context.CryptContext",
+        "llama_cpp.llama.Llama": "llama_cpp.Llama",
+        "faster_whisper.transcribe.WhisperModel": "faster_whisper.WhisperModel",
+        "faster_whisper.transcribe.BatchedInferencePipeline": (
+            "faster_whisper.BatchedInferencePipeline"
+        ),
+        "whisper.Whisper": "whisper.model.Whisper",
+        "transformers.pipelines.pipeline": "transformers.pipeline",
+        "transformers.pipelines.base.Pipeline": "transformers.Pipeline",
+        "kokoro.pipeline.KPipeline": "kokoro.KPipeline",
         "sentence_transformers.SentenceTransformer.SentenceTransformer": (
             "sentence_transformers.SentenceTransformer"
         ),
