@@ -97,6 +97,8 @@ OFFLOADERS = frozenset(
     }
 )
 _MAX_DEPTH = 40
+# where a class kept in a table of classes is made: no function the analysis knows
+UNKNOWN_MAKER: Key = ("", "<made from a table>")
 # parameters handed on from function to function, followed to their constant at most so far
 _MAX_PASSED_THROUGH = 4
 # Responses that iterate a sync iterator in the thread pool (Starlette's
@@ -465,14 +467,28 @@ class BlockingAnalysis:
             known = self._long_lived[klass] = True
         if known is None:
             self._long_lived[klass] = False  # a class made in its own kind's __init__
-            places = self.program.constructions(klass)
+            # the instances of a base are those of its subclasses too: a method of the
+            # base runs on a ``Task(spec)`` made per request
+            kinds = [klass, *self.program.subclasses(klass)]
             # A class the project never makes by name (its users do, or a framework)
-            # counts as made once: no request of the project makes one.
-            known = not self._serving.made_per_request(klass) and all(
-                self._makes_once(place, klass) for place in places
+            # counts as made once: no request of the project makes one; unless it is
+            # kept in a table of classes, from which any code may make it.
+            known = all(
+                not self._serving.made_per_request(kind)
+                and all(self._makes_once(place, kind) for place in self._made_at_places(kind))
+                for kind in kinds
             )
             self._long_lived[klass] = known
         return known
+
+    def _made_at_places(self, klass: Key) -> list[Key]:
+        """Where the class is made by name; a class never made by name but kept in a table
+        of classes is made wherever the table is read: by a request, for all we know."""
+        program = self.program
+        places = program.constructions(klass)
+        if not places and program.names_tabled(klass[1].rpartition(".")[2]):
+            return [UNKNOWN_MAKER]
+        return places
 
     def _made_by_metaclass(self, klass: Key) -> bool:
         """A class whose metaclass (of the project) has its own ``__call__``: calling the

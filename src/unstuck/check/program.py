@@ -236,6 +236,7 @@ class Program:
         self._subclasses: dict[Key, list[Key]] | None = None
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._registered: dict[Key, list[Key]] | None = None
+        self._names_tabled: set[str] | None = None
         self._forwarding: set[tuple[Key, str]] = set()
         self._handed_by_name: dict[str, list[tuple[Key, Attribute]]] | None = None
         self._names_handed: set[str] | None = None
@@ -561,6 +562,7 @@ class Program:
     def _index_handed(self) -> None:
         """One walk of every call's arguments for ``names_handed`` and ``methods_handed``."""
         names: set[str] = set()
+        tabled: set[str] = set()
         index: dict[str, list[tuple[Key, Attribute]]] = {}
         for key, function in self.functions():
             for call in function.calls:
@@ -580,8 +582,19 @@ class Program:
                 for value in values:
                     if isinstance(value, DictDisplay | Items):
                         shown = value.values if isinstance(value, DictDisplay) else value.items
-                        names.update(n for n in map(last_name, shown) if n is not None)
+                        tabled.update(n for n in map(last_name, shown) if n is not None)
+        names |= tabled
         self._names_handed, self._handed_by_name = names, index
+        self._names_tabled = tabled
+
+    def names_tabled(self, name: str) -> bool:
+        """Whether something named ``name`` is kept in a list or dict of a module or
+        class (``CONFIGURATORS = [TaskConfigurator, ServiceConfigurator]``): a class kept
+        there may be made from the table, where no call names it."""
+        if self._names_tabled is None:
+            self._index_handed()
+        assert self._names_tabled is not None
+        return name in self._names_tabled
 
     def library_hooks(self, key: Key) -> list[Key]:
         """The methods a project class derived from a library class defines for the
