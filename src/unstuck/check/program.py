@@ -12,6 +12,7 @@ the checker stays quiet on code it does not understand.
 from __future__ import annotations
 
 import builtins
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -220,7 +221,9 @@ class Program:
         self.aliases, self.namespaces = import_aliases(
             (name, summary.path) for name, summary in modules.items()
         )
-        self._top_level = _top_level_names(modules, _library_roots(knowledge))
+        roots = _library_roots(knowledge)
+        self._top_level = _top_level_names(modules, roots)
+        self._shadowing = _nested_library_names(modules, roots)
         self.routers: dict[RouterKey, RouterInfo] = {}
         # Keyed by the expression's id, and holding the expression: kept alive, an
         # expression made for one evaluation (a call rebuilt with a loop's item) cannot
@@ -332,7 +335,7 @@ class Program:
 
     def project_module(self, name: str) -> str | None:
         """The project module or package a dotted name imports, through aliases too."""
-        if name in self.packages:
+        if name in self.packages and name not in self._shadowing:
             return name
         alias = self.aliases.get(name)
         if alias is not None:
@@ -2125,6 +2128,27 @@ def _library_roots(knowledge: Knowledge) -> frozenset[str]:
         *APP_CLASSES,
     ]
     return frozenset(name.partition(".")[0] for name in names)
+
+
+def _nested_library_names(
+    modules: dict[str, ModuleSummary], libraries: frozenset[str]
+) -> frozenset[str]:
+    """Files outside any package, named as a standard or known library (``requests.py``)
+    and deeper than the shallowest such file: ``import requests`` finds them only from
+    their own folder, which is no folder code is run from, so it means the library."""
+    loose = [
+        (name, os.path.dirname(summary.path))
+        for name, summary in modules.items()
+        if "." not in name and name != "__init__"
+    ]
+    if not loose:
+        return frozenset()
+    top = min(len(directory) for _, directory in loose)
+    return frozenset(
+        name
+        for name, directory in loose
+        if len(directory) > top and (name in sys.stdlib_module_names or name in libraries)
+    )
 
 
 def _top_level_names(
