@@ -67,7 +67,7 @@ from unstuck.check.model import (
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
 from unstuck.check.program import Program, last_name
-from unstuck.check.rule import FlagSet, GivenToWait, Rule
+from unstuck.check.rule import FlagSet, GivenToWait, InMemory, Rule
 from unstuck.check.serving import Serving
 from unstuck.check.timeouts import timeout_findings
 from unstuck.check.values import (
@@ -97,6 +97,7 @@ OFFLOADERS = frozenset(
     }
 )
 _MAX_DEPTH = 40
+_BUFFERS = frozenset({"io.BytesIO", "io.StringIO"})
 # where a class kept in a table of classes is made: no function the analysis knows
 UNKNOWN_MAKER: Key = ("", "<made from a table>")
 # parameters handed on from function to function, followed to their constant at most so far
@@ -643,6 +644,11 @@ class BlockingAnalysis:
             return isinstance(given, int | float) and not isinstance(given, bool) and given == 0
         if argument is None:
             return False
+        if isinstance(expected, InMemory):
+            values = self.program.eval(argument, module)
+            return bool(values) and all(
+                isinstance(value, LibraryInstance) and value.cls in _BUFFERS for value in values
+            )
         if isinstance(expected, FlagSet):
             return any(
                 isinstance(value, LibraryObject) and value.name == expected.flag

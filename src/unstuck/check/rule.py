@@ -93,6 +93,13 @@ class FlagSet:
 
 
 @dataclass(frozen=True, slots=True)
+class InMemory:
+    """An argument of ``nonblocking`` that, when it is a buffer in memory
+    (``io.BytesIO``, ``io.StringIO``), leaves no file to read or write:
+    ``torch.save(state, buffer)``."""
+
+
+@dataclass(frozen=True, slots=True)
 class GivenToWait:
     """An argument of ``nonblocking`` that the call waits for only when it is given and
     is neither ``None`` nor zero: ``psutil.cpu_percent(interval=0.5)`` sleeps half a

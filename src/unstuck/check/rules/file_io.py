@@ -9,7 +9,15 @@ Fix: stream in chunks with ``await upload.read(chunk)`` and write through ``aiof
 """
 
 from unstuck.check.model import ITERATED
-from unstuck.check.rule import ANY_METHOD, MemoryPath, ReturnsFor, Rule, functions, methods
+from unstuck.check.rule import (
+    ANY_METHOD,
+    InMemory,
+    MemoryPath,
+    ReturnsFor,
+    Rule,
+    functions,
+    methods,
+)
 
 _PATH = "pathlib.Path"
 _SPOOLED = "tempfile.SpooledTemporaryFile"
@@ -139,6 +147,17 @@ async def upload(file: UploadFile):
         for wrapper in (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRandom")
     },
     yields={f"{_PATH}.{name}": _PATH for name in ("iterdir", "glob", "rglob")},
+    # saved to or loaded from a buffer in memory: no file
+    nonblocking={
+        "torch.save": ("f", 1, InMemory()),
+        "torch.load": ("f", 0, InMemory()),
+        "joblib.dump": ("filename", 1, InMemory()),
+        "joblib.load": ("filename", 0, InMemory()),
+        **{
+            f"numpy.{name}": ("file", 0, InMemory())
+            for name in ("load", "save", "savez", "savez_compressed")
+        },
+    },
     memory_paths={
         **{name: MemoryPath("file", 0, _MEMORY_ROOTS) for name in ("builtins.open", "io.open")},
         **{f"os.{name}": MemoryPath("path", 0, _MEMORY_ROOTS) for name in ("listdir", "scandir")},
