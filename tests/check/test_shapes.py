@@ -675,6 +675,11 @@ def test_a_single_dispatch_call_runs_each_registered_implementation() -> None:
     assert {finding.route for finding in report.findings} == {"GET /render"}
 
 
+def test_an_attribute_a_factory_of_the_class_sets_is_the_instances() -> None:
+    (finding,) = _check("factory_attributes").findings
+    assert finding.route == "GET /voices"
+
+
 def test_routes_a_router_class_adds_through_its_base_when_made() -> None:
     report = _check("routes_added_by_router_class")
     assert _routes(report) == {

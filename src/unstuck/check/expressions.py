@@ -206,6 +206,19 @@ class ExpressionReader:
                 # class up: the class attribute holds it from then on
                 klass = self.summary.classes[owner.name]
                 klass.attributes.setdefault(target.attr, []).append(value)
+            elif (
+                isinstance(owner, Call)
+                and isinstance(owner.func, ClassRef | Global)
+                and (
+                    made := self.summary.classes.get(
+                        owner.func.klass if isinstance(owner.func, ClassRef) else owner.func.name
+                    )
+                )
+                is not None
+            ):
+                # ``service = cls()`` then ``service._voices = await load_voices()`` in a
+                # factory of the class: an attribute of each instance it makes
+                made.attributes.setdefault(target.attr, []).append(value)
             elif self.env is not None and not isinstance(owner, Unknown):
                 # ``config.api_key = key`` runs the ``__setattr__`` of the object's class
                 # (one of the project's may write the setting to a file)
