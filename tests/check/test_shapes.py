@@ -680,6 +680,11 @@ def test_an_attribute_a_factory_of_the_class_sets_is_the_instances() -> None:
     assert finding.route == "GET /voices"
 
 
+def test_handlers_a_decorator_registers_in_a_table_run_for_the_route() -> None:
+    report = _check("decorator_registries")
+    assert {finding.route for finding in report.findings} == {"WEBSOCKET /realtime"}
+
+
 def test_routes_a_router_class_adds_through_its_base_when_made() -> None:
     report = _check("routes_added_by_router_class")
     assert _routes(report) == {

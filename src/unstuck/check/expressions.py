@@ -247,6 +247,13 @@ class ExpressionReader:
             held = target.value
             if isinstance(held, ast.Name) and (self.env is None or held.id not in self.env):
                 self.summary.item_stores.setdefault(held.id, []).append(value)
+            elif isinstance(held, ast.Attribute) and isinstance(held.value, ast.Name):
+                owner = self.ex(held.value)
+                klass = (
+                    self.summary.classes.get(owner.klass) if isinstance(owner, SelfRef) else None
+                )
+                if klass is not None:  # ``self.listeners[kind] = handler``
+                    klass.item_stores.setdefault(held.attr, []).append(value)
 
     def iterates(self, iterated: Expr, node: ast.expr) -> None:
         """A sync loop over ``iterated``: a call of its ``__iter__`` (``ITERATED``), which

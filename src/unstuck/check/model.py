@@ -535,6 +535,8 @@ class ClassSummary(_Summary):
     methods: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, list[Expr]] = field(default_factory=dict)
     metaclass: Expr | None = None  # ``class Config(metaclass=Singleton)``
+    # ``self.listeners[kind] = handler`` in a method: attribute -> values stored in it
+    item_stores: dict[str, list[Expr]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -240,6 +240,7 @@ class Program:
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._registered: dict[Key, list[Key]] | None = None
         self._names_tabled: set[str] | None = None
+        self._decorated: dict[Key, list[Key]] | None = None
         self._forwarding: set[tuple[Key, str]] = set()
         self._handed_by_name: dict[str, list[tuple[Key, Attribute]]] | None = None
         self._names_handed: set[str] | None = None
@@ -509,6 +510,24 @@ class Program:
                         index.setdefault(name_of, []).append((key, call))
             self._calls_by_name = index
         return self._calls_by_name.get(name, [])
+
+    def decorated_with(self, param: Param, module: str) -> list[Key]:
+        """The functions decorated with the function whose first parameter ``param`` is."""
+        key = (module, param.function)
+        function = self.function(key)
+        if function is None or not function.params or function.params[0].name != param.name:
+            return []
+        if self._decorated is None:
+            index: dict[Key, list[Key]] = {}
+            for decorated, summary in self.functions():
+                for decorator in summary.decorators:
+                    if not isinstance(decorator, Call | Global | Attribute):
+                        continue
+                    for value in self.eval(decorator, decorated[0]):
+                        if isinstance(value, Function) and value.key != decorated:
+                            index.setdefault(value.key, []).append(decorated)
+            self._decorated = index
+        return self._decorated.get(key, [])
 
     def dispatched_to(self, key: Key) -> list[Key]:
         """The implementations registered on a ``functools.singledispatch`` function or
@@ -1557,6 +1576,9 @@ class Program:
                 for bound in klass.attributes.get(base.name, ()) if klass else ():
                     if isinstance(bound, Typed | Declared):
                         result |= self._mapped_values(bound.annotation, entry.key[0])
+                # what the class's methods store into it (``self.listeners[kind] = f``)
+                for stored in klass.item_stores.get(base.name, ()) if klass else ():
+                    result |= self.eval(stored, entry.key[0])
         return frozenset(result)
 
     def _mapped_values(self, annotation: Expr | None, module: str) -> frozenset[Value]:
@@ -1666,6 +1688,9 @@ class Program:
         if annotation is None or self.opaque(types):
             # no annotation, or one that says nothing (``agent_factory: Any``)
             result |= self.passed_in(expr, module)
+            # a decorator's parameter: the functions it decorates (``def register(f):
+            # HANDLERS[kind] = f``, applied as ``@on("append")``)
+            result.update(Function(key) for key in self.decorated_with(expr, module))
         if default is not None:
             # ``def __init__(self, client: "S3Client" = shared_client)``: what the caller
             # gets when it passes nothing
