@@ -69,7 +69,7 @@ RULE = Rule(
     "`pipeline`, Kokoro), phonemes (phonemizer), embeddings computed (sentence-transformers), "
     "audio decoded (soundfile, "
     "librosa, torchaudio), "
-    "loops of a million iterations or more",
+    "Brotli at its default (slowest) quality, loops of a million iterations or more",
     example="""\
 import bcrypt
 from fastapi import FastAPI, HTTPException
@@ -138,6 +138,8 @@ async def login(password: str):
     | functions("pymupdf", "open")
     | functions("soundfile", "read")
     | functions("phonemizer", "phonemize")
+    # Brotli's default quality (11) is its slowest: meant for files compressed once
+    | functions("brotli", "compress")
     | functions("librosa", "load resample")
     | functions("torchaudio", "load"),
     messages={
@@ -150,6 +152,11 @@ async def login(password: str):
             f"paramiko.RSAKey.{name}": _KEY_LOADED
             for name in ("from_private_key", "from_private_key_file")
         },
+        "brotli.compress": Wording(
+            "compresses at Brotli's slowest quality (11, the default): some 0.4 s for a "
+            "300 kB JSON response, against 6 ms at quality 5",
+            "pass `quality=4` or `5` for responses (several times faster), or compress in a thread",
+        ),
         "jinja2.Template": Wording(
             "compiles the template's source again, in an environment of its own",
             "compile it once (at import, or in a cache keyed by its source) and reuse it",
@@ -253,6 +260,7 @@ async def login(password: str):
     cheap_below={
         "hashlib.pbkdf2_hmac": CheapBelow("iterations", 3, 10_000),
         "hashlib.scrypt": CheapBelow("n", -1, 4_096),
+        "brotli.compress": CheapBelow("quality", 2, 6),
     },
     aliases={
         "passlib.CryptContext": "passlib.context.CryptContext",
