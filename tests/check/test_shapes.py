@@ -149,6 +149,9 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # a coroutine awaited under a flag: for the routes whose calls set it
         (442, ("GET /entities/{name}/full",)),
         (443, ("GET /entities/{name}/full",)),
+        # a function annotated ``-> str`` passed for it: never ``None``
+        (470, ("GET /owners",)),
+        (471, ("GET /owners",)),
         # a dependency is called by FastAPI, with what the request holds
         (129, ("POST /snapshots",)),
         # a parameter handed on is what every caller gives: none gives ``full_shot`` a

@@ -1171,6 +1171,17 @@ class BlockingAnalysis:
             return False
         if all(isinstance(value, Class) for value in made):
             return True
+        if all(isinstance(value, Function) for value in made) and all(
+            (called := program.function(value.key)) is not None
+            and not called.is_async
+            and called.return_annotation is not None
+            and _plain_type(called.return_annotation)
+            for value in made
+            if isinstance(value, Function)
+        ):
+            # ``download_user_id(request) -> str``: a function of the project that says it
+            # returns a builtin type, not ``Optional``
+            return True
         results = program.eval(expr, module)
         canonical = program.knowledge.canonical
         return all(
