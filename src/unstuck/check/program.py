@@ -512,10 +512,18 @@ class Program:
         return self._calls_by_name.get(name, [])
 
     def decorated_with(self, param: Param, module: str) -> list[Key]:
-        """The functions decorated with the function whose first parameter ``param`` is."""
+        """The functions decorated with the function whose first parameter ``param`` is,
+        when it hands them back as they are (a decorator that registers them)."""
         key = (module, param.function)
         function = self.function(key)
         if function is None or not function.params or function.params[0].name != param.name:
+            return []
+        if not any(
+            isinstance(returned, Param) and returned.name == param.name
+            for returned in function.returns
+        ):
+            # a decorator that returns a wrapper of its own calls the function it wraps for
+            # that function only: one wrapper stands for all, so none is followed from it
             return []
         if self._decorated is None:
             index: dict[Key, list[Key]] = {}
