@@ -101,6 +101,8 @@ def test_routes_given_as_objects() -> None:
         # ``@app.route`` / ``@router.websocket_route``
         "GET,POST /old-style": "site.old_style",
         "WEBSOCKET /legacy/events": "site.events",
+        # an ``APIRoute`` imported under another name, in an app a method makes
+        "POST /v1/predict": "site.Endpoints.predict",
     }
 
 

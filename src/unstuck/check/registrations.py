@@ -374,8 +374,10 @@ class Registrations:
         program = self.program
         found: list[Registration] = []
         for item in given:
-            if not isinstance(item, Call) or last_name(item.func) not in _LISTED:
+            if not isinstance(item, Call):
                 continue
+            # the class's own name, or an alias (``from fastapi.routing import APIRoute as
+            # FastAPIRoute``): what it stands for decides
             kinds = {
                 value.name.rpartition(".")[2]
                 for value in program.eval(item.func, module)
