@@ -423,7 +423,7 @@ RULE = Rule(
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, Pinecone, Chroma, OpenSearch, PyGithub, Hugging Face `InferenceClient`, "
-    "Strava (stravalib), Garmin Connect, Groq, Ollama, Cohere, Mistral, Google Gen AI, "
+    "Strava (stravalib), Garmin Connect, LiteLLM, Groq, Ollama, Cohere, Mistral, Google Gen AI, "
     "SurrealDB, Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
@@ -501,6 +501,12 @@ async def alert(text: str):
         "wait_for_index_building_complete loading_progress wait_for_loading_complete",
     )
     # the module-level API of openai before 1.0 (its ``acreate`` are the async ones)
+    # LiteLLM's sync calls (``acompletion``, ``aembedding``, ... are the async ones)
+    | functions(
+        "litellm",
+        "completion text_completion embedding image_generation transcription speech "
+        "moderation rerank responses",
+    )
     # ollama's module-level functions use a sync client of its own
     | functions(
         "ollama", "chat generate embed embeddings pull push create delete copy list show ps"
