@@ -66,7 +66,7 @@ RULE = Rule(
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
     "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
-    "`pipeline`, Kokoro), phonemes (phonemizer), embeddings computed (sentence-transformers), "
+    "`pipeline`, Kokoro), embeddings computed (sentence-transformers), "
     "audio decoded (soundfile, "
     "librosa, torchaudio), "
     "Brotli at its default (slowest) quality, loops of a million iterations or more",
@@ -137,7 +137,6 @@ async def login(password: str):
     | functions("fitz", "open")
     | functions("pymupdf", "open")
     | functions("soundfile", "read")
-    | functions("phonemizer", "phonemize")
     # Brotli's default quality (11) is its slowest: meant for files compressed once
     | functions("brotli", "compress")
     | functions("librosa", "load resample")
@@ -200,8 +199,6 @@ async def login(password: str):
     | methods("whisper.model.Whisper", "transcribe")
     | methods("transformers.Pipeline", "__call__")
     | methods("kokoro.KPipeline", "__call__ generate_from_tokens")
-    # text turned into phonemes by espeak, sentence by sentence
-    | methods("phonemizer.backend.EspeakBackend", "phonemize")
     # a transformer model run over the texts (tens of milliseconds to seconds a batch)
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
     | methods("sentence_transformers.CrossEncoder", "predict rank")
@@ -273,7 +270,6 @@ async def login(password: str):
         "transformers.pipelines.pipeline": "transformers.pipeline",
         "transformers.pipelines.base.Pipeline": "transformers.Pipeline",
         "kokoro.pipeline.KPipeline": "kokoro.KPipeline",
-        "phonemizer.backend.espeak.espeak.EspeakBackend": "phonemizer.backend.EspeakBackend",
         "sentence_transformers.SentenceTransformer.SentenceTransformer": (
             "sentence_transformers.SentenceTransformer"
         ),
