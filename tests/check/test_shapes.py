@@ -154,6 +154,8 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # a function annotated ``-> str`` passed for it: never ``None``
         (470, ("GET /owners",)),
         (471, ("GET /owners",)),
+        # ``if isinstance(image, UploadFile):`` for the caller that passes one only
+        (491, ("POST /masks/file",)),
         # a dependency is called by FastAPI, with what the request holds
         (129, ("POST /snapshots",)),
         # a parameter handed on is what every caller gives: none gives ``full_shot`` a

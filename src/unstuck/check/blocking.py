@@ -59,6 +59,7 @@ from unstuck.check.model import (
     Items,
     Keyword,
     Lines,
+    Narrowed,
     Param,
     SelfRef,
     Subscript,
@@ -923,6 +924,12 @@ class BlockingAnalysis:
             ):
                 # ``if output_dir is None:`` where the call passes an object it made
                 return block.when
+            if block.values and isinstance(block.values[0], Narrowed):
+                # ``if isinstance(image, UploadFile):`` given a ``str``
+                if given is _OBJECT:
+                    return False
+                held = self._instance_of(given, given_in, block.values[0].classes, target[0])
+                return held is not None and held != block.when
             if given is _OBJECT:
                 return False
             if block.values:
@@ -1189,6 +1196,40 @@ class BlockingAnalysis:
             for value in made
         )
 
+    def _instance_of(
+        self, given: Expr, given_in: str, classes: Expr, classes_in: str
+    ) -> bool | None:
+        """Whether what a call passes is an instance of one of ``classes`` (an
+        ``isinstance`` test's second argument), when that is known: a constant, a
+        formatted text or a parameter typed with a builtin type against the classes
+        named, or objects of the project's classes against their bases."""
+        program = self.program
+        named: set[Value] = set()
+        for part in classes.items if isinstance(classes, Items) else (classes,):
+            values = program.eval(part, classes_in)
+            if not values or not all(isinstance(v, Class | LibraryObject) for v in values):
+                return None
+            named |= values
+        builtin = _builtin_type(given)
+        if builtin is not None:
+            kinds = {f"builtins.{builtin}", "builtins.object"}
+            if builtin == "bool":
+                kinds.add("builtins.int")
+            return any(isinstance(v, LibraryObject) and v.name in kinds for v in named)
+        made = program.eval(given, given_in)
+        if not made or not all(isinstance(value, Instance) for value in made):
+            return None
+        held = {
+            any(
+                (isinstance(entry, Class) and entry in named)
+                or (isinstance(entry, LibraryObject) and entry in named)
+                for entry in program.mro(value.key)
+            )
+            for value in made
+            if isinstance(value, Instance)
+        }
+        return held.pop() if len(held) == 1 else None
+
     def _defaulted(self, param: Param, module: str) -> bool:
         """The parameter's function (in ``module``) tests ``if param is None:`` (to set
         it, as the other branch of the local shows)."""
@@ -1353,6 +1394,22 @@ def _bound_first(function: FunctionSummary, names: list[str]) -> int:
 
 # annotations of values that are never ``None``
 _PLAIN_TYPES = frozenset({"str", "bytes", "int", "float", "bool", "dict", "list", "tuple", "set"})
+
+
+def _builtin_type(given: Expr) -> str | None:
+    """The builtin type of a constant, a formatted text, or a parameter typed with one
+    (and no ``None`` default)."""
+    match given:
+        case Constant(value) if value is not None:
+            return type(value).__name__
+        case FString():
+            return "str"
+        case Param(annotation=annotation, default=default) if (
+            annotation is not None and _plain_type(annotation) and default != Constant(None)
+        ):
+            base = annotation.base if isinstance(annotation, Subscript) else annotation
+            return base.name if isinstance(base, Global) else None
+    return None
 
 
 def _plain_type(annotation: Expr) -> bool:

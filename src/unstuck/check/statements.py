@@ -396,9 +396,27 @@ class ModuleWalker(ExpressionReader):
         ``in``, ``or`` of those) or when it equals none (``!=``, ``is not``, ``not in``)."""
         if isinstance(test, ast.Name):
             return test.id, (), True
+        if (
+            isinstance(test, ast.Call)
+            and isinstance(test.func, ast.Name)
+            and test.func.id == "isinstance"
+            and len(test.args) == 2
+            and not test.keywords
+            and isinstance(test.args[0], ast.Name)
+        ):
+            # ``if isinstance(image, UploadFile):``: a caller passing a ``str`` never runs it
+            classes = self.ex(test.args[1])
+            return test.args[0].id, (Narrowed(UNKNOWN, classes, True),), True
         if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
             parts = [self._compared(value) for value in test.values]
-            kept = [part for part in parts if part is not None and part[1] and part[2]]
+            kept = [
+                part
+                for part in parts
+                if part is not None
+                and part[1]
+                and part[2]
+                and not any(isinstance(value, Narrowed) for value in part[1])
+            ]
             names = {name for name, _, _ in kept}
             if len(kept) != len(parts) or len(names) != 1:
                 return None
