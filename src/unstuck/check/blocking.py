@@ -64,6 +64,7 @@ from unstuck.check.model import (
     SelfRef,
     Subscript,
     Truthy,
+    Typed,
     Unknown,
 )
 from unstuck.check.once import ONCE_BLOCK, memoised_by
@@ -1210,7 +1211,7 @@ class BlockingAnalysis:
             if not values or not all(isinstance(v, Class | LibraryObject) for v in values):
                 return None
             named |= values
-        builtin = _builtin_type(given)
+        builtin = _builtin_type(given) or self._field_type(given, given_in)
         if builtin is not None:
             kinds = {f"builtins.{builtin}", "builtins.object"}
             if builtin == "bool":
@@ -1229,6 +1230,28 @@ class BlockingAnalysis:
             if isinstance(value, Instance)
         }
         return held.pop() if len(held) == 1 else None
+
+    def _field_type(self, given: Expr, given_in: str) -> str | None:
+        """The builtin type an attribute is declared with in the class of the object it is
+        read from (``request.image`` of a model with ``image: str = Field(...)``)."""
+        if not isinstance(given, Attribute):
+            return None
+        program = self.program
+        found: set[str | None] = set()
+        for value in program.eval(given.base, given_in):
+            if not isinstance(value, Instance):
+                return None
+            declared = None
+            for entry in program.mro(value.key):
+                klass = program.klass(entry.key) if isinstance(entry, Class) else None
+                bound = klass.attributes.get(given.name, ()) if klass is not None else ()
+                if bound:
+                    first = bound[0]
+                    if isinstance(first, Typed | Declared):
+                        declared = _builtin_type(Param("", "", first.annotation, None))
+                    break
+            found.add(declared)
+        return found.pop() if len(found) == 1 else None
 
     def _defaulted(self, param: Param, module: str) -> bool:
         """The parameter's function (in ``module``) tests ``if param is None:`` (to set
