@@ -432,8 +432,8 @@ def test_a_coroutine_given_to_background_tasks_blocks_the_loop_of_its_route() ->
 def test_validators_of_a_def_routes_model_run_on_the_loop() -> None:
     findings = _check("validators").findings
     assert {(f.line, f.routes) for f in findings} == {
-        (21, ("POST /signup",)),
-        (29, ("POST /signup",)),
+        (22, ("POST /signup",)),
+        (30, ("POST /signup",)),
     }
 
 

@@ -305,7 +305,10 @@ class BlockingAnalysis:
                 elif callee.yields and id(call) in handed:
                     continue  # a generator: its body runs where it is iterated
                 else:
-                    once = once_at(line)
+                    # a class whose metaclass keeps its one instance runs ``__init__`` the
+                    # first time it is called only
+                    made_once = isinstance(value, Class) and self._made_by_metaclass(value.key)
+                    once = made_once or once_at(line)
                     result.sync_calls.append(SyncCall(line, col, target, call, once))
                     for wrapper in self._wrappers(target):
                         result.sync_calls.append(SyncCall(line, col, wrapper, call, once))
@@ -583,7 +586,7 @@ class BlockingAnalysis:
                 isinstance(value, LibraryObject) and value.name in ITERATED_IN_THREADS
                 for value in called
             ):
-                handed.add(id(content))
+                handed.update(_generators_within(content))
             if any(
                 (isinstance(value, LibraryObject) and value.name in self.offloaders)
                 or (isinstance(value, LibraryMethod) and value.name == "run_in_executor")
@@ -1389,6 +1392,23 @@ def _takes_ready_item(function: FunctionSummary, value: LibraryCallee, call: Cal
         and isinstance(func, Attribute)
         and function.holds_item_at(func.base, call.line)
     )
+
+
+def _generators_within(content: Call) -> set[int]:
+    """``content`` and the calls given to it as arguments, nested (by id): a generator
+    made on the loop and handed to the generator a response iterates (``out =
+    model.infer(text)``, then ``StreamingResponse(encode(out))``) is iterated inside that
+    one's body, in the same thread, so its body runs there too."""
+    found: set[int] = set()
+    pending = [content]
+    while pending:
+        call = pending.pop()
+        if id(call) in found:
+            continue
+        found.add(id(call))
+        given = [*call.args, *(keyword.value for keyword in call.keywords)]
+        pending.extend(value for value in given if isinstance(value, Call))
+    return found
 
 
 def _handed_constants(call: Call, function: str, constants: dict[str, Constant]) -> Call | None:

@@ -751,8 +751,16 @@ class Program:
             if not isinstance(func, Attribute):
                 continue
             for value in self.eval(func.base, where[0]):
-                if isinstance(value, Instance | Super) and (
-                    Class(klass) in self.mro(value.key) or Class(value.key) in self.mro(klass)
+                made: Key | None = None
+                if isinstance(value, Instance | Super):
+                    made = value.key
+                elif isinstance(value, Router) and value.key in self.routers:
+                    # an app of a class of the project's (``class App(FastAPI)``)
+                    made = self.routers[value.key].cls
+                else:
+                    continue
+                if made is not None and (
+                    Class(klass) in self.mro(made) or Class(made) in self.mro(klass)
                 ):
                     return True
         return False

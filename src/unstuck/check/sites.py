@@ -198,7 +198,8 @@ def _nearest_route(
 
 def _validators(program: Program, routes: list[Route]) -> dict[Key, set[str]]:
     """Validators of the pydantic models a route takes as parameters: FastAPI validates
-    the request on the event loop, before a ``def`` route goes to the thread pool."""
+    the request on the event loop, before a ``def`` route goes to the thread pool (a
+    parameter filled by ``Depends`` takes what the dependency returns, unvalidated)."""
     found: dict[Key, set[str]] = {}
     for route in routes:
         handler = program.function(route.handler_key)
@@ -206,7 +207,10 @@ def _validators(program: Program, routes: list[Route]) -> dict[Key, set[str]]:
         for param in handler.params if handler is not None else ():
             if param.annotation is None:
                 continue
-            for value in program.instances(program.eval(param.annotation, module)):
+            annotated = program.eval(param.annotation, module)
+            if program.dependencies(annotated, param.default, module, library=True):
+                continue  # a dependency's value is handed over as it is, not validated
+            for value in program.instances(annotated):
                 if isinstance(value, Instance) and _is_model(program, value.key):
                     for validator in _validator_methods(program, value.key):
                         found.setdefault(validator, set()).add(route.label)
