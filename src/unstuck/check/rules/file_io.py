@@ -44,7 +44,8 @@ RULE = Rule(
     "faiss indexes, networkx graphs, nano-vectordb stores, joblib/numpy/torch files "
     "read or written, "
     "`importlib.reload`, `importlib.resources.read_text`/`files(...)` reads, "
-    "`pkgutil.get_data`, "
+    "`pkgutil.get_data`, archives opened from a path (`zipfile.ZipFile`) and unpacked or "
+    "added to (`extractall`, `extract`, `write`/`add`, also of `tarfile`), "
     "`UploadFile.file.read()` (not files under `/proc` or `/sys`, also in `async with`)",
     example="""\
 from fastapi import FastAPI, UploadFile
@@ -89,8 +90,17 @@ async def upload(file: UploadFile):
         "os",
         "listdir scandir walk remove unlink rename renames replace makedirs removedirs fsync "
         "fdopen mkdir rmdir truncate",
-    ),
+    )
+    # an archive opened from a path reads its directory from the file at once
+    | functions("zipfile", "ZipFile"),
     methods=methods(
+        # unpacking writes every member to the disk, adding one reads it from there,
+        # whatever the archive itself is kept in
+        "zipfile.ZipFile",
+        "extractall extract write",
+    )
+    | methods("tarfile.TarFile", "extractall extract add")
+    | methods(
         _PATH,
         "open read_text read_bytes write_text write_bytes iterdir glob rglob walk "
         "mkdir unlink rmdir touch rename replace",
@@ -132,6 +142,7 @@ async def upload(file: UploadFile):
         },
         "builtins.open": _TEXT_FILE,
         "io.open": _TEXT_FILE,
+        "tarfile.open": "tarfile.TarFile",
         "os.fdopen": _TEXT_FILE,
         "io.open_code": _BINARY_READER,
         # opened ``w+b`` unless told otherwise
@@ -149,6 +160,7 @@ async def upload(file: UploadFile):
     yields={f"{_PATH}.{name}": _PATH for name in ("iterdir", "glob", "rglob")},
     # saved to or loaded from a buffer in memory: no file
     nonblocking={
+        "zipfile.ZipFile": ("file", 0, InMemory()),
         "torch.save": ("f", 1, InMemory()),
         "torch.load": ("f", 0, InMemory()),
         "joblib.dump": ("filename", 1, InMemory()),
