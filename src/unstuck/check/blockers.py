@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from unstuck.check.model import MODULE_BODY, Call, ChainLink, Finding
 from unstuck.check.rule import Rule
-from unstuck.check.values import Key
+from unstuck.check.values import Key, LibraryMethod
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,9 @@ class Scan:
     # tasks started under a once-guard: they run beside the requests (a background
     # poller, as one the lifespan starts), for no request of their own
     spawned_once: list[Key] = field(default_factory=list)
+    # a method of a network (a ``torch.nn.Module`` subclass) that runs layers of it: the
+    # library call each layer is (reported where code outside the network runs it)
+    runs: LibraryMethod | None = None
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -161,6 +161,7 @@ class BlockingAnalysis:
         # the lines of its coroutine it turns off)
         self._awaited_off: dict[int, tuple[Call, list[tuple[int, int]]]] = {}
         self._long_lived: dict[Key, bool] = {}
+        self._runs: dict[Key, LibraryMethod | None] = {}
         self._serving = Serving(program)
         # Handed over through a weak proxy: this object's bound methods, held by an
         # object it owns, would make a cycle that keeps every memo of the run alive
@@ -189,6 +190,9 @@ class BlockingAnalysis:
         once_at = self._once_at(key, function)
         handed = self._iterated_in_threads(function.calls, module)
         spawned = self._spawned(function.calls, module)
+        # in a method of a network, its layers run as part of it: reported once, where
+        # code outside the network runs it
+        network = self._network_of(key, function)
         for call in function.calls:
             if function.no_loop_blocks and function.runs_without_loop_at(call.line):
                 continue  # only runs when no event loop is running
@@ -219,6 +223,14 @@ class BlockingAnalysis:
                 ):
                     # a library object called: ``pipe(text)`` runs a model
                     value = LibraryMethod(value.cls, "__call__")
+                elif isinstance(value, Instance) and program.method(value.key, "__call__") is None:
+                    # an instance of a class of the project called, whose ``__call__`` is
+                    # its library base's: ``model(batch)`` on a ``torch.nn.Module``
+                    # subclass runs the network's forward pass
+                    value = self._library_call(value.key) or value
+                if network is not None and value == network:
+                    result.runs = network
+                    continue
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
                     func = call.func
                     if isinstance(func, Attribute) and func.name == "__setattr__":
@@ -309,6 +321,17 @@ class BlockingAnalysis:
                     # first time it is called only
                     made_once = isinstance(value, Class) and self._made_by_metaclass(value.key)
                     once = made_once or once_at(line)
+                    runs = (
+                        self._network_run(target)
+                        if network is None and self._network_of(target, callee) is not None
+                        else None
+                    )
+                    if runs is not None:
+                        # ``tts.vits.infer(codes)``: a method of a network that runs it
+                        found = self.library_blocker(runs)
+                        if found is not None:
+                            label = f"{callee.qualname}() (a run of a {found[1].split()[-1]})"
+                            result.hits.append(Hit(found[0], line, col, label, None, once))
                     result.sync_calls.append(SyncCall(line, col, target, call, once))
                     for wrapper in self._wrappers(target):
                         result.sync_calls.append(SyncCall(line, col, wrapper, call, once))
@@ -496,6 +519,55 @@ class BlockingAnalysis:
             return [UNKNOWN_MAKER]
         return places
 
+    def _library_call(self, klass: Key) -> LibraryMethod | None:
+        """The ``__call__`` a rule lists of a library class that class ``klass`` derives
+        from, when calling an instance of the class runs it."""
+        for entry in self.program.mro(klass):
+            listed = isinstance(entry, LibraryObject) and (
+                (entry.name, "__call__") in self.knowledge.methods
+            )
+            if listed and isinstance(entry, LibraryObject):
+                return LibraryMethod(entry.name, "__call__")
+        return None
+
+    def _network_of(self, key: Key, function: FunctionSummary) -> LibraryMethod | None:
+        """The library ``__call__`` of the network whose method function ``key`` is (or
+        a function nested in such a method)."""
+        owner = function.class_qualname
+        if owner is None and ".<locals>." in key[1]:
+            outer = key[1].partition(".<locals>.")[0]
+            owner = outer.rpartition(".")[0] or None
+            if owner is not None and self.program.klass((key[0], owner)) is None:
+                owner = None
+        if owner is None:
+            return None
+        return self._library_call((key[0], owner))
+
+    def _network_run(self, target: Key) -> LibraryMethod | None:
+        """The library call of the network that calling method ``target`` of it runs
+        (it calls a layer, or another method of the network that does)."""
+        known = self._runs.get(target)
+        if known is not None or target in self._runs:
+            return known
+        if target[1].endswith(".__init__"):
+            return None  # building a network runs none of it
+        self._runs[target] = None  # a method that calls itself: cut
+        scan = self.scan(target)
+        runs = scan.runs
+        if runs is None:
+            for sync_call in scan.sync_calls:
+                inner = self.program.function(sync_call.target)
+                if (
+                    inner is not None
+                    and not sync_call.target[1].endswith(".__init__")
+                    and self._network_of(sync_call.target, inner) is not None
+                ):
+                    runs = self._network_run(sync_call.target)
+                    if runs is not None:
+                        break
+        self._runs[target] = runs
+        return runs
+
     def _made_by_metaclass(self, klass: Key) -> bool:
         """A class whose metaclass (of the project) has its own ``__call__``: calling the
         class runs it, which keeps and hands back the instance it made (a singleton),
@@ -575,8 +647,11 @@ class BlockingAnalysis:
     def _iterated_in_threads(self, calls: list[Call], module: str) -> set[int]:
         """The calls (by id) whose result a streaming response iterates in the thread pool:
         ``StreamingResponse(read_chunks(path))``; or that a thread advances: ``chunks =
-        read_chunks(path)``, then ``await asyncio.to_thread(next, chunks, None)``."""
+        read_chunks(path)``, then ``await asyncio.to_thread(next, chunks, None)``. A
+        generator also advanced on the loop (``next(chunks)`` in another branch) is not
+        one of them."""
         handed: set[int] = set()
+        handing: set[int] = set()
         for call in calls:
             content = call.argument("content", 0)
             if not isinstance(content, Call) and not any(isinstance(a, Call) for a in call.args):
@@ -587,12 +662,24 @@ class BlockingAnalysis:
                 for value in called
             ):
                 handed.update(_generators_within(content))
+                handing.add(id(call))
             if any(
                 (isinstance(value, LibraryObject) and value.name in self.offloaders)
                 or (isinstance(value, LibraryMethod) and value.name == "run_in_executor")
                 for value in called
             ):
                 handed.update(id(given) for given in call.args if isinstance(given, Call))
+                handing.add(id(call))
+        if handed:
+            for call in calls:
+                if id(call) in handing or id(call) in handed:
+                    continue
+                used = [*call.args, *(keyword.value for keyword in call.keywords)]
+                if isinstance(call.func, Attribute) and call.func.name in _ADVANCING:
+                    used.append(call.func.base)  # ``for chunk in chunks``
+                for value in used:
+                    if isinstance(value, Call):
+                        handed.discard(id(value))
         return handed
 
     def library_blocker(self, value: LibraryCallee) -> tuple[Rule, str] | None:
@@ -1392,6 +1479,10 @@ def _takes_ready_item(function: FunctionSummary, value: LibraryCallee, call: Cal
         and isinstance(func, Attribute)
         and function.holds_item_at(func.base, call.line)
     )
+
+
+# methods of a generator that run its body (``close`` only runs its ``finally``)
+_ADVANCING = frozenset({ITERATED, "send", "__next__"})
 
 
 def _generators_within(content: Call) -> set[int]:

@@ -1020,7 +1020,8 @@ class Program:
             if after:  # ``super().name()`` runs the base class's own method
                 return frozenset({Function(method)})
             return self.dispatched(key, name, method)
-        for entry in self.mro(key):
+        # ``super().name`` looks past the class itself
+        for entry in self.mro(key)[1:] if after else self.mro(key):
             if isinstance(entry, LibraryObject):
                 return self.library_attribute(entry.name, name)
             klass = self.klass(entry.key)
@@ -1075,6 +1076,14 @@ class Program:
                     returned = knowledge.returns.get(f"{value.cls}.{value.name}")
                     if returned is not None:
                         result.add(LibraryInstance(knowledge.canonical(returned)))
+                    if f"{value.cls}.{value.name}" in knowledge.returns_receiver and isinstance(
+                        call.func, Attribute
+                    ):
+                        result |= {
+                            receiver
+                            for receiver in self.eval(call.func.base, module)
+                            if isinstance(receiver, Instance | LibraryInstance)
+                        }
                 case LibraryInstance():  # a callable library object (scoped_session)
                     returned = knowledge.returns.get(f"{value.cls}.__call__")
                     if returned is not None:

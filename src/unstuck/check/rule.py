@@ -155,6 +155,9 @@ class Rule:
     method_exceptions: frozenset[tuple[str, str]] = frozenset()
     attributes: frozenset[tuple[str, str]] = frozenset()  # blocking attribute reads
     returns: Mapping[str, str] = field(default_factory=dict)  # "f" / "Class.m" -> class
+    # "Class.m" that hands back the object it is called on (``model.to(device).eval()``),
+    # also when that object is of a class of the project derived from ``Class``
+    returns_receiver: frozenset[str] = frozenset()
     # "f" / "Class.m" -> the class of each item of what it returns, for a loop over it
     # (``for entry in folder.iterdir():`` gives paths)
     yields: Mapping[str, str] = field(default_factory=dict)
@@ -213,6 +216,7 @@ class Knowledge:
         self.method_exceptions: set[tuple[str, str]] = set()
         self.attributes: dict[tuple[str, str], Rule] = {}
         self.returns: dict[str, str] = {}
+        self.returns_receiver: set[str] = set()
         self.yields: dict[str, str] = {}
         self.returns_for_argument: dict[str, ReturnsFor] = {}
         self.aliases: dict[str, str] = {}
@@ -246,6 +250,7 @@ class Knowledge:
                 self.attributes.setdefault(key, rule)
             self.method_exceptions.update(rule.method_exceptions)
             self.returns.update(rule.returns)
+            self.returns_receiver.update(rule.returns_receiver)
             self.yields.update(rule.yields)
             self.returns_for_argument.update(rule.returns_for_argument)
             self.aliases.update(rule.aliases)

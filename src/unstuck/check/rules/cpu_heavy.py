@@ -66,7 +66,8 @@ RULE = Rule(
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
     "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
-    "`pipeline`, Kokoro), embeddings computed (sentence-transformers), "
+    "`pipeline`, Kokoro, a `torch.nn.Module` of the project called), "
+    "embeddings computed (sentence-transformers), "
     "audio decoded (soundfile, "
     "librosa, torchaudio), "
     "Brotli at its default (slowest) quality, loops of a million iterations or more",
@@ -198,6 +199,9 @@ async def login(password: str):
     | methods("faster_whisper.BatchedInferencePipeline", "transcribe")
     | methods("whisper.model.Whisper", "transcribe")
     | methods("transformers.Pipeline", "__call__")
+    # a neural network of the project's (a ``torch.nn.Module`` subclass) called: its
+    # forward pass, milliseconds to seconds on a CPU
+    | methods("torch.nn.Module", "__call__")
     | methods("kokoro.KPipeline", "__call__ generate_from_tokens")
     # a transformer model run over the texts (tens of milliseconds to seconds a batch)
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
@@ -259,7 +263,17 @@ async def login(password: str):
         "hashlib.scrypt": CheapBelow("n", -1, 4_096),
         "brotli.compress": CheapBelow("quality", 2, 6),
     },
+    # a network moved or switched to inference mode is the same network
+    returns_receiver=frozenset(
+        f"torch.nn.Module.{name}"
+        for name in ("eval", "train", "to", "cuda", "cpu", "half", "float", "requires_grad_")
+    ),
     aliases={
+        "torch.nn.modules.module.Module": "torch.nn.Module",
+        # Lightning's modules are torch modules (its trainer calls their other hooks)
+        "pytorch_lightning.LightningModule": "torch.nn.Module",
+        "lightning.LightningModule": "torch.nn.Module",
+        "lightning.pytorch.LightningModule": "torch.nn.Module",
         "passlib.CryptContext": "passlib.context.CryptContext",
         "llama_cpp.llama.Llama": "llama_cpp.Llama",
         "faster_whisper.transcribe.WhisperModel": "faster_whisper.WhisperModel",
