@@ -1048,6 +1048,10 @@ def _tests_kept(test: ast.expr) -> bool:
         return any(_tests_set(value) for value in test.values) and all(
             _tests_set(value) or _is_flag(value) or _reads_clock(value) for value in test.values
         )
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+        # ``if _engine is not None or name in _fallbacks: return``: either kind of thing
+        # kept (what follows fills one of them)
+        return all(_tests_kept(value) for value in test.values)
     return _tests_set(test)
 
 
