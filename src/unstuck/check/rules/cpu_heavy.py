@@ -52,6 +52,25 @@ _KEY_LOADED = Wording(
     "load it once (at start-up, or cached) and keep the key object",
 )
 
+_PRETRAINED = "transformers.PreTrainedModel"
+# the classes whose ``from_pretrained`` loads a model of the kind asked for
+_AUTO_MODELS = (
+    "AutoModel",
+    "AutoModelForCausalLM",
+    "AutoModelForSeq2SeqLM",
+    "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification",
+    "AutoModelForQuestionAnswering",
+    "AutoModelForMaskedLM",
+    "AutoModelForSpeechSeq2Seq",
+    "AutoModelForCTC",
+    "AutoModelForImageClassification",
+    "AutoModelForObjectDetection",
+    "AutoModelForVision2Seq",
+    "AutoModelForImageTextToText",
+    "AutoModelForZeroShotImageClassification",
+)
+
 RULE = Rule(
     code="USK113",
     name="cpu-heavy",
@@ -66,7 +85,8 @@ RULE = Rule(
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
     "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
-    "`pipeline`, Kokoro, a `torch.nn.Module` of the project called), "
+    "`pipeline` or a model loaded by `AutoModel*.from_pretrained`, Kokoro, a "
+    "`torch.nn.Module` of the project called), "
     "embeddings computed (sentence-transformers), "
     "audio decoded (soundfile, "
     "librosa, torchaudio), "
@@ -202,6 +222,9 @@ async def login(password: str):
     # a neural network of the project's (a ``torch.nn.Module`` subclass) called: its
     # forward pass, milliseconds to seconds on a CPU
     | methods("torch.nn.Module", "__call__")
+    # a pretrained model loaded by transformers: its forward pass, and text generated token
+    # by token (``chat``/``stream_chat`` are the methods remote code of chat models adds)
+    | methods(_PRETRAINED, "__call__ forward generate chat stream_chat stream_generate")
     | methods("kokoro.KPipeline", "__call__ generate_from_tokens")
     # a transformer model run over the texts (tens of milliseconds to seconds a batch)
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
@@ -231,6 +254,7 @@ async def login(password: str):
         "pwdlib.PasswordHash.recommended": "pwdlib.PasswordHash",
         "whisper.load_model": "whisper.model.Whisper",
         "transformers.pipeline": "transformers.Pipeline",
+        **{f"transformers.{auto}.from_pretrained": _PRETRAINED for auto in _AUTO_MODELS},
         "llama_cpp.Llama.from_pretrained": "llama_cpp.Llama",
         "PIL.Image.open": _IMAGE,
         "PIL.Image.new": _IMAGE,
@@ -265,7 +289,8 @@ async def login(password: str):
     },
     # a network moved or switched to inference mode is the same network
     returns_receiver=frozenset(
-        f"torch.nn.Module.{name}"
+        f"{network}.{name}"
+        for network in ("torch.nn.Module", _PRETRAINED)
         for name in ("eval", "train", "to", "cuda", "cpu", "half", "float", "requires_grad_")
     ),
     aliases={
