@@ -228,8 +228,13 @@ class BlockingAnalysis:
                     # its library base's: ``model(batch)`` on a ``torch.nn.Module``
                     # subclass runs the network's forward pass
                     value = self._library_call(value.key) or value
-                if network is not None and value == network:
-                    result.runs = network
+                if (
+                    network is not None
+                    and isinstance(value, LibraryMethod)
+                    and value.cls == network.cls
+                    and (value.cls, value.name) in self.knowledge.methods
+                ):
+                    result.runs = network  # a layer, or the base's own computation
                     continue
                 if isinstance(value, LibraryObject | LibraryMethod | TaskMethod):
                     func = call.func
@@ -554,6 +559,11 @@ class BlockingAnalysis:
         self._runs[target] = None  # a method that calls itself: cut
         scan = self.scan(target)
         runs = scan.runs
+        function = self.program.function(target)
+        network = self._network_of(target, function) if function is not None else None
+        name = target[1].rpartition(".")[2]
+        if runs is None and network is not None and (network.cls, name) in self.knowledge.methods:
+            runs = network  # the library's own name for the computation (``forward``)
         if runs is None:
             for sync_call in scan.sync_calls:
                 inner = self.program.function(sync_call.target)

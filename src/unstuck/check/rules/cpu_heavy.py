@@ -221,7 +221,7 @@ async def login(password: str):
     | methods("transformers.Pipeline", "__call__")
     # a neural network of the project's (a ``torch.nn.Module`` subclass) called: its
     # forward pass, milliseconds to seconds on a CPU
-    | methods("torch.nn.Module", "__call__")
+    | methods("torch.nn.Module", "__call__ forward")
     # a pretrained model loaded by transformers: its forward pass, and text generated token
     # by token (``chat``/``stream_chat`` are the methods remote code of chat models adds)
     | methods(_PRETRAINED, "__call__ forward generate chat stream_chat stream_generate")
