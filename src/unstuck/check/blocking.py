@@ -527,11 +527,9 @@ class BlockingAnalysis:
     def _library_call(self, klass: Key) -> LibraryMethod | None:
         """The ``__call__`` a rule lists of a library class that class ``klass`` derives
         from, when calling an instance of the class runs it."""
+        methods = self.knowledge.methods
         for entry in self.program.mro(klass):
-            listed = isinstance(entry, LibraryObject) and (
-                (entry.name, "__call__") in self.knowledge.methods
-            )
-            if listed and isinstance(entry, LibraryObject):
+            if isinstance(entry, LibraryObject) and (entry.name, "__call__") in methods:
                 return LibraryMethod(entry.name, "__call__")
         return None
 
