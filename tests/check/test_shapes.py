@@ -103,6 +103,9 @@ def test_routes_given_as_objects() -> None:
         "WEBSOCKET /legacy/events": "site.events",
         # an ``APIRoute`` imported under another name, in an app a method makes
         "POST /v1/predict": "site.Endpoints.predict",
+        # a route class of the project's, derived from ``APIRoute``
+        "GET /v2/ready": "site.Endpoints.ready",
+        "POST /v2/load": "site.Endpoints.load",
     }
 
 
@@ -179,6 +182,9 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # that passes nothing reads the file
         (383, ("GET /notes/{name}",)),
         (384, ("GET /notes/{name}",)),
+        # ``if renames:`` on a default ``{}`` no caller overrides: off
+        (524, ("POST /commits",)),
+        (525, ("POST /commits",)),
     }
 
 
@@ -443,6 +449,9 @@ def test_server_helpers_settings_defaults_and_library_apps() -> None:
         # a helper that passes its parameters to add_api_route, once per call
         "GET /topics",
         "POST /topics",
+        # and one that passes on ``**options``, methods among them
+        "POST /drafts",
+        "GET /drafts",
         # add_api_route in a loop over paths
         "POST /v1/messages",
         "POST /compat/v1/messages",

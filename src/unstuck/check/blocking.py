@@ -1036,7 +1036,8 @@ class BlockingAnalysis:
                 return (block.when and all(s is False for s in same)) or (
                     not block.when and any(same)
                 )
-            return isinstance(given, Constant) and bool(given.value) != block.when
+            truth = _known_truth(given)
+            return truth is not None and truth != block.when
 
         off = [
             block
@@ -1586,3 +1587,17 @@ def _outside(reached: dict[Site, Blocker], spans: list[tuple[int, int]]) -> dict
         for site, blocker in reached.items()
         if not any(first <= blocker.chain[0].line <= last for first, last in spans)
     }
+
+
+def _known_truth(value: Expr) -> bool | None:
+    """Whether a value given for a flag is true, when that is known: a constant's, and
+    an empty display's (``renames: dict[str, str] = {}`` leaves ``if renames:`` off)."""
+    match value:
+        case Constant(held):
+            return bool(held)
+        case DictDisplay(keys, _) if not keys:
+            return False
+        case Items(items) if not items:
+            return False
+        case _:
+            return None

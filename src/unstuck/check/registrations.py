@@ -377,10 +377,17 @@ class Registrations:
             if not isinstance(item, Call):
                 continue
             # the class's own name, or an alias (``from fastapi.routing import APIRoute as
-            # FastAPIRoute``): what it stands for decides
+            # FastAPIRoute``), or a class of the project derived from it
+            # (``class APIRoute(FastAPIRoute)`` with its own request handler): what it
+            # stands for decides
+            made = [
+                base
+                for value in program.eval(item.func, module)
+                for base in (program.mro(value.key) if isinstance(value, Class) else [value])
+            ]
             kinds = {
                 value.name.rpartition(".")[2]
-                for value in program.eval(item.func, module)
+                for value in made
                 if isinstance(value, LibraryObject) and value.name.startswith(_LISTED_FROM)
             } & _LISTED
             kind = min(kinds, default=None)
@@ -570,13 +577,21 @@ class Registrations:
             return site.argument(expr.name, names.index(expr.name) - offset)
 
         listed = call.keyword("methods")
+        # ``def add_api_route(self, path, endpoint, **kwargs): self.app.add_api_route(path,
+        # endpoint, **kwargs)``: the methods are what each call of the helper names
+        spread = listed is None and any(
+            keyword.name is None
+            and isinstance(keyword.value, Param)
+            and keyword.value.function == within[1]
+            for keyword in call.keywords
+        )
         found: list[tuple[str, list[str], list[Key]]] = []
         for (caller, _), site in self.program.calls_named(within[1].rpartition(".")[2]):
             if Function(within) not in program.eval(site.func, caller):
                 continue
             path = self._text_with(written, module, within, site, caller)
             bound = methods
-            passed = given(listed, site)
+            passed = site.keyword("methods") if spread else given(listed, site)
             if isinstance(passed, Items):
                 constants = [program.constant(item, caller) for item in passed.items]
                 bound = sorted(str(item).upper() for item in constants if isinstance(item, str))

@@ -685,10 +685,18 @@ class ModuleWalker(ExpressionReader):
             # ``if not path.exists(): path.write_text(...)``: once the file is there, the
             # block never runs again for that path (as a cache filled once per key)
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
+        if self.env is not None and (after := _made_once_after(node, self.current_block)):
+            self.function.once_blocks.append(after)
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
-        if grew and node.body and self.env is not None and _reads_clock(test):
+        if (
+            grew
+            and node.body
+            and self.env is not None
+            and (_reads_clock(test) or _reads_mtime(test))
+        ):
             # ``if time.monotonic() - _last > INTERVAL: refresh(); _last = ...``: the
-            # block stores state and runs once per interval
+            # block stores state and runs once per interval; ``if _mtime !=
+            # path.stat().st_mtime: reload(); _mtime = ...``: once per change of the file
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
             return
         if not grew:
@@ -879,11 +887,36 @@ def _creates_what_is_missing(node: ast.If) -> bool:
         return False
     if _ASKS_THERE.search(asked.func.attr) and _creates_on_the_same(asked, node.body):
         return True
-    if asked.func.attr not in _PATH_TESTS or asked.keywords:
+    return _makes_tested_path(asked, node.body)
+
+
+def _made_once_after(node: ast.If, statements: list[ast.stmt]) -> Lines | None:
+    """``if os.path.exists(MARKER): return False`` followed by what makes ``MARKER``:
+    the statements after the early return run only while the path is missing, once."""
+    test = node.test
+    if node.orelse or not node.body or not isinstance(node.body[-1], ast.Return | ast.Raise):
+        return None
+    index = next((i for i, statement in enumerate(statements) if statement is node), None)
+    if index is None or index + 1 >= len(statements):
+        return None
+    rest = statements[index + 1 :]
+    if not _makes_tested_path(test, rest):
+        return None
+    return Lines(rest[0].lineno, _last_line(rest[-1]))
+
+
+def _makes_tested_path(asked: ast.expr, body: list[ast.stmt]) -> bool:
+    """``asked`` is ``os.path.exists(path)`` or ``path.exists()`` (or ``isfile``, ...)
+    and ``body`` makes that very path."""
+    if not (
+        isinstance(asked, ast.Call)
+        and isinstance(asked.func, ast.Attribute)
+        and asked.func.attr in _PATH_TESTS
+        and not asked.keywords
+    ):
         return False
-    # ``os.path.exists(path)`` or ``path.exists()``
     wanted = ast.dump(_unwrapped(asked.args[0] if asked.args else asked.func.value))
-    for statement in node.body:
+    for statement in body:
         for inner in ast.walk(statement):
             if isinstance(inner, ast.Call) and any(
                 ast.dump(_unwrapped(made)) == wanted for made in _made_paths(inner)
@@ -1065,6 +1098,24 @@ def _reads_clock(test: ast.expr) -> bool:
     return isinstance(test, ast.Compare) and any(
         isinstance(node, ast.Call) and _called(node) in _CLOCKS for node in ast.walk(test)
     )
+
+
+def _reads_mtime(test: ast.expr) -> bool:
+    """A comparison (alone or in an ``and``) with a file's modification time in it:
+    ``_stamp != path.stat().st_mtime``, ``os.path.getmtime(path) > _loaded_at``."""
+    parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    return any(
+        isinstance(part, ast.Compare)
+        and any(
+            (isinstance(node, ast.Attribute) and node.attr in _MTIMES)
+            or (isinstance(node, ast.Call) and _called(node) in _MTIMES)
+            for node in ast.walk(part)
+        )
+        for part in parts
+    )
+
+
+_MTIMES = frozenset({"st_mtime", "st_mtime_ns", "getmtime"})
 
 
 def _guard_call(test: ast.expr) -> tuple[ast.Call, bool] | None:

@@ -53,6 +53,8 @@ _KEY_LOADED = Wording(
 )
 
 _PRETRAINED = "transformers.PreTrainedModel"
+# docTR's model builders: each returns a ``torch.nn.Module`` whose call runs the model
+_DOCTR_PREDICTORS = "ocr_predictor kie_predictor detection_predictor recognition_predictor"
 # the classes whose ``from_pretrained`` loads a model of the kind asked for
 _AUTO_MODELS = (
     "AutoModel",
@@ -70,6 +72,20 @@ _AUTO_MODELS = (
     "AutoModelForImageTextToText",
     "AutoModelForZeroShotImageClassification",
 )
+# what loads a model's weights (the calls of what they return are listed in ``methods``)
+_MODEL_LOADS = (
+    "llama_cpp.Llama",
+    "llama_cpp.Llama.from_pretrained",
+    "onnxruntime.InferenceSession",
+    "faster_whisper.WhisperModel",
+    "whisper.load_model",
+    "transformers.pipeline",
+    "sentence_transformers.SentenceTransformer",
+    "sentence_transformers.CrossEncoder",
+    "kokoro.KPipeline",
+    *(f"transformers.{auto}.from_pretrained" for auto in _AUTO_MODELS),
+    *(f"doctr.models.{name}" for name in _DOCTR_PREDICTORS.split()),
+)
 
 RULE = Rule(
     code="USK113",
@@ -86,7 +102,8 @@ RULE = Rule(
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
     "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
     "`pipeline` or a model loaded by `AutoModel*.from_pretrained`, Kokoro, a "
-    "`torch.nn.Module` of the project called), "
+    "`torch.nn.Module` of the project called, docTR's OCR models), models loaded per request, "
+    "PDFs opened or saved by pikepdf or rendered by pdf2image, "
     "embeddings computed (sentence-transformers), "
     "audio decoded (soundfile, "
     "librosa, torchaudio), "
@@ -157,6 +174,16 @@ async def login(password: str):
     | frozenset({"pypdf.PdfReader", "PyPDF2.PdfReader", "PyPDF2.PdfFileReader"})
     | functions("fitz", "open")
     | functions("pymupdf", "open")
+    # a model loaded: its weights read from disk (or fetched) and set up, from hundreds
+    # of milliseconds to minutes: per request, it is loaded again for every one
+    | frozenset(_MODEL_LOADS)
+    # docTR: documents rendered to page images (a PDF page by page)
+    | functions("doctr.io.DocumentFile", "from_pdf from_images")
+    # a PDF opened and written whole (pikepdf, on qpdf), or rendered to images by
+    # poppler's ``pdftoppm``, which pdf2image runs and waits for
+    | functions("pikepdf", "open")
+    | functions("pikepdf.Pdf", "open")
+    | functions("pdf2image", "convert_from_path convert_from_bytes")
     | functions("soundfile", "read")
     # Brotli's default quality (11) is its slowest: meant for files compressed once
     | functions("brotli", "compress")
@@ -248,6 +275,7 @@ async def login(password: str):
     | methods(_PLATYPUS, "build multiBuild")
     | methods(_CANVAS, "save getpdfdata")
     | methods(_FPDF, "output")
+    | methods("pikepdf.Pdf", "save")
     # serializes every part of the document to XML and zips it (and writes the file)
     | methods(_DOCX, "save"),
     returns={
@@ -256,6 +284,9 @@ async def login(password: str):
         "transformers.pipeline": "transformers.Pipeline",
         **{f"transformers.{auto}.from_pretrained": _PRETRAINED for auto in _AUTO_MODELS},
         "llama_cpp.Llama.from_pretrained": "llama_cpp.Llama",
+        "pikepdf.open": "pikepdf.Pdf",
+        "pikepdf.Pdf.open": "pikepdf.Pdf",
+        **{f"doctr.models.{name}": "torch.nn.Module" for name in _DOCTR_PREDICTORS.split()},
         "PIL.Image.open": _IMAGE,
         "PIL.Image.new": _IMAGE,
         "qrcode.make": _IMAGE,
@@ -309,6 +340,10 @@ async def login(password: str):
         "transformers.pipelines.pipeline": "transformers.pipeline",
         "transformers.pipelines.base.Pipeline": "transformers.Pipeline",
         "kokoro.pipeline.KPipeline": "kokoro.KPipeline",
+        **{
+            f"doctr.models.zoo.{name}": f"doctr.models.{name}" for name in _DOCTR_PREDICTORS.split()
+        },
+        "doctr.io.reader.DocumentFile": "doctr.io.DocumentFile",
         "sentence_transformers.SentenceTransformer.SentenceTransformer": (
             "sentence_transformers.SentenceTransformer"
         ),
