@@ -730,3 +730,8 @@ def test_a_base_method_runs_the_override_of_its_receivers_class() -> None:
     # runs the disk override reach its walk
     (finding,) = _check("template_methods").findings
     assert finding.routes == ("GET /disk", "GET /kinds/{kind}")
+
+
+def test_a_protocols_implementers_run_for_the_route_of_an_injected_service() -> None:
+    report = _check("protocol_implementers")
+    assert [(f.line, f.routes) for f in report.findings] == [(22, ("POST /login",))]

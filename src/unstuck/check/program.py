@@ -151,7 +151,16 @@ _FIRST_ARGUMENT = frozenset(
         "ClassVar",
         "Final",
     ]
-) | frozenset({"contextlib.AbstractContextManager", "contextlib.AbstractAsyncContextManager"})
+) | frozenset(
+    {
+        "contextlib.AbstractContextManager",
+        "contextlib.AbstractAsyncContextManager",
+        # what the dishka container injects (``service: FromDishka[StoreService]``)
+        "dishka.FromDishka",
+        "dishka.integrations.base.FromDishka",
+        "dishka.integrations.fastapi.FromDishka",
+    }
+)
 # annotations of a collection whose first argument is the type of its items
 _COLLECTIONS = (
     frozenset(
@@ -237,6 +246,7 @@ class Program:
         self._returns: dict[Key, frozenset[Value]] = {}
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
         self._subclasses: dict[Key, list[Key]] | None = None
+        self._implementers: dict[Key, list[Key]] = {}
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._registered: dict[Key, list[Key]] | None = None
         self._names_tabled: set[str] | None = None
@@ -490,11 +500,40 @@ class Program:
         if function is None or not function.stub:  # abstract, or a body of ``...``/``pass``
             return frozenset({Function(method)})
         overrides: set[Value] = {Function(method)}
-        for derived in self.subclasses(key):
+        for derived in [*self.subclasses(key), *self.implementers(key)]:
             override = self.method(derived, name)
             if override is not None:
                 overrides.add(Function(override))
         return frozenset(overrides)
+
+    def implementers(self, key: Key) -> list[Key]:
+        """The project classes that implement protocol ``key`` without naming it (a
+        structural type: ``password_hasher: PasswordHasherProtocol``, the class a
+        dependency injector hands in): those of production code that define every
+        method the protocol declares. Empty for a class that is not a protocol, and for
+        one that declares only special methods (``__call__``: any callable fits)."""
+        known = self._implementers.get(key)
+        if known is not None:
+            return known
+        found: list[Key] = []
+        klass = self.klass(key)
+        declared = {name for name in klass.methods if not name.startswith("__")} if klass else set()
+        if declared and self._protocols_only(frozenset({Instance(key)})):
+            for module_name, module in self.modules.items():
+                if module.in_tests or is_test_module(module_name):
+                    continue
+                for qualname, candidate in module.classes.items():
+                    other = (module_name, qualname)
+                    if (
+                        other == key
+                        or is_test_double(qualname)
+                        or not declared <= candidate.methods.keys()
+                        or self._protocols_only(frozenset({Instance(other)}))
+                    ):
+                        continue
+                    found.append(other)
+        self._implementers[key] = found
+        return found
 
     def calls_named(self, name: str) -> list[tuple[Key, Call]]:
         """Every call, in every function, of something named ``name`` (``f(...)``,

@@ -20,13 +20,20 @@ _CLUSTER_NO_IO = (
     "get_replicas get_random_node keyslot get_redis_connection"
 )
 
+_CHAT_HISTORIES = (
+    "langchain_community.chat_message_histories.RedisChatMessageHistory",
+    "langchain_redis.RedisChatMessageHistory",
+    "langchain.memory.RedisChatMessageHistory",
+)
+
 # what both clients' methods hand out: a pipeline, and a lock whose acquire waits
 _HANDED_OUT = {"pipeline": "redis.client.Pipeline", "lock": "redis.lock.Lock"}
 
 RULE = Rule(
     code="USK106",
     name="sync-redis",
-    catches="commands of `redis.Redis` and `RedisCluster` (not `redis.asyncio`)",
+    catches="commands of `redis.Redis` and `RedisCluster` (not `redis.asyncio`), and "
+    "LangChain's `RedisChatMessageHistory` written or cleared",
     example="""\
 import redis
 from fastapi import FastAPI
@@ -42,7 +49,15 @@ async def counter():
     summary="is a synchronous Redis command on the event loop",
     fix="use `redis.asyncio` and `await` the command",
     advice="await redis.asyncio, or make it def",
-    methods=methods("redis.client.Pipeline", "execute") | methods("redis.lock.Lock", "acquire"),
+    methods=methods("redis.client.Pipeline", "execute")
+    | methods("redis.lock.Lock", "acquire")
+    # LangChain's chat history kept in Redis, on the sync client (its ``aadd_messages``,
+    # ``aclear`` run these in a thread)
+    | frozenset(
+        (history, method)
+        for history in _CHAT_HISTORIES
+        for method in ("add_message", "add_messages", "add_user_message", "add_ai_message", "clear")
+    ),
     clients=(
         Client(
             _REDIS,
@@ -61,5 +76,8 @@ async def counter():
     aliases={
         "redis.utils.from_url": "redis.from_url",
         "redis.asyncio.client.Redis": "redis.asyncio.Redis",
+        "langchain_community.chat_message_histories.redis.RedisChatMessageHistory": (
+            "langchain_community.chat_message_histories.RedisChatMessageHistory"
+        ),
     },
 )
