@@ -735,3 +735,13 @@ def test_a_base_method_runs_the_override_of_its_receivers_class() -> None:
 def test_a_protocols_implementers_run_for_the_route_of_an_injected_service() -> None:
     report = _check("protocol_implementers")
     assert [(f.line, f.routes) for f in report.findings] == [(22, ("POST /login",))]
+
+
+def test_a_router_factory_called_from_several_places_makes_a_router_per_call() -> None:
+    assert _routes(_check("factory_copies")) == {
+        "GET /stores/": "app.make_crud.<locals>.list_items",
+        "GET /stores/{store_id}/ping": "app.ping",
+        "GET /discounts/": "app.make_crud.<locals>.list_items",
+        # the prefix this call passes
+        "GET /v1/items/": "app.make_crud.<locals>.list_items",
+    }

@@ -12,6 +12,7 @@ the checker stays quiet on code it does not understand.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 import re
 import sys
@@ -206,6 +207,9 @@ class RouterInfo:
     pages: dict[str, object] = field(default_factory=dict)
     # the project's class it is an instance of (``class SlashRouter(APIRouter)``)
     cls: Key | None = None
+    # a router a factory function makes, as one call of it made it (see
+    # ``Program.router_copies``): the function, the call, and the caller's module
+    made_by_call: tuple[Key, Call, str] | None = None
 
 
 _TUPLES = frozenset({"builtins.tuple", "typing.Tuple"})
@@ -247,6 +251,12 @@ class Program:
         self._mro: dict[Key, list[Class | LibraryObject]] = {}
         self._subclasses: dict[Key, list[Key]] | None = None
         self._implementers: dict[Key, list[Key]] = {}
+        # a router made inside a function called from several places is one router per
+        # call (``stores = make_crud_router(...)``, then ``@stores.get(...)``): the
+        # router as made in the function, and the copy each call gives (keyed by the
+        # call's own place)
+        self.router_copies: dict[RouterKey, list[RouterKey]] = {}
+        self._factory_calls: dict[Key, int] = {}
         self._calls_by_name: dict[str, list[tuple[Key, Call]]] | None = None
         self._registered: dict[Key, list[Key]] | None = None
         self._names_tabled: set[str] | None = None
@@ -505,6 +515,52 @@ class Program:
             if override is not None:
                 overrides.add(Function(override))
         return frozenset(overrides)
+
+    def _routers_for_call(
+        self, key: Key, made: frozenset[Value], call: Call, module: str
+    ) -> frozenset[Value]:
+        """What a call of function ``key`` returns, each router the function makes
+        itself (an ``APIRouter``, not an app) replaced by the copy this call makes, when
+        the function is called from more than one place: routes a caller adds to its
+        router are its own, and the function's own routes are on every copy."""
+        function = self.function(key)
+        if function is None or self._factory_call_count(key) < 2:
+            return made
+        result: set[Value] = set()
+        for value in made:
+            info = self.routers.get(value.key) if isinstance(value, Router) else None
+            if (
+                not isinstance(value, Router)
+                or info is None
+                or info.kind != "router"
+                or info.made_by_call is not None
+                or value.key[0] != key[0]
+                or not any(c.line == value.key[1] and c.col == value.key[2] for c in function.calls)
+            ):
+                result.add(value)
+                continue
+            copy: RouterKey = (module, call.line, call.col)
+            if copy not in self.routers:
+                self.routers[copy] = dataclasses.replace(
+                    info, key=copy, made_by_call=(key, call, module)
+                )
+                self.router_copies.setdefault(value.key, []).append(copy)
+            result.add(Router(copy))
+        return frozenset(result)
+
+    def _factory_call_count(self, key: Key) -> int:
+        """How many calls of function ``key`` the project makes (by name, then by
+        what they call)."""
+        known = self._factory_calls.get(key)
+        if known is None:
+            name = key[1].rpartition(".")[2]
+            known = sum(
+                1
+                for (caller, _), site in self.calls_named(name)
+                if Function(key) in self.eval(site.func, caller)
+            )
+            self._factory_calls[key] = known
+        return known
 
     def implementers(self, key: Key) -> list[Key]:
         """The project classes that implement protocol ``key`` without naming it (a
@@ -1101,6 +1157,8 @@ class Program:
             match value:
                 case Function():
                     made = self.returns_for(value.key, call)
+                    if any(isinstance(v, Router) for v in made):
+                        made = self._routers_for_call(value.key, made, call, module)
                     result |= self._made_for_receiver(value.key, made, call, module)
                     result |= self.returned_arguments(value.key, call, module)
                 case Class():

@@ -949,8 +949,16 @@ class Registrations:
         ``plain``: for Starlette's routes, which get the prefixes of inclusions and
         mounts only (FastAPI adds a router's own prefix and dependencies to its own
         kind of route as it is added)."""
+        copies = self.program.router_copies.get(router)
+        if copies and router not in seen:
+            # made by a factory called from several places: its routes are on each copy
+            return [
+                placement
+                for copy in copies
+                for placement in self.placements(copy, seen | {router}, plain)
+            ]
         info = self.program.routers.get(router)
-        own = info.prefix if info is not None and not plain else ""
+        own = self._own_prefix(info) if info is not None and not plain else ""
         own_dependencies = list(info.dependencies) if info is not None and not plain else []
         parents = _without_alternatives(self._parents.get(router, []))
         if not parents or router in seen:
@@ -968,6 +976,16 @@ class Registrations:
                     )
                 )
         return result
+
+    def _own_prefix(self, info: RouterInfo) -> str:
+        """A router's own prefix; for a copy a factory's call made, with the
+        factory's parameters read from that call."""
+        if info.made_by_call is None or info.prefix_expr is None:
+            return info.prefix
+        function, call, caller = info.made_by_call
+        if not _mentions(info.prefix_expr, function[1]):
+            return info.prefix
+        return self._text_with(info.prefix_expr, info.module, function, call, caller)
 
 
 @dataclass(frozen=True, slots=True)
