@@ -106,7 +106,7 @@ RULE = Rule(
     "PDFs opened or saved by pikepdf or rendered by pdf2image, "
     "embeddings computed (sentence-transformers), "
     "audio decoded (soundfile, "
-    "librosa, torchaudio), "
+    "librosa, torchaudio, faster-whisper's `decode_audio`), "
     "Brotli at its default (slowest) quality, loops of a million iterations or more",
     example="""\
 import bcrypt
@@ -188,7 +188,10 @@ async def login(password: str):
     # Brotli's default quality (11) is its slowest: meant for files compressed once
     | functions("brotli", "compress")
     | functions("librosa", "load resample")
-    | functions("torchaudio", "load"),
+    | functions("torchaudio", "load")
+    # faster-whisper's decoder: the whole file decoded and resampled with PyAV
+    | functions("faster_whisper.audio", "decode_audio")
+    | frozenset({"faster_whisper.decode_audio"}),
     messages={
         **{name: _PER_REQUEST_TEMPLATES for name in _TEMPLATE_ENVIRONMENTS},
         **{

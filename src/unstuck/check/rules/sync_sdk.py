@@ -77,6 +77,9 @@ _LANGCHAIN_STORE_CALLS = (
     "add_documents delete get_by_ids"
 )
 _RETRIEVER = "langchain_core.vectorstores.VectorStoreRetriever"
+# an in-process FAISS index: its sync methods call the embedding model (an API, or a
+# model run here) for what they add or look up
+_FAISS = "langchain_community.vectorstores.FAISS"
 
 # One entry per client class: the methods that stay local, the other names it is
 # imported under, and which methods hand out another client.
@@ -463,6 +466,7 @@ async def alert(text: str):
         for call in _LANGCHAIN_STORE_CALLS.split()
     )
     | methods(_RETRIEVER, "invoke batch get_relevant_documents")
+    | methods(_FAISS, "add_texts add_documents similarity_search similarity_search_with_score")
     # a Haystack pipeline run synchronously runs its components (model calls, retrievers)
     # on the caller's thread; ``draw``/``show`` render through mermaid.ink over HTTP
     | methods("haystack.Pipeline", "run draw show"),
@@ -495,6 +499,8 @@ async def alert(text: str):
             "langchain_milvus.Milvus",
         }
     )
+    # a FAISS index built from texts: every text embedded first
+    | functions(_FAISS, "from_texts from_documents")
     | functions(
         "pymilvus.utility",
         "has_collection list_collections drop_collection has_partition get_query_segment_info "
@@ -555,7 +561,8 @@ async def alert(text: str):
         for call in _STRIPE_CALLS.split()
     ),
     returns={
-        **{f"{store}.as_retriever": _RETRIEVER for store in _LANGCHAIN_STORES.split()},
+        **{f"{store}.as_retriever": _RETRIEVER for store in [*_LANGCHAIN_STORES.split(), _FAISS]},
+        **{f"{_FAISS}.{made}": _FAISS for made in ("from_texts", "from_documents", "load_local")},
         **{
             f"{model}.{binding}": model
             for model in _LANGCHAIN_CHAT_MODELS.split()
