@@ -247,6 +247,21 @@ class ExpressionReader:
             held = target.value
             if isinstance(held, ast.Name) and (self.env is None or held.id not in self.env):
                 self.summary.item_stores.setdefault(held.id, []).append(value)
+            elif (
+                isinstance(held, ast.Name)
+                and self.env is not None
+                and isinstance(target.slice, ast.Constant)
+                and isinstance(target.slice.value, str)
+                and isinstance(kept := self.env.get(held.id), Param | DictDisplay)
+            ):
+                # ``kwargs["session"] = session`` in a wrapper, then ``fn(*args, **kwargs)``:
+                # the keyword the call hands on
+                keys, values = (
+                    (kept.keys, kept.values) if isinstance(kept, DictDisplay) else ((), ())
+                )
+                self.env[held.id] = DictDisplay(
+                    (*keys, Constant(target.slice.value)), (*values, value)
+                )
             elif isinstance(held, ast.Attribute) and isinstance(held.value, ast.Name):
                 owner = self.ex(held.value)
                 klass = (
