@@ -45,6 +45,7 @@ from unstuck.check.model import (
     ImportedModule,
     ItemOf,
     Items,
+    ItemStore,
     Keyword,
     ModuleSummary,
     Param,
@@ -246,7 +247,10 @@ class ExpressionReader:
             self.ex(target)
             held = target.value
             if isinstance(held, ast.Name) and (self.env is None or held.id not in self.env):
-                self.summary.item_stores.setdefault(held.id, []).append(value)
+                written = target.slice.value if isinstance(target.slice, ast.Constant) else None
+                self.summary.item_stores.setdefault(held.id, []).append(
+                    ItemStore(written if isinstance(written, str) else None, value)
+                )
             elif (
                 isinstance(held, ast.Name)
                 and self.env is not None

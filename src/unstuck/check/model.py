@@ -387,6 +387,16 @@ class BigLoop(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class ItemStore(_Record):
+    """A value stored into a module-level container: ``CLIENTS["s3"] = make()``, with
+    its key when it is a constant text."""
+
+    key: str | None
+    value: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Lines(_Record):
     """A range of lines of a function."""
 
@@ -553,8 +563,8 @@ class ModuleSummary(_Summary):
     # ``app.add_middleware(Cls, name=value)``: Starlette makes ``Cls(app, name=value)``,
     # so these are the arguments of the class's ``__init__`` (the class, its keywords)
     middleware_arguments: list[tuple[Expr, tuple[Keyword, ...]]] = field(default_factory=list)
-    # ``CLIENTS[name] = make()`` on a module-level name: name -> values stored in it
-    item_stores: dict[str, list[Expr]] = field(default_factory=dict)
+    # ``CLIENTS[name] = make()`` on a module-level name: name -> what is stored in it
+    item_stores: dict[str, list[ItemStore]] = field(default_factory=dict)
     # line -> codes suppressed there (None: every code)
     suppressions: dict[int, frozenset[str] | None] = field(default_factory=dict)
     syntax_note: str | None = None

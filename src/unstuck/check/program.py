@@ -86,6 +86,8 @@ from unstuck.check.values import (
 __all__ = ["EMPTY", "Key", "Program", "RouterInfo", "Value", "describe", "keyword", "last_name"]
 
 _MAX_VALUES = 12
+# at most this many evaluations of one expression in a cycle before its result is kept
+_MAX_PARTIAL = 64
 # The project's own functions, classes and instances are kept beyond that: an abstract
 # method stands for each override, a factory picks among dozens of classes (a library's
 # too), and each is code the analysis follows, where dropping one loses what it blocks.
@@ -242,6 +244,9 @@ class Program:
         # expression made for one evaluation (a call rebuilt with a loop's item) cannot
         # be freed and its id reused by another, which would read this one's values.
         self._memo: dict[tuple[str, int], tuple[Expr, frozenset[Value]]] = {}
+        # how often each expression was worked out without its result being kept (see
+        # ``eval``)
+        self._partial: dict[tuple[str, int], int] = {}
         # expressions being evaluated, by depth; the outermost depth a cycle cut reached
         # (functions whose return values are being found are in it too, by their key)
         self._active: dict[tuple[str, int] | Key, int] = {}
@@ -923,6 +928,13 @@ class Program:
         # partial: kept, it would make the answer depend on the order of evaluation.
         if cut >= depth:
             self._memo[key] = (expr, result)
+        else:
+            # Names that refer to each other in a ring are worked out again for every way
+            # into the ring, which grows as the factorial of its size: past a bound, the
+            # partial result is kept, and the run ends in bounded time.
+            tries = self._partial[key] = self._partial.get(key, 0) + 1
+            if tries > _MAX_PARTIAL:
+                self._memo[key] = (expr, result)
         return result
 
     # The matches on the hot paths test the class only and then read fields: capture
@@ -1682,8 +1694,10 @@ class Program:
                         result |= self.eval(value, where)
         if isinstance(expr.base, Global):
             summary = self.modules.get(module)
-            for stored in summary.item_stores.get(expr.base.name, ()) if summary else ():
-                result |= self.eval(stored, module)
+            for item in summary.item_stores.get(expr.base.name, ()) if summary else ():
+                # ``_cfg.get("ui")`` reads what ``_cfg["ui"] = ui`` stores, not the rest
+                if key is None or item.key is None or item.key == key:
+                    result |= self.eval(item.value, module)
         # ``SESSIONS: dict[str, Session] = {}``: what the annotation says its values are
         for bound, where in self.module_bindings(expr.base, module):
             annotation = bound.annotation if isinstance(bound, Typed) else None
