@@ -7,18 +7,21 @@ Fix: ``await loop.run_in_executor(pool, fn)`` or ``await asyncio.wrap_future(fut
 asyncio's own ``Event``/``Lock``/``Queue`` in coroutines.
 """
 
+from unstuck.check.model import ITERATED
 from unstuck.check.rule import Rule, Sized, Wording, functions, methods
 
 _FUTURE = "concurrent.futures.Future"
 _EXECUTOR = "concurrent.futures.Executor"
 _BOUNDED = "queue.BoundedQueue"  # a queue.Queue made with a maxsize
 _FILE_LOCK = "filelock.FileLock"
+_STREAMER = "transformers.TextIteratorStreamer"
 
 RULE = Rule(
     code="USK114",
     name="sync-wait",
     catches="`Future.result()`, `Executor.shutdown/map`, `threading` waits, `queue.Queue.get` "
-    "(and `put` on a bounded one), lock files (filelock) acquired or entered",
+    "(and `put` on a bounded one), lock files (filelock) acquired or entered, transformers' "
+    "`TextIteratorStreamer` iterated",
     example="""\
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,10 +54,15 @@ async def report():
     | methods("multiprocessing.pool.Pool", "map starmap apply join")
     # a lock file held by another process: ``acquire`` polls it with ``time.sleep`` until
     # it is free (or its timeout, by default never)
-    | methods(_FILE_LOCK, "acquire __enter__"),
+    | methods(_FILE_LOCK, "acquire __enter__")
+    # transformers' streamer of the text a model generates in another thread: a loop over
+    # it waits on its queue for each piece, for the whole generation
+    | frozenset({(_STREAMER, ITERATED), (_STREAMER, "__next__")}),
     # run_coroutine_threadsafe(...).result() on the loop waits for the loop itself: deadlock
     returns={f"{_EXECUTOR}.submit": _FUTURE, "asyncio.run_coroutine_threadsafe": _FUTURE},
     aliases={
+        "transformers.generation.streamers.TextIteratorStreamer": _STREAMER,
+        "transformers.generation.TextIteratorStreamer": _STREAMER,
         "concurrent.futures.ThreadPoolExecutor": _EXECUTOR,
         "concurrent.futures.ProcessPoolExecutor": _EXECUTOR,
         "concurrent.futures.thread.ThreadPoolExecutor": _EXECUTOR,
