@@ -56,6 +56,7 @@ from unstuck.check.model import (
     FunctionRef,
     FunctionSummary,
     Global,
+    Imported,
     Items,
     Keyword,
     Lines,
@@ -903,12 +904,66 @@ class BlockingAnalysis:
         ``save(data, to=Target.MEMORY)`` ``if to == Target.DISK: ...``."""
         if not reached:
             return reached
+        if not self._binds(call, module, target):
+            return {}
         reached = self._dispatched_off(call, module, target, reached)
         reached = self._forwarded_off(call, module, target, reached)
         spans = self._off_spans(call, module, target)
         if not spans:
             return reached
         return _outside(reached, spans)
+
+    def _binds(self, call: Call, module: str, target: Key) -> bool:
+        """Whether the call can bind the arguments it writes to the parameters of the
+        function it names: a call with an argument the function does not take, or
+        without one it needs (``invoke(query, session_id)`` called as ``invoke(query,
+        sid, history=h)``), raises ``TypeError`` before any of the function runs. Only
+        a plain call of the function or class by its name is judged (not a partial, a
+        decorated function, or a callback), and only when every argument is written out."""
+        callee = self.program.function(target)
+        if callee is None or callee.signature is None or callee.decorators:
+            return True
+        name = target[1].rpartition(".")[2]
+        if name.startswith("__") and name != "__init__":
+            return True
+        if (
+            not isinstance(call.func, Global | Imported | FunctionRef | Attribute)
+            or any(isinstance(arg, Unknown) for arg in call.args)
+            or any(keyword.name is None for keyword in call.keywords)
+        ):
+            return True  # ``partial(f, x)()``, ``*args``, ``**options``: not judged
+        program = self.program
+        named = program.eval(call.func, module)
+        klass = target[1].rpartition(".")[0]
+        made = name == "__init__" and Class((target[0], klass)) in named
+        if Function(target) not in named and not made:
+            return True
+        # by its own name only: a name that holds something else (``self.run =
+        # partial(f, x)``, ``go = f``) may hand more arguments on
+        if last_name(call.func) != (klass.rpartition(".")[2] if made else name):
+            return True
+        signature = callee.signature
+        positional, required = signature.positional, signature.required
+        if callee.class_qualname is not None:
+            # a method called on an instance (or a class made): its first parameter is
+            # bound; called on the class itself it is not, and that is not judged
+            if not made and not (
+                isinstance(call.func, Attribute)
+                and not any(isinstance(v, Class) for v in program.eval(call.func.base, module))
+            ):
+                return True
+            required = required - set(positional[:1])
+            positional = positional[1:]
+        if len(call.args) > len(positional) and not signature.varargs:
+            return False
+        given = set(positional[: len(call.args)])
+        by_keyword = set(positional[signature.positional_only :]) | set(signature.keyword_only)
+        for keyword in call.keywords:
+            assert keyword.name is not None
+            if keyword.name in given or (keyword.name not in by_keyword and not signature.varkw):
+                return False
+            given.add(keyword.name)
+        return not (required - given)
 
     def _forwarded_off(
         self, call: Call, module: str, target: Key, reached: dict[Site, Blocker]

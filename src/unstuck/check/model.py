@@ -465,6 +465,18 @@ class ReadyBlock(_Record):
     last: int
 
 
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """How a function's parameters take arguments: whether a call can bind them."""
+
+    positional: tuple[str, ...]  # positional-only and ordinary parameters, in order
+    positional_only: int  # how many of them are positional-only
+    keyword_only: tuple[str, ...]
+    required: frozenset[str]  # parameters without a default (but ``*args``, ``**kwargs``)
+    varargs: bool
+    varkw: bool
+
+
 @dataclass(slots=True)
 class FunctionSummary(_Summary):
     qualname: str
@@ -513,6 +525,7 @@ class FunctionSummary(_Summary):
     stub: bool = False
     # an override of a route registration method (``add_api_route``): what it passes on
     path_variants: tuple[PathVariant, ...] = ()
+    signature: Signature | None = None
 
     def runs_once_at(self, line: int) -> bool:
         return any(block.first <= line <= block.last for block in self.once_blocks)

@@ -44,6 +44,7 @@ from unstuck.check.model import (
     Param,
     ReadyBlock,
     SelfRef,
+    Signature,
     Subscript,
     Truthy,
     Typed,
@@ -192,6 +193,7 @@ class ModuleWalker(ExpressionReader):
             self.annotation(node.returns) if node.returns is not None else None,
         )
         self.summary.functions[qualname] = function
+        function.signature = _signature(arguments)
         if self.klass is not None:
             self.klass.methods[node.name] = qualname
             function.stub = "abstractmethod" in decorator_names or _is_stub(node.body)
@@ -1297,3 +1299,22 @@ def _joined_flags(
         return []
     head, *rest = blocks
     return [FlagBlock(head.name, head.when, first, last, head.values, tuple(rest))]
+
+
+def _signature(arguments: ast.arguments) -> Signature:
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaulted = len(positional) - len(arguments.defaults)
+    required = {arg.arg for arg in positional[:defaulted]}
+    required.update(
+        arg.arg
+        for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+        if default is None
+    )
+    return Signature(
+        tuple(arg.arg for arg in positional),
+        len(arguments.posonlyargs),
+        tuple(arg.arg for arg in arguments.kwonlyargs),
+        frozenset(required),
+        arguments.vararg is not None,
+        arguments.kwarg is not None,
+    )
