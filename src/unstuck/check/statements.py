@@ -687,7 +687,15 @@ class ModuleWalker(ExpressionReader):
             # ``if not path.exists(): path.write_text(...)``: once the file is there, the
             # block never runs again for that path (as a cache filled once per key)
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
-        if self.env is not None and (after := _made_once_after(node, self.current_block)):
+        if (
+            self.env is not None
+            and (after := _made_once_after(node, self.current_block))
+            and not any(
+                isinstance(name, ast.Name) and name.id in self.env
+                for name in ast.walk(_tested_path(node.test))
+            )
+        ):
+            # the same path for every call (a module's constant, not a request's name)
             self.function.once_blocks.append(after)
         grew = len(self.global_stores) > stores or len(self.instance_stores) > kept
         if (
@@ -907,6 +915,13 @@ def _made_once_after(node: ast.If, statements: list[ast.stmt]) -> Lines | None:
     return Lines(rest[0].lineno, _last_line(rest[-1]))
 
 
+def _tested_path(test: ast.expr) -> ast.expr:
+    """The path of ``os.path.exists(path)`` or ``path.exists()``."""
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute):
+        return test.args[0] if test.args else test.func.value
+    return test
+
+
 def _makes_tested_path(asked: ast.expr, body: list[ast.stmt]) -> bool:
     """``asked`` is ``os.path.exists(path)`` or ``path.exists()`` (or ``isfile``, ...)
     and ``body`` makes that very path."""
@@ -917,7 +932,7 @@ def _makes_tested_path(asked: ast.expr, body: list[ast.stmt]) -> bool:
         and not asked.keywords
     ):
         return False
-    wanted = ast.dump(_unwrapped(asked.args[0] if asked.args else asked.func.value))
+    wanted = ast.dump(_unwrapped(_tested_path(asked)))
     for statement in body:
         for inner in ast.walk(statement):
             if isinstance(inner, ast.Call) and any(
