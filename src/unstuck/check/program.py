@@ -572,14 +572,16 @@ class Program:
         structural type: ``password_hasher: PasswordHasherProtocol``, the class a
         dependency injector hands in): those of production code that define every
         method the protocol declares. Empty for a class that is not a protocol, and for
-        one that declares only special methods (``__call__``: any callable fits)."""
+        one that declares fewer than two methods but special ones: a lone ``execute``
+        or ``__call__`` fits too many classes (a library's session as well as the
+        project's sandbox runner) to say which one is handed in."""
         known = self._implementers.get(key)
         if known is not None:
             return known
         found: list[Key] = []
         klass = self.klass(key)
         declared = {name for name in klass.methods if not name.startswith("__")} if klass else set()
-        if declared and self._protocols_only(frozenset({Instance(key)})):
+        if len(declared) >= 2 and self._protocols_only(frozenset({Instance(key)})):
             for module_name, module in self.modules.items():
                 if module.in_tests or is_test_module(module_name):
                     continue
