@@ -571,7 +571,7 @@ class Program:
         """The project classes that implement protocol ``key`` without naming it (a
         structural type: ``password_hasher: PasswordHasherProtocol``, the class a
         dependency injector hands in): those of production code that define every
-        method the protocol declares. Empty for a class that is not a protocol, and for
+        method the protocol declares, with the same parameters. Empty for a class that is not a protocol, and for
         one that declares fewer than two methods but special ones: a lone ``execute``
         or ``__call__`` fits too many classes (a library's session as well as the
         project's sandbox runner) to say which one is handed in."""
@@ -581,7 +581,7 @@ class Program:
         found: list[Key] = []
         klass = self.klass(key)
         declared = {name for name in klass.methods if not name.startswith("__")} if klass else set()
-        if len(declared) >= 2 and self._protocols_only(frozenset({Instance(key)})):
+        if klass and len(declared) >= 2 and self._protocols_only(frozenset({Instance(key)})):
             for module_name, module in self.modules.items():
                 if module.in_tests or is_test_module(module_name):
                     continue
@@ -594,9 +594,20 @@ class Program:
                         or self._protocols_only(frozenset({Instance(other)}))
                     ):
                         continue
-                    found.append(other)
+                    # each method written against the protocol: the same parameters
+                    # (a ``get``/``set`` pair alone is half the classes of a project)
+                    if all(
+                        self._parameter_names((key[0], klass.methods[name]))
+                        == self._parameter_names((module_name, candidate.methods[name]))
+                        for name in declared
+                    ):
+                        found.append(other)
         self._implementers[key] = found
         return found
+
+    def _parameter_names(self, key: Key) -> tuple[str, ...]:
+        function = self.function(key)
+        return tuple(param.name for param in function.params[1:]) if function else ()
 
     def calls_named(self, name: str) -> list[tuple[Key, Call]]:
         """Every call, in every function, of something named ``name`` (``f(...)``,
