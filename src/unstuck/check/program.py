@@ -571,10 +571,10 @@ class Program:
         """The project classes that implement protocol ``key`` without naming it (a
         structural type: ``password_hasher: PasswordHasherProtocol``, the class a
         dependency injector hands in): those of production code that define every
-        method the protocol declares, with the same parameters. Empty for a class that is not a protocol, and for
-        one that declares fewer than two methods but special ones: a lone ``execute``
-        or ``__call__`` fits too many classes (a library's session as well as the
-        project's sandbox runner) to say which one is handed in."""
+        method the protocol declares, with the same parameters. Empty for a class that
+        is not a protocol, and for one that declares fewer than two methods but special
+        ones: a lone ``execute`` or ``__call__`` fits too many classes (a library's
+        session as well as the project's sandbox runner) to say which one is handed in."""
         known = self._implementers.get(key)
         if known is not None:
             return known
