@@ -708,6 +708,16 @@ class ModuleWalker(ExpressionReader):
             # block stores state and runs once per interval; ``if _mtime !=
             # path.stat().st_mtime: reload(); _mtime = ...``: once per change of the file
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
+            if any(
+                isinstance(inner, ast.Return)
+                and isinstance(inner.value, ast.Constant)
+                and inner.value.value is True
+                for statement in node.body
+                for inner in ast.walk(statement)
+            ):
+                # ``return True`` from the reload: the function tells its caller that what
+                # it keeps went stale (``if config.fetch(): merge()``)
+                self.clock_returns.ways.add(STALE_WHEN_TRUE)
             return
         if not grew:
             if node.body and _tests_unset(test):
