@@ -49,6 +49,9 @@ class Label:
     code: str
     verdict: str  # "real" or "fp"
     family: str | None
+    # where the code base is: under ``--pypi`` for the "pypi" sample and for a label
+    # that says so (a package read in a later sample), else under ``--corpora``
+    from_pypi: bool = False
 
 
 def read_labels(path: Path) -> list[Label]:
@@ -64,6 +67,7 @@ def read_labels(path: Path) -> list[Label]:
                 row["code"],
                 row["verdict"],
                 row["family"],
+                row["sample"] == "pypi" or row.get("folder") == "pypi",
             )
         )
     return labels
@@ -93,14 +97,15 @@ def main() -> None:
     labels = read_labels(args.labels)
     applications = {base.directory: base for base in load(LIST)}
     found: dict[tuple[str, str], set[tuple[str, int, str]]] = {}
-    for sample, codebase in sorted({(label.sample, label.codebase) for label in labels}):
-        folder = args.pypi if sample == "pypi" else args.corpora
+    places = {(label.sample, label.codebase): label.from_pypi for label in labels}
+    for (sample, codebase), from_pypi in sorted(places.items()):
+        folder = args.pypi if from_pypi else args.corpora
         if folder is None:
             continue
         directory = (folder / codebase).resolve()
         root = directory
         exclude: tuple[str, ...] = ()
-        if sample != "pypi" and codebase in applications:
+        if not from_pypi and codebase in applications:
             base = applications[codebase]
             root, exclude = directory / base.application, base.exclude
         if not root.is_dir():
