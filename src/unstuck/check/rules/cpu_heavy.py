@@ -94,7 +94,7 @@ RULE = Rule(
     "`hashlib.pbkdf2_hmac/scrypt`, cryptography's `PBKDF2HMAC`/`Scrypt`), PIL decoding and "
     "transforms, pandas I/O, QR codes (qrcode, pyqrcode, segno), PDF (reportlab, "
     "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`, "
-    "and a file opened), "
+    "and a file opened), PowerPoint files opened (python-pptx), "
     "`savefig`, private keys loaded from bytes (RSA keys are checked as they load), "
     "a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
@@ -169,6 +169,8 @@ async def login(password: str):
     # a Word file opened: unzipped and its XML parsed (a new document, with no file given,
     # does not count: see ``nonblocking``)
     | frozenset({"docx.Document"})
+    # a PowerPoint file opened the same way (python-pptx)
+    | frozenset({"pptx.Presentation"})
     # a PDF parsed: its cross-reference table and objects read (pypdf, PyMuPDF); its
     # pages' text extracted as they are read
     | frozenset({"pypdf.PdfReader", "PyPDF2.PdfReader", "PyPDF2.PdfFileReader"})
@@ -221,6 +223,7 @@ async def login(password: str):
     },
     nonblocking={
         "docx.Document": ("docx", 0, GivenToWait()),
+        "pptx.Presentation": ("pptx", 0, GivenToWait()),
         **{
             f"{_SERIALIZATION}.{name}": ("unsafe_skip_rsa_key_validation", -1, True)
             for name in ("load_pem_private_key", "load_der_private_key")
@@ -292,6 +295,10 @@ async def login(password: str):
         **{f"doctr.models.{name}": "torch.nn.Module" for name in _DOCTR_PREDICTORS.split()},
         "PIL.Image.open": _IMAGE,
         "PIL.Image.new": _IMAGE,
+        # an image made from an array or bytes (OpenCV's, numpy's): its encoding is work
+        "PIL.Image.fromarray": _IMAGE,
+        "PIL.Image.frombytes": _IMAGE,
+        "PIL.Image.frombuffer": _IMAGE,
         "qrcode.make": _IMAGE,
         "pyqrcode.create": _PYQRCODE,
         "segno.make": _SEGNO,

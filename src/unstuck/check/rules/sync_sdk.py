@@ -141,6 +141,9 @@ CLIENTS = (
         returns={"Index": "pinecone.Index"},
     ),
     Client("pinecone.Index", aliases="pinecone.data.index.Index pinecone.db_data.index.Index"),
+    # LangSmith's client: runs, feedback, datasets over HTTP (``langsmith.AsyncClient`` is
+    # the async one); ``flush`` waits for the tracing queue a background thread sends
+    Client("langsmith.Client", local="cleanup", aliases="langsmith.client.Client"),
     *(
         Client(
             f"chromadb.{client}",
@@ -422,7 +425,7 @@ RULE = Rule(
     catches="sync SDK clients of network services: OpenAI, Anthropic, pymongo, Elasticsearch, "
     "Slack `WebClient` and Bolt's `App.dispatch`, Azure Blob/Queue/Cosmos/Key Vault, "
     "Google Cloud Storage/BigQuery/Firestore, Firebase Admin, google-auth's `id_token` "
-    "verifiers, Stripe, Twilio, SendGrid, "
+    "verifiers, Stripe, Twilio, SendGrid, LangSmith, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, Pinecone, Chroma, OpenSearch, PyGithub, Hugging Face `InferenceClient`, "
