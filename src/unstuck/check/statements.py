@@ -683,6 +683,10 @@ class ModuleWalker(ExpressionReader):
             _tested_name(node.test),
             self._isinstance_test(node.test),
         )
+        if self.env is not None and node.body and _asks_for_missing_library(node.test):
+            # ``if not find_spec("pptx"): pip_install("python-pptx")``: only while the
+            # library is missing, as in ``except ImportError:``
+            self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
         if self.env is not None and node.body and _creates_what_is_missing(node):
             # ``if not path.exists(): path.write_text(...)``: once the file is there, the
             # block never runs again for that path (as a cache filled once per key)
@@ -843,6 +847,11 @@ class ModuleWalker(ExpressionReader):
                 if isinstance(handler.body[-1], ast.Raise):
                     # ``except ...: undo(); raise``: the request fails after it
                     self.function.failure_blocks.append(Lines(handler.body[0].lineno, last))
+            if handler.body and self.env is not None and _catches_import_error(handler):
+                # ``except ImportError: install("pkg")``: runs only while a library is
+                # missing, which one install ends (an application's own are installed)
+                last = _last_line(handler.body[-1])
+                self.function.once_blocks.append(Lines(handler.body[0].lineno, last))
             if asks_for_loop and _catches_runtime_error(handler) and handler.body:
                 # ``asyncio.run(...)`` there only runs when no loop is running
                 last = _last_line(handler.body[-1])
@@ -858,6 +867,33 @@ class ModuleWalker(ExpressionReader):
             if case.guard is not None:
                 self.ex(case.guard)
         self.branches([case.body for case in node.cases], True, node.lineno)
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught] if caught else []
+    return any(
+        (name.id if isinstance(name, ast.Name) else getattr(name, "attr", ""))
+        in ("ImportError", "ModuleNotFoundError")
+        for name in names
+    )
+
+
+def _asks_for_missing_library(test: ast.expr) -> bool:
+    """``if not importlib.util.find_spec(name):`` or ``if find_spec(name) is None:``."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    elif (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Is)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    ):
+        test = test.left
+    else:
+        return False
+    return isinstance(test, ast.Call) and _called(test) == "find_spec"
 
 
 def _is_stub(body: list[ast.stmt]) -> bool:
