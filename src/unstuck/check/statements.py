@@ -683,7 +683,12 @@ class ModuleWalker(ExpressionReader):
             _tested_name(node.test),
             self._isinstance_test(node.test),
         )
-        if self.env is not None and node.body and _asks_for_missing_library(node.test):
+        if (
+            self.env is not None
+            and node.body
+            and _asks_for_missing_library(node.test)
+            and _installs(node.body)
+        ):
             # ``if not find_spec("pptx"): pip_install("python-pptx")``: only while the
             # library is missing, as in ``except ImportError:``
             self.function.once_blocks.append(Lines(node.body[0].lineno, _last_line(node.body[-1])))
@@ -847,9 +852,15 @@ class ModuleWalker(ExpressionReader):
                 if isinstance(handler.body[-1], ast.Raise):
                     # ``except ...: undo(); raise``: the request fails after it
                     self.function.failure_blocks.append(Lines(handler.body[0].lineno, last))
-            if handler.body and self.env is not None and _catches_import_error(handler):
+            if (
+                handler.body
+                and self.env is not None
+                and _catches_import_error(handler)
+                and _installs(handler.body)
+            ):
                 # ``except ImportError: install("pkg")``: runs only while a library is
-                # missing, which one install ends (an application's own are installed)
+                # missing, which one install ends (a fallback that reads the file some
+                # other way runs for every request, while the library is not there)
                 last = _last_line(handler.body[-1])
                 self.function.once_blocks.append(Lines(handler.body[0].lineno, last))
             if asks_for_loop and _catches_runtime_error(handler) and handler.body:
@@ -877,6 +888,24 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
         in ("ImportError", "ModuleNotFoundError")
         for name in names
     )
+
+
+def _installs(body: list[ast.stmt]) -> bool:
+    """The block installs a package: it calls something named for installing
+    (``pip_install``, ``prompt_install``, ``pm.install``) or runs ``pip``."""
+    for statement in body:
+        for inner in ast.walk(statement):
+            if not isinstance(inner, ast.Call):
+                continue
+            if "install" in _called(inner).lower():
+                return True
+            if any(
+                isinstance(part, ast.Constant) and part.value in ("pip", "install")
+                for argument in inner.args
+                for part in ast.walk(argument)
+            ):
+                return True
+    return False
 
 
 def _asks_for_missing_library(test: ast.expr) -> bool:
