@@ -256,8 +256,8 @@ async def login(password: str):
     # forward pass, milliseconds to seconds on a CPU
     | methods("torch.nn.Module", "__call__ forward")
     # a pretrained model loaded by transformers: its forward pass, and text generated token
-    # by token (``chat``/``stream_chat`` are the methods remote code of chat models adds)
-    | methods(_PRETRAINED, "__call__ forward generate chat stream_chat stream_generate")
+    # by token (``chat``, ``stream_chat``, ``chat_stream``: methods remote code of chat models adds)
+    | methods(_PRETRAINED, "__call__ forward generate chat stream_chat chat_stream stream_generate")
     | methods("kokoro.KPipeline", "__call__ generate_from_tokens")
     # a transformer model run over the texts (tens of milliseconds to seconds a batch)
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
