@@ -747,3 +747,13 @@ def test_a_router_factory_called_from_several_places_makes_a_router_per_call() -
         # the prefix this call passes
         "GET /v1/items/": "app.make_crud.<locals>.list_items",
     }
+
+
+def test_routes_a_managers_methods_add_through_the_apps_decorators() -> None:
+    report = _check("manager_decorators")
+    assert _routes(report) == {
+        "GET /v1/models": "app.setup.<locals>.list_models",
+        "POST /v1/models/reload": "app.setup.<locals>.reload_models",
+        "GET /v1/speakers": "app.setup.<locals>.list_speakers",
+    }
+    assert [(f.line, f.routes) for f in report.findings] == [(32, ("GET /v1/models",))]

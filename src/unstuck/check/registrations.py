@@ -34,6 +34,8 @@ from unstuck.check.model import (
     Either,
     Expr,
     FString,
+    FunctionRef,
+    FunctionSummary,
     Global,
     Items,
     Keyword,
@@ -268,7 +270,10 @@ class Registrations:
                     if kind is not None:
                         routers = self._routers(decorator.func.base, module)
                         self.wrappers.add(kind, frozenset({Function(key)}), routers)
-                    decorated.extend(self._decorated(decorator, key, module))
+                    # ``@router.get(...)``, or a method of the project's that stands for it
+                    # (``@api_manager.get(...)``)
+                    made = self._decorated(decorator, key, module)
+                    decorated.extend(made or self._helper_decorated(decorator, key, module))
                 else:
                     decorated.extend(self._helper_decorated(decorator, key, module))
             if function.class_qualname is not None and not any(
@@ -291,7 +296,9 @@ class Registrations:
                     if handler is not None and kind is not None:
                         routers = self._routers(callee.func.base, module)
                         self.wrappers.add(kind, frozenset(handled), routers)
-                    for value in handled:
+                    if _closure_route(callee, handler, key):
+                        continue  # ``@manager.get("/x")``: each use, by ``_helper_decorated``
+                    for value in sorted(handled, key=value_order):
                         if isinstance(value, Function):
                             found.extend(self._decorated(callee, value.key, module))
                     continue
@@ -484,7 +491,7 @@ class Registrations:
             function = program.function(value.key) if isinstance(value, Function) else None
             if not isinstance(value, Function) or function is None:
                 continue
-            for returned in function.returns:
+            for returned in [*function.returns, *self._closure_routes(value.key, function)]:
                 if not (
                     isinstance(returned, Call)
                     and isinstance(returned.func, Attribute)
@@ -498,6 +505,27 @@ class Registrations:
                     for registration in made:
                         registration.path = path
                 found.extend(made)
+        return found
+
+    def _closure_routes(self, key: Key, function: FunctionSummary) -> list[Call]:
+        """``def get(self, path): def decorator(func): self.app.get(path)(func); return
+        func`` then ``return decorator``: the route decorators the returned function
+        applies to what it decorates (``self.app.get(path)``)."""
+        found: list[Call] = []
+        for returned in function.returns:
+            if not isinstance(returned, FunctionRef):
+                continue
+            inner = self.program.function((key[0], returned.function))
+            if inner is None or not inner.params:
+                continue
+            for call in inner.calls:
+                if (
+                    isinstance(call.func, Call)
+                    and call.args
+                    and isinstance(call.args[0], Param)
+                    and call.args[0].name == inner.params[0].name
+                ):
+                    found.append(call.func)
         return found
 
     def _added(
@@ -1090,6 +1118,18 @@ def _item_reader(program: Program, each: Each, item: Expr, where: str) -> _Reade
         return None
 
     return read
+
+
+def _closure_route(decorator: Call, handler: Expr | None, within: Key) -> bool:
+    """``app.get(path)(func)`` in a function nested in a decorator factory, with the
+    nested function's parameter for the handler and the factory's for the path: a
+    route for each function the factory's decorator is put on, with the path that use
+    gives (see ``_closure_routes``), not one route for them all."""
+    if not (isinstance(handler, Param) and handler.function == within[1]):
+        return False
+    written = decorator.argument("path", 0)
+    outer = within[1].rpartition(".<locals>.")[0]
+    return bool(outer) and isinstance(written, Param) and written.function == outer
 
 
 def _mentions(expr: Expr, function: str) -> bool:
