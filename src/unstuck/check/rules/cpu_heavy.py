@@ -72,6 +72,25 @@ _AUTO_MODELS = (
     "AutoModelForImageTextToText",
     "AutoModelForZeroShotImageClassification",
 )
+# diffusers' pipelines: each ``from_pretrained`` returns a pipeline whose call runs the
+# denoising loop (seconds to minutes an image)
+_DIFFUSION = "diffusers.DiffusionPipeline"
+_DIFFUSION_PIPELINES = (
+    "DiffusionPipeline",
+    "StableDiffusionPipeline",
+    "StableDiffusionImg2ImgPipeline",
+    "StableDiffusionInpaintPipeline",
+    "StableDiffusionXLPipeline",
+    "StableDiffusionXLImg2ImgPipeline",
+    "StableDiffusionXLInpaintPipeline",
+    "StableDiffusionControlNetPipeline",
+    "StableDiffusion3Pipeline",
+    "AutoPipelineForText2Image",
+    "AutoPipelineForImage2Image",
+    "AutoPipelineForInpainting",
+    "FluxPipeline",
+    "PixArtAlphaPipeline",
+)
 # what loads a model's weights (the calls of what they return are listed in ``methods``)
 _MODEL_LOADS = (
     "llama_cpp.Llama",
@@ -85,6 +104,7 @@ _MODEL_LOADS = (
     "kokoro.KPipeline",
     *(f"transformers.{auto}.from_pretrained" for auto in _AUTO_MODELS),
     *(f"doctr.models.{name}" for name in _DOCTR_PREDICTORS.split()),
+    *(f"diffusers.{name}.from_pretrained" for name in _DIFFUSION_PIPELINES),
 )
 
 RULE = Rule(
@@ -102,7 +122,7 @@ RULE = Rule(
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
     "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
     "`pipeline` or a model loaded by `AutoModel*.from_pretrained`, Kokoro, a "
-    "`torch.nn.Module` of the project called, docTR's OCR models), models loaded per request, "
+    "`torch.nn.Module` of the project called, docTR's OCR models, diffusers' pipelines), models loaded per request, "
     "PDFs opened or saved by pikepdf or rendered by pdf2image, "
     "embeddings computed (sentence-transformers), "
     "audio decoded (soundfile, "
@@ -259,6 +279,7 @@ async def login(password: str):
     # by token (``chat``, ``stream_chat``, ``chat_stream``: methods remote code of chat models adds)
     | methods(_PRETRAINED, "__call__ forward generate chat stream_chat chat_stream stream_generate")
     | methods("kokoro.KPipeline", "__call__ generate_from_tokens")
+    | methods(_DIFFUSION, "__call__")
     # a transformer model run over the texts (tens of milliseconds to seconds a batch)
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
     | methods("sentence_transformers.CrossEncoder", "predict rank")
@@ -290,6 +311,7 @@ async def login(password: str):
         "transformers.pipeline": "transformers.Pipeline",
         **{f"transformers.{auto}.from_pretrained": _PRETRAINED for auto in _AUTO_MODELS},
         "llama_cpp.Llama.from_pretrained": "llama_cpp.Llama",
+        **{f"diffusers.{name}.from_pretrained": _DIFFUSION for name in _DIFFUSION_PIPELINES},
         "pikepdf.open": "pikepdf.Pdf",
         "pikepdf.Pdf.open": "pikepdf.Pdf",
         **{f"doctr.models.{name}": "torch.nn.Module" for name in _DOCTR_PREDICTORS.split()},
@@ -333,7 +355,8 @@ async def login(password: str):
         f"{network}.{name}"
         for network in ("torch.nn.Module", _PRETRAINED)
         for name in ("eval", "train", "to", "cuda", "cpu", "half", "float", "requires_grad_")
-    ),
+    )
+    | functions(_DIFFUSION, "to"),
     aliases={
         "torch.nn.modules.module.Module": "torch.nn.Module",
         # Lightning's modules are torch modules (its trainer calls their other hooks)
@@ -350,6 +373,8 @@ async def login(password: str):
         "transformers.pipelines.pipeline": "transformers.pipeline",
         "transformers.pipelines.base.Pipeline": "transformers.Pipeline",
         "kokoro.pipeline.KPipeline": "kokoro.KPipeline",
+        "diffusers.pipelines.DiffusionPipeline": _DIFFUSION,
+        "diffusers.pipelines.pipeline_utils.DiffusionPipeline": _DIFFUSION,
         **{
             f"doctr.models.zoo.{name}": f"doctr.models.{name}" for name in _DOCTR_PREDICTORS.split()
         },

@@ -34,11 +34,18 @@ _GIT = (
     Client("git.Remote", aliases="git.remote.Remote"),
 )
 
+# pydub decodes and encodes every format but WAV by running ffmpeg and waiting for it
+_AUDIO = "pydub.AudioSegment"
+_AUDIO_DECODERS = "from_file from_mp3 from_ogg from_flv"
+# what makes a new segment from one (in memory), which ``export`` may then encode
+_AUDIO_EDITS = "set_frame_rate set_channels set_sample_width apply_gain overlay append"
+
 RULE = Rule(
     code="USK109",
     name="subprocess",
     catches="`subprocess.run/call/check_*/Popen`, `Popen.wait/communicate`, "
-    "`os.system/popen/wait*/spawn*/posix_spawn*`, GitPython (`Repo`, commits, `repo.git.*`)",
+    "`os.system/popen/wait*/spawn*/posix_spawn*`, GitPython (`Repo`, commits, `repo.git.*`), "
+    "pydub's `AudioSegment.from_file` and `export` (ffmpeg)",
     example="""\
 import subprocess
 
@@ -61,8 +68,13 @@ async def probe(path: str):
     | functions("os", "spawnl spawnle spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe")
     # opening a repository reads .git; cloning and creating one run git
     | functions(_REPO, "clone_from init")
-    | frozenset({_REPO}),
-    methods=methods("subprocess.Popen", "wait communicate"),
+    | frozenset({_REPO})
+    | functions(_AUDIO, _AUDIO_DECODERS),
+    methods=methods("subprocess.Popen", "wait communicate") | methods(_AUDIO, "export"),
+    returns={
+        f"{_AUDIO}.{name}": _AUDIO for name in f"{_AUDIO_DECODERS} {_AUDIO_EDITS}".split()
+    },
+    aliases={"pydub.audio_segment.AudioSegment": _AUDIO},
     # WNOHANG: reap a child that has exited, or return at once
     nonblocking={
         "os.waitpid": ("options", 1, FlagSet("os.WNOHANG")),
