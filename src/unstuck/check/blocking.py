@@ -162,6 +162,7 @@ class BlockingAnalysis:
         # the lines of its coroutine it turns off)
         self._awaited_off: dict[int, tuple[Call, list[tuple[int, int]]]] = {}
         self._long_lived: dict[Key, bool] = {}
+        self._held: dict[tuple[Key, str], list[tuple[Expr, str]] | None] = {}
         self._runs: dict[Key, LibraryMethod | None] = {}
         self._serving = Serving(program)
         # Handed over through a weak proxy: this object's bound methods, held by an
@@ -194,7 +195,10 @@ class BlockingAnalysis:
         # in a method of a network, its layers run as part of it: reported once, where
         # code outside the network runs it
         network = self._network_of(key, function)
+        dead = self._attribute_off(key, function) if function.attribute_blocks else []
         for call in function.calls:
+            if dead and any(first <= call.line <= last for first, last in dead):
+                continue  # under a test of ``self`` that no instance passes
             if function.no_loop_blocks and function.runs_without_loop_at(call.line):
                 continue  # only runs when no event loop is running
             if function.failure_blocks and function.fails_at(call.line):
@@ -343,6 +347,8 @@ class BlockingAnalysis:
                         result.sync_calls.append(SyncCall(line, col, wrapper, call, once))
         for read in function.attribute_reads:
             line, col, name = read.line, read.col, read.name
+            if dead and any(first <= line <= last for first, last in dead):
+                continue
             for value in sorted(program.eval(read.base, module), key=value_order):
                 if isinstance(value, Instance):
                     getter = program.method(value.key, name)
@@ -364,6 +370,8 @@ class BlockingAnalysis:
                         once = once_at(line)
                         result.hits.append(Hit(read_rule, line, col, label, None, once))
         for loop in function.loops:
+            if dead and any(first <= loop.line <= last for first, last in dead):
+                continue
             label = f"a loop of {loop.size:,} iterations"
             once = once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
@@ -1107,6 +1115,114 @@ class BlockingAnalysis:
                 spans.append((filled.first, filled.last))
         return spans
 
+    def _attribute_off(self, key: Key, function: FunctionSummary) -> list[tuple[int, int]]:
+        """The lines of method ``key`` under a test of an attribute of ``self`` that
+        every instance fails: ``if self.style == Style.CENTRAL:`` where every
+        construction passes ``style=Style.STRIPED`` to the ``__init__`` that stores it."""
+        if function.class_qualname is None:
+            return []
+        klass = (key[0], function.class_qualname)
+        spans: list[tuple[int, int]] = []
+        for block in function.attribute_blocks:
+            held = self._held_by_every_instance(klass, block.name)
+            if not held:
+                continue
+            if all(self._fails(block, value, where, key[0]) for value, where in held):
+                spans.append((block.first, block.last))
+        return spans
+
+    def _fails(self, block: FlagBlock, value: Expr, where: str, module: str) -> bool:
+        if block.values:
+            same = [self._same_value(value, where, tested, module) for tested in block.values]
+            return (block.when and all(s is False for s in same)) or (
+                not block.when and any(s is True for s in same)
+            )
+        truth = _known_truth(value)
+        return truth is not None and truth != block.when
+
+    def _held_by_every_instance(self, klass: Key, name: str) -> list[tuple[Expr, str]] | None:
+        """The constants attribute ``name`` may hold on an instance of class ``klass``
+        (or of a class derived from it), with the module each is written in: those
+        stored in it by the classes' own code, and for ``self.name = param`` in an
+        ``__init__``, what every construction of the class passes for ``param``.
+        ``None`` when anything else may be in it: a value not constant, a construction
+        not seen (the class handed on or kept in a table), an attribute stored from
+        outside (``obj.name = ...``, ``setattr``), or a base class of a library."""
+        if (klass, name) in self._held:
+            return self._held[(klass, name)]
+        self._held[(klass, name)] = None
+        program = self.program
+        kinds: list[Key] = []
+        for entry in program.mro(klass):
+            if isinstance(entry, LibraryObject):
+                if entry.name not in _PLAIN_BASES:
+                    return None
+            else:
+                kinds.append(entry.key)
+        kinds.extend(program.subclasses(klass))
+        for kind in kinds:
+            summary = program.klass(kind)
+            if summary is None or any(not program.eval(base, kind[0]) for base in summary.bases):
+                return None
+        if any(
+            call.args[:1] == (Constant(name),) for _, call in program.calls_named("__setattr__")
+        ) or any(call.args[1:2] == (Constant(name),) for _, call in program.calls_named("setattr")):
+            return None
+        held: list[tuple[Expr, str]] = []
+        for kind in kinds:
+            summary = program.klass(kind)
+            assert summary is not None
+            for value in summary.attributes.get(name, ()):
+                if isinstance(value, Param):
+                    given = self._given_to_init(kind, value)
+                    if given is None:
+                        return None
+                    held.extend(given)
+                elif isinstance(value, Constant) or (
+                    isinstance(value, Attribute) and self._one_class(value.base, kind[0])
+                ):
+                    held.append((value, kind[0]))
+                else:
+                    return None
+        self._held[(klass, name)] = held
+        return held
+
+    def _given_to_init(self, kind: Key, param: Param) -> list[tuple[Expr, str]] | None:
+        """What every construction of class ``kind`` passes for ``param`` of its own
+        ``__init__`` (its default when it passes nothing), when each is a constant."""
+        program = self.program
+        init = (kind[0], f"{kind[1]}.__init__")
+        function = program.function(init)
+        if param.function != init[1] or function is None or function.decorators:
+            return None
+        name = kind[1].rpartition(".")[2]
+        if program.names_handed(name) or program.names_tabled(name):
+            return None
+        names = [each.name for each in function.params]
+        index = names.index(param.name) - _bound_first(function, names)
+        made = [Class(each) for each in (kind, *program.subclasses(kind))]
+        given: list[tuple[Expr, str]] = []
+        for where, call in program.calls_named(name):
+            if program.modules[where[0]].in_tests or is_test_module(where[0]):
+                continue
+            values = program.eval(call.func, where[0])
+            if not values:
+                return None  # a call of that name on what is not known: maybe this class
+            if not any(each in values for each in made):
+                continue
+            if any(keyword.name is None for keyword in call.keywords):
+                return None  # ``**options``
+            passed = _given(call, param.name, index)
+            if passed is None:
+                passed, where = param.default, kind
+            if not (
+                isinstance(passed, Constant)
+                or (isinstance(passed, Attribute) and self._one_class(passed.base, where[0]))
+            ):
+                return None
+            given.append((passed, where[0]))
+        return given or None
+
     def _off_for_every_caller(self, key: Key) -> list[tuple[int, int]]:
         """The lines of coroutine ``key`` that every call of it turns off (a coroutine is
         an entry of its own, analyzed once for all its callers): ``if file_path is not
@@ -1642,6 +1758,10 @@ def _outside(reached: dict[Site, Blocker], spans: list[tuple[int, int]]) -> dict
         for site, blocker in reached.items()
         if not any(first <= blocker.chain[0].line <= last for first, last in spans)
     }
+
+
+# library bases that store nothing on an instance
+_PLAIN_BASES = frozenset({"object", "abc.ABC", "typing.Generic", "typing.Protocol"})
 
 
 def _known_truth(value: Expr) -> bool | None:

@@ -503,6 +503,10 @@ class FunctionSummary(_Summary):
     instance_once_blocks: list[Lines] = field(default_factory=list)
     # blocks under ``if <parameter>:`` / ``if not <parameter>:`` (and their ``else``)
     flag_blocks: list[FlagBlock] = field(default_factory=list)
+    # the same under a test of an attribute of ``self`` (``if self.style == Style.CENTRAL:``),
+    # the block's ``name`` being the attribute's: off when every instance holds a value
+    # that fails the test (the constants its constructions give ``__init__``)
+    attribute_blocks: list[FlagBlock] = field(default_factory=list)
     # lines that only run when no event loop runs in the thread: the ``except
     # RuntimeError`` of ``asyncio.get_running_loop()``
     no_loop_blocks: list[Lines] = field(default_factory=list)

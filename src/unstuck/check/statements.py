@@ -281,6 +281,15 @@ class ModuleWalker(ExpressionReader):
         ``if to in (...)``, ``if fmt != "csv":``."""
         blocks = self.function.flag_blocks
         first, last = node.body[0].lineno, _last_line(node.body[-1])
+        tested = self._attribute_test(node.test)
+        if tested is not None:
+            name, when, values = tested
+            attribute_blocks = self.function.attribute_blocks
+            attribute_blocks.append(FlagBlock(name, when, first, last, values, ()))
+            if node.orelse:
+                first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
+                attribute_blocks.append(FlagBlock(name, not when, first, last, values, ()))
+            return
         flag = self._flag_test(node.test)
         if flag is None:
             # ``if sync or wait:`` runs when either is true: off when both are off; its
@@ -370,12 +379,17 @@ class ModuleWalker(ExpressionReader):
                 and isinstance(node.body[-1], ast.Return | ast.Raise)
             ):
                 continue
+            first, last = statements[index + 1].lineno, _last_line(statements[-1])
             flag = self._flag_test(node.test)
             if flag is not None:
                 name, when, values = flag
-                first, last = statements[index + 1].lineno, _last_line(statements[-1])
                 block = FlagBlock(name, not when, first, last, values, ())
                 self.function.flag_blocks.append(block)
+            tested = self._attribute_test(node.test)
+            if tested is not None:
+                name, when, values = tested
+                block = FlagBlock(name, not when, first, last, values, ())
+                self.function.attribute_blocks.append(block)
 
     def _flag_test(self, test: ast.expr) -> tuple[str, bool, tuple[Expr, ...]] | None:
         """The parameter a test looks at, whether it holds when the parameter is true (or
@@ -392,12 +406,29 @@ class ModuleWalker(ExpressionReader):
             return None
         return name, when == equal, values
 
+    def _attribute_test(self, test: ast.expr) -> tuple[str, bool, tuple[Expr, ...]] | None:
+        """The attribute of ``self`` a test looks at (``if self.style == Style.CENTRAL:``,
+        ``if not self.cached:``), whether it holds when the attribute is true (or equals
+        one of the constants), and those constants."""
+        when = True
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, when = test.operand, False
+        compared = self._compared(test)
+        if compared is None:
+            return None
+        name, values, equal = compared
+        receiver, dot, attribute = name.partition(".")
+        if not dot or self.env is None or not isinstance(self.env.get(receiver), SelfRef):
+            return None
+        return attribute, when == equal, values
+
     def _compared(self, test: ast.expr) -> tuple[str, tuple[Expr, ...], bool] | None:
         """The name a test looks at, the constants it compares it with (none: its truth),
         and whether the test holds when the name equals one of them (``==``, ``is``,
         ``in``, ``or`` of those) or when it equals none (``!=``, ``is not``, ``not in``)."""
-        if isinstance(test, ast.Name):
-            return test.id, (), True
+        tested = _compared_name(test)
+        if tested is not None:
+            return tested, (), True
         if (
             isinstance(test, ast.Call)
             and isinstance(test.func, ast.Name)
@@ -426,7 +457,8 @@ class ModuleWalker(ExpressionReader):
         if not isinstance(test, ast.Compare) or len(test.ops) != 1:
             return None
         left, op, right = test.left, test.ops[0], test.comparators[0]
-        if not isinstance(left, ast.Name):
+        name = _compared_name(left)
+        if name is None:
             return None
         if isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot):
             options = [right]
@@ -440,7 +472,7 @@ class ModuleWalker(ExpressionReader):
         if not values or any(value is None for value in values):
             return None
         equal = isinstance(op, ast.Eq | ast.In | ast.Is)
-        return left.id, tuple(v for v in values if v is not None), equal
+        return name, tuple(v for v in values if v is not None), equal
 
     def _plain_value(self, node: ast.expr) -> Expr | None:
         """A constant, or a member of a class named at module level (``Target.DISK``)."""
@@ -1408,3 +1440,13 @@ def _signature(arguments: ast.arguments) -> Signature:
         arguments.vararg is not None,
         arguments.kwarg is not None,
     )
+
+
+def _compared_name(node: ast.expr) -> str | None:
+    """A name a test looks at: a local or parameter (``flag``), or an attribute of one
+    (``self.flag``, told apart from a local by its dot)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return f"{node.value.id}.{node.attr}"
+    return None

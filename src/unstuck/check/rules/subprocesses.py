@@ -71,9 +71,7 @@ async def probe(path: str):
     | frozenset({_REPO})
     | functions(_AUDIO, _AUDIO_DECODERS),
     methods=methods("subprocess.Popen", "wait communicate") | methods(_AUDIO, "export"),
-    returns={
-        f"{_AUDIO}.{name}": _AUDIO for name in f"{_AUDIO_DECODERS} {_AUDIO_EDITS}".split()
-    },
+    returns={f"{_AUDIO}.{name}": _AUDIO for name in f"{_AUDIO_DECODERS} {_AUDIO_EDITS}".split()},
     aliases={"pydub.audio_segment.AudioSegment": _AUDIO},
     # WNOHANG: reap a child that has exited, or return at once
     nonblocking={
