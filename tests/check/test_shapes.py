@@ -757,3 +757,14 @@ def test_routes_a_managers_methods_add_through_the_apps_decorators() -> None:
         "GET /v1/speakers": "app.setup.<locals>.list_speakers",
     }
     assert [(f.line, f.routes) for f in report.findings] == [(32, ("GET /v1/models",))]
+
+
+def test_routes_added_through_an_object_kept_on_a_module_of_shared_state() -> None:
+    # ``shared.api = Api(app)`` in one module, ``shared.api.add_api_route(...)`` in
+    # another; the wrapper hands the caller's ``**kwargs`` on, with a key of its own set
+    routes = _routes(_check("shared_module_state"))
+    assert routes == {
+        "GET /log": "pkg.api.Api.get_log",
+        "POST /log": "pkg.api.Api.post_log",
+        "GET /thumb": "pkg.main.thumb",
+    }

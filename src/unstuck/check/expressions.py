@@ -47,6 +47,7 @@ from unstuck.check.model import (
     Items,
     ItemStore,
     Keyword,
+    ModuleStore,
     ModuleSummary,
     Param,
     SelfRef,
@@ -196,6 +197,10 @@ class ExpressionReader:
                 # Starlette's state objects: set in lifespan or middleware, read in routes
                 self.summary.state_attributes.setdefault(target.attr, []).append(value)
             owner = self.ex(target.value)
+            if isinstance(owner, Global | ImportedModule | Imported):
+                # ``shared.api = Api(app)`` where the process is set up: if ``shared`` is
+                # a module, its attribute holds it from then on, for the code that reads it
+                self.summary.module_stores.append(ModuleStore(owner, target.attr, value))
             if isinstance(owner, SelfRef | ClassRef) and self.env is not None:
                 # ``self.x = ...``, and ``cls._shared = cls()`` in a class method (a class
                 # attribute: the singleton ``shared()`` returns)
@@ -260,8 +265,11 @@ class ExpressionReader:
             ):
                 # ``kwargs["session"] = session`` in a wrapper, then ``fn(*args, **kwargs)``:
                 # the keyword the call hands on
+                # (what the caller passed in ``**kwargs`` is handed on as well)
                 keys, values = (
-                    (kept.keys, kept.values) if isinstance(kept, DictDisplay) else ((), ())
+                    (kept.keys, kept.values)
+                    if isinstance(kept, DictDisplay)
+                    else ((UNKNOWN,), (kept,))
                 )
                 self.env[held.id] = DictDisplay(
                     (*keys, Constant(target.slice.value)), (*values, value)
@@ -335,10 +343,20 @@ class ExpressionReader:
         base = self.ex(node.value)
         # Reads that may run code: library properties (Celery's AsyncResult.state) and
         # properties of the project's own objects (``self.client``, ``service.data``).
-        if node.attr in WATCHED_ATTRIBUTES or isinstance(base, _PROPERTY_OWNERS):
+        if (
+            node.attr in WATCHED_ATTRIBUTES
+            or isinstance(base, _PROPERTY_OWNERS)
+            or (isinstance(base, Global) and self.env is not None and self._object_named(base))
+        ):
             read = AttributeRead(node.lineno, node.col_offset, base, node.attr)
             self.function.attribute_reads.append(read)
         return self.attribute(base, node.attr)
+
+    def _object_named(self, name: Global) -> bool:
+        """A module-level name that may hold an object of the project's (``hasher`` in
+        ``hasher.salt``, a property), not a module imported whole (``os.sep``)."""
+        bound = self.summary.globals.get(name.name)
+        return not bound or not all(isinstance(value, ImportedModule) for value in bound)
 
     def attribute(self, base: Expr, name: str) -> Attribute:
         key = (id(base), name)  # the cached record keeps ``base`` alive: ids stay unique

@@ -387,6 +387,17 @@ class BigLoop(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class ModuleStore(_Record):
+    """A value stored as an attribute of what may be another module: ``shared.api =
+    Api(app)`` (``owner``: the name of the module, as written)."""
+
+    owner: Expr
+    name: str
+    value: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class ItemStore(_Record):
     """A value stored into a module-level container: ``CLIENTS["s3"] = make()``, with
     its key when it is a constant text."""
@@ -582,6 +593,8 @@ class ModuleSummary(_Summary):
     middleware_arguments: list[tuple[Expr, tuple[Keyword, ...]]] = field(default_factory=list)
     # ``CLIENTS[name] = make()`` on a module-level name: name -> what is stored in it
     item_stores: dict[str, list[ItemStore]] = field(default_factory=dict)
+    # ``shared.api = Api(app)``: attributes this module sets on other modules
+    module_stores: list[ModuleStore] = field(default_factory=list)
     # line -> codes suppressed there (None: every code)
     suppressions: dict[int, frozenset[str] | None] = field(default_factory=dict)
     syntax_note: str | None = None

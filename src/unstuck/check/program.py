@@ -271,6 +271,7 @@ class Program:
         self._names_handed: set[str] | None = None
         self._state: dict[str, frozenset[Value]] = {}
         self._exporting: set[tuple[str, str]] = set()
+        self._outside_stores: dict[tuple[str, str], list[tuple[Expr, str]]] | None = None
         # class -> __init__ parameter -> (value, module) given through add_middleware
         self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
         self._passed_in: dict[tuple[str, str, str], frozenset[Value]] = {}
@@ -372,6 +373,10 @@ class Program:
         summary = self.modules.get(module)
         if summary is not None:
             exprs = summary.globals.get(name)
+            stored = self._stored_from_outside().get((module, name))
+            if stored:
+                found = _union(self.eval(expr, where) for expr, where in stored)
+                return found | _union(self.eval(expr, module) for expr in exprs or ())
             if exprs:
                 if len(exprs) == 1:  # most names are bound once: no copy
                     return self.eval(exprs[0], module)
@@ -395,6 +400,21 @@ class Program:
         if builtin and name in _BUILTINS:
             return frozenset({LibraryObject(f"builtins.{name}")})
         return EMPTY
+
+    def _stored_from_outside(self) -> dict[tuple[str, str], list[tuple[Expr, str]]]:
+        """(module, name) -> the values other modules store in that attribute of the
+        module (``shared.api = Api(app)``), each with the module that stores it."""
+        if self._outside_stores is None:
+            stores: dict[tuple[str, str], list[tuple[Expr, str]]] = {}
+            self._outside_stores = stores  # resolving an owner below may read a global
+            for summary in self.modules.values():
+                for store in summary.module_stores:
+                    for owner in self.eval(store.owner, summary.name):
+                        if isinstance(owner, Module) and owner.name in self.modules:
+                            stores.setdefault((owner.name, store.name), []).append(
+                                (store.value, summary.name)
+                            )
+        return self._outside_stores
 
     def _exported(self, summary: ModuleSummary, name: str) -> frozenset[Value]:
         """A name a module has through ``from x import *`` or a PEP 562 lazy export."""

@@ -608,9 +608,7 @@ class Registrations:
         # ``def add_api_route(self, path, endpoint, **kwargs): self.app.add_api_route(path,
         # endpoint, **kwargs)``: the methods are what each call of the helper names
         spread = listed is None and any(
-            keyword.name is None
-            and isinstance(keyword.value, Param)
-            and keyword.value.function == within[1]
+            keyword.name is None and _hands_on_keywords(keyword.value, within[1])
             for keyword in call.keywords
         )
         found: list[tuple[str, list[str], list[Key]]] = []
@@ -1146,3 +1144,20 @@ def join(prefix: str, path: str) -> str:
     if not path:
         return prefix
     return prefix.rstrip("/") + "/" + path.lstrip("/") if path != "/" else prefix.rstrip("/") + "/"
+
+
+def _hands_on_keywords(value: Expr, function: str) -> bool:
+    """``**kwargs`` of ``function`` handed on as they came, or with keys of its own set
+    (``kwargs["dependencies"] = [...]``, on some paths only)."""
+    match value:
+        case Param():
+            return value.function == function
+        case DictDisplay(keys, values):
+            return any(
+                isinstance(key, Unknown) and _hands_on_keywords(held, function)
+                for key, held in zip(keys, values, strict=True)
+            )
+        case Either(left, right):
+            return _hands_on_keywords(left, function) or _hands_on_keywords(right, function)
+        case _:
+            return False
