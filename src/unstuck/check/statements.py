@@ -1228,18 +1228,38 @@ def _reads_mtime(test: ast.expr) -> bool:
     """A comparison (alone or in an ``and``) with a file's modification time in it:
     ``_stamp != path.stat().st_mtime``, ``os.path.getmtime(path) > _loaded_at``."""
     parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
-    return any(
-        isinstance(part, ast.Compare)
-        and any(
-            (isinstance(node, ast.Attribute) and node.attr in _MTIMES)
-            or (isinstance(node, ast.Call) and _called(node) in _MTIMES)
-            for node in ast.walk(part)
-        )
-        for part in parts
-    )
+    return any(isinstance(part, ast.Compare) and _reads_mtime_in(part) for part in parts)
 
 
 _MTIMES = frozenset({"st_mtime", "st_mtime_ns", "getmtime"})
+
+
+def _mtime_way(value: ast.Compare) -> int:
+    """STALE_WHEN_TRUE for a file changed since a stamp (``os.path.getmtime(path) !=
+    self._loaded[path]``, ``path.stat().st_mtime > stamp``), FRESH_WHEN_TRUE for one not
+    changed (``==``); 0 when no modification time is read on one side only."""
+    left, right = _reads_mtime_in(value.left), _reads_mtime_in(value.comparators[0])
+    if left == right:
+        return 0
+    op = value.ops[0]
+    if isinstance(op, ast.NotEq):
+        return STALE_WHEN_TRUE
+    if isinstance(op, ast.Eq):
+        return FRESH_WHEN_TRUE
+    # the file's time now is newer than the stamp: changed since
+    if isinstance(op, ast.Gt | ast.GtE):
+        return STALE_WHEN_TRUE if left else FRESH_WHEN_TRUE
+    if isinstance(op, ast.Lt | ast.LtE):
+        return FRESH_WHEN_TRUE if left else STALE_WHEN_TRUE
+    return 0
+
+
+def _reads_mtime_in(node: ast.expr) -> bool:
+    return any(
+        (isinstance(inner, ast.Attribute) and inner.attr in _MTIMES)
+        or (isinstance(inner, ast.Call) and _called(inner) in _MTIMES)
+        for inner in ast.walk(node)
+    )
 
 
 def _guard_call(test: ast.expr) -> tuple[ast.Call, bool] | None:
@@ -1306,7 +1326,7 @@ def _compare_way(value: ast.expr, clocks: dict[str, int]) -> int:
     # the sign of the time now in ``left - right``
     sign = _clock_sign(value.left, clocks) - _clock_sign(value.comparators[0], clocks)
     if not sign:
-        return 0
+        return _mtime_way(value)
     later = 1 if sign > 0 else -1  # the difference grows with time (+1) or shrinks
     op = value.ops[0]
     if isinstance(op, ast.Gt | ast.GtE):
