@@ -8,20 +8,30 @@ asyncio's own ``Event``/``Lock``/``Queue`` in coroutines.
 """
 
 from unstuck.check.model import ITERATED
-from unstuck.check.rule import Rule, Sized, Wording, functions, methods
+from unstuck.check.rule import Client, Rule, Sized, Wording, functions, methods
 
 _FUTURE = "concurrent.futures.Future"
 _EXECUTOR = "concurrent.futures.Executor"
 _BOUNDED = "queue.BoundedQueue"  # a queue.Queue made with a maxsize
 _FILE_LOCK = "filelock.FileLock"
 _STREAMER = "transformers.TextIteratorStreamer"
+# multiprocessing's managers: the shared objects they hand out are proxies, every method
+# of which is a request to the manager's process and a wait for its answer
+_MANAGER = "multiprocessing.managers.SyncManager"
+_PROXY = "multiprocessing.managers.BaseProxy"
+_SHARED = (
+    "Queue JoinableQueue dict list Lock RLock Event Condition Semaphore BoundedSemaphore "
+    "Barrier Value Array Namespace"
+)
+_PROXIES = "DictProxy ListProxy AutoProxy ValueProxy NamespaceProxy AcquirerProxy EventProxy"
 
 RULE = Rule(
     code="USK114",
     name="sync-wait",
     catches="`Future.result()`, `Executor.shutdown/map`, `threading` waits, `queue.Queue.get` "
     "(and `put` on a bounded one), lock files (filelock) acquired or entered, transformers' "
-    "`TextIteratorStreamer` iterated",
+    "`TextIteratorStreamer` iterated, multiprocessing managers' shared objects (each call a "
+    "round trip to the manager's process), `multiprocessing.Queue.get`",
     example="""\
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,7 +52,9 @@ async def report():
     fix="`await loop.run_in_executor(...)` / `await asyncio.wrap_future(...)`, "
     "or asyncio's Event/Lock/Queue",
     advice="await asyncio.wrap_future() / run_in_executor, or use asyncio primitives",
-    functions=functions("concurrent.futures", "wait as_completed"),
+    # a manager starts its server process and waits until it answers
+    functions=functions("concurrent.futures", "wait as_completed")
+    | frozenset({"multiprocessing.Manager"}),
     methods=methods(_FUTURE, "result exception")
     | methods(_EXECUTOR, "shutdown map")
     | methods("threading.Event", "wait")
@@ -52,6 +64,7 @@ async def report():
     | methods("queue.Queue", "get join")
     | methods(_BOUNDED, "get put join")
     | methods("multiprocessing.pool.Pool", "map starmap apply join")
+    | methods("multiprocessing.queues.Queue", "get join_thread")
     # a lock file held by another process: ``acquire`` polls it with ``time.sleep`` until
     # it is free (or its timeout, by default never)
     | methods(_FILE_LOCK, "acquire __enter__")
@@ -59,7 +72,21 @@ async def report():
     # it waits on its queue for each piece, for the whole generation
     | frozenset({(_STREAMER, ITERATED), (_STREAMER, "__next__")}),
     # run_coroutine_threadsafe(...).result() on the loop waits for the loop itself: deadlock
-    returns={f"{_EXECUTOR}.submit": _FUTURE, "asyncio.run_coroutine_threadsafe": _FUTURE},
+    returns={
+        f"{_EXECUTOR}.submit": _FUTURE,
+        "asyncio.run_coroutine_threadsafe": _FUTURE,
+        "multiprocessing.Manager": _MANAGER,
+        "multiprocessing.Queue": "multiprocessing.queues.Queue",
+    },
+    clients=(
+        Client(
+            _MANAGER,
+            local="register",
+            aliases="multiprocessing.managers.BaseManager",
+            returns={name: _PROXY for name in _SHARED.split()},
+        ),
+        Client(_PROXY, aliases=" ".join(f"multiprocessing.managers.{p}" for p in _PROXIES.split())),
+    ),
     aliases={
         "transformers.generation.streamers.TextIteratorStreamer": _STREAMER,
         "transformers.generation.TextIteratorStreamer": _STREAMER,
@@ -99,5 +126,6 @@ async def report():
         "threading.Thread.join": ("timeout", 0, 0),
         "threading.Event.wait": ("timeout", 0, 0),
         f"{_FILE_LOCK}.acquire": ("blocking", -1, False),
+        "multiprocessing.queues.Queue.get": ("block", 0, False),
     },
 )
