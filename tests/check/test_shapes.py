@@ -185,6 +185,9 @@ def test_work_a_constant_flag_turns_off_is_not_reached() -> None:
         # ``if renames:`` on a default ``{}`` no caller overrides: off
         (524, ("POST /commits",)),
         (525, ("POST /commits",)),
+        # ``if shard_size > 0:`` on a default 0 no caller overrides: off; ``if retries >
+        # 0:`` on a default 3: on
+        (539, ("POST /rows",)),
     }
 
 

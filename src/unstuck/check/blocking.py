@@ -61,6 +61,7 @@ from unstuck.check.model import (
     Keyword,
     Lines,
     Narrowed,
+    Ordered,
     Param,
     SelfRef,
     Subscript,
@@ -1094,6 +1095,10 @@ class BlockingAnalysis:
                 return held is not None and held != block.when
             if given is _OBJECT:
                 return False
+            if block.values and isinstance(block.values[0], Ordered):
+                # ``if shard_size > 0:`` given ``0``
+                holds = block.values[0].holds(given)
+                return holds is not None and holds != block.when
             if block.values:
                 same = [self._same_value(given, given_in, v, target[0]) for v in block.values]
                 return (block.when and all(s is False for s in same)) or (
@@ -1132,6 +1137,9 @@ class BlockingAnalysis:
         return spans
 
     def _fails(self, block: FlagBlock, value: Expr, where: str, module: str) -> bool:
+        if block.values and isinstance(block.values[0], Ordered):
+            holds = block.values[0].holds(value)
+            return holds is not None and holds != block.when
         if block.values:
             same = [self._same_value(value, where, tested, module) for tested in block.values]
             return (block.when and all(s is False for s in same)) or (

@@ -319,6 +319,36 @@ class Narrowed(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class Ordered(_Record):
+    """What a flag is compared with by order: ``if shard_size > 0:`` holds for a whole
+    number ``op`` (``<``, ``<=``, ``>``, ``>=``) ``limit``."""
+
+    op: str
+    limit: Constant
+
+    def holds(self, given: Expr) -> bool | None:
+        """Whether the test holds for ``given``: ``None`` when it is not a number."""
+        if not isinstance(given, Constant) or not _is_number(given.value):
+            return None
+        value, limit = given.value, self.limit.value
+        assert isinstance(value, int) and isinstance(limit, int)
+        match self.op:
+            case "<":
+                return value < limit
+            case "<=":
+                return value <= limit
+            case ">":
+                return value > limit
+            case _:
+                return value >= limit
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Declared(_Record):
     """A value stored with an annotation (``self.kv_cls: type[KVStore] = load(name)``):
     what the value may be, as far as the annotation allows."""
@@ -360,6 +390,7 @@ Expr: TypeAlias = (
     | FString
     | Truthy
     | Narrowed
+    | Ordered
     | Declared
     | Unknown
 )

@@ -41,6 +41,7 @@ from unstuck.check.model import (
     Lines,
     ModuleSummary,
     Narrowed,
+    Ordered,
     Param,
     ReadyBlock,
     SelfRef,
@@ -448,7 +449,7 @@ class ModuleWalker(ExpressionReader):
                 if part is not None
                 and part[1]
                 and part[2]
-                and not any(isinstance(value, Narrowed) for value in part[1])
+                and not any(isinstance(value, Narrowed | Ordered) for value in part[1])
             ]
             names = {name for name, _, _ in kept}
             if len(kept) != len(parts) or len(names) != 1:
@@ -460,6 +461,15 @@ class ModuleWalker(ExpressionReader):
         name = _compared_name(left)
         if name is None:
             return None
+        if isinstance(op, ast.Lt | ast.LtE | ast.Gt | ast.GtE):
+            # ``if shard_size > 0:``, a number written out on the right
+            if not (
+                isinstance(right, ast.Constant)
+                and isinstance(right.value, int)
+                and not isinstance(right.value, bool)
+            ):
+                return None
+            return name, (Ordered(_ORDERS[type(op)], Constant(right.value)),), True
         if isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot):
             options = [right]
         elif isinstance(op, ast.In | ast.NotIn) and isinstance(
@@ -1460,6 +1470,9 @@ def _signature(arguments: ast.arguments) -> Signature:
         arguments.vararg is not None,
         arguments.kwarg is not None,
     )
+
+
+_ORDERS: dict[type[ast.cmpop], str] = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
 
 def _compared_name(node: ast.expr) -> str | None:
