@@ -1170,8 +1170,17 @@ class BlockingAnalysis:
         kinds.extend(program.subclasses(klass))
         for kind in kinds:
             summary = program.klass(kind)
-            if summary is None or any(not program.eval(base, kind[0]) for base in summary.bases):
+            if summary is None:
                 return None
+            for base in summary.bases:
+                # ``AsyncContextManager["Browser"]``: the generic class itself
+                generic = base.base if isinstance(base, Subscript) else base
+                found = program.eval(generic, kind[0])
+                if not found or any(
+                    isinstance(value, LibraryObject) and value.name not in _PLAIN_BASES
+                    for value in found
+                ):
+                    return None
         if any(
             call.args[:1] == (Constant(name),) for _, call in program.calls_named("__setattr__")
         ) or any(call.args[1:2] == (Constant(name),) for _, call in program.calls_named("setattr")):
@@ -1769,7 +1778,11 @@ def _outside(reached: dict[Site, Blocker], spans: list[tuple[int, int]]) -> dict
 
 
 # library bases that store nothing on an instance
-_PLAIN_BASES = frozenset({"object", "abc.ABC", "typing.Generic", "typing.Protocol"})
+_PLAIN_BASES = frozenset(
+    {"object", "abc.ABC", "typing.Generic", "typing.Protocol", "typing_extensions.Protocol"}
+    | {"typing.ContextManager", "typing.AsyncContextManager"}
+    | {"contextlib.AbstractContextManager", "contextlib.AbstractAsyncContextManager"}
+)
 
 
 def _known_truth(value: Expr) -> bool | None:

@@ -282,15 +282,22 @@ class ModuleWalker(ExpressionReader):
         ``if to in (...)``, ``if fmt != "csv":``."""
         blocks = self.function.flag_blocks
         first, last = node.body[0].lineno, _last_line(node.body[-1])
+        attribute_blocks = self.function.attribute_blocks
         tested = self._attribute_test(node.test)
         if tested is not None:
             name, when, values = tested
-            attribute_blocks = self.function.attribute_blocks
             attribute_blocks.append(FlagBlock(name, when, first, last, values, ()))
             if node.orelse:
                 first, last = node.orelse[0].lineno, _last_line(node.orelse[-1])
                 attribute_blocks.append(FlagBlock(name, not when, first, last, values, ()))
             return
+        if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And):
+            # ``if self._persistent and self._data_dir:``: off when any part is
+            for value in node.test.values:
+                part = self._attribute_test(value)
+                if part is not None:
+                    name, when, values = part
+                    attribute_blocks.append(FlagBlock(name, when, first, last, values, ()))
         flag = self._flag_test(node.test)
         if flag is None:
             # ``if sync or wait:`` runs when either is true: off when both are off; its
