@@ -53,6 +53,7 @@ _KEY_LOADED = Wording(
 )
 
 _PRETRAINED = "transformers.PreTrainedModel"
+_VIDEO = "cv2.VideoCapture"
 # docTR's model builders: each returns a ``torch.nn.Module`` whose call runs the model
 _DOCTR_PREDICTORS = "ocr_predictor kie_predictor detection_predictor recognition_predictor"
 # the classes whose ``from_pretrained`` loads a model of the kind asked for
@@ -95,6 +96,8 @@ _DIFFUSION_PIPELINES = (
 _MODEL_LOADS = (
     "llama_cpp.Llama",
     "llama_cpp.Llama.from_pretrained",
+    "gpt4all.GPT4All",
+    "gpt4all.Embed4All",
     "onnxruntime.InferenceSession",
     "faster_whisper.WhisperModel",
     "whisper.load_model",
@@ -122,7 +125,8 @@ RULE = Rule(
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
     "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
     "`pipeline` or a model loaded by `AutoModel*.from_pretrained`, Kokoro, a "
-    "`torch.nn.Module` of the project called, docTR's OCR models, diffusers' pipelines), "
+    "`torch.nn.Module` of the project called, docTR's OCR models, diffusers' pipelines and "
+    "their networks, GPT4All), images decoded, encoded or resized by OpenCV, videos read, "
     "models loaded per request, "
     "PDFs opened or saved by pikepdf or rendered by pdf2image, "
     "embeddings computed (sentence-transformers), "
@@ -214,7 +218,11 @@ async def login(password: str):
     | functions("torchaudio", "load")
     # faster-whisper's decoder: the whole file decoded and resampled with PyAV
     | functions("faster_whisper.audio", "decode_audio")
-    | frozenset({"faster_whisper.decode_audio"}),
+    | frozenset({"faster_whisper.decode_audio"})
+    # OpenCV: an image decoded or encoded (a photo: tens of milliseconds), read from or
+    # written to a file, resized; a video opened (its container probed)
+    | functions("cv2", "imdecode imencode imread imwrite imreadmulti resize")
+    | frozenset({_VIDEO}),
     messages={
         **{name: _PER_REQUEST_TEMPLATES for name in _TEMPLATE_ENVIRONMENTS},
         **{
@@ -281,6 +289,10 @@ async def login(password: str):
     | methods(_PRETRAINED, "__call__ forward generate chat stream_chat chat_stream stream_generate")
     | methods("kokoro.KPipeline", "__call__ generate_from_tokens")
     | methods(_DIFFUSION, "__call__")
+    | methods("gpt4all.GPT4All", "generate")
+    | methods("gpt4all.Embed4All", "embed")
+    # a video's frames decoded one by one
+    | methods(_VIDEO, "read grab retrieve")
     # a transformer model run over the texts (tens of milliseconds to seconds a batch)
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
     | methods("sentence_transformers.CrossEncoder", "predict rank")
@@ -352,6 +364,11 @@ async def login(password: str):
         "brotli.compress": CheapBelow("quality", 2, 6),
     },
     # a network moved or switched to inference mode is the same network
+    # a pipeline's networks: each a torch module, run by the pipeline or on its own
+    attribute_types={
+        (_DIFFUSION, name): "torch.nn.Module"
+        for name in ("unet", "vae", "text_encoder", "text_encoder_2", "transformer", "controlnet")
+    },
     returns_receiver=frozenset(
         f"{network}.{name}"
         for network in ("torch.nn.Module", _PRETRAINED)
@@ -375,6 +392,8 @@ async def login(password: str):
         "transformers.pipelines.base.Pipeline": "transformers.Pipeline",
         "kokoro.pipeline.KPipeline": "kokoro.KPipeline",
         "diffusers.pipelines.DiffusionPipeline": _DIFFUSION,
+        "gpt4all.gpt4all.GPT4All": "gpt4all.GPT4All",
+        "gpt4all.gpt4all.Embed4All": "gpt4all.Embed4All",
         "diffusers.pipelines.pipeline_utils.DiffusionPipeline": _DIFFUSION,
         **{
             f"doctr.models.zoo.{name}": f"doctr.models.{name}" for name in _DOCTR_PREDICTORS.split()
