@@ -771,3 +771,8 @@ def test_routes_added_through_an_object_kept_on_a_module_of_shared_state() -> No
         "POST /log": "pkg.api.Api.post_log",
         "GET /thumb": "pkg.main.thumb",
     }
+
+
+def test_a_base_class_step_runs_the_override_of_the_subclasses_made() -> None:
+    report = _check("template_steps")
+    assert {(f.line, f.routes) for f in report.findings} == {(20, ("POST /run",))}
