@@ -210,6 +210,8 @@ class BlockingAnalysis:
             if not callees:
                 continue
             func = call.func
+            if isinstance(func, Attribute) and isinstance(func.base, SelfRef) and len(callees) == 1:
+                callees = self._overridden(key, function, func.name, callees)
             # an attribute stored (``config.key = value``): only an instance's class runs
             # its ``__setattr__`` (a class's attribute is the metaclass's business)
             if (
@@ -377,6 +379,32 @@ class BlockingAnalysis:
             once = once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
+
+    def _overridden(
+        self, key: Key, function: FunctionSummary, name: str, found: frozenset[Value]
+    ) -> frozenset[Value]:
+        """``self.name()`` in method ``key``: besides the method ``self`` resolves to in
+        the method's class, the overrides of the subclasses the project makes that run
+        this very method (``FaraNextAgent`` inherits ``run``, which calls
+        ``self.prepare()``, and overrides ``prepare``). A call on an instance known to be
+        of one class keeps its own (``_dispatched_off``)."""
+        (value,) = found
+        if not isinstance(value, Function) or function.class_qualname is None:
+            return found
+        program = self.program
+        klass = (key[0], function.class_qualname)
+        method = key[1].rpartition(".")[2]
+        overrides: set[Value] = set()
+        for derived in program.subclasses(klass):
+            override = program.method(derived, name)
+            if (
+                override is not None
+                and override != value.key
+                and program.method(derived, method) == key
+                and program.constructions(derived)
+            ):
+                overrides.add(Function(override))
+        return found | overrides if overrides else found
 
     def _awaitable(self, callees: frozenset[Value]) -> frozenset[Value]:
         """What an awaited call may run: where some of the candidates are coroutine

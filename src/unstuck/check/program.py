@@ -526,22 +526,6 @@ class Program:
             self._subclasses = index
         return self._subclasses.get(key, [])
 
-    def _overridden(self, key: Key, name: str, found: frozenset[Value]) -> frozenset[Value]:
-        """``self.name`` in a method of class ``key``: besides the class's own method, the
-        overrides of the subclasses the project makes (``FaraNextAgent(...)``), since
-        ``self`` may be one of them: a base class's step that calls ``self.step()`` runs
-        the subclass's. A call on an instance known to be of one class keeps its own
-        (``BlockingAnalysis._dispatched_off``)."""
-        (value,) = found
-        if not isinstance(value, Function) or "." not in value.key[1]:
-            return found
-        overrides: set[Value] = set()
-        for derived in self.subclasses(key):
-            override = self.method(derived, name)
-            if override is not None and override != value.key and self.constructions(derived):
-                overrides.add(Function(override))
-        return found | overrides if overrides else found
-
     def dispatched(self, key: Key, name: str, method: Key) -> frozenset[Value]:
         """What calling ``name`` on an instance of class ``key`` may run, ``method``
         being what the class itself has: an abstract method (or a protocol's, a stub)
@@ -998,8 +982,6 @@ class Program:
                 base = expr.base
                 if isinstance(base, Attribute) and base.name == "state":
                     found |= self.state_attribute(expr.name)
-                elif isinstance(base, SelfRef) and len(found) == 1:
-                    found = self._overridden((module, base.klass), expr.name, found)
                 return found
             case Call():
                 func = expr.func
