@@ -776,3 +776,9 @@ def test_routes_added_through_an_object_kept_on_a_module_of_shared_state() -> No
 def test_a_base_class_step_runs_the_override_of_the_subclasses_made() -> None:
     report = _check("template_steps")
     assert {(f.line, f.routes) for f in report.findings} == {(20, ("POST /run",))}
+
+
+def test_a_flag_handed_on_through_coroutines_counts_for_the_routes_that_set_it() -> None:
+    report = _check("forwarded_flags")
+    routes = ("POST /connections/named/upload", "POST /connections/upload")
+    assert {(f.line, f.routes) for f in report.findings} == {(8, routes), (9, routes)}

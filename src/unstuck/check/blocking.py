@@ -1110,30 +1110,7 @@ class BlockingAnalysis:
                     given, given_in = passed
             if given is None:
                 return False
-            if block.values == (Constant(None),) and (
-                given is _OBJECT or self._never_none(given, given_in)
-            ):
-                # ``if output_dir is None:`` where the call passes an object it made
-                return block.when
-            if block.values and isinstance(block.values[0], Narrowed):
-                # ``if isinstance(image, UploadFile):`` given a ``str``
-                if given is _OBJECT:
-                    return False
-                held = self._instance_of(given, given_in, block.values[0].classes, target[0])
-                return held is not None and held != block.when
-            if given is _OBJECT:
-                return False
-            if block.values and isinstance(block.values[0], Ordered):
-                # ``if shard_size > 0:`` given ``0``
-                holds = block.values[0].holds(given)
-                return holds is not None and holds != block.when
-            if block.values:
-                same = [self._same_value(given, given_in, v, target[0]) for v in block.values]
-                return (block.when and all(s is False for s in same)) or (
-                    not block.when and any(same)
-                )
-            truth = _known_truth(given)
-            return truth is not None and truth != block.when
+            return self._given_turns_off(block, given, given_in, target[0])
 
         off = [
             block
@@ -1268,6 +1245,32 @@ class BlockingAnalysis:
             given.append((passed, where[0]))
         return given or None
 
+    def _given_turns_off(self, block: FlagBlock, given: Expr, given_in: str, module: str) -> bool:
+        """Whether ``given`` (written in ``given_in``) for the parameter a flag block of a
+        function of ``module`` tests leaves the block's lines off."""
+        if block.values == (Constant(None),) and (
+            given is _OBJECT or self._never_none(given, given_in)
+        ):
+            # ``if output_dir is None:`` where the call passes an object it made
+            return block.when
+        if block.values and isinstance(block.values[0], Narrowed):
+            # ``if isinstance(image, UploadFile):`` given a ``str``
+            if given is _OBJECT:
+                return False
+            held = self._instance_of(given, given_in, block.values[0].classes, module)
+            return held is not None and held != block.when
+        if given is _OBJECT:
+            return False
+        if block.values and isinstance(block.values[0], Ordered):
+            # ``if shard_size > 0:`` given ``0``
+            holds = block.values[0].holds(given)
+            return holds is not None and holds != block.when
+        if block.values:
+            same = [self._same_value(given, given_in, v, module) for v in block.values]
+            return (block.when and all(s is False for s in same)) or (not block.when and any(same))
+        truth = _known_truth(given)
+        return truth is not None and truth != block.when
+
     def _off_for_every_caller(self, key: Key) -> list[tuple[int, int]]:
         """The lines of coroutine ``key`` that every call of it turns off (a coroutine is
         an entry of its own, analyzed once for all its callers): ``if file_path is not
@@ -1303,6 +1306,11 @@ class BlockingAnalysis:
             return None
         leaving: list[Key] = []
         turned_off = False
+        blocks = [
+            block
+            for block in function.flag_blocks
+            if block.first <= line <= block.last and not block.also
+        ]
         for where, call in calls:
             caller = self.program.function(where)
             if caller is None or not caller.is_async:
@@ -1310,8 +1318,73 @@ class BlockingAnalysis:
             spans = self._off_spans(call, where[0], key)
             if any(first <= line <= last for first, last in spans):
                 turned_off = True
-            elif where not in leaving:
-                leaving.append(where)
+                continue
+            # the caller hands the flag on from a parameter of its own: its callers decide
+            through = next(
+                (
+                    found
+                    for block in blocks
+                    if (found := self._handed_on(key, block, call, where, 0)) is not None
+                ),
+                None,
+            )
+            if through is None:
+                through = [where]
+            else:
+                turned_off = True
+            leaving.extend(caller for caller in through if caller not in leaving)
+        return leaving if turned_off else None
+
+    def _handed_on(
+        self, key: Key, block: FlagBlock, call: Call, where: Key, depth: int
+    ) -> list[Key] | None:
+        """When ``call`` (made by coroutine ``where``) gives the parameter that ``block``
+        of ``key`` tests a parameter of ``where`` itself, unchanged (``await
+        upload_file(file)`` in ``add_connection(name, file=None)``): the coroutines whose
+        calls of ``where`` leave the block on, through up to three such hand-overs
+        (``POST /connections`` calls ``add_connection(name)``: never uploads). ``None``
+        when that is not known, or no caller turns the block off."""
+        callee = self.program.function(key)
+        holder = self.program.function(where)
+        if callee is None or holder is None or depth > 2:
+            return None
+        names = [param.name for param in callee.params]
+        if block.name not in names:
+            return None
+        given = _given(call, block.name, names.index(block.name) - _bound_first(callee, names))
+        if not isinstance(given, Param) or given.function != where[1]:
+            return None
+        held = [param.name for param in holder.params]
+        if given.name not in held:
+            return None
+        index = held.index(given.name)
+        calls = self._every_call(where)
+        if not calls:
+            return None
+        leaving: list[Key] = []
+        turned_off = False
+        for caller, outer in calls:
+            summary = self.program.function(caller)
+            if summary is None or not summary.is_async:
+                return None
+            passed = _given(outer, given.name, index - _bound_first(holder, held))
+            passed_in = caller[0]
+            if passed is None:
+                passed, passed_in = holder.params[index].default, where[0]
+            if isinstance(passed, Param) and passed.function == caller[1]:
+                deeper = Call(
+                    UNKNOWN, outer.line, outer.col, (), (Keyword(block.name, passed),), False
+                )
+                through = self._handed_on(key, block, deeper, caller, depth + 1)
+                if through is not None:
+                    turned_off = True
+                    leaving.extend(each for each in through if each not in leaving)
+                    continue
+            elif passed is not None and self._given_turns_off(block, passed, passed_in, key[0]):
+                turned_off = True
+                continue
+            if caller not in leaving:
+                leaving.append(caller)
         return leaving if turned_off else None
 
     def awaited_off(self, call: Call, module: str, target: Key) -> list[tuple[int, int]]:
