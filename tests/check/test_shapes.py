@@ -781,4 +781,10 @@ def test_a_base_class_step_runs_the_override_of_the_subclasses_made() -> None:
 def test_a_flag_handed_on_through_coroutines_counts_for_the_routes_that_set_it() -> None:
     report = _check("forwarded_flags")
     routes = ("POST /connections/named/upload", "POST /connections/upload")
-    assert {(f.line, f.routes) for f in report.findings} == {(8, routes), (9, routes)}
+    items = ("POST /items/upload",)
+    assert {(f.line, f.routes) for f in report.findings} == {
+        (8, routes),
+        (9, routes),
+        (54, items),
+        (55, items),
+    }

@@ -1289,7 +1289,31 @@ class BlockingAnalysis:
                 return []
         return spans or []
 
-    def callers_leaving_on(self, key: Key, line: int) -> list[Key] | None:
+    def callers_leaving_on(self, key: Key, blocker: Blocker) -> list[Key] | None:
+        """The coroutines whose calls of coroutine ``key`` run the first line of
+        ``blocker``'s chain (``_callers_leaving_line``), or, when that line calls a sync
+        function that tests a parameter ``key`` hands on from its own (``self.upload(
+        request, file)`` where ``upload`` does ``if file:``), those whose calls give
+        ``key`` a value that leaves that test on. ``None`` when every caller counts."""
+        found = self._callers_leaving_line(key, blocker.chain[0].line)
+        if found is not None or len(blocker.chain) < 2:
+            return found
+        first, second = blocker.chain[0], blocker.chain[1]
+        for sync_call in self.scan(key).sync_calls:
+            if sync_call.line != first.line or dotted_name(sync_call.target) != second.function:
+                continue
+            callee = self.program.function(sync_call.target)
+            if callee is None:
+                continue
+            for block in callee.flag_blocks:
+                if block.also or not block.first <= second.line <= block.last:
+                    continue
+                through = self._handed_on(sync_call.target, block, sync_call.call, key, 0)
+                if through is not None:
+                    return through
+        return None
+
+    def _callers_leaving_line(self, key: Key, line: int) -> list[Key] | None:
         """The coroutines whose calls of coroutine ``key`` leave its ``line`` on, when
         some call turns it off (``temporary_agent()`` never runs ``if socket_dir is not
         None:``, though another caller passes one): the routes that reach the line are

@@ -129,7 +129,7 @@ def site_findings(
             through = None
             if key not in run_anyway:
                 # the line may run for some callers only: ``if socket_dir is not None:``
-                through = analysis.callers_leaving_on(key, blocker.chain[0].line)
+                through = analysis.callers_leaving_on(key, blocker)
                 if through == []:
                     continue  # every call turns it off
             if reason is not None and blocker.once is None:
