@@ -788,3 +788,9 @@ def test_a_flag_handed_on_through_coroutines_counts_for_the_routes_that_set_it()
         (54, items),
         (55, items),
     }
+
+
+def test_isinstance_of_an_attribute_of_self_narrows_it_in_the_block() -> None:
+    # the sync handler's step runs in the thread pool for the runner's route
+    report = _check("isinstance_narrowing")
+    assert {f.routes for f in report.findings if f.line == 96} == {("POST /handlers",)}

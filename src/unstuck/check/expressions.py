@@ -350,6 +350,11 @@ class ExpressionReader:
         ):
             read = AttributeRead(node.lineno, node.col_offset, base, node.attr)
             self.function.attribute_reads.append(read)
+        if isinstance(base, SelfRef) and self.env is not None and isinstance(node.value, ast.Name):
+            # ``self.handler`` inside ``if isinstance(self.handler, AsyncHandler):``
+            narrowed = self.env.get(f"{node.value.id}.{node.attr}")
+            if narrowed is not None:
+                return narrowed
         return self.attribute(base, node.attr)
 
     def _object_named(self, name: Global) -> bool:

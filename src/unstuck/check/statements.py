@@ -669,19 +669,23 @@ class ModuleWalker(ExpressionReader):
             if truthy is not None and narrowed is not None:
                 self.env[truthy] = narrowed
             typed: tuple[str, Expr, Expr] | None = None
-            if kind is not None and kind[0] in before and index < 2:
+            if kind is not None and index < 2:
                 name, classes, plain = kind
-                if index == 0:
-                    typed = (name, before[name], Narrowed(before[name], classes, True))
-                elif plain:  # the ``else`` of a test of the class alone
-                    typed = (name, before[name], Narrowed(before[name], classes, False))
+                value = before.get(name) or self._attribute_of_self(name)
+                if value is not None and index == 0:
+                    typed = (name, value, Narrowed(value, classes, True))
+                elif value is not None and plain:  # the ``else`` of a test of the class alone
+                    typed = (name, value, Narrowed(value, classes, False))
             if typed is not None:
                 self.env[typed[0]] = typed[2]
             self.alternative(statements, where, index)
             if truthy is not None and held is not None and self.env.get(truthy) is narrowed:
                 self.env[truthy] = held  # the same value afterwards, true or not
             if typed is not None and self.env.get(typed[0]) is typed[2]:
-                self.env[typed[0]] = typed[1]  # whatever it was, afterwards
+                if typed[0] in before:
+                    self.env[typed[0]] = typed[1]  # whatever it was, afterwards
+                else:
+                    del self.env[typed[0]]  # an attribute: read anew afterwards
             outcomes.append(self.env)
         if fallthrough:
             outcomes.append(before)
@@ -694,6 +698,12 @@ class ModuleWalker(ExpressionReader):
                 elif known is not value and not _holds(known, value):
                     merged[name] = Either(known, value)
         self.env = merged
+
+    def _attribute_of_self(self, name: str) -> Expr | None:
+        """``self.handler`` for the dotted name an ``isinstance`` test keeps it under."""
+        receiver, dot, attribute = name.partition(".")
+        held = self.env.get(receiver) if dot and self.env is not None else None
+        return self.attribute(held, attribute) if isinstance(held, SelfRef) else None
 
     def alternative(self, statements: list[ast.stmt], where: int, index: int) -> None:
         """One of the blocks of the statement at line ``where``: route registrations in
@@ -834,11 +844,22 @@ class ModuleWalker(ExpressionReader):
             and isinstance(test.func, ast.Name)
             and test.func.id == "isinstance"
             and len(test.args) == 2
-            and isinstance(test.args[0], ast.Name)
             and not test.keywords
         ):
             return None
-        return test.args[0].id, self.ex(test.args[1]), plain
+        tested = test.args[0]
+        if isinstance(tested, ast.Name):
+            return tested.id, self.ex(test.args[1]), plain
+        if (
+            isinstance(tested, ast.Attribute)
+            and isinstance(tested.value, ast.Name)
+            and self.env is not None
+            and isinstance(self.env.get(tested.value.id), SelfRef)
+        ):
+            # ``isinstance(self.handler, AsyncHandler)``: kept under its dotted name, which
+            # no local has, for the attribute reads of the block (``ExpressionReader``)
+            return f"{tested.value.id}.{tested.attr}", self.ex(test.args[1]), plain
+        return None
 
     def s_Global(self, node: ast.Global) -> None:
         if self.env is not None:
