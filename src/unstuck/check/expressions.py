@@ -359,7 +359,10 @@ class ExpressionReader:
 
     def _object_named(self, name: Global) -> bool:
         """A module-level name that may hold an object of the project's (``hasher`` in
-        ``hasher.salt``, a property), not a module imported whole (``os.sep``)."""
+        ``hasher.salt``, a property): named as objects are, not as classes (``User.id``
+        reads no property) or constants, and not a module imported whole (``os.sep``)."""
+        if not name.name.lstrip("_")[:1].islower():
+            return False
         bound = self.summary.globals.get(name.name)
         return not bound or not all(isinstance(value, ImportedModule) for value in bound)
 
