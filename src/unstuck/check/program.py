@@ -1537,6 +1537,15 @@ class Program:
         match expr:
             case Attribute(SelfRef() as owner, name):
                 bound = self.self_attribute_bindings((module, owner.klass), name)
+            case Attribute(base, name) if classes := self._classes_in(base, module):
+                # ``File._prefix_to_storage[kind]``: a table kept on a class
+                bound = [
+                    (held, entry.key[0])
+                    for klass in classes
+                    for entry in self.mro(klass)
+                    if isinstance(entry, Class) and (summary := self.klass(entry.key)) is not None
+                    for held in summary.attributes.get(name, ())
+                ]
             case Call(func) if not expr.args:
                 bound = [
                     (returned, value.key[0])
@@ -1548,6 +1557,19 @@ class Program:
             case _:
                 bound = self.module_bindings(expr, module)
         return [found for shown, where in bound for found in self.displays(shown, where, depth + 1)]
+
+    def _fully_known(self, expr: Expr, module: str) -> bool:
+        """Every value an expression may have is known: none of its alternatives (``x or
+        "local"``, a local bound in branches) is something the analysis cannot read."""
+        if isinstance(expr, Either):
+            return self._fully_known(expr.left, module) and self._fully_known(expr.right, module)
+        return bool(self.eval(expr, module))
+
+    def _classes_in(self, expr: Expr, module: str) -> list[Key]:
+        """The classes of the project an expression names (``File``, ``cls``)."""
+        if not isinstance(expr, Global | Imported | ClassRef | Attribute):
+            return []
+        return [value.key for value in self.eval(expr, module) if isinstance(value, Class)]
 
     def module_bindings(self, expr: Expr, module: str) -> list[tuple[Expr, str]]:
         """What a module-level name (``NAME``, ``module.NAME``) is bound to, and where."""
@@ -1721,7 +1743,9 @@ class Program:
                         for item_key, value in pairs
                         if asked and asked & self.eval(item_key, where)
                     ]
-                    pairs = same or pairs
+                    if self._fully_known(expr.index, module):
+                        # ``"local"`` or a part of the URI: any entry
+                        pairs = same or pairs
                 for item_key, value in pairs:
                     if key is None or not isinstance(item_key, Constant) or item_key.value == key:
                         result |= self.eval(value, where)
