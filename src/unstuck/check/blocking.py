@@ -197,6 +197,8 @@ class BlockingAnalysis:
         # code outside the network runs it
         network = self._network_of(key, function)
         dead = self._attribute_off(key, function) if function.attribute_blocks else []
+        if function.excluded_blocks:
+            dead = dead + self._excluded_off(module, function)
         for call in function.calls:
             if dead and any(first <= call.line <= last for first, last in dead):
                 continue  # under a test of ``self`` that no instance passes
@@ -1140,6 +1142,49 @@ class BlockingAnalysis:
             if all(self._fails(block, value, where, key[0]) for value, where in held):
                 spans.append((block.first, block.last))
         return spans
+
+    def _excluded_off(self, module: str, function: FunctionSummary) -> list[tuple[int, int]]:
+        """The blocks of ``if kind == Kind.NOTION:`` after ``if kind in LIVE: return``,
+        where ``LIVE`` holds every constant the test names: never reached."""
+        spans: list[tuple[int, int]] = []
+        for block in function.excluded_blocks:
+            members = self._members(block.container, module)
+            if members and all(
+                any(
+                    self._same_value(value, module, member, where) is True
+                    for member, where in members
+                )
+                for value in block.values
+            ):
+                spans.append((block.first, block.last))
+        return spans
+
+    def _members(self, container: Expr, module: str) -> list[tuple[Expr, str]]:
+        """The items of a set, list or tuple of constants a name is bound to (also as
+        ``frozenset({...})``), with the module each is written in."""
+        program = self.program
+        found: list[tuple[Expr, str]] = []
+        pending, depth = [(container, module)], 0
+        while pending and depth < 4:
+            later: list[tuple[Expr, str]] = []
+            for shown, where in pending:
+                if isinstance(shown, Global | Imported | Attribute):
+                    bound = program.module_bindings(shown, where)
+                    if not bound:
+                        return []
+                    later.extend(bound)  # a name bound to it, imported from elsewhere
+                    continue
+                if isinstance(shown, Typed):
+                    continue  # ``LIVE: frozenset[Kind]``: its annotation, bound beside
+                if isinstance(shown, Declared):  # ``LIVE: frozenset[Kind] = frozenset({})``
+                    shown = shown.value
+                if isinstance(shown, Call) and len(shown.args) == 1 and not shown.keywords:
+                    shown = shown.args[0]  # ``frozenset({...})``
+                if not isinstance(shown, Items):
+                    return []
+                found.extend((item, where) for item in shown.items)
+            pending, depth = later, depth + 1
+        return [] if pending else found
 
     def _fails(self, block: FlagBlock, value: Expr, where: str, module: str) -> bool:
         if block.values and isinstance(block.values[0], Ordered):

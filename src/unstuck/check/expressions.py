@@ -77,6 +77,8 @@ ARGUMENT_CALLS = frozenset(
         "websocket",
         "add_event_handler",
         "on_event",
+        # a set of constants, for the tests of membership that read it
+        "frozenset",
         *("get", "post", "put", "patch", "delete", "head", "options", "trace"),
     }
 )
@@ -460,9 +462,8 @@ class ExpressionReader:
         return DictDisplay(keys, tuple(self.ex(value) for value in node.values))
 
     def e_Set(self, node: ast.Set, awaited: bool) -> Expr:
-        for element in node.elts:
-            self.ex(element)
-        return UNKNOWN
+        # its members, as a list's (``frozenset({Kind.SLACK, Kind.NOTION})``)
+        return Items(tuple(self.ex(element) for element in node.elts))
 
     def e_Starred(self, node: ast.Starred, awaited: bool) -> Expr:
         self.ex(node.value)

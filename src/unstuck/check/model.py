@@ -486,6 +486,19 @@ class FlagBlock(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class ExcludedBlock(_Record):
+    """Lines under a test that a value equals one of ``values`` (``if kind ==
+    Kind.NOTION:``), after ``if kind in LIVE: return`` on the same value: when every one
+    of ``values`` is a member of ``container``, the function has returned before."""
+
+    first: int
+    last: int
+    values: tuple[Expr, ...]
+    container: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class FilledBlock(_Record):
     """Lines that run only once a local collection made empty in the function has been
     filled (``if pushed:``); ``fills``: the lines that may fill it (``filled``)."""
@@ -560,6 +573,8 @@ class FunctionSummary(_Summary):
     ready_blocks: list[ReadyBlock] = field(default_factory=list)
     # blocks under ``if <local>:`` that run only once the local has been filled
     filled_blocks: list[FilledBlock] = field(default_factory=list)
+    # blocks under ``if x == C:`` after ``if x in S: return`` (``ExcludedBlock``)
+    excluded_blocks: list[ExcludedBlock] = field(default_factory=list)
     # blocks on one side of a test a function of the project makes (``ClockGuard``)
     clock_guards: list[ClockGuard] = field(default_factory=list)
     # a test of freshness: every return compares the time now with something, or is a

@@ -31,6 +31,7 @@ from unstuck.check.model import (
     Declared,
     Either,
     Entered,
+    ExcludedBlock,
     Expr,
     FlagBlock,
     FunctionRef,
@@ -399,6 +400,58 @@ class ModuleWalker(ExpressionReader):
                 block = FlagBlock(name, not when, first, last, values, ())
                 self.function.attribute_blocks.append(block)
 
+    def excluded_after_early_return(self, node: ast.If) -> None:
+        """``if kind in LIVE: return`` then ``if kind == Kind.NOTION: ...`` (or an
+        ``elif`` of such tests): the later blocks run only for a value outside ``LIVE``
+        (``ExcludedBlock``)."""
+        statements = self.current_block
+        if not (
+            not node.orelse
+            and isinstance(node.body[-1], ast.Return | ast.Raise)
+            and isinstance(node.test, ast.Compare)
+            and len(node.test.ops) == 1
+            and isinstance(node.test.ops[0], ast.In)
+            and isinstance(node.test.comparators[0], ast.Name | ast.Attribute)
+            and node in statements
+        ):
+            return
+        index = statements.index(node)
+        subject = ast.dump(node.test.left)
+        held = node.test.comparators[0]
+        container = (
+            self.attribute(self.ex(held.value), held.attr)  # read again: no second read kept
+            if isinstance(held, ast.Attribute)
+            else self.ex(held)
+        )
+        for later in statements[index + 1 :]:
+            branch: ast.stmt | None = later
+            while isinstance(branch, ast.If):
+                values = self._equal_to(branch.test, subject)
+                if values:
+                    first, last = branch.body[0].lineno, _last_line(branch.body[-1])
+                    block = ExcludedBlock(first, last, values, container)
+                    self.function.excluded_blocks.append(block)
+                orelse = branch.orelse
+                branch = orelse[0] if len(orelse) == 1 else None
+
+    def _equal_to(self, test: ast.expr, subject: str) -> tuple[Expr, ...]:
+        """The constants ``test`` says the subject (an ``ast.dump``) equals one of."""
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+            return ()
+        if ast.dump(test.left) != subject:
+            return ()
+        op, right = test.ops[0], test.comparators[0]
+        if isinstance(op, ast.Eq | ast.Is):
+            options = [right]
+        elif isinstance(op, ast.In) and isinstance(right, ast.Tuple | ast.List | ast.Set):
+            options = list(right.elts)
+        else:
+            return ()
+        values = [self._plain_value(option) for option in options]
+        if not values or any(value is None for value in values):
+            return ()
+        return tuple(value for value in values if value is not None)
+
     def _flag_test(self, test: ast.expr) -> tuple[str, bool, tuple[Expr, ...]] | None:
         """The parameter a test looks at, whether it holds when the parameter is true (or
         equals one of the constants), and those constants."""
@@ -724,6 +777,8 @@ class ModuleWalker(ExpressionReader):
         self.flag_blocks(node)
         self.ready_blocks(node)
         self.tested_local(node)
+        if self.env is not None:
+            self.excluded_after_early_return(node)
         klass = self.klass
         if klass is not None and self.env is None and _is_type_checking(node.test):
             # methods declared for type checkers only do not exist at run time: the
