@@ -75,6 +75,8 @@ async def probe(path: str):
     aliases={"pydub.audio_segment.AudioSegment": _AUDIO},
     # WNOHANG: reap a child that has exited, or return at once
     nonblocking={
+        # WAV is read in the process, without ffmpeg
+        f"{_AUDIO}.from_file": ("format", 1, "wav"),
         "os.waitpid": ("options", 1, FlagSet("os.WNOHANG")),
         "os.wait3": ("options", 0, FlagSet("os.WNOHANG")),
         "os.wait4": ("options", 1, FlagSet("os.WNOHANG")),
