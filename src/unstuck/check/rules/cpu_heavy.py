@@ -54,6 +54,7 @@ _KEY_LOADED = Wording(
 
 _PRETRAINED = "transformers.PreTrainedModel"
 _VIDEO = "cv2.VideoCapture"
+_SPACY = "spacy.language.Language"
 # docTR's model builders: each returns a ``torch.nn.Module`` whose call runs the model
 _DOCTR_PREDICTORS = "ocr_predictor kie_predictor detection_predictor recognition_predictor"
 # the classes whose ``from_pretrained`` loads a model of the kind asked for
@@ -98,6 +99,7 @@ _MODEL_LOADS = (
     "llama_cpp.Llama.from_pretrained",
     "gpt4all.GPT4All",
     "gpt4all.Embed4All",
+    "spacy.load",
     "onnxruntime.InferenceSession",
     "faster_whisper.WhisperModel",
     "whisper.load_model",
@@ -126,7 +128,8 @@ RULE = Rule(
     "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
     "`pipeline` or a model loaded by `AutoModel*.from_pretrained`, Kokoro, a "
     "`torch.nn.Module` of the project called, docTR's OCR models, diffusers' pipelines and "
-    "their networks, GPT4All), images decoded, encoded or resized by OpenCV, videos read, "
+    "their networks, GPT4All, spaCy pipelines), images decoded, encoded or resized by OpenCV, "
+    "videos read, spreadsheets read or written (openpyxl), "
     "models loaded per request, "
     "PDFs opened or saved by pikepdf or rendered by pdf2image, "
     "embeddings computed (sentence-transformers), "
@@ -219,6 +222,8 @@ async def login(password: str):
     # faster-whisper's decoder: the whole file decoded and resampled with PyAV
     | functions("faster_whisper.audio", "decode_audio")
     | frozenset({"faster_whisper.decode_audio"})
+    # a spreadsheet read: the XML of every sheet parsed (openpyxl)
+    | functions("openpyxl", "load_workbook")
     # OpenCV: an image decoded or encoded (a photo: tens of milliseconds), read from or
     # written to a file, resized; a video opened (its container probed)
     | functions("cv2", "imdecode imencode imread imwrite imreadmulti resize")
@@ -290,6 +295,9 @@ async def login(password: str):
     | methods("kokoro.KPipeline", "__call__ generate_from_tokens")
     | methods(_DIFFUSION, "__call__")
     | methods("gpt4all.GPT4All", "generate")
+    # a spaCy pipeline run over a text: tokenizer, tagger, parser, entities
+    | methods(_SPACY, "__call__ pipe")
+    | methods("openpyxl.Workbook", "save")
     | methods("gpt4all.Embed4All", "embed")
     # a video's frames decoded one by one
     | methods(_VIDEO, "read grab retrieve")
@@ -324,6 +332,9 @@ async def login(password: str):
         "transformers.pipeline": "transformers.Pipeline",
         **{f"transformers.{auto}.from_pretrained": _PRETRAINED for auto in _AUTO_MODELS},
         "llama_cpp.Llama.from_pretrained": "llama_cpp.Llama",
+        "spacy.load": _SPACY,
+        "spacy.blank": _SPACY,
+        "openpyxl.load_workbook": "openpyxl.Workbook",
         **{f"diffusers.{name}.from_pretrained": _DIFFUSION for name in _DIFFUSION_PIPELINES},
         "pikepdf.open": "pikepdf.Pdf",
         "pikepdf.Pdf.open": "pikepdf.Pdf",
@@ -393,6 +404,9 @@ async def login(password: str):
         "kokoro.pipeline.KPipeline": "kokoro.KPipeline",
         "diffusers.pipelines.DiffusionPipeline": _DIFFUSION,
         "gpt4all.gpt4all.GPT4All": "gpt4all.GPT4All",
+        "spacy.Language": _SPACY,
+        "openpyxl.workbook.workbook.Workbook": "openpyxl.Workbook",
+        "openpyxl.workbook.Workbook": "openpyxl.Workbook",
         "gpt4all.gpt4all.Embed4All": "gpt4all.Embed4All",
         "diffusers.pipelines.pipeline_utils.DiffusionPipeline": _DIFFUSION,
         **{

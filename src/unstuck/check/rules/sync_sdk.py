@@ -283,6 +283,11 @@ CLIENTS = (
     ),
     Client("twilio.rest.Client", resources=True),
     Client(
+        "plivo.RestClient",
+        aliases="plivo.rest.RestClient plivo.rest.client.RestClient",
+        resources=True,
+    ),
+    Client(
         "sendgrid.SendGridAPIClient",
         aliases="sendgrid.sendgrid.SendGridAPIClient",
         resources=True,
@@ -425,7 +430,7 @@ RULE = Rule(
     catches="sync SDK clients of network services: OpenAI, Anthropic, pymongo, Elasticsearch, "
     "Slack `WebClient` and Bolt's `App.dispatch`, Azure Blob/Queue/Cosmos/Key Vault, "
     "Google Cloud Storage/BigQuery/Firestore, Firebase Admin, google-auth's `id_token` "
-    "verifiers, Stripe, Twilio, SendGrid, LangSmith, "
+    "verifiers, Stripe, Twilio, Plivo, SendGrid, LangSmith, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, Pinecone, Chroma, OpenSearch, PyGithub, Hugging Face `InferenceClient`, "
