@@ -44,7 +44,8 @@ RULE = Rule(
     "faiss indexes, networkx graphs, nano-vectordb stores, joblib/numpy/torch files "
     "read or written, "
     "`importlib.reload`, `importlib.resources.read_text`/`files(...)` reads, "
-    "`pkgutil.get_data`, archives opened from a path (`zipfile.ZipFile`) and unpacked or "
+    "`pkgutil.get_data`, `.env` files read (python-dotenv), "
+    "archives opened from a path (`zipfile.ZipFile`) and unpacked or "
     "added to (`extractall`, `extract`, `write`/`add`, also of `tarfile`), "
     "`UploadFile.file.read()` (not files under `/proc` or `/sys`, also in `async with`)",
     example="""\
@@ -73,6 +74,8 @@ async def upload(file: UploadFile):
     # a package's data files: read from the disk (or the zip) at each call
     | functions("importlib.resources", "read_text read_binary")
     | functions("pkgutil", "get_data")
+    # a ``.env`` file looked for (up the folders) and read: meant for start-up
+    | functions("dotenv", "load_dotenv dotenv_values find_dotenv")
     | functions("nano_vectordb", "NanoVectorDB")
     # arrays, models and pickles read from or written to a file whole
     | functions("joblib", "load dump")
