@@ -77,6 +77,7 @@ async def probe(path: str):
     nonblocking={
         # WAV is read in the process, without ffmpeg
         f"{_AUDIO}.from_file": ("format", 1, "wav"),
+        f"{_AUDIO}.export": ("format", 1, "wav"),
         "os.waitpid": ("options", 1, FlagSet("os.WNOHANG")),
         "os.wait3": ("options", 0, FlagSet("os.WNOHANG")),
         "os.wait4": ("options", 1, FlagSet("os.WNOHANG")),
