@@ -84,9 +84,15 @@ def discover(
                 if name not in SKIPPED_DIRECTORIES
                 and not _excluded(Path(directory, name), exclude, root)
             )
+            real = None  # the directory's real path, worked out once for its files
             for name in sorted(files):
                 if name.endswith(".py"):
-                    found[Path(directory, name).resolve()] = in_tests
+                    if real is None:
+                        real = os.path.realpath(directory)
+                    full = os.path.join(real, name)
+                    if os.path.islink(full):
+                        full = os.path.realpath(full)
+                    found[Path(full)] = in_tests
     kept = {
         file: in_tests for file, in_tests in found.items() if not _excluded(file, exclude, root)
     }
@@ -112,24 +118,27 @@ def _excluded(path: Path, patterns: tuple[str, ...], root: Path | None) -> bool:
 
 class _Packages:
     """Which directories are packages, memoized (a class, not nested functions: a
-    recursive closure is a reference cycle, left to the garbage collector)."""
+    recursive closure is a reference cycle, left to the garbage collector). Directories
+    are plain strings: ``Path`` objects would be hashed and compared thousands of times."""
 
     def __init__(self) -> None:
-        self._is_package: dict[Path, bool] = {}
-        self._inside: dict[Path, bool] = {}
+        self._is_package: dict[str, bool] = {}
+        self._inside: dict[str, bool] = {}
 
-    def package_dir(self, directory: Path) -> bool:
+    def package_dir(self, directory: str) -> bool:
         known = self._is_package.get(directory)
         if known is None:
-            known = self._is_package[directory] = (directory / "__init__.py").is_file()
+            known = os.path.isfile(os.path.join(directory, "__init__.py"))
+            self._is_package[directory] = known
         return known
 
-    def inside_package(self, directory: Path) -> bool:
+    def inside_package(self, directory: str) -> bool:
         """The directory is a package, or a namespace portion of an enclosing one."""
         known = self._inside.get(directory)
         if known is None:
+            parent = os.path.dirname(directory)
             known = self.package_dir(directory) or (
-                directory.parent != directory and self.inside_package(directory.parent)
+                parent != directory and self.inside_package(parent)
             )
             self._inside[directory] = known
         return known
@@ -140,13 +149,14 @@ def _name_modules(files: dict[Path, bool]) -> list[SourceFile]:
     named: list[SourceFile] = []
     taken: dict[str, int] = {}
     for file in files:
-        is_package = file.name == "__init__.py"
-        parts = [] if is_package else [file.stem]
-        directory = file.parent
-        while inside_package(directory) and directory.parent != directory:
-            parts.insert(0, directory.name)
-            directory = directory.parent
-        module = ".".join(parts) or file.parent.name
+        text = str(file)
+        directory, name = os.path.split(text)
+        is_package = name == "__init__.py"
+        parts = [] if is_package else [name[:-3] if name.endswith(".py") else file.stem]
+        while inside_package(directory) and os.path.dirname(directory) != directory:
+            directory, base = os.path.split(directory)
+            parts.insert(0, base)
+        module = ".".join(parts) or os.path.basename(os.path.dirname(text))
         # Two unrelated scripts with the same name: both analyzed, the first keeps the name.
         if module in taken:
             taken[module] += 1
