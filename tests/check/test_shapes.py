@@ -794,3 +794,12 @@ def test_isinstance_of_an_attribute_of_self_narrows_it_in_the_block() -> None:
     # the sync handler's step runs in the thread pool for the runner's route
     report = _check("isinstance_narrowing")
     assert {f.routes for f in report.findings if f.line == 96} == {("POST /handlers",)}
+
+
+def test_a_name_bound_in_a_block_of_a_module_level_if_is_that_blocks_value_there() -> None:
+    # the API block's router has no key routes, and each router keeps its own prefix
+    assert set(_routes(_check("module_blocks"))) == {
+        "GET /api/v1/keys",
+        "POST /api/v1/chats",
+        "POST /v1/chats",
+    }

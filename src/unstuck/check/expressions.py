@@ -156,6 +156,9 @@ class ExpressionReader:
         # the names a module-level ``for`` binds, read in its body as this loop's item:
         # as globals they also hold the items of every other loop that reuses the name
         self.module_loop: dict[str, Expr] = {}
+        # inside a block of a module-level ``if``: a name bound there holds, for the rest
+        # of the block, what it was bound to there (kept in ``module_loop`` meanwhile)
+        self.module_blocks = 0
         self._keywords: dict[tuple[str | None, int], Keyword] = {}
         # the if/match blocks the walk is in: (statement line, block index), outermost first
         self.branch_path: list[tuple[int, int]] = []
@@ -170,6 +173,9 @@ class ExpressionReader:
             self.klass.attributes.setdefault(name, []).append(value)
         else:
             self.summary.globals.setdefault(name, []).append(value)
+            if self.module_blocks and self.env is None:
+                # ``if WEB: router = APIRouter()``: this block's router, in this block
+                self.module_loop[name] = value
 
     def grow(self, name: str, added: Expr) -> None:
         """A list named ``name`` gets more items (``+=``, ``.extend``, ``.append``): a loop

@@ -711,8 +711,16 @@ class ModuleWalker(ExpressionReader):
         """
         before = self.env
         if before is None:
+            at_module = self.klass is None
             for index, statements in enumerate(bodies):
-                self.alternative(statements, where, index)
+                kept = dict(self.module_loop)
+                self.module_blocks += at_module
+                try:
+                    self.alternative(statements, where, index)
+                finally:
+                    self.module_blocks -= at_module
+                    if at_module:
+                        self.module_loop = kept
             return
         outcomes: list[dict[str, Expr]] = []
         for index, statements in enumerate(bodies):
