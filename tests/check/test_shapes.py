@@ -673,6 +673,8 @@ def test_paths_read_by_enum_member_and_from_settings_with_an_empty_default() -> 
     assert _routes(_check("paths_from_settings")) == {
         "POST /gateway/openai/chat": "app.chat",
         "POST /gateway/openai/embeddings": "app.embed",
+        "GET /v1/models": "app.list_models",
+        "GET /admin/models": "app.list_models",
     }
 
 

@@ -95,7 +95,9 @@ _MAX_PROJECT_VALUES = 64
 _MAX_ITEMS_DEPTH = 6  # names bound to names bound to a list, ...
 _DICT_VIEWS = frozenset({"items", "keys", "values"})
 # calls that read a setting by name, with a default: ``getenv(name, default)``
-_DEFAULTED = frozenset({"getenv", "get", "str"})
+_DEFAULTED = frozenset({"getenv", "get", "str", "get_env", "getenv_or_default", "env"})
+# pydantic's ``Field``: a model's or settings class's attribute holds its ``default``
+_FIELDS = frozenset({"pydantic.Field", "pydantic.fields.Field", "sqlmodel.Field"})
 # methods of ``str`` that edit a path or prefix, read on a text known here
 _TEXT_METHODS = frozenset({"strip", "rstrip", "lstrip", "lower", "removeprefix", "removesuffix"})
 _BUILTINS = frozenset(dir(builtins))
@@ -990,7 +992,14 @@ class Program:
                     edited = self._text_method(func, expr, module)
                     if edited:
                         return edited
-                called = self.call(self.eval(expr.func, module), expr, module)
+                callee = self.eval(expr.func, module)
+                if last_name(func) == "Field" and any(
+                    isinstance(value, LibraryObject) and value.name in _FIELDS for value in callee
+                ):
+                    # ``api_prefix: str = Field(default="/v1", description=...)``
+                    default = expr.argument("default", 0)
+                    return self.eval(default, module) if default is not None else EMPTY
+                called = self.call(callee, expr, module)
                 if isinstance(func, Attribute) and func.name in _MAPPING_READS and expr.args:
                     # ``SESSIONS.get(key)``: an item of the dict, as ``SESSIONS[key]`` is
                     called |= self.stored_items(Subscript(func.base, expr.args[0]), module)
