@@ -805,3 +805,11 @@ def test_a_name_bound_in_a_block_of_a_module_level_if_is_that_blocks_value_there
         "POST /api/v1/chats",
         "POST /v1/chats",
     }
+
+
+def test_a_coroutine_handed_to_a_helper_that_awaits_it_counts_for_the_route_that_hands_it() -> None:
+    report = _check("handed_coroutines")
+    assert {(f.line, f.routes) for f in report.findings} == {
+        (23, ("GET /previews/{key}",)),
+        (30, ("GET /thumbnails/{key}",)),
+    }

@@ -153,6 +153,7 @@ class BlockingAnalysis:
         self.cpu_rule = self.knowledge.rules["USK113"]
         self.timeout_rule = self.knowledge.rules["USK203"]
         self._scans: dict[Key, Scan] = {}
+        self._called_params: dict[Key, frozenset[str]] = {}
         self._blockers: dict[Key, dict[Site, Blocker]] = {}
         self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
@@ -209,6 +210,10 @@ class BlockingAnalysis:
             if self._generator_entered(call, module):
                 continue
             callees = program.eval(call.func, module)
+            if isinstance(call.func, Param) and call.func.name in self._calls_params(key):
+                # a coroutine handed in is followed from each call that hands it (above),
+                # not from every caller at once
+                callees = frozenset(v for v in callees if not self._is_coroutine(v))
             if not callees:
                 continue
             func = call.func
@@ -329,6 +334,13 @@ class BlockingAnalysis:
                         continue
                     result.async_calls.append(target)
                     result.awaited.append(SyncCall(line, col, target, call, once_at(line)))
+                    if call.args or call.keywords:
+                        # ``await cache.get(key, load)`` where ``get`` awaits ``load()``:
+                        # this call's coroutine runs on its behalf
+                        for handed in self._handed_coroutines(call, module, target):
+                            result.async_calls.append(handed)
+                            bare = Call(UNKNOWN, line, col, (), (), True)
+                            result.awaited.append(SyncCall(line, col, handed, bare, once_at(line)))
                 elif callee.yields and id(call) in handed:
                     continue  # a generator: its body runs where it is iterated
                 else:
@@ -381,6 +393,52 @@ class BlockingAnalysis:
             once = once_at(loop.line)
             result.hits.append(Hit(self.cpu_rule, loop.line, loop.col, label, None, once))
         return result
+
+    def _calls_params(self, key: Key) -> frozenset[str]:
+        """The parameters of a function that it calls (``await factory()``)."""
+        known = self._called_params.get(key)
+        if known is None:
+            function = self.program.function(key)
+            known = frozenset(
+                call.func.name
+                for call in (function.calls if function is not None else ())
+                if isinstance(call.func, Param) and call.func.function == key[1]
+            )
+            self._called_params[key] = known
+        return known
+
+    def _is_coroutine(self, value: Value) -> bool:
+        if not isinstance(value, Function):
+            return False
+        function = self.program.function(value.key)
+        return function is not None and function.is_async
+
+    def _handed_coroutines(self, call: Call, module: str, target: Key) -> list[Key]:
+        """The coroutine functions a call hands to parameters that its callee calls:
+        ``await cache.get(key, factory)``, whose ``get`` does ``await factory()``, runs
+        ``factory`` for this caller (whatever the parameter's annotation says)."""
+        called = self._calls_params(target)
+        callee = self.program.function(target)
+        if not called or callee is None:
+            return []
+        params = callee.params
+        offset = (
+            1
+            if callee.class_qualname is not None and params and (params[0].name in ("self", "cls"))
+            else 0
+        )
+        passed: list[Expr] = []
+        for index, arg in enumerate(call.args):
+            if index + offset < len(params) and params[index + offset].name in called:
+                passed.append(arg)
+        passed.extend(keyword.value for keyword in call.keywords if keyword.name in called)
+        found: list[Key] = []
+        for arg in passed:
+            for value in self.program.eval(arg, module):
+                if self._is_coroutine(value):
+                    assert isinstance(value, Function)
+                    found.append(value.key)
+        return found
 
     def _overridden(
         self, key: Key, function: FunctionSummary, name: str, found: frozenset[Value]
@@ -537,7 +595,7 @@ class BlockingAnalysis:
         import), or by code that serves no request (a command, a script, a start-up
         handler: ``serving``). A class given to ``Depends`` is made per request."""
         known = self._long_lived.get(klass)
-        if known is None and self._made_by_metaclass(klass):
+        if known is None and (self._made_by_metaclass(klass) or self._kept_by_new(klass)):
             known = self._long_lived[klass] = True
         if known is None:
             self._long_lived[klass] = False  # a class made in its own kind's __init__
@@ -630,6 +688,29 @@ class BlockingAnalysis:
             for value in program.eval(summary.metaclass, entry.key[0]):
                 if isinstance(value, Class) and program.method(value.key, "__call__"):
                     return True
+        return False
+
+    def _kept_by_new(self, klass: Key) -> bool:
+        """A class whose ``__new__`` (of the project) hands back an instance it keeps on
+        the class (``if cls._instance is None: cls._instance = super().__new__(cls)``,
+        then ``return cls._instance``): every call of the class gives that one instance,
+        which lives as long as the process (its ``__init__`` still runs at each call)."""
+        program = self.program
+        for entry in program.mro(klass):
+            if not isinstance(entry, Class):
+                continue
+            new = program.function((entry.key[0], f"{entry.key[1]}.__new__"))
+            if new is None or not new.params:
+                continue
+            first = new.params[0].name
+            return any(
+                isinstance(returned, Attribute)
+                and (
+                    isinstance(returned.base, ClassRef | SelfRef)
+                    or (isinstance(returned.base, Param) and returned.base.name == first)
+                )
+                for returned in new.returns
+            )
         return False
 
     def _makes_once(self, place: Key, klass: Key) -> bool:

@@ -1221,6 +1221,8 @@ def _tested_state(test: ast.expr) -> frozenset[str]:
     for node in ast.walk(test):
         if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In | ast.NotIn):
             names.add(stored_name(node.comparators[0]))
+        elif (attribute := _hasattr_name(node)) is not None:
+            names.add(attribute)  # ``hasattr(self, "_ready")``: ``_ready``
         elif isinstance(node, ast.Attribute | ast.Name):
             names.add(stored_name(node))
     return frozenset(names - {""})
@@ -1244,6 +1246,22 @@ def _state_read(expr: Expr, depth: int = 0) -> set[str]:
             return _state_read(left, depth + 1) | _state_read(right, depth + 1)
         case _:
             return set()
+
+
+def _hasattr_name(node: ast.AST) -> str | None:
+    """The attribute ``hasattr(self, "_ready")`` asks about, on ``self`` or ``cls``."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "hasattr"
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id in ("self", "cls")
+        and isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, str)
+    ):
+        return node.args[1].value
+    return None
 
 
 def _tests_unset(test: ast.expr) -> bool:
@@ -1289,6 +1307,8 @@ def _tests_set(test: ast.expr) -> bool:
         return all(_tests_set(value) for value in test.values)
     if isinstance(test, ast.Name | ast.Attribute | ast.Subscript):
         return True
+    if _hasattr_name(test) is not None:
+        return True  # ``if hasattr(self, "_ready"): return``
     if isinstance(test, ast.Compare) and len(test.ops) == 1:
         op, right = test.ops[0], test.comparators[0]
         if isinstance(op, ast.In):
