@@ -813,3 +813,9 @@ def test_a_coroutine_handed_to_a_helper_that_awaits_it_counts_for_the_route_that
         (23, ("GET /previews/{key}",)),
         (30, ("GET /thumbnails/{key}",)),
     }
+
+
+def test_a_route_whose_handler_is_chosen_at_start_reports_what_either_blocks() -> None:
+    report = _check("alternative_endpoints")
+    assert [(r.path, r.methods) for r in report.routes] == [("/solve", ["POST"])]
+    assert [(f.line, f.routes) for f in report.findings] == [(11, ("POST /solve",))]

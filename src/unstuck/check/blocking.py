@@ -884,6 +884,8 @@ class BlockingAnalysis:
         if known is not None:
             return known
         function = self.program.function(key)
+        # pebble's ``@concurrent.process`` runs it in a process of its own
+        elsewhere = function is not None and self.program.runs_elsewhere(key) is not None
         offloaded = function is not None and any(
             (isinstance(value, LibraryObject) and value.name in self.offloaders)
             or (
@@ -896,6 +898,7 @@ class BlockingAnalysis:
             for decorator in function.decorators
             for value in self.program.eval(decorator, key[0])
         )
+        offloaded = offloaded or elsewhere
         self._offloaded[key] = offloaded
         return offloaded
 

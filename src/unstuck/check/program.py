@@ -277,6 +277,7 @@ class Program:
         # class -> __init__ parameter -> (value, module) given through add_middleware
         self._middleware_arguments: dict[Key, dict[str, list[tuple[Expr, str]]]] | None = None
         self._passed_in: dict[tuple[str, str, str], frozenset[Value]] = {}
+        self._elsewhere: dict[Key, str | None] = {}
         self._calls_of_function: dict[Key, list[tuple[Key, Call]]] = {}
         self._lifespans: dict[Key, set[Value]] | None = None
         self._hooks: dict[Key, list[Key]] = {}
@@ -1210,6 +1211,11 @@ class Program:
         for value in callees:
             match value:
                 case Function():
+                    elsewhere = self.runs_elsewhere(value.key)
+                    if elsewhere is not None:
+                        # pebble's ``@concurrent.process``: the call gives a future
+                        result.add(LibraryInstance(elsewhere))
+                        continue
                     made = self.returns_for(value.key, call)
                     if any(isinstance(v, Router) for v in made):
                         made = self._routers_for_call(value.key, made, call, module)
@@ -2151,6 +2157,23 @@ class Program:
                 values = values - wanted
             found |= values
         return frozenset(found)
+
+    def runs_elsewhere(self, key: Key) -> str | None:
+        """The class of what a call of function ``key`` gives when a decorator runs it in
+        another thread or process (``Rule.runs_elsewhere``), else None."""
+        known = self._elsewhere.get(key, 0)
+        if known != 0:
+            return known
+        found: str | None = None
+        function = self.function(key)
+        table = self.knowledge.runs_elsewhere
+        for decorator in function.decorators if function is not None and table else ():
+            target = decorator.func if isinstance(decorator, Call) else decorator
+            for value in self.eval(target, key[0]):
+                if isinstance(value, LibraryObject) and value.name in table:
+                    found = table[value.name]
+        self._elsewhere[key] = found
+        return found
 
     def returns_for(self, key: Key, call: Call) -> frozenset[Value]:
         """What a call of function ``key`` returns: ``returns_of``, less what the

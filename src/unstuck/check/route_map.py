@@ -74,7 +74,7 @@ class RouteMapper:
         seen: set[tuple[tuple[str, ...], str, Key]] = set()
         # one method and path on one app is served by its first handler (a handler
         # defined in each branch of an ``if`` is one route)
-        served: set[tuple[tuple[str, ...], str, RouterKey]] = set()
+        served: dict[tuple[tuple[str, ...], str, RouterKey], Route] = {}
         for registration in registrations:
             handler = self.program.function(registration.handler)
             if handler is None:
@@ -88,12 +88,21 @@ class RouteMapper:
                     methods = tuple(registration.methods)
                     identity = (methods, path, registration.handler)
                     at = (methods, path, placement.routers[0])
-                    if identity in seen or at in served:
+                    if identity in seen:
+                        continue
+                    first = served.get(at)
+                    if first is not None:
+                        # ``add_api_route("/solve", run_async if args.asy else run)``: the
+                        # route is listed with its first handler, and what the other one
+                        # runs on the loop is reported for it too
+                        seen.add(identity)
+                        if handler.is_async:
+                            self._collect_loop(registration.handler, first.loop_functions)
                         continue
                     seen.add(identity)
-                    served.add(at)
                     extra = [*placement.dependencies, *extra]
                     route = self._route(registration, path, extra, view)
+                    served[at] = route
                     self._wrap(route, placement.routers)
                     routes.append(route)
         routes.extend(self._library_routes(seen))

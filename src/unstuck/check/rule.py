@@ -187,6 +187,9 @@ class Rule:
     # "f" -> class: calling ``f(...)`` gives a factory whose calls make instances of the
     # class (or of its ``class_=`` argument): ``sessionmaker(bind=engine)()`` is a Session
     factories: Mapping[str, str] = field(default_factory=dict)
+    # decorator -> class: the decorated function runs in another thread or process, and
+    # calling it gives an object of that class (pebble's ``@concurrent.process``: a future)
+    runs_elsewhere: Mapping[str, str] = field(default_factory=dict)
     # "f" -> keyword: calling ``f`` makes a class derived from the class given by that
     # keyword (``declarative_base(cls=CrudMixin)``), whose methods its subclasses inherit
     based_on: Mapping[str, str] = field(default_factory=dict)
@@ -226,6 +229,7 @@ class Knowledge:
         self.memory_paths: dict[str, MemoryPath] = {}
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
         self.factories: dict[str, str] = {}
+        self.runs_elsewhere: dict[str, str] = {}
         self.based_on: dict[str, str] = {}
         self.cheap_below: dict[str, CheapBelow] = {}
         self.sized: dict[str, Sized] = {}
@@ -260,6 +264,7 @@ class Knowledge:
             self.memory_paths.update(rule.memory_paths)
             self.nonblocking.update(rule.nonblocking)
             self.factories.update(rule.factories)
+            self.runs_elsewhere.update(rule.runs_elsewhere)
             self.based_on.update(rule.based_on)
             self.cheap_below.update(rule.cheap_below)
             self.sized.update(rule.sized)

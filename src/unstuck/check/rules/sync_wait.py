@@ -31,7 +31,8 @@ RULE = Rule(
     catches="`Future.result()`, `Executor.shutdown/map`, `threading` waits, `queue.Queue.get` "
     "(and `put` on a bounded one), lock files (filelock) acquired or entered, transformers' "
     "`TextIteratorStreamer` iterated, multiprocessing managers' shared objects (each call a "
-    "round trip to the manager's process), `multiprocessing.Queue.get`",
+    "round trip to the manager's process), `multiprocessing.Queue.get`, the future of a "
+    "function decorated by pebble's `concurrent.process`/`thread`",
     example="""\
 from concurrent.futures import ThreadPoolExecutor
 
@@ -71,6 +72,9 @@ async def report():
     # transformers' streamer of the text a model generates in another thread: a loop over
     # it waits on its queue for each piece, for the whole generation
     | frozenset({(_STREAMER, ITERATED), (_STREAMER, "__next__")}),
+    # pebble's decorators run the function in a process or thread of their own: a call
+    # gives a future, whose ``result()`` is the wait
+    runs_elsewhere={f"pebble.concurrent.{kind}": _FUTURE for kind in ("process", "thread")},
     # run_coroutine_threadsafe(...).result() on the loop waits for the loop itself: deadlock
     returns={
         f"{_EXECUTOR}.submit": _FUTURE,
