@@ -103,6 +103,10 @@ _MODEL_LOADS = (
     "onnxruntime.InferenceSession",
     "faster_whisper.WhisperModel",
     "whisper.load_model",
+    "ctranslate2.models.Whisper",
+    "ctranslate2.Generator",
+    "ctranslate2.Translator",
+    "presidio_analyzer.AnalyzerEngine",
     "transformers.pipeline",
     "sentence_transformers.SentenceTransformer",
     "sentence_transformers.CrossEncoder",
@@ -128,7 +132,8 @@ RULE = Rule(
     "models run (llama-cpp-python, onnxruntime, faster-whisper, openai-whisper, Hugging Face "
     "`pipeline` or a model loaded by `AutoModel*.from_pretrained`, Kokoro, a "
     "`torch.nn.Module` of the project called, docTR's OCR models, diffusers' pipelines and "
-    "their networks, GPT4All, spaCy pipelines), images decoded, encoded or resized by OpenCV, "
+    "their networks, GPT4All, spaCy pipelines, CTranslate2 models, Presidio's analyzer), "
+    "images decoded, encoded or resized by OpenCV, "
     "videos read, spreadsheets read or written (openpyxl), "
     "models loaded per request, "
     "PDFs opened or saved by pikepdf or rendered by pdf2image, "
@@ -285,6 +290,12 @@ async def login(password: str):
     | methods("faster_whisper.WhisperModel", "transcribe detect_language")
     | methods("faster_whisper.BatchedInferencePipeline", "transcribe")
     | methods("whisper.model.Whisper", "transcribe")
+    # CTranslate2's models (faster-whisper runs on them): each call runs the network
+    | methods("ctranslate2.models.Whisper", "generate detect_language encode align")
+    | methods("ctranslate2.Generator", "generate_batch generate_tokens score_batch")
+    | methods("ctranslate2.Translator", "translate_batch translate_iterable score_batch")
+    # Presidio runs a spaCy (or transformers) NER pipeline over the text, then its recognizers
+    | methods("presidio_analyzer.AnalyzerEngine", "analyze")
     | methods("transformers.Pipeline", "__call__")
     # a neural network of the project's (a ``torch.nn.Module`` subclass) called: its
     # forward pass, milliseconds to seconds on a CPU

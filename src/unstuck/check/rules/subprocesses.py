@@ -40,12 +40,19 @@ _AUDIO_DECODERS = "from_file from_mp3 from_ogg from_flv"
 # what makes a new segment from one (in memory), which ``export`` may then encode
 _AUDIO_EDITS = "set_frame_rate set_channels set_sample_width apply_gain overlay append"
 
+_PEXPECT = "pexpect.spawn"
+_PEXPECT_POPEN = "pexpect.popen_spawn.PopenSpawn"
+_PEXPECT_WAITS = (
+    "expect expect_exact expect_list read readline readlines read_nonblocking wait interact"
+)
+
 RULE = Rule(
     code="USK109",
     name="subprocess",
     catches="`subprocess.run/call/check_*/Popen`, `Popen.wait/communicate`, "
     "`os.system/popen/wait*/spawn*/posix_spawn*`, GitPython (`Repo`, commits, `repo.git.*`), "
-    "pydub's `AudioSegment.from_file` and `export` (ffmpeg)",
+    "pydub's `AudioSegment.from_file` and `export` (ffmpeg), pexpect (`run`, a spawn and "
+    "its `expect`/`read`/`wait`)",
     example="""\
 import subprocess
 
@@ -69,10 +76,23 @@ async def probe(path: str):
     # opening a repository reads .git; cloning and creating one run git
     | functions(_REPO, "clone_from init")
     | frozenset({_REPO})
-    | functions(_AUDIO, _AUDIO_DECODERS),
-    methods=methods("subprocess.Popen", "wait communicate") | methods(_AUDIO, "export"),
+    | functions(_AUDIO, _AUDIO_DECODERS)
+    # pexpect: ``run`` waits for the command; a spawn forks a child on a terminal
+    | functions("pexpect", "run runu spawn")
+    | frozenset({_PEXPECT_POPEN}),
+    methods=methods("subprocess.Popen", "wait communicate")
+    | methods(_AUDIO, "export")
+    # waiting for the child's output to match (up to the timeout), or for it to end
+    | methods(_PEXPECT, _PEXPECT_WAITS)
+    | methods(_PEXPECT_POPEN, _PEXPECT_WAITS)
+    | methods("pexpect.replwrap.REPLWrapper", "run_command"),
     returns={f"{_AUDIO}.{name}": _AUDIO for name in f"{_AUDIO_DECODERS} {_AUDIO_EDITS}".split()},
-    aliases={"pydub.audio_segment.AudioSegment": _AUDIO},
+    classes=frozenset({_PEXPECT}),  # named in lower case
+    aliases={
+        "pydub.audio_segment.AudioSegment": _AUDIO,
+        "pexpect.pty_spawn.spawn": _PEXPECT,
+        "pexpect.spawnu": _PEXPECT,
+    },
     # WNOHANG: reap a child that has exited, or return at once
     nonblocking={
         # WAV is read in the process, without ffmpeg

@@ -11,6 +11,7 @@ or make the route ``def`` so that it runs in the thread pool.
 from unstuck.check.rule import ANY_METHOD, Client, Rule, functions, methods
 
 _VERBS = "get post put patch delete head options request"
+_OAUTH = "requests_oauthlib.OAuth2Session"
 _URLLIB3 = "urllib3.connectionpool.HTTPConnectionPool"
 _URLLIB3_POOLS = (
     Client(
@@ -32,7 +33,8 @@ _URLLIB3_POOLS = (
 RULE = Rule(
     code="USK102",
     name="sync-http",
-    catches="requests (functions and `Session`), urllib, urllib3 (functions and "
+    catches="requests (functions and `Session`, OAuth sessions of requests-oauthlib and "
+    "Authlib), urllib, urllib3 (functions and "
     "pools, also typed by annotation), sync httpx (`httpx.get`, "
     "`httpx.Client`), `http.client`, xmlrpc, the `load_image` helpers of transformers, "
     "diffusers and sglang",
@@ -59,6 +61,12 @@ async def bad():
     | functions("diffusers.utils", "load_image")
     | functions("sglang.srt.utils", "load_image"),
     methods=methods("requests.Session", _VERBS + " send")
+    # OAuth sessions built on requests: the token exchange is a request too
+    | methods(
+        _OAUTH,
+        _VERBS + " send fetch_token refresh_token fetch_request_token "
+        "fetch_access_token revoke_token introspect_token",
+    )
     | methods("httpx.Client", _VERBS + " send stream close")
     | methods("urllib.request.OpenerDirector", "open")
     | methods("http.client.HTTPConnection", "request getresponse connect")
@@ -72,6 +80,11 @@ async def bad():
     clients=_URLLIB3_POOLS,
     aliases={
         "requests.sessions.Session": "requests.Session",
+        "requests_oauthlib.oauth2_session.OAuth2Session": _OAUTH,
+        "requests_oauthlib.OAuth1Session": _OAUTH,
+        "requests_oauthlib.oauth1_session.OAuth1Session": _OAUTH,
+        "authlib.integrations.requests_client.OAuth2Session": _OAUTH,
+        "authlib.integrations.requests_client.OAuth1Session": _OAUTH,
         "requests.api": "requests",
         "httpx._client.Client": "httpx.Client",
         "httpx._api": "httpx",
