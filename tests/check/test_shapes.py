@@ -819,3 +819,9 @@ def test_a_route_whose_handler_is_chosen_at_start_reports_what_either_blocks() -
     report = _check("alternative_endpoints")
     assert [(r.path, r.methods) for r in report.routes] == [("/solve", ["POST"])]
     assert [(f.line, f.routes) for f in report.findings] == [(11, ("POST /solve",))]
+
+
+def test_the_object_a_query_gives_is_an_instance_of_its_model() -> None:
+    report = _check("model_rows")
+    (hashing,) = [f for f in report.findings if f.code == "USK113"]
+    assert hashing.routes == ("POST /check/{password_id}", "POST /token")

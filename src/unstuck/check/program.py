@@ -1230,6 +1230,8 @@ class Program:
                 case LibraryObject():
                     result |= self.call_library(value.name, call, module)
                 case LibraryMethod():
+                    if f"{value.cls}.{value.name}" in knowledge.model_rows:
+                        result |= self._model_row(call, module)
                     returned = knowledge.returns.get(f"{value.cls}.{value.name}")
                     if returned is not None:
                         result.add(LibraryInstance(knowledge.canonical(returned)))
@@ -2157,6 +2159,26 @@ class Program:
                 values = values - wanted
             found |= values
         return frozenset(found)
+
+    def _model_row(self, call: Call, module: str) -> frozenset[Value]:
+        """The object of the project's model that a query gives (``Rule.model_rows``):
+        the model is the first argument of the nearest call down the chain that names it
+        (``session.query(User)``, ``session.get(User, 1)``)."""
+        queries = self.knowledge.model_queries
+        expr: Expr = call
+        while isinstance(expr, Call) and isinstance(expr.func, Attribute):
+            named = any(
+                isinstance(value, LibraryMethod) and f"{value.cls}.{value.name}" in queries
+                for value in self.eval(expr.func, module)
+            )
+            if named:
+                return frozenset(
+                    Instance(value.key)
+                    for value in (self.eval(expr.args[0], module) if expr.args else EMPTY)
+                    if isinstance(value, Class)
+                )
+            expr = expr.func.base
+        return EMPTY
 
     def runs_elsewhere(self, key: Key) -> str | None:
         """The class of what a call of function ``key`` gives when a decorator runs it in

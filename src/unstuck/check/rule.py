@@ -190,6 +190,11 @@ class Rule:
     # decorator -> class: the decorated function runs in another thread or process, and
     # calling it gives an object of that class (pebble's ``@concurrent.process``: a future)
     runs_elsewhere: Mapping[str, str] = field(default_factory=dict)
+    # "Class.m" giving one object of the model a query is for, and "f" / "Class.m" whose
+    # first argument names that model: ``session.query(User).filter(...).first()`` and
+    # ``session.get(User, 1)`` give a ``User``, whose methods are then followed
+    model_rows: frozenset[str] = frozenset()
+    model_queries: frozenset[str] = frozenset()
     # "f" -> keyword: calling ``f`` makes a class derived from the class given by that
     # keyword (``declarative_base(cls=CrudMixin)``), whose methods its subclasses inherit
     based_on: Mapping[str, str] = field(default_factory=dict)
@@ -230,6 +235,8 @@ class Knowledge:
         self.nonblocking: dict[str, tuple[str, int, object]] = {}
         self.factories: dict[str, str] = {}
         self.runs_elsewhere: dict[str, str] = {}
+        self.model_rows: set[str] = set()
+        self.model_queries: set[str] = set()
         self.based_on: dict[str, str] = {}
         self.cheap_below: dict[str, CheapBelow] = {}
         self.sized: dict[str, Sized] = {}
@@ -265,6 +272,8 @@ class Knowledge:
             self.nonblocking.update(rule.nonblocking)
             self.factories.update(rule.factories)
             self.runs_elsewhere.update(rule.runs_elsewhere)
+            self.model_rows.update(rule.model_rows)
+            self.model_queries.update(rule.model_queries)
             self.based_on.update(rule.based_on)
             self.cheap_below.update(rule.cheap_below)
             self.sized.update(rule.sized)

@@ -17,6 +17,7 @@ _ENGINE = "sqlalchemy.Engine"
 _CONNECTION = "sqlalchemy.Connection"
 _QUERY = "sqlalchemy.orm.Query"
 _INSPECTOR = "sqlalchemy.Inspector"
+_ASYNC_SESSION = "sqlalchemy.ext.asyncio.AsyncSession"
 # Every reflection method of an ``Inspector`` runs a query on a connection of its engine.
 _INSPECTOR_IO = (
     "get_schema_names get_table_names get_view_names get_materialized_view_names "
@@ -86,6 +87,22 @@ async def user(user_id: int, db: Session = Depends(get_db)):
         "sqlalchemy.orm.scoped_session.__call__": _SESSION,
         **{f"{_QUERY}.{name}": _QUERY for name in _QUERY_BUILDERS.split()},
     },
+    model_rows=frozenset(
+        {f"{_QUERY}.{name}" for name in ("first", "one", "one_or_none", "get")}
+        | {
+            f"{session}.{name}"
+            for session in (_SESSION, "sqlmodel.Session", _ASYNC_SESSION)
+            for name in ("get", "get_one")
+        }
+    ),
+    model_queries=frozenset(
+        {
+            f"{session}.{name}"
+            for session in (_SESSION, "sqlmodel.Session", _ASYNC_SESSION)
+            for name in ("query", "get", "get_one")
+        }
+        | {"sqlalchemy.orm.scoped_session.query"}
+    ),
     # ``inspect(Model)``/``inspect(instance)`` give a mapper or instance state (no I/O), and
     # an async engine cannot be inspected this way; only a sync engine or connection queries.
     returns_for_argument={
