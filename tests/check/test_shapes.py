@@ -379,6 +379,10 @@ def test_routers_that_libraries_build_list_their_routes() -> None:
         "GET /graphql",
         "POST /graphql",
         "WEBSOCKET /graphql",
+        "GET,HEAD /__lbheartbeat__",
+        "GET,HEAD /__heartbeat__",
+        "GET /__version__",
+        "GET /__error__",
     }
     # a library's APIRouter subclass holds the project's own routes
     assert routes["GET /api/teams/"] == "accounts.users.list_teams"

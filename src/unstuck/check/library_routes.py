@@ -50,6 +50,17 @@ ROUTER_METHODS: dict[tuple[str, str, str], tuple[LibraryRoute, ...]] = {
     ),
 }
 
+# Routers a library module holds, ready to include: ``app.include_router(router)`` after
+# ``from dockerflow.fastapi import router`` (Mozilla's health and version endpoints).
+ROUTER_OBJECTS: dict[str, tuple[LibraryRoute, ...]] = {
+    "dockerflow.fastapi.router": _routes(
+        ("GET,HEAD", "/__lbheartbeat__"),
+        ("GET,HEAD", "/__heartbeat__"),
+        ("GET", "/__version__"),
+        ("GET", "/__error__"),
+    ),
+}
+
 # Generic library classes whose subscription (``FastAPIUsers[User, UUID]``) is the class.
 GENERIC_OWNERS = frozenset({(library, owner) for library, owner, _method in ROUTER_METHODS})
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from unstuck.check.discovery import is_test_module
-from unstuck.check.library_routes import INCLUDING_METHODS, method_routes
+from unstuck.check.library_routes import INCLUDING_METHODS, ROUTER_OBJECTS, method_routes
 from unstuck.check.model import (
     At,
     Attribute,
@@ -700,7 +700,8 @@ class Registrations:
                     for item, where in self.program.items(looped.iterable, module)
                 ] or pairs
         for child_expr, text, where in pairs:
-            for found in self._children(child_expr, prefix_expr, where, module, text):
+            at = (call.line, call.col)
+            for found in self._children(child_expr, prefix_expr, where, module, text, at):
                 for parent in routers:
                     inclusion = Inclusion(
                         parent,
@@ -814,7 +815,13 @@ class Registrations:
         return found
 
     def _children(
-        self, child: Expr, prefix: Expr | None, module: str, site: str, text: str | None
+        self,
+        child: Expr,
+        prefix: Expr | None,
+        module: str,
+        site: str,
+        text: str | None,
+        at: tuple[int, int] = (0, 0),
     ) -> list[Child]:
         """Each router ``child`` (read in ``module``) may be, with its own prefix when the
         inclusion decides it, and the prefix the inclusion (in ``site``) adds: ``text``
@@ -823,6 +830,8 @@ class Registrations:
         found = _router_keys(program.eval(child, module))
         if not found and isinstance(child, Call):
             found = self._library_made(child, module)
+        if not found:
+            found = self._library_held(child, module, at)
         if not found and isinstance(child, Attribute) and not program.eval(child.base, module):
             return self._discovered(child, prefix, site)
         # a prefix read from a loop whose items are not paired with the router: unknown
@@ -847,6 +856,23 @@ class Registrations:
                 made_by = f"{value.cls}.{value.name}"
                 self.program.routers[key] = RouterInfo(
                     key, "router", "", module=module, builtin=routes, made_by=made_by
+                )
+            return [key]
+        return []
+
+    def _library_held(self, child: Expr, module: str, at: tuple[int, int]) -> list[RouterKey]:
+        """``include_router(dockerflow_router)``: a router a library module holds, with
+        the routes ``library_routes`` knows it has, shown where it is included (``at``)."""
+        for value in sorted(self.program.eval(child, module), key=value_order):
+            if not isinstance(value, LibraryObject):
+                continue
+            routes = ROUTER_OBJECTS.get(value.name)
+            if routes is None:
+                continue
+            key = (module, *at)
+            if key not in self.program.routers:
+                self.program.routers[key] = RouterInfo(
+                    key, "router", "", module=module, builtin=routes, made_by=value.name
                 )
             return [key]
         return []
