@@ -492,6 +492,9 @@ class Registrations:
             if not isinstance(value, Function) or function is None:
                 continue
             for returned in [*function.returns, *self._closure_routes(value.key, function)]:
+                if isinstance(returned, Call) and isinstance(returned.func, Param):
+                    found.extend(self._given_verb(returned, decorator, value.key, module, handler))
+                    continue
                 if not (
                     isinstance(returned, Call)
                     and isinstance(returned.func, Attribute)
@@ -506,6 +509,38 @@ class Registrations:
                         registration.path = path
                 found.extend(made)
         return found
+
+    def _given_verb(
+        self, returned: Call, decorator: Call, factory: Key, module: str, handler: Key
+    ) -> list[Registration]:
+        """``@protected_route(router.post, "/items", scopes)`` whose factory applies the
+        route decorator it is given: ``method(path, dependencies=[...])(func)``. The
+        router and verb are the argument this use passes; the path, options and
+        dependencies are the factory's (read in its module)."""
+        summary = self.program.function(factory)
+        if summary is None or not isinstance(returned.func, Param):
+            return []
+        names = [param.name for param in summary.params]
+        if returned.func.function != factory[1] or returned.func.name not in names:
+            return []
+        given = decorator.argument(returned.func.name, names.index(returned.func.name))
+        if not (isinstance(given, Attribute) and given.name in _ROUTE_DECORATORS):
+            return []
+        routers = self._routers(given.base, module)
+        if not routers:
+            return []
+        written = returned.argument("path", 0)
+        path = (
+            self._text_with(written, factory[0], factory, decorator, module)
+            if written is not None
+            else ""
+        )
+        call = Call(given, decorator.line, decorator.col, returned.args, returned.keywords, False)
+        methods = self._methods(given.name, call, factory[0])
+        if given.name in _PLAIN_DECORATORS:
+            return [Registration(routers, path, methods, handler, [], factory[0], plain=True)]
+        dependencies = listed(returned.keyword("dependencies"))
+        return [Registration(routers, path, methods, handler, dependencies, factory[0])]
 
     def _closure_routes(self, key: Key, function: FunctionSummary) -> list[Call]:
         """``def get(self, path): def decorator(func): self.app.get(path)(func); return
@@ -522,8 +557,7 @@ class Registrations:
                 if (
                     isinstance(call.func, Call)
                     and call.args
-                    and isinstance(call.args[0], Param)
-                    and call.args[0].name == inner.params[0].name
+                    and _wraps(call.args[0], inner.params[0].name, returned.function)
                 ):
                     found.append(call.func)
         return found
@@ -1142,6 +1176,18 @@ def _item_reader(program: Program, each: Each, item: Expr, where: str) -> _Reade
         return None
 
     return read
+
+
+def _wraps(expr: Expr, name: str, function: str, depth: int = 0) -> bool:
+    """The parameter ``name`` of ``function``, or it wrapped by decorators applied in
+    place (``require_scopes(scopes)(func)``, ``wraps(func)``)."""
+    match expr:
+        case Param():
+            return expr.name == name and expr.function == function
+        case Call() if expr.args and depth < 3:
+            return _wraps(expr.args[0], name, function, depth + 1)
+        case _:
+            return False
 
 
 def _closure_route(decorator: Call, handler: Expr | None, within: Key) -> bool:
