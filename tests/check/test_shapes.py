@@ -371,6 +371,8 @@ def test_routers_that_libraries_build_list_their_routes() -> None:
         "POST /auth/jwt/login",
         "POST /auth/jwt/logout",
         "POST /auth/register",
+        "POST /auth/forgot-password",
+        "POST /auth/reset-password",
         "GET /users/me",
         "PATCH /users/me",
         "GET /users/{id}",
@@ -386,6 +388,12 @@ def test_routers_that_libraries_build_list_their_routes() -> None:
     }
     # a library's APIRouter subclass holds the project's own routes
     assert routes["GET /api/teams/"] == "accounts.users.list_teams"
+    # the library's routes run the hooks the project's user manager overrides
+    assert {f.line: f.routes for f in report.findings} == {
+        18: ("POST /auth/jwt/login",),
+        24: ("POST /auth/reset-password",),
+        25: ("POST /auth/reset-password",),
+    }
 
 
 def test_route_decorators_made_by_helpers() -> None:

@@ -16,37 +16,56 @@ from dataclasses import dataclass
 class LibraryRoute:
     methods: tuple[str, ...]
     path: str
+    # methods the library's route calls on the application's subclass of a class of the
+    # library (``HOOK_BASES``): ``authenticate`` of its ``UserManager`` on the login route
+    hooks: tuple[str, ...] = ()
 
 
-def _routes(*pairs: tuple[str, str]) -> tuple[LibraryRoute, ...]:
-    return tuple(LibraryRoute(tuple(methods.split(",")), path) for methods, path in pairs)
+def _routes(*pairs: tuple[str, str] | tuple[str, str, str]) -> tuple[LibraryRoute, ...]:
+    return tuple(
+        LibraryRoute(tuple(pair[0].split(",")), pair[1], tuple(pair[2].split()) if pair[2:] else ())
+        for pair in pairs
+    )
+
+
+# The library classes whose subclasses in an application hold the hooks its routes call.
+HOOK_BASES: dict[str, frozenset[str]] = {
+    "fastapi_users": frozenset(
+        {"fastapi_users.BaseUserManager", "fastapi_users.manager.BaseUserManager"}
+    ),
+}
 
 
 # ``fastapi_users.get_auth_router(backend)`` and the like, by (library, class, method):
 # the object is ``FastAPIUsers[User, ID](...)``, whichever module it is imported from.
 ROUTER_METHODS: dict[tuple[str, str, str], tuple[LibraryRoute, ...]] = {
     ("fastapi_users", "FastAPIUsers", "get_auth_router"): _routes(
-        ("POST", "/login"), ("POST", "/logout")
+        ("POST", "/login", "authenticate on_after_login"), ("POST", "/logout")
     ),
-    ("fastapi_users", "FastAPIUsers", "get_register_router"): _routes(("POST", "/register")),
+    ("fastapi_users", "FastAPIUsers", "get_register_router"): _routes(
+        ("POST", "/register", "create validate_password on_after_register")
+    ),
     ("fastapi_users", "FastAPIUsers", "get_reset_password_router"): _routes(
-        ("POST", "/forgot-password"), ("POST", "/reset-password")
+        ("POST", "/forgot-password", "get_by_email forgot_password on_after_forgot_password"),
+        ("POST", "/reset-password", "reset_password validate_password on_after_reset_password"),
     ),
     ("fastapi_users", "FastAPIUsers", "get_verify_router"): _routes(
-        ("POST", "/request-verify-token"), ("POST", "/verify")
+        ("POST", "/request-verify-token", "get_by_email request_verify on_after_request_verify"),
+        ("POST", "/verify", "verify on_after_verify"),
     ),
     ("fastapi_users", "FastAPIUsers", "get_users_router"): _routes(
         ("GET", "/me"),
-        ("PATCH", "/me"),
-        ("GET", "/{id}"),
-        ("PATCH", "/{id}"),
-        ("DELETE", "/{id}"),
+        ("PATCH", "/me", "update validate_password on_after_update"),
+        ("GET", "/{id}", "get"),
+        ("PATCH", "/{id}", "get update validate_password on_after_update"),
+        ("DELETE", "/{id}", "get delete on_before_delete on_after_delete"),
     ),
     ("fastapi_users", "FastAPIUsers", "get_oauth_router"): _routes(
-        ("GET", "/authorize"), ("GET", "/callback")
+        ("GET", "/authorize"),
+        ("GET", "/callback", "oauth_callback on_after_register on_after_login"),
     ),
     ("fastapi_users", "FastAPIUsers", "get_oauth_associate_router"): _routes(
-        ("GET", "/authorize"), ("GET", "/callback")
+        ("GET", "/authorize"), ("GET", "/callback", "oauth_associate_callback")
     ),
 }
 

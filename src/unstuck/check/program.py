@@ -487,7 +487,11 @@ class Program:
         klass = self.klass(key)
         if klass is not None:
             for base in klass.bases:
-                for value in self.eval(base, key[0]):
+                values = self.eval(base, key[0])
+                if not values and isinstance(base, Subscript):
+                    # ``BaseUserManager[User, ID]``: a generic library class subscripted
+                    values = self.eval(base.base, key[0])
+                for value in values:
                     if isinstance(value, Class):
                         order_.extend(v for v in self.mro(value.key) if v not in order_)
                     elif isinstance(value, LibraryObject) and value not in order_:
@@ -1171,12 +1175,24 @@ class Program:
                 return frozenset({Function(method)})
             return self.dispatched(key, name, method)
         # ``super().name`` looks past the class itself
+        first_library: frozenset[Value] | None = None
+        knowledge = self.knowledge
         for entry in self.mro(key)[1:] if after else self.mro(key):
             if isinstance(entry, LibraryObject):
-                return self.library_attribute(entry.name, name)
+                # the first library base that says what the attribute is, past mixins
+                # that do not (``class UserManager(IDMixin, BaseUserManager[...])``)
+                if (entry.name, name) in knowledge.attribute_types or knowledge.attribute_type(
+                    entry.name, name
+                ):
+                    return self.library_attribute(entry.name, name)
+                if first_library is None:
+                    first_library = self.library_attribute(entry.name, name)
+                continue
             klass = self.klass(entry.key)
             if klass is not None and name in klass.attributes:
                 return _union(self.eval(expr, entry.key[0]) for expr in klass.attributes[name])
+        if first_library is not None:
+            return first_library
         if name.startswith("__"):
             return EMPTY
         return self._forwarded_attribute(key, name)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from unstuck.check.blockers import Blocker, SyncCall
 from unstuck.check.blocking import BlockingAnalysis
+from unstuck.check.library_routes import HOOK_BASES
 from unstuck.check.model import Expr, Finding, Typed
 from unstuck.check.program import Program
 from unstuck.check.registrations import Registration, Registrations, join
@@ -33,6 +34,7 @@ from unstuck.check.values import (
     Instance,
     Key,
     LibraryInstance,
+    LibraryObject,
     RouterKey,
     Value,
     value_order,
@@ -156,9 +158,40 @@ class RouteMapper:
                         continue
                     seen.add(identity)
                     route = _library_route(builtin.methods, path, info.made_by, where, EVENT_LOOP)
+                    for hook in self._hooks(info.made_by, builtin.hooks):
+                        self._collect_loop(hook, route.loop_functions)
                     self._wrap(route, placement.routers)
                     routes.append(route)
         return routes
+
+    def _hooks(self, made_by: str, names: tuple[str, ...]) -> list[Key]:
+        """The coroutines of the project a library's route calls: the methods ``names``
+        of the project's subclasses of the library's hook classes (``HOOK_BASES``)."""
+        bases = HOOK_BASES.get(made_by.partition(".")[0])
+        if not names or not bases:
+            return []
+        program = self.program
+        found: list[Key] = []
+        for klass in self._subclasses_of(bases):
+            for name in names:
+                method = program.method(klass, name)
+                function = program.function(method) if method is not None else None
+                if method is not None and function is not None and function.is_async:
+                    found.append(method)
+        return found
+
+    def _subclasses_of(self, bases: frozenset[str]) -> list[Key]:
+        """The project's classes derived from any of the library classes ``bases``."""
+        canonical = self.program.knowledge.canonical
+        return [
+            (name, qualname)
+            for name, summary in sorted(self.program.modules.items())
+            for qualname in sorted(summary.classes)
+            if any(
+                isinstance(entry, LibraryObject) and canonical(entry.name) in bases
+                for entry in self.program.mro((name, qualname))
+            )
+        ]
 
     def _library_endpoints(self, seen: set[tuple[tuple[str, ...], str, Key]]) -> list[Route]:
         """Routes whose endpoint is a library's callable (``add_route("/metrics",

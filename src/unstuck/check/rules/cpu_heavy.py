@@ -53,6 +53,8 @@ _KEY_LOADED = Wording(
 )
 
 _PRETRAINED = "transformers.PreTrainedModel"
+_USER_MANAGER = "fastapi_users.manager.BaseUserManager"
+_PASSWORD_HELPER = "fastapi_users.password.PasswordHelper"
 _VIDEO = "cv2.VideoCapture"
 _SPACY = "spacy.language.Language"
 # docTR's model builders: each returns a ``torch.nn.Module`` whose call runs the model
@@ -120,6 +122,7 @@ RULE = Rule(
     code="USK113",
     name="cpu-heavy",
     catches="password hashing and key derivation (bcrypt, passlib, argon2, pwdlib, "
+    "fastapi-users' `PasswordHelper`, "
     "`hashlib.pbkdf2_hmac/scrypt`, cryptography's `PBKDF2HMAC`/`Scrypt`), PIL decoding and "
     "transforms, pandas I/O, QR codes (qrcode, pyqrcode, segno), PDF (reportlab, "
     "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`, "
@@ -316,6 +319,7 @@ async def login(password: str):
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
     | methods("sentence_transformers.CrossEncoder", "predict rank")
     | methods("pwdlib.PasswordHash", "hash verify verify_and_update")
+    | methods(_PASSWORD_HELPER, "hash verify_and_update")
     # cryptography's key derivation functions (hundreds of thousands of rounds, or
     # scrypt's memory-hard work), not its ciphers
     | methods(_KDF_PBKDF2, "derive verify")
@@ -388,8 +392,19 @@ async def login(password: str):
     # a network moved or switched to inference mode is the same network
     # a pipeline's networks: each a torch module, run by the pipeline or on its own
     attribute_types={
-        (_DIFFUSION, name): "torch.nn.Module"
-        for name in ("unet", "vae", "text_encoder", "text_encoder_2", "transformer", "controlnet")
+        **{
+            (_DIFFUSION, name): "torch.nn.Module"
+            for name in (
+                "unet",
+                "vae",
+                "text_encoder",
+                "text_encoder_2",
+                "transformer",
+                "controlnet",
+            )
+        },
+        # fastapi-users' user manager hashes and checks passwords with its helper
+        (_USER_MANAGER, "password_helper"): _PASSWORD_HELPER,
     },
     returns_receiver=frozenset(
         f"{network}.{name}"
@@ -398,6 +413,8 @@ async def login(password: str):
     )
     | functions(_DIFFUSION, "to"),
     aliases={
+        "fastapi_users.BaseUserManager": _USER_MANAGER,
+        "fastapi_users.password.PasswordHelperProtocol": _PASSWORD_HELPER,
         "torch.nn.modules.module.Module": "torch.nn.Module",
         # Lightning's modules are torch modules (its trainer calls their other hooks)
         "pytorch_lightning.LightningModule": "torch.nn.Module",
