@@ -841,3 +841,10 @@ def test_the_object_a_query_gives_is_an_instance_of_its_model() -> None:
     report = _check("model_rows")
     (hashing,) = [f for f in report.findings if f.code == "USK113"]
     assert hashing.routes == ("POST /check/{password_id}", "POST /token")
+
+
+def test_an_app_bound_again_to_what_an_unknown_call_makes_of_it_keeps_its_routes() -> None:
+    report = _check("app_rebound")
+    assert _routes(report) == {"GET /items/{item_id}": "app.read_item"}
+    (finding,) = report.findings
+    assert finding.route == "GET /items/{item_id}"

@@ -50,6 +50,7 @@ from unstuck.check.model import (
     ModuleStore,
     ModuleSummary,
     Param,
+    Rebound,
     SelfRef,
     Subscript,
     SuperRef,
@@ -199,7 +200,7 @@ class ExpressionReader:
             self.instance_stores.append(target.lineno)
             self.stored_names.add(stored_name(target))
         if isinstance(target, ast.Name):
-            self.bind(target.id, value)
+            self.bind(target.id, _rebound(value, self.env.get(target.id) if self.env else None))
         elif isinstance(target, ast.Attribute):
             if isinstance(target.value, ast.Attribute) and target.value.attr == "state":
                 # Starlette's state objects: set in lifespan or middleware, read in routes
@@ -641,6 +642,18 @@ def _stores_module_state(target: ast.expr, env: dict[str, Expr], declared: set[s
     return isinstance(root, ast.Name) and (
         root.id in declared or root.id not in env or isinstance(env.get(root.id), ClassRef)
     )
+
+
+def _rebound(value: Expr, previous: Expr | None) -> Expr:
+    """``app = configure(app)`` (or awaited): what the local held is given to the call
+    that binds it again (``Rebound``)."""
+    call = value.value if isinstance(value, Await) else value
+    if previous is None or not isinstance(call, Call):
+        return value
+    given = [*call.args, *(keyword.value for keyword in call.keywords)]
+    if any(argument is previous for argument in given):
+        return Rebound(value, previous)
+    return value
 
 
 def stored_name(target: ast.expr) -> str:

@@ -227,6 +227,16 @@ class Subscript(_Record):
 
 @_record
 @dataclass(frozen=True, slots=True)
+class Rebound(_Record):
+    """``app = await policy.configure(app)``: a local bound again to what a call makes of
+    it; when what the call returns is not known, the local still holds what it held."""
+
+    value: Expr
+    previous: Expr
+
+
+@_record
+@dataclass(frozen=True, slots=True)
 class Either(_Record):
     """``a | b``, ``a or b``, ``a if c else b``, or a local bound in several branches."""
 

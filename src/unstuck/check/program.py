@@ -52,6 +52,7 @@ from unstuck.check.model import (
     ModuleSummary,
     Narrowed,
     Param,
+    Rebound,
     SelfRef,
     Subscript,
     SuperRef,
@@ -1036,6 +1037,8 @@ class Program:
                 return frozenset({Function((module, expr.function))})
             case Either():
                 return self.eval(expr.left, module) | self.eval(expr.right, module)
+            case Rebound():
+                return self.eval(expr.value, module) or self.eval(expr.previous, module)
             case Truthy():
                 return self.eval(expr.value, module) - _EMPTY_TEXT
             case Narrowed():
