@@ -12,6 +12,10 @@ from unstuck.check.rule import Client, Rule, functions, methods
 _CURSOR = "dbapi.Cursor"
 _CONNECTION_IO = "execute executemany executescript commit rollback"
 _CURSOR_IO = "execute executemany executescript fetchone fetchmany fetchall callproc scroll"
+# psycopg's and PyMySQL's cursors receive every row of the result in ``execute``: their
+# ``fetch*`` and ``scroll`` read memory (sqlite3's steps the query on the file as it goes)
+_BUFFERED = "dbapi.BufferedCursor"
+_BUFFERED_IO = "execute executemany callproc"
 # Other DB-API drivers: a connection hands out cursors without I/O; everything else,
 # and every method of the cursors, talks to the server.
 _CURSORS = {"cursor": _CURSOR, "execute": _CURSOR}
@@ -58,7 +62,8 @@ RULE = Rule(
     name="sync-db-driver",
     catches="sqlite3, psycopg2, psycopg 3 sync (and its `ConnectionPool`), pymysql, MySQLdb, "
     "pyodbc, oracledb, pymssql, mysql-connector, DuckDB, clickhouse-driver: connect, execute, "
-    "fetch, commit",
+    "fetch (not from psycopg's and PyMySQL's cursors, which hold every row once executed), "
+    "commit",
     example="""\
 import sqlite3
 
@@ -89,7 +94,8 @@ async def items():
     | methods("psycopg2.extensions.connection", _CONNECTION_IO)
     | methods("psycopg.Connection", _CONNECTION_IO)
     | methods("pymysql.connections.Connection", _CONNECTION_IO)
-    | methods(_CURSOR, _CURSOR_IO),
+    | methods(_CURSOR, _CURSOR_IO)
+    | methods(_BUFFERED, _BUFFERED_IO),
     returns={
         "sqlite3.connect": "sqlite3.Connection",
         "psycopg2.connect": "psycopg2.extensions.connection",
@@ -99,10 +105,12 @@ async def items():
         "MySQLdb.connect": "pymysql.connections.Connection",
         "sqlite3.Connection.cursor": _CURSOR,
         "sqlite3.Connection.execute": _CURSOR,
-        "psycopg2.extensions.connection.cursor": _CURSOR,
-        "psycopg.Connection.cursor": _CURSOR,
-        "psycopg.Connection.execute": _CURSOR,
-        "pymysql.connections.Connection.cursor": _CURSOR,
+        "psycopg2.extensions.connection.cursor": _BUFFERED,
+        "psycopg.Connection.cursor": _BUFFERED,
+        "psycopg.Connection.execute": _BUFFERED,
+        "pymysql.connections.Connection.cursor": _BUFFERED,
+        # ``cursor.execute(...)`` returns the cursor (psycopg 3), done with its I/O
+        f"{_BUFFERED}.execute": _BUFFERED,
         **_DRIVERS,
     },
     clients=_CONNECTIONS,
@@ -112,9 +120,11 @@ async def items():
         "pymysql.Connect": "pymysql.connect",
         "pymysql.Connection": "pymysql.connections.Connection",
         "psycopg.connection.Connection": "psycopg.Connection",
-        "psycopg2.extensions.cursor": _CURSOR,
+        "psycopg2.extensions.cursor": _BUFFERED,
         "sqlite3.Cursor": _CURSOR,
-        "psycopg.Cursor": _CURSOR,
+        "psycopg.Cursor": _BUFFERED,
+        "pymysql.cursors.Cursor": _BUFFERED,
+        "pymysql.cursors.DictCursor": _BUFFERED,
     },
     classes=frozenset({"psycopg2.extensions.connection"}),
 )
