@@ -848,3 +848,8 @@ def test_an_app_bound_again_to_what_an_unknown_call_makes_of_it_keeps_its_routes
     assert _routes(report) == {"GET /items/{item_id}": "app.read_item"}
     (finding,) = report.findings
     assert finding.route == "GET /items/{item_id}"
+
+
+def test_a_generator_a_sync_helper_hands_to_a_response_counts_for_the_route() -> None:
+    (finding,) = _check("stream_helpers").findings
+    assert finding.routes == ("GET /runs/{run_id}/events",)

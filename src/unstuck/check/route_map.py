@@ -61,6 +61,7 @@ class RouteMapper:
         self._wrappings: dict[Wrapper, Wrapping] = {}
         self._wrapped: dict[Wrapper, int] = {}  # routes each wraps
         self._closures: dict[Key, frozenset[Key]] = {}
+        self._made_coroutines: dict[Key, frozenset[Key]] = {}
         self._blocking_of: dict[tuple[Key, bool], list[Blocking]] = {}
 
     def findings_in(self, key: Key) -> list[Finding]:
@@ -395,8 +396,37 @@ class RouteMapper:
                     pending.append((each.target, each, current[0]))
             # a task a request starts runs for that request
             pending.extend((spawned, None, spawned[0]) for spawned in scan.spawned)
+            # a coroutine a sync helper makes on the loop is run for the request too:
+            # ``return sub_stream(run_id)`` whose ``EventSourceResponse(_events())`` the
+            # response iterates, or a coroutine returned for the caller to await
+            for sync_call in scan.sync_calls:
+                if not sync_call.once and not any(
+                    first <= sync_call.line <= last for first, last in off
+                ):
+                    made = self._coroutines_made(sync_call.target)
+                    pending.extend((coroutine, None, coroutine[0]) for coroutine in made)
         closure = self._closures[key] = frozenset(found)
         return closure
+
+    def _coroutines_made(self, key: Key) -> frozenset[Key]:
+        """The coroutines sync function ``key`` makes (calls without awaiting, being
+        sync), and those the sync functions it calls make, transitively."""
+        known = self._made_coroutines.get(key)
+        if known is not None:
+            return known
+        found: set[Key] = set()
+        seen = {key}
+        pending = [key]
+        while pending:
+            scan = self.analysis.scan(pending.pop())
+            found.update(each.target for each in scan.awaited)
+            found.update(scan.spawned)
+            for sync_call in scan.sync_calls:
+                if not sync_call.once and sync_call.target not in seen:
+                    seen.add(sync_call.target)
+                    pending.append(sync_call.target)
+        made = self._made_coroutines[key] = frozenset(found)
+        return made
 
     def _blocking(self, key: Key, is_async: bool) -> list[Blocking]:
         """What blocks in the function and what it reaches (shared between the routes
