@@ -86,14 +86,11 @@ async def upload(file: UploadFile):
         "read_graphml write_graphml read_gml write_gml read_gexf write_gexf read_edgelist "
         "write_edgelist read_adjlist write_adjlist read_pajek write_pajek",
     )
-    # they create the file or directory at once (a ``TemporaryDirectory`` also deletes
-    # its whole tree on exit); ``SpooledTemporaryFile`` stays in memory until it grows
-    | functions("tempfile", "mkdtemp mkstemp TemporaryDirectory NamedTemporaryFile TemporaryFile")
-    | functions(
-        "os",
-        "listdir scandir walk remove unlink rename renames replace makedirs removedirs fsync "
-        "fdopen mkdir rmdir truncate",
-    )
+    # they open a file at once (a ``TemporaryDirectory`` also deletes its whole tree on
+    # exit); ``SpooledTemporaryFile`` stays in memory until it grows. Making, renaming or
+    # removing one entry moves no data: USK117's (off by default)
+    | functions("tempfile", "TemporaryDirectory NamedTemporaryFile TemporaryFile")
+    | functions("os", "listdir scandir walk fsync fdopen truncate")
     # an archive opened from a path reads its directory from the file at once
     | functions("zipfile", "ZipFile"),
     methods=methods(
@@ -105,8 +102,7 @@ async def upload(file: UploadFile):
     | methods("tarfile.TarFile", "extractall extract add")
     | methods(
         _PATH,
-        "open read_text read_bytes write_text write_bytes iterdir glob rglob walk "
-        "mkdir unlink rmdir touch rename replace",
+        "open read_text read_bytes write_text write_bytes iterdir glob rglob walk",
     )
     | methods(_SPOOLED, "read write readline readlines")
     | methods("nano_vectordb.NanoVectorDB", "save")
