@@ -128,7 +128,7 @@ RULE = Rule(
     "WeasyPrint, fpdf2, xhtml2pdf, pdfkit, md2pdf), Word documents (python-docx `save`, "
     "and a file opened), PowerPoint files opened (python-pptx), "
     "`savefig`, private keys loaded from bytes (RSA keys are checked as they load), "
-    "a Jinja2 environment (`Environment`, `Jinja2Templates`) or `Template` built "
+    "a Jinja2 environment with a loader (`Environment`, `Jinja2Templates`) or `Template` built "
     "per request, `gc.collect`/`gc.get_objects`, new RSA/DSA keys and DH parameters, "
     "Prometheus text parsed, web pages parsed (BeautifulSoup, html2text, markdownify), "
     "documents converted (docling, LangChain's file loaders), PDFs parsed (pypdf, PyMuPDF), "
@@ -256,6 +256,13 @@ async def login(password: str):
             "compile it once (at import, or in a cache keyed by its source) and reuse it",
         ),
         **{
+            f"{name}.from_string": Wording(
+                "compiles the template's source again at each call",
+                "compile it once (at import, or in a cache keyed by its source) and reuse it",
+            )
+            for name in _TEMPLATE_ENVIRONMENTS[:3]
+        },
+        **{
             f"gc.{name}": Wording(
                 "walks every object of the heap while the loop waits",
                 "leave collections to the collector; for a heap report, make the route `def`",
@@ -265,6 +272,9 @@ async def login(password: str):
     },
     nonblocking={
         "docx.Document": ("docx", 0, GivenToWait()),
+        # an environment without a loader keeps no templates to compile again: what its
+        # ``from_string`` compiles is reported there
+        **{name: ("loader", -1, GivenToWait()) for name in _TEMPLATE_ENVIRONMENTS[:3]},
         "pptx.Presentation": ("pptx", 0, GivenToWait()),
         **{
             f"{_SERIALIZATION}.{name}": ("unsafe_skip_rsa_key_validation", -1, True)
@@ -272,6 +282,8 @@ async def login(password: str):
         },
     },
     methods=methods("passlib.context.CryptContext", "hash verify verify_and_update encrypt")
+    # a template compiled from its source at each call (no cache for ``from_string``)
+    | frozenset((name, "from_string") for name in _TEMPLATE_ENVIRONMENTS[:3])
     | methods("html2text.HTML2Text", "handle")
     # audio decoded into samples (and read from the file it is given)
     | methods("soundfile.SoundFile", "read")
