@@ -1109,6 +1109,10 @@ class Program:
             match value:
                 case Module():
                     result |= self.module_attribute(value.name, name, False)
+                case LibraryObject() if value.name in self.knowledge.instances:
+                    # an object a library module holds, imported by name (``Settings``)
+                    held = self.knowledge.instances[value.name]
+                    result |= self.library_attribute(held, name)
                 case LibraryObject():
                     dotted = self.knowledge.canonical(f"{value.name}.{name}")
                     cls = self.knowledge.instances.get(dotted)

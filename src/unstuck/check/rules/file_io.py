@@ -21,6 +21,8 @@ from unstuck.check.rule import (
 
 _PATH = "pathlib.Path"
 _SPOOLED = "tempfile.SpooledTemporaryFile"
+_LI_READER = "llama_index.core.SimpleDirectoryReader"
+_LI_STORAGE = "llama_index.core.StorageContext"
 # What ``open()`` returns, by mode; a parameter annotated with one of them is a file too.
 _TEXT_FILE = "io.TextIOWrapper"
 _BINARY_READER = "io.BufferedReader"
@@ -41,7 +43,8 @@ RULE = Rule(
     catches="`open`, `io.open_code`, `os.fdopen`, methods of open files (also parameters "
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
     "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
-    "faiss indexes, networkx graphs, nano-vectordb stores, joblib/numpy/torch files "
+    "faiss indexes, networkx graphs, LlamaIndex folders read and storage persisted, "
+    "nano-vectordb stores, joblib/numpy/torch files "
     "read or written, "
     "`importlib.reload`, `importlib.resources.read_text`/`files(...)` reads, "
     "`pkgutil.get_data`, `.env` files read (python-dotenv), "
@@ -77,6 +80,8 @@ async def upload(file: UploadFile):
     # a ``.env`` file looked for (up the folders) and read: meant for start-up
     | functions("dotenv", "load_dotenv dotenv_values find_dotenv")
     | functions("nano_vectordb", "NanoVectorDB")
+    # an index read back from the files of its storage folder
+    | frozenset({"llama_index.core.load_index_from_storage"})
     # arrays, models and pickles read from or written to a file whole
     | functions("joblib", "load dump")
     | functions("numpy", "load save savez savez_compressed loadtxt savetxt genfromtxt fromfile")
@@ -106,6 +111,10 @@ async def upload(file: UploadFile):
     )
     | methods(_SPOOLED, "read write readline readlines")
     | methods("nano_vectordb.NanoVectorDB", "save")
+    # LlamaIndex: a folder's documents read, an index's storage written to or read from
+    # its folder
+    | methods(_LI_READER, "load_data iter_data")
+    | methods(_LI_STORAGE, "persist")
     | frozenset((cls, ANY_METHOD) for cls in _FILE_OBJECTS)
     # ``for line in handle:`` reads the file
     | frozenset((cls, ITERATED) for cls in (*_FILE_OBJECTS, _SPOOLED)),
@@ -113,6 +122,10 @@ async def upload(file: UploadFile):
         (cls, name) for cls in _FILE_OBJECTS for name in _FILE_LOCAL.split()
     ),
     aliases={
+        "llama_index.core.readers.file.base.SimpleDirectoryReader": _LI_READER,
+        "llama_index.SimpleDirectoryReader": _LI_READER,
+        "llama_index.core.storage.storage_context.StorageContext": _LI_STORAGE,
+        "llama_index.StorageContext": _LI_STORAGE,
         "pathlib.PosixPath": _PATH,
         "pathlib.WindowsPath": _PATH,
         "pathlib.PurePath": _PATH,
@@ -125,6 +138,7 @@ async def upload(file: UploadFile):
         "_io.FileIO": "io.FileIO",
     },
     returns={
+        "llama_index.core.StorageContext.from_defaults": _LI_STORAGE,
         # a package's folder: a path on the disk, unless the package is zipped
         "importlib.resources.files": _PATH,
         **{
@@ -175,6 +189,7 @@ async def upload(file: UploadFile):
         _PATH: MemoryPath("", 0, _MEMORY_ROOTS),
     },
     attribute_types={
+        ("llama_index.core.VectorStoreIndex", "storage_context"): _LI_STORAGE,
         ("fastapi.UploadFile", "file"): _SPOOLED,
         (_PATH, "parent"): _PATH,
     },

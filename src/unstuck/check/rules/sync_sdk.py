@@ -81,6 +81,29 @@ _RETRIEVER = "langchain_core.vectorstores.VectorStoreRetriever"
 # model run here) for what they add or look up
 _FAISS = "langchain_community.vectorstores.FAISS"
 
+# LlamaIndex: an index built from documents embeds them (a request to the embedding model
+# per batch); its query and chat engines, retrievers, LLMs and embedding models call their
+# provider in their sync methods (``aquery``, ``achat``, ``aretrieve``, ``acomplete`` are
+# the async ones). The legacy ``llama_index`` namespace (before 0.10) names the same.
+_LI_INDEX = "llama_index.core.VectorStoreIndex"
+_LI_QUERY = "llama_index.core.base.base_query_engine.BaseQueryEngine"
+_LI_CHAT = "llama_index.core.chat_engine.types.BaseChatEngine"
+_LI_RETRIEVER = "llama_index.core.base.base_retriever.BaseRetriever"
+_LI_LLM = "llama_index.core.llms.LLM"
+_LI_EMBEDDING = "llama_index.core.base.embeddings.base.BaseEmbedding"
+_LI_SETTINGS = "llama_index.core.settings._Settings"
+_LI_LLMS = (
+    "llama_index.llms.openai.OpenAI llama_index.llms.azure_openai.AzureOpenAI "
+    "llama_index.llms.ollama.Ollama llama_index.llms.anthropic.Anthropic "
+    "llama_index.llms.openai_like.OpenAILike llama_index.llms.gemini.Gemini "
+    "llama_index.llms.groq.Groq llama_index.llms.mistralai.MistralAI llama_index.core.llms.llm.LLM"
+)
+_LI_EMBEDDINGS = (
+    "llama_index.embeddings.openai.OpenAIEmbedding "
+    "llama_index.embeddings.azure_openai.AzureOpenAIEmbedding "
+    "llama_index.embeddings.ollama.OllamaEmbedding"
+)
+
 # One entry per client class: the methods that stay local, the other names it is
 # imported under, and which methods hand out another client.
 # the generated SDK clients' own bookkeeping: no request
@@ -438,7 +461,8 @@ RULE = Rule(
     "SurrealDB, Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
     "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
-    "`similarity_search`) "
+    "`similarity_search`), LlamaIndex indexes built or updated, query and chat engines, "
+    "retrievers, LLMs and embedding models (`query`, `chat`, `retrieve`, `complete`) "
     "(their async clients are fine)",
     example="""\
 from fastapi import FastAPI
@@ -477,8 +501,21 @@ async def alert(text: str):
     | methods(_FAISS, "add_texts add_documents similarity_search similarity_search_with_score")
     # a Haystack pipeline run synchronously runs its components (model calls, retrievers)
     # on the caller's thread; ``draw``/``show`` render through mermaid.ink over HTTP
-    | methods("haystack.Pipeline", "run draw show"),
+    | methods("haystack.Pipeline", "run draw show")
+    | methods(_LI_INDEX, "insert insert_nodes delete_ref_doc refresh_ref_docs update_ref_doc")
+    | methods(_LI_QUERY, "query retrieve synthesize")
+    | methods(_LI_CHAT, "chat stream_chat")
+    | methods(_LI_RETRIEVER, "retrieve")
+    | methods(_LI_LLM, "complete chat stream_complete stream_chat predict structured_predict")
+    | methods(
+        _LI_EMBEDDING,
+        "get_text_embedding get_query_embedding get_text_embedding_batch "
+        "get_agg_embedding_from_queries",
+    ),
+    instances={"llama_index.core.Settings": _LI_SETTINGS},
     attribute_types={
+        (_LI_SETTINGS, "llm"): _LI_LLM,
+        (_LI_SETTINGS, "embed_model"): _LI_EMBEDDING,
         ("slack_bolt.App", "client"): "slack_sdk.WebClient",
         ("docker.DockerClient", "containers"): "docker.models.containers.ContainerCollection",
         ("docker.DockerClient", "images"): "docker.models.images.ImageCollection",
@@ -509,6 +546,7 @@ async def alert(text: str):
     )
     # a FAISS index built from texts: every text embedded first
     | functions(_FAISS, "from_texts from_documents")
+    | functions(_LI_INDEX, "from_documents")
     | functions(
         "pymilvus.utility",
         "has_collection list_collections drop_collection has_partition get_query_segment_info "
@@ -569,6 +607,11 @@ async def alert(text: str):
         for call in _STRIPE_CALLS.split()
     ),
     returns={
+        **{f"{_LI_INDEX}.{made}": _LI_INDEX for made in ("from_documents", "from_vector_store")},
+        f"{_LI_INDEX}.as_query_engine": _LI_QUERY,
+        f"{_LI_INDEX}.as_chat_engine": _LI_CHAT,
+        f"{_LI_INDEX}.as_retriever": _LI_RETRIEVER,
+        "llama_index.core.load_index_from_storage": _LI_INDEX,
         **{f"{store}.as_retriever": _RETRIEVER for store in [*_LANGCHAIN_STORES.split(), _FAISS]},
         **{f"{_FAISS}.{made}": _FAISS for made in ("from_texts", "from_documents", "load_local")},
         **{
@@ -583,6 +626,23 @@ async def alert(text: str):
         "firebase_admin.firestore.client": "google.cloud.firestore.Client",
     },
     aliases={
+        **{llm: _LI_LLM for llm in _LI_LLMS.split()},
+        **{embedding: _LI_EMBEDDING for embedding in _LI_EMBEDDINGS.split()},
+        "llama_index.core.indices.vector_store.base.VectorStoreIndex": _LI_INDEX,
+        "llama_index.core.indices.VectorStoreIndex": _LI_INDEX,
+        "llama_index.core.indices.base.BaseIndex": _LI_INDEX,
+        "llama_index.VectorStoreIndex": _LI_INDEX,
+        "llama_index.GPTVectorStoreIndex": _LI_INDEX,
+        "llama_index.load_index_from_storage": "llama_index.core.load_index_from_storage",
+        "llama_index.core.indices.loading.load_index_from_storage": (
+            "llama_index.core.load_index_from_storage"
+        ),
+        "llama_index.core.query_engine.RetrieverQueryEngine": _LI_QUERY,
+        "llama_index.core.chat_engine.CondensePlusContextChatEngine": _LI_CHAT,
+        "llama_index.core.chat_engine.SimpleChatEngine": _LI_CHAT,
+        "llama_index.core.chat_engine.ContextChatEngine": _LI_CHAT,
+        "llama_index.core.retrievers.VectorIndexRetriever": _LI_RETRIEVER,
+        "llama_index.Settings": "llama_index.core.Settings",
         # LangChain's community stores, imported from their own modules
         **{
             f"langchain_community.vectorstores.{module}.{store}": (
