@@ -23,6 +23,17 @@ _PATH = "pathlib.Path"
 _SPOOLED = "tempfile.SpooledTemporaryFile"
 _LI_READER = "llama_index.core.SimpleDirectoryReader"
 _LI_STORAGE = "llama_index.core.StorageContext"
+_MUTAGEN = "mutagen.FileType"
+_MUTAGEN_FORMATS = (
+    "mutagen.mp3.MP3",
+    "mutagen.flac.FLAC",
+    "mutagen.mp4.MP4",
+    "mutagen.oggvorbis.OggVorbis",
+    "mutagen.id3.ID3",
+    "mutagen.easyid3.EasyID3",
+    "mutagen.wave.WAVE",
+    "mutagen.aiff.AIFF",
+)
 # What ``open()`` returns, by mode; a parameter annotated with one of them is a file too.
 _TEXT_FILE = "io.TextIOWrapper"
 _BINARY_READER = "io.BufferedReader"
@@ -32,7 +43,7 @@ _FILE_OBJECTS = (_TEXT_FILE, _BINARY_READER, "io.BufferedWriter", "io.BufferedRa
 _MEMORY_ROOTS = ("/proc", "/sys")
 # Methods of an open file that never touch the disk; ``close`` only hands the kernel
 # what ``write`` left in the buffer, and that ``write`` is reported where it is.
-_FILE_LOCAL = "fileno isatty readable writable seekable detach tell close"
+_FILE_LOCAL = "fileno isatty readable writable seekable detach tell seek close"
 
 RULE = Rule(
     code="USK110",
@@ -44,6 +55,7 @@ RULE = Rule(
     "typed `io.TextIOWrapper`/`io.Buffered*`), `pathlib.Path` reads/writes/globs, "
     "`glob.glob`, `shutil`, `os` file calls, `tempfile` files and directories, "
     "faiss indexes, networkx graphs, LlamaIndex folders read and storage persisted, "
+    "audio tags read or written (mutagen), "
     "nano-vectordb stores, joblib/numpy/torch files "
     "read or written, "
     "`importlib.reload`, `importlib.resources.read_text`/`files(...)` reads, "
@@ -82,6 +94,9 @@ async def upload(file: UploadFile):
     | functions("nano_vectordb", "NanoVectorDB")
     # an index read back from the files of its storage folder
     | frozenset({"llama_index.core.load_index_from_storage"})
+    # an audio file's tags read from it (the file given is opened and parsed)
+    | functions("mutagen", "File")
+    | frozenset(_MUTAGEN_FORMATS)
     # arrays, models and pickles read from or written to a file whole
     | functions("joblib", "load dump")
     | functions("numpy", "load save savez savez_compressed loadtxt savetxt genfromtxt fromfile")
@@ -115,6 +130,8 @@ async def upload(file: UploadFile):
     # its folder
     | methods(_LI_READER, "load_data iter_data")
     | methods(_LI_STORAGE, "persist")
+    # the tags written back into the file (or removed from it)
+    | methods(_MUTAGEN, "save delete")
     | frozenset((cls, ANY_METHOD) for cls in _FILE_OBJECTS)
     # ``for line in handle:`` reads the file
     | frozenset((cls, ITERATED) for cls in (*_FILE_OBJECTS, _SPOOLED)),
@@ -139,6 +156,8 @@ async def upload(file: UploadFile):
     },
     returns={
         "llama_index.core.StorageContext.from_defaults": _LI_STORAGE,
+        "mutagen.File": _MUTAGEN,
+        **{name: _MUTAGEN for name in _MUTAGEN_FORMATS},
         # a package's folder: a path on the disk, unless the package is zipped
         "importlib.resources.files": _PATH,
         **{

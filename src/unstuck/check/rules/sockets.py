@@ -12,7 +12,7 @@ from unstuck.check.rule import Rule, functions, methods
 RULE = Rule(
     code="USK103",
     name="blocking-socket",
-    catches="`socket` connect/recv/send/accept, DNS lookups",
+    catches="`socket` connect/recv/send/accept, DNS lookups, ICMP pings (ping3)",
     example="""\
 import socket
 
@@ -31,7 +31,9 @@ async def ping(host: str):
     functions=functions(
         "socket",
         "create_connection getaddrinfo gethostbyname gethostbyname_ex gethostbyaddr getfqdn",
-    ),
+    )
+    # an ICMP echo waited for (up to its timeout, 4 s by default)
+    | functions("ping3", "ping verbose_ping"),
     methods=methods(
         "socket.socket", "connect connect_ex accept recv recv_into recvfrom send sendall sendto"
     ),

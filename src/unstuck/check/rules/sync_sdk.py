@@ -139,6 +139,9 @@ CLIENTS = (
     # the ``*_async`` methods of mistralai)
     Client("groq.Groq", local=_SDK_LOCAL, aliases="groq.Client groq._client.Groq", resources=True),
     Client("ollama.Client", aliases="ollama._client.Client"),
+    # Alibaba Cloud OSS: each object call is an HTTP request (a signed URL is made here)
+    Client("oss2.Bucket", local="sign_url", aliases="oss2.api.Bucket"),
+    Client("oss2.Service", aliases="oss2.api.Service"),
     Client("cohere.Client", aliases="cohere.client.Client"),
     Client("cohere.ClientV2", aliases="cohere.client_v2.ClientV2"),
     Client("mistralai.Mistral", aliases="mistralai.sdk.Mistral", resources=True),
@@ -452,8 +455,8 @@ RULE = Rule(
     advice="await the SDK's async client (or asyncio.to_thread), or make it def",
     catches="sync SDK clients of network services: OpenAI, Anthropic, pymongo, Elasticsearch, "
     "Slack `WebClient` and Bolt's `App.dispatch`, Azure Blob/Queue/Cosmos/Key Vault, "
-    "Google Cloud Storage/BigQuery/Firestore, Firebase Admin, google-auth's `id_token` "
-    "verifiers, Stripe, Twilio, Plivo, SendGrid, LangSmith, "
+    "Google Cloud Storage/BigQuery/Firestore, Alibaba Cloud OSS, Firebase Admin, "
+    "google-auth's `id_token` verifiers, Stripe, Twilio, Plivo, SendGrid, LangSmith, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
     "Milvus, Pinecone, Chroma, OpenSearch, PyGithub, Hugging Face `InferenceClient`, "
