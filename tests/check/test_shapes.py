@@ -853,3 +853,8 @@ def test_an_app_bound_again_to_what_an_unknown_call_makes_of_it_keeps_its_routes
 def test_a_generator_a_sync_helper_hands_to_a_response_counts_for_the_route() -> None:
     (finding,) = _check("stream_helpers").findings
     assert finding.routes == ("GET /runs/{run_id}/events",)
+
+
+def test_an_override_only_a_command_makes_is_not_what_a_request_runs() -> None:
+    (finding,) = _check("served_overrides").findings
+    assert (finding.line, finding.routes) == (21, ("GET /diff",))

@@ -69,7 +69,7 @@ from unstuck.check.model import (
     Typed,
     Unknown,
 )
-from unstuck.check.once import ONCE_BLOCK, memoised_by
+from unstuck.check.once import ONCE_BLOCK, is_command, memoised_by
 from unstuck.check.program import Program, last_name
 from unstuck.check.rule import FlagSet, GivenToWait, InMemory, Rule
 from unstuck.check.serving import Serving
@@ -154,6 +154,7 @@ class BlockingAnalysis:
         self.timeout_rule = self.knowledge.rules["USK203"]
         self._scans: dict[Key, Scan] = {}
         self._called_params: dict[Key, frozenset[str]] = {}
+        self._by_commands: dict[Key, bool] = {}
         self._blockers: dict[Key, dict[Site, Blocker]] = {}
         self._memoised: dict[Key, str | None] = {}
         self._offloaded: dict[Key, bool] = {}
@@ -230,6 +231,8 @@ class BlockingAnalysis:
                 continue
             if call.awaited and len(callees) > 1:
                 callees = self._awaitable(callees)
+            if len(callees) > 1:
+                callees = self._served(callees)
             line, col = call.line, call.col
             for value in callees if len(callees) < 2 else sorted(callees, key=value_order):
                 if (
@@ -689,6 +692,42 @@ class BlockingAnalysis:
                 if isinstance(value, Class) and program.method(value.key, "__call__"):
                     return True
         return False
+
+    def _served(self, callees: frozenset[Value]) -> frozenset[Value]:
+        """Of the overrides a call may run (an abstract method's), those of classes the
+        server's own code may make: a stand-in only a command-line command makes
+        (``BusSimulator(...)`` in the ``db`` command, for a message bus that a broker
+        serves in production) is never the instance a request holds. All of them if none
+        is."""
+        kept = frozenset(
+            value
+            for value in callees
+            if not (
+                isinstance(value, Function)
+                and (function := self.program.function(value.key)) is not None
+                and function.class_qualname is not None
+                and self._made_by_commands_only((value.key[0], function.class_qualname))
+            )
+        )
+        return kept or callees
+
+    def _made_by_commands_only(self, klass: Key) -> bool:
+        """Every instance of the class (and of its subclasses) is made by a command of a
+        command-line interface (``@app.command()``), a process of its own."""
+        known = self._by_commands.get(klass)
+        if known is None:
+            program = self.program
+            places = [
+                place
+                for kind in (klass, *program.subclasses(klass))
+                for place in self._made_at_places(kind)
+            ]
+            known = bool(places) and all(
+                (function := program.function(place)) is not None and is_command(function)
+                for place in places
+            )
+            self._by_commands[klass] = known
+        return known
 
     def _kept_by_new(self, klass: Key) -> bool:
         """A class whose ``__new__`` (of the project) hands back an instance it keeps on

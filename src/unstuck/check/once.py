@@ -133,7 +133,7 @@ def started_once(program: Program) -> dict[Key, str]:
     found: dict[Key, str] = {}
     commands: dict[Key, str] = {}
     for key, function in program.functions():
-        command = bool(function.decorators) and _is_command(function)
+        command = bool(function.decorators) and is_command(function)
         if key[1] == MODULE_BODY:
             reason = "started at import time"
         elif command and function.is_async:
@@ -232,7 +232,8 @@ def _repeats(function: FunctionSummary) -> bool:
     )
 
 
-def _is_command(function: FunctionSummary) -> bool:
+def is_command(function: FunctionSummary) -> bool:
+    """A command of a command-line interface (``@click.command()``, ``@app.command()``)."""
     for decorator in function.decorators:
         target = decorator.func if isinstance(decorator, Call) else decorator
         if last_name(target) in _COMMAND_DECORATORS:
