@@ -18,6 +18,8 @@ _CONNECTION = "sqlalchemy.Connection"
 _QUERY = "sqlalchemy.orm.Query"
 _INSPECTOR = "sqlalchemy.Inspector"
 _ASYNC_SESSION = "sqlalchemy.ext.asyncio.AsyncSession"
+_SQLA_WRAPPER = "sqla_wrapper.SQLAlchemy"
+_SQLA_WRAPPER_FACTORY = "sqla_wrapper.SQLAlchemy.Session"
 # Every reflection method of an ``Inspector`` runs a query on a connection of its engine.
 _INSPECTOR_IO = (
     "get_schema_names get_table_names get_view_names get_materialized_view_names "
@@ -41,7 +43,7 @@ _QUERY_BUILDERS = (
 RULE = Rule(
     code="USK105",
     name="sync-sqlalchemy",
-    catches="sync `Session`/`scoped_session`/SQLModel `Session`, `Engine`, "
+    catches="sync `Session`/`scoped_session`/SQLModel `Session` (also sqla-wrapper's), `Engine`, "
     "`Connection`, `Query`, `Inspector` (`inspect(engine)`) I/O",
     example="""\
 from fastapi import Depends, FastAPI
@@ -85,6 +87,8 @@ async def user(user_id: int, db: Session = Depends(get_db)):
         "sqlmodel.Session.query": _QUERY,
         "sqlalchemy.orm.scoped_session.query": _QUERY,
         "sqlalchemy.orm.scoped_session.__call__": _SESSION,
+        # sqla-wrapper's ``db.Session()`` (a sessionmaker it keeps)
+        f"{_SQLA_WRAPPER_FACTORY}.__call__": _SESSION,
         **{f"{_QUERY}.{name}": _QUERY for name in _QUERY_BUILDERS.split()},
     },
     model_rows=frozenset(
@@ -116,7 +120,15 @@ async def user(user_id: int, db: Session = Depends(get_db)):
     },
     # ``Base = declarative_base(cls=CrudMixin)``: the models' class methods are the mixin's
     based_on={"sqlalchemy.orm.declarative_base": "cls"},
+    # sqla-wrapper: its ``Session`` is SQLAlchemy's, ``db.s`` a scoped one
+    attribute_types={
+        (_SQLA_WRAPPER, "Session"): _SQLA_WRAPPER_FACTORY,
+        (_SQLA_WRAPPER, "s"): _SESSION,
+    },
     aliases={
+        "sqla_wrapper.Session": _SESSION,
+        "sqla_wrapper.session.Session": _SESSION,
+        "sqla_wrapper.sqlalchemy_wrapper.SQLAlchemy": _SQLA_WRAPPER,
         "sqlalchemy.ext.declarative.declarative_base": "sqlalchemy.orm.declarative_base",
         "sqlalchemy.orm.decl_api.declarative_base": "sqlalchemy.orm.declarative_base",
         "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
