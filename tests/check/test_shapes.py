@@ -858,3 +858,15 @@ def test_a_generator_a_sync_helper_hands_to_a_response_counts_for_the_route() ->
 def test_an_override_only_a_command_makes_is_not_what_a_request_runs() -> None:
     (finding,) = _check("served_overrides").findings
     assert (finding.line, finding.routes) == (21, ("GET /diff",))
+
+
+def test_routes_put_in_a_routers_list_by_hand_are_listed() -> None:
+    report = _check("route_lists")
+    assert _routes(report) == {
+        "POST /api/query": "app.QueryApp.__call__",
+        "WEBSOCKET /api/query": "app.QueryApp.__call__",
+        "GET /api/health": "app.health",
+        "GET /api/graphql": "strawberry.asgi.GraphQL (library)",
+    }
+    (finding,) = report.findings
+    assert finding.routes == ("POST /api/query", "WEBSOCKET /api/query")

@@ -48,9 +48,12 @@ from unstuck.check.model import (
 from unstuck.check.overrides import REGISTRATION_METHODS, apply
 from unstuck.check.program import Program, RouterInfo, last_name
 from unstuck.check.values import (
+    EMPTY,
     Class,
     Function,
+    Instance,
     Key,
+    LibraryInstance,
     LibraryMethod,
     LibraryObject,
     Router,
@@ -70,6 +73,8 @@ _ROUTE_DECORATORS = _HTTP_METHODS | {"api_route", "websocket", "route", "websock
 # Starlette's routes, on FastAPI's objects too: no prefix of their router, no dependencies
 _PLAIN_DECORATORS = frozenset({"route", "websocket_route"})
 _PLAIN_ADDING = frozenset({"add_route", "add_websocket_route"})
+# a router's list of routes grown by hand: ``router.routes.append(Route(...))``
+_ROUTE_LIST_GROWERS = frozenset({"append", "extend", "insert"})
 # calls that add one route (FastAPI's and, on the same objects, Starlette's)
 _ADDING = frozenset(
     {"add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route"}
@@ -302,6 +307,19 @@ class Registrations:
                         if isinstance(value, Function):
                             found.extend(self._decorated(callee, value.key, module))
                     continue
+                if (
+                    isinstance(callee, Attribute)
+                    and callee.name in _ROUTE_LIST_GROWERS
+                    and isinstance(callee.base, Attribute)
+                    and callee.base.name == "routes"
+                    and call.args
+                ):
+                    # ``router.routes.append(Route("/graphql", endpoint=graphql_app))``
+                    grown = call.args[-1] if callee.name != "extend" else call.args[0]
+                    listed_routes = _items(grown) if callee.name == "extend" else [grown]
+                    for owner in self._routers(callee.base.base, module):
+                        found.extend(self._listed(listed_routes, owner, module, key))
+                    continue
                 if not isinstance(callee, Attribute) or callee.name not in _CALLS:
                     continue
                 name = callee.name
@@ -417,15 +435,31 @@ class Registrations:
                 verb = "websocket" if "WebSocket" in kind else "api_route"
                 methods = self._methods(verb, item, module)
                 dependencies = listed(item.keyword("dependencies"))
-                for value in (
-                    sorted(program.eval(endpoint, module), key=value_order)
-                    if endpoint is not None
-                    else ()
-                ):
-                    if isinstance(value, Function):
-                        found.append(
-                            Registration([owner], path, methods, value.key, dependencies, module)
+                values = program.eval(endpoint, module) if endpoint is not None else EMPTY
+                handlers = []
+                for value in sorted(values, key=value_order):
+                    # a function, or an ASGI app of the project's (its ``__call__``)
+                    handler = value.key if isinstance(value, Function) else None
+                    if isinstance(value, Instance):
+                        handler = program.method(value.key, "__call__")
+                    if handler is not None:
+                        handlers.append(handler)
+                found.extend(
+                    Registration([owner], path, methods, handler, dependencies, module)
+                    for handler in handlers
+                )
+                library = sorted(
+                    value.cls if isinstance(value, LibraryInstance) else value.name
+                    for value in values
+                    if isinstance(value, LibraryObject | LibraryInstance)
+                )
+                if not handlers and library:
+                    # a library's app as the endpoint (a GraphQL app): listed where it is
+                    self.library_endpoints.append(
+                        LibraryEndpoint(
+                            (owner,), path, tuple(methods), library[0], module, item.line, False
                         )
+                    )
         return found
 
     def _decorated(self, decorator: Call, handler: Key, module: str) -> list[Registration]:
