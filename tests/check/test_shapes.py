@@ -870,3 +870,15 @@ def test_routes_put_in_a_routers_list_by_hand_are_listed() -> None:
     }
     (finding,) = report.findings
     assert finding.routes == ("POST /api/query", "WEBSOCKET /api/query")
+
+
+def test_routes_registered_from_tables_pair_each_item_with_its_router() -> None:
+    report = _check("route_tables")
+    assert _routes(report) == {
+        "GET /projects": "app.list_projects",
+        "POST /projects": "app.create_project",
+        "GET /users": "app.list_users",
+        "GET,HEAD /ops/health": "app.health",
+    }
+    (finding,) = report.findings
+    assert finding.route == "GET /projects"

@@ -41,7 +41,9 @@ from unstuck.check.model import (
     Keyword,
     Param,
     SelfRef,
+    Subscript,
     SuperRef,
+    Typed,
     Unknown,
     listed,
 )
@@ -608,6 +610,11 @@ class Registrations:
         plain = name in _PLAIN_ADDING
         self._library_endpoint(call, endpoint, verb, routers, module, plain)
         dependencies = [] if plain else listed(call.keyword("dependencies"))
+        tabled = self._tabled_routes(call, endpoint, verb, routers, module, within)
+        if tabled:
+            for registration in tabled:
+                registration.dependencies, registration.plain = dependencies, plain
+            return tabled
         return [
             Registration(routers, path, methods, handler, dependencies, module, plain=plain)
             for path, methods, handlers in self._added_routes(call, endpoint, verb, module, within)
@@ -697,6 +704,141 @@ class Registrations:
             )
             found.append((path, bound, site_handlers))
         return found or [(program.text(written, module), methods, handlers)]
+
+    def _tabled_routes(
+        self,
+        call: Call,
+        endpoint: Expr,
+        verb: str,
+        routers: list[RouterKey],
+        module: str,
+        within: Key,
+    ) -> list[Registration]:
+        """``for spec in ROUTES: router.add_api_route(spec["path"], spec["endpoint"],
+        methods=spec["methods"])``, also over objects (``config.path``, and
+        ``config.as_view()`` returning ``self.endpoint``) and over a list a helper is
+        given (``register_routes(router, configs)``, each call its router and its list):
+        one route per item of the table, each read from its own item."""
+        each = _read_item_of(endpoint)
+        if each is None:
+            return []
+        found: list[Registration] = []
+        for item, where, owners in self._table_items(each.iterable, call, routers, module, within):
+            handler = self._of_item(endpoint, each, item, where)
+            if handler is None:
+                continue
+            written = call.argument("path", 0)
+            path_expr = self._of_item(written, each, item, where) if written is not None else None
+            path = self.program.text(path_expr, where) if path_expr is not None else ""
+            methods = self._item_methods(verb, call, each, item, where)
+            for value in sorted(self.program.eval(handler, where), key=value_order):
+                key = value.key if isinstance(value, Function) else None
+                if isinstance(value, Class):  # a class-based view: its instances are called
+                    key = self.program.method(value.key, "__call__")
+                if key is not None:
+                    found.append(Registration(owners, path, methods, key, [], module))
+        return found
+
+    def _table_items(
+        self, iterable: Expr, call: Call, routers: list[RouterKey], module: str, within: Key
+    ) -> list[tuple[Expr, str, list[RouterKey]]]:
+        """The items of a table of routes, each with the routers it goes to: written out,
+        or given to the helper's parameter by each of its callers, with the router that
+        caller gives."""
+        program = self.program
+        if not (isinstance(iterable, Param) and iterable.function == within[1]):
+            return [(item, where, routers) for item, where in program.items(iterable, module)]
+        function = program.function(within)
+        if function is None:
+            return []
+        names = [param.name for param in function.params]
+        offset = 1 if names[:1] in (["self"], ["cls"]) and function.class_qualname else 0
+        receiver = call.func.base if isinstance(call.func, Attribute) else None
+        found: list[tuple[Expr, str, list[RouterKey]]] = []
+        for (caller, _), site in program.calls_named(within[1].rpartition(".")[2]):
+            if Function(within) not in program.eval(site.func, caller):
+                continue
+            given = site.argument(iterable.name, names.index(iterable.name) - offset)
+            if given is None:
+                continue
+            owners = routers
+            if (
+                isinstance(receiver, Param)
+                and receiver.function == within[1]
+                and receiver.name in names
+            ):
+                passed = site.argument(receiver.name, names.index(receiver.name) - offset)
+                owners = self._routers(passed, caller) if passed is not None else routers
+            found.extend((item, where, owners) for item, where in program.items(given, caller))
+        return found
+
+    def _of_item(self, expr: Expr, each: Each, item: Expr, where: str) -> Expr | None:
+        """What ``expr``, read from the loop's item, is for this ``item`` (in ``where``):
+        a key of a dict, an argument of the construction, what a method returns of it."""
+        match expr:
+            case Each() if expr == each:
+                return item
+            case Subscript(base, Constant(key)) if base == each and isinstance(item, DictDisplay):
+                for written, value in zip(item.keys, item.values, strict=True):
+                    if isinstance(written, Constant) and written.value == key:
+                        return value
+                return None
+            case Attribute(base, name) if base == each and isinstance(item, Call):
+                return self._constructed_with(item, name, where)
+            case Call(Attribute(base, name)) if base == each and isinstance(item, Call):
+                # ``config.as_view()`` returning ``self.endpoint`` (among its returns)
+                for value in self.program.eval(item.func, where):
+                    method = (
+                        self.program.method(value.key, name) if isinstance(value, Class) else None
+                    )
+                    function = self.program.function(method) if method is not None else None
+                    for returned in function.returns if function is not None else ():
+                        if isinstance(returned, Attribute) and isinstance(returned.base, SelfRef):
+                            found = self._constructed_with(item, returned.name, where)
+                            if found is not None:
+                                return found
+                return None
+        return None
+
+    def _constructed_with(self, made: Call, name: str, where: str) -> Expr | None:
+        """The argument a construction gives the field ``name``: by keyword, or by
+        position in the ``__init__`` (or a dataclass's fields, in their order)."""
+        given = made.keyword(name)
+        if given is not None:
+            return given
+        for value in self.program.eval(made.func, where):
+            if not isinstance(value, Class):
+                continue
+            init = self.program.method(value.key, "__init__")
+            function = self.program.function(init) if init is not None else None
+            if function is not None:
+                fields = [param.name for param in function.params[1:]]
+            else:
+                klass = self.program.klass(value.key)
+                fields = [
+                    field
+                    for field, bound in (klass.attributes.items() if klass is not None else ())
+                    if any(isinstance(each, Typed) for each in bound)
+                ]
+            if name in fields and fields.index(name) < len(made.args):
+                return made.args[fields.index(name)]
+        return None
+
+    def _item_methods(self, verb: str, call: Call, each: Each, item: Expr, where: str) -> list[str]:
+        """The methods of a route of a table: ``methods=spec["methods"]``, or
+        ``methods=[method]`` in a loop over ``config.methods``."""
+        listed = call.keyword("methods")
+        if verb != "api_route" or listed is None:
+            return self._methods(verb, call, where)
+        shown = self._of_item(listed, each, item, where)
+        if shown is None and isinstance(listed, Items) and len(listed.items) == 1:
+            inner = listed.items[0]
+            if isinstance(inner, Each):
+                shown = self._of_item(inner.iterable, each, item, where)
+        if isinstance(shown, Items):
+            constants = [self.program.constant(entry, where) for entry in shown.items]
+            return sorted(str(c).upper() for c in constants if isinstance(c, str))
+        return ["GET"]
 
     def _include(self, call: Call, routers: list[RouterKey], site: Inclusion) -> None:
         """``include_router``; ``site`` holds the module, caller and blocks of the call."""
@@ -1180,6 +1322,17 @@ def _reads_loop(expr: Expr, each: Each) -> bool:
     if expr == each or (isinstance(expr, At) and expr.each == each):
         return True
     return isinstance(expr, FString) and any(_reads_loop(part, each) for part in expr.parts)
+
+
+def _read_item_of(expr: Expr) -> Each | None:
+    """The loop whose item an endpoint is read from: ``spec["endpoint"]``,
+    ``config.endpoint``, ``config.as_view()``."""
+    match expr:
+        case Subscript(Each() as each, _) | Attribute(Each() as each, _):
+            return each
+        case Call(Attribute(Each() as each, _)):
+            return each
+    return None
 
 
 def _loop_in(expr: Expr) -> Each | None:
