@@ -882,3 +882,7 @@ def test_routes_registered_from_tables_pair_each_item_with_its_router() -> None:
     }
     (finding,) = report.findings
     assert finding.route == "GET /projects"
+
+
+def test_a_router_that_documents_openapi_callbacks_serves_no_route() -> None:
+    assert _routes(_check("openapi_callbacks")) == {"POST /jobs": "app.create_job"}

@@ -166,6 +166,8 @@ class Registrations:
         self.wrappers = Wrappers(program)
         self._module_routers_by_name: dict[str, list[RouterKey]] = {}
         self.library_endpoints: list[LibraryEndpoint] = []
+        # routers whose routes document OpenAPI callbacks (``callbacks=router.routes``)
+        self.callback_routers: set[RouterKey] = set()
 
     def _routers(self, expr: Expr, module: str, depth: int = 0) -> list[RouterKey]:
         found = _router_keys(self.program.eval(expr, module))
@@ -272,6 +274,7 @@ class Registrations:
             for decorator in function.decorators:
                 if not isinstance(decorator, Call):
                     continue
+                self._note_callbacks(decorator, module)
                 if isinstance(decorator.func, Attribute):
                     kind = WRAPPER_DECORATORS.get(decorator.func.name)
                     if kind is not None:
@@ -290,6 +293,7 @@ class Registrations:
                     registration.view_class = (module, function.class_qualname)
             found.extend(decorated)
             for call in function.calls:
+                self._note_callbacks(call, module)
                 callee = call.func
                 routes = _items(call.keyword("routes"))
                 if routes:  # ``Starlette(routes=[Route(...), ...])``
@@ -704,6 +708,13 @@ class Registrations:
             )
             found.append((path, bound, site_handlers))
         return found or [(program.text(written, module), methods, handlers)]
+
+    def _note_callbacks(self, call: Call, module: str) -> None:
+        """``@app.post("/invoices", callbacks=invoice_callbacks.routes)``: the routes of
+        that router document requests the app sends (OpenAPI callbacks); none is served."""
+        given = call.keyword("callbacks")
+        if isinstance(given, Attribute) and given.name == "routes":
+            self.callback_routers.update(self._routers(given.base, module))
 
     def _tabled_routes(
         self,

@@ -84,6 +84,8 @@ class RouteMapper:
                 continue
             view = self._view_dependencies(registration.view_class)
             for router in registration.routers:
+                if router in self._registrations.callback_routers:
+                    continue  # an OpenAPI callback's description: the app serves none
                 extra = [(expr, registration.module) for expr in registration.dependencies]
                 placements = self._registrations.placements(router, set(), registration.plain)
                 for placement in placements:

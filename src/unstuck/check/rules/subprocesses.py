@@ -52,7 +52,7 @@ RULE = Rule(
     catches="`subprocess.run/call/check_*/Popen`, `Popen.wait/communicate`, "
     "`os.system/popen/wait*/spawn*/posix_spawn*`, GitPython (`Repo`, commits, `repo.git.*`), "
     "pydub's `AudioSegment.from_file` and `export` (ffmpeg), pexpect (`run`, a spawn and "
-    "its `expect`/`read`/`wait`)",
+    "its `expect`/`read`/`wait`), whisper's and WhisperX's `load_audio` (ffmpeg)",
     example="""\
 import subprocess
 
@@ -79,6 +79,11 @@ async def probe(path: str):
     | functions(_AUDIO, _AUDIO_DECODERS)
     # pexpect: ``run`` waits for the command; a spawn forks a child on a terminal
     | functions("pexpect", "run runu spawn")
+    # audio decoded by an ffmpeg child, read whole (whisper's and WhisperX's helpers)
+    | functions("whisper", "load_audio")
+    | functions("whisper.audio", "load_audio")
+    | functions("whisperx", "load_audio")
+    | functions("whisperx.audio", "load_audio")
     | frozenset({_PEXPECT_POPEN}),
     methods=methods("subprocess.Popen", "wait communicate")
     | methods(_AUDIO, "export")

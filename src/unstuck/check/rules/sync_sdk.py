@@ -396,6 +396,8 @@ CLIENTS = (
         ]
     ),
     Client("dropbox.Dropbox", aliases="dropbox.dropbox_client.Dropbox"),
+    # the Hugging Face Hub: every call of its API is a request (files downloaded whole)
+    Client("huggingface_hub.HfApi", aliases="huggingface_hub.hf_api.HfApi"),
     # Hugging Face's inference API (``AsyncInferenceClient`` is the async one)
     Client(
         "huggingface_hub.InferenceClient",
@@ -459,7 +461,8 @@ RULE = Rule(
     "google-auth's `id_token` verifiers, Stripe, Twilio, Plivo, SendGrid, LangSmith, "
     "websocket-client, `websockets.sync`, paramiko, pika, kafka-python, ftplib/imaplib/poplib, "
     "ldap3, pymemcache, neo4j, Cassandra, hvac, MinIO, Docker, Kubernetes, Dropbox, Qdrant, "
-    "Milvus, Pinecone, Chroma, OpenSearch, PyGithub, Hugging Face `InferenceClient`, "
+    "Milvus, Pinecone, Chroma, OpenSearch, PyGithub, Hugging Face `InferenceClient` and Hub "
+    "(`hf_hub_download`, `snapshot_download`, `HfApi`), "
     "Strava (stravalib), Garmin Connect, LiteLLM, Groq, Ollama, Cohere, Mistral, Google Gen AI, "
     "SurrealDB, Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
@@ -549,6 +552,13 @@ async def alert(text: str):
     )
     # a FAISS index built from texts: every text embedded first
     | functions(_FAISS, "from_texts from_documents")
+    # the Hub's functions: downloads (a file, or a whole repository) and uploads
+    | functions(
+        "huggingface_hub",
+        "hf_hub_download snapshot_download upload_file upload_folder create_repo delete_repo "
+        "create_commit list_models list_datasets list_repo_files model_info dataset_info "
+        "repo_info whoami create_branch delete_file",
+    )
     | functions(_LI_INDEX, "from_documents")
     | functions(
         "pymilvus.utility",
