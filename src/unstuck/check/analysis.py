@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.config import Config
-from unstuck.check.model import MODULE_BODY, Finding, ModuleSummary
+from unstuck.check.model import MODULE_BODY, ChainLink, Finding, ModuleSummary
 from unstuck.check.program import Program
 from unstuck.check.route_map import RouteMapper
 from unstuck.check.routes import Route
@@ -57,6 +57,7 @@ def analyze(
         route_of.setdefault(key, wrapper)
     sites = site_findings(analysis, routes, suppressed, wrapped)
     findings: list[Finding] = list(sites.per_request)
+    findings.extend(_library_findings(routes, program.knowledge))
     for key, function in program.functions():
         if key[1] != MODULE_BODY or function.calls:
             label = route_of.get(key)
@@ -75,6 +76,33 @@ def analyze(
 
     once = selected(sites.once_per_process) if config.once_per_process else []
     return selected(findings), routes, once
+
+
+def _library_findings(routes: list[Route], knowledge: Knowledge) -> list[Finding]:
+    """What a library's routes block on the loop in the library's own code (fastapi-users'
+    password checks), one finding per place the router is included, with its routes."""
+    sites: dict[tuple[str, int, str], tuple[str, str, list[str]]] = {}
+    for route in routes:
+        if route.handler_key[0]:
+            continue  # the project's own handler: its findings come from its code
+        for blocking in route.blocking:
+            site = (blocking.path, blocking.line, blocking.code)
+            known = sites.setdefault(site, (blocking.message, route.handler_key[1], []))
+            known[2].append(route.label)
+    return [
+        Finding(
+            code,
+            path,
+            line,
+            1,
+            message,
+            knowledge.rules[code].severity,
+            labels[0],
+            (ChainLink(path, line, made_by),),
+            tuple(sorted(labels)),
+        )
+        for (path, line, code), (message, made_by, labels) in sorted(sites.items())
+    ]
 
 
 def rule_selected(rule: Rule, select: Sequence[str], ignore: Sequence[str]) -> bool:

@@ -340,10 +340,11 @@ class BlockingAnalysis:
                     if call.args or call.keywords:
                         # ``await cache.get(key, load)`` where ``get`` awaits ``load()``:
                         # this call's coroutine runs on its behalf
-                        for handed in self._handed_coroutines(call, module, target):
-                            result.async_calls.append(handed)
+                        for coroutine in self._handed_coroutines(call, module, target):
+                            result.async_calls.append(coroutine)
                             bare = Call(UNKNOWN, line, col, (), (), True)
-                            result.awaited.append(SyncCall(line, col, handed, bare, once_at(line)))
+                            awaited = SyncCall(line, col, coroutine, bare, once_at(line))
+                            result.awaited.append(awaited)
                 elif callee.yields and id(call) in handed:
                     continue  # a generator: its body runs where it is iterated
                 else:

@@ -13,19 +13,58 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class LibraryBlock:
+    """Blocking work the library's own code does on the loop for a route, unless the
+    application overrides the ``hook`` that does it."""
+
+    hook: str
+    code: str  # the rule
+    label: str  # what blocks, as findings name it
+
+
+@dataclass(frozen=True, slots=True)
 class LibraryRoute:
     methods: tuple[str, ...]
     path: str
     # methods the library's route calls on the application's subclass of a class of the
     # library (``HOOK_BASES``): ``authenticate`` of its ``UserManager`` on the login route
     hooks: tuple[str, ...] = ()
+    blocks: tuple[LibraryBlock, ...] = ()
 
 
 def _routes(*pairs: tuple[str, str] | tuple[str, str, str]) -> tuple[LibraryRoute, ...]:
     return tuple(
-        LibraryRoute(tuple(pair[0].split(",")), pair[1], tuple(pair[2].split()) if pair[2:] else ())
-        for pair in pairs
+        LibraryRoute(
+            tuple(methods.split(",")),
+            path,
+            tuple(" ".join(hooks).split()),
+            _LIBRARY_BLOCKS.get((methods, path), ()) if hooks else (),
+        )
+        for methods, path, *hooks in pairs
     )
+
+
+# fastapi-users' user manager hashes and checks passwords with its ``PasswordHelper``
+# (bcrypt or argon2, tens to hundreds of milliseconds) in its coroutines, on the loop
+_LIBRARY_BLOCKS: dict[tuple[str, str], tuple[LibraryBlock, ...]] = {
+    ("POST", "/login"): (
+        LibraryBlock(
+            "authenticate",
+            "USK113",
+            "`PasswordHelper.verify_and_update()` in fastapi-users' `authenticate()`",
+        ),
+    ),
+    ("POST", "/register"): (
+        LibraryBlock("create", "USK113", "`PasswordHelper.hash()` in fastapi-users' `create()`"),
+    ),
+    ("POST", "/reset-password"): (
+        LibraryBlock(
+            "reset_password",
+            "USK113",
+            "`PasswordHelper.hash()` in fastapi-users' `reset_password()`",
+        ),
+    ),
+}
 
 
 # The library classes whose subclasses in an application hold the hooks its routes call.

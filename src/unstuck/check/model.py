@@ -390,6 +390,7 @@ Expr: TypeAlias = (
     | FunctionRef
     | Subscript
     | Either
+    | Rebound
     | Divide
     | Items
     | DictDisplay

@@ -2206,9 +2206,8 @@ class Program:
     def runs_elsewhere(self, key: Key) -> str | None:
         """The class of what a call of function ``key`` gives when a decorator runs it in
         another thread or process (``Rule.runs_elsewhere``), else None."""
-        known = self._elsewhere.get(key, 0)
-        if known != 0:
-            return known
+        if key in self._elsewhere:
+            return self._elsewhere[key]
         found: str | None = None
         function = self.function(key)
         table = self.knowledge.runs_elsewhere

@@ -798,9 +798,9 @@ class Registrations:
                 return self._constructed_with(item, name, where)
             case Call(Attribute(base, name)) if base == each and isinstance(item, Call):
                 # ``config.as_view()`` returning ``self.endpoint`` (among its returns)
-                for value in self.program.eval(item.func, where):
+                for made in self.program.eval(item.func, where):
                     method = (
-                        self.program.method(value.key, name) if isinstance(value, Class) else None
+                        self.program.method(made.key, name) if isinstance(made, Class) else None
                     )
                     function = self.program.function(method) if method is not None else None
                     for returned in function.returns if function is not None else ():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from unstuck.check.blockers import Blocker, SyncCall
+from unstuck.check.blockers import Blocker, SyncCall, blocker_message
 from unstuck.check.blocking import BlockingAnalysis
 from unstuck.check.library_routes import HOOK_BASES
 from unstuck.check.model import Expr, Finding, Typed
@@ -163,6 +163,15 @@ class RouteMapper:
                     route = _library_route(builtin.methods, path, info.made_by, where, EVENT_LOOP)
                     for hook in self._hooks(info.made_by, builtin.hooks):
                         self._collect_loop(hook, route.loop_functions)
+                    for block in builtin.blocks:
+                        if not self._hooks(info.made_by, (block.hook,)):
+                            # the library's own method runs: what it blocks, where the
+                            # router is included
+                            rule = self.program.knowledge.rules[block.code]
+                            message = blocker_message(rule, block.label, None, ())
+                            route.blocking.append(
+                                Blocking(block.code, where[0], where[1], message, EVENT_LOOP)
+                            )
                     self._wrap(route, placement.routers)
                     routes.append(route)
         return routes
