@@ -120,6 +120,24 @@ _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security"})
 _ANNOTATED = frozenset({"typing.Annotated"})
 # library classes whose methods run the subclass's hooks on another thread or process
 _RUN_ELSEWHERE = frozenset({"threading.Thread", "threading.Timer", "multiprocessing.Process"})
+# bases that call none of a class's methods back: abstract bases, generics, protocols,
+# enums, exceptions (``class Connector(ABC)`` has no hooks for ``abc`` to run)
+_NO_HOOKS = frozenset(
+    {
+        "abc.ABC",
+        "typing.Generic",
+        "typing.Protocol",
+        "typing_extensions.Protocol",
+        "builtins.object",
+        "builtins.Exception",
+        "builtins.ValueError",
+        "builtins.RuntimeError",
+        "enum.Enum",
+        "enum.IntEnum",
+        "enum.StrEnum",
+        "enum.Flag",
+    }
+)
 # annotations of a dict whose second argument is the type of its values
 _MAPPINGS = frozenset(
     {
@@ -780,7 +798,11 @@ class Program:
         self._hooks[key] = []  # a class registered into one it registers: cut
         hooks: list[Key] = []
         entries = self.mro(key)
-        bases = [entry.name for entry in entries if isinstance(entry, LibraryObject)]
+        bases = [
+            entry.name
+            for entry in entries
+            if isinstance(entry, LibraryObject) and entry.name not in _NO_HOOKS
+        ]
         if bases and not any(base in _RUN_ELSEWHERE for base in bases):
             for entry in entries:
                 if not isinstance(entry, Class):
