@@ -296,6 +296,12 @@ class BlockingAnalysis:
                         continue
                     if (
                         found is not None
+                        and _names_open(value)
+                        and self._opened_for_threads(function, call, module)
+                    ):
+                        continue  # one syscall; its reads and writes run in a thread
+                    if (
+                        found is not None
                         and isinstance(value, LibraryMethod)
                         and value.name in found[0].quiet_in_except
                         and function.handles_error_at(line)
@@ -693,6 +699,36 @@ class BlockingAnalysis:
                 if isinstance(value, Class) and program.method(value.key, "__call__"):
                     return True
         return False
+
+    def _opened_for_threads(self, function: FunctionSummary, opening: Call, module: str) -> bool:
+        """A file opened in a ``with`` (or into a local) whose reads and writes the
+        function hands to a thread: ``with path.open("rb") as f: data = await
+        to_thread(f.read)``. Opening it is one syscall, like a ``stat`` (USK117's); every
+        other use of the file object (a method called on the loop, the object handed to
+        another call or returned) keeps the ``open`` reported."""
+        handed = False
+        for call in function.calls:
+            if call is opening:
+                continue
+            func = call.func
+            if isinstance(func, Attribute) and _holds(func.base, opening):
+                if func.name in _FILE_OBJECT_LOCAL:
+                    continue
+                return False  # read, written or iterated on the loop
+            given = [*call.args, *(keyword.value for keyword in call.keywords)]
+            if not any(_hands_over(argument, opening) for argument in given):
+                if _holds(func, opening):
+                    return False
+                continue  # ``os.stat(f.fileno())``: a number, not the file
+            offloads = any(
+                (isinstance(value, LibraryObject) and value.name in self.offloaders)
+                or (isinstance(value, LibraryMethod) and value.name == "run_in_executor")
+                for value in self.program.eval(func, module)
+            )
+            if not offloads:
+                return False  # ``json.load(f)``: read where that call runs
+            handed = True
+        return handed and not any(_holds(returned, opening) for returned in function.returns)
 
     def _served(self, callees: frozenset[Value]) -> frozenset[Value]:
         """Of the overrides a call may run (an abstract method's), those of classes the
@@ -1914,6 +1950,68 @@ class BlockingAnalysis:
 
     def timeout_findings(self, key: Key) -> list[Finding]:
         return timeout_findings(self.program, self.timeout_rule, key)
+
+
+# methods of a file object that move no data
+_FILE_OBJECT_LOCAL = frozenset(
+    {"fileno", "isatty", "readable", "writable", "seekable", "tell", "seek", "close", "flush"}
+    | {"__enter__", "__exit__"}
+)
+_OPENERS = frozenset({"builtins.open", "io.open"})
+
+
+def _names_open(value: Value) -> bool:
+    """``open(...)``, ``io.open(...)`` or ``Path.open(...)``."""
+    if isinstance(value, LibraryObject):
+        return value.name in _OPENERS
+    return isinstance(value, LibraryMethod) and value.name == "open"
+
+
+def _holds(expr: Expr, opening: Call, depth: int = 0) -> bool:
+    """Whether an expression is (or reads an attribute of, or calls a method of) the file
+    object ``opening`` makes: ``f``, ``f.read``, ``f.fileno()``."""
+    if expr is opening:
+        return True
+    if depth > 6:
+        return False
+    match expr:
+        case Entered(value) | Await(value):
+            return _holds(value, opening, depth + 1)
+        case Attribute(base, _):
+            return _holds(base, opening, depth + 1)
+        case Call(func, _, _, args, keywords, _):
+            return _holds(func, opening, depth + 1) or any(
+                _holds(each, opening, depth + 1)
+                for each in (*args, *(keyword.value for keyword in keywords))
+            )
+    return False
+
+
+def _hands_over(expr: Expr, opening: Call, depth: int = 0) -> bool:
+    """Whether an argument gives the callee the file object (or one of its methods),
+    not just a number it answered (``f.fileno()``)."""
+    if expr is opening:
+        return True
+    if depth > 6:
+        return False
+    match expr:
+        case Entered(value) | Await(value):
+            return _hands_over(value, opening, depth + 1)
+        case Attribute(base, _):
+            return _holds(base, opening)
+        case Call(Attribute(base, name), _, _, args, keywords, _) if (
+            name in _FILE_OBJECT_LOCAL and _holds(base, opening)
+        ):
+            return any(
+                _hands_over(each, opening, depth + 1)
+                for each in (*args, *(keyword.value for keyword in keywords))
+            )
+        case Call(func, _, _, args, keywords, _):
+            return _hands_over(func, opening, depth + 1) or any(
+                _hands_over(each, opening, depth + 1)
+                for each in (*args, *(keyword.value for keyword in keywords))
+            )
+    return False
 
 
 def as_finding(blocker: Blocker) -> Finding:
