@@ -708,7 +708,7 @@ class BlockingAnalysis:
         another call or returned) keeps the ``open`` reported."""
         handed = False
         for call in function.calls:
-            if call is opening:
+            if _same_call(call, opening):
                 continue
             func = call.func
             if isinstance(func, Attribute) and _holds(func.base, opening):
@@ -1970,7 +1970,7 @@ def _names_open(value: Value) -> bool:
 def _holds(expr: Expr, opening: Call, depth: int = 0) -> bool:
     """Whether an expression is (or reads an attribute of, or calls a method of) the file
     object ``opening`` makes: ``f``, ``f.read``, ``f.fileno()``."""
-    if expr is opening:
+    if _same_call(expr, opening):
         return True
     if depth > 6:
         return False
@@ -1987,10 +1987,27 @@ def _holds(expr: Expr, opening: Call, depth: int = 0) -> bool:
     return False
 
 
+def _is_file(expr: Expr, opening: Call) -> bool:
+    """The file object itself: the call that opens it, or what its ``with`` enters."""
+    while isinstance(expr, Entered | Await):
+        expr = expr.value
+    return _same_call(expr, opening)
+
+
+def _same_call(expr: Expr, opening: Call) -> bool:
+    """The same call of the source (its record may be a copy of the one in ``calls``)."""
+    return expr is opening or (
+        isinstance(expr, Call)
+        and expr.line == opening.line
+        and expr.col == opening.col
+        and expr == opening
+    )
+
+
 def _hands_over(expr: Expr, opening: Call, depth: int = 0) -> bool:
     """Whether an argument gives the callee the file object (or one of its methods),
     not just a number it answered (``f.fileno()``)."""
-    if expr is opening:
+    if _same_call(expr, opening):
         return True
     if depth > 6:
         return False
@@ -1998,7 +2015,8 @@ def _hands_over(expr: Expr, opening: Call, depth: int = 0) -> bool:
         case Entered(value) | Await(value):
             return _hands_over(value, opening, depth + 1)
         case Attribute(base, _):
-            return _holds(base, opening)
+            # ``f.read`` handed to a thread; not ``os.stat(f.fileno()).st_mtime``
+            return _is_file(base, opening)
         case Call(Attribute(base, name), _, _, args, keywords, _) if (
             name in _FILE_OBJECT_LOCAL and _holds(base, opening)
         ):
