@@ -889,3 +889,11 @@ def test_routes_registered_from_tables_pair_each_item_with_its_router() -> None:
 
 def test_a_router_that_documents_openapi_callbacks_serves_no_route() -> None:
     assert _routes(_check("openapi_callbacks")) == {"POST /jobs": "app.create_job"}
+
+
+def test_a_def_route_inside_an_async_wrapper_runs_on_the_loop() -> None:
+    report = _check("async_wrappers")
+    runs = {route.path: route.runs for route in report.routes}
+    assert runs == {"/reports": "event loop", "/exports": "thread pool"}
+    (finding,) = report.findings
+    assert finding.route == "GET /reports"

@@ -2024,6 +2024,20 @@ class Program:
                         self._lifespans.setdefault(value.key, set()).update(apps)
         return frozenset(self._lifespans.get((module, expr.function), ()))
 
+    def wrapped_by_coroutine(self, key: Key) -> Key | None:
+        """The ``async def`` wrapper a decorator of the project puts around sync function
+        ``key`` and that calls it right there (``@permission_checker(...)`` whose
+        ``async def wrapper(*args, **kwargs): return func(*args, **kwargs)``): a route
+        so decorated is a coroutine to FastAPI, and the sync body runs on the loop."""
+        function = self.function(key)
+        if function is None or function.is_async or not function.decorators:
+            return None
+        for wrapper, call in self._wrapper_calls(key, function) or ():
+            inner = self.function(wrapper)
+            if inner is not None and inner.is_async and not call.awaited:
+                return wrapper
+        return None
+
     def _wrapper_calls(self, key: Key, function: FunctionSummary) -> list[tuple[Key, Call]] | None:
         """How the wrappers of the project's decorators of the function call it, when
         one does: ``@with_session`` whose ``wrapper(*args)`` calls ``fn(session, *args)``

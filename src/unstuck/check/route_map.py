@@ -293,7 +293,10 @@ class RouteMapper:
         key = registration.handler
         handler = program.function(key)
         assert handler is not None
-        runs = EVENT_LOOP if handler.is_async else THREAD_POOL
+        # a sync handler inside a decorator's ``async def`` wrapper is a coroutine to
+        # FastAPI: its body runs on the loop
+        on_loop = handler.is_async or program.wrapped_by_coroutine(key) is not None
+        runs = EVENT_LOOP if on_loop else THREAD_POOL
         dependencies: list[Dependency] = []
         loop_functions: set[Key] = set()
         for expr, module in extra:
@@ -306,8 +309,8 @@ class RouteMapper:
         if not registration.plain:  # Starlette calls its own kind with the request only
             dependencies.extend(self._dependencies_of(key, {key}, loop_functions))
         dependencies = _distinct(dependencies)
-        blocking = self._blocking(key, handler.is_async)
-        if handler.is_async:
+        blocking = self._blocking(key, on_loop)
+        if on_loop:
             self._collect_loop(key, loop_functions)
         blocking_all = [*blocking, *_nested_blocking(dependencies)]
         advice = self._advice(runs, blocking_all)

@@ -118,10 +118,19 @@ def site_findings(
     handled: dict[Key, set[str]] = {}  # the routes each handler serves
     for route in routes:
         handled.setdefault(route.handler_key, set()).add(route.label)
+    # sync handlers a decorator's ``async def`` wrapper calls on the loop
+    wrapped_sync = [
+        route.handler_key
+        for route in routes
+        if route.handler_key[0]
+        and (function := program.function(route.handler_key)) is not None
+        and not function.is_async
+        and route.handler_key in route.loop_functions
+    ]
     # coroutines the framework or the loop runs, whatever calls them
     run_anyway = {*handled, *entries, *validators, *callbacks, *wrapped}
     reached: dict[Site, list[_Way]] = {}
-    for key in dict.fromkeys([*coroutines, *entries, *validators, *callbacks]):
+    for key in dict.fromkeys([*coroutines, *entries, *validators, *callbacks, *wrapped_sync]):
         reason = once.get(key)
         for blocker in analysis.reaches(key):
             if _is_suppressed(blocker, suppressed):
