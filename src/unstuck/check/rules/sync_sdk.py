@@ -182,6 +182,13 @@ CLIENTS = (
         for client in ("HttpClient", "PersistentClient", "CloudClient")
     ),
     Client("chromadb.Collection", aliases="chromadb.api.models.Collection.Collection"),
+    Client(
+        "langchain_neo4j.Neo4jGraph",
+        local="get_schema get_structured_schema",
+        aliases="langchain_community.graphs.Neo4jGraph "
+        "langchain_community.graphs.neo4j_graph.Neo4jGraph "
+        "langchain_neo4j.graphs.neo4j_graph.Neo4jGraph",
+    ),
     Client("opensearchpy.OpenSearch", resources=True),
     Client("elasticsearch.Elasticsearch", local="options", resources=True),
     # Tavily web search (every method is a request; ``AsyncTavilyClient`` is the async one)
@@ -466,7 +473,8 @@ RULE = Rule(
     "Strava (stravalib), Garmin Connect, LiteLLM, Groq, Ollama, Cohere, Mistral, Google Gen AI, "
     "SurrealDB, Pusher, tweepy, JIRA, zeep, geopy geocoders, PostHog feature flags, Tavily search, "
     "openai before 1.0 (`openai.ChatCompletion.create`), Haystack's sync `Pipeline.run`, "
-    "LangChain chat models, embeddings and vector stores (`invoke`, `embed_query`, "
+    "LangChain chat models, embeddings, vector stores and Neo4j graphs (`invoke`, "
+    "`embed_query`, "
     "`similarity_search`), LlamaIndex indexes built or updated, query and chat engines, "
     "retrievers, LLMs and embedding models (`query`, `chat`, `retrieve`, `complete`) "
     "(their async clients are fine)",
@@ -541,6 +549,12 @@ async def alert(text: str):
             "zeep.Client",
             "jira.JIRA",
             "neo4j.GraphDatabase.driver",
+            # a Chroma server client checks its tenant and database as it is made
+            "chromadb.HttpClient",
+            "chromadb.CloudClient",
+            # LangChain's Neo4j graph connects and reads the schema as it is made
+            "langchain_neo4j.Neo4jGraph",
+            "langchain_community.graphs.Neo4jGraph",
             # pymilvus's ORM: a collection made by name describes it on the server
             "pymilvus.Collection",
             "pymilvus.connections.connect",
