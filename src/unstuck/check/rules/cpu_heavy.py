@@ -56,6 +56,9 @@ _PRETRAINED = "transformers.PreTrainedModel"
 _USER_MANAGER = "fastapi_users.manager.BaseUserManager"
 _PASSWORD_HELPER = "fastapi_users.password.PasswordHelper"
 _VIDEO = "cv2.VideoCapture"
+# PyAV: a container opened probes the file (or stream) for its streams; decoding and
+# encoding run FFmpeg's codecs on this thread
+_AV_CONTAINER = "av.container.Container"
 _SPACY = "spacy.language.Language"
 # docTR's model builders: each returns a ``torch.nn.Module`` whose call runs the model
 _DOCTR_PREDICTORS = "ocr_predictor kie_predictor detection_predictor recognition_predictor"
@@ -136,7 +139,8 @@ RULE = Rule(
     "`pipeline` or a model loaded by `AutoModel*.from_pretrained`, Kokoro, a "
     "`torch.nn.Module` of the project called, docTR's OCR models, diffusers' pipelines and "
     "their networks, GPT4All, spaCy pipelines, CTranslate2 models, Presidio's analyzer), "
-    "images decoded, encoded or resized by OpenCV, "
+    "images decoded, encoded or resized by OpenCV, audio and video opened, decoded or "
+    "encoded by PyAV, "
     "videos read, spreadsheets read or written (openpyxl), "
     "models loaded per request, "
     "PDFs opened or saved by pikepdf or rendered by pdf2image, "
@@ -235,7 +239,8 @@ async def login(password: str):
     # OpenCV: an image decoded or encoded (a photo: tens of milliseconds), read from or
     # written to a file, resized; a video opened (its container probed)
     | functions("cv2", "imdecode imencode imread imwrite imreadmulti resize")
-    | frozenset({_VIDEO}),
+    | frozenset({_VIDEO})
+    | frozenset({"av.open"}),
     messages={
         **{name: _PER_REQUEST_TEMPLATES for name in _TEMPLATE_ENVIRONMENTS},
         **{
@@ -327,6 +332,9 @@ async def login(password: str):
     | methods("gpt4all.Embed4All", "embed")
     # a video's frames decoded one by one
     | methods(_VIDEO, "read grab retrieve")
+    | methods(_AV_CONTAINER, "decode demux mux")
+    | methods("av.stream.Stream", "encode decode")
+    | methods("av.frame.Frame", "reformat to_ndarray to_image")
     # a transformer model run over the texts (tens of milliseconds to seconds a batch)
     | methods("sentence_transformers.SentenceTransformer", "encode encode_query encode_document")
     | methods("sentence_transformers.CrossEncoder", "predict rank")
@@ -353,6 +361,8 @@ async def login(password: str):
     | methods("pikepdf.Pdf", "save")
     # serializes every part of the document to XML and zips it (and writes the file)
     | methods(_DOCX, "save"),
+    # the frames a container's ``decode`` gives, as it is iterated
+    yields={f"{_AV_CONTAINER}.decode": "av.frame.Frame"},
     returns={
         "pwdlib.PasswordHash.recommended": "pwdlib.PasswordHash",
         "whisper.load_model": "whisper.model.Whisper",
@@ -367,6 +377,7 @@ async def login(password: str):
         "pikepdf.Pdf.open": "pikepdf.Pdf",
         **{f"doctr.models.{name}": "torch.nn.Module" for name in _DOCTR_PREDICTORS.split()},
         "PIL.Image.open": _IMAGE,
+        "av.open": _AV_CONTAINER,
         "PIL.Image.new": _IMAGE,
         # an image made from an array or bytes (OpenCV's, numpy's): its encoding is work
         "PIL.Image.fromarray": _IMAGE,
