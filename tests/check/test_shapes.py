@@ -882,6 +882,7 @@ def test_routes_registered_from_tables_pair_each_item_with_its_router() -> None:
         "POST /projects": "app.create_project",
         "GET /users": "app.list_users",
         "GET,HEAD /ops/health": "app.health",
+        "POST /api/tracking/logs": "app.TrackerAPI.add_log",
     }
     (finding,) = report.findings
     assert finding.route == "GET /projects"

@@ -2303,8 +2303,39 @@ class Program:
             )
         if self._no_prefix_by_default(expr, module):
             return ""
+        if isinstance(expr, Param) and expr.function.endswith(".__init__"):
+            given = self._init_argument_text(expr, module)
+            if given is not None:
+                return given
         shown = describe(expr)
         return f"{{{shown}}}" if shown else ""
+
+    def _init_argument_text(self, param: Param, module: str) -> str | None:
+        """``def __init__(self, prefix="/api/tracking"): self.router =
+        APIRouter(prefix=prefix)``: the text every construction of the class gives the
+        parameter (its default where a construction passes nothing), when they agree."""
+        owner = param.function.rpartition(".")[0]
+        init = self.function((module, param.function))
+        if init is None:
+            return None
+        names = [each.name for each in init.params]
+        if param.name not in names:
+            return None
+        position = names.index(param.name) - 1  # ``self`` is not passed
+        texts: set[str] = set()
+        for place in self.constructions((module, owner)):
+            maker = self.function(place)
+            for call in maker.calls if maker is not None else ():
+                if Class((module, owner)) not in self.eval(call.func, place[0]):
+                    continue
+                given = call.argument(param.name, position)
+                if given is None:
+                    given = param.default
+                value = self.constant(given, place[0] if given is not param.default else module)
+                if not isinstance(value, str):
+                    return None
+                texts.add(value)
+        return texts.pop() if len(texts) == 1 else None
 
     def is_celery_task(self, key: Key) -> bool:
         function = self.function(key)
