@@ -1967,26 +1967,6 @@ def _names_open(value: Value) -> bool:
     return isinstance(value, LibraryMethod) and value.name == "open"
 
 
-def _holds(expr: Expr, opening: Call, depth: int = 0) -> bool:
-    """Whether an expression is (or reads an attribute of, or calls a method of) the file
-    object ``opening`` makes: ``f``, ``f.read``, ``f.fileno()``."""
-    if _same_call(expr, opening):
-        return True
-    if depth > 6:
-        return False
-    match expr:
-        case Entered(value) | Await(value):
-            return _holds(value, opening, depth + 1)
-        case Attribute(base, _):
-            return _holds(base, opening, depth + 1)
-        case Call(func, _, _, args, keywords, _):
-            return _holds(func, opening, depth + 1) or any(
-                _holds(each, opening, depth + 1)
-                for each in (*args, *(keyword.value for keyword in keywords))
-            )
-    return False
-
-
 def _is_file(expr: Expr, opening: Call) -> bool:
     """The file object itself: the call that opens it, or what its ``with`` enters."""
     while isinstance(expr, Entered | Await):
@@ -2004,30 +1984,42 @@ def _same_call(expr: Expr, opening: Call) -> bool:
     )
 
 
-def _hands_over(expr: Expr, opening: Call, depth: int = 0) -> bool:
+def _holds(expr: Expr, opening: Call) -> bool:
+    """Whether an expression is (or reads an attribute of, or calls a method of) the file
+    object ``opening`` makes: ``f``, ``f.read``, ``f.fileno()``."""
+    return _uses_file(expr, opening, False)
+
+
+def _hands_over(expr: Expr, opening: Call) -> bool:
     """Whether an argument gives the callee the file object (or one of its methods),
-    not just a number it answered (``f.fileno()``)."""
+    not just something it answered (``f.fileno()``, ``os.stat(f.fileno()).st_mtime``)."""
+    return _uses_file(expr, opening, True)
+
+
+def _uses_file(expr: Expr, opening: Call, handed: bool, depth: int = 0) -> bool:
+    """``_holds`` (any use of the file object), or with ``handed`` ``_hands_over``."""
     if _same_call(expr, opening):
         return True
     if depth > 6:
         return False
     match expr:
         case Entered(value) | Await(value):
-            return _hands_over(value, opening, depth + 1)
+            return _uses_file(value, opening, handed, depth + 1)
         case Attribute(base, _):
-            # ``f.read`` handed to a thread; not ``os.stat(f.fileno()).st_mtime``
-            return _is_file(base, opening)
-        case Call(Attribute(base, name), _, _, args, keywords, _) if (
-            name in _FILE_OBJECT_LOCAL and _holds(base, opening)
-        ):
-            return any(
-                _hands_over(each, opening, depth + 1)
-                for each in (*args, *(keyword.value for keyword in keywords))
-            )
+            if handed:  # ``f.read`` handed to a thread
+                return _is_file(base, opening)
+            return _uses_file(base, opening, handed, depth + 1)
         case Call(func, _, _, args, keywords, _):
-            return _hands_over(func, opening, depth + 1) or any(
-                _hands_over(each, opening, depth + 1)
-                for each in (*args, *(keyword.value for keyword in keywords))
+            given = (*args, *(keyword.value for keyword in keywords))
+            local = (
+                handed
+                and isinstance(func, Attribute)
+                and func.name in _FILE_OBJECT_LOCAL
+                and _holds(func.base, opening)
+            )
+            # what a method that moves no data answers (``f.fileno()``) is not the file
+            return (not local and _uses_file(func, opening, handed, depth + 1)) or any(
+                _uses_file(each, opening, handed, depth + 1) for each in given
             )
     return False
 
